@@ -1,0 +1,87 @@
+/* main — `lethe` entry point: dispatches to the subcommand named first. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lethe/version.h"
+
+static const cli_command commands[] = {
+    {"score", "per-token log-probs of target tokens (HF input_ids/labels rows)", cmd_score,
+     help_score},
+    {"generate", "greedy continuation of a prompt with the KV cache", cmd_generate, help_generate},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+static void print_help(FILE *out) {
+  fprintf(out,
+          "lethe %s — machine unlearning of language models\n\n"
+          "usage: lethe [--version] [--help] <command> [args]\n\ncommands:\n",
+          LETHE_VERSION_STRING);
+  for (size_t i = 0; i < n_commands; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n`lethe <command> --help` shows a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("lethe %s\n", LETHE_VERSION_STRING);
+    return 0;
+  }
+  if (cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+    print_help(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < n_commands; i++) {
+    if (strcmp(argv[1], commands[i].name)) continue;
+    for (int a = 2; a < argc; a++)
+      if (cli_is_help(argv[a])) {
+        commands[i].help();
+        return 0;
+      }
+    return commands[i].run(argc - 1, argv + 1);
+  }
+  fprintf(stderr, "lethe: unknown command '%s' (see lethe --help)\n", argv[1]);
+  return 2;
+}
+
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n)) return NULL;
+  if (a[n] == '=') return a + n + 1;
+  if (a[n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "lethe %s: option %s needs a value\n", argv[0], name);
+    exit(2);
+  }
+  return argv[++*i];
+}
+
+int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  fprintf(stderr, "lethe %s: ", cmd);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see lethe %s --help)\n", cmd);
+  return 2;
+}
+
+long cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max) {
+  char *end;
+  long v = strtol(value, &end, 10);
+  if (end == value || *end || v < min || v > max) {
+    fprintf(stderr, "lethe %s: %s expects an integer in [%ld, %ld], got '%s'\n", cmd, opt, min,
+            max, value);
+    exit(2);
+  }
+  return v;
+}

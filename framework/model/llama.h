@@ -1,0 +1,136 @@
+/* llama — a Llama-style causal LM, forward and backward, on the CPU.
+ *
+ * Layers follow llm.c: x_forward keeps what x_backward needs in named
+ * activation tensors; backward adds (+=) into gradients. One contiguous buffer
+ * per role: parameters, gradients, activations. Matmuls go through
+ * tensor/tensor.h (oneDNN); element-wise work is fused C with OpenMP.
+ *
+ * Conventions: B rows, T positions, C = hidden, V = vocab. tokens (B,T),
+ * attn_mask (B,T) with 1 = real token, 0 = padding (keys with 0 are masked for
+ * every query; pad queries are computed normally, as Hugging Face does).
+ * Logits at position t predict token t+1.
+ * Not here: file formats (safetensors.h, config.h), optimizers (train/),
+ * losses (method plugins), generation loop details (generate.h).
+ */
+#ifndef LETHE_LLAMA_H
+#define LETHE_LLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "model/config.h"
+
+/* Parameter tensors, pointers into one buffer, in this order. Per-layer
+ * tensors are stacked over layers: e.g. wq is (L, NH*HD, C). Linear weights
+ * keep PyTorch's (out, in) layout, so Y = X·Wᵀ. */
+typedef struct llama_params {
+  float *embed;    /* (V, C) model.embed_tokens.weight */
+  float *attn_norm;/* (L, C) input_layernorm */
+  float *wq;       /* (L, NH*HD, C) */
+  float *wk;       /* (L, NKV*HD, C) */
+  float *wv;       /* (L, NKV*HD, C) */
+  float *wo;       /* (L, C, NH*HD) */
+  float *mlp_norm; /* (L, C) post_attention_layernorm */
+  float *w_gate;   /* (L, F, C) */
+  float *w_up;     /* (L, F, C) */
+  float *w_down;   /* (L, C, F) */
+  float *final_norm;/* (C) model.norm */
+  float *lm_head;  /* (V, C); == embed when tied (no storage of its own) */
+} llama_params;
+#define LLAMA_N_PARAM_TENSORS 12
+
+/* Activations kept for backward, sized for (B_max, T_max). */
+typedef struct llama_acts {
+  float *resid;     /* (L+1, B, T, C) residual stream entering each layer; [L] = final */
+  float *attn_xn;   /* (L, B, T, C) RMSNorm output before attention */
+  float *attn_rstd; /* (L, B, T) 1/rms */
+  float *q;         /* (L, B, T, NH*HD) after rotary */
+  float *k;         /* (L, B, T, NKV*HD) after rotary */
+  float *v;         /* (L, B, T, NKV*HD) */
+  float *att;       /* (L, B, NH, T, T) softmax probabilities */
+  float *att_out;   /* (L, B, T, NH*HD) attention output before wo */
+  float *mlp_xn;    /* (L, B, T, C) */
+  float *mlp_rstd;  /* (L, B, T) */
+  float *gate;      /* (L, B, T, F) pre-activation */
+  float *up;        /* (L, B, T, F) */
+  float *swiglu;    /* (L, B, T, F) silu(gate)*up */
+  float *final_xn;  /* (B, T, C) */
+  float *final_rstd;/* (B, T) */
+  float *logits;    /* (B, T, V); llama_backward reads dlogits from here */
+} llama_acts;
+
+/* Scratch buffers for backward (one layer at a time). */
+typedef struct llama_scratch {
+  float *d_resid;   /* (B, T, C) */
+  float *d_xn;      /* (B, T, C) */
+  float *d_q, *d_k, *d_v; /* (B, T, NH*HD) / (B, T, NKV*HD) */
+  float *d_att_out; /* (B, T, NH*HD) */
+  float *d_att;     /* (B, NH, T, T) */
+  float *d_gate, *d_up, *d_swiglu; /* (B, T, F) */
+  float *k_rep, *v_rep, *dk_rep, *dv_rep; /* (B, T, NH*HD) GQA expansion */
+} llama_scratch;
+
+typedef struct llama_model {
+  llama_config cfg;
+  size_t param_sizes[LLAMA_N_PARAM_TENSORS];
+  size_t n_params;          /* floats in params_memory */
+  float *params_memory;
+  llama_params params;
+  float *grads_memory;      /* NULL until llama_alloc_grads */
+  llama_params grads;
+  int B_max, T_max;         /* activation capacity; 0 until llama_reserve */
+  float *acts_memory;
+  llama_acts acts;
+  float *scratch_memory;
+  llama_scratch scratch;
+  float *rope_cos, *rope_sin; /* (T_max, HD/2) */
+  int B, T;                 /* shape of the last forward */
+  const int32_t *tokens;    /* borrowed from the last forward, (B,T) */
+  const int32_t *attn_mask; /* borrowed from the last forward, (B,T) */
+} llama_model;
+
+/* Allocates parameters for cfg (validated) and initialises them as HF does:
+ * N(0, initializer_range) for matrices and embeddings, 1 for norms. */
+int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err *err);
+/* Reads DIR/config.json and DIR/model.safetensors (HF names; F32 or BF16). */
+int llama_load(llama_model *m, const char *dir, lethe_err *err);
+/* Writes DIR/config.json and DIR/model.safetensors (F32), creating DIR. */
+int llama_save(const llama_model *m, const char *dir, lethe_err *err);
+void llama_free(llama_model *m);
+
+/* HF name of parameter tensor i (0..LLAMA_N_PARAM_TENSORS-1) in layer l
+ * (-1 for non-layer tensors); returns the number of floats of one layer's (or
+ * the whole) tensor. Used by load/save and `lethe grad`. */
+typedef struct llama_tensor_ref {
+  char name[96];
+  float *data;      /* into params or grads */
+  int ndim;
+  int64_t shape[2];
+} llama_tensor_ref;
+/* Enumerates every HF-named tensor of `which` (m->params or m->grads);
+ * returns the count written to out (capacity cap). lm_head is skipped when tied. */
+int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
+                        int cap);
+
+void llama_alloc_grads(llama_model *m);
+void llama_zero_grads(llama_model *m);
+/* Ensures activation capacity for (B, T); reallocates only when growing. */
+void llama_reserve(llama_model *m, int B, int T);
+
+/* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
+ * valid until llama_backward returns. Token ids must be < V (checked). */
+int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
+                  lethe_err *err);
+/* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]
+ * for targets >= 0, else 0. Double accumulation for the log-sum-exp. */
+void llama_target_logp(const llama_model *m, const int32_t *targets, float *out);
+/* Turns dL/dlogp (B,T) into dL/dlogits in place of m->acts.logits:
+ * dlogits = g·(onehot(target) − softmax(logits)); adds extra_dlogits (B,T,V)
+ * when non-NULL (plugins that asked for logits). */
+void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const float *dlogp,
+                              const float *extra_dlogits);
+/* Backward from dL/dlogits (held in m->acts.logits); adds into m->grads. */
+void llama_backward(llama_model *m);
+
+#endif

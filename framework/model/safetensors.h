@@ -1,0 +1,71 @@
+/* safetensors — read and write Hugging Face's safetensors format.
+ *
+ * Reading validates everything before any tensor is touched: the 8-byte header
+ * length against the file size, the JSON header's syntax and types, every
+ * dtype, shape × dtype size against the byte range, ranges inside the data
+ * section, no two tensors overlapping, no duplicate names. A malformed file
+ * gives an error naming the file, the tensor and what was expected — never a
+ * crash and never an allocation sized by unchecked input.
+ * Writing emits F32 only, atomically (see core.h).
+ * Not here: what the tensors mean (model/llama.c maps HF names).
+ */
+#ifndef LETHE_SAFETENSORS_H
+#define LETHE_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define ST_MAX_DIMS 8
+#define ST_MAX_HEADER_BYTES (100u << 20) /* as the reference implementation */
+
+typedef enum { ST_F32 = 0, ST_BF16 = 1, ST_F16 = 2, ST_F64 = 3, ST_I64 = 4, ST_I32 = 5,
+               ST_I8 = 6, ST_U8 = 7, ST_BOOL = 8 } st_dtype;
+
+typedef struct st_tensor {
+  char *name;
+  st_dtype dtype;
+  int ndim;
+  int64_t shape[ST_MAX_DIMS];
+  uint64_t numel;
+  uint64_t begin, end; /* byte offsets inside the data section */
+} st_tensor;
+
+/* An open file: the whole file is read into memory (models here are small;
+ * the reader validates the header before reading the data section). */
+typedef struct st_file {
+  char *path;
+  uint8_t *data;   /* data section (after the header), owned */
+  uint64_t data_len;
+  st_tensor *tensors; /* owned, n_tensors entries, in header order */
+  int n_tensors;
+  char *metadata_json; /* the "__metadata__" object re-serialised, or NULL */
+} st_file;
+
+int st_open(st_file *f, const char *path, lethe_err *err);
+void st_close(st_file *f);
+const st_tensor *st_find(const st_file *f, const char *name);
+const char *st_dtype_name(st_dtype dt);
+/* Copies a tensor into dst as float32 (F32 copied, BF16/F16/F64 converted);
+ * fails unless dst_numel == t->numel or the dtype is not a float type. */
+int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_numel,
+                lethe_err *err);
+/* Looks up name, checks its shape equals `shape` (ndim entries), reads it as
+ * float32. The error names the tensor and both shapes. */
+int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape, float *dst,
+                lethe_err *err);
+
+/* One tensor to write: float32 data, row-major. */
+typedef struct st_entry {
+  const char *name;
+  int ndim;
+  int64_t shape[ST_MAX_DIMS];
+  const float *data;
+} st_entry;
+/* Writes entries (sorted by name in the header, as HF does) with optional
+ * string metadata (key/value pairs, may be NULL/0). Atomic. */
+int st_write_f32(const char *path, const st_entry *entries, int n_entries,
+                 const char *const *meta_kv, int n_meta, lethe_err *err);
+
+#endif
