@@ -1,0 +1,2 @@
+# Model directory I/O: safetensors and config.json.
+lethe_test(test_safetensors unit/test_safetensors.c lethe_model)
