@@ -50,6 +50,7 @@ typedef struct llama_acts {
   float *v;         /* (L, B, T, NKV*HD) */
   float *att;       /* (L, B, NH, T, T) softmax probabilities */
   float *att_out;   /* (L, B, T, NH*HD) attention output before wo */
+  float *resid_mid; /* (L, B, T, C) residual after attention, entering the MLP */
   float *mlp_xn;    /* (L, B, T, C) */
   float *mlp_rstd;  /* (L, B, T) */
   float *gate;      /* (L, B, T, F) pre-activation */
@@ -90,6 +91,8 @@ typedef struct llama_model {
   const int32_t *attn_mask; /* borrowed from the last forward, (B,T) */
 } llama_model;
 
+/* Allocates zeroed parameters for cfg (validated first). */
+int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
 /* Allocates parameters for cfg (validated) and initialises them as HF does:
  * N(0, initializer_range) for matrices and embeddings, 1 for norms. */
 int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err *err);

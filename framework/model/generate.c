@@ -1,0 +1,203 @@
+/* generate — KV-cache inference and greedy decoding (see generate.h). */
+#include "model/generate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/kernels.h"
+#include "tensor/tensor.h"
+
+void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
+  const llama_config *cf = &m->cfg;
+  memset(c, 0, sizeof *c);
+  size_t L = (size_t)cf->num_hidden_layers, C = (size_t)cf->hidden_size;
+  size_t QD = (size_t)cf->num_attention_heads * cf->head_dim;
+  size_t KVD = (size_t)cf->num_key_value_heads * cf->head_dim, F = (size_t)cf->intermediate_size;
+  size_t BN = (size_t)B * n_cap;
+  c->B = B;
+  c->S_cap = S_cap;
+  c->n_cap = n_cap;
+  c->k = lethe_alloc_aligned(L * B * S_cap * KVD * sizeof(float));
+  c->v = lethe_alloc_aligned(L * B * S_cap * KVD * sizeof(float));
+  c->valid = lethe_calloc((size_t)B * S_cap, sizeof *c->valid);
+  c->next_pos = lethe_calloc((size_t)B, sizeof *c->next_pos);
+  c->pos = lethe_calloc(BN, sizeof *c->pos);
+  c->x = lethe_alloc_aligned(BN * C * sizeof(float));
+  c->xn = lethe_alloc_aligned(BN * C * sizeof(float));
+  c->q = lethe_alloc_aligned(BN * QD * sizeof(float));
+  c->k_new = lethe_alloc_aligned(BN * KVD * sizeof(float));
+  c->v_new = lethe_alloc_aligned(BN * KVD * sizeof(float));
+  c->att_out = lethe_alloc_aligned(BN * QD * sizeof(float));
+  c->gate = lethe_alloc_aligned(BN * F * sizeof(float));
+  c->up = lethe_alloc_aligned(BN * F * sizeof(float));
+  c->scores = lethe_alloc_aligned((size_t)B * cf->num_attention_heads * S_cap * sizeof(float));
+  c->logits = lethe_alloc_aligned(BN * cf->vocab_size * sizeof(float));
+  size_t half = (size_t)cf->head_dim / 2;
+  c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
+  c->rope_sin = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
+  rope_tables(c->rope_cos, c->rope_sin, S_cap, cf->head_dim, cf->rope_theta);
+}
+
+void llama_kv_free(llama_kv_cache *c) {
+  void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->pos, c->x, c->xn, c->q, c->k_new,
+                  c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
+                  c->rope_sin};
+  for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+  memset(c, 0, sizeof *c);
+}
+
+void llama_kv_reset(llama_kv_cache *c) {
+  c->len = 0;
+  memset(c->valid, 0, sizeof(int32_t) * c->B * c->S_cap);
+  memset(c->next_pos, 0, sizeof(int32_t) * c->B);
+}
+
+/* Attention of the n new slots of every row over all filled slots. */
+static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
+  const llama_config *cf = &m->cfg;
+  int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
+  int group = NH / NKV, B = c->B, S = c->S_cap;
+  int64_t KVD = (int64_t)NKV * HD, QD = (int64_t)NH * HD;
+  float scale = 1.0f / sqrtf((float)HD);
+  const float *kl = c->k + (int64_t)layer * B * S * KVD, *vl = c->v + (int64_t)layer * B * S * KVD;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      float *sc = c->scores + ((int64_t)b * NH + h) * S;
+      const int32_t *valid = c->valid + (int64_t)b * S;
+      int kvh = h / group;
+      for (int i = 0; i < n; i++) {
+        int last = c->len - n + i; /* absolute slot of this query */
+        const float *qv = c->q + ((int64_t)b * n + i) * QD + (int64_t)h * HD;
+        float mx = -INFINITY;
+        for (int j = 0; j <= last; j++) {
+          if (!valid[j]) continue;
+          const float *kv = kl + ((int64_t)b * S + j) * KVD + (int64_t)kvh * HD;
+          float dot = 0;
+          for (int d = 0; d < HD; d++) dot += qv[d] * kv[d];
+          sc[j] = dot * scale;
+          if (sc[j] > mx) mx = sc[j];
+        }
+        float *out = c->att_out + ((int64_t)b * n + i) * QD + (int64_t)h * HD;
+        memset(out, 0, sizeof(float) * HD);
+        if (mx == -INFINITY) continue;
+        double sum = 0;
+        for (int j = 0; j <= last; j++)
+          if (valid[j]) sum += (sc[j] = expf(sc[j] - mx));
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j <= last; j++) {
+          if (!valid[j]) continue;
+          const float *vv = vl + ((int64_t)b * S + j) * KVD + (int64_t)kvh * HD;
+          float w = sc[j] * inv;
+          for (int d = 0; d < HD; d++) out[d] += w * vv[d];
+        }
+      }
+    }
+}
+
+int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                  const int32_t *valid, int n, lethe_err *err) {
+  const llama_config *cf = &m->cfg;
+  const llama_params *p = &m->params;
+  int B = c->B, C = cf->hidden_size, F = cf->intermediate_size, V = cf->vocab_size;
+  int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
+  int64_t QD = (int64_t)NH * HD, KVD = (int64_t)NKV * HD, BN = (int64_t)B * n;
+  if (n < 1 || n > c->n_cap || c->len + n > c->S_cap)
+    return lethe_errf(err, LETHE_E_USAGE, "KV cache full: %d + %d slots exceed %d (or step %d > %d)",
+                      c->len, n, c->S_cap, n, c->n_cap);
+  for (int64_t i = 0; i < BN; i++)
+    if (tokens[i] < 0 || tokens[i] >= V)
+      return lethe_errf(err, LETHE_E_FORMAT, "token id %d outside the vocabulary [0, %d)",
+                        tokens[i], V);
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < n; i++) {
+      int real = valid ? valid[b * n + i] != 0 : 1;
+      c->valid[(int64_t)b * c->S_cap + c->len + i] = real;
+      c->pos[b * n + i] = real ? c->next_pos[b]++ : 0;
+    }
+  c->len += n;
+  int S = c->S_cap, slot0 = c->len - n;
+  float eps = (float)cf->rms_norm_eps;
+  embedding_forward(c->x, p->embed, tokens, BN, C);
+  for (int l = 0; l < cf->num_hidden_layers; l++) {
+    rmsnorm_forward(c->xn, c->gate, c->x, p->attn_norm + (int64_t)l * C, BN, C, eps);
+    tensor_linear_forward(c->q, c->xn, p->wq + (int64_t)l * QD * C, BN, C, QD, 0);
+    tensor_linear_forward(c->k_new, c->xn, p->wk + (int64_t)l * KVD * C, BN, C, KVD, 0);
+    tensor_linear_forward(c->v_new, c->xn, p->wv + (int64_t)l * KVD * C, BN, C, KVD, 0);
+    rope_apply(c->q, c->rope_cos, c->rope_sin, B, n, NH, HD, c->pos, 0);
+    rope_apply(c->k_new, c->rope_cos, c->rope_sin, B, n, NKV, HD, c->pos, 0);
+    for (int b = 0; b < B; b++) {
+      int64_t at = (((int64_t)l * B + b) * S + slot0) * KVD;
+      memcpy(c->k + at, c->k_new + (int64_t)b * n * KVD, sizeof(float) * n * KVD);
+      memcpy(c->v + at, c->v_new + (int64_t)b * n * KVD, sizeof(float) * n * KVD);
+    }
+    attend(m, c, l, n);
+    tensor_linear_forward(c->x, c->att_out, p->wo + (int64_t)l * C * QD, BN, QD, C, 1);
+    rmsnorm_forward(c->xn, c->gate, c->x, p->mlp_norm + (int64_t)l * C, BN, C, eps);
+    tensor_linear_forward(c->gate, c->xn, p->w_gate + (int64_t)l * F * C, BN, C, F, 0);
+    tensor_linear_forward(c->up, c->xn, p->w_up + (int64_t)l * F * C, BN, C, F, 0);
+    swiglu_forward(c->up, c->gate, c->up, BN * F);
+    tensor_linear_forward(c->x, c->up, p->w_down + (int64_t)l * C * F, BN, F, C, 1);
+  }
+  /* final norm and head on each row's last new slot only */
+  for (int b = 0; b < B; b++)
+    memmove(c->xn + (int64_t)b * C, c->x + ((int64_t)b * n + n - 1) * C, sizeof(float) * C);
+  rmsnorm_forward(c->x, c->gate, c->xn, p->final_norm, B, C, eps);
+  tensor_linear_forward(c->logits, c->x, p->lm_head, B, C, V, 0);
+  return 0;
+}
+
+static int argmax(const float *row, int v) {
+  int best = 0;
+  for (int j = 1; j < v; j++)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+
+int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, const int *lens,
+                          int B, int max_new, int eos_id, int32_t *out, int *n_out,
+                          lethe_err *err) {
+  int P = 0, V = m->cfg.vocab_size;
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
+    if (lens[b] > P) P = lens[b];
+  }
+  llama_kv_cache c;
+  llama_kv_init(&c, m, B, P + max_new, P);
+  int32_t *tok = lethe_calloc((size_t)B * P, sizeof *tok);
+  int32_t *valid = lethe_calloc((size_t)B * P, sizeof *valid);
+  for (int b = 0; b < B; b++) { /* left padding */
+    int pad = P - lens[b];
+    for (int i = 0; i < lens[b]; i++) {
+      tok[b * P + pad + i] = prompts[b][i];
+      valid[b * P + pad + i] = 1;
+    }
+  }
+  int *done = lethe_calloc((size_t)B, sizeof *done);
+  int rc = llama_kv_step(m, &c, tok, valid, P, err);
+  for (int b = 0; b < B; b++) n_out[b] = 0;
+  for (int s = 0; rc == 0 && s < max_new; s++) {
+    int active = 0;
+    for (int b = 0; b < B; b++) {
+      int next = argmax(c.logits + (int64_t)b * V, V);
+      out[b * max_new + s] = done[b] ? -1 : next;
+      if (!done[b]) {
+        n_out[b]++;
+        if (next == eos_id) done[b] = 1;
+      }
+      active += !done[b];
+      tok[b] = next;
+      valid[b] = !done[b];
+    }
+    if (!active || s + 1 == max_new) break;
+    rc = llama_kv_step(m, &c, tok, valid, 1, err);
+  }
+  for (int b = 0; b < B && rc == 0; b++)
+    for (int s = n_out[b]; s < max_new; s++) out[b * max_new + s] = -1;
+  free(tok);
+  free(valid);
+  free(done);
+  llama_kv_free(&c);
+  return rc;
+}

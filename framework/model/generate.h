@@ -1,0 +1,44 @@
+/* generate — inference without gradients: a KV cache, batched incremental
+ * forward, and greedy decoding.
+ *
+ * Prompts of different lengths are left-padded (as TOFU's evaluation does):
+ * pad slots are masked as keys and each row's positions start at 0 at its
+ * first real token, as HF computes position ids from the attention mask.
+ * Not here: training-time forward/backward (llama.h).
+ */
+#ifndef LETHE_GENERATE_H
+#define LETHE_GENERATE_H
+
+#include "model/llama.h"
+
+typedef struct llama_kv_cache {
+  int B, S_cap;       /* rows, slots per row */
+  int len;            /* slots filled so far (same for every row) */
+  float *k, *v;       /* (L, B, S_cap, NKV*HD) after rotary */
+  int32_t *valid;     /* (B, S_cap) 1 = real token */
+  int32_t *next_pos;  /* (B) position of the row's next real token */
+  /* work buffers sized for B * n_cap new tokens per step */
+  int n_cap;
+  float *x, *xn, *q, *k_new, *v_new, *att_out, *gate, *up, *scores, *logits;
+  int32_t *pos;
+  float *rope_cos, *rope_sin;
+} llama_kv_cache;
+
+/* Allocates a cache for B rows, S_cap slots, up to n_cap tokens per step. */
+void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap);
+void llama_kv_free(llama_kv_cache *c);
+void llama_kv_reset(llama_kv_cache *c);
+
+/* Appends n slots for every row: tokens (B,n), valid (B,n) (NULL = all real).
+ * On return c->logits (B,V) holds the logits at each row's last new slot. */
+int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                  const int32_t *valid, int n, lethe_err *err);
+
+/* Greedy decoding of B prompts (prompts[b] has lens[b] tokens, lens >= 1).
+ * out (B, max_new) gets the generated ids; after a row emits eos_id (if >= 0)
+ * the rest of its row is -1. n_out[b] = generated count (incl. the EOS). */
+int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, const int *lens,
+                          int B, int max_new, int eos_id, int32_t *out, int *n_out,
+                          lethe_err *err);
+
+#endif

@@ -1,0 +1,55 @@
+/* kernels — the element-wise parts of a Llama layer, forward and backward,
+ * in fused C loops with OpenMP (static schedules: results do not depend on
+ * timing). Shapes are in the comments; N = rows (B·T). Backward functions add
+ * into parameter gradients and, where noted, into input gradients. */
+#ifndef LETHE_KERNELS_H
+#define LETHE_KERNELS_H
+
+#include <stdint.h>
+
+/* out (N,C) = x · rstd · w;  rstd (N) = 1/sqrt(mean(x²) + eps) */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int64_t n, int c,
+                     float eps);
+/* dx (N,C) += ∂/∂x;  dw (C) += ∂/∂w, given dout (N,C) */
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                      const float *rstd, int64_t n, int c);
+
+/* Rotary tables (T, HD/2) for positions 0..T-1, HF "default" rope. */
+void rope_tables(float *cos_t, float *sin_t, int t_max, int head_dim, double theta);
+/* In place on x (B,T,H,HD) with rotate-half layout; positions (B,T) give each
+ * token's position (NULL = t; negative clamps to 0). inverse = 1 applies the
+ * transpose (backward). */
+void rope_apply(float *x, const float *cos_t, const float *sin_t, int b, int t, int heads,
+                int head_dim, const int32_t *positions, int inverse);
+
+/* out (N,F) = silu(gate) · up */
+void swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
+/* dgate, dup (N,F) = ∂/∂gate, ∂/∂up given dout (overwrite) */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                     const float *up, int64_t n);
+
+/* In place on scores (B,H,T,T): masked softmax. Key j is visible from query i
+ * when j <= i and key_mask[b,j] != 0 (key_mask NULL = all visible). Rows
+ * with no visible key become all zero. */
+void attention_softmax(float *scores, const int32_t *key_mask, int b, int h, int t);
+/* In place on datt (B,H,T,T): dS = P ⊙ (dP − rowsum(dP ⊙ P)). */
+void attention_softmax_backward(float *datt, const float *att, int b, int h, int t);
+
+/* GQA: expand kv (B,T,NKV,HD) to (B,T,NH,HD) by repeating each kv head
+ * NH/NKV times; and the reverse sum for gradients (overwrites dkv). */
+void gqa_expand(float *out, const float *kv, int64_t bt, int nh, int nkv, int hd);
+void gqa_reduce(float *dkv, const float *dout, int64_t bt, int nh, int nkv, int hd);
+
+/* out (N,C) = embed[tokens] ; dembed[tokens] += dout (deterministic) */
+void embedding_forward(float *out, const float *embed, const int32_t *tokens, int64_t n, int c);
+void embedding_backward(float *dembed, const float *dout, const int32_t *tokens, int64_t n,
+                        int c);
+
+/* logp (N) = log softmax(logits)[target] (0 where target < 0); double sums. */
+void logits_target_logp(float *logp, const float *logits, const int32_t *targets, int64_t n,
+                        int v);
+/* In place: logits (N,V) become g·(onehot − softmax(logits)) (+ extra). */
+void logits_to_dlogits(float *logits, const int32_t *targets, const float *g,
+                       const float *extra, int64_t n, int v);
+
+#endif

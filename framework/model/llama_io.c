@@ -1,0 +1,106 @@
+/* llama_io — HF tensor names for the parameter buffers; model directory
+ * load/save (config.json + model.safetensors). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/llama.h"
+#include "model/safetensors.h"
+
+int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
+                        int cap) {
+  const llama_config *c = &m->cfg;
+  int64_t C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
+  int64_t QD = (int64_t)c->num_attention_heads * c->head_dim;
+  int64_t KVD = (int64_t)c->num_key_value_heads * c->head_dim;
+  int n = 0;
+#define ADD(ptr, nd, d0, d1, ...)                                   \
+  do {                                                              \
+    if (n < cap) {                                                  \
+      llama_tensor_ref *r = &out[n];                                \
+      snprintf(r->name, sizeof r->name, __VA_ARGS__);               \
+      r->data = (ptr);                                              \
+      r->ndim = (nd);                                               \
+      r->shape[0] = (d0);                                           \
+      r->shape[1] = (d1);                                           \
+    }                                                               \
+    n++;                                                            \
+  } while (0)
+  ADD(which->embed, 2, V, C, "model.embed_tokens.weight");
+  for (int l = 0; l < c->num_hidden_layers; l++) {
+    ADD(which->attn_norm + l * C, 1, C, 0, "model.layers.%d.input_layernorm.weight", l);
+    ADD(which->wq + l * QD * C, 2, QD, C, "model.layers.%d.self_attn.q_proj.weight", l);
+    ADD(which->wk + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.k_proj.weight", l);
+    ADD(which->wv + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.v_proj.weight", l);
+    ADD(which->wo + l * C * QD, 2, C, QD, "model.layers.%d.self_attn.o_proj.weight", l);
+    ADD(which->mlp_norm + l * C, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+    ADD(which->w_gate + l * F * C, 2, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
+    ADD(which->w_up + l * F * C, 2, F, C, "model.layers.%d.mlp.up_proj.weight", l);
+    ADD(which->w_down + l * C * F, 2, C, F, "model.layers.%d.mlp.down_proj.weight", l);
+  }
+  ADD(which->final_norm, 1, C, 0, "model.norm.weight");
+  if (!c->tie_word_embeddings) ADD(which->lm_head, 2, V, C, "lm_head.weight");
+#undef ADD
+  return n;
+}
+
+static llama_tensor_ref *all_tensors(const llama_model *m, const llama_params *which, int *n) {
+  *n = llama_named_tensors(m, which, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)*n, sizeof *refs);
+  llama_named_tensors(m, which, refs, *n);
+  return refs;
+}
+
+int llama_load(llama_model *m, const char *dir, lethe_err *err) {
+  memset(m, 0, sizeof *m);
+  char *cfg_path = lethe_path_join(dir, "config.json");
+  char *st_path = lethe_path_join(dir, "model.safetensors");
+  llama_config cfg;
+  st_file f = {0};
+  int rc = -1;
+  if (llama_config_read(&cfg, cfg_path, err) != 0) goto done;
+  if (llama_alloc(m, &cfg, err) != 0) goto done;
+  if (st_open(&f, st_path, err) != 0) goto done;
+  int n;
+  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
+  for (int i = 0; i < n; i++)
+    if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0) {
+      free(refs);
+      goto done;
+    }
+  free(refs);
+  rc = 0;
+done:
+  if (rc != 0) {
+    lethe_err_prefix(err, "loading model %s", dir);
+    llama_free(m);
+  }
+  st_close(&f);
+  free(cfg_path);
+  free(st_path);
+  return rc;
+}
+
+int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
+  if (lethe_mkdir_p(dir, err) != 0) return -1;
+  int n;
+  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
+  st_entry *entries = lethe_calloc((size_t)n, sizeof *entries);
+  for (int i = 0; i < n; i++) {
+    entries[i].name = refs[i].name;
+    entries[i].ndim = refs[i].ndim;
+    entries[i].shape[0] = refs[i].shape[0];
+    entries[i].shape[1] = refs[i].shape[1];
+    entries[i].data = refs[i].data;
+  }
+  static const char *const meta[] = {"format", "pt"};
+  char *st_path = lethe_path_join(dir, "model.safetensors");
+  char *cfg_path = lethe_path_join(dir, "config.json");
+  int rc = st_write_f32(st_path, entries, n, meta, 1, err);
+  if (rc == 0) rc = llama_config_write(&m->cfg, cfg_path, err);
+  free(st_path);
+  free(cfg_path);
+  free(entries);
+  free(refs);
+  return rc;
+}
