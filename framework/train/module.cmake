@@ -1,0 +1,2 @@
+lethe_module(train lethe_model lethe_core)
+list(APPEND LETHE_CLI_LIBS lethe_train)

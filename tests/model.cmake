@@ -1,0 +1,1 @@
+lethe_test(test_llama_golden unit/test_llama_golden.c lethe_train lethe_model)
