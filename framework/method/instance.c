@@ -1,0 +1,134 @@
+/* instance — runs a loaded plugin: create, one checked loss_and_grad per
+ * step, destroy. Inputs are checked against the plugin's capabilities before
+ * the call and outputs are checked for NaN/Inf after it, so a bad batch or a
+ * misbehaving method stops the run with the method and the step named.
+ * Not here: building the batch (the trainer and `lethe grad` do that).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "method/method_host.h"
+
+int method_instance_create(method_instance *mi, const method_plugin *p, const void *params,
+                           const lethe_host_api *host, lethe_err *err) {
+  memset(mi, 0, sizeof *mi);
+  const lethe_method_desc *d = p->desc;
+  mi->plugin = p;
+  mi->host = lethe_calloc(1, sizeof *mi->host);
+  if (host) *mi->host = *host;
+  mi->host->struct_size = sizeof *mi->host;
+  lethe_method_error perr = {0, ""};
+  if (d->create(params, mi->host, &mi->state, &perr)) {
+    lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): create failed: %s", d->name, p->path,
+               perr.msg[0] ? perr.msg : "no message");
+    free(mi->host);
+    memset(mi, 0, sizeof *mi);
+    return -1;
+  }
+  return 0;
+}
+
+void method_instance_destroy(method_instance *mi) {
+  if (!mi || !mi->plugin) return;
+  mi->plugin->desc->destroy(mi->state);
+  free(mi->host);
+  memset(mi, 0, sizeof *mi);
+}
+
+/* Segments lie inside [0, B), in the order forget, retain, idk, without overlap. */
+static int check_segments(const lethe_method_batch *b, char *why, size_t n) {
+  static const char *const seg_names[] = {"forget", "retain", "idk"};
+  int32_t next = 0;
+  for (int k = 0; k < LETHE_SEG_COUNT; k++) {
+    lethe_segment s = b->seg[k];
+    if (s.nrows < 0 || s.row0 < 0 || s.row0 > b->B || s.nrows > b->B - s.row0) {
+      snprintf(why, n, "%s segment rows [%d, %d+%d) outside the batch's %d rows", seg_names[k],
+               s.row0, s.row0, s.nrows, b->B);
+      return -1;
+    }
+    if (!s.nrows) continue;
+    if (s.row0 < next) {
+      snprintf(why, n, "%s segment starts at row %d, before the end of the previous one (%d)",
+               seg_names[k], s.row0, next);
+      return -1;
+    }
+    next = s.row0 + s.nrows;
+  }
+  return 0;
+}
+
+static int check_batch(const lethe_method_desc *d, const lethe_method_batch *b,
+                       const lethe_method_grad *out, char *why, size_t n) {
+  uint32_t caps = d->caps;
+  const char *missing = NULL;
+  if (b->struct_size != sizeof *b || out->struct_size != sizeof *out) {
+    snprintf(why, n, "batch/grad struct_size not set (%u/%u, expected %zu/%zu)", b->struct_size,
+             out->struct_size, sizeof *b, sizeof *out);
+    return -1;
+  }
+  if (b->B <= 0 || b->T <= 0 || ((caps & (LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS)) && b->V <= 0)) {
+    snprintf(why, n, "bad shape B=%d T=%d V=%d", b->B, b->T, b->V);
+    return -1;
+  }
+  if (check_segments(b, why, n)) return -1;
+  if (!b->target) missing = "target";
+  else if (!b->mask) missing = "mask";
+  else if (!b->attn) missing = "attn";
+  else if (!b->logp) missing = "logp";
+  else if (!out->dlogp) missing = "dlogp";
+  else if ((caps & LETHE_CAP_REF_LOGP) && !b->ref_logp) missing = "ref_logp (method needs reference log-probs)";
+  else if ((caps & LETHE_CAP_LOGITS) && !b->logits) missing = "logits (method needs logits)";
+  else if ((caps & LETHE_CAP_LOGITS) && !out->dlogits) missing = "dlogits (method needs logits)";
+  else if ((caps & LETHE_CAP_REF_LOGITS) && !b->ref_logits) missing = "ref_logits (method needs reference logits)";
+  if (missing) {
+    snprintf(why, n, "batch has no %s", missing);
+    return -1;
+  }
+  if ((caps & LETHE_CAP_IDK) && b->seg[LETHE_SEG_IDK].nrows != b->seg[LETHE_SEG_FORGET].nrows) {
+    snprintf(why, n, "%d idk rows for %d forget rows (idk row k pairs with forget row k)",
+             b->seg[LETHE_SEG_IDK].nrows, b->seg[LETHE_SEG_FORGET].nrows);
+    return -1;
+  }
+  return 0;
+}
+
+/* Index of the first non-finite value, or -1. */
+static long first_non_finite(const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return (long)i;
+  return -1;
+}
+
+int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe_method_grad *out,
+                         lethe_err *err) {
+  const lethe_method_desc *d = mi->plugin->desc;
+  char why[256];
+  if (check_batch(d, b, out, why, sizeof why))
+    return lethe_errf(err, LETHE_E_USAGE, "method '%s': step %lld: %s", d->name,
+                      (long long)b->step, why);
+  lethe_method_error perr = {0, ""};
+  if (d->loss_and_grad(mi->state, b, out, &perr))
+    return lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): step %lld: %s", d->name,
+                      mi->plugin->path, (long long)b->step, perr.msg[0] ? perr.msg : "failed, no message");
+  if (!isfinite(out->loss))
+    return lethe_errf(err, LETHE_E_NUMERIC, "method '%s' (%s): step %lld: loss is %g", d->name,
+                      mi->plugin->path, (long long)b->step, out->loss);
+  size_t bt = (size_t)b->B * (size_t)b->T;
+  long at = first_non_finite(out->dlogp, bt);
+  if (at >= 0)
+    return lethe_errf(err, LETHE_E_NUMERIC, "method '%s' (%s): step %lld: dlogp[b=%ld, t=%ld] is %g",
+                      d->name, mi->plugin->path, (long long)b->step, at / b->T, at % b->T,
+                      out->dlogp[at]);
+  if (d->caps & LETHE_CAP_LOGITS) {
+    at = first_non_finite(out->dlogits, bt * (size_t)b->V);
+    if (at >= 0) {
+      long pos = at / b->V;
+      return lethe_errf(err, LETHE_E_NUMERIC,
+                        "method '%s' (%s): step %lld: dlogits[b=%ld, t=%ld, v=%ld] is %g", d->name,
+                        mi->plugin->path, (long long)b->step, pos / b->T, pos % b->T, at % b->V,
+                        out->dlogits[at]);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,16 @@
+# lethe_plugin(NAME) — builds plugins/NAME/NAME.c (plus the shared loss terms)
+# as the self-contained module ${LETHE_PLUGIN_BUILD_DIR}/lethe_NAME.so:
+# hidden visibility (only lethe_method_entry is exported), no undefined
+# symbols (plugins never link the host), installed to the plugin directory.
+function(lethe_plugin name)
+  set(common ${CMAKE_SOURCE_DIR}/plugins/common)
+  add_library(plugin_${name} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/${name}.c ${common}/loss_terms.c)
+  set_target_properties(plugin_${name} PROPERTIES
+    PREFIX "" OUTPUT_NAME lethe_${name}
+    LIBRARY_OUTPUT_DIRECTORY ${LETHE_PLUGIN_BUILD_DIR}
+    C_VISIBILITY_PRESET hidden)
+  target_include_directories(plugin_${name} PRIVATE ${CMAKE_SOURCE_DIR}/include ${common})
+  target_link_options(plugin_${name} PRIVATE -Wl,--no-undefined)
+  target_link_libraries(plugin_${name} PRIVATE m)
+  install(TARGETS plugin_${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/lethe/plugins)
+endfunction()
