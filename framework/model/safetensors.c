@@ -412,8 +412,10 @@ static int plan_entries(const char *path, const st_entry *entries, int n, const 
   return 0;
 }
 
-/* Builds the header JSON (keys sorted, offsets contiguous) padded with spaces
- * to a multiple of 8 bytes. Returns a malloc'd string; *len is its length. */
+/* Builds the header JSON as the reference writer does: "__metadata__" first,
+ * then tensors sorted by name with keys dtype, shape, data_offsets, offsets
+ * contiguous, compact, padded with spaces to a multiple of 8 bytes. (jansson
+ * keeps insertion order.) Returns a malloc'd string; *len is its length. */
 static char *build_header(const st_entry *const *order, const uint64_t *nbytes, int n,
                           const char *const *meta_kv, int n_meta, size_t *len) {
   json_t *root = json_object();
@@ -436,7 +438,7 @@ static char *build_header(const st_entry *const *order, const uint64_t *nbytes, 
     json_object_set_new(root, order[i]->name, entry);
     offset += nbytes[i];
   }
-  char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+  char *text = json_dumps(root, JSON_COMPACT);
   json_decref(root);
   if (!text) return NULL;
   size_t raw = strlen(text), padded = (raw + 7) & ~(size_t)7;

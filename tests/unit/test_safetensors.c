@@ -13,6 +13,7 @@
 #include "model/safetensors.h"
 
 #define TINY_DIR LETHE_TEST_DATA "/llama-tiny"
+#define MHA_DIR LETHE_TEST_DATA "/llama-mha-tied"
 
 /* Fixtures live in a fresh directory per test (dir must hold 64 bytes). */
 static void make_fixture_dir(char *dir) {
@@ -186,6 +187,59 @@ START_TEST(test_st_read_llama_tiny) {
   ck_assert_ptr_nonnull(logits);
   ck_assert_int_eq(logits->ndim, 3);
   ck_assert_int_eq(logits->shape[2], 97);
+  st_close(&f);
+}
+END_TEST
+
+/* Re-writing HF's file with st_write_f32 reproduces it byte for byte: same
+ * key order, offsets, compact JSON and padding as the reference writer. */
+START_TEST(test_st_rewrite_matches_hf) {
+  char fixture_dir[64];
+  make_fixture_dir(fixture_dir);
+  const char *src = TINY_DIR "/model/model.safetensors";
+  st_file f;
+  lethe_err err = {0};
+  ck_assert_int_eq(st_open(&f, src, &err), 0);
+  st_entry *entries = calloc((size_t)f.n_tensors, sizeof *entries);
+  float **buffers = calloc((size_t)f.n_tensors, sizeof *buffers);
+  for (int i = 0; i < f.n_tensors; i++) {
+    const st_tensor *t = &f.tensors[i];
+    buffers[i] = malloc(t->numel * sizeof(float));
+    ck_assert_int_eq(st_read_f32(&f, t, buffers[i], t->numel, &err), 0);
+    entries[i].name = t->name;
+    entries[i].ndim = t->ndim;
+    memcpy(entries[i].shape, t->shape, sizeof t->shape);
+    entries[i].data = buffers[i];
+  }
+  const char *meta[] = {"format", "pt"};
+  char *out = lethe_path_join(fixture_dir, "model.safetensors");
+  ck_assert_int_eq(st_write_f32(out, entries, f.n_tensors, meta, 1, &err), 0);
+  char *want, *got;
+  size_t want_len, got_len;
+  ck_assert_int_eq(lethe_read_file(src, 1 << 22, &want, &want_len, &err), 0);
+  ck_assert_int_eq(lethe_read_file(out, 1 << 22, &got, &got_len, &err), 0);
+  ck_assert_uint_eq(got_len, want_len);
+  ck_assert(memcmp(got, want, want_len) == 0);
+  for (int i = 0; i < f.n_tensors; i++) free(buffers[i]);
+  free(buffers);
+  free(entries);
+  free(want);
+  free(got);
+  free(out);
+  st_close(&f);
+  remove_fixture_dir(fixture_dir);
+}
+END_TEST
+
+/* The second golden model: tied embeddings, so no lm_head tensor. */
+START_TEST(test_st_read_mha_tied) {
+  st_file f;
+  lethe_err err = {0};
+  ck_assert_msg(st_open(&f, MHA_DIR "/model/model.safetensors", &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(f.n_tensors, 2 + 3 * 9);
+  ck_assert_ptr_null(st_find(&f, "lm_head.weight"));
+  ck_assert_int_eq(st_find(&f, "model.embed_tokens.weight")->shape[0], 89);
+  ck_assert_int_eq(st_find(&f, "model.layers.2.self_attn.k_proj.weight")->shape[0], 48);
   st_close(&f);
 }
 END_TEST
@@ -382,6 +436,19 @@ START_TEST(test_config_llama_tiny) {
 }
 END_TEST
 
+START_TEST(test_config_mha_tied) {
+  llama_config cfg;
+  lethe_err err = {0};
+  ck_assert_msg(llama_config_read(&cfg, MHA_DIR "/model/config.json", &err) == 0, "%s", err.msg);
+  ck_assert_double_eq(cfg.rope_theta, 500000.0);
+  ck_assert_int_eq(cfg.num_key_value_heads, 4);
+  ck_assert_int_eq(cfg.head_dim, 12);
+  ck_assert_int_eq(cfg.num_hidden_layers, 3);
+  ck_assert_int_eq(cfg.tie_word_embeddings, 1);
+  ck_assert_double_eq(cfg.rms_norm_eps, 1e-6);
+}
+END_TEST
+
 START_TEST(test_config_top_level_rope_and_defaults) {
   char fixture_dir[64];
   make_fixture_dir(fixture_dir);
@@ -539,6 +606,8 @@ Suite *safetensors_suite(void) {
   TCase *ok = tcase_create("safetensors");
   tcase_add_test(ok, test_st_round_trip);
   tcase_add_test(ok, test_st_read_llama_tiny);
+  tcase_add_test(ok, test_st_rewrite_matches_hf);
+  tcase_add_test(ok, test_st_read_mha_tied);
   tcase_add_test(ok, test_st_half_and_double);
   suite_add_tcase(s, ok);
 
@@ -564,6 +633,7 @@ Suite *safetensors_suite(void) {
 
   TCase *cfg = tcase_create("config");
   tcase_add_test(cfg, test_config_llama_tiny);
+  tcase_add_test(cfg, test_config_mha_tied);
   tcase_add_test(cfg, test_config_top_level_rope_and_defaults);
   tcase_add_test(cfg, test_config_validate_in_code);
   tcase_add_test(cfg, test_config_missing_field);
