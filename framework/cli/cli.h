@@ -18,6 +18,9 @@ void help_score(void);
 int cmd_generate(int argc, char **argv);
 void help_generate(void);
 
+int cmd_methods(int argc, char **argv);
+void help_methods(void);
+
 /* Argument helpers. cli_opt_value returns the value of "--name VALUE" or
  * "--name=VALUE" at argv[*i] (advancing *i), or NULL when argv[*i] is not that
  * option. On a missing value it prints an error and exits with status 2. */
