@@ -17,6 +17,8 @@ int cmd_score(int argc, char **argv);
 void help_score(void);
 int cmd_generate(int argc, char **argv);
 void help_generate(void);
+int cmd_grad(int argc, char **argv);
+void help_grad(void);
 
 int cmd_methods(int argc, char **argv);
 void help_methods(void);

@@ -11,6 +11,8 @@ static const cli_command commands[] = {
     {"score", "per-token log-probs of target tokens (HF input_ids/labels rows)", cmd_score,
      help_score},
     {"generate", "greedy continuation of a prompt with the KV cache", cmd_generate, help_generate},
+    {"grad", "one method step: loss and every parameter gradient (checks a method)", cmd_grad,
+     help_grad},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,
      help_methods},
 };

@@ -179,3 +179,28 @@ int token_batch_read_jsonl(token_batch *tb, const char *path, int32_t pad_id, le
   free(rows);
   return rc;
 }
+
+void token_batch_stack(token_batch *out, const token_batch *const *parts, int n, int min_T,
+                       int32_t pad_id, int *row0, int *nrows) {
+  int B = 0, T = min_T;
+  for (int i = 0; i < n; i++)
+    if (parts[i]) {
+      B += parts[i]->B;
+      if (parts[i]->T > T) T = parts[i]->T;
+    }
+  token_batch_alloc(out, B, T, pad_id);
+  int at = 0;
+  for (int i = 0; i < n; i++) {
+    const token_batch *p = parts[i];
+    row0[i] = at;
+    nrows[i] = p ? p->B : 0;
+    for (int b = 0; p && b < p->B; b++, at++) {
+      size_t src = (size_t)b * p->T, dst = (size_t)at * T;
+      memcpy(out->input_ids + dst, p->input_ids + src, sizeof(int32_t) * p->T);
+      memcpy(out->attn_mask + dst, p->attn_mask + src, sizeof(int32_t) * p->T);
+      memcpy(out->labels + dst, p->labels + src, sizeof(int32_t) * p->T);
+      out->row_len[at] = p->row_len[b];
+    }
+  }
+  token_batch_shift_targets(out);
+}

@@ -30,5 +30,9 @@ void token_batch_shift_targets(token_batch *tb);
 /* Number of target positions (targets >= 0). */
 long token_batch_n_targets(const token_batch *tb);
 void token_batch_free(token_batch *tb);
+/* Stacks parts[0..n) (any may be NULL = no rows) into one batch padded to the
+ * longest part (or to min_T if larger); row0[i]/nrows[i] get each part's rows. */
+void token_batch_stack(token_batch *out, const token_batch *const *parts, int n, int min_T,
+                       int32_t pad_id, int *row0, int *nrows);
 
 #endif
