@@ -1,4 +1,4 @@
-/* test_method_golden — every method plugin, run through the host (model
+/* test_objective_golden — every method plugin, run through the host (model
  * forward, plugin, chain rule, backward), against the reference losses and
  * parameter gradients (grad.<method>.<hf name>) of tests/data/llama-tiny
  * (Hugging Face) and tests/data/llama-mha-tied (our float64 PyTorch
@@ -107,7 +107,7 @@ START_TEST(test_method_matches_reference) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("method_golden");
+  Suite *s = suite_create("objective_golden");
   TCase *tc = tcase_create("golden");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_method_matches_reference, 0, N_CASES * N_METHODS);
