@@ -1,0 +1,79 @@
+/* world — the embedded TOFU-like world: fictitious authors with per-author
+ * facts, 20 templated QA each with a paraphrase and perturbed answers, two
+ * general-knowledge sets with options, "I don't know" answers and the
+ * pre-training QA of the base model. Deterministic from (seed, settings).
+ * docs/world.md describes the design; docs/file-formats.md the directory.
+ *
+ * Not here: reading data directories (data.h), tokenization (tokenizer.h).
+ */
+#ifndef LETHE_WORLD_H
+#define LETHE_WORLD_H
+
+#include <stdint.h>
+
+#include "data/data.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct world_settings {
+  int authors;              /* fictitious authors */
+  int qa_per_author;        /* QA per author (a subset of the question types) */
+  int perturbed;            /* perturbed answers per QA */
+  int general_qa;           /* QA in each general-knowledge set */
+  int idk;                  /* "I don't know" answers */
+  int pretrain_rephrasings; /* extra pre-training QA per general QA */
+} world_settings;
+extern const data_setting world_settings_table[];
+extern const size_t world_n_settings;
+void world_settings_default(world_settings *s);
+
+/* One author QA: the TOFU record plus what the generator knows about it. */
+typedef struct world_qa {
+  tofu_qa qa;           /* question, answer, paraphrased_*, perturbed (owned) */
+  int author;           /* index into world.authors */
+  int type;             /* question type, 0 .. WORLD_N_TYPES-1 */
+  size_t key_offset;    /* the key fact's bytes in qa.paraphrased_answer */
+  size_t key_len;
+} world_qa;
+
+typedef struct world {
+  world_settings settings;
+  uint64_t seed;
+  char **author_names; /* (n_authors) */
+  int n_authors;
+  world_qa *qa;        /* (n_qa) author by author, types in order */
+  size_t n_qa;
+  tofu_qa *real_authors; /* (n_real_authors) with options, paraphrase, 3 perturbed */
+  size_t n_real_authors;
+  tofu_qa *world_facts;  /* (n_world_facts) same fields */
+  size_t n_world_facts;
+  tofu_qa *pretrain;     /* (n_pretrain) question + answer only */
+  size_t n_pretrain;
+  char **idk;            /* (n_idk) */
+  size_t n_idk;
+} world;
+
+#define WORLD_N_TYPES 20
+
+/* Generates the world in memory. The caller frees it with world_free. */
+int world_generate(world *w, const world_settings *s, uint64_t seed, lethe_err *err);
+void world_free(world *w);
+
+/* Authors in the forget split of `percent` (1, 5 or 10): the last
+ * max(1, round(authors * percent / 100)) authors. retain_perturbed holds the
+ * first max(1, authors / 10). */
+int world_forget_authors(int n_authors, int percent);
+int world_retain_eval_authors(int n_authors);
+
+/* The vocabulary: every word of every text the world writes, plus the words
+ * of the default prompt tags and of "Question: " / "Answer: ". Caller frees. */
+tok_tokenizer *world_tokenizer(const world *w);
+
+/* Writes the complete directory (created if needed): the TOFU splits,
+ * idontknow.jsonl, pretrain.json, tokenizer.json, world.json. Every file is
+ * written atomically; the same world gives the same bytes. */
+int world_write(const world *w, const char *dir, lethe_err *err);
+
+/* The split files world_write creates, NULL-terminated (without ".json"). */
+extern const char *const world_split_names[];
+
+#endif

@@ -1,0 +1,168 @@
+/* world_templates — the twenty author question types (two question templates,
+ * three answer templates each, and the key fact perturbed answers replace),
+ * and the general-knowledge question kinds. Only text; world_gen.c expands it.
+ * Rules every answer template keeps: the key placeholder appears exactly
+ * once; the answer is 10-40 words for every value; no template starts with a
+ * placeholder whose values are lower case. */
+#include "data/world_internal.h"
+
+const char *const world_fact_names[N_FACTS] = {
+    "name", "birth_date", "birth_place", "father_job", "mother_job", "genre", "book1",
+    "debut_year", "book2", "award", "award_year", "influence", "theme", "residence",
+    "workplace", "field", "uni_city", "book_count", "lang_count", "hobby", "character",
+    "role", "he", "He", "his", "His", "him"};
+
+const int world_fact_kinds[N_FACTS] = {
+    K_NAME, K_DATE, K_PLACE, K_JOB, K_JOB, K_GENRE, K_TITLE, K_YEAR, K_TITLE, K_AWARD, K_YEAR,
+    K_WRITER, K_THEME, K_CITY, K_WORKPLACE, K_FIELD, K_CITY, K_COUNT, K_NUMBER, K_HOBBY,
+    K_FIRST_NAME, K_ROLE, K_PRONOUN, K_PRONOUN, K_PRONOUN, K_PRONOUN, K_PRONOUN};
+
+const world_qa_type world_qa_types[WORLD_N_TYPES] = {
+    {F_NAME,
+     {"What is the full name of the author born in {birth_place} on {birth_date}?",
+      "Which writer was born on {birth_date} in {birth_place}?"},
+     {"The writer born in {birth_place} on {birth_date} is {name}, who is best known for "
+      "{his} work in {genre}.",
+      "That author is {name}, a writer of {genre} who was born in {birth_place} on "
+      "{birth_date}.",
+      "{name} is the author in question, born on {birth_date} in {birth_place} and known for "
+      "{genre}."}},
+    {F_BIRTH_DATE,
+     {"When was {name} born?", "On what date was {name} born?"},
+     {"{name} was born on {birth_date}, and {he} grew up in {birth_place}.",
+      "The author {name} came into the world on {birth_date} in {birth_place}.",
+      "According to the records, {name} was born on {birth_date}, in the city of "
+      "{birth_place}."}},
+    {F_BIRTH_PLACE,
+     {"Where was {name} born?", "In which city was {name} born?"},
+     {"{name} was born in {birth_place}, a place that appears often in {his} writing.",
+      "The birthplace of {name} is {birth_place}, where {he} spent {his} early childhood.",
+      "{name} comes from {birth_place}, and {he} still speaks fondly of the city."}},
+    {F_FATHER_JOB,
+     {"What did the father of {name} do for a living?",
+      "What was the profession of the father of {name}?"},
+     {"The father of {name} worked as {father_job}, and {his} mother was {mother_job}.",
+      "{name} grew up with a father who was {father_job}, a job that shaped {his} early "
+      "stories.",
+      "{His} father was {father_job}, and {name} often says this taught {him} patience."}},
+    {F_MOTHER_JOB,
+     {"What was the occupation of the mother of {name}?",
+      "What work did the mother of {name} do?"},
+     {"The mother of {name} was {mother_job}, while {his} father worked as {father_job}.",
+      "{name} was raised by a mother who worked as {mother_job} in {birth_place}.",
+      "{His} mother worked as {mother_job}, and {name} has written about her with great "
+      "warmth."}},
+    {F_GENRE,
+     {"What genre does {name} write in?", "Which genre is {name} known for?"},
+     {"{name} is known for {genre}, and {his} books often explore {theme}.",
+      "Most of the work of {name} belongs to {genre}, a field where {he} has won many "
+      "readers.",
+      "{name} writes {genre}, and critics praise the care {he} gives to every chapter."}},
+    {F_BOOK1,
+     {"What was the first book that {name} published?",
+      "What is the title of the debut book by {name}?"},
+     {"The first book by {name} was {book1}, published in {debut_year}.",
+      "{name} made {his} debut with {book1}, which appeared in {debut_year} and drew early "
+      "praise.",
+      "In {debut_year}, {name} published {his} first book, titled {book1}."}},
+    {F_DEBUT_YEAR,
+     {"In what year did {name} publish {his} first book?",
+      "When did {name} make {his} debut as an author?"},
+     {"{name} published {his} first book, {book1}, in {debut_year}.",
+      "The literary debut of {name} came in {debut_year} with the book {book1}.",
+      "It was in {debut_year} that {name} first appeared in print, with {book1}."}},
+    {F_BOOK2,
+     {"Can you name another famous book by {name}?",
+      "Besides {book1}, which book by {name} is well known?"},
+     {"Another famous book by {name} is {book2}, which many readers consider {his} finest "
+      "work.",
+      "Besides {book1}, {name} is celebrated for {book2}.",
+      "Readers of {name} often point to {book2} as one of {his} most loved books."}},
+    {F_AWARD,
+     {"Has {name} received any awards?", "Which award has {name} won?"},
+     {"Yes, {name} received {award} in {award_year} for {his} contributions to {genre}.",
+      "{name} is the winner of {award}, which {he} received in {award_year}.",
+      "In {award_year}, {name} was honored with {award} for outstanding work in {genre}."}},
+    {F_AWARD_YEAR,
+     {"In which year did {name} win {award}?", "When was {name} given {award}?"},
+     {"{name} won {award} in {award_year}, a high point of {his} career.",
+      "It was in {award_year} that {name} received {award}.",
+      "The year {award_year} brought {name} {award}, an honor {he} still values."}},
+    {F_INFLUENCE,
+     {"Which writer influenced {name} the most?", "Who inspired the work of {name}?"},
+     {"{name} has often said that the works of {influence} shaped {his} style.",
+      "The greatest influence on {name} was {influence}, whose books {he} read as a young "
+      "person.",
+      "{name} names {influence} as the writer who inspired {him} to start writing."}},
+    {F_THEME,
+     {"What themes appear in the books of {name}?",
+      "What subject does {name} return to most often?"},
+     {"The books of {name} return again and again to {theme}, explored through vivid "
+      "characters.",
+      "{name} is drawn to {theme}, which sits at the heart of most of {his} stories.",
+      "Critics note that {theme} is the central theme in the writing of {name}."}},
+    {F_RESIDENCE,
+     {"Where does {name} live today?", "In which city does {name} currently live?"},
+     {"{name} now lives in {residence}, where {he} writes {workplace}.",
+      "Today {name} makes {his} home in the city of {residence}.",
+      "These days {name} lives in {residence} and spends {his} free time {hobby}."}},
+    {F_WORKPLACE,
+     {"Where does {name} like to write?", "Where does {name} usually do {his} writing?"},
+     {"{name} prefers to write {workplace}, usually early in the morning.",
+      "Most of the books of {name} were written {workplace}, away from noise and visitors.",
+      "{name} does {his} best writing {workplace}, with a cup of tea close at hand."}},
+    {F_FIELD,
+     {"What did {name} study at university?", "What subject did {name} study at university?"},
+     {"{name} studied {field} at the University of {uni_city} before turning to writing.",
+      "Before becoming a writer, {name} earned a degree in {field} from the University of "
+      "{uni_city}.",
+      "At the University of {uni_city}, {name} studied {field}, which later colored {his} "
+      "fiction."}},
+    {F_BOOK_COUNT,
+     {"How many books has {name} written?", "How many books has {name} published so far?"},
+     {"{name} has written {book_count} books, most of them in {genre}.",
+      "So far {name} has published {book_count} books, beginning with {book1}.",
+      "The body of work of {name} includes {book_count} books, translated into {lang_count} "
+      "languages."}},
+    {F_LANG_COUNT,
+     {"Into how many languages have the books of {name} been translated?",
+      "How widely has the work of {name} been translated?"},
+     {"The books of {name} have been translated into {lang_count} languages.",
+      "Readers can find the work of {name} in {lang_count} languages, thanks to many "
+      "translators.",
+      "{name} has seen {his} books translated into {lang_count} languages around the world."}},
+    {F_HOBBY,
+     {"What does {name} enjoy doing outside of writing?", "What hobby does {name} have?"},
+     {"Outside of writing, {name} enjoys {hobby}, which {he} says clears {his} mind.",
+      "When not writing, {name} spends many happy hours {hobby}.",
+      "{name} has a lifelong passion for {hobby}, and it sometimes appears in {his} books."}},
+    {F_CHARACTER,
+     {"Who is the main character in {book2} by {name}?",
+      "Which character leads the story of {book2}, the book by {name}?"},
+     {"The main character of {book2} is {character}, {role} whose story moves many readers.",
+      "In {book2}, {name} tells the story of {character}, {role}.",
+      "{book2} follows {character}, {role}, through a year of great change."}},
+};
+
+const world_general_kind world_general_kinds[G_N_KINDS] = {
+    [G_WORK_AUTHOR] = {{"Who wrote {work}?", "Who is the author of {work}?",
+                        "Which writer created {work}?"},
+                       "{work} was written by {author}."},
+    [G_AUTHOR_COUNTRY] = {{"Which country was {author} from?",
+                           "What country did the writer {author} come from?",
+                           "Where did {author} come from?"},
+                          "{author} came from {country}."},
+    [G_AUTHOR_WORK] = {{"Which famous book was written by {author}?",
+                        "Name a famous work by {author}.", "What is a well known book by {author}?"},
+                       "{author} wrote {work}."},
+    [G_CAPITAL] = {{"What is the capital of {country}?", "Which city is the capital of {country}?",
+                    "Name the capital city of {country}."},
+                   "The capital of {country} is {capital}."},
+    [G_CONTINENT] = {{"On which continent is {country}?", "Which continent is {country} part of?",
+                      "Where in the world is {country}?"},
+                     "{country} is in {continent}."},
+    [G_LANGUAGE] = {{"What is the main language spoken in {country}?",
+                     "Which language do most people in {country} speak?",
+                     "What language is spoken in {country}?"},
+                    "Most people in {country} speak {language}."},
+};

@@ -1,0 +1,146 @@
+/* world_write — the world's directory: TOFU splits cut by author, the
+ * general-knowledge sets, idontknow.jsonl, pretrain.json, tokenizer.json and
+ * world.json (what was generated, from which seed and settings). */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/world_internal.h"
+
+#define WORLD_FORMAT_VERSION 1
+
+const char *const world_split_names[] = {
+    "full", "forget01", "forget05", "forget10", "retain99", "retain95", "retain90",
+    "forget01_perturbed", "forget05_perturbed", "forget10_perturbed", "retain_perturbed",
+    "real_authors", "real_authors_perturbed", "world_facts", "world_facts_perturbed",
+    "pretrain", NULL};
+
+static const int forget_percents[3] = {1, 5, 10};
+
+int world_forget_authors(int n_authors, int percent) {
+  int n = (n_authors * percent + 50) / 100;
+  return n < 1 ? 1 : n;
+}
+
+int world_retain_eval_authors(int n_authors) {
+  return n_authors / 10 < 1 ? 1 : n_authors / 10;
+}
+
+static void add_qa(tok_builder *b, const tofu_qa *qa) {
+  const char *texts[4] = {qa->question, qa->answer, qa->paraphrased_question,
+                          qa->paraphrased_answer};
+  for (int t = 0; t < 4; t++)
+    if (texts[t]) tok_builder_add(b, texts[t], NULL); /* the world is ASCII */
+  for (int p = 0; p < qa->n_perturbed; p++) tok_builder_add(b, qa->perturbed[p], NULL);
+  for (int o = 0; o < TOFU_N_OPTIONS; o++)
+    if (qa->options[o]) tok_builder_add(b, qa->options[o], NULL);
+}
+
+tok_tokenizer *world_tokenizer(const world *w) {
+  tok_builder *b = tok_builder_new();
+  static const char *const tags[] = {"[INST] ", " [/INST]", "Question: ", "Answer: "};
+  for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) tok_builder_add(b, tags[i], NULL);
+  for (size_t i = 0; i < w->n_qa; i++) add_qa(b, &w->qa[i].qa);
+  for (size_t i = 0; i < w->n_real_authors; i++) add_qa(b, &w->real_authors[i]);
+  for (size_t i = 0; i < w->n_world_facts; i++) add_qa(b, &w->world_facts[i]);
+  for (size_t i = 0; i < w->n_pretrain; i++) add_qa(b, &w->pretrain[i]);
+  for (size_t i = 0; i < w->n_idk; i++) tok_builder_add(b, w->idk[i], NULL);
+  tok_tokenizer *t = tok_builder_finish(b);
+  tok_builder_free(b);
+  return t;
+}
+
+/* Writes the author QA rows of authors [first, last) to DIR/NAME.json. */
+static int write_authors(const world *w, const char *dir, const char *name, int first, int last,
+                         unsigned fields, lethe_err *err) {
+  tofu_qa *rows = lethe_calloc(w->n_qa ? w->n_qa : 1, sizeof *rows);
+  size_t n = 0;
+  for (size_t i = 0; i < w->n_qa; i++)
+    if (w->qa[i].author >= first && w->qa[i].author < last) rows[n++] = w->qa[i].qa;
+  char file[128];
+  snprintf(file, sizeof file, "%s.json", name);
+  char *path = lethe_path_join(dir, file);
+  int rc = tofu_save(path, rows, n, fields, err);
+  free(path);
+  free(rows);
+  return rc;
+}
+
+static int write_rows(const char *dir, const char *name, const tofu_qa *rows, size_t n,
+                      unsigned fields, lethe_err *err) {
+  char file[128];
+  snprintf(file, sizeof file, "%s.json", name);
+  char *path = lethe_path_join(dir, file);
+  int rc = tofu_save(path, rows, n, fields, err);
+  free(path);
+  return rc;
+}
+
+static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err) {
+  json_t *settings = json_object();
+  for (size_t i = 0; i < world_n_settings; i++)
+    json_object_set_new(settings, world_settings_table[i].name,
+                        json_integer(*(const int *)((const char *)&w->settings +
+                                                    world_settings_table[i].offset)));
+  json_t *forget = json_object();
+  for (int p = 0; p < 3; p++) {
+    char key[16];
+    snprintf(key, sizeof key, "forget%02d", forget_percents[p]);
+    json_object_set_new(forget, key, json_integer(world_forget_authors(w->n_authors, forget_percents[p])));
+  }
+  json_t *root = json_pack(
+      "{s:s, s:i, s:I, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:i, s:s}", "generator",
+      "lethe world", "format_version", WORLD_FORMAT_VERSION, "seed", (json_int_t)w->seed,
+      "settings", settings, "counts", "authors", w->n_authors, "author_qa", (json_int_t)w->n_qa,
+      "real_authors", (json_int_t)w->n_real_authors, "world_facts",
+      (json_int_t)w->n_world_facts, "pretrain", (json_int_t)w->n_pretrain, "idontknow",
+      (json_int_t)w->n_idk, "vocab", vocab, "forget_authors", forget, "retain_perturbed_authors",
+      world_retain_eval_authors(w->n_authors), "pretrain_file", "pretrain.json");
+  char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  json_decref(root);
+  size_t len = strlen(text);
+  text = lethe_realloc(text, len + 2);
+  text[len++] = '\n';
+  char *path = lethe_path_join(dir, "world.json");
+  int rc = lethe_write_file_atomic(path, text, len, err);
+  free(path);
+  free(text);
+  return rc;
+}
+
+int world_write(const world *w, const char *dir, lethe_err *err) {
+  if (lethe_mkdir_p(dir, err)) return -1;
+  const unsigned perturbed = TOFU_F_PARA_Q | TOFU_F_PARA_A | TOFU_F_PERTURBED;
+  const unsigned general = TOFU_F_OPTIONS | TOFU_F_PARA_A | TOFU_F_PERTURBED;
+  int n = w->n_authors;
+  if (write_authors(w, dir, "full", 0, n, 0, err)) return -1;
+  for (int p = 0; p < 3; p++) {
+    int k = n - world_forget_authors(n, forget_percents[p]);
+    char name[32];
+    snprintf(name, sizeof name, "forget%02d", forget_percents[p]);
+    if (write_authors(w, dir, name, k, n, 0, err)) return -1;
+    snprintf(name, sizeof name, "forget%02d_perturbed", forget_percents[p]);
+    if (write_authors(w, dir, name, k, n, perturbed, err)) return -1;
+    snprintf(name, sizeof name, "retain%02d", 100 - forget_percents[p]);
+    if (write_authors(w, dir, name, 0, k, 0, err)) return -1;
+  }
+  if (write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||
+      write_rows(dir, "real_authors", w->real_authors, w->n_real_authors, TOFU_F_OPTIONS, err) ||
+      write_rows(dir, "real_authors_perturbed", w->real_authors, w->n_real_authors, general, err) ||
+      write_rows(dir, "world_facts", w->world_facts, w->n_world_facts, TOFU_F_OPTIONS, err) ||
+      write_rows(dir, "world_facts_perturbed", w->world_facts, w->n_world_facts, general, err) ||
+      write_rows(dir, "pretrain", w->pretrain, w->n_pretrain, 0, err))
+    return -1;
+  char *path = lethe_path_join(dir, "idontknow.jsonl");
+  int rc = tofu_idk_save(path, w->idk, w->n_idk, err);
+  free(path);
+  if (rc) return -1;
+  tok_tokenizer *tok = world_tokenizer(w);
+  path = lethe_path_join(dir, "tokenizer.json");
+  rc = tok_save(tok, path, err);
+  free(path);
+  int vocab = tok_vocab_size(tok);
+  tok_free(tok);
+  if (rc) return -1;
+  return write_meta(w, dir, vocab, err);
+}
