@@ -1,0 +1,2 @@
+lethe_module(run lethe_train lethe_core PkgConfig::LIBCONFIG)
+list(APPEND LETHE_CLI_LIBS lethe_run)

@@ -1,0 +1,1 @@
+lethe_test(test_config unit/test_config.c lethe_run)
