@@ -2,6 +2,7 @@
 #include "loss_terms.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +64,15 @@ int lt_add_nll_mean(const lethe_method_batch *b, unsigned seg_bits, double coeff
       sum += lt_row_sum(b, b->logp, r);
     }
   }
-  if (!(count > 0))
-    return lethe_method_fail(err, "no counted target tokens in the %s%s%s rows",
-                             seg_bits & 1u ? "forget " : "", seg_bits & 2u ? "retain " : "",
-                             seg_bits & 4u ? "idk " : "");
+  if (!(count > 0)) {
+    static const char *const seg_names[] = {"forget", "retain", "idk"};
+    char which[32] = "";
+    for (int k = 0; k < LETHE_SEG_COUNT; k++)
+      if (seg_bits & (1u << k))
+        snprintf(which + strlen(which), sizeof which - strlen(which), "%s%s", which[0] ? "+" : "",
+                 seg_names[k]);
+    return lethe_method_fail(err, "no counted target tokens in the %s rows", which);
+  }
   *nll = -sum / count;
   float g = (float)(-coeff / count);
   for (int k = 0; k < LETHE_SEG_COUNT; k++) {

@@ -1,0 +1,41 @@
+# Method plugins: the loader and parameter tables (test_method), every
+# plugin's math (test_method_plugins), the losses against the HF reference
+# vectors (test_method_golden), and the out-of-tree SDK (method_out_of_tree).
+
+# Broken plugins for the refusal tests, one variant of plugins_bad/bad.c each,
+# built into their own directory so they never reach the real plugin path.
+set(METHOD_BAD_DIR ${CMAKE_BINARY_DIR}/tests/plugins_bad)
+set(method_bad_targets)
+foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wrong_grad
+    undefined)
+  string(TOUPPER ${kind} KIND)
+  add_library(bad_${kind} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins_bad/bad.c)
+  set_target_properties(bad_${kind} PROPERTIES PREFIX "" OUTPUT_NAME lethe_bad_${kind}
+    LIBRARY_OUTPUT_DIRECTORY ${METHOD_BAD_DIR} C_VISIBILITY_PRESET hidden)
+  target_include_directories(bad_${kind} PRIVATE ${CMAKE_SOURCE_DIR}/include)
+  target_compile_definitions(bad_${kind} PRIVATE BAD_${KIND} BAD_NAME="bad_${kind}")
+  if(NOT kind STREQUAL "undefined")  # that one must reach dlopen with a missing symbol
+    target_link_options(bad_${kind} PRIVATE -Wl,--no-undefined)
+  endif()
+  list(APPEND method_bad_targets bad_${kind})
+endforeach()
+
+get_property(method_plugin_targets GLOBAL PROPERTY LETHE_PLUGIN_TARGETS)
+foreach(t test_method test_method_plugins test_method_golden)
+  set(src unit/${t}.c)
+  if(t STREQUAL "test_method_golden")
+    lethe_test(${t} ${src} lethe_method lethe_model PkgConfig::JANSSON)
+  else()
+    lethe_test(${t} ${src} lethe_method)
+  endif()
+  target_compile_definitions(${t} PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}"
+    METHOD_PLUGIN_DIR="${LETHE_PLUGIN_BUILD_DIR}")
+  add_dependencies(${t} ${method_plugin_targets} ${method_bad_targets})
+endforeach()
+
+# Installs the SDK to a temporary prefix, builds contrib/example_method with
+# nothing but `pkg-config --cflags --libs lethe`, then loads and runs it.
+add_test(NAME method_out_of_tree
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/method_out_of_tree.sh ${CMAKE_BINARY_DIR}
+          ${CMAKE_SOURCE_DIR} ${CMAKE_C_COMPILER} $<TARGET_FILE:test_method_plugins>)
+set_tests_properties(method_out_of_tree PROPERTIES TIMEOUT 300)

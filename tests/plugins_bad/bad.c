@@ -1,0 +1,104 @@
+/* bad — deliberately broken method plugins for the loader's refusal tests and
+ * for showing that the gradient check can fail. One source, one variant per
+ * target, chosen by -DBAD_<KIND>: each breaks exactly one rule of
+ * lethe/method.h (or, for BAD_DUP / BAD_WRONG_GRAD / BAD_NAN_*, is a
+ * valid plugin that misbehaves at a later stage). */
+#include <math.h>
+#include <stddef.h>
+
+#include "lethe/method.h"
+
+typedef struct bad_params {
+  double scale;
+} bad_params;
+
+static const lethe_param bad_param_table[] = {
+#ifdef BAD_PARAM_RANGE
+    {"scale", LETHE_PARAM_DOUBLE, offsetof(bad_params, scale), 5.0, 0.0, 1.0, "default out of range", 0},
+#else
+    {"scale", LETHE_PARAM_DOUBLE, offsetof(bad_params, scale), 1.0, 0.0, 10.0, "loss scale", 0},
+#endif
+};
+
+static int bad_create(const void *params, const lethe_host_api *host, void **state,
+                      lethe_method_error *err) {
+  (void)params;
+  (void)host;
+  (void)err;
+  *state = NULL; /* stateless */
+  return 0;
+}
+
+#ifdef BAD_UNDEFINED
+double bad_symbol_nobody_defines(double);
+#endif
+
+/* −token-mean of forget logp (GA); BAD_WRONG_GRAD reports 1.5× its gradient. */
+__attribute__((unused)) /* unused in the BAD_NULL_CALLBACK variant */
+static int bad_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
+                             lethe_method_error *err) {
+  (void)state;
+  double sum = 0.0, count = 0.0;
+  size_t lo = (size_t)b->seg[LETHE_SEG_FORGET].row0 * b->T;
+  size_t hi = lo + (size_t)b->seg[LETHE_SEG_FORGET].nrows * b->T;
+  for (size_t i = lo; i < hi; i++) {
+    sum += (double)b->mask[i] * b->logp[i];
+    count += b->mask[i];
+  }
+  if (!(count > 0)) return lethe_method_fail(err, "no forget tokens");
+  double grad_scale = 1.0;
+#ifdef BAD_WRONG_GRAD
+  grad_scale = 1.5;
+#endif
+  for (size_t i = lo; i < hi; i++) out->dlogp[i] += (float)(grad_scale * b->mask[i] / count);
+  out->loss = sum / count;
+#ifdef BAD_NAN_LOSS
+  out->loss = NAN;
+#endif
+#ifdef BAD_NAN_GRAD
+  out->dlogp[lo + 1] = INFINITY;
+#endif
+#ifdef BAD_UNDEFINED
+  out->loss = bad_symbol_nobody_defines(out->loss);
+#endif
+  return 0;
+}
+
+static void bad_destroy(void *state) { (void)state; }
+
+static const lethe_method_desc bad_desc = {
+#ifdef BAD_ABI
+    .abi_major = LETHE_METHOD_ABI_MAJOR + 98,
+#else
+    .abi_major = LETHE_METHOD_ABI_MAJOR,
+#endif
+    .struct_size = sizeof(lethe_method_desc),
+#ifdef BAD_DUP
+    .name = "ga",
+#else
+    .name = BAD_NAME,
+#endif
+    .version = "0.0.1",
+    .summary = "a deliberately broken plugin (tests only)",
+#ifdef BAD_CAPS
+    .caps = LETHE_CAP_RETAIN | (1u << 7),
+#else
+    .caps = 0,
+#endif
+    .params = bad_param_table,
+    .n_params = 1,
+    .params_size = sizeof(bad_params),
+    .create = bad_create,
+#ifdef BAD_NULL_CALLBACK
+    .loss_and_grad = NULL,
+#else
+    .loss_and_grad = bad_loss_and_grad,
+#endif
+    .destroy = bad_destroy,
+};
+
+#ifdef BAD_NOSYM
+LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry_misspelt(void) { return &bad_desc; }
+#else
+LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &bad_desc; }
+#endif

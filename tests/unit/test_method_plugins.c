@@ -1,0 +1,513 @@
+/* test_method_plugins — every method plugin's math, through the real .so and
+ * the host's checked step: finite-difference checks of dL/dlogp (and of
+ * dL/dlogits for KL methods), determinism, zero-mask invariance, and closed
+ * forms (GA = −token-mean NLL, NPO/DPO at π_θ = π_ref = (2/β)·log 2, ...).
+ * The checker is shown to fail on a plugin with a wrong gradient.
+ * With LETHE_METHOD_EXTERNAL=path.so the "external" case runs the generic
+ * checks on that plugin (the out-of-tree test uses it). */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "method/method_host.h"
+
+enum { N_FORGET = 3, N_RETAIN = 2, N_IDK = 3, B = N_FORGET + N_RETAIN + N_IDK, T = 6, V = 7 };
+
+/* ---- a random packed batch ---------------------------------------------------- */
+typedef struct rnd_batch {
+  int32_t target[B * T], attn[B * T];
+  float mask[B * T], logp[B * T], ref_logp[B * T];
+  float logits[B * T * V], ref_logits[B * T * V];
+  float dlogp[B * T], dlogits[B * T * V];
+  lethe_method_batch b;
+  lethe_method_grad g;
+} rnd_batch;
+
+static float target_logp(const float *z, int target) {
+  double m = z[0], s = 0.0;
+  for (int v = 1; v < V; v++) m = z[v] > m ? z[v] : m;
+  for (int v = 0; v < V; v++) s += exp(z[v] - m);
+  return (float)(z[target] - m - log(s));
+}
+
+/* Rows: forget [0,3), retain [3,5), idk [5,8). Each row has 1–2 question
+ * positions, then answer targets, then padding (target −1, attn 0). */
+static rnd_batch *rnd_batch_new(uint64_t seed) {
+  rnd_batch *rb = calloc(1, sizeof *rb);
+  lethe_rng rng;
+  lethe_rng_seed(&rng, seed);
+  for (int r = 0; r < B; r++) {
+    int len = 3 + (int)lethe_rng_below(&rng, T - 2), q = 1 + (int)lethe_rng_below(&rng, 2);
+    for (int t = 0; t < T; t++) {
+      int i = r * T + t;
+      rb->attn[i] = t < len;
+      rb->target[i] = t < len - 1 ? (int32_t)lethe_rng_below(&rng, V) : -1;
+      rb->mask[i] = (t >= q - 1 && t <= len - 2) ? 1.0f : 0.0f;
+      for (int v = 0; v < V; v++) {
+        rb->logits[i * V + v] = (float)(1.5 * lethe_rng_normal(&rng));
+        rb->ref_logits[i * V + v] = rb->logits[i * V + v] + (float)(0.4 * lethe_rng_normal(&rng));
+      }
+      if (rb->target[i] >= 0) {
+        rb->logp[i] = target_logp(rb->logits + i * V, rb->target[i]);
+        rb->ref_logp[i] = target_logp(rb->ref_logits + i * V, rb->target[i]);
+      }
+    }
+  }
+  rb->b = (lethe_method_batch){
+      .struct_size = sizeof(lethe_method_batch), .B = B, .T = T, .V = V,
+      .seg = {{0, N_FORGET}, {N_FORGET, N_RETAIN}, {N_FORGET + N_RETAIN, N_IDK}},
+      .target = rb->target, .mask = rb->mask, .attn = rb->attn, .logp = rb->logp,
+      .ref_logp = rb->ref_logp, .logits = rb->logits, .ref_logits = rb->ref_logits,
+      .step = 3, .total_steps = 10};
+  rb->g = (lethe_method_grad){.struct_size = sizeof(lethe_method_grad), .dlogp = rb->dlogp,
+                              .dlogits = rb->dlogits};
+  return rb;
+}
+
+/* ---- running a plugin --------------------------------------------------------- */
+typedef struct metrics {
+  int n;
+  char name[8][64];
+  double value[8];
+} metrics;
+
+static void record_metric(void *ctx, const char *name, double value) {
+  metrics *m = ctx;
+  if (m->n < 8) {
+    snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+    m->value[m->n++] = value;
+  }
+}
+
+static double metric(const metrics *m, const char *name) {
+  for (int i = 0; i < m->n; i++)
+    if (!strcmp(m->name[i], name)) return m->value[i];
+  ck_abort_msg("metric %s was not logged", name);
+  return NAN;
+}
+
+typedef struct runner {
+  method_spec spec;
+  method_instance inst;
+  metrics log;
+} runner;
+
+static runner *runner_new(const char *name, const char *const *overrides, int n_overrides) {
+  runner *r = calloc(1, sizeof *r);
+  lethe_err err = {0};
+  int rc = method_spec_from_name(&r->spec, name, METHOD_PLUGIN_DIR, overrides, n_overrides, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  lethe_host_api host = {.ctx = &r->log, .metric = record_metric};
+  rc = method_instance_create(&r->inst, &r->spec.plugin, r->spec.params, &host, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  return r;
+}
+
+static runner *runner_from_path(const char *path) {
+  runner *r = calloc(1, sizeof *r);
+  lethe_err err = {0};
+  int rc = method_plugin_open(&r->spec.plugin, path, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  r->spec.params = method_params_new(r->spec.plugin.desc);
+  lethe_host_api host = {.ctx = &r->log, .metric = record_metric};
+  rc = method_instance_create(&r->inst, &r->spec.plugin, r->spec.params, &host, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  return r;
+}
+
+static void runner_free(runner *r) {
+  method_instance_destroy(&r->inst);
+  method_spec_free(&r->spec);
+  free(r);
+}
+
+static uint32_t caps(const runner *r) { return r->spec.plugin.desc->caps; }
+
+/* One checked step with zeroed outputs; returns the loss. */
+static double step(runner *r, rnd_batch *rb) {
+  memset(rb->dlogp, 0, sizeof rb->dlogp);
+  memset(rb->dlogits, 0, sizeof rb->dlogits);
+  r->log.n = 0;
+  lethe_err err = {0};
+  int rc = method_instance_step(&r->inst, &rb->b, &rb->g, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  return rb->g.loss;
+}
+
+/* ---- the finite-difference check ------------------------------------------------ */
+/* Central differences in double on each float input x[i] (the actual perturbed
+ * float values are used, so input rounding does not pollute the quotient),
+ * compared with the plugin's analytic gradient. Returns the number of
+ * mismatches and describes the worst one in report. */
+static int fd_check(runner *r, rnd_batch *rb, float *x, const float *analytic_out, size_t n,
+                    char *report, size_t report_n) {
+  const double h = 1e-3, atol = 2e-6, rtol = 2e-3;
+  step(r, rb);
+  float *analytic = malloc(n * sizeof *analytic);
+  memcpy(analytic, analytic_out, n * sizeof *analytic);
+  int bad = 0;
+  double worst = 0.0;
+  snprintf(report, report_n, "all %zu entries match", n);
+  for (size_t i = 0; i < n; i++) {
+    float x0 = x[i], xp = (float)(x0 + h), xm = (float)(x0 - h);
+    x[i] = xp;
+    double lp = step(r, rb);
+    x[i] = xm;
+    double lm = step(r, rb);
+    x[i] = x0;
+    double numeric = (lp - lm) / ((double)xp - (double)xm);
+    double diff = fabs(numeric - analytic[i]), allowed = atol + rtol * fabs(numeric);
+    if (diff > allowed) {
+      bad++;
+      if (diff / allowed > worst) {
+        worst = diff / allowed;
+        snprintf(report, report_n, "%d mismatches; worst at %zu: analytic %.9g numeric %.9g", bad,
+                 i, analytic[i], numeric);
+      }
+    }
+  }
+  free(analytic);
+  return bad;
+}
+
+static void check_gradients(runner *r, uint64_t seed) {
+  rnd_batch *rb = rnd_batch_new(seed);
+  char report[256];
+  int bad = fd_check(r, rb, rb->logp, rb->dlogp, B * T, report, sizeof report);
+  ck_assert_msg(bad == 0, "%s dL/dlogp: %s", r->spec.plugin.desc->name, report);
+  if (caps(r) & LETHE_CAP_LOGITS) {
+    bad = fd_check(r, rb, rb->logits, rb->dlogits, B * T * V, report, sizeof report);
+    ck_assert_msg(bad == 0, "%s dL/dlogits: %s", r->spec.plugin.desc->name, report);
+  }
+  free(rb);
+}
+
+/* Same inputs, same bits out; a second instance agrees with the first. */
+static void check_determinism(runner *r, runner *twin) {
+  rnd_batch *rb = rnd_batch_new(11), *again = rnd_batch_new(11);
+  double l1 = step(r, rb), l2 = step(r, again);
+  ck_assert_mem_eq(&l1, &l2, sizeof l1);
+  ck_assert_mem_eq(rb->dlogp, again->dlogp, sizeof rb->dlogp);
+  ck_assert_mem_eq(rb->dlogits, again->dlogits, sizeof rb->dlogits);
+  double l3 = step(twin, again);
+  ck_assert_mem_eq(&l1, &l3, sizeof l1);
+  ck_assert_mem_eq(rb->dlogp, again->dlogp, sizeof rb->dlogp);
+  free(rb);
+  free(again);
+}
+
+/* Inputs at mask-0 positions (log-probs, and logits too when the KL runs over
+ * answer tokens only) change neither the loss nor any gradient, and get none. */
+static void check_zero_mask(runner *r, int logits_masked) {
+  rnd_batch *rb = rnd_batch_new(23), *noisy = rnd_batch_new(23);
+  lethe_rng rng;
+  lethe_rng_seed(&rng, 99);
+  for (int i = 0; i < B * T; i++) {
+    if (rb->mask[i] != 0.0f) continue;
+    noisy->logp[i] = (float)(-10.0 * lethe_rng_uniform(&rng));
+    noisy->ref_logp[i] = (float)(-10.0 * lethe_rng_uniform(&rng));
+    for (int v = 0; logits_masked && v < V; v++) {
+      noisy->logits[i * V + v] += (float)lethe_rng_normal(&rng);
+      noisy->ref_logits[i * V + v] += (float)lethe_rng_normal(&rng);
+    }
+  }
+  double l1 = step(r, rb), l2 = step(r, noisy);
+  ck_assert_mem_eq(&l1, &l2, sizeof l1);
+  ck_assert_mem_eq(rb->dlogp, noisy->dlogp, sizeof rb->dlogp);
+  for (int i = 0; i < B * T; i++)
+    if (rb->mask[i] == 0.0f) ck_assert_float_eq(rb->dlogp[i], 0.0f);
+  if (logits_masked) ck_assert_mem_eq(rb->dlogits, noisy->dlogits, sizeof rb->dlogits);
+  free(rb);
+  free(noisy);
+}
+
+/* ---- every plugin, several parameter settings --------------------------------------- */
+typedef struct config_case {
+  const char *name;
+  const char *overrides[3];
+} config_case;
+
+static const config_case cases[] = {
+    {"ga", {NULL}},
+    {"grad_diff", {"method.forget_coeff=0.7", "method.retain_coeff=1.3", NULL}},
+    {"kl", {NULL}},
+    {"kl", {"method.kl_answer_only=true", "method.retain_coeff=2", NULL}},
+    {"dpo", {NULL}},
+    {"dpo", {"method.retain_coeff=1.5", "method.beta=1", NULL}},
+    {"npo", {NULL}},
+    {"npo", {"method.beta=2", "method.forget_coeff=0.5", NULL}},
+    {"npo_rt", {"method.retain_coeff=2", NULL}},
+    {"npo_kl", {NULL}},
+    {"npo_kl", {"method.kl_answer_only=true", "method.beta=0.5", NULL}},
+    {"idk", {NULL}},
+    {"simnpo", {NULL}},
+    {"simnpo", {"method.beta=0.5", "method.delta=1.5", "method.retain_coeff=0.5"}},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+static int n_overrides(const config_case *c) {
+  int n = 0;
+  while (n < 3 && c->overrides[n]) n++;
+  return n;
+}
+
+static runner *case_runner(int i) {
+  return runner_new(cases[i].name, cases[i].overrides, n_overrides(&cases[i]));
+}
+
+static int answer_only(const runner *r) {
+  for (uint32_t i = 0; i < r->spec.plugin.desc->n_params; i++)
+    if (!strcmp(r->spec.plugin.desc->params[i].name, "kl_answer_only"))
+      return method_param_value(r->spec.plugin.desc, r->spec.params, i) != 0.0;
+  return 0;
+}
+
+START_TEST(test_gradients) {
+  runner *r = case_runner(_i);
+  check_gradients(r, 1000 + (uint64_t)_i);
+  check_gradients(r, 2000 + (uint64_t)_i);
+  runner_free(r);
+}
+END_TEST
+
+START_TEST(test_determinism) {
+  runner *r = case_runner(_i), *twin = case_runner(_i);
+  check_determinism(r, twin);
+  runner_free(r);
+  runner_free(twin);
+}
+END_TEST
+
+START_TEST(test_zero_mask) {
+  runner *r = case_runner(_i);
+  check_zero_mask(r, answer_only(r) || !(caps(r) & LETHE_CAP_LOGITS));
+  runner_free(r);
+}
+END_TEST
+
+START_TEST(test_checker_can_fail) {
+  char *path = lethe_path_join(METHOD_BAD_DIR, "lethe_bad_wrong_grad.so");
+  runner *r = runner_from_path(path);
+  rnd_batch *rb = rnd_batch_new(5);
+  char report[256];
+  int bad = fd_check(r, rb, rb->logp, rb->dlogp, B * T, report, sizeof report);
+  ck_assert_msg(bad > 0, "the 1.5x gradient went unnoticed: %s", report);
+  free(rb);
+  runner_free(r);
+  free(path);
+}
+END_TEST
+
+/* ---- closed forms --------------------------------------------------------------- */
+/* −Σ mask·logp / Σ mask over the rows [r0, r1) (independent of the plugins' code). */
+static double nll_mean_rows(const rnd_batch *rb, int r0, int r1, double *count) {
+  double s = 0.0, n = 0.0;
+  for (int i = r0 * T; i < r1 * T; i++) {
+    s += (double)rb->mask[i] * rb->logp[i];
+    n += rb->mask[i];
+  }
+  if (count) *count = n;
+  return -s / n;
+}
+
+static double row_sum(const float *x, const float *mask, int row) {
+  double s = 0.0;
+  for (int t = 0; t < T; t++) s += (double)mask[row * T + t] * x[row * T + t];
+  return s;
+}
+
+START_TEST(test_ga_is_negative_token_mean_nll) {
+  runner *r = runner_new("ga", NULL, 0);
+  rnd_batch *rb = rnd_batch_new(31);
+  double n_tokens, nll = nll_mean_rows(rb, 0, N_FORGET, &n_tokens);
+  ck_assert_double_eq_tol(step(r, rb), -nll, 1e-12);
+  for (int i = 0; i < B * T; i++)
+    ck_assert_float_eq_tol(rb->dlogp[i], i < N_FORGET * T ? rb->mask[i] / n_tokens : 0.0, 1e-7);
+  free(rb);
+  runner_free(r);
+}
+END_TEST
+
+START_TEST(test_grad_diff_and_idk_token_means) {
+  runner *gd = runner_new("grad_diff", NULL, 0), *idk = runner_new("idk", NULL, 0);
+  rnd_batch *rb = rnd_batch_new(37);
+  double forget = nll_mean_rows(rb, 0, N_FORGET, NULL);
+  double retain = nll_mean_rows(rb, N_FORGET, N_FORGET + N_RETAIN, NULL);
+  ck_assert_double_eq_tol(step(gd, rb), -forget + retain, 1e-12);
+  ck_assert_double_eq_tol(metric(&gd->log, "retain_nll"), retain, 1e-12);
+  /* idk: one mean over the idk and retain rows together (they are adjacent here) */
+  ck_assert_double_eq_tol(step(idk, rb), nll_mean_rows(rb, N_FORGET, B, NULL), 1e-12);
+  for (int i = 0; i < N_FORGET * T; i++) ck_assert_float_eq(rb->dlogp[i], 0.0f);
+  free(rb);
+  runner_free(gd);
+  runner_free(idk);
+}
+END_TEST
+
+START_TEST(test_npo_at_reference) {
+  static const char *const betas[] = {"method.beta=0.1", "method.beta=1", "method.beta=2.5"};
+  static const double beta_values[] = {0.1, 1.0, 2.5};
+  for (int k = 0; k < 3; k++) {
+    runner *r = runner_new("npo", &betas[k], 1);
+    rnd_batch *rb = rnd_batch_new(41);
+    memcpy(rb->ref_logp, rb->logp, sizeof rb->logp);
+    ck_assert_double_eq_tol(step(r, rb), (2.0 / beta_values[k]) * log(2.0), 1e-12);
+    ck_assert_double_eq_tol(metric(&r->log, "npo_weight_mean"), 1.0, 1e-12);
+    for (int i = 0; i < B * T; i++)
+      ck_assert_float_eq_tol(rb->dlogp[i], i < N_FORGET * T ? rb->mask[i] / N_FORGET : 0.0, 1e-7);
+    free(rb);
+    runner_free(r);
+  }
+}
+END_TEST
+
+START_TEST(test_npo_general_value) {
+  runner *r = runner_new("npo", (const char *[]){"method.beta=0.7"}, 1);
+  rnd_batch *rb = rnd_batch_new(43);
+  double expect = 0.0, w = 0.0;
+  for (int i = 0; i < N_FORGET; i++) {
+    double ratio = row_sum(rb->logp, rb->mask, i) - row_sum(rb->ref_logp, rb->mask, i);
+    expect += (2.0 / 0.7) * log1p(exp(0.7 * ratio)) / N_FORGET;
+    w += 2.0 / (1.0 + exp(-0.7 * ratio)) / N_FORGET;
+  }
+  ck_assert_double_eq_tol(step(r, rb), expect, 1e-12);
+  ck_assert_double_eq_tol(metric(&r->log, "npo_weight_mean"), w, 1e-12);
+  free(rb);
+  runner_free(r);
+}
+END_TEST
+
+START_TEST(test_dpo_zero_margin) {
+  runner *r = runner_new("dpo", NULL, 0);
+  rnd_batch *rb = rnd_batch_new(47);
+  memcpy(rb->ref_logp, rb->logp, sizeof rb->logp);
+  ck_assert_double_eq_tol(step(r, rb), (2.0 / 0.1) * log(2.0), 1e-12);
+  ck_assert_double_eq_tol(metric(&r->log, "dpo_margin_mean"), 0.0, 1e-12);
+  int idk0 = (N_FORGET + N_RETAIN) * T;
+  for (int i = 0; i < B * T; i++) {
+    double expect = i < N_FORGET * T ? rb->mask[i] / N_FORGET
+                    : i >= idk0      ? -rb->mask[i] / N_FORGET
+                                     : 0.0; /* retain_coeff 0: retain rows untouched */
+    ck_assert_float_eq_tol(rb->dlogp[i], expect, 1e-7);
+  }
+  free(rb);
+  runner_free(r);
+}
+END_TEST
+
+/* KL(ref‖policy) at one position, straight from the definition. */
+static double kl_at(const rnd_batch *rb, int i) {
+  double zs = 0.0, rs = 0.0, k = 0.0;
+  for (int v = 0; v < V; v++) {
+    zs += exp(rb->logits[i * V + v]);
+    rs += exp(rb->ref_logits[i * V + v]);
+  }
+  for (int v = 0; v < V; v++) {
+    double pr = exp(rb->ref_logits[i * V + v]) / rs, pz = exp(rb->logits[i * V + v]) / zs;
+    k += pr * log(pr / pz);
+  }
+  return k;
+}
+
+START_TEST(test_kl_definition) {
+  runner *all = runner_new("kl", NULL, 0);
+  runner *ans = runner_new("kl", (const char *[]){"method.kl_answer_only=true"}, 1);
+  runner *npo_kl = runner_new("npo_kl", NULL, 0), *npo = runner_new("npo", NULL, 0);
+  rnd_batch *rb = rnd_batch_new(53);
+  double sum_all = 0.0, sum_ans = 0.0, n_ans = 0.0;
+  for (int i = N_FORGET * T; i < (N_FORGET + N_RETAIN) * T; i++) {
+    sum_all += kl_at(rb, i); /* every padded position counts */
+    sum_ans += rb->mask[i] * kl_at(rb, i);
+    n_ans += rb->mask[i];
+  }
+  double ga = -nll_mean_rows(rb, 0, N_FORGET, NULL);
+  ck_assert_double_eq_tol(step(all, rb), ga + sum_all / (N_RETAIN * T), 1e-9);
+  ck_assert_double_eq_tol(step(ans, rb), ga + sum_ans / n_ans, 1e-9);
+  ck_assert_double_eq_tol(step(npo_kl, rb), step(npo, rb) + sum_all / (N_RETAIN * T), 1e-9);
+  /* policy == reference: the KL term and its gradient vanish */
+  memcpy(rb->ref_logits, rb->logits, sizeof rb->logits);
+  ck_assert_double_eq_tol(step(all, rb), ga, 1e-12);
+  for (int i = 0; i < B * T * V; i++) ck_assert_float_eq_tol(rb->dlogits[i], 0.0f, 1e-9);
+  free(rb);
+  runner_free(all);
+  runner_free(ans);
+  runner_free(npo_kl);
+  runner_free(npo);
+}
+END_TEST
+
+START_TEST(test_simnpo_definition) {
+  const char *ov[] = {"method.beta=0.5", "method.delta=1.5"};
+  runner *r = runner_new("simnpo", ov, 2);
+  rnd_batch *rb = rnd_batch_new(59);
+  double expect = 0.0;
+  for (int i = 0; i < N_FORGET; i++) {
+    double n = 0.0;
+    for (int t = 0; t < T; t++) n += rb->mask[i * T + t];
+    double a = -row_sum(rb->logp, rb->mask, i) / n - 1.5;
+    expect += (2.0 / 0.5) * log1p(exp(-0.5 * a)) / N_FORGET;
+  }
+  ck_assert_double_eq_tol(step(r, rb), expect, 1e-12);
+  free(rb);
+  runner_free(r);
+}
+END_TEST
+
+START_TEST(test_npo_rt_sum_of_terms) {
+  runner *rt = runner_new("npo_rt", (const char *[]){"method.retain_coeff=2.5"}, 1);
+  runner *npo = runner_new("npo", NULL, 0);
+  rnd_batch *rb = rnd_batch_new(61);
+  double retain = nll_mean_rows(rb, N_FORGET, N_FORGET + N_RETAIN, NULL);
+  ck_assert_double_eq_tol(step(rt, rb), step(npo, rb) + 2.5 * retain, 1e-12);
+  free(rb);
+  runner_free(rt);
+  runner_free(npo);
+}
+END_TEST
+
+/* ---- an external plugin (LETHE_METHOD_EXTERNAL) ---------------------------------- */
+START_TEST(test_external_plugin) {
+  const char *path = getenv("LETHE_METHOD_EXTERNAL");
+  runner *r = runner_from_path(path), *twin = runner_from_path(path);
+  check_gradients(r, 77);
+  check_determinism(r, twin);
+  check_zero_mask(r, !(caps(r) & LETHE_CAP_LOGITS));
+  runner_free(r);
+  runner_free(twin);
+}
+END_TEST
+
+static Suite *plugins_suite(void) {
+  Suite *s = suite_create("method_plugins");
+  TCase *conf = tcase_create("conformance");
+  tcase_add_loop_test(conf, test_gradients, 0, N_CASES);
+  tcase_add_loop_test(conf, test_determinism, 0, N_CASES);
+  tcase_add_loop_test(conf, test_zero_mask, 0, N_CASES);
+  tcase_add_test(conf, test_checker_can_fail);
+  suite_add_tcase(s, conf);
+  TCase *closed = tcase_create("closed_forms");
+  tcase_add_test(closed, test_ga_is_negative_token_mean_nll);
+  tcase_add_test(closed, test_grad_diff_and_idk_token_means);
+  tcase_add_test(closed, test_npo_at_reference);
+  tcase_add_test(closed, test_npo_general_value);
+  tcase_add_test(closed, test_dpo_zero_margin);
+  tcase_add_test(closed, test_kl_definition);
+  tcase_add_test(closed, test_simnpo_definition);
+  tcase_add_test(closed, test_npo_rt_sum_of_terms);
+  suite_add_tcase(s, closed);
+  if (getenv("LETHE_METHOD_EXTERNAL")) {
+    TCase *ext = tcase_create("external");
+    tcase_add_test(ext, test_external_plugin);
+    suite_add_tcase(s, ext);
+  }
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(plugins_suite());
+  srunner_run_all(sr, CK_ENV);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
