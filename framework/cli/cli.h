@@ -22,6 +22,10 @@ void help_grad(void);
 
 int cmd_methods(int argc, char **argv);
 void help_methods(void);
+int cmd_world(int argc, char **argv);
+void help_world(void);
+int cmd_data(int argc, char **argv);
+void help_data(void);
 
 /* Argument helpers. cli_opt_value returns the value of "--name VALUE" or
  * "--name=VALUE" at argv[*i] (advancing *i), or NULL when argv[*i] is not that

@@ -15,6 +15,9 @@ static const cli_command commands[] = {
      help_grad},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,
      help_methods},
+    {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
+     help_world},
+    {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -313,6 +313,7 @@ static int by_candidate(const void *a, const void *b) {
 /* Picks `n` candidates of one set and builds them; items are kept in table order. */
 static void make_general_set(general_item *cand, int n_cand, int n, lethe_rng *r, tofu_qa **rows,
                              size_t *n_rows, world *w) {
+  assert(n <= n_cand); /* world.general_qa's maximum is below every set's size */
   int *order = lethe_malloc((size_t)n_cand * sizeof *order);
   for (int i = 0; i < n_cand; i++) order[i] = i;
   lethe_rng_shuffle(r, order, (size_t)n_cand);
