@@ -200,9 +200,12 @@ START_TEST(test_json_round_trip) {
 }
 END_TEST
 
-/* A minimal hand-written tokenizer.json with the parts given (leaked). */
+/* A minimal hand-written tokenizer.json with the parts given, in one of 16
+ * rotating buffers (so a table of cases can hold several). */
 static char *tokenizer_json(const char *model_type, const char *pre, const char *extra) {
-  char *buf = malloc(2048);
+  static char bufs[16][2048];
+  static int next;
+  char *buf = bufs[next++ % 16];
   snprintf(buf, 2048,
            "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", "
            "\"special\": true}], \"pre_tokenizer\": %s, %s \"model\": {\"type\": \"%s\", "
