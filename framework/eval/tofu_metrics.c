@@ -21,12 +21,12 @@ double tofu_truth_ratio(double base_avg_nll, const double *perturbed_avg_nll,
   return exp(base_avg_nll - stats_mean(perturbed_avg_nll, n_perturbed));
 }
 
-double tofu_truth_score(tofu_set set, double truth_ratio) {
+double tofu_truth_score(tofu_eval_set set, double truth_ratio) {
   if (set == TOFU_SET_FORGET) return fmin(truth_ratio, 1.0 / truth_ratio);
   return fmax(0.0, 1.0 - truth_ratio);
 }
 
-int tofu_summarize(tofu_set set, const double *prob, const double *rouge,
+int tofu_summarize(tofu_eval_set set, const double *prob, const double *rouge,
                    const double *truth_ratio, size_t n, tofu_set_summary *out,
                    lethe_err *err) {
   const char *name = set_names[set];

@@ -17,12 +17,12 @@
 
 /* The four evaluation sets. Retain, real authors and world facts make up
  * model utility; forget is scored separately and feeds forget quality. */
-typedef enum tofu_set {
+typedef enum tofu_eval_set {
   TOFU_SET_RETAIN = 0,
   TOFU_SET_REAL_AUTHORS = 1,
   TOFU_SET_WORLD_FACTS = 2,
   TOFU_SET_FORGET = 3
-} tofu_set;
+} tofu_eval_set;
 
 /* ---- per example ------------------------------------------------------- */
 
@@ -46,7 +46,7 @@ double tofu_truth_ratio(double base_avg_nll, const double *perturbed_avg_nll,
 
 /* The per-example truth score of a set: max(0, 1 - R) for retain, real
  * authors and world facts; min(R, 1/R) for forget. */
-double tofu_truth_score(tofu_set set, double truth_ratio);
+double tofu_truth_score(tofu_eval_set set, double truth_ratio);
 
 /* ---- aggregates ------------------------------------------------------------ */
 
@@ -62,7 +62,7 @@ typedef struct tofu_set_summary {
  * recall) and truth_ratio[i] (tofu_truth_ratio, scored by the set's rule).
  * Fails if n == 0, a prob or rouge value is outside [0, 1], or a truth ratio
  * is NaN; the message names the example. */
-int tofu_summarize(tofu_set set, const double *prob, const double *rouge,
+int tofu_summarize(tofu_eval_set set, const double *prob, const double *rouge,
                    const double *truth_ratio, size_t n, tofu_set_summary *out,
                    lethe_err *err);
 

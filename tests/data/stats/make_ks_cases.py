@@ -158,7 +158,11 @@ out = {"generator": "make_ks_cases.py", "scipy": scipy.__version__, "ks_2samp": 
        "kstwo_sf": kstwo, "smirnov": smirnov, "hmean": hmean}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ks_cases.json")
 with open(path, "w") as f:
-    json.dump(out, f, indent=0, allow_nan=False)
-    f.write("\n")
+    f.write('{"generator": "make_ks_cases.py", "scipy": %s' % json.dumps(scipy.__version__))
+    for key in ("ks_2samp", "kstwo_sf", "smirnov", "hmean"):  # one case per line
+        f.write(',\n"%s": [\n' % key)
+        f.write(",\n".join(json.dumps(c, allow_nan=False) for c in out[key]))
+        f.write("]")
+    f.write("}\n")
 print(f"{len(cases)} ks_2samp, {len(kstwo)} kstwo, {len(smirnov)} smirnov, "
       f"{len(hmean)} hmean cases -> {path}")
