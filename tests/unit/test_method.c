@@ -413,6 +413,49 @@ START_TEST(test_spec_from_name) {
 }
 END_TEST
 
+START_TEST(test_default_configs_match_tables) {
+  /* configs/methods/NAME.cfg load cleanly and restate each plugin's defaults */
+  static const char *const names[] = {"ga", "grad_diff", "kl", "dpo", "npo",
+                                      "npo_rt", "npo_kl", "idk", "simnpo"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/configs/methods/%s.cfg", LETHE_SOURCE_DIR, names[i]);
+    config_t cfg;
+    config_init(&cfg);
+    ck_assert_msg(config_read_file(&cfg, path) == CONFIG_TRUE, "%s:%d: %s", path,
+                  config_error_line(&cfg), config_error_text(&cfg));
+    method_spec ms;
+    lethe_err err = {0};
+    int rc = method_spec_from_config(&ms, config_lookup(&cfg, "method"), NULL, 0, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_str_eq(ms.plugin.desc->name, names[i]);
+    void *defaults = method_params_new(ms.plugin.desc);
+    for (uint32_t k = 0; k < ms.plugin.desc->n_params; k++)
+      ck_assert_msg(method_param_value(ms.plugin.desc, ms.params, k) ==
+                        method_param_value(ms.plugin.desc, defaults, k),
+                    "%s: %s differs from the plugin's default", path,
+                    ms.plugin.desc->params[k].name);
+    free(defaults);
+    method_spec_free(&ms);
+    config_destroy(&cfg);
+  }
+}
+END_TEST
+
+START_TEST(test_param_in_range) {
+  lethe_param beta = {"beta", LETHE_PARAM_DOUBLE, 0, 0.1, 0.0, 1.0, "b", LETHE_PARAM_MIN_EXCLUSIVE};
+  ck_assert(!method_param_in_range(&beta, 0.0));
+  ck_assert(method_param_in_range(&beta, 1e-9));
+  ck_assert(method_param_in_range(&beta, 1.0));
+  beta.flags |= LETHE_PARAM_MAX_EXCLUSIVE;
+  ck_assert(!method_param_in_range(&beta, 1.0));
+  ck_assert(!method_param_in_range(&beta, NAN));
+  lethe_param flag = {"flag", LETHE_PARAM_BOOL, 0, 0.0, 0.0, 0.0, "f", 0};
+  ck_assert(method_param_in_range(&flag, 1.0));
+  ck_assert(!method_param_in_range(&flag, 0.5));
+}
+END_TEST
+
 /* ---- instances ------------------------------------------------------------------- */
 typedef struct metric_log {
   int n;
@@ -588,6 +631,8 @@ static Suite *method_suite(void) {
   tcase_add_test(params, test_describe);
   tcase_add_test(params, test_spec_from_config);
   tcase_add_test(params, test_spec_from_name);
+  tcase_add_test(params, test_default_configs_match_tables);
+  tcase_add_test(params, test_param_in_range);
   suite_add_tcase(s, params);
   TCase *inst = tcase_create("instance");
   tcase_add_test(inst, test_instance_step_and_metric);
