@@ -68,8 +68,9 @@ static int split_stats(stats_ctx *c, const char *dir, const char *file, lethe_er
     if (!c->tok) continue;
     int32_t *ids;
     int n, unk;
-    char *text = lethe_malloc(strlen(qa->question) + strlen(qa->answer) + 3 * DATA_SETTING_STRLEN);
-    sprintf(text, "%s%s%s%s%s", c->fmt.question_start, qa->question, c->fmt.question_end,
+    size_t cap = strlen(qa->question) + strlen(qa->answer) + 3 * DATA_SETTING_STRLEN;
+    char *text = lethe_malloc(cap);
+    snprintf(text, cap, "%s%s%s%s%s", c->fmt.question_start, qa->question, c->fmt.question_end,
             c->fmt.answer_tag, qa->answer);
     tok_encode(c->tok, text, 1, &ids, &n, &unk, NULL); /* loaded text is valid UTF-8 */
     free(text);
