@@ -142,7 +142,7 @@ static double step(runner *r, rnd_batch *rb) {
  * mismatches and describes the worst one in report. */
 static int fd_check(runner *r, rnd_batch *rb, float *x, const float *analytic_out, size_t n,
                     char *report, size_t report_n) {
-  const double h = 1e-3, atol = 2e-6, rtol = 2e-3;
+  const double h = 1e-3, atol = 1e-7, rtol = 1e-4;
   step(r, rb);
   float *analytic = malloc(n * sizeof *analytic);
   memcpy(analytic, analytic_out, n * sizeof *analytic);
