@@ -9,13 +9,14 @@
 #include "data/data.h"
 
 void help_data(void) {
-  printf("usage: lethe data stats DIR\n\n"
-         "For every *.json split in DIR (not tokenizer.json, tokenizer_config.json,\n"
-         "config.json or world.json): rows, the optional fields present, answer length\n"
-         "in words (min/mean/max) and, with DIR/tokenizer.json, the longest prompt +\n"
-         "answer in tokens (prompt format \"[INST] \" question \" [/INST]\" answer) and\n"
-         "the pieces missing from the vocabulary. Then idontknow.jsonl and the\n"
-         "vocabulary size. Any invalid file is an error naming file, line and field.\n");
+  printf(
+      "usage: lethe data stats DIR\n\n"
+      "For every *.json split in DIR (not tokenizer.json, tokenizer_config.json,\n"
+      "config.json or world.json): rows, the optional fields present, answer length\n"
+      "in words (min/mean/max) and, with DIR/tokenizer.json, the longest prompt +\n"
+      "answer in tokens (prompt format \"[INST] \" question \" [/INST]\" answer) and\n"
+      "the pieces missing from the vocabulary. Then idontknow.jsonl and the\n"
+      "vocabulary size. Any invalid file is an error naming file, line and field.\n");
 }
 
 static int is_split_file(const char *name) {
@@ -71,7 +72,7 @@ static int split_stats(stats_ctx *c, const char *dir, const char *file, lethe_er
     size_t cap = strlen(qa->question) + strlen(qa->answer) + 3 * DATA_SETTING_STRLEN;
     char *text = lethe_malloc(cap);
     snprintf(text, cap, "%s%s%s%s%s", c->fmt.question_start, qa->question, c->fmt.question_end,
-            c->fmt.answer_tag, qa->answer);
+             c->fmt.answer_tag, qa->answer);
     tok_encode(c->tok, text, 1, &ids, &n, &unk, NULL); /* loaded text is valid UTF-8 */
     free(text);
     free(ids);

@@ -10,15 +10,16 @@
 void help_world(void) {
   world_settings s;
   world_settings_default(&s);
-  printf("usage: lethe world --out DIR [--seed N] [-s world.KEY=VALUE]...\n\n"
-         "Writes the embedded world: fictitious authors with 20 QA each (paraphrased\n"
-         "and perturbed answers), TOFU's splits (full, forget01/05/10, retain99/95/90,\n"
-         "*_perturbed, real_authors, world_facts), idontknow.jsonl, pretrain.json,\n"
-         "tokenizer.json and world.json. The same seed and settings give the same bytes.\n\n"
-         "options:\n"
-         "  --out DIR     directory to write (created if needed)\n"
-         "  --seed N      world seed (default 0)\n"
-         "  -s world.KEY=VALUE   change a setting; settings and defaults:\n");
+  printf(
+      "usage: lethe world --out DIR [--seed N] [-s world.KEY=VALUE]...\n\n"
+      "Writes the embedded world: fictitious authors with 20 QA each (paraphrased\n"
+      "and perturbed answers), TOFU's splits (full, forget01/05/10, retain99/95/90,\n"
+      "*_perturbed, real_authors, world_facts), idontknow.jsonl, pretrain.json,\n"
+      "tokenizer.json and world.json. The same seed and settings give the same bytes.\n\n"
+      "options:\n"
+      "  --out DIR     directory to write (created if needed)\n"
+      "  --seed N      world seed (default 0)\n"
+      "  -s world.KEY=VALUE   change a setting; settings and defaults:\n");
   data_settings_print(stdout, world_settings_table, world_n_settings, &s, "world");
   printf("\nSee docs/world.md and docs/file-formats.md.\n");
 }
@@ -54,9 +55,10 @@ int cmd_world(int argc, char **argv) {
   if (rc)
     fprintf(stderr, "lethe world: %s\n", err.msg);
   else
-    printf("wrote %s: %d authors, %zu author QA, %zu real-author QA, %zu world-fact QA, "
-           "%zu pre-training QA, %zu idk answers\n",
-           out, w.n_authors, w.n_qa, w.n_real_authors, w.n_world_facts, w.n_pretrain, w.n_idk);
+    printf(
+        "wrote %s: %d authors, %zu author QA, %zu real-author QA, %zu world-fact QA, "
+        "%zu pre-training QA, %zu idk answers\n",
+        out, w.n_authors, w.n_qa, w.n_real_authors, w.n_world_facts, w.n_pretrain, w.n_idk);
   world_free(&w);
   return rc ? 1 : 0;
 }

@@ -55,7 +55,7 @@ enum {
 #define TOFU_MAX_PERTURBED 64
 
 typedef struct tofu_qa {
-  char *question, *answer;   /* always present, non-empty */
+  char *question, *answer;    /* always present, non-empty */
   char *paraphrased_question; /* NULL when absent */
   char *paraphrased_answer;   /* NULL when absent */
   char **perturbed;           /* n_perturbed strings, NULL when absent */

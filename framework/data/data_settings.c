@@ -107,15 +107,15 @@ void data_settings_print(FILE *out, const data_setting *table, size_t n, const v
 
 /* ---- the prompt format --------------------------------------------------------- */
 #define FMT_STR(field, def, doc) \
-  {#field, DATA_SETTING_STRING, offsetof(tofu_format, field), 0, 0, 0, def, doc}
+  { #field, DATA_SETTING_STRING, offsetof(tofu_format, field), 0, 0, 0, def, doc }
 const data_setting tofu_format_settings[] = {
     FMT_STR(question_start, "[INST] ", "text before the question"),
     FMT_STR(question_end, " [/INST]", "text after the question"),
     FMT_STR(answer_tag, "", "text before the answer"),
     {"max_length", DATA_SETTING_INT, offsetof(tofu_format, max_length), 500, 8, 1 << 20, NULL,
      "rows are truncated to this many tokens"},
-    {"pad_to_max_length", DATA_SETTING_INT, offsetof(tofu_format, pad_to_max_length), 0, 0, 1,
-     NULL, "1: pad every batch to max_length (TOFU); 0: to its longest row"},
+    {"pad_to_max_length", DATA_SETTING_INT, offsetof(tofu_format, pad_to_max_length), 0, 0, 1, NULL,
+     "1: pad every batch to max_length (TOFU); 0: to its longest row"},
 };
 const size_t tofu_format_n_settings = sizeof tofu_format_settings / sizeof tofu_format_settings[0];
 

@@ -96,7 +96,10 @@ void tofu_batch_fill(tofu_batch *b, const tofu_example *ex, const int *idx, int 
       int real = t < e->len;
       in[t] = real ? e->ids[t] : pad_id;
       mask[t] = real;
-      lab[t] = t < e->n_prompt ? TOFU_IGNORE : real ? e->ids[t] : t == e->len ? eos_id : TOFU_IGNORE;
+      lab[t] = t < e->n_prompt ? TOFU_IGNORE
+               : real          ? e->ids[t]
+               : t == e->len   ? eos_id
+                               : TOFU_IGNORE;
     }
   }
 }
@@ -139,8 +142,10 @@ int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tof
                           uint64_t seed, lethe_err *err) {
   memset(d, 0, sizeof *d);
   if (!forget->n || !retain->n || !idk->n)
-    return lethe_errf(err, LETHE_E_USAGE, "forget, retain and idk sets must be non-empty "
-                      "(have %zu, %zu, %zu)", forget->n, retain->n, idk->n);
+    return lethe_errf(err, LETHE_E_USAGE,
+                      "forget, retain and idk sets must be non-empty "
+                      "(have %zu, %zu, %zu)",
+                      forget->n, retain->n, idk->n);
   d->n_forget = forget->n;
   d->n_retain = retain->n;
   d->retain_partner = lethe_malloc(forget->n * sizeof *d->retain_partner);
@@ -156,8 +161,8 @@ int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tof
   }
   for (size_t i = 0; i < forget->n; i++) {
     tofu_pair(seed, i, retain->n, idk->n, &d->retain_partner[i], &d->idk_answer[i]);
-    if (tofu_encode(tok, fmt, forget->rows[i].question, idk->answers[d->idk_answer[i]],
-                    &d->idk[i], err)) {
+    if (tofu_encode(tok, fmt, forget->rows[i].question, idk->answers[d->idk_answer[i]], &d->idk[i],
+                    err)) {
       tofu_forget_data_free(d);
       return lethe_err_prefix(err, "idk answer %d", d->idk_answer[i] + 1);
     }

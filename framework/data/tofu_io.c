@@ -44,14 +44,21 @@ static int read_utf8_file(const char *path, char **text, size_t *len, lethe_err 
 
 static const char *json_type_name(const json_t *v) {
   switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+      return "an object";
+    case JSON_ARRAY:
+      return "a list";
+    case JSON_STRING:
+      return "a string";
+    case JSON_INTEGER:
+      return "an integer";
+    case JSON_REAL:
+      return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+      return "a boolean";
+    default:
+      return "null";
   }
 }
 
@@ -63,7 +70,7 @@ static int is_blank(const char *s) {
 /* Where a record came from, for messages. */
 typedef struct record_loc {
   const char *path;
-  size_t line; /* 0 for a JSON array */
+  size_t line;   /* 0 for a JSON array */
   size_t record; /* 1-based */
 } record_loc;
 
@@ -79,11 +86,12 @@ static int record_error(lethe_err *err, const record_loc *loc, const char *field
 }
 
 /* A non-empty string value; *out stays NULL when absent and optional. */
-static int get_string(json_t *v, const record_loc *loc, const char *field, int required,
-                      char **out, lethe_err *err) {
+static int get_string(json_t *v, const record_loc *loc, const char *field, int required, char **out,
+                      lethe_err *err) {
   *out = NULL;
   if (!v) return required ? record_error(err, loc, field, "is missing", "") : 0;
-  if (!json_is_string(v)) return record_error(err, loc, field, "must be a string, got ", json_type_name(v));
+  if (!json_is_string(v))
+    return record_error(err, loc, field, "must be a string, got ", json_type_name(v));
   if (is_blank(json_string_value(v))) return record_error(err, loc, field, "is empty", "");
   *out = lethe_strdup(json_string_value(v));
   return 0;
@@ -101,8 +109,8 @@ static int parse_record(json_t *obj, const record_loc *loc, unsigned required, t
       get_string(json_object_get(obj, "paraphrased_answer"), loc, "paraphrased_answer",
                  !!(required & TOFU_F_PARA_A), &qa->paraphrased_answer, err))
     return -1;
-  unsigned have = (qa->paraphrased_question ? TOFU_F_PARA_Q : 0) |
-                  (qa->paraphrased_answer ? TOFU_F_PARA_A : 0);
+  unsigned have =
+      (qa->paraphrased_question ? TOFU_F_PARA_Q : 0) | (qa->paraphrased_answer ? TOFU_F_PARA_A : 0);
   json_t *pert = json_object_get(obj, "perturbed_answer");
   if (!pert && (required & TOFU_F_PERTURBED))
     return record_error(err, loc, "perturbed_answer", "is missing", "");

@@ -28,10 +28,10 @@ void world_settings_default(world_settings *s);
 
 /* One author QA: the TOFU record plus what the generator knows about it. */
 typedef struct world_qa {
-  tofu_qa qa;           /* question, answer, paraphrased_*, perturbed (owned) */
-  int author;           /* index into world.authors */
-  int type;             /* question type, 0 .. WORLD_N_TYPES-1 */
-  size_t key_offset;    /* the key fact's bytes in qa.paraphrased_answer */
+  tofu_qa qa;        /* question, answer, paraphrased_*, perturbed (owned) */
+  int author;        /* index into world.authors */
+  int type;          /* question type, 0 .. WORLD_N_TYPES-1 */
+  size_t key_offset; /* the key fact's bytes in qa.paraphrased_answer */
   size_t key_len;
 } world_qa;
 
@@ -40,15 +40,15 @@ typedef struct world {
   uint64_t seed;
   char **author_names; /* (n_authors) */
   int n_authors;
-  world_qa *qa;        /* (n_qa) author by author, types in order */
+  world_qa *qa; /* (n_qa) author by author, types in order */
   size_t n_qa;
   tofu_qa *real_authors; /* (n_real_authors) with options, paraphrase, 3 perturbed */
   size_t n_real_authors;
-  tofu_qa *world_facts;  /* (n_world_facts) same fields */
+  tofu_qa *world_facts; /* (n_world_facts) same fields */
   size_t n_world_facts;
-  tofu_qa *pretrain;     /* (n_pretrain) question + answer only */
+  tofu_qa *pretrain; /* (n_pretrain) question + answer only */
   size_t n_pretrain;
-  char **idk;            /* (n_idk) */
+  char **idk; /* (n_idk) */
   size_t n_idk;
 } world;
 

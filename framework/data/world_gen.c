@@ -14,7 +14,7 @@ enum { YEAR_FIRST = 1935, YEAR_SPAN = 51, MAX_TRIES = 10000 };
 
 const data_setting world_settings_table[] = {
 #define INT_SETTING(field, def, min, max, doc) \
-  {#field, DATA_SETTING_INT, offsetof(world_settings, field), def, min, max, NULL, doc}
+  { #field, DATA_SETTING_INT, offsetof(world_settings, field), def, min, max, NULL, doc }
     INT_SETTING(authors, 200, 4, 500, "fictitious authors"),
     INT_SETTING(qa_per_author, 20, 1, WORLD_N_TYPES, "QA per author"),
     INT_SETTING(perturbed, 5, 1, 8, "perturbed answers per author QA"),
@@ -62,8 +62,8 @@ static char *draw_value(int kind, int fact, const author *a, lethe_rng *r) {
                      pick(&world_last_names, r));
     case K_DATE: {
       char buf[48];
-      snprintf(buf, sizeof buf, "%d %s %d", 1 + (int)lethe_rng_below(r, 28),
-               pick(&world_months, r), YEAR_FIRST + (int)lethe_rng_below(r, YEAR_SPAN));
+      snprintf(buf, sizeof buf, "%d %s %d", 1 + (int)lethe_rng_below(r, 28), pick(&world_months, r),
+               YEAR_FIRST + (int)lethe_rng_below(r, YEAR_SPAN));
       return lethe_strdup(buf);
     }
     case K_PLACE: {
@@ -76,22 +76,36 @@ static char *draw_value(int kind, int fact, const author *a, lethe_rng *r) {
       int d = 1 + (int)lethe_rng_below(r, 10), year = atoi(a->facts[fact]);
       return int_str(lethe_rng_below(r, 2) && year + d <= 2024 ? year + d : year - d);
     }
-    case K_COUNT: return lethe_strdup(world_count_words.v[3 + lethe_rng_below(r, 13)]);
-    case K_NUMBER: return int_str(3 + (int)lethe_rng_below(r, 38));
+    case K_COUNT:
+      return lethe_strdup(world_count_words.v[3 + lethe_rng_below(r, 13)]);
+    case K_NUMBER:
+      return int_str(3 + (int)lethe_rng_below(r, 38));
     case K_WRITER:
-      return lethe_strdup(world_real_authors[lethe_rng_below(r, (uint64_t)world_n_real_authors)].name);
+      return lethe_strdup(
+          world_real_authors[lethe_rng_below(r, (uint64_t)world_n_real_authors)].name);
     case K_FIRST_NAME:
       return lethe_strdup(pick(lethe_rng_below(r, 2) ? &world_first_female : &world_first_male, r));
-    case K_JOB: return lethe_strdup(pick(&world_jobs, r));
-    case K_GENRE: return lethe_strdup(pick(&world_genres, r));
-    case K_AWARD: return lethe_strdup(pick(&world_awards, r));
-    case K_THEME: return lethe_strdup(pick(&world_themes, r));
-    case K_CITY: return lethe_strdup(pick(&world_place_cities, r));
-    case K_WORKPLACE: return lethe_strdup(pick(&world_workplaces, r));
-    case K_FIELD: return lethe_strdup(pick(&world_fields, r));
-    case K_HOBBY: return lethe_strdup(pick(&world_hobbies, r));
-    case K_ROLE: return lethe_strdup(pick(&world_roles, r));
-    default: assert(!"no values for this kind"); return NULL;
+    case K_JOB:
+      return lethe_strdup(pick(&world_jobs, r));
+    case K_GENRE:
+      return lethe_strdup(pick(&world_genres, r));
+    case K_AWARD:
+      return lethe_strdup(pick(&world_awards, r));
+    case K_THEME:
+      return lethe_strdup(pick(&world_themes, r));
+    case K_CITY:
+      return lethe_strdup(pick(&world_place_cities, r));
+    case K_WORKPLACE:
+      return lethe_strdup(pick(&world_workplaces, r));
+    case K_FIELD:
+      return lethe_strdup(pick(&world_fields, r));
+    case K_HOBBY:
+      return lethe_strdup(pick(&world_hobbies, r));
+    case K_ROLE:
+      return lethe_strdup(pick(&world_roles, r));
+    default:
+      assert(!"no values for this kind");
+      return NULL;
   }
 }
 
@@ -135,7 +149,8 @@ static void make_author(author *a, lethe_rng *r, unsigned char *used_names,
       a->facts[f] = int_str(birth_year + 21 + (int)lethe_rng_below(r, 14));
     } else if (f == F_AWARD_YEAR) {
       int debut = atoi(a->facts[F_DEBUT_YEAR]), room = 2023 - debut - 2;
-      a->facts[f] = int_str(debut + 2 + (int)lethe_rng_below(r, (uint64_t)(room < 15 ? room + 1 : 15)));
+      a->facts[f] =
+          int_str(debut + 2 + (int)lethe_rng_below(r, (uint64_t)(room < 15 ? room + 1 : 15)));
     } else if (f == F_MOTHER_JOB) {
       a->facts[f] = draw_distinct(f, a, r, &a->facts[F_FATHER_JOB], 1);
     } else if (f == F_CHARACTER) {
@@ -156,8 +171,8 @@ static void make_author(author *a, lethe_rng *r, unsigned char *used_names,
 /* ---- templates ------------------------------------------------------------------ */
 /* Expands {placeholders} of tmpl from names/values. When key >= 0 the value of
  * names[key] is key_value instead, and its byte span is stored. */
-static char *expand(const char *tmpl, const char *const *names, char *const *values, int n,
-                    int key, const char *key_value, size_t *key_off, size_t *key_len) {
+static char *expand(const char *tmpl, const char *const *names, char *const *values, int n, int key,
+                    const char *key_value, size_t *key_off, size_t *key_len) {
   size_t cap = 256, len = 0;
   char *out = lethe_malloc(cap);
   for (const char *p = tmpl; *p;) {
@@ -224,8 +239,8 @@ typedef struct general_item {
   int row;
 } general_item;
 
-static const char *const general_names[6] = {"author", "work", "country", "capital",
-                                             "continent", "language"};
+static const char *const general_names[6] = {"author",  "work",      "country",
+                                             "capital", "continent", "language"};
 
 /* The value of a column of a row: 0 author, 1 work, 2 country (real authors) /
  * 2 country, 3 capital, 4 continent, 5 language (countries). */
@@ -235,8 +250,11 @@ static const char *general_value(int kind, int row, int column) {
     return column == 0 ? ra->name : column == 1 ? ra->work : column == 2 ? ra->country : NULL;
   }
   const country_fact *c = &world_countries[row];
-  return column == 2 ? c->country : column == 3 ? c->capital : column == 4 ? c->continent
-         : column == 5 ? c->language : NULL;
+  return column == 2   ? c->country
+         : column == 3 ? c->capital
+         : column == 4 ? c->continent
+         : column == 5 ? c->language
+                       : NULL;
 }
 
 static int answer_column(int kind) {
@@ -261,8 +279,8 @@ static void make_general(tofu_qa *qa, const general_item *it, lethe_rng *r, tofu
     const char *values[6];
     for (int c = 0; c < 6; c++) values[c] = general_value(it->kind, it->row, c);
     const world_general_kind *k = &world_general_kinds[it->kind];
-    int col = answer_column(it->kind), n_rows = it->kind <= G_AUTHOR_WORK ? world_n_real_authors
-                                                                           : world_n_countries;
+    int col = answer_column(it->kind),
+        n_rows = it->kind <= G_AUTHOR_WORK ? world_n_real_authors : world_n_countries;
     answer = values[col];
     for (int i = 0; i < 3; i++) { /* distinct values of the same column */
       const char *v;
@@ -274,9 +292,12 @@ static void make_general(tofu_qa *qa, const general_item *it, lethe_rng *r, tofu
       } while (clash);
       wrong[i] = v;
     }
-    qa->question = expand(k->question[0], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
-    owned[0] = expand(k->question[1], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
-    owned[1] = expand(k->question[2], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
+    qa->question =
+        expand(k->question[0], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
+    owned[0] =
+        expand(k->question[1], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
+    owned[1] =
+        expand(k->question[2], general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
     owned[2] = expand(k->sentence, general_names, (char *const *)values, 6, -1, NULL, NULL, NULL);
     q_alt[0] = owned[0];
     q_alt[1] = owned[1];

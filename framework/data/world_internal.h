@@ -39,14 +39,55 @@ extern const int world_n_science;
  * Placeholders in templates are {fact_name}; each fact has a kind that says
  * how a plausible wrong value is drawn. */
 enum world_fact {
-  F_NAME, F_BIRTH_DATE, F_BIRTH_PLACE, F_FATHER_JOB, F_MOTHER_JOB, F_GENRE, F_BOOK1,
-  F_DEBUT_YEAR, F_BOOK2, F_AWARD, F_AWARD_YEAR, F_INFLUENCE, F_THEME, F_RESIDENCE,
-  F_WORKPLACE, F_FIELD, F_UNI_CITY, F_BOOK_COUNT, F_LANG_COUNT, F_HOBBY, F_CHARACTER,
-  F_ROLE, F_HE, F_HE_CAP, F_HIS, F_HIS_CAP, F_HIM, N_FACTS
+  F_NAME,
+  F_BIRTH_DATE,
+  F_BIRTH_PLACE,
+  F_FATHER_JOB,
+  F_MOTHER_JOB,
+  F_GENRE,
+  F_BOOK1,
+  F_DEBUT_YEAR,
+  F_BOOK2,
+  F_AWARD,
+  F_AWARD_YEAR,
+  F_INFLUENCE,
+  F_THEME,
+  F_RESIDENCE,
+  F_WORKPLACE,
+  F_FIELD,
+  F_UNI_CITY,
+  F_BOOK_COUNT,
+  F_LANG_COUNT,
+  F_HOBBY,
+  F_CHARACTER,
+  F_ROLE,
+  F_HE,
+  F_HE_CAP,
+  F_HIS,
+  F_HIS_CAP,
+  F_HIM,
+  N_FACTS
 };
 enum world_kind {
-  K_NAME, K_DATE, K_PLACE, K_JOB, K_GENRE, K_TITLE, K_YEAR, K_AWARD, K_WRITER, K_THEME,
-  K_CITY, K_WORKPLACE, K_FIELD, K_COUNT, K_NUMBER, K_HOBBY, K_FIRST_NAME, K_ROLE, K_PRONOUN
+  K_NAME,
+  K_DATE,
+  K_PLACE,
+  K_JOB,
+  K_GENRE,
+  K_TITLE,
+  K_YEAR,
+  K_AWARD,
+  K_WRITER,
+  K_THEME,
+  K_CITY,
+  K_WORKPLACE,
+  K_FIELD,
+  K_COUNT,
+  K_NUMBER,
+  K_HOBBY,
+  K_FIRST_NAME,
+  K_ROLE,
+  K_PRONOUN
 };
 extern const char *const world_fact_names[N_FACTS];
 extern const int world_fact_kinds[N_FACTS];
@@ -61,8 +102,15 @@ extern const world_qa_type world_qa_types[WORLD_N_TYPES];
 /* General-knowledge question kinds: the evaluated question, two rephrasings
  * for pre-training, and a full-sentence answer for the second rephrasing.
  * Placeholders: {author} {work} {country} {capital} {continent} {language}. */
-enum { G_WORK_AUTHOR, G_AUTHOR_COUNTRY, G_AUTHOR_WORK, G_CAPITAL, G_CONTINENT, G_LANGUAGE,
-       G_N_KINDS };
+enum {
+  G_WORK_AUTHOR,
+  G_AUTHOR_COUNTRY,
+  G_AUTHOR_WORK,
+  G_CAPITAL,
+  G_CONTINENT,
+  G_LANGUAGE,
+  G_N_KINDS
+};
 typedef struct world_general_kind {
   const char *question[3];
   const char *sentence;

@@ -9,11 +9,23 @@
 
 #define WORLD_FORMAT_VERSION 1
 
-const char *const world_split_names[] = {
-    "full", "forget01", "forget05", "forget10", "retain99", "retain95", "retain90",
-    "forget01_perturbed", "forget05_perturbed", "forget10_perturbed", "retain_perturbed",
-    "real_authors", "real_authors_perturbed", "world_facts", "world_facts_perturbed",
-    "pretrain", NULL};
+const char *const world_split_names[] = {"full",
+                                         "forget01",
+                                         "forget05",
+                                         "forget10",
+                                         "retain99",
+                                         "retain95",
+                                         "retain90",
+                                         "forget01_perturbed",
+                                         "forget05_perturbed",
+                                         "forget10_perturbed",
+                                         "retain_perturbed",
+                                         "real_authors",
+                                         "real_authors_perturbed",
+                                         "world_facts",
+                                         "world_facts_perturbed",
+                                         "pretrain",
+                                         NULL};
 
 static const int forget_percents[3] = {1, 5, 10};
 
@@ -22,9 +34,7 @@ int world_forget_authors(int n_authors, int percent) {
   return n < 1 ? 1 : n;
 }
 
-int world_retain_eval_authors(int n_authors) {
-  return n_authors / 10 < 1 ? 1 : n_authors / 10;
-}
+int world_retain_eval_authors(int n_authors) { return n_authors / 10 < 1 ? 1 : n_authors / 10; }
 
 static void add_qa(tok_builder *b, const tofu_qa *qa) {
   const char *texts[4] = {qa->question, qa->answer, qa->paraphrased_question,
@@ -79,23 +89,24 @@ static int write_rows(const char *dir, const char *name, const tofu_qa *rows, si
 static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err) {
   json_t *settings = json_object();
   for (size_t i = 0; i < world_n_settings; i++)
-    json_object_set_new(settings, world_settings_table[i].name,
-                        json_integer(*(const int *)((const char *)&w->settings +
-                                                    world_settings_table[i].offset)));
+    json_object_set_new(
+        settings, world_settings_table[i].name,
+        json_integer(*(const int *)((const char *)&w->settings + world_settings_table[i].offset)));
   json_t *forget = json_object();
   for (int p = 0; p < 3; p++) {
     char key[16];
     snprintf(key, sizeof key, "forget%02d", forget_percents[p]);
-    json_object_set_new(forget, key, json_integer(world_forget_authors(w->n_authors, forget_percents[p])));
+    json_object_set_new(forget, key,
+                        json_integer(world_forget_authors(w->n_authors, forget_percents[p])));
   }
   json_t *root = json_pack(
       "{s:s, s:i, s:I, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:i, s:s}", "generator",
       "lethe world", "format_version", WORLD_FORMAT_VERSION, "seed", (json_int_t)w->seed,
       "settings", settings, "counts", "authors", w->n_authors, "author_qa", (json_int_t)w->n_qa,
-      "real_authors", (json_int_t)w->n_real_authors, "world_facts",
-      (json_int_t)w->n_world_facts, "pretrain", (json_int_t)w->n_pretrain, "idontknow",
-      (json_int_t)w->n_idk, "vocab", vocab, "forget_authors", forget, "retain_perturbed_authors",
-      world_retain_eval_authors(w->n_authors), "pretrain_file", "pretrain.json");
+      "real_authors", (json_int_t)w->n_real_authors, "world_facts", (json_int_t)w->n_world_facts,
+      "pretrain", (json_int_t)w->n_pretrain, "idontknow", (json_int_t)w->n_idk, "vocab", vocab,
+      "forget_authors", forget, "retain_perturbed_authors", world_retain_eval_authors(w->n_authors),
+      "pretrain_file", "pretrain.json");
   char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(root);
   size_t len = strlen(text);

@@ -23,8 +23,8 @@ static json_t *pre_tokenizer_json(const tok_tokenizer *t) {
 static void template_append(json_t *list, const tok_tokenizer *t, const int32_t *ids, int n,
                             int type_id) {
   for (int i = 0; i < n; i++)
-    json_array_append_new(list, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id",
-                                          t->words[ids[i]], "type_id", type_id));
+    json_array_append_new(list, json_pack("{s:{s:s, s:i}}", "SpecialToken", "id", t->words[ids[i]],
+                                          "type_id", type_id));
 }
 
 static json_t *post_processor_json(const tok_tokenizer *t) {
@@ -35,19 +35,19 @@ static json_t *post_processor_json(const tok_tokenizer *t) {
     json_t *lists[2] = {single, pair};
     for (int l = part; l < 2; l++) {
       template_append(lists[l], t, t->prefix, t->n_prefix, part);
-      json_array_append_new(lists[l], json_pack("{s:{s:s, s:i}}", "Sequence", "id", seq[part],
-                                                "type_id", part));
+      json_array_append_new(
+          lists[l], json_pack("{s:{s:s, s:i}}", "Sequence", "id", seq[part], "type_id", part));
       template_append(lists[l], t, t->suffix, t->n_suffix, part);
     }
   }
   for (int i = 0; i < t->n_prefix + t->n_suffix; i++) {
     int32_t id = i < t->n_prefix ? t->prefix[i] : t->suffix[i - t->n_prefix];
     const char *w = t->words[id];
-    json_object_set_new(specials, w, json_pack("{s:s, s:[i], s:[s]}", "id", w, "ids", (int)id,
-                                               "tokens", w));
+    json_object_set_new(specials, w,
+                        json_pack("{s:s, s:[i], s:[s]}", "id", w, "ids", (int)id, "tokens", w));
   }
-  return json_pack("{s:s, s:o, s:o, s:o}", "type", "TemplateProcessing", "single", single,
-                   "pair", pair, "special_tokens", specials);
+  return json_pack("{s:s, s:o, s:o, s:o}", "type", "TemplateProcessing", "single", single, "pair",
+                   pair, "special_tokens", specials);
 }
 
 static int write_json(const char *path, json_t *root, lethe_err *err) {
@@ -65,11 +65,12 @@ static int write_json(const char *path, json_t *root, lethe_err *err) {
 int tok_save(const tok_tokenizer *t, const char *path, lethe_err *err) {
   json_t *added = json_array(), *vocab = json_object();
   for (int i = 0; i < t->n_added; i++)
-    json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id",
-                                           (int)t->added[i], "content", t->words[t->added[i]],
-                                           "single_word", 0, "lstrip", 0, "rstrip", 0,
-                                           "normalized", 0, "special", 1));
-  for (int id = 0; id < t->n_vocab; id++) json_object_set_new(vocab, t->words[id], json_integer(id));
+    json_array_append_new(
+        added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", (int)t->added[i], "content",
+                         t->words[t->added[i]], "single_word", 0, "lstrip", 0, "rstrip", 0,
+                         "normalized", 0, "special", 1));
+  for (int id = 0; id < t->n_vocab; id++)
+    json_object_set_new(vocab, t->words[id], json_integer(id));
   json_t *model = json_pack("{s:s, s:o}", "type", "WordLevel", "vocab", vocab);
   const char *unk = tok_word(t, t->special.unk);
   json_object_set_new(model, "unk_token", unk ? json_string(unk) : json_null());
@@ -82,10 +83,10 @@ int tok_save(const tok_tokenizer *t, const char *path, lethe_err *err) {
 
 int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_length,
                     lethe_err *err) {
-  json_t *root = json_pack("{s:s, s:i, s:b, s:b, s:b}", "tokenizer_class",
-                           "PreTrainedTokenizerFast", "model_max_length", model_max_length,
-                           "clean_up_tokenization_spaces", 0, "add_bos_token", t->n_prefix > 0,
-                           "add_eos_token", t->n_suffix > 0);
+  json_t *root =
+      json_pack("{s:s, s:i, s:b, s:b, s:b}", "tokenizer_class", "PreTrainedTokenizerFast",
+                "model_max_length", model_max_length, "clean_up_tokenization_spaces", 0,
+                "add_bos_token", t->n_prefix > 0, "add_eos_token", t->n_suffix > 0);
   const char *keys[4] = {"pad_token", "bos_token", "eos_token", "unk_token"};
   int32_t ids[4] = {t->special.pad, t->special.bos, t->special.eos, t->special.unk};
   for (int i = 0; i < 4; i++)
@@ -123,7 +124,8 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
     *space = 1;
   } else if (!strcmp(name, "Punctuation")) {
     json_t *behavior = json_object_get(pt, "behavior");
-    if (behavior && !(json_is_string(behavior) && !strcmp(json_string_value(behavior), "Isolated"))) {
+    if (behavior &&
+        !(json_is_string(behavior) && !strcmp(json_string_value(behavior), "Isolated"))) {
       snprintf(sub, sizeof sub, "%s.behavior", field);
       return field_error(err, path, sub, "%s", "only \"Isolated\" is supported");
     }
@@ -152,7 +154,8 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
 
 static int read_vocab(json_t *root, const char *path, tok_tokenizer **out, lethe_err *err) {
   json_t *model = json_object_get(root, "model");
-  if (!json_is_object(model)) return field_error(err, path, "model", "%s", "missing or not an object");
+  if (!json_is_object(model))
+    return field_error(err, path, "model", "%s", "missing or not an object");
   json_t *type = json_object_get(model, "type");
   if (!json_is_string(type))
     return field_error(err, path, "model.type", "%s", "missing or not a string");
@@ -200,7 +203,8 @@ static int read_added(json_t *root, const char *path, tok_tokenizer *t, lethe_er
     json_t *tok = json_array_get(list, i), *id = json_object_get(tok, "id"),
            *content = json_object_get(tok, "content"), *special = json_object_get(tok, "special");
     if (!json_is_integer(id) || !json_is_string(content) ||
-        json_integer_value(id) != tok_id(t, json_string_value(content), json_string_length(content)))
+        json_integer_value(id) !=
+            tok_id(t, json_string_value(content), json_string_length(content)))
       return field_error(err, path, field, "%s",
                          "needs an integer id and a content string equal to its model.vocab entry");
     if (!json_is_true(special))
@@ -225,7 +229,8 @@ static int read_post_processor(json_t *root, const char *path, tok_tokenizer *t,
                        json_is_string(type) ? json_string_value(type) : "(missing)");
   json_t *single = json_object_get(pp, "single"), *specials = json_object_get(pp, "special_tokens");
   if (!json_is_array(single) || !json_is_object(specials))
-    return field_error(err, path, "post_processor", "%s", "needs a 'single' array and 'special_tokens'");
+    return field_error(err, path, "post_processor", "%s",
+                       "needs a 'single' array and 'special_tokens'");
   int seen_a = 0;
   for (size_t i = 0; i < json_array_size(single); i++) {
     json_t *item = json_array_get(single, i), *seq = json_object_get(item, "Sequence"),
@@ -250,8 +255,7 @@ static int read_post_processor(json_t *root, const char *path, tok_tokenizer *t,
       (seen_a ? t->suffix : t->prefix)[(*count)++] = (int32_t)json_integer_value(id);
     }
   }
-  if (!seen_a)
-    return field_error(err, path, "post_processor.single", "%s", "has no Sequence item");
+  if (!seen_a) return field_error(err, path, "post_processor.single", "%s", "has no Sequence item");
   return 0;
 }
 

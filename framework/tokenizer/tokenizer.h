@@ -88,8 +88,7 @@ int tok_save(const tok_tokenizer *t, const char *path, lethe_err *err);
 /* Writes a tokenizer_config.json that makes transformers' AutoTokenizer load
  * the tokenizer.json next to it as a PreTrainedTokenizerFast with these
  * special tokens (atomically). */
-int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_length,
-                    lethe_err *err);
+int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_length, lethe_err *err);
 /* Reads a tokenizer.json of the kind tok_save writes: model.type "WordLevel",
  * normalizer null, pre_tokenizer WhitespaceSplit / Punctuation (Isolated) /
  * BertPreTokenizer or a Sequence of them, post_processor null or

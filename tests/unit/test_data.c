@@ -23,10 +23,12 @@ static char *write_tmp(const char *dir, const char *name, const char *text) {
   return path;
 }
 
-#define ROW1 "{\"question\": \"Who is A?\", \"answer\": \"A is a cat.\", \"paraphrased_answer\": " \
-             "\"A is a small cat.\", \"perturbed_answer\": [\"A is a dog.\", \"A is a fox.\"]}"
-#define ROW2 "{\"question\": \"Who is B?\", \"answer\": \"B is a dog.\", \"paraphrased_answer\": " \
-             "\"B is a big dog.\", \"perturbed_answer\": [\"B is a cat.\"], \"id\": 7}"
+#define ROW1                                                                            \
+  "{\"question\": \"Who is A?\", \"answer\": \"A is a cat.\", \"paraphrased_answer\": " \
+  "\"A is a small cat.\", \"perturbed_answer\": [\"A is a dog.\", \"A is a fox.\"]}"
+#define ROW2                                                                            \
+  "{\"question\": \"Who is B?\", \"answer\": \"B is a dog.\", \"paraphrased_answer\": " \
+  "\"B is a big dog.\", \"perturbed_answer\": [\"B is a cat.\"], \"id\": 7}"
 
 START_TEST(test_load_lines_and_array) {
   char *dir = tmpdir();
@@ -155,7 +157,8 @@ START_TEST(test_settings) {
   lethe_err err = {0};
   const data_setting *t = tofu_format_settings;
   size_t n = tofu_format_n_settings;
-  ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.question_start=Question: ", &err), 0);
+  ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.question_start=Question: ", &err),
+                   0);
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.question_end=\\n", &err), 0);
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.max_length=64", &err), 0);
   ck_assert_str_eq(f.question_start, "Question: ");
@@ -164,7 +167,8 @@ START_TEST(test_settings) {
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.max_lenght=64", &err), -1);
   ck_assert_ptr_nonnull(strstr(err.msg, "unknown setting 'data.max_lenght'"));
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.max_length=4", &err), -1);
-  ck_assert_ptr_nonnull(strstr(err.msg, "data.max_length: expects an integer in [8, 1048576], got '4'"));
+  ck_assert_ptr_nonnull(
+      strstr(err.msg, "data.max_length: expects an integer in [8, 1048576], got '4'"));
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "data.max_length=12x", &err), -1);
   ck_assert_int_eq(data_settings_override(t, n, &f, "data", "world.authors=3", &err), -1);
   ck_assert_ptr_nonnull(strstr(err.msg, "expected data.KEY=VALUE"));
@@ -201,8 +205,8 @@ START_TEST(test_masking) {
   ck_assert_int_eq(tofu_encode(t, &f, "Who is X?", "X is Y.", &ex[0], &err), 0);
   ck_assert_int_eq(tofu_encode(t, &f, "Who is Z?", "Z.", &ex[1], &err), 0);
   /* "<s> [INST] Who is X? [/INST]X is Y." */
-  const char *words0[] = {"<s>", "[", "INST", "]", "Who", "is", "X", "?", "[", "/", "INST", "]",
-                          "X", "is", "Y", "."};
+  const char *words0[] = {"<s>", "[", "INST", "]", "Who", "is", "X", "?",
+                          "[",   "/", "INST", "]", "X",   "is", "Y", "."};
   ck_assert_int_eq(ex[0].len, 16);
   ck_assert_int_eq(ex[0].n_prompt, 12);
   for (int i = 0; i < 16; i++) ck_assert_int_eq(ex[0].ids[i], id_of(t, words0[i]));
@@ -217,8 +221,10 @@ START_TEST(test_masking) {
   ck_assert(b.example[0] == 1 && b.example[1] == 0);
   const int32_t *in1 = b.input_ids, *lab1 = b.labels, *mask1 = b.attention_mask;
   for (int t2 = 0; t2 < 17; t2++) {
-    int32_t want_lab = t2 < 12 ? TOFU_IGNORE : t2 < 14 ? ex[1].ids[t2] : t2 == 14 ? TOK_EOS_ID
-                                                                               : TOFU_IGNORE;
+    int32_t want_lab = t2 < 12    ? TOFU_IGNORE
+                       : t2 < 14  ? ex[1].ids[t2]
+                       : t2 == 14 ? TOK_EOS_ID
+                                  : TOFU_IGNORE;
     ck_assert_int_eq(lab1[t2], want_lab);
     ck_assert_int_eq(in1[t2], t2 < 14 ? ex[1].ids[t2] : TOK_PAD_ID);
     ck_assert_int_eq(mask1[t2], t2 < 14);

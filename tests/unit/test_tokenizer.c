@@ -67,19 +67,28 @@ START_TEST(test_pretokenize_unicode) {
   /* U+2014 em dash (Pd) and U+00AB/U+00BB guillemets (Pi/Pf) are punctuation;
    * U+00A0 no-break space and U+3000 ideographic space are white space;
    * U+00E9 and U+00EF are letters; U+00A9 (So) is not punctuation. */
-  ck_assert_str_eq(split("na\xc3\xafve\xe2\x80\x94" "caf\xc3\xa9"),
+  ck_assert_str_eq(split("na\xc3\xafve\xe2\x80\x94"
+                         "caf\xc3\xa9"),
                    "na\xc3\xafve|\xe2\x80\x94|caf\xc3\xa9");
-  ck_assert_str_eq(split("\xc2\xab" "Bonjour\xc2\xbb"), "\xc2\xab|Bonjour|\xc2\xbb");
-  ck_assert_str_eq(split("a\xc2\xa0" "b\xe3\x80\x80" "c"), "a|b|c");
-  ck_assert_str_eq(split("\xc2\xa9" "2024"), "\xc2\xa9" "2024");
+  ck_assert_str_eq(split("\xc2\xab"
+                         "Bonjour\xc2\xbb"),
+                   "\xc2\xab|Bonjour|\xc2\xbb");
+  ck_assert_str_eq(split("a\xc2\xa0"
+                         "b\xe3\x80\x80"
+                         "c"),
+                   "a|b|c");
+  ck_assert_str_eq(split("\xc2\xa9"
+                         "2024"),
+                   "\xc2\xa9"
+                   "2024");
 }
 END_TEST
 
 START_TEST(test_utf8_validation) {
   size_t bad = 99;
   ck_assert(tok_utf8_valid("ok \xc3\xa9 \xf0\x9f\x98\x80", 10, &bad));
-  const char *cases[] = {"ab\xc0\xaf", "ab\xed\xa0\x80", "ab\xf4\x90\x80\x80", "ab\xe2\x82",
-                         "ab\xff", "ab\x80"};
+  const char *cases[] = {"ab\xc0\xaf", "ab\xed\xa0\x80", "ab\xf4\x90\x80\x80",
+                         "ab\xe2\x82", "ab\xff",         "ab\x80"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ck_assert(!tok_utf8_valid(cases[i], strlen(cases[i]), &bad));
     ck_assert_uint_eq(bad, 2);
@@ -97,8 +106,8 @@ END_TEST
 START_TEST(test_builder_order_and_encode) {
   tok_tokenizer *t = small_tokenizer();
   /* counts: the 4, cat 2, then one each in byte order: ! , . dog mat on sat */
-  const char *expect[] = {"<pad>", "<s>", "</s>", "<unk>", "the", "cat", "!", ",", ".",
-                          "dog", "mat", "on", "sat"};
+  const char *expect[] = {"<pad>", "<s>", "</s>", "<unk>", "the", "cat", "!",
+                          ",",     ".",   "dog",  "mat",   "on",  "sat"};
   ck_assert_int_eq(tok_vocab_size(t), 13);
   for (int i = 0; i < 13; i++) ck_assert_str_eq(tok_word(t, i), expect[i]);
   ck_assert_ptr_null(tok_word(t, 13));
@@ -222,7 +231,8 @@ START_TEST(test_json_variants) {
   int32_t *ids;
   int n;
   /* BertPreTokenizer, no post-processor: no special tokens added. */
-  char *path = write_tmp(dir, "bert.json", tokenizer_json("WordLevel", "{\"type\": \"BertPreTokenizer\"}", ""));
+  char *path = write_tmp(dir, "bert.json",
+                         tokenizer_json("WordLevel", "{\"type\": \"BertPreTokenizer\"}", ""));
   ck_assert_msg(tok_load(path, &t, &err) == 0, "%s", err.msg);
   ck_assert_int_eq(tok_encode(t, "a,b c", 1, &ids, &n, NULL, &err), 0);
   ck_assert_int_eq(n, 4);
@@ -232,7 +242,8 @@ START_TEST(test_json_variants) {
   tok_free(t);
   free(path);
   /* WhitespaceSplit alone keeps punctuation inside pieces. */
-  path = write_tmp(dir, "ws.json", tokenizer_json("WordLevel", "{\"type\": \"WhitespaceSplit\"}", ""));
+  path =
+      write_tmp(dir, "ws.json", tokenizer_json("WordLevel", "{\"type\": \"WhitespaceSplit\"}", ""));
   ck_assert_msg(tok_load(path, &t, &err) == 0, "%s", err.msg);
   ck_assert_int_eq(tok_encode(t, "a,b a", 1, &ids, &n, NULL, &err), 0);
   ck_assert(n == 2 && ids[0] == 4 && ids[1] == 1);
@@ -256,8 +267,10 @@ START_TEST(test_json_errors) {
       {tokenizer_json("Unigram", seq, ""), "model.type: 'Unigram' is not supported"},
       {tokenizer_json("WordLevel", "{\"type\": \"ByteLevel\"}", ""),
        "pre_tokenizer.type: 'ByteLevel' is not supported"},
-      {tokenizer_json("WordLevel", "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": "
-                                   "\"Punctuation\", \"behavior\": \"Removed\"}]}", ""),
+      {tokenizer_json("WordLevel",
+                      "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": "
+                      "\"Punctuation\", \"behavior\": \"Removed\"}]}",
+                      ""),
        "pre_tokenizer.pretokenizers[0].behavior"},
       {tokenizer_json("WordLevel", seq, "\"normalizer\": {\"type\": \"Lowercase\"},"),
        "normalizer: 'Lowercase' is not supported"},
@@ -266,7 +279,8 @@ START_TEST(test_json_errors) {
       {tokenizer_json("WordLevel", seq, "\"post_processor\": {\"type\": \"ByteLevel\"},"),
        "post_processor.type: 'ByteLevel' is not supported"},
       {"{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"a\": 0, \"b\": 0}, \"unk_token\": "
-       "\"a\"}}", "model.vocab: id of 'b' must be a distinct integer"},
+       "\"a\"}}",
+       "model.vocab: id of 'b' must be a distinct integer"},
       {"{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"a\": 0}, \"unk_token\": \"x\"}}",
        "model.unk_token: missing or not in model.vocab"},
       {"{\"model\": {\"vocab\": {\"a\": 0}}}", "model.type: missing"},

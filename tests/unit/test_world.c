@@ -51,7 +51,8 @@ START_TEST(test_determinism) {
   for (int list = 0; list < 2; list++)
     for (int i = 0; (list ? extra_files : world_split_names)[i]; i++) {
       char file[64];
-      snprintf(file, sizeof file, list ? "%s" : "%s.json", (list ? extra_files : world_split_names)[i]);
+      snprintf(file, sizeof file, list ? "%s" : "%s.json",
+               (list ? extra_files : world_split_names)[i]);
       size_t la, lb;
       char *x = slurp(a, file, &la), *y = slurp(b, file, &lb);
       ck_assert_msg(la == lb && !memcmp(x, y, la), "%s differs for the same seed", file);
@@ -102,8 +103,10 @@ START_TEST(test_split_relations) {
   write_world(dir, 3);
   keys full = load_keys(dir, "full");
   ck_assert_uint_eq(full.n, 200);
-  keys forget[3] = {load_keys(dir, "forget01"), load_keys(dir, "forget05"), load_keys(dir, "forget10")};
-  keys retain[3] = {load_keys(dir, "retain99"), load_keys(dir, "retain95"), load_keys(dir, "retain90")};
+  keys forget[3] = {load_keys(dir, "forget01"), load_keys(dir, "forget05"),
+                    load_keys(dir, "forget10")};
+  keys retain[3] = {load_keys(dir, "retain99"), load_keys(dir, "retain95"),
+                    load_keys(dir, "retain90")};
   keys pert[3] = {load_keys(dir, "forget01_perturbed"), load_keys(dir, "forget05_perturbed"),
                   load_keys(dir, "forget10_perturbed")};
   keys retain_pert = load_keys(dir, "retain_perturbed");
@@ -265,7 +268,8 @@ START_TEST(test_vocab_covers_every_split) {
                                qa->paraphrased_answer};
       for (int f = 0; f < 4; f++)
         if (fields[f]) check_covered(t, fields[f], world_split_names[i]), texts++;
-      for (int p = 0; p < qa->n_perturbed; p++) check_covered(t, qa->perturbed[p], "perturbed"), texts++;
+      for (int p = 0; p < qa->n_perturbed; p++)
+        check_covered(t, qa->perturbed[p], "perturbed"), texts++;
       for (int o = 0; o < TOFU_N_OPTIONS; o++)
         if (qa->options[o]) check_covered(t, qa->options[o], "options"), texts++;
     }
@@ -294,11 +298,14 @@ START_TEST(test_world_settings) {
   world_settings_default(&s);
   lethe_err err = {0};
   const data_setting *t = world_settings_table;
-  ck_assert_int_eq(data_settings_override(t, world_n_settings, &s, "world", "world.authors=10", &err), 0);
+  ck_assert_int_eq(
+      data_settings_override(t, world_n_settings, &s, "world", "world.authors=10", &err), 0);
   ck_assert_int_eq(s.authors, 10);
-  ck_assert_int_eq(data_settings_override(t, world_n_settings, &s, "world", "world.author=10", &err), -1);
+  ck_assert_int_eq(
+      data_settings_override(t, world_n_settings, &s, "world", "world.author=10", &err), -1);
   ck_assert_ptr_nonnull(strstr(err.msg, "unknown setting 'world.author'"));
-  ck_assert_int_eq(data_settings_override(t, world_n_settings, &s, "world", "world.authors=3", &err), -1);
+  ck_assert_int_eq(
+      data_settings_override(t, world_n_settings, &s, "world", "world.authors=3", &err), -1);
   ck_assert_ptr_nonnull(strstr(err.msg, "world.authors: expects an integer in [4, 500]"));
   s.perturbed = 99;
   world w;
