@@ -118,34 +118,33 @@ int method_param_in_range(const lethe_param *p, double v) {
 
 static int check_param(const lethe_method_desc *d, uint32_t i, const char *path, lethe_err *err) {
   const lethe_param *p = &d->params[i];
+  char who[1024]; /* "plugin PATH (method 'NAME'): parameter" */
+  snprintf(who, sizeof who, "plugin %s (method '%s'): parameter", path, d->name);
   if (!is_identifier(p->name))
     return lethe_errf(err, LETHE_E_PLUGIN,
-                      "plugin %s: parameter %u has an invalid name (expected [a-z][a-z0-9_]*, "
-                      "at most %d characters)", path, i, METHOD_MAX_NAME);
+                      "%s %u has an invalid name (expected [a-z][a-z0-9_]*, at most %d characters)",
+                      who, i, METHOD_MAX_NAME);
   for (uint32_t j = 0; j < i; j++)
     if (!strcmp(d->params[j].name, p->name))
-      return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s: parameter '%s' is declared twice", path,
-                        p->name);
+      return lethe_errf(err, LETHE_E_PLUGIN, "%s '%s' is declared twice", who, p->name);
   size_t width = param_width(p->type);
   if (!width)
     return lethe_errf(err, LETHE_E_PLUGIN,
-                      "plugin %s: parameter '%s' has unknown type %d (this host knows 1 = double, "
-                      "2 = int, 3 = bool)", path, p->name, (int)p->type);
+                      "%s '%s' has unknown type %d (this host knows 1 = double, 2 = int, 3 = bool)",
+                      who, p->name, (int)p->type);
   if (p->offset % width || p->offset > d->params_size || d->params_size - p->offset < width)
     return lethe_errf(err, LETHE_E_PLUGIN,
-                      "plugin %s: parameter '%s' at offset %zu does not fit (aligned, %zu bytes) "
-                      "in params_size %zu", path, p->name, p->offset, width, d->params_size);
+                      "%s '%s' at offset %zu does not fit (aligned, %zu bytes) in params_size %zu",
+                      who, p->name, p->offset, width, d->params_size);
   if (!p->doc || !*p->doc)
-    return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s: parameter '%s' has no doc string", path,
-                      p->name);
+    return lethe_errf(err, LETHE_E_PLUGIN, "%s '%s' has no doc string", who, p->name);
   if (p->type != LETHE_PARAM_BOOL && (isnan(p->min) || isnan(p->max) || p->min > p->max))
-    return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s: parameter '%s' has an empty range [%g, %g]",
-                      path, p->name, p->min, p->max);
+    return lethe_errf(err, LETHE_E_PLUGIN, "%s '%s' has an empty range [%g, %g]", who, p->name,
+                      p->min, p->max);
   int integral = p->type == LETHE_PARAM_DOUBLE ||
                  (p->def == floor(p->def) && fabs(p->def) <= (double)INT32_MAX);
   if (!integral || !method_param_in_range(p, p->def))
-    return lethe_errf(err, LETHE_E_PLUGIN,
-                      "plugin %s: parameter '%s' has default %g outside its own range", path,
+    return lethe_errf(err, LETHE_E_PLUGIN, "%s '%s' has default %g outside its own range", who,
                       p->name, p->def);
   return 0;
 }
