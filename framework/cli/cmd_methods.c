@@ -58,7 +58,8 @@ int cmd_methods(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if ((v = cli_opt_value(argc, argv, &i, "--plugin-path"))) dirs = v;
     else if (argv[i][0] == '-') return cli_usage_error("methods", "unknown option '%s'", argv[i]);
-    else if (name) return cli_usage_error("methods", "more than one NAME ('%s', '%s')", name, argv[i]);
+    else if (name)
+      return cli_usage_error("methods", "more than one NAME ('%s', '%s')", name, argv[i]);
     else name = argv[i];
   }
   method_search s;

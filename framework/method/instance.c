@@ -77,10 +77,12 @@ static int check_batch(const lethe_method_desc *d, const lethe_method_batch *b,
   else if (!b->attn) missing = "attn";
   else if (!b->logp) missing = "logp";
   else if (!out->dlogp) missing = "dlogp";
-  else if ((caps & LETHE_CAP_REF_LOGP) && !b->ref_logp) missing = "ref_logp (method needs reference log-probs)";
+  else if ((caps & LETHE_CAP_REF_LOGP) && !b->ref_logp)
+    missing = "ref_logp (method needs reference log-probs)";
   else if ((caps & LETHE_CAP_LOGITS) && !b->logits) missing = "logits (method needs logits)";
   else if ((caps & LETHE_CAP_LOGITS) && !out->dlogits) missing = "dlogits (method needs logits)";
-  else if ((caps & LETHE_CAP_REF_LOGITS) && !b->ref_logits) missing = "ref_logits (method needs reference logits)";
+  else if ((caps & LETHE_CAP_REF_LOGITS) && !b->ref_logits)
+    missing = "ref_logits (method needs reference logits)";
   if (missing) {
     snprintf(why, n, "batch has no %s", missing);
     return -1;
@@ -110,16 +112,17 @@ int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe
   lethe_method_error perr = {0, ""};
   if (d->loss_and_grad(mi->state, b, out, &perr))
     return lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): step %lld: %s", d->name,
-                      mi->plugin->path, (long long)b->step, perr.msg[0] ? perr.msg : "failed, no message");
+                      mi->plugin->path, (long long)b->step,
+                      perr.msg[0] ? perr.msg : "failed, no message");
   if (!isfinite(out->loss))
     return lethe_errf(err, LETHE_E_NUMERIC, "method '%s' (%s): step %lld: loss is %g", d->name,
                       mi->plugin->path, (long long)b->step, out->loss);
   size_t bt = (size_t)b->B * (size_t)b->T;
   long at = first_non_finite(out->dlogp, bt);
   if (at >= 0)
-    return lethe_errf(err, LETHE_E_NUMERIC, "method '%s' (%s): step %lld: dlogp[b=%ld, t=%ld] is %g",
-                      d->name, mi->plugin->path, (long long)b->step, at / b->T, at % b->T,
-                      out->dlogp[at]);
+    return lethe_errf(err, LETHE_E_NUMERIC,
+                      "method '%s' (%s): step %lld: dlogp[b=%ld, t=%ld] is %g", d->name,
+                      mi->plugin->path, (long long)b->step, at / b->T, at % b->T, out->dlogp[at]);
   if (d->caps & LETHE_CAP_LOGITS) {
     at = first_non_finite(out->dlogits, bt * (size_t)b->V);
     if (at >= 0) {

@@ -76,8 +76,9 @@ static void range_text(const lethe_param *p, char *buf, size_t n) {
     snprintf(buf, n, "true/false");
     return;
   }
-  snprintf(buf, n, "%c%g, %g%c", (p->flags & LETHE_PARAM_MIN_EXCLUSIVE) || isinf(p->min) ? '(' : '[',
-           p->min, p->max, (p->flags & LETHE_PARAM_MAX_EXCLUSIVE) || isinf(p->max) ? ')' : ']');
+  snprintf(buf, n, "%c%g, %g%c",
+           (p->flags & LETHE_PARAM_MIN_EXCLUSIVE) || isinf(p->min) ? '(' : '[', p->min, p->max,
+           (p->flags & LETHE_PARAM_MAX_EXCLUSIVE) || isinf(p->max) ? ')' : ']');
 }
 
 /* Range check and store; v has already been converted from its source type. */
@@ -126,7 +127,8 @@ static int read_setting(const lethe_method_desc *d, void *params, const config_s
   double v;
   if (p->type == LETHE_PARAM_BOOL && type == CONFIG_TYPE_BOOL) {
     v = config_setting_get_bool(s);
-  } else if (p->type != LETHE_PARAM_BOOL && (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)) {
+  } else if (p->type != LETHE_PARAM_BOOL &&
+             (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)) {
     long long iv = config_setting_get_int64(s);
     if (p->type == LETHE_PARAM_INT && (iv < INT32_MIN || iv > INT32_MAX))
       return lethe_errf(err, LETHE_E_CONFIG, "%s: method '%s' parameter '%s' = %lld is too large",

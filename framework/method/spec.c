@@ -71,7 +71,8 @@ static int read_selection_overrides(selection *sel, const char *const *ov, int n
   for (int i = 0; i < n; i++) {
     if (strncmp(ov[i], "method.", 7)) continue;
     const char *key = ov[i] + 7, *eq = strchr(key, '=');
-    if (!eq) return lethe_errf(err, LETHE_E_USAGE, "override '%s': expected method.KEY=VALUE", ov[i]);
+    if (!eq)
+      return lethe_errf(err, LETHE_E_USAGE, "override '%s': expected method.KEY=VALUE", ov[i]);
     char k[32];
     size_t len = (size_t)(eq - key);
     if (len >= sizeof k) continue;
@@ -97,8 +98,9 @@ static int load_selected(method_spec *ms, const selection *sel, lethe_err *err) 
   if (sel->plugin[0]) {
     if (method_plugin_open(&ms->plugin, sel->plugin, err)) return -1;
     if (sel->name[0] && strcmp(sel->name, ms->plugin.desc->name)) {
-      lethe_errf(err, LETHE_E_CONFIG, "method.plugin %s provides method '%s', but method.name is '%s'",
-                 sel->plugin, ms->plugin.desc->name, sel->name);
+      lethe_errf(err, LETHE_E_CONFIG,
+                 "method.plugin %s provides method '%s', but method.name is '%s'", sel->plugin,
+                 ms->plugin.desc->name, sel->name);
       method_plugin_close(&ms->plugin);
       return -1;
     }

@@ -44,7 +44,8 @@ static int dpo_loss_and_grad(void *state, const lethe_method_batch *b, lethe_met
                     (lt_row_sum(b, b->ref_logp, ir) - lt_row_sum(b, b->ref_logp, fr));
     dpo += -(2.0 / p->beta) * lt_log_sigmoid(p->beta * margin);
     margin_sum += margin;
-    /* dL/dm_i = −2σ(−β m_i)·forget_coeff/n; m_i rises with the idk row, falls with the forget row */
+    /* dL/dm_i = −2σ(−β m_i)·forget_coeff/n; m_i rises with the idk row's log-prob
+     * and falls with the forget row's */
     double g = -2.0 * lt_sigmoid(-p->beta * margin) * p->forget_coeff / f.nrows;
     for (int t = 0; t < b->T; t++) {
       size_t at_idk = (size_t)ir * b->T + t, at_forget = (size_t)fr * b->T + t;

@@ -14,7 +14,8 @@ typedef struct bad_params {
 
 static const lethe_param bad_param_table[] = {
 #ifdef BAD_PARAM_RANGE
-    {"scale", LETHE_PARAM_DOUBLE, offsetof(bad_params, scale), 5.0, 0.0, 1.0, "default out of range", 0},
+    {"scale", LETHE_PARAM_DOUBLE, offsetof(bad_params, scale), 5.0, 0.0, 1.0,
+     "default out of range", 0},
 #else
     {"scale", LETHE_PARAM_DOUBLE, offsetof(bad_params, scale), 1.0, 0.0, 10.0, "loss scale", 0},
 #endif

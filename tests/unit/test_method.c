@@ -280,7 +280,8 @@ START_TEST(test_params_override) {
   lethe_err err = {0};
   ck_assert_int_eq(method_params_override(p.desc, params, "method.retain_coeff=0.5", &err), 0);
   ck_assert_double_eq(param(&p, params, "retain_coeff"), 0.5);
-  ck_assert_int_eq(method_params_override(p.desc, params, "method.params.forget_coeff= 3 ", &err), 0);
+  ck_assert_int_eq(method_params_override(p.desc, params, "method.params.forget_coeff= 3 ", &err),
+                   0);
   ck_assert_double_eq(param(&p, params, "forget_coeff"), 3.0);
   ck_assert_int_eq(method_params_override(p.desc, params, "method.kl_answer_only=true", &err), 0);
   ck_assert_double_eq(param(&p, params, "kl_answer_only"), 1.0);
@@ -288,8 +289,9 @@ START_TEST(test_params_override) {
   ck_assert_double_eq(param(&p, params, "kl_answer_only"), 0.0);
 
   ck_assert_int_eq(method_params_override(p.desc, params, "method.retain_cof=1", &err), -1);
-  ck_assert_str_eq(err.msg, "override 'method.retain_cof=1': method 'kl' has no parameter "
-                            "'retain_cof' (parameters: forget_coeff, retain_coeff, kl_answer_only)");
+  ck_assert_str_eq(err.msg,
+                   "override 'method.retain_cof=1': method 'kl' has no parameter "
+                   "'retain_cof' (parameters: forget_coeff, retain_coeff, kl_answer_only)");
   ck_assert_int_eq(method_params_override(p.desc, params, "method.retain_coeff=-2", &err), -1);
   ck_assert_msg_has(err.msg, "'retain_coeff' = -2 is out of range [0, inf)");
   ck_assert_int_eq(method_params_override(p.desc, params, "method.retain_coeff=1x", &err), -1);
@@ -326,7 +328,8 @@ START_TEST(test_params_write_round_trip) {
   config_init(&cfg);
   ck_assert_int_eq(config_read_string(&cfg, text), CONFIG_TRUE);
   void *again = method_params_new(p.desc);
-  ck_assert_int_eq(method_params_from_config(p.desc, again, config_lookup(&cfg, "params"), &err), 0);
+  ck_assert_int_eq(method_params_from_config(p.desc, again, config_lookup(&cfg, "params"), &err),
+                   0);
   ck_assert_mem_eq(again, params, p.desc->params_size);
   config_destroy(&cfg);
   free(again);
@@ -358,8 +361,9 @@ END_TEST
 /* ---- specs ------------------------------------------------------------------------ */
 START_TEST(test_spec_from_config) {
   config_t cfg;
-  char *path = read_cfg(&cfg, "method = {\n  name = \"npo_rt\";\n  plugin_path = \"" METHOD_PLUGIN_DIR
-                              "\";\n  params = { beta = 0.2; retain_coeff = 2; };\n};\n");
+  char *path =
+      read_cfg(&cfg, "method = {\n  name = \"npo_rt\";\n  plugin_path = \"" METHOD_PLUGIN_DIR
+                     "\";\n  params = { beta = 0.2; retain_coeff = 2; };\n};\n");
   const char *ov[] = {"train.lr=1e-5", "method.beta=0.5", "method.params.forget_coeff=0.25"};
   method_spec ms;
   lethe_err err = {0};
@@ -380,7 +384,8 @@ START_TEST(test_spec_from_config) {
 
   path = read_cfg(&cfg, "method = {\n  name = \"npo\";\n  paramz = { };\n};\n");
   ck_assert_int_eq(method_spec_from_config(&ms, config_lookup(&cfg, "method"), NULL, 0, &err), -1);
-  ck_assert_msg_has(err.msg, ":3: unknown setting method.paramz (known: name, plugin, plugin_path, params)");
+  ck_assert_msg_has(err.msg,
+                    ":3: unknown setting method.paramz (known: name, plugin, plugin_path, params)");
   config_destroy(&cfg);
   unlink(path);
   free(path);

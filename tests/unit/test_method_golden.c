@@ -105,7 +105,8 @@ START_TEST(test_golden_loss) {
     snprintf(ov[n_ov++], sizeof ov[0], "method.retain_coeff=%.17g",
              summary_number(&g, NULL, "retain_coeff"));
   if (simnpo) {
-    snprintf(ov[n_ov++], sizeof ov[0], "method.beta=%.17g", summary_number(&g, NULL, "simnpo_beta"));
+    snprintf(ov[n_ov++], sizeof ov[0], "method.beta=%.17g",
+             summary_number(&g, NULL, "simnpo_beta"));
     snprintf(ov[n_ov++], sizeof ov[0], "method.delta=%.17g",
              summary_number(&g, NULL, "simnpo_delta"));
   }
