@@ -92,18 +92,18 @@ typedef struct lethe_segment {
 } lethe_segment;
 
 typedef struct lethe_method_batch {
-  uint32_t struct_size;   /* sizeof(lethe_method_batch) in the host's build */
-  int32_t B, T, V;        /* rows, positions per row, vocabulary size */
+  uint32_t struct_size;    /* sizeof(lethe_method_batch) in the host's build */
+  int32_t B, T, V;         /* rows, positions per row, vocabulary size */
   lethe_segment seg[LETHE_SEG_COUNT];
-  const int32_t *target;  /* (B,T) id of the token position t predicts, or -1 */
-  const float *mask;      /* (B,T) 1 = counted answer target, 0 = not counted */
-  const int32_t *attn;    /* (B,T) 1 = real token at t, 0 = padding */
-  const float *logp;      /* (B,T) log softmax(logits[b,t])[target]; 0 where no target */
-  const float *ref_logp;  /* (B,T) same under the reference; NULL unless CAP_REF_LOGP */
-  const float *logits;    /* (B,T,V) policy logits; NULL unless CAP_LOGITS */
-  const float *ref_logits;/* (B,T,V) reference logits; NULL unless CAP_REF_LOGITS */
-  int64_t step;           /* 0-based optimisation step */
-  int64_t total_steps;    /* number of steps in the run (>= 1) */
+  const int32_t *target;   /* (B,T) id of the token position t predicts, or -1 */
+  const float *mask;       /* (B,T) 1 = counted answer target, 0 = not counted */
+  const int32_t *attn;     /* (B,T) 1 = real token at t, 0 = padding */
+  const float *logp;       /* (B,T) log softmax(logits[b,t])[target]; 0 where no target */
+  const float *ref_logp;   /* (B,T) same under the reference; NULL unless CAP_REF_LOGP */
+  const float *logits;     /* (B,T,V) policy logits; NULL unless CAP_LOGITS */
+  const float *ref_logits; /* (B,T,V) reference logits; NULL unless CAP_REF_LOGITS */
+  int64_t step;            /* 0-based optimisation step */
+  int64_t total_steps;     /* number of steps in the run (>= 1) */
 } lethe_method_batch;
 
 /* ---- the outputs (host owned, zeroed before the call) ---------------------- */
