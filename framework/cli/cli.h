@@ -18,6 +18,12 @@ void help_score(void);
 int cmd_generate(int argc, char **argv);
 void help_generate(void);
 int cmd_grad(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+void help_train(void);
+int cmd_unlearn(int argc, char **argv);
+void help_unlearn(void);
+int cmd_eval(int argc, char **argv);
+void help_eval(void);
 void help_grad(void);
 
 int cmd_methods(int argc, char **argv);

@@ -2,6 +2,7 @@
  * tofu_metrics.h and docs/metrics.md). */
 #include "eval/tofu_metrics.h"
 
+#include <assert.h>
 #include <math.h>
 
 #include "eval/stats.h"
@@ -29,6 +30,7 @@ double tofu_truth_score(tofu_eval_set set, double truth_ratio) {
 int tofu_summarize(tofu_eval_set set, const double *prob, const double *rouge,
                    const double *truth_ratio, size_t n, tofu_set_summary *out,
                    lethe_err *err) {
+  assert(set >= TOFU_SET_RETAIN && set <= TOFU_SET_FORGET);
   const char *name = set_names[set];
   if (n == 0) return lethe_errf(err, LETHE_E_NUMERIC, "%s set: no examples to average", name);
   double prob_sum = 0, rouge_sum = 0, truth_sum = 0;

@@ -39,7 +39,8 @@ double tofu_option_prob(double true_avg_nll, const double *wrong_avg_nll, size_t
 /* R_truth = (geometric mean over j of P(perturbed_j)^(1/|perturbed_j|)) /
  * P(base)^(1/|base|) = exp(base_avg_nll - mean_j perturbed_avg_nll[j]).
  * The base answer is the paraphrased answer for retain and forget, the
- * answer itself for real authors and world facts. TOFU's code stores
+ * answer itself for real authors and world facts. n_perturbed >= 1 (with
+ * none the mean, and so R, is NaN). TOFU's code stores
  * 1 / R_truth; see docs/metrics.md. */
 double tofu_truth_ratio(double base_avg_nll, const double *perturbed_avg_nll,
                         size_t n_perturbed);

@@ -204,3 +204,14 @@ void token_batch_stack(token_batch *out, const token_batch *const *parts, int n,
   }
   token_batch_shift_targets(out);
 }
+
+void token_batch_from_arrays(token_batch *tb, int B, int T, const int32_t *input_ids,
+                             const int32_t *attn_mask, const int32_t *labels, int32_t pad_id) {
+  token_batch_alloc(tb, B, T, pad_id);
+  size_t n = (size_t)B * T;
+  memcpy(tb->input_ids, input_ids, n * sizeof(int32_t));
+  memcpy(tb->attn_mask, attn_mask, n * sizeof(int32_t));
+  memcpy(tb->labels, labels, n * sizeof(int32_t));
+  for (int r = 0; r < B; r++) tb->row_len[r] = T;
+  token_batch_shift_targets(tb);
+}

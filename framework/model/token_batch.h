@@ -25,6 +25,9 @@ void token_batch_alloc(token_batch *tb, int B, int T, int32_t pad_id);
  * -100). Rows shorter than the longest are right-padded with pad_id. Errors
  * name the file, line and field. */
 int token_batch_read_jsonl(token_batch *tb, const char *path, int32_t pad_id, lethe_err *err);
+/* Copies HF-convention arrays (B,T) into a new batch (row lengths = T). */
+void token_batch_from_arrays(token_batch *tb, int B, int T, const int32_t *input_ids,
+                             const int32_t *attn_mask, const int32_t *labels, int32_t pad_id);
 /* Recomputes targets from labels (call after editing labels). */
 void token_batch_shift_targets(token_batch *tb);
 /* Number of target positions (targets >= 0). */

@@ -1,0 +1,352 @@
+/* evaluate — the model side of TOFU's evaluation (see evaluate.h). */
+#include "run/evaluate.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/rouge.h"
+#include "model/generate.h"
+#include "model/token_batch.h"
+
+const char *const eval_set_names[EVAL_N_SETS] = {"forget", "retain", "real_authors", "world_facts"};
+
+int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
+                   lethe_err *err) {
+  memset(d, 0, sizeof *d);
+  char forget_name[96];
+  snprintf(forget_name, sizeof forget_name, "%s_perturbed", forget_split);
+  const char *names[EVAL_N_SETS] = {forget_name, "retain_perturbed", "real_authors_perturbed",
+                                    "world_facts_perturbed"};
+  unsigned need[EVAL_N_SETS] = {TOFU_F_PARA_A | TOFU_F_PERTURBED, TOFU_F_PARA_A | TOFU_F_PERTURBED,
+                                TOFU_F_PERTURBED, TOFU_F_PERTURBED};
+  for (int s = 0; s < EVAL_N_SETS; s++) {
+    if (tofu_load_split(dir, names[s], need[s], &d->sets[s], err) != 0) {
+      eval_data_free(d);
+      return -1;
+    }
+    /* the first max_rows rows, as TOFU's code */
+    for (size_t i = (size_t)max_rows; i < d->sets[s].n; i++) tofu_qa_free(&d->sets[s].rows[i]);
+    if (d->sets[s].n > (size_t)max_rows) d->sets[s].n = (size_t)max_rows;
+  }
+  d->forget_split = lethe_strdup(forget_split);
+  return 0;
+}
+
+void eval_data_free(eval_data *d) {
+  for (int s = 0; s < EVAL_N_SETS; s++) tofu_set_free(&d->sets[s]);
+  free(d->forget_split);
+  memset(d, 0, sizeof *d);
+}
+
+/* Mean over answer targets of KL(ref‖model) for row r of the last forwards. */
+static double row_kl(const float *lp, const float *lr, const int32_t *targets, int T, int V) {
+  double total = 0;
+  int count = 0;
+  for (int t = 0; t < T; t++) {
+    if (targets[t] < 0) continue;
+    const float *a = lp + (size_t)t * V, *b = lr + (size_t)t * V;
+    double ma = a[0], mb = b[0];
+    for (int v = 1; v < V; v++) ma = a[v] > ma ? a[v] : ma, mb = b[v] > mb ? b[v] : mb;
+    double sa = 0, sb = 0;
+    for (int v = 0; v < V; v++) sa += exp(a[v] - ma), sb += exp(b[v] - mb);
+    double lza = ma + log(sa), lzb = mb + log(sb), kl = 0;
+    for (int v = 0; v < V; v++) {
+      double log_ref = b[v] - lzb;
+      kl += exp(log_ref) * (log_ref - (a[v] - lza));
+    }
+    total += kl;
+    count++;
+  }
+  return count ? total / count : 0.0;
+}
+
+/* Average NLL (and optionally the KL to ref) of n (question, answer) pairs. */
+static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
+                       const tofu_format *fmt, const char *const *q, const char *const *a, size_t n,
+                       int bs, double *avg_nll, double *kl, lethe_err *err) {
+  tok_special_ids sp = tok_special(tok);
+  tofu_example *ex = lethe_calloc(n ? n : 1, sizeof *ex);
+  int rc = 0;
+  size_t encoded = 0;
+  for (; encoded < n && rc == 0; encoded++)
+    rc = tofu_encode(tok, fmt, q[encoded], a[encoded], &ex[encoded], err);
+  if (rc != 0) encoded--;
+  tofu_batch b = {0};
+  int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
+  float *logp = NULL;
+  size_t logp_cap = 0;
+  int V = m->cfg.vocab_size;
+  for (size_t start = 0; rc == 0 && start < n; start += (size_t)bs) {
+    int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
+    for (int j = 0; j < B; j++) idx[j] = (int)start + j;
+    tofu_batch_fill(&b, ex, idx, B, fmt, sp.pad, sp.eos);
+    token_batch tb;
+    token_batch_from_arrays(&tb, b.B, b.T, b.input_ids, b.attention_mask, b.labels, sp.pad);
+    size_t cells = (size_t)B * b.T;
+    if (cells > logp_cap) {
+      free(logp);
+      logp = lethe_malloc(cells * sizeof(float));
+      logp_cap = cells;
+    }
+    if (ref && (rc = llama_forward(ref, tb.input_ids, tb.attn_mask, B, b.T, err)) != 0) break;
+    if ((rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, b.T, err)) != 0) break;
+    llama_target_logp(m, tb.targets, logp);
+    for (int r = 0; r < B; r++) {
+      double s = 0;
+      int c = 0;
+      for (int t = 0; t < b.T; t++)
+        if (tb.targets[r * b.T + t] >= 0) s -= logp[r * b.T + t], c++;
+      avg_nll[start + r] = c ? s / c : 0.0;
+      if (ref && kl)
+        kl[start + r] = row_kl(m->acts.logits + (size_t)r * b.T * V,
+                               ref->acts.logits + (size_t)r * b.T * V, tb.targets + r * b.T, b.T, V);
+    }
+    token_batch_free(&tb);
+  }
+  free(logp);
+  free(idx);
+  tofu_batch_free(&b);
+  tofu_examples_free(ex, encoded);
+  return rc;
+}
+
+/* Greedy answers to the questions of a set, decoded to text. */
+static int generate_answers(const llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
+                            const tofu_set *set, const eval_options *opt, eval_example *out,
+                            lethe_err *err) {
+  tok_special_ids sp = tok_special(tok);
+  int bs = opt->batch_size, max_new = opt->max_new_tokens, rc = 0;
+  int32_t *gen = lethe_malloc(sizeof(int32_t) * (size_t)bs * max_new);
+  int *n_out = lethe_malloc(sizeof(int) * (size_t)bs), *lens = lethe_malloc(sizeof(int) * (size_t)bs);
+  const int32_t **prompts = lethe_calloc((size_t)bs, sizeof *prompts);
+  tofu_example *ex = lethe_calloc((size_t)bs, sizeof *ex);
+  for (size_t start = 0; rc == 0 && start < set->n; start += (size_t)bs) {
+    int B = (int)(set->n - start < (size_t)bs ? set->n - start : (size_t)bs), enc = 0;
+    for (; enc < B && rc == 0; enc++) {
+      memset(&ex[enc], 0, sizeof ex[enc]);
+      rc = tofu_encode(tok, fmt, set->rows[start + enc].question, set->rows[start + enc].answer,
+                       &ex[enc], err);
+      prompts[enc] = ex[enc].ids;
+      lens[enc] = ex[enc].n_prompt;
+    }
+    if (rc == 0)
+      rc = llama_generate_greedy(m, prompts, lens, B, max_new, sp.eos, gen, n_out, err);
+    for (int j = 0; rc == 0 && j < B; j++) {
+      int n = n_out[j];
+      if (n > 0 && gen[j * max_new + n - 1] == sp.eos) n--;
+      out[start + j].generation = tok_decode(tok, gen + j * max_new, n, 1);
+    }
+    for (int j = 0; j < enc; j++) tofu_example_free(&ex[j]);
+  }
+  free(ex);
+  free(prompts);
+  free(gen);
+  free(n_out);
+  free(lens);
+  return rc;
+}
+
+/* Scores every answer of every question of set s; fills avg_nll, prob, truth_ratio. */
+static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
+                     const tofu_set *set, int s, const eval_options *opt, eval_example *ex,
+                     lethe_err *err) {
+  int has_para = s == EVAL_FORGET || s == EVAL_RETAIN;
+  size_t per = 1 + (size_t)has_para, total = 0;
+  for (size_t i = 0; i < set->n; i++) total += per + (size_t)set->rows[i].n_perturbed;
+  const char **q = lethe_malloc(sizeof(char *) * total), **a = lethe_malloc(sizeof(char *) * total);
+  double *nll = lethe_malloc(sizeof(double) * total);
+  size_t k = 0;
+  for (size_t i = 0; i < set->n; i++) {
+    const tofu_qa *row = &set->rows[i];
+    q[k] = row->question, a[k++] = row->answer;
+    if (has_para) q[k] = row->question, a[k++] = row->paraphrased_answer;
+    for (int j = 0; j < row->n_perturbed; j++) q[k] = row->question, a[k++] = row->perturbed[j];
+  }
+  int rc = score_pairs(m, NULL, tok, fmt, q, a, total, opt->batch_size, nll, NULL, err);
+  for (size_t i = 0, at = 0; rc == 0 && i < set->n; i++) {
+    int np = set->rows[i].n_perturbed;
+    double answer = nll[at], base = has_para ? nll[at + 1] : answer;
+    const double *pert = nll + at + per;
+    ex[i].avg_nll = answer;
+    ex[i].prob = has_para ? tofu_answer_prob(answer) : tofu_option_prob(answer, pert, (size_t)np);
+    ex[i].truth_ratio = tofu_truth_ratio(base, pert, (size_t)np);
+    at += per + (size_t)np;
+  }
+  free(q);
+  free(a);
+  free(nll);
+  return rc;
+}
+
+int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
+                   const tofu_format *fmt, const eval_data *d, const eval_options *opt,
+                   const double *retain_tr, size_t n_retain_tr, eval_report *out, lethe_err *err) {
+  memset(out, 0, sizeof *out);
+  out->forget_quality = out->forget_kl = NAN;
+  rouge_scorer *rs = rouge_scorer_new(err);
+  if (!rs) return -1;
+  int rc = 0;
+  for (int s = 0; s < EVAL_N_SETS && rc == 0; s++) {
+    const tofu_set *set = &d->sets[s];
+    out->n[s] = set->n;
+    out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
+    for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
+    rc = score_set(m, tok, fmt, set, s, opt, out->ex[s], err);
+    if (rc == 0) rc = generate_answers(m, tok, fmt, set, opt, out->ex[s], err);
+    double *prob = lethe_malloc(sizeof(double) * (set->n + 1)), *rouge = lethe_malloc(sizeof(double) * (set->n + 1));
+    double *tr = lethe_malloc(sizeof(double) * (set->n + 1));
+    for (size_t i = 0; rc == 0 && i < set->n; i++) {
+      rouge_score sc;
+      rc = rouge_l(rs, set->rows[i].answer, out->ex[s][i].generation, &sc, err);
+      out->ex[s][i].rouge = sc.recall;
+      prob[i] = out->ex[s][i].prob, rouge[i] = sc.recall, tr[i] = out->ex[s][i].truth_ratio;
+    }
+    static const tofu_eval_set kinds[EVAL_N_SETS] = {TOFU_SET_FORGET, TOFU_SET_RETAIN,
+                                                    TOFU_SET_REAL_AUTHORS, TOFU_SET_WORLD_FACTS};
+    if (rc == 0) rc = tofu_summarize(kinds[s], prob, rouge, tr, set->n, &out->summary[s], err);
+    free(prob);
+    free(rouge);
+    free(tr);
+    if (rc != 0) lethe_err_prefix(err, "evaluating %s", eval_set_names[s]);
+  }
+  if (rc == 0 && ref) { /* forget KL on the forget answers */
+    const tofu_set *set = &d->sets[EVAL_FORGET];
+    const char **q = lethe_malloc(sizeof(char *) * (set->n + 1)), **a = lethe_malloc(sizeof(char *) * (set->n + 1));
+    double *nll = lethe_malloc(sizeof(double) * (set->n + 1)), *kl = lethe_malloc(sizeof(double) * (set->n + 1));
+    for (size_t i = 0; i < set->n; i++) q[i] = set->rows[i].question, a[i] = set->rows[i].answer;
+    rc = score_pairs(m, ref, tok, fmt, q, a, set->n, opt->batch_size, nll, kl, err);
+    double sum = 0;
+    for (size_t i = 0; rc == 0 && i < set->n; i++) sum += (out->ex[EVAL_FORGET][i].kl = kl[i]);
+    if (rc == 0 && set->n) out->forget_kl = sum / (double)set->n;
+    free(q);
+    free(a);
+    free(nll);
+    free(kl);
+  }
+  if (rc == 0)
+    rc = tofu_model_utility(&out->summary[EVAL_RETAIN], &out->summary[EVAL_REAL_AUTHORS],
+                            &out->summary[EVAL_WORLD_FACTS], &out->model_utility, err);
+  if (rc == 0) {
+    size_t n;
+    double *tr = eval_report_forget_tr(out, &n);
+    if (retain_tr && n_retain_tr)
+      rc = tofu_forget_quality(tr, n, retain_tr, n_retain_tr, &out->forget_quality, err);
+    for (size_t i = 1; i < n; i++) /* median of the forget truth ratios */
+      for (size_t j = i; j > 0 && tr[j - 1] > tr[j]; j--) {
+        double t = tr[j]; tr[j] = tr[j - 1]; tr[j - 1] = t;
+      }
+    out->forget_truth_ratio_median = n ? (n % 2 ? tr[n / 2] : 0.5 * (tr[n / 2 - 1] + tr[n / 2])) : NAN;
+    free(tr);
+  }
+  rouge_scorer_free(rs);
+  if (rc != 0) eval_report_free(out);
+  return rc;
+}
+
+void eval_report_free(eval_report *r) {
+  for (int s = 0; s < EVAL_N_SETS; s++) {
+    for (size_t i = 0; r->ex[s] && i < r->n[s]; i++) free(r->ex[s][i].generation);
+    free(r->ex[s]);
+  }
+  memset(r, 0, sizeof *r);
+}
+
+double *eval_report_forget_tr(const eval_report *r, size_t *n) {
+  *n = r->n[EVAL_FORGET];
+  double *tr = lethe_malloc(sizeof(double) * (*n + 1));
+  for (size_t i = 0; i < *n; i++) tr[i] = r->ex[EVAL_FORGET][i].truth_ratio;
+  return tr;
+}
+
+/* JSON numbers: NaN/Inf become null. */
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+json_t *eval_summary_json(const eval_report *r) {
+  json_t *o = json_object();
+  json_object_set_new(o, "model_utility", num(r->model_utility));
+  json_object_set_new(o, "forget_quality", num(r->forget_quality));
+  json_object_set_new(o, "forget_kl", num(r->forget_kl));
+  json_object_set_new(o, "forget_truth_ratio_median", num(r->forget_truth_ratio_median));
+  for (int s = 0; s < EVAL_N_SETS; s++) {
+    json_t *set = json_object();
+    json_object_set_new(set, "prob", num(r->summary[s].prob));
+    json_object_set_new(set, "rouge", num(r->summary[s].rouge));
+    json_object_set_new(set, "truth", num(r->summary[s].truth));
+    json_object_set_new(set, "n", json_integer((json_int_t)r->n[s]));
+    json_object_set_new(o, eval_set_names[s], set);
+  }
+  return o;
+}
+
+static int write_json(const char *dir, const char *name, json_t *j, lethe_err *err) {
+  char *path = lethe_path_join(dir, name);
+  char *text = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+  size_t len = strlen(text);
+  text = lethe_realloc(text, len + 2);
+  text[len] = '\n';
+  text[len + 1] = '\0';
+  int rc = lethe_write_file_atomic(path, text, len + 1, err);
+  free(text);
+  free(path);
+  return rc;
+}
+
+int eval_report_write(const eval_report *r, const eval_data *d, const char *dir, lethe_err *err) {
+  if (lethe_mkdir_p(dir, err) != 0) return -1;
+  json_t *all = json_object();
+  for (int s = 0; s < EVAL_N_SETS; s++) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->n[s]; i++) {
+      const eval_example *e = &r->ex[s][i];
+      json_t *o = json_object();
+      json_object_set_new(o, "question", json_string(d->sets[s].rows[i].question));
+      json_object_set_new(o, "answer", json_string(d->sets[s].rows[i].answer));
+      json_object_set_new(o, "generation", json_string(e->generation ? e->generation : ""));
+      json_object_set_new(o, "avg_nll", num(e->avg_nll));
+      json_object_set_new(o, "prob", num(e->prob));
+      json_object_set_new(o, "truth_ratio", num(e->truth_ratio));
+      json_object_set_new(o, "rouge", num(e->rouge));
+      if (isfinite(e->kl)) json_object_set_new(o, "kl", num(e->kl));
+      json_array_append_new(arr, o);
+    }
+    json_object_set_new(all, eval_set_names[s], arr);
+  }
+  json_t *summary = eval_summary_json(r);
+  json_object_set_new(summary, "forget_split", json_string(d->forget_split));
+  int rc = write_json(dir, "eval.json", all, err);
+  if (rc == 0) rc = write_json(dir, "summary.json", summary, err);
+  json_decref(all);
+  json_decref(summary);
+  return rc;
+}
+
+int eval_read_forget_tr(const char *eval_json, double **tr, size_t *n, lethe_err *err) {
+  json_error_t jerr;
+  json_t *root = json_load_file(eval_json, 0, &jerr);
+  *tr = NULL;
+  *n = 0;
+  if (!root)
+    return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: %s", eval_json, jerr.line, jerr.text);
+  json_t *forget = json_object_get(root, "forget");
+  if (!json_is_array(forget) || json_array_size(forget) == 0) {
+    json_decref(root);
+    return lethe_errf(err, LETHE_E_FORMAT, "%s: no \"forget\" array of examples", eval_json);
+  }
+  *n = json_array_size(forget);
+  *tr = lethe_malloc(sizeof(double) * *n);
+  for (size_t i = 0; i < *n; i++) {
+    json_t *v = json_object_get(json_array_get(forget, i), "truth_ratio");
+    if (!json_is_number(v)) {
+      free(*tr);
+      *tr = NULL;
+      json_decref(root);
+      return lethe_errf(err, LETHE_E_FORMAT, "%s: forget example %zu has no numeric truth_ratio",
+                        eval_json, i);
+    }
+    (*tr)[i] = json_number_value(v);
+  }
+  json_decref(root);
+  return 0;
+}

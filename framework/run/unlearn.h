@@ -1,0 +1,27 @@
+/* unlearn — one unlearning run of an experiment: the stages it needs (data,
+ * base, target, retain model, their evaluations), the method plugin with its
+ * reference log-probs cached once per example, the trainer, evaluation every
+ * K steps with the history, best (by forget quality) and final points.
+ *
+ * A run directory holds: config.cfg (resolved), steps.jsonl (loss, lr and
+ * the method's metrics per step), history.jsonl (one evaluation per line),
+ * eval.json (final per-example values), summary.json (final, best and
+ * utility-constrained best points, target and retain references), model/
+ * (optional), DONE when complete. Killed runs resume from checkpoint.safetensors.
+ */
+#ifndef LETHE_UNLEARN_H
+#define LETHE_UNLEARN_H
+
+#include "run/experiment.h"
+
+/* The retain split that matches a forget split ("forget10" → "retain90");
+ * NULL if the name is not forgetNN. Returns buf. */
+const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n);
+
+/* Builds (or reuses) every stage the experiment needs and prints their
+ * directories; no unlearning. */
+int run_prepare(const experiment *e, lethe_err *err);
+/* The unlearning run into run_dir. */
+int run_unlearn(const experiment *e, const char *run_dir, lethe_err *err);
+
+#endif

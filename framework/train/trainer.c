@@ -1,0 +1,178 @@
+/* trainer — accumulation, guard, clipping, AdamW + schedule, checkpoints,
+ * resume (see trainer.h). */
+#include "train/trainer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/progress.h"
+#include "model/safetensors.h"
+
+double train_lr_at(const train_config *tc, long step) {
+  if (step < tc->warmup_steps) return tc->opt.lr * (double)step / (double)tc->warmup_steps;
+  long rest = tc->total_steps - tc->warmup_steps;
+  if (rest <= 0) return 0.0;
+  double f = (double)(tc->total_steps - step) / (double)rest;
+  return tc->opt.lr * (f > 0 ? f : 0);
+}
+
+/* 1 for matrices (decayed), 0 for norm weights unless decay_norms. */
+static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
+  uint8_t *mask = lethe_malloc(m->n_params);
+  memset(mask, 1, m->n_params);
+  if (decay_norms) return mask;
+  const llama_params *p = &m->params;
+  const float *norms[] = {p->attn_norm, p->mlp_norm, p->final_norm};
+  size_t sizes[] = {m->param_sizes[1], m->param_sizes[6], m->param_sizes[10]};
+  for (int i = 0; i < 3; i++) memset(mask + (norms[i] - m->params_memory), 0, sizes[i]);
+  return mask;
+}
+
+/* Returns the index of the first non-finite gradient, or -1. */
+static long first_nonfinite(const float *g, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(g[i])) return (long)i;
+  return -1;
+}
+
+static const char *tensor_of(const llama_model *m, size_t index, char *buf, size_t n) {
+  int count = llama_named_tensors(m, &m->grads, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)count, sizeof *refs);
+  llama_named_tensors(m, &m->grads, refs, count);
+  snprintf(buf, n, "?");
+  const float *at = m->grads_memory + index;
+  for (int i = 0; i < count; i++) {
+    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
+    if (at >= refs[i].data && at < refs[i].data + numel) snprintf(buf, n, "%s", refs[i].name);
+  }
+  free(refs);
+  return buf;
+}
+
+int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
+                void *ctx, train_result *res, lethe_err *err) {
+  memset(res, 0, sizeof *res);
+  llama_alloc_grads(m);
+  adamw_state opt;
+  adamw_init(&opt, m->n_params);
+  uint8_t *decay = decay_mask(m, tc->decay_norms);
+  int rc = -1, accum = tc->grad_accum > 0 ? tc->grad_accum : 1;
+  long step = 0;
+  double loss = 0;
+  if (tc->resume && tc->checkpoint_path && lethe_file_exists(tc->checkpoint_path)) {
+    if (train_checkpoint_load(tc->checkpoint_path, m, &opt, err) != 0) goto done;
+    step = res->resumed_from = opt.step;
+  } else if (after && after(ctx, 0, 0.0, err) != 0) {
+    goto done;
+  }
+  lethe_progress prog;
+  progress_start(&prog, tc->label, tc->total_steps, step, tc->quiet);
+  for (; step < tc->total_steps; step++) {
+    llama_zero_grads(m);
+    double step_loss = 0, step_tokens = 0;
+    for (int k = 0; k < accum; k++) {
+      double l = 0, toks = 0;
+      if (micro(ctx, step, k, 1.0 / accum, &l, &toks, err) != 0) {
+        lethe_err_prefix(err, "%s, step %ld", tc->label, step + 1);
+        goto done;
+      }
+      if (!isfinite(l)) {
+        lethe_errf(err, LETHE_E_NUMERIC, "%s: the loss is %g at step %ld (micro-batch %d); stopped",
+                   tc->label, l, step + 1, k);
+        goto done;
+      }
+      step_loss += l / accum;
+      step_tokens += toks;
+    }
+    long bad = first_nonfinite(m->grads_memory, m->n_params);
+    if (bad >= 0) {
+      char name[96];
+      lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
+                 tc->label, m->grads_memory[bad], step + 1, tensor_of(m, (size_t)bad, name, sizeof name));
+      goto done;
+    }
+    if (tc->max_grad_norm > 0) {
+      double ss = 0;
+      for (size_t i = 0; i < m->n_params; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
+      double norm = sqrt(ss);
+      if (norm > tc->max_grad_norm) {
+        float s = (float)(tc->max_grad_norm / (norm + 1e-6));
+        for (size_t i = 0; i < m->n_params; i++) m->grads_memory[i] *= s;
+      }
+    }
+    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), m->params_memory, m->grads_memory, decay);
+    loss = step_loss;
+    progress_update(&prog, step + 1, loss, step_tokens);
+    if (tc->checkpoint_path && tc->checkpoint_every > 0 && (step + 1) % tc->checkpoint_every == 0 &&
+        step + 1 < tc->total_steps && train_checkpoint_save(tc->checkpoint_path, m, &opt, err) != 0)
+      goto done;
+    if (after && after(ctx, step + 1, loss, err) != 0) goto done;
+  }
+  progress_finish(&prog, step, loss);
+  res->steps = step;
+  res->last_loss = loss;
+  rc = 0;
+done:
+  adamw_free(&opt);
+  free(decay);
+  return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
+                          lethe_err *err) {
+  int n = llama_named_tensors(m, &m->params, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
+  llama_named_tensors(m, &m->params, refs, n);
+  st_entry *e = lethe_calloc((size_t)n + 2, sizeof *e);
+  for (int i = 0; i < n; i++) {
+    e[i].name = refs[i].name;
+    e[i].ndim = refs[i].ndim;
+    e[i].shape[0] = refs[i].shape[0];
+    e[i].shape[1] = refs[i].shape[1];
+    e[i].data = refs[i].data;
+  }
+  e[n] = (st_entry){"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m};
+  e[n + 1] = (st_entry){"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v};
+  char step[32];
+  snprintf(step, sizeof step, "%ld", opt->step);
+  const char *meta[] = {"lethe_checkpoint", "1", "step", step};
+  int rc = st_write_f32(path, e, n + 2, meta, 2, err);
+  free(e);
+  free(refs);
+  return rc;
+}
+
+int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err) {
+  st_file f;
+  if (st_open(&f, path, err) != 0) return -1;
+  int rc = -1, n = llama_named_tensors(m, &m->params, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
+  llama_named_tensors(m, &m->params, refs, n);
+  int64_t flat[1] = {(int64_t)opt->n};
+  for (int i = 0; i < n; i++)
+    if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0)
+      goto done;
+  if (st_load_f32(&f, "optimizer.exp_avg", 1, flat, opt->m, err) != 0 ||
+      st_load_f32(&f, "optimizer.exp_avg_sq", 1, flat, opt->v, err) != 0)
+    goto done;
+  json_t *meta = f.metadata_json ? json_loads(f.metadata_json, 0, NULL) : NULL;
+  const char *step = json_string_value(json_object_get(meta, "step"));
+  char *end = NULL;
+  long s = step ? strtol(step, &end, 10) : -1;
+  json_decref(meta);
+  if (s < 0 || !end || *end) {
+    lethe_errf(err, LETHE_E_FORMAT, "%s: checkpoint has no step in its metadata", path);
+    goto done;
+  }
+  opt->step = s;
+  rc = 0;
+done:
+  if (rc != 0) lethe_err_prefix(err, "resuming from %s", path);
+  free(refs);
+  st_close(&f);
+  return rc;
+}

@@ -1,0 +1,61 @@
+/* trainer — the optimisation loop shared by every stage: micro-batches with
+ * gradient accumulation, a NaN/Inf guard, optional clipping, AdamW with
+ * linear warm-up then linear decay (Hugging Face's schedule), checkpoints
+ * written atomically every N steps, resume to the same result, progress.
+ *
+ * What a step computes is the caller's: a callback runs one micro-batch
+ * (forward, loss, backward adding into the model's gradients). The data order
+ * must be a function of the step index (not of hidden state), so a resumed
+ * run sees exactly the batches an uninterrupted run would.
+ * Not here: losses, data, evaluation (callbacks), file layout of stages.
+ */
+#ifndef LETHE_TRAINER_H
+#define LETHE_TRAINER_H
+
+#include "model/llama.h"
+#include "train/adamw.h"
+
+typedef struct train_config {
+  adamw_config opt;     /* lr is the peak learning rate */
+  long total_steps;     /* optimizer steps */
+  long warmup_steps;    /* linear warm-up from 0 over these steps */
+  int grad_accum;       /* micro-batches per optimizer step (>= 1) */
+  double max_grad_norm; /* 0 = no clipping (the original's default) */
+  int decay_norms;      /* 1 = weight decay on norm weights too (torch default); 0 = matrices only (HF Trainer) */
+  const char *label;    /* for progress and errors, e.g. "unlearn npo" */
+  const char *checkpoint_path; /* NULL = no checkpoints */
+  long checkpoint_every;       /* steps; 0 = only at the end (if path set) */
+  int resume;                  /* continue from checkpoint_path if it exists */
+  int quiet;
+} train_config;
+
+/* Runs micro-batch `micro` (0..grad_accum-1) of optimizer step `step`
+ * (0-based): adds grad_scale × dL/dθ into the model's gradients and returns
+ * the micro-batch loss and its token count. */
+typedef int (*train_micro_fn)(void *ctx, long step, int micro, double grad_scale, double *loss,
+                              double *tokens, lethe_err *err);
+/* Called after optimizer step `steps_done` (1-based) and once before the
+ * first step with 0 (unless resuming); may evaluate, log, etc. */
+typedef int (*train_after_fn)(void *ctx, long steps_done, double loss, lethe_err *err);
+
+typedef struct train_result {
+  long steps;        /* steps completed */
+  long resumed_from; /* 0 unless resumed */
+  double last_loss;
+} train_result;
+
+/* The learning rate at optimizer step `step` (0-based), as Hugging Face's
+ * get_linear_schedule_with_warmup: lr·step/warmup during warm-up, then
+ * lr·(total − step)/(total − warmup). */
+double train_lr_at(const train_config *tc, long step);
+
+int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
+                void *ctx, train_result *res, lethe_err *err);
+
+/* Checkpoint files (safetensors): parameters under HF names plus the AdamW
+ * moments and the step in the metadata. */
+int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
+                          lethe_err *err);
+int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err);
+
+#endif
