@@ -39,9 +39,9 @@ typedef enum stats_ks_method {
 
 typedef struct stats_ks_result {
   /* D = max |F1(v) - F2(v)| over the pooled values v, empirical CDFs taken
-   * with ties counted on the right (searchsorted side='right'). When the
-   * exact path runs, D is rounded to the lattice, h / lcm(n1, n2), as SciPy
-   * reports it. */
+   * with ties counted on the right (searchsorted side='right'). Whenever
+   * the exact path is tried, D is rounded to the lattice, h / lcm(n1, n2),
+   * as SciPy reports it. */
   double statistic;
   double pvalue; /* two-sided p-value, clipped to [0, 1] */
   int exact;     /* 1 if the exact lattice-path computation produced pvalue */
