@@ -163,8 +163,9 @@ int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, le
   const char *step = json_string_value(json_object_get(meta, "step"));
   char *end = NULL;
   long s = step ? strtol(step, &end, 10) : -1;
+  int bad = s < 0 || !end || *end;
   json_decref(meta);
-  if (s < 0 || !end || *end) {
+  if (bad) {
     lethe_errf(err, LETHE_E_FORMAT, "%s: checkpoint has no step in its metadata", path);
     goto done;
   }

@@ -1,0 +1,221 @@
+/* test_pipeline — the whole pipeline on a tiny embedded world: base → target
+ * → retain → evaluation → one unlearning run, asserting what must hold
+ * (the target memorises the authors, forget quality separates the target from
+ * the retain model but not a second retain model trained with another seed),
+ * the evaluation's probability and truth ratio against a hand computation
+ * from `lethe score`, and resume after SIGKILL giving identical weights. */
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "run/evaluate.h"
+#include "run/stages.h"
+#include "run/unlearn.h"
+
+static char cache_dir[64];
+
+static void load_tiny(experiment *e, const char *extra) {
+  char cache[128];
+  snprintf(cache, sizeof cache, "cache_dir=\"%s\"", cache_dir);
+  const char *over[] = {cache, "world.authors=10", "world.general_qa=20", "world.idk=20",
+                        "model.hidden_size=64", "model.intermediate_size=176",
+                        "model.num_hidden_layers=2", "base.epochs=20", "base.batch_size=16",
+                        "base.lr=3e-3", "finetune.epochs=20", "finetune.batch_size=16",
+                        "finetune.lr=3e-3", "unlearn.epochs=4", "unlearn.batch_size=8",
+                        "unlearn.lr=1e-3", extra ? extra : "seed=0"};
+  lethe_err err = {0};
+  ck_assert_msg(experiment_load(e, NULL, over, sizeof over / sizeof over[0], &err) == 0, "%s", err.msg);
+  e->quiet = 1;
+}
+
+static json_t *load_json(const char *dir, const char *name) {
+  char *path = lethe_path_join(dir, name);
+  json_error_t jerr;
+  json_t *j = json_load_file(path, 0, &jerr);
+  ck_assert_msg(j != NULL, "%s: %s", path, jerr.text);
+  free(path);
+  return j;
+}
+
+static double get(json_t *summary, const char *set, const char *key) {
+  json_t *o = set ? json_object_get(summary, set) : summary;
+  return json_number_value(json_object_get(o, key));
+}
+
+/* Evaluates stage model `s` against retain truth ratios; returns summary. */
+static void eval_stage(experiment *e, const stage_out *data, const stage_out *s, const double *tr,
+                       size_t n_tr, eval_report *r) {
+  tok_tokenizer *tok;
+  llama_model m;
+  eval_data d;
+  lethe_err err = {0};
+  tofu_format fmt;
+  experiment_format(e, &fmt);
+  eval_options opt = {300, 48, 64};
+  ck_assert_msg(stage_tokenizer(data->dir, &tok, &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_load(&m, s->dir, &err) == 0, "%s", err.msg);
+  ck_assert_msg(eval_data_load(&d, data->dir, "forget10", 300, &err) == 0, "%s", err.msg);
+  ck_assert_msg(evaluate_model(&m, NULL, tok, &fmt, &d, &opt, tr, n_tr, r, &err) == 0, "%s", err.msg);
+  eval_data_free(&d);
+  llama_free(&m);
+  tok_free(tok);
+}
+
+START_TEST(test_stages_memorise_and_forget_quality_separates) {
+  experiment e;
+  load_tiny(&e, NULL);
+  lethe_err err = {0};
+  stage_out data, base, target, retain, retain2;
+  ck_assert_msg(stage_data(&e, &data, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_base(&e, &data, &base, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_finetune(&e, &data, &base, "retain90", 0, &retain, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_finetune(&e, &data, &base, "retain90", 1, &retain2, &err) == 0, "%s", err.msg);
+  ck_assert_str_ne(retain.dir, retain2.dir);
+  eval_report rr, rt, r2;
+  eval_stage(&e, &data, &retain, NULL, 0, &rr);
+  size_t n;
+  double *tr = eval_report_forget_tr(&rr, &n);
+  eval_stage(&e, &data, &target, tr, n, &rt);
+  eval_stage(&e, &data, &retain2, tr, n, &r2);
+  double p_target = rt.summary[EVAL_FORGET].prob, p_retain = rr.summary[EVAL_FORGET].prob;
+  fprintf(stderr, "forget prob: target %.3f retain %.3f; FQ target %.3g, second retain %.3g; "
+                  "MU target %.3f retain %.3f\n", p_target, p_retain, rt.forget_quality,
+          r2.forget_quality, rt.model_utility, rr.model_utility);
+  ck_assert_msg(p_target > p_retain + 0.3, "the target must memorise the forget authors");
+  ck_assert_msg(rt.forget_quality < 0.01, "FQ(target vs retain) = %g", rt.forget_quality);
+  ck_assert_msg(r2.forget_quality > 0.1, "FQ(second retain vs retain) = %g", r2.forget_quality);
+  ck_assert_msg(rt.model_utility > 0.5 && rr.model_utility > 0.5, "utility must survive fine-tuning");
+  /* the stage cache: asking again reuses every stage */
+  stage_out again;
+  ck_assert(stage_finetune(&e, &data, &base, "full", 0, &again, &err) == 0 && again.reused);
+  free(tr);
+  eval_report_free(&rr);
+  eval_report_free(&rt);
+  eval_report_free(&r2);
+  experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_unlearning_run_writes_history) {
+  experiment e;
+  load_tiny(&e, "method.name=npo_rt");
+  char run_dir[128];
+  snprintf(run_dir, sizeof run_dir, "%s/run-npo", cache_dir);
+  lethe_err err = {0};
+  ck_assert_msg(run_unlearn(&e, run_dir, &err) == 0, "%s", err.msg);
+  json_t *s = load_json(run_dir, "summary.json");
+  ck_assert_str_eq(json_string_value(json_object_get(s, "method")), "npo_rt");
+  json_t *final = json_object_get(s, "final"), *best = json_object_get(s, "best");
+  ck_assert(json_is_object(final) && json_is_object(best));
+  ck_assert_int_eq(json_integer_value(json_object_get(final, "step")),
+                   json_integer_value(json_object_get(s, "steps")));
+  ck_assert(get(best, NULL, "forget_quality") >= get(final, NULL, "forget_quality"));
+  /* NPO moves the forget answers away from the target */
+  ck_assert(get(final, "forget", "prob") < get(json_object_get(s, "target"), "forget", "prob"));
+  ck_assert(get(final, NULL, "forget_kl") > 0);
+  json_decref(s);
+  char *hist = lethe_path_join(run_dir, "history.jsonl"), *text;
+  size_t len;
+  ck_assert(lethe_read_file(hist, 1 << 24, &text, &len, &err) == 0);
+  int lines = 0;
+  for (char *p = text; *p; p++) lines += *p == '\n';
+  ck_assert_int_ge(lines, 3); /* step 0, every epoch */
+  free(text);
+  free(hist);
+  experiment_free(&e);
+}
+END_TEST
+
+/* probability and truth ratio of the first retain row, from `lethe score` */
+START_TEST(test_eval_matches_lethe_score) {
+  experiment e;
+  load_tiny(&e, NULL);
+  lethe_err err = {0};
+  stage_out data, base, target;
+  ck_assert(stage_data(&e, &data, &err) == 0 && stage_base(&e, &data, &base, &err) == 0);
+  ck_assert(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0);
+  eval_report r;
+  eval_stage(&e, &data, &target, NULL, 0, &r);
+  eval_data d;
+  ck_assert(eval_data_load(&d, data.dir, "forget10", 300, &err) == 0);
+  tok_tokenizer *tok;
+  ck_assert(stage_tokenizer(data.dir, &tok, &err) == 0);
+  tofu_format fmt;
+  experiment_format(&e, &fmt);
+  const tofu_qa *row = &d.sets[EVAL_RETAIN].rows[0];
+  const char *answers[16];
+  int na = 0;
+  answers[na++] = row->answer;
+  answers[na++] = row->paraphrased_answer;
+  for (int j = 0; j < row->n_perturbed; j++) answers[na++] = row->perturbed[j];
+  char rows_path[160];
+  snprintf(rows_path, sizeof rows_path, "%s/rows.jsonl", cache_dir);
+  FILE *f = fopen(rows_path, "w");
+  tok_special_ids sp = tok_special(tok);
+  for (int k = 0; k < na; k++) { /* one HF row per answer, written by hand */
+    tofu_example ex;
+    ck_assert(tofu_encode(tok, &fmt, row->question, answers[k], &ex, &err) == 0);
+    fprintf(f, "{\"input_ids\": [");
+    for (int t = 0; t <= ex.len; t++) fprintf(f, "%s%d", t ? ", " : "", t < ex.len ? ex.ids[t] : sp.eos);
+    fprintf(f, "], \"labels\": [");
+    for (int t = 0; t <= ex.len; t++)
+      fprintf(f, "%s%d", t ? ", " : "", t < ex.n_prompt ? -100 : t < ex.len ? ex.ids[t] : sp.eos);
+    fprintf(f, "]}\n");
+    tofu_example_free(&ex);
+  }
+  fclose(f);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "%s/framework/lethe score --model %s --data %s", LETHE_BINARY_DIR,
+           target.dir, rows_path);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  double avg[16];
+  char line[1 << 16];
+  for (int k = 0; k < na; k++) {
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+    json_t *o = json_loads(line, 0, NULL);
+    avg[k] = -json_number_value(json_object_get(o, "seq_logp")) /
+             (double)json_integer_value(json_object_get(o, "n_targets"));
+    json_decref(o);
+  }
+  ck_assert_int_eq(pclose(p), 0);
+  double prob = exp(-avg[0]), mean_pert = 0;
+  for (int k = 2; k < na; k++) mean_pert += avg[k] / (na - 2);
+  double truth_ratio = exp(avg[1] - mean_pert); /* geometric-mean perturbed / paraphrased */
+  const eval_example *ex = &r.ex[EVAL_RETAIN][0];
+  ck_assert_msg(fabs(ex->prob - prob) < 1e-5, "prob %.8f vs hand %.8f", ex->prob, prob);
+  ck_assert_msg(fabs(ex->truth_ratio - truth_ratio) < 1e-5 * truth_ratio, "truth ratio %.8f vs %.8f",
+                ex->truth_ratio, truth_ratio);
+  tok_free(tok);
+  eval_data_free(&d);
+  eval_report_free(&r);
+  experiment_free(&e);
+}
+END_TEST
+
+int main(void) {
+  strcpy(cache_dir, "/tmp/lethe_pipeline_XXXXXX");
+  if (!mkdtemp(cache_dir)) return EXIT_FAILURE;
+  Suite *s = suite_create("pipeline");
+  TCase *tc = tcase_create("tiny_world");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
+  tcase_add_test(tc, test_unlearning_run_writes_history);
+  tcase_add_test(tc, test_eval_matches_lethe_score);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_ENV);
+  int nf = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", cache_dir);
+  if (!nf && system(cmd) != 0) nf = 1;
+  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}

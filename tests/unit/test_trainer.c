@@ -1,0 +1,172 @@
+/* test_trainer — the optimisation loop: Hugging Face's linear schedule, the
+ * NaN/Inf guard naming step and tensor, and resume after SIGKILL giving
+ * bit-identical weights to an uninterrupted run. */
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "train/trainer.h"
+
+#define B 4
+#define T 10
+static int32_t tokens[3][B * T], targets[3][B * T], mask[B * T];
+
+static void make_model(llama_model *m) {
+  llama_config cfg;
+  llama_config_defaults(&cfg);
+  cfg.vocab_size = 17, cfg.hidden_size = 16, cfg.intermediate_size = 32;
+  cfg.num_hidden_layers = 2, cfg.num_attention_heads = 2, cfg.num_key_value_heads = 1;
+  cfg.head_dim = 8, cfg.max_position_embeddings = 16, cfg.initializer_range = 0.1;
+  lethe_err err = {0};
+  ck_assert_msg(llama_init(m, &cfg, 3, &err) == 0, "%s", err.msg);
+  lethe_rng r;
+  lethe_rng_seed(&r, 9);
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < B * T; i++) {
+      tokens[k][i] = (int32_t)lethe_rng_below(&r, 17);
+      targets[k][i] = i % T == T - 1 ? -1 : (int32_t)lethe_rng_below(&r, 17);
+      mask[i] = 1;
+    }
+}
+
+typedef struct ctx { llama_model *m; long kill_at; int nan_at; } ctx;
+
+static int micro(void *vc, long step, int k, double scale, double *loss, double *toks, lethe_err *err) {
+  ctx *c = vc;
+  int which = (int)((step * 2 + k) % 3); /* data is a function of the step */
+  if (llama_forward(c->m, tokens[which], mask, B, T, err) != 0) return -1;
+  float logp[B * T], g[B * T];
+  llama_target_logp(c->m, targets[which], logp);
+  double s = 0;
+  int n = 0;
+  for (int i = 0; i < B * T; i++)
+    if (targets[which][i] >= 0) s -= logp[i], n++;
+  for (int i = 0; i < B * T; i++) g[i] = targets[which][i] >= 0 ? (float)(-scale / n) : 0.0f;
+  *loss = c->nan_at == step ? NAN : s / n;
+  *toks = B * T;
+  llama_dlogits_from_dlogp(c->m, targets[which], g, NULL);
+  llama_backward(c->m);
+  return 0;
+}
+
+static int after(void *vc, long done, double loss, lethe_err *err) {
+  (void)loss, (void)err;
+  if (((ctx *)vc)->kill_at == done) raise(SIGKILL);
+  return 0;
+}
+
+static train_config config(const char *ckpt) {
+  train_config tc = {{1e-2, 0.9, 0.999, 1e-8, 0.01}, 12, 3, 2, 0.0, 0, "test", ckpt, 3, 1, 1};
+  return tc;
+}
+
+START_TEST(test_lr_schedule_matches_hf) {
+  train_config tc = config(NULL);
+  tc.total_steps = 10, tc.warmup_steps = 2;
+  ck_assert_double_eq(train_lr_at(&tc, 0), 0.0); /* HF: the first step has lr 0 */
+  ck_assert_double_eq_tol(train_lr_at(&tc, 1), 0.005, 1e-15);
+  ck_assert_double_eq_tol(train_lr_at(&tc, 2), 0.01, 1e-15);
+  ck_assert_double_eq_tol(train_lr_at(&tc, 6), 0.01 * 4 / 8, 1e-15);
+  ck_assert_double_eq(train_lr_at(&tc, 10), 0.0);
+}
+END_TEST
+
+START_TEST(test_resume_after_sigkill_is_identical) {
+  char dir[] = "/tmp/lethe_trainer_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char *ckpt = lethe_path_join(dir, "ckpt.safetensors");
+  lethe_err err = {0};
+  train_result res;
+  /* fork before this process starts OpenMP threads (libgomp is not fork-safe) */
+  pid_t pid = fork();
+  if (pid == 0) { /* the run that gets killed after step 7 (last checkpoint: 6) */
+    llama_model m;
+    make_model(&m);
+    ctx k = {&m, 7, -1};
+    train_config t2 = config(ckpt);
+    trainer_run(&m, &t2, micro, after, &k, &res, &err);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ck_assert(lethe_file_exists(ckpt));
+  llama_model ref;
+  make_model(&ref);
+  ctx c = {&ref, -1, -1};
+  train_config tc = config(NULL);
+  ck_assert_msg(trainer_run(&ref, &tc, micro, after, &c, &res, &err) == 0, "%s", err.msg);
+  llama_model m;
+  make_model(&m);
+  ctx k = {&m, -1, -1};
+  train_config t3 = config(ckpt);
+  ck_assert_msg(trainer_run(&m, &t3, micro, after, &k, &res, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(res.resumed_from, 6);
+  ck_assert_int_eq(res.steps, 12);
+  ck_assert_msg(!memcmp(m.params_memory, ref.params_memory, m.n_params * sizeof(float)),
+                "resumed weights differ from the uninterrupted run");
+  unlink(ckpt);
+  rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_nan_loss_stops_with_step) {
+  llama_model m;
+  make_model(&m);
+  ctx c = {&m, -1, 4};
+  train_config tc = config(NULL);
+  train_result res;
+  lethe_err err = {0};
+  ck_assert_int_eq(trainer_run(&m, &tc, micro, after, &c, &res, &err), -1);
+  ck_assert_msg(strstr(err.msg, "step 5") && strstr(err.msg, "test") && strstr(err.msg, "nan"),
+                "%s", err.msg);
+  m.params.wq[3] = INFINITY; /* a non-finite weight makes non-finite gradients */
+  c.nan_at = -1;
+  int rc = trainer_run(&m, &tc, micro, after, &c, &res, &err);
+  ck_assert_int_eq(rc, -1);
+  ck_assert_msg(strstr(err.msg, "step 1"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_checkpoint_into_readonly_dir_keeps_old) {
+  if (geteuid() == 0) return; /* root ignores directory permissions */
+  char dir[] = "/tmp/lethe_trainer_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char *ckpt = lethe_path_join(dir, "ckpt.safetensors");
+  llama_model m;
+  make_model(&m);
+  adamw_state opt;
+  adamw_init(&opt, m.n_params);
+  lethe_err err = {0};
+  ck_assert(train_checkpoint_save(ckpt, &m, &opt, &err) == 0);
+  chmod(dir, 0555);
+  m.params_memory[0] += 1.0f;
+  ck_assert_int_eq(train_checkpoint_save(ckpt, &m, &opt, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "ckpt.safetensors"));
+  chmod(dir, 0755);
+  float first = m.params_memory[0] - 1.0f;
+  ck_assert(train_checkpoint_load(ckpt, &m, &opt, &err) == 0);
+  ck_assert_float_eq(m.params_memory[0], first);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("trainer");
+  TCase *tc = tcase_create("loop");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_lr_schedule_matches_hf);
+  tcase_add_test(tc, test_resume_after_sigkill_is_identical);
+  tcase_add_test(tc, test_nan_loss_stops_with_step);
+  tcase_add_test(tc, test_checkpoint_into_readonly_dir_keeps_old);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_ENV);
+  int nf = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
