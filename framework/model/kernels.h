@@ -14,6 +14,10 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                       const float *rstd, int64_t n, int c);
 
+/* As rmsnorm_forward, with the output rounded to bfloat16 (bf16 compute). */
+void rmsnorm_forward_bf16(uint16_t *out, float *rstd, const float *x, const float *w, int64_t n,
+                          int c, float eps);
+
 /* Rotary tables (T, HD/2) for positions 0..T-1, HF "default" rope. */
 void rope_tables(float *cos_t, float *sin_t, int t_max, int head_dim, double theta);
 /* In place on x (B,T,H,HD) with rotate-half layout; positions (B,T) give each
@@ -28,12 +32,31 @@ void swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                      const float *up, int64_t n);
 
+/* The same with outputs rounded to bfloat16 (bf16 compute). */
+void swiglu_forward_bf16(uint16_t *out, const float *gate, const float *up, int64_t n);
+void swiglu_backward_bf16(uint16_t *dgate, uint16_t *dup, const float *dout, const float *gate,
+                          const float *up, int64_t n);
+
 /* In place on scores (B,H,T,T): masked softmax. Key j is visible from query i
  * when j <= i and key_mask[b,j] != 0 (key_mask NULL = all visible). Rows
  * with no visible key become all zero. */
 void attention_softmax(float *scores, const int32_t *key_mask, int b, int h, int t);
 /* In place on datt (B,H,T,T): dS = P ⊙ (dP − rowsum(dP ⊙ P)). */
 void attention_softmax_backward(float *datt, const float *att, int b, int h, int t);
+/* The same for causal blocking with blocks of `block` queries: row i covers
+ * keys [0, end) with end = min(t, (i / block + 1) · block) — entries after
+ * the diagonal in that range become 0 — and entries from end on are neither
+ * read nor written. block >= t gives the functions above. */
+void attention_softmax_blocked(float *scores, const int32_t *key_mask, int b, int h, int t,
+                               int block);
+void attention_softmax_backward_blocked(float *datt, const float *att, int b, int h, int t,
+                                        int block);
+/* The blocked functions that also write the computed entries [0, end) of
+ * each row, rounded to bfloat16, into probs16 / datt16 (same layout). */
+void attention_softmax_blocked_bf16(float *scores, uint16_t *probs16, const int32_t *key_mask,
+                                    int b, int h, int t, int block);
+void attention_softmax_backward_blocked_bf16(float *datt, uint16_t *datt16, const float *att,
+                                             int b, int h, int t, int block);
 
 /* GQA: expand kv (B,T,NKV,HD) to (B,T,NH,HD) by repeating each kv head
  * NH/NKV times; and the reverse sum for gradients (overwrites dkv). */

@@ -72,6 +72,55 @@ typedef struct llama_scratch {
   float *k_rep, *v_rep, *dk_rep, *dv_rep; /* (B, T, NH*HD) GQA expansion */
 } llama_scratch;
 
+/* bfloat16 copies of the matmul inputs, used only with bf16 compute
+ * (llama_set_compute); sized like llama_acts. */
+typedef struct llama_acts_bf16 {
+  uint16_t *attn_xn;  /* (L, B, T, C) */
+  uint16_t *q;        /* (L, B, T, NH*HD) after rotary */
+  uint16_t *k, *v;    /* (L, B, T, NH*HD) after rotary, GQA-expanded to NH heads */
+  uint16_t *att;      /* (L, B, NH, T, T) probabilities (the computed blocks) */
+  uint16_t *att_out;  /* (L, B, T, NH*HD) */
+  uint16_t *mlp_xn;   /* (L, B, T, C) */
+  uint16_t *swiglu;   /* (L, B, T, F) */
+  uint16_t *final_xn; /* (B, T, C) */
+  /* backward scratch, one layer at a time */
+  uint16_t *d_logits; /* (B, T, V) */
+  uint16_t *d_resid;  /* (B, T, C) */
+  uint16_t *d_att_out, *d_q, *d_k, *d_v; /* (B, T, NH*HD) */
+  uint16_t *d_att;    /* (B, NH, T, T) */
+  uint16_t *d_gate, *d_up; /* (B, T, F) */
+} llama_acts_bf16;
+
+/* Compute precision of llama_forward and llama_backward (llama_set_compute). */
+enum { LLAMA_COMPUTE_F32 = 0, LLAMA_COMPUTE_BF16 = 1 };
+
+/* Where forward and backward time goes (benchmarks, docs/performance.md):
+ * when llama_model.profile is non-NULL, each part of llama_forward and
+ * llama_backward adds its wall-clock seconds to fwd[part] or bwd[part].
+ * Matmuls are synchronous, so the times are exact; profiling costs one
+ * clock read per part. */
+enum {
+  LLAMA_PART_EMBED,    /* embedding gather / scatter-add */
+  LLAMA_PART_NORM,     /* RMSNorm (attention, MLP, final) */
+  LLAMA_PART_QKV,      /* q, k, v projections */
+  LLAMA_PART_ROPE,     /* rotary on q and k */
+  LLAMA_PART_ATT_MM,   /* attention matmuls (QKᵀ, PV and their gradients) */
+  LLAMA_PART_SOFTMAX,  /* masked softmax */
+  LLAMA_PART_WO,       /* output projection */
+  LLAMA_PART_GATE_UP,  /* gate and up projections */
+  LLAMA_PART_SWIGLU,   /* silu(gate)·up */
+  LLAMA_PART_DOWN,     /* down projection */
+  LLAMA_PART_HEAD,     /* LM head */
+  LLAMA_PART_COPY,     /* residual copies, GQA expand/reduce */
+  LLAMA_PART_CONVERT,  /* float32 -> bfloat16 conversions (bf16 compute) */
+  LLAMA_N_PARTS
+};
+typedef struct llama_profile {
+  double fwd[LLAMA_N_PARTS], bwd[LLAMA_N_PARTS];
+} llama_profile;
+/* A short name of a part ("qkv", "softmax", ...). */
+const char *llama_part_name(int part);
+
 typedef struct llama_model {
   llama_config cfg;
   size_t param_sizes[LLAMA_N_PARAM_TENSORS];
@@ -89,6 +138,11 @@ typedef struct llama_model {
   int B, T;                 /* shape of the last forward */
   const int32_t *tokens;    /* borrowed from the last forward, (B,T) */
   const int32_t *attn_mask; /* borrowed from the last forward, (B,T) */
+  llama_profile *profile;   /* borrowed; NULL = no timing (the default) */
+  int compute;              /* LLAMA_COMPUTE_*; change it with llama_set_compute */
+  uint16_t *params_bf16;    /* bf16 compute: weights rounded at each llama_forward */
+  uint16_t *acts_bf16_memory;
+  llama_acts_bf16 acts_bf16;
 } llama_model;
 
 /* Allocates zeroed parameters for cfg (validated first). */
@@ -120,6 +174,18 @@ void llama_alloc_grads(llama_model *m);
 void llama_zero_grads(llama_model *m);
 /* Ensures activation capacity for (B, T); reallocates only when growing. */
 void llama_reserve(llama_model *m, int B, int T);
+
+/* Selects the compute precision of llama_forward/llama_backward (the default
+ * is LLAMA_COMPUTE_F32). With LLAMA_COMPUTE_BF16 every matmul takes
+ * bfloat16 inputs and accumulates and stores float32 (AVX512_BF16 runs these
+ * about twice as fast): the weights are rounded from the float32 master copy
+ * at the start of every llama_forward (so optimizer updates are always seen),
+ * and the kernels that produce matmul inputs also write them rounded. Norms,
+ * softmax, losses, gradients and optimizer state stay float32. Costs a
+ * bf16 copy of the parameters and of the matmul inputs. Generation through
+ * the KV cache (generate.h) always runs float32. Activation buffers are
+ * reallocated at the next forward. */
+void llama_set_compute(llama_model *m, int mode);
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
  * valid until llama_backward returns. Token ids must be < V (checked). */

@@ -15,6 +15,7 @@ typedef struct mm_key {
   tensor_view a, b, c;
   float alpha;
   int accumulate;
+  int in_type; /* tensor_dtype of A and B */
 } mm_key;
 
 typedef struct mm_entry {
@@ -72,11 +73,12 @@ static uint64_t hash_key(const mm_key *k) {
   return h;
 }
 
-static dnnl_memory_desc_t make_md(tensor_view v) {
+static dnnl_memory_desc_t make_md(tensor_view v, int type) {
   dnnl_memory_desc_t md;
   dnnl_dims_t dims, strides;
   for (int i = 0; i < v.ndim; i++) dims[i] = v.dims[i], strides[i] = v.strides[i];
-  check(dnnl_memory_desc_init_by_strides(&md, v.ndim, dims, dnnl_f32, strides),
+  check(dnnl_memory_desc_init_by_strides(&md, v.ndim, dims,
+                                         type == TENSOR_BF16 ? dnnl_bf16 : dnnl_f32, strides),
         "dnnl_memory_desc_init_by_strides");
   return md;
 }
@@ -90,7 +92,8 @@ static void entry_destroy(mm_entry *e) {
 }
 
 static void entry_create(mm_entry *e, const mm_key *key, uint64_t hash) {
-  dnnl_memory_desc_t a = make_md(key->a), b = make_md(key->b), c = make_md(key->c);
+  dnnl_memory_desc_t a = make_md(key->a, key->in_type), b = make_md(key->b, key->in_type);
+  dnnl_memory_desc_t c = make_md(key->c, TENSOR_F32);
   dnnl_matmul_desc_t op;
   check(dnnl_matmul_desc_init(&op, &a, &b, NULL, &c), "dnnl_matmul_desc_init");
   dnnl_primitive_attr_t attr;
@@ -148,6 +151,11 @@ static mm_entry *lookup(const mm_key *key) {
 
 void tensor_matmul(float *c, tensor_view cv, const float *a, tensor_view av, const float *b,
                    tensor_view bv, float alpha, int accumulate) {
+  tensor_matmul_typed(c, cv, a, av, b, bv, TENSOR_F32, alpha, accumulate);
+}
+
+void tensor_matmul_typed(float *c, tensor_view cv, const void *a, tensor_view av, const void *b,
+                         tensor_view bv, tensor_dtype in, float alpha, int accumulate) {
   ensure_ready();
   mm_key key;
   memset(&key, 0, sizeof key); /* padding bytes take part in hashing */
@@ -156,6 +164,7 @@ void tensor_matmul(float *c, tensor_view cv, const float *a, tensor_view av, con
   key.c = cv;
   key.alpha = alpha;
   key.accumulate = accumulate != 0;
+  key.in_type = in;
   mm_entry *e = lookup(&key);
   check(dnnl_memory_set_data_handle(e->mem_a, (void *)a), "set handle a");
   check(dnnl_memory_set_data_handle(e->mem_b, (void *)b), "set handle b");
@@ -166,22 +175,64 @@ void tensor_matmul(float *c, tensor_view cv, const float *a, tensor_view av, con
   check(dnnl_stream_wait(ctx.stream), "dnnl_stream_wait");
 }
 
+void tensor_linear_forward_typed(float *y, const void *x, const void *w, tensor_dtype in,
+                                 int64_t m, int64_t k, int64_t n, int accumulate) {
+  tensor_matmul_typed(y, tensor_view2(m, n), x, tensor_view2(m, k), w,
+                      tensor_transposed(tensor_view2(n, k)), in, 1.0f, accumulate);
+}
+
+void tensor_linear_backward_data_typed(float *dx, const void *dy, const void *w, tensor_dtype in,
+                                       int64_t m, int64_t k, int64_t n, int accumulate) {
+  tensor_matmul_typed(dx, tensor_view2(m, k), dy, tensor_view2(m, n), w, tensor_view2(n, k), in,
+                      1.0f, accumulate);
+}
+
+void tensor_linear_backward_weights_typed(float *dw, const void *dy, const void *x,
+                                          tensor_dtype in, int64_t m, int64_t k, int64_t n) {
+  tensor_matmul_typed(dw, tensor_view2(n, k), dy, tensor_transposed(tensor_view2(m, n)), x,
+                      tensor_view2(m, k), in, 1.0f, 1);
+}
+
 void tensor_linear_forward(float *y, const float *x, const float *w, int64_t m, int64_t k,
                            int64_t n, int accumulate) {
-  tensor_matmul(y, tensor_view2(m, n), x, tensor_view2(m, k), w,
-                tensor_transposed(tensor_view2(n, k)), 1.0f, accumulate);
+  tensor_linear_forward_typed(y, x, w, TENSOR_F32, m, k, n, accumulate);
 }
 
 void tensor_linear_backward_data(float *dx, const float *dy, const float *w, int64_t m,
                                  int64_t k, int64_t n, int accumulate) {
-  tensor_matmul(dx, tensor_view2(m, k), dy, tensor_view2(m, n), w, tensor_view2(n, k), 1.0f,
-                accumulate);
+  tensor_linear_backward_data_typed(dx, dy, w, TENSOR_F32, m, k, n, accumulate);
 }
 
 void tensor_linear_backward_weights(float *dw, const float *dy, const float *x, int64_t m,
                                     int64_t k, int64_t n) {
-  tensor_matmul(dw, tensor_view2(n, k), dy, tensor_transposed(tensor_view2(m, n)), x,
-                tensor_view2(m, k), 1.0f, 1);
+  tensor_linear_backward_weights_typed(dw, dy, x, TENSOR_F32, m, k, n);
+}
+
+/* Conversions run in fixed chunks on the OpenMP threads; the loops are plain
+ * integer arithmetic, which the compiler vectorises. */
+#define CONVERT_CHUNK 16384
+
+TENSOR_VECTOR_CLONES
+static void to_bf16_chunk(uint16_t *dst, const float *src, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) dst[i] = tensor_bf16_round(src[i]);
+}
+
+void tensor_to_bf16(uint16_t *dst, const float *src, int64_t n) {
+  int64_t chunks = (n + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < chunks; k++) {
+    int64_t at = k * CONVERT_CHUNK, len = n - at < CONVERT_CHUNK ? n - at : CONVERT_CHUNK;
+    to_bf16_chunk(dst + at, src + at, len);
+  }
+}
+
+void tensor_from_bf16(float *dst, const uint16_t *src, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    union { uint32_t u; float f; } v = {(uint32_t)src[i] << 16};
+    dst[i] = v.f;
+  }
 }
 
 tensor_cache_stats tensor_cache_stats_get(void) {

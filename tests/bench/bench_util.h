@@ -1,0 +1,34 @@
+/* bench_util — small helpers shared by the benchmark programs: medians,
+ * JSON arrays, the thread count, and the oneDNN matmul roofline. */
+#ifndef LETHE_BENCH_UTIL_H
+#define LETHE_BENCH_UTIL_H
+
+#include <stdint.h>
+
+#include "model/config.h"
+
+/* The benchmark model: head_dim 64, heads = hidden/64 unless given (0),
+ * kv_heads = heads unless given, SwiGLU width 8·hidden/3 rounded up to 32
+ * unless given, untied head, init std 0.02, positions up to max_t. */
+void bench_model_config(llama_config *cfg, int hidden, int layers, int heads, int kv_heads,
+                        int ffn, int vocab, int max_t);
+/* Random tokens (seed 2) and next-token targets (the last position has none: -1). */
+void bench_make_batch(int32_t *tok, int32_t *tgt, int B, int T, int V);
+/* Model FLOPs of one forward over B·T tokens: 2 per weight per token for every
+ * linear layer and the head, plus QKᵀ and PV over the full T×T (the usual
+ * convention; the causal blocking actually skips part of that). */
+double bench_forward_flops(const llama_config *c, int B, int T);
+
+/* Threads the OpenMP runtime (and so oneDNN) will use. */
+int bench_threads(void);
+/* Median of n values (n >= 1); x is left unchanged. */
+double bench_median(const double *x, int n);
+/* Prints "name": [x0, x1, ...] (no newline). */
+void bench_print_array(const char *name, const double *x, int n);
+/* Times every linear-layer product of one training step of cfg with M
+ * tokens (forward X·Wᵀ, dX = dY·W, dW += dYᵀ·X for each weight shape) and
+ * prints one JSON line: per-shape GFLOP/s (median of reps), the best, and the
+ * step-weighted rate. bf16 != 0 times bfloat16 inputs instead of float32. */
+void bench_matmul_roofline(const llama_config *cfg, int M, int reps, int bf16);
+
+#endif
