@@ -18,6 +18,8 @@ void help_score(void);
 int cmd_generate(int argc, char **argv);
 void help_generate(void);
 int cmd_grad(int argc, char **argv);
+int cmd_suite(int argc, char **argv);
+void help_suite(void);
 int cmd_train(int argc, char **argv);
 void help_train(void);
 int cmd_unlearn(int argc, char **argv);

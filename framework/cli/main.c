@@ -16,6 +16,8 @@ static const cli_command commands[] = {
     {"unlearn", "run an unlearning method with evaluation history", cmd_unlearn, help_unlearn},
     {"eval", "TOFU evaluation of a model (utility, forget quality, ROUGE, ...)", cmd_eval,
      help_eval},
+    {"suite", "run an ablation suite (grid of experiments) in parallel; show its status",
+     cmd_suite, help_suite},
     {"grad", "one method step: loss and every parameter gradient (checks a method)", cmd_grad,
      help_grad},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,

@@ -161,7 +161,10 @@ int lcfg_override(lcfg *c, const char *schema_text, const char *assignment, leth
   char *text = lethe_malloc(n);
   snprintf(text, n, "v = %s;", eq + 1);
   int parsed = config_read_string(&val, text) == CONFIG_TRUE;
-  if (!parsed && ((s && config_setting_type(s) == CONFIG_TYPE_STRING) || (!s && open))) {
+  int want_string = s && config_setting_type(s) == CONFIG_TYPE_STRING;
+  if (parsed && want_string && config_setting_type(config_lookup(&val, "v")) != CONFIG_TYPE_STRING)
+    parsed = 0; /* "-s data.dir=2024" means the string "2024" */
+  if (!parsed && (want_string || (!s && open))) {
     config_destroy(&val);
     config_init(&val);
     config_setting_t *v = config_setting_add(config_root_setting(&val), "v", CONFIG_TYPE_STRING);

@@ -11,6 +11,7 @@
  * docs/configuration.md (keep them in step). */
 const char *const experiment_schema =
     "version = 1;\n"
+    "kind = \"tofu\";\n"
     "seed = 0;\n"
     "threads = 0;\n"
     "cache_dir = \"\";\n"

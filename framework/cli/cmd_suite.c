@@ -1,0 +1,69 @@
+/* lethe suite — run an ablation suite (grid × groups of experiments) in
+ * parallel processes, resumably; show its status. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "run/suite.h"
+
+void help_suite(void) {
+  printf(
+      "usage: lethe suite run FILE [--out DIR] [-j N] [--threads N] [-s path=value ...] [--quiet]\n"
+      "       lethe suite status FILE [--out DIR]\n\n"
+      "A suite file names a base experiment and a grid over setting paths (every\n"
+      "list in `grid` is a dimension) plus optional named `groups`; the runs are\n"
+      "their cartesian product. `run` trains the shared stages once (stage cache),\n"
+      "then runs up to N experiments at a time (threads divided among them); each\n"
+      "finished run is marked DONE, so an interrupted suite resumes where it\n"
+      "stopped. DIR defaults to results/<suite name>. Then: lethe report DIR.\n"
+      "Format: docs/configuration.md (\"Suites\").\n");
+}
+
+int cmd_suite(int argc, char **argv) {
+  if (argc < 3 || (strcmp(argv[1], "run") && strcmp(argv[1], "status")))
+    return cli_usage_error("suite", "expected 'run FILE' or 'status FILE'");
+  int is_run = !strcmp(argv[1], "run");
+  const char *file = argv[2], *out = NULL, *v;
+  const char **extra = lethe_calloc((size_t)argc, sizeof *extra);
+  suite_options opt = {1, 0, 0, NULL, extra, 0};
+  for (int i = 3; i < argc; i++) {
+    if ((v = cli_opt_value(argc, argv, &i, "--out"))) out = v;
+    else if (is_run && (v = cli_opt_value(argc, argv, &i, "-j")))
+      opt.jobs = (int)cli_parse_long("suite", "-j", v, 1, 256);
+    else if (is_run && (v = cli_opt_value(argc, argv, &i, "--threads")))
+      opt.threads = (int)cli_parse_long("suite", "--threads", v, 1, 1024);
+    else if (is_run && (v = cli_opt_value(argc, argv, &i, "-s"))) extra[opt.n_extra++] = v;
+    else if (is_run && !strcmp(argv[i], "--quiet")) opt.quiet = 1;
+    else {
+      free(extra);
+      return cli_usage_error("suite", "unknown argument '%s'", argv[i]);
+    }
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    free(extra);
+    fprintf(stderr, "lethe suite: cannot find the lethe executable (/proc/self/exe)\n");
+    return 1;
+  }
+  exe[n] = '\0';
+  opt.lethe = exe;
+  suite s;
+  lethe_err err = {0};
+  if (suite_load(&s, file, &err) != 0) {
+    fprintf(stderr, "lethe suite: %s\n", err.msg);
+    free(extra);
+    return 1;
+  }
+  char *dir = out ? lethe_strdup(out) : suite_default_out(&s);
+  int rc = is_run ? suite_execute(&s, dir, &opt, &err) : suite_print_status(&s, dir, &err);
+  if (rc != 0) fprintf(stderr, "lethe suite: %s\n", err.msg);
+  else if (is_run) printf("suite done: %s (lethe report %s)\n", dir, dir);
+  free(dir);
+  free(extra);
+  suite_free(&s);
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,589 @@
+/* suite — expansion of a suite file into runs, parallel execution as
+ * `lethe` child processes, status (see suite.h). */
+#include "run/suite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef struct strvec {
+  char **v;
+  int n, cap;
+} strvec;
+
+static void sv_push(strvec *s, char *str) {
+  if (s->n == s->cap) s->v = lethe_realloc(s->v, sizeof(char *) * (size_t)(s->cap = s->cap ? 2 * s->cap : 8));
+  s->v[s->n++] = str;
+}
+
+static void where(const config_setting_t *s, char *buf, size_t n) {
+  const char *f = config_setting_source_file(s);
+  snprintf(buf, n, "%s:%d", f ? f : "?", config_setting_source_line(s));
+}
+
+/* Text of a scalar value as an override accepts it (strings bare). */
+static int value_text(const config_setting_t *v, char *buf, size_t n) {
+  switch (config_setting_type(v)) {
+  case CONFIG_TYPE_INT:
+  case CONFIG_TYPE_INT64: snprintf(buf, n, "%lld", (long long)config_setting_get_int64(v)); return 0;
+  case CONFIG_TYPE_FLOAT: {
+    snprintf(buf, n, "%.17g", config_setting_get_float(v));
+    if (!strpbrk(buf, ".eEni")) strncat(buf, ".0", n - strlen(buf) - 1);
+    return 0;
+  }
+  case CONFIG_TYPE_BOOL: snprintf(buf, n, "%s", config_setting_get_bool(v) ? "true" : "false"); return 0;
+  case CONFIG_TYPE_STRING: snprintf(buf, n, "%s", config_setting_get_string(v)); return 0;
+  default: return -1;
+  }
+}
+
+static json_t *value_json(const config_setting_t *v) {
+  switch (config_setting_type(v)) {
+  case CONFIG_TYPE_INT:
+  case CONFIG_TYPE_INT64: return json_integer((json_int_t)config_setting_get_int64(v));
+  case CONFIG_TYPE_FLOAT: return json_real(config_setting_get_float(v));
+  case CONFIG_TYPE_BOOL: return json_boolean(config_setting_get_bool(v));
+  default: return json_string(config_setting_get_string(v));
+  }
+}
+
+/* A JSON value for override text: a number when it reads as one. */
+static json_t *json_from_text(const char *t) {
+  char *end;
+  if (!strcmp(t, "true") || !strcmp(t, "false")) return json_boolean(!strcmp(t, "true"));
+  long long i = strtoll(t, &end, 10);
+  if (*t && !*end) return json_integer(i);
+  double d = strtod(t, &end);
+  if (*t && !*end) return json_real(d);
+  return json_string(t);
+}
+
+/* Flattens a group of settings into "path=value" overrides. */
+static int flatten(const config_setting_t *g, const char *prefix, strvec *out, lethe_err *err) {
+  for (int i = 0; i < config_setting_length(g); i++) {
+    config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+    char path[512], text[600], w[600];
+    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
+    if (config_setting_is_group(s)) {
+      if (flatten(s, path, out, err) != 0) return -1;
+      continue;
+    }
+    if (value_text(s, text, sizeof text) != 0) {
+      where(s, w, sizeof w);
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: '%s' must be a single value here", w, path);
+    }
+    size_t n = strlen(path) + strlen(text) + 2;
+    char *o = lethe_malloc(n);
+    snprintf(o, n, "%s=%s", path, text);
+    sv_push(out, o);
+  }
+  return 0;
+}
+
+/* Collects grid dimensions: every array/list leaf of the grid group. */
+typedef struct dim {
+  char *path;
+  const config_setting_t *values;
+} dim;
+
+static int collect_dims(const config_setting_t *g, const char *prefix, dim **dims, int *n,
+                        lethe_err *err) {
+  for (int i = 0; i < config_setting_length(g); i++) {
+    config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+    char path[512], w[600];
+    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
+    where(s, w, sizeof w);
+    if (config_setting_is_group(s)) {
+      if (collect_dims(s, path, dims, n, err) != 0) return -1;
+      continue;
+    }
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: grid.%s must be a list of values, e.g. [1, 2]", w, path);
+    if (config_setting_length(s) == 0)
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: grid.%s has no values", w, path);
+    for (int k = 0; k < config_setting_length(s); k++) {
+      char t[8];
+      if (value_text(config_setting_get_elem(s, (unsigned)k), t, sizeof t) != 0 &&
+          config_setting_type(config_setting_get_elem(s, (unsigned)k)) != CONFIG_TYPE_STRING)
+        return lethe_errf(err, LETHE_E_CONFIG, "%s: grid.%s value %d must be a number, string or bool",
+                          w, path, k + 1);
+    }
+    *dims = lethe_realloc(*dims, sizeof(dim) * (size_t)(*n + 1));
+    (*dims)[*n].path = lethe_strdup(path);
+    (*dims)[*n].values = s;
+    (*n)++;
+  }
+  return 0;
+}
+
+/* Directory-safe copy of a value. */
+static void safe_name(char *dst, size_t n, const char *src) {
+  size_t k = 0;
+  for (; *src && k + 1 < n; src++)
+    dst[k++] = (strchr("/\\ \t\"'*?:;|<>", *src) || (unsigned char)*src < 32) ? '_' : *src;
+  dst[k] = '\0';
+}
+
+static const char *leaf(const char *path) {
+  const char *dot = strrchr(path, '.');
+  return dot ? dot + 1 : path;
+}
+
+int suite_load(suite *s, const char *path, lethe_err *err) {
+  memset(s, 0, sizeof *s);
+  config_t cfg;
+  config_init(&cfg);
+  char *dir_copy = lethe_strdup(path), *dir = dirname(dir_copy);
+  config_set_include_dir(&cfg, dir);
+  dim *dims = NULL;
+  int n_dims = 0, rc = -1;
+  strvec common = {0};
+  json_t *root = NULL;
+  if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+    if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+      lethe_errf(err, LETHE_E_IO, "%s: cannot read the suite file", path);
+    else
+      lethe_errf(err, LETHE_E_CONFIG, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+                 config_error_line(&cfg), config_error_text(&cfg));
+    goto done;
+  }
+  config_setting_t *rootset = config_root_setting(&cfg);
+  static const char *const known[] = {"name", "base", "set", "grid", "groups", NULL};
+  for (int i = 0; i < config_setting_length(rootset); i++) {
+    config_setting_t *c = config_setting_get_elem(rootset, (unsigned)i);
+    int ok = 0;
+    for (int k = 0; known[k]; k++) ok |= !strcmp(known[k], config_setting_name(c));
+    if (!ok) {
+      char w[600];
+      where(c, w, sizeof w);
+      lethe_errf(err, LETHE_E_CONFIG, "%s: unknown suite setting '%s' (known: name, base, set, grid, groups)",
+                 w, config_setting_name(c));
+      goto done;
+    }
+  }
+  s->path = lethe_strdup(path);
+  const char *name = NULL, *base = NULL;
+  if (config_lookup_string(&cfg, "name", &name) == CONFIG_TRUE) {
+    s->name = lethe_strdup(name);
+  } else {
+    char *b = lethe_strdup(path), *bn = basename(b), *dot = strrchr(bn, '.');
+    if (dot) *dot = '\0';
+    s->name = lethe_strdup(bn);
+    free(b);
+  }
+  if (config_lookup_string(&cfg, "base", &base) != CONFIG_TRUE) {
+    lethe_errf(err, LETHE_E_CONFIG, "%s: the suite needs base = \"experiment.cfg\";", path);
+    goto done;
+  }
+  s->base = base[0] == '/' ? lethe_strdup(base) : lethe_path_join(dir, base);
+  { /* the base experiment's kind decides which command runs it */
+    config_t b;
+    config_init(&b);
+    char *bd = lethe_strdup(s->base);
+    config_set_include_dir(&b, dirname(bd));
+    const char *kind = "tofu";
+    int ok = config_read_file(&b, s->base) == CONFIG_TRUE;
+    if (!ok) {
+      config_setting_t *bs = config_lookup(&cfg, "base");
+      char w[600];
+      where(bs, w, sizeof w);
+      lethe_errf(err, LETHE_E_CONFIG, "%s: base experiment %s: %s (line %d)", w, s->base,
+                 config_error_type(&b) == CONFIG_ERR_FILE_IO ? "cannot be read" : config_error_text(&b),
+                 config_error_line(&b));
+      config_destroy(&b);
+      free(bd);
+      goto done;
+    }
+    config_lookup_string(&b, "kind", &kind);
+    s->kind = lethe_strdup(kind);
+    config_destroy(&b);
+    free(bd);
+  }
+  config_setting_t *set = config_lookup(&cfg, "set"), *grid = config_lookup(&cfg, "grid");
+  config_setting_t *groups = config_lookup(&cfg, "groups");
+  if (set && (!config_setting_is_group(set) || flatten(set, "", &common, err) != 0)) {
+    if (!config_setting_is_group(set)) lethe_errf(err, LETHE_E_CONFIG, "%s: set must be a group { ... }", path);
+    goto done;
+  }
+  if (grid && (!config_setting_is_group(grid) || collect_dims(grid, "", &dims, &n_dims, err) != 0)) {
+    if (!config_setting_is_group(grid)) lethe_errf(err, LETHE_E_CONFIG, "%s: grid must be a group { ... }", path);
+    goto done;
+  }
+  int n_groups = groups ? config_setting_length(groups) : 0;
+  if (groups && !config_setting_is_list(groups)) {
+    lethe_errf(err, LETHE_E_CONFIG, "%s: groups must be a list ( { name = ...; set = { ... }; }, ... )", path);
+    goto done;
+  }
+  for (int g = 0; g < n_groups; g++) {
+    config_setting_t *gr = config_setting_get_elem(groups, (unsigned)g);
+    const char *gname;
+    char w[600];
+    where(gr, w, sizeof w);
+    if (!config_setting_is_group(gr) || config_setting_lookup_string(gr, "name", &gname) != CONFIG_TRUE ||
+        !config_setting_get_member(gr, "set") || !config_setting_is_group(config_setting_get_member(gr, "set"))) {
+      lethe_errf(err, LETHE_E_CONFIG, "%s: each group needs name = \"...\"; and set = { ... };", w);
+      goto done;
+    }
+  }
+  /* expand: grid (mixed radix, last dimension fastest) × groups */
+  long total = 1;
+  for (int d = 0; d < n_dims; d++) total *= config_setting_length(dims[d].values);
+  int per_group = n_groups ? n_groups : 1;
+  if (total * per_group > 100000) {
+    lethe_errf(err, LETHE_E_CONFIG, "%s: %ld runs is too many", path, total * per_group);
+    goto done;
+  }
+  s->n_runs = (int)(total * per_group);
+  s->runs = lethe_calloc((size_t)s->n_runs, sizeof(suite_run));
+  s->n_dims = n_dims;
+  s->dims = lethe_calloc((size_t)n_dims + 1, sizeof(char *));
+  root = json_object();
+  json_t *jgrid = json_object(), *jruns = json_array(), *jgroups = json_array();
+  for (int d = 0; d < n_dims; d++) {
+    s->dims[d] = lethe_strdup(dims[d].path);
+    json_t *vals = json_array();
+    for (int k = 0; k < config_setting_length(dims[d].values); k++)
+      json_array_append_new(vals, value_json(config_setting_get_elem(dims[d].values, (unsigned)k)));
+    json_object_set_new(jgrid, dims[d].path, vals);
+  }
+  for (int g = 0; g < n_groups; g++) {
+    const char *gname;
+    config_setting_lookup_string(config_setting_get_elem(groups, (unsigned)g), "name", &gname);
+    json_array_append_new(jgroups, json_string(gname));
+  }
+  int r = 0;
+  for (long p = 0; p < total; p++)
+    for (int g = 0; g < per_group; g++, r++) {
+      strvec ov = {0};
+      json_t *settings = json_object();
+      for (int i = 0; i < common.n; i++) sv_push(&ov, lethe_strdup(common.v[i]));
+      char name[1024] = "";
+      long rest = p;
+      int *pick = lethe_calloc((size_t)n_dims + 1, sizeof(int));
+      for (int d = n_dims - 1; d >= 0; d--) {
+        int nv = config_setting_length(dims[d].values);
+        pick[d] = (int)(rest % nv);
+        rest /= nv;
+      }
+      for (int d = 0; d < n_dims; d++) {
+        const config_setting_t *v = config_setting_get_elem(dims[d].values, (unsigned)pick[d]);
+        char text[512], o[1100], safe[512];
+        value_text(v, text, sizeof text);
+        snprintf(o, sizeof o, "%s=%s", dims[d].path, text);
+        sv_push(&ov, lethe_strdup(o));
+        json_object_set_new(settings, dims[d].path, value_json(v));
+        int clash = 0; /* a leaf shared by two dimensions needs its full path */
+        for (int e = 0; e < n_dims; e++) clash |= e != d && !strcmp(leaf(dims[e].path), leaf(dims[d].path));
+        safe_name(safe, sizeof safe, text);
+        size_t used = strlen(name);
+        snprintf(name + used, sizeof name - used, "%s%s=%s", used ? "," : "",
+                 clash ? dims[d].path : leaf(dims[d].path), safe);
+      }
+      free(pick);
+      if (n_groups) {
+        config_setting_t *gr = config_setting_get_elem(groups, (unsigned)g);
+        const char *gname;
+        config_setting_lookup_string(gr, "name", &gname);
+        strvec gov = {0};
+        if (flatten(config_setting_get_member(gr, "set"), "", &gov, err) != 0) goto done;
+        json_object_set_new(settings, "group", json_string(gname));
+        for (int i = 0; i < gov.n; i++) {
+          sv_push(&ov, gov.v[i]);
+          char key[512];
+          const char *eq = strchr(gov.v[i], '=');
+          snprintf(key, sizeof key, "%.*s", (int)(eq - gov.v[i]), gov.v[i]);
+          json_object_set_new(settings, key, json_from_text(eq + 1));
+        }
+        free(gov.v);
+        char safe[256];
+        safe_name(safe, sizeof safe, gname);
+        size_t used = strlen(name);
+        snprintf(name + used, sizeof name - used, "%s%s", used ? "," : "", safe);
+      }
+      if (!*name) snprintf(name, sizeof name, "run");
+      s->runs[r].name = lethe_strdup(name);
+      s->runs[r].overrides = ov.v;
+      s->runs[r].n_overrides = ov.n;
+      json_t *jr = json_object();
+      char dirname_buf[1100];
+      snprintf(dirname_buf, sizeof dirname_buf, "runs/%s", name);
+      json_object_set_new(jr, "name", json_string(name));
+      json_object_set_new(jr, "dir", json_string(dirname_buf));
+      json_object_set_new(jr, "settings", settings);
+      json_array_append_new(jruns, jr);
+    }
+  for (int a = 0; a < s->n_runs; a++) /* two runs must not share a directory */
+    for (int b = a + 1; b < s->n_runs; b++)
+      if (!strcmp(s->runs[a].name, s->runs[b].name)) {
+        lethe_errf(err, LETHE_E_CONFIG, "%s: runs %d and %d would both be named '%s' (give groups distinct names)",
+                   path, a + 1, b + 1, s->runs[a].name);
+        goto done;
+      }
+  json_object_set_new(root, "name", json_string(s->name));
+  json_object_set_new(root, "suite_file", json_string(path));
+  json_object_set_new(root, "base", json_string(s->base));
+  json_object_set_new(root, "kind", json_string(s->kind));
+  json_object_set_new(root, "grid", jgrid);
+  json_object_set_new(root, "groups", jgroups);
+  json_object_set_new(root, "runs", jruns);
+  s->json = json_dumps(root, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+  rc = 0;
+done:
+  json_decref(root);
+  for (int d = 0; d < n_dims; d++) free(dims[d].path);
+  free(dims);
+  for (int i = 0; i < common.n; i++) free(common.v[i]);
+  free(common.v);
+  config_destroy(&cfg);
+  free(dir_copy);
+  if (rc != 0) suite_free(s);
+  return rc;
+}
+
+void suite_free(suite *s) {
+  for (int r = 0; r < s->n_runs; r++) {
+    for (int i = 0; s->runs && i < s->runs[r].n_overrides; i++) free(s->runs[r].overrides[i]);
+    if (s->runs) {
+      free(s->runs[r].overrides);
+      free(s->runs[r].name);
+    }
+  }
+  free(s->runs);
+  for (int d = 0; d < s->n_dims; d++) free(s->dims[d]);
+  free(s->dims);
+  free(s->path);
+  free(s->name);
+  free(s->base);
+  free(s->kind);
+  free(s->json);
+  memset(s, 0, sizeof *s);
+}
+
+char *suite_default_out(const suite *s) {
+  char *dir = lethe_path_join("results", s->name);
+  return dir;
+}
+
+/* ---- execution ---------------------------------------------------------------- */
+static char *run_path(const char *out_dir, const suite_run *r, const char *file) {
+  char *runs = lethe_path_join(out_dir, "runs"), *dir = lethe_path_join(runs, r->name);
+  char *p = file ? lethe_path_join(dir, file) : lethe_strdup(dir);
+  free(runs);
+  free(dir);
+  return p;
+}
+
+static int run_has(const char *out_dir, const suite_run *r, const char *file) {
+  char *p = run_path(out_dir, r, file);
+  int e = lethe_file_exists(p);
+  free(p);
+  return e;
+}
+
+/* Spawns `lethe CMD args...` with stdout/stderr appended to log; returns pid or -1. */
+static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, const suite_options *opt,
+                   const char *cmd, int threads, lethe_err *err) {
+  char *dir = run_path(out_dir, r, NULL), *log = run_path(out_dir, r, "log.txt");
+  const char **argv = lethe_calloc((size_t)(r->n_overrides + opt->n_extra) * 2 + 12, sizeof(char *));
+  int a = 0;
+  argv[a++] = opt->lethe;
+  argv[a++] = cmd;
+  argv[a++] = s->base;
+  if (strcmp(cmd, "train")) {
+    argv[a++] = "--out";
+    argv[a++] = dir;
+  }
+  if (!strcmp(cmd, "unlearn")) argv[a++] = "--resume";
+  argv[a++] = "--quiet";
+  for (int i = 0; i < r->n_overrides; i++) argv[a++] = "-s", argv[a++] = r->overrides[i];
+  for (int i = 0; i < opt->n_extra; i++) argv[a++] = "-s", argv[a++] = opt->extra[i];
+  argv[a] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  /* the child's environment: ours with its share of the threads */
+  int n_env = 0;
+  while (environ[n_env]) n_env++;
+  char **env = lethe_calloc((size_t)n_env + 2, sizeof(char *));
+  int e = 0;
+  for (int i = 0; i < n_env; i++)
+    if (strncmp(environ[i], "OMP_NUM_THREADS=", 16)) env[e++] = environ[i];
+  char threads_var[64];
+  snprintf(threads_var, sizeof threads_var, "OMP_NUM_THREADS=%d", threads);
+  env[e++] = threads_var;
+  pid_t pid;
+  int rc = posix_spawn(&pid, opt->lethe, &fa, NULL, (char *const *)argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  free(env);
+  free(argv);
+  free(dir);
+  free(log);
+  if (rc != 0) {
+    lethe_errf(err, LETHE_E_IO, "cannot start %s: %s", opt->lethe, strerror(rc));
+    return -1;
+  }
+  return pid;
+}
+
+static int cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static void one_line_summary(const char *out_dir, const suite_run *r, char *buf, size_t n) {
+  char *p = run_path(out_dir, r, "summary.json");
+  json_t *j = json_load_file(p, 0, NULL);
+  json_t *fin = json_object_get(j, "final"), *best = json_object_get(j, "best");
+  if (fin)
+    snprintf(buf, n, "final FQ %.3g MU %.3f, best FQ %.3g (%.0f s)",
+             json_number_value(json_object_get(fin, "forget_quality")),
+             json_number_value(json_object_get(fin, "model_utility")),
+             json_number_value(json_object_get(best, "forget_quality")),
+             json_number_value(json_object_get(j, "seconds")));
+  else
+    snprintf(buf, n, "done");
+  json_decref(j);
+  free(p);
+}
+
+int suite_execute(const suite *s, const char *out_dir, const suite_options *opt, lethe_err *err) {
+  char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
+  int rc = lethe_mkdir_p(runs_dir, err);
+  if (rc == 0) rc = lethe_write_file_atomic(sj, s->json, strlen(s->json), err);
+  free(runs_dir);
+  free(sj);
+  if (rc != 0) return -1;
+  int jobs = opt->jobs > 0 ? opt->jobs : 1, total_threads = opt->threads > 0 ? opt->threads : cores();
+  int per_run = total_threads / jobs > 0 ? total_threads / jobs : 1;
+  int is_tofu = !strcmp(s->kind, "tofu");
+  const char *cmd = is_tofu ? "unlearn" : s->kind;
+  int *pending = lethe_malloc(sizeof(int) * (size_t)(s->n_runs + 1)), n_pending = 0, n_done = 0;
+  for (int r = 0; r < s->n_runs; r++) {
+    if (run_has(out_dir, &s->runs[r], "DONE")) n_done++;
+    else pending[n_pending++] = r;
+  }
+  if (!opt->quiet)
+    fprintf(stderr, "suite %s: %d runs, %d done, %d to run (%d at a time, %d threads each) -> %s\n",
+            s->name, s->n_runs, n_done, n_pending, jobs, per_run, out_dir);
+  /* shared stages first, one experiment at a time with every thread (each
+   * stage is trained once; runs that share it then find it in the cache) */
+  for (int i = 0; is_tofu && i < n_pending; i++) {
+    const suite_run *r = &s->runs[pending[i]];
+    char *dir = run_path(out_dir, r, NULL);
+    rc = lethe_mkdir_p(dir, err);
+    free(dir);
+    if (rc != 0) break;
+    pid_t pid = spawn(s, r, out_dir, opt, "train", total_threads, err);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      char *log = run_path(out_dir, r, "log.txt");
+      if (pid >= 0) lethe_errf(err, LETHE_E_IO, "preparing the stages of run %s failed (see %s)", r->name, log);
+      free(log);
+      rc = -1;
+      break;
+    }
+  }
+  pid_t *pids = lethe_calloc((size_t)jobs, sizeof(pid_t));
+  int *slot_run = lethe_calloc((size_t)jobs, sizeof(int)), next = 0, running = 0, failed = 0;
+  while (rc == 0 && (next < n_pending || running > 0)) {
+    for (int j = 0; j < jobs && next < n_pending; j++) {
+      if (pids[j] > 0) continue;
+      const suite_run *r = &s->runs[pending[next]];
+      char *dir = run_path(out_dir, r, NULL), *failed_marker = run_path(out_dir, r, "FAILED");
+      lethe_mkdir_p(dir, NULL);
+      unlink(failed_marker);
+      free(dir);
+      free(failed_marker);
+      pid_t pid = spawn(s, r, out_dir, opt, cmd, per_run, err);
+      if (pid < 0) {
+        rc = -1;
+        break;
+      }
+      char *marker = run_path(out_dir, r, "RUNNING"), text[32];
+      snprintf(text, sizeof text, "%ld\n", (long)pid);
+      lethe_write_file_atomic(marker, text, strlen(text), NULL);
+      free(marker);
+      pids[j] = pid;
+      slot_run[j] = pending[next++];
+      running++;
+    }
+    if (running == 0) break;
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int j = 0; j < jobs; j++) {
+      if (pids[j] != pid) continue;
+      const suite_run *r = &s->runs[slot_run[j]];
+      char *marker = run_path(out_dir, r, "RUNNING");
+      unlink(marker);
+      free(marker);
+      pids[j] = 0;
+      running--;
+      int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && run_has(out_dir, r, "DONE");
+      char line[256];
+      if (ok) {
+        n_done++;
+        one_line_summary(out_dir, r, line, sizeof line);
+      } else {
+        failed++;
+        char *fm = run_path(out_dir, r, "FAILED");
+        snprintf(line, sizeof line, "FAILED (exit %d; see runs/%s/log.txt)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), r->name);
+        lethe_write_file_atomic(fm, line, strlen(line), NULL);
+        free(fm);
+      }
+      if (!opt->quiet) fprintf(stderr, "[%d/%d] %s: %s\n", n_done + failed, s->n_runs, r->name, line);
+    }
+  }
+  free(pids);
+  free(slot_run);
+  free(pending);
+  if (rc == 0 && failed)
+    rc = lethe_errf(err, LETHE_E_IO, "%d of %d runs failed (their log.txt says why); rerun to retry them",
+                    failed, s->n_runs);
+  return rc;
+}
+
+int suite_print_status(const suite *s, const char *out_dir, lethe_err *err) {
+  (void)err;
+  int counts[4] = {0};
+  static const char *const names[4] = {"done", "running", "failed", "pending"};
+  for (int r = 0; r < s->n_runs; r++) {
+    const suite_run *run = &s->runs[r];
+    int state = 3;
+    if (run_has(out_dir, run, "DONE")) {
+      state = 0;
+    } else if (run_has(out_dir, run, "RUNNING")) {
+      char *m = run_path(out_dir, run, "RUNNING"), *text;
+      size_t len;
+      if (lethe_read_file(m, 64, &text, &len, NULL) == 0) {
+        long pid = strtol(text, NULL, 10);
+        if (pid > 0 && kill((pid_t)pid, 0) == 0) state = 1;
+        free(text);
+      }
+      free(m);
+    } else if (run_has(out_dir, run, "FAILED")) {
+      state = 2;
+    }
+    counts[state]++;
+    printf("%-8s %s\n", names[state], run->name);
+  }
+  printf("%d runs: %d done, %d running, %d failed, %d pending (%s)\n", s->n_runs, counts[0],
+         counts[1], counts[2], counts[3], out_dir);
+  return 0;
+}
