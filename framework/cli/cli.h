@@ -34,6 +34,10 @@ int cmd_world(int argc, char **argv);
 void help_world(void);
 int cmd_data(int argc, char **argv);
 void help_data(void);
+int cmd_synthetic(int argc, char **argv);
+void help_synthetic(void);
+int cmd_synthetic_report(int argc, char **argv);
+void help_synthetic_report(void);
 
 /* Argument helpers. cli_opt_value returns the value of "--name VALUE" or
  * "--name=VALUE" at argv[*i] (advancing *i), or NULL when argv[*i] is not that

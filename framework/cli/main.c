@@ -25,6 +25,10 @@ static const cli_command commands[] = {
     {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
      help_world},
     {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data},
+    {"synthetic", "one run of the paper's synthetic experiment (random-feature model)",
+     cmd_synthetic, help_synthetic},
+    {"synthetic-report", "figures 3, 4 and 9 of a directory of synthetic runs (HTML, CSV)",
+     cmd_synthetic_report, help_synthetic_report},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
