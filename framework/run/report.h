@@ -1,0 +1,177 @@
+/* report — `lethe report DIR`: reads a suite's output directory and writes
+ * DIR/report.html (one self-contained page: inline SVG figures, tables and
+ * sample answers, no scripts, no network), DIR/results.csv and
+ * DIR/results.json (one row per finished run).
+ *
+ * Input (written by the suite runner and the unlearning runs, unlearn.h):
+ *   DIR/suite.json            name, grid, runs [{name, dir, settings}]
+ *   DIR/<run dir>/DONE        the run finished (FAILED: it stopped)
+ *   DIR/<run dir>/summary.json, history.jsonl, eval.json, best/eval.json
+ * JSON null (NaN/Inf when written) reads as "unknown" everywhere.
+ *
+ * The code is split by job: report_load.c (reading, grouping, statistics),
+ * svg.c (plot primitives), report_plots.c (the figures), report_html.c (the
+ * page), report_results.c (CSV and JSON). Not here: running suites (suite.h).
+ */
+#ifndef LETHE_REPORT_H
+#define LETHE_REPORT_H
+
+#include <stdio.h>
+
+#include "core/core.h"
+
+typedef struct report_options {
+  /* > 0: recompute the utility-constrained selection from each run's
+   * history with this fraction of the target's model utility; 0: use the
+   * selection (and fraction) the runs wrote in summary.json. */
+  double mu_fraction;
+} report_options;
+
+/* Reads DIR, writes report.html, results.csv and results.json into it.
+ * Errors name the file (and line) at fault: a missing or malformed
+ * suite.json, or a malformed file of a finished run. Unfinished runs are
+ * listed, not an error. */
+int report_write(const char *dir, const report_options *opt, lethe_err *err);
+
+/* ---- the loaded suite (shared by the report*.c files and the tests) ---- */
+
+/* Evaluation sets in the order of a POINT's keys. */
+enum { REPORT_FORGET, REPORT_RETAIN, REPORT_REAL_AUTHORS, REPORT_WORLD_FACTS, REPORT_N_SETS };
+extern const char *const report_set_keys[REPORT_N_SETS];  /* "forget", "retain", ... */
+extern const char *const report_set_titles[REPORT_N_SETS]; /* "Forget", "Retain", ... */
+
+typedef struct report_set_stats {
+  double prob, rouge, truth; /* NaN when unknown */
+  long n;
+} report_set_stats;
+
+/* One evaluation (a POINT, or an EVAL_SUMMARY with step -1). */
+typedef struct report_point {
+  int present;  /* 0: the point was null or missing; every value NaN */
+  long step;
+  double epoch, loss;
+  double mu, fq, forget_kl, tr_median;
+  report_set_stats set[REPORT_N_SETS];
+} report_point;
+
+/* The three ways of choosing one evaluation of a run. */
+enum { REPORT_SEL_BEST, REPORT_SEL_FINAL, REPORT_SEL_CONSTRAINED, REPORT_N_SEL };
+extern const char *const report_sel_titles[REPORT_N_SEL];
+
+/* Numbers of a point the report shows, by id. */
+enum {
+  REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL, REPORT_F_TR_MEDIAN, REPORT_F_FORGET_ROUGE,
+  REPORT_F_RETAIN_ROUGE, REPORT_F_FORGET_TRUTH, REPORT_F_RETAIN_TRUTH, REPORT_F_FORGET_PROB,
+  REPORT_F_RETAIN_PROB, REPORT_F_STEP, REPORT_N_FIELDS
+};
+/* Field value of a point (NaN when unknown or the point is absent). */
+double report_field(const report_point *p, int field);
+/* Whether a field is shown on a log axis and averaged geometrically (FQ). */
+int report_field_is_log(int field);
+
+/* A question with its reference answer and a run's greedy generations. */
+typedef struct report_sample {
+  char *question, *answer;
+  char *final, *best; /* NULL when the run did not write one */
+} report_sample;
+
+typedef struct report_run {
+  char *name;             /* suite.json's run name */
+  char *dir;              /* DIR joined with the run's dir */
+  char **values;          /* per report key: the setting's text ("" if unset) */
+  double *numbers;        /* per report key: its number, NaN if not numeric */
+  char *method, *split;   /* from summary.json */
+  long seed;              /* from a seed setting or config.cfg; -1 unknown */
+  long steps, steps_per_epoch;
+  double seconds, mu_fraction;
+  report_point sel[REPORT_N_SEL];
+  report_point target, retain; /* the models before unlearning and retrained */
+  report_point *history;
+  size_t n_history;
+  report_sample *samples[REPORT_N_SETS];
+  size_t n_samples[REPORT_N_SETS];
+  int series, group;      /* indices into report.series / report.groups */
+} report_run;
+
+/* Runs that differ only in their seed form a group; the groups of one
+ * method and settings across forget splits form a series (one colour and
+ * one legend entry in every figure). */
+typedef struct report_series {
+  char *method;
+  char *label;       /* "NPO+RT" or "NPO+RT · retain_coeff=2" */
+  char colour[8];    /* this series' shade of the method colour */
+  char base[8];      /* the method's own colour */
+} report_series;
+
+typedef struct report_group {
+  int series, split; /* indices into report.series / report.splits */
+  int *runs;         /* indices into report.runs */
+  int n_runs;
+} report_group;
+
+typedef struct report_unfinished {
+  char *name;
+  const char *status; /* "failed", "not finished" (static strings) */
+} report_unfinished;
+
+typedef struct report {
+  char *dir, *name;
+  char **keys;         /* settings that vary across runs, grid order first */
+  int *key_numeric;    /* per key: 1 if every run's value is a number */
+  int *key_seed;       /* per key: 1 if it is a seed (replicates, not a setting) */
+  int n_keys;
+  int n_total_runs;    /* runs in suite.json */
+  report_run *runs;    /* finished runs, in suite.json order */
+  int n_runs;
+  report_unfinished *unfinished;
+  int n_unfinished;
+  char **splits;
+  int n_splits;
+  report_series *series;
+  int n_series;
+  report_group *groups;
+  int n_groups;
+  double mu_fraction;  /* the fraction the constrained selection used */
+  int mu_fraction_mixed; /* runs wrote different fractions */
+} report;
+
+int report_load(report *r, const char *dir, const report_options *opt, lethe_err *err);
+void report_free(report *r);
+
+/* A run's label: the method's title and every varying setting except seeds,
+ * the method and the split, and except key `skip_key` (-1: none), as
+ * "NPO+RT · retain_coeff=2". Returns a malloc'd string. */
+char *report_settings_label(const report *r, const report_run *run, int skip_key);
+/* The paper's display name of a method ("npo_rt" → "NPO+RT"), or the name. */
+const char *report_method_title(const char *method);
+
+/* Mean and spread of a field over a group's runs at one selection. Log
+ * fields (FQ) use the geometric mean and the spread of log10 values;
+ * lo/hi = mean ∓ one standard deviation (equal to mean for one run). */
+typedef struct report_stat {
+  double mean, lo, hi, sd, min, max;
+  int n; /* runs with a known value */
+} report_stat;
+report_stat report_group_stat(const report *r, const report_group *g, int sel, int field);
+/* The same over the history points at `step` of a group's runs. */
+report_stat report_group_stat_at(const report *r, const report_group *g, long step, int field);
+/* The target and retain reference points of a split (first run's). */
+const report_point *report_split_ref(const report *r, int split, int retain);
+
+/* ---- output (report_plots.c, report_html.c, report_results.c) ---- */
+/* A number as the report prints it: FQ-like fields with 3 significant
+ * digits (scientific when small), others with 3 decimals, "–" when unknown. */
+const char *report_fmt(char *buf, size_t n, double v, int field);
+/* Figures; each returns the number of <svg> elements written. */
+int report_plot_tradeoff(FILE *out, const report *r);
+int report_plot_trajectories(FILE *out, const report *r, int split);
+int report_plot_grid(FILE *out, const report *r, int key, int split);
+/* Whether report_plot_grid has anything to draw for this key and split. */
+int report_grid_applies(const report *r, int key, int split);
+/* The HTML legend entries (colour and label) of report_plot_grid's lines. */
+void report_grid_legend(FILE *out, const report *r, int key, int split);
+int report_write_html(const report *r, const char *path, lethe_err *err);
+int report_write_csv(const report *r, const char *path, lethe_err *err);
+int report_write_json(const report *r, const char *path, lethe_err *err);
+
+#endif

@@ -1,0 +1,422 @@
+/* test_report — `lethe report` on suite directories: a real run's output
+ * (tests/data/report/e2e) and synthetic suites (report_fixture.c) with
+ * several methods, splits and seeds, a β grid, null values, unfinished runs
+ * and bad input; the counts of figures, table rows and CSV rows; the SVG
+ * axis helpers. `test_report fixture paper|grid DIR` only writes a fixture
+ * suite (for tests/report/render_test.sh). */
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "report_fixture.h"
+#include "run/report.h"
+#include "run/svg.h"
+
+static const char *const paper_methods[] = {"ga", "grad_diff", "kl", "idk", "dpo", "npo", "npo_rt"};
+static const char *const all_splits[] = {"forget01", "forget05", "forget10"};
+static const double betas[] = {0.05, 0.1, 0.5};
+
+/* A fresh scratch directory under the build tree for one test case. */
+static char *scratch(const char *name) {
+  char *dir = lethe_path_join(LETHE_BINARY_DIR "/test-report", name);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+  return dir;
+}
+
+static char *read_all(const char *dir, const char *file) {
+  char *path = lethe_path_join(dir, file), *text;
+  lethe_err err = {0};
+  ck_assert_msg(lethe_read_file(path, 1 << 28, &text, NULL, &err) == 0, "%s", err.msg);
+  free(path);
+  return text;
+}
+
+static int count(const char *text, const char *needle) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+static void write_report(const char *dir, double mu_fraction) {
+  report_options opt = {mu_fraction};
+  lethe_err err = {0};
+  ck_assert_msg(report_write(dir, &opt, &err) == 0, "%s", err.msg);
+}
+
+/* Checks the figure count, table rows (groups and runs) and CSV rows. */
+static void check_counts(const char *dir, int svgs, int groups, int runs) {
+  char *html = read_all(dir, "report.html"), *csv = read_all(dir, "results.csv");
+  ck_assert_int_eq(count(html, "<svg"), svgs);
+  ck_assert_int_eq(count(html, "<tr class=\"run\">"), groups);
+  ck_assert_int_eq(count(html, "<tr class=\"seed\">"), runs);
+  ck_assert_int_eq(count(csv, "\n") - 1, runs);
+  ck_assert_msg(strstr(html, "rewards collapse") != NULL, "the FQ-alone warning is missing");
+  ck_assert_msg(!strstr(html, "<script") && count(html, "http") == count(html, "http://www.w3.org/2000/svg"),
+                "report.html must be self-contained");
+  static const char *const bad[] = {"nan", "inf", "NaN", "Inf"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char pat[3][16];
+    snprintf(pat[0], 16, ">%s", bad[i]);
+    snprintf(pat[1], 16, ",%s", bad[i]);
+    snprintf(pat[2], 16, " %s ", bad[i]);
+    for (int k = 0; k < 3; k++) {
+      ck_assert_msg(!strstr(html, pat[k]), "report.html prints '%s'", pat[k]);
+      ck_assert_msg(!strstr(csv, pat[k]), "results.csv prints '%s'", pat[k]);
+    }
+  }
+  json_error_t jerr;
+  char *path = lethe_path_join(dir, "results.json");
+  json_t *j = json_load_file(path, 0, &jerr);
+  ck_assert_msg(j != NULL, "results.json: %s", jerr.text);
+  ck_assert_int_eq(json_array_size(json_object_get(j, "runs")), runs);
+  ck_assert_int_eq(json_array_size(json_object_get(j, "groups")), groups);
+  json_decref(j);
+  free(path);
+  free(html);
+  free(csv);
+}
+
+static int write_fixture(const char *dir, const char *kind) {
+  fixture_spec s = {0};
+  s.name = kind;
+  if (!strcmp(kind, "paper")) {
+    s = (fixture_spec){"paper", paper_methods, 7, all_splits, 3, 2, NULL, 0, 0, 0};
+  } else if (!strcmp(kind, "grid")) {
+    static const char *const m[] = {"npo", "npo_rt"};
+    s = (fixture_spec){"beta", m, 2, all_splits + 1, 1, 2, betas, 3, 0, 0};
+  } else {
+    return -1;
+  }
+  return fixture_write(dir, &s);
+}
+
+/* ---- suites ---------------------------------------------------------------- */
+
+START_TEST(test_real_run) {
+  char *dir = scratch("e2e");
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/report/e2e/.' '%s/'", dir,
+           LETHE_TEST_DATA, dir);
+  ck_assert_int_eq(system(cmd), 0);
+  write_report(dir, 0);
+  check_counts(dir, 4, 1, 1);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(r.n_runs, 1);
+  ck_assert_str_eq(r.runs[0].method, "npo_rt");
+  ck_assert_int_eq(r.runs[0].seed, 0);
+  ck_assert_double_eq_tol(r.runs[0].sel[REPORT_SEL_BEST].fq, 0.00027049734454096772, 1e-18);
+  ck_assert_int_eq(r.runs[0].sel[REPORT_SEL_CONSTRAINED].step, 4);
+  ck_assert_int_eq(r.runs[0].n_history, 7);
+  ck_assert(isnan(r.runs[0].history[0].loss)); /* null at step 0 */
+  ck_assert_double_eq(r.runs[0].retain.fq, 1.0); /* null: the KS reference itself */
+  ck_assert_int_eq(r.runs[0].n_samples[REPORT_FORGET], 3);
+  ck_assert_str_eq(r.runs[0].samples[REPORT_FORGET][0].final, "who is best writing .");
+  ck_assert_ptr_nonnull(r.runs[0].samples[REPORT_FORGET][0].best);
+  ck_assert_double_eq_tol(r.mu_fraction, 0.8, 1e-12);
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_methods_splits_seeds) {
+  char *dir = scratch("paper");
+  static const char *const m[] = {"ga", "grad_diff", "npo", "npo_rt"};
+  fixture_spec s = {"paper4", m, 4, all_splits, 3, 3, NULL, 0, 0, 0};
+  ck_assert_int_eq(fixture_write(dir, &s), 36);
+  write_report(dir, 0);
+  /* per split: one FQ-vs-MU panel and three trajectories; no numeric grid */
+  check_counts(dir, 3 + 9, 12, 36);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(r.n_series, 4);
+  ck_assert_int_eq(r.n_groups, 12);
+  ck_assert_int_eq(r.n_keys, 3); /* method, split, seed */
+  ck_assert(r.key_seed[2] && !r.key_numeric[2]);
+  for (int g = 0; g < r.n_groups; g++) {
+    const report_group *grp = &r.groups[g];
+    ck_assert_int_eq(grp->n_runs, 3);
+    report_stat mu = report_group_stat(&r, grp, REPORT_SEL_FINAL, REPORT_F_MU);
+    report_stat fq = report_group_stat(&r, grp, REPORT_SEL_BEST, REPORT_F_FQ);
+    ck_assert_int_eq(mu.n, 3);
+    ck_assert(mu.lo <= mu.mean && mu.mean <= mu.hi && mu.min <= mu.mean && mu.mean <= mu.max);
+    ck_assert(fq.mean > 0 && fq.lo <= fq.mean && fq.mean <= fq.hi);
+    if (!strcmp(r.series[grp->series].method, "ga")) ck_assert(mu.mean < 0.1);
+    if (!strcmp(r.series[grp->series].method, "npo_rt")) ck_assert(mu.mean > 0.5);
+  }
+  /* a method has one colour everywhere: the legend, the table and the plots */
+  char *html = read_all(dir, "report.html");
+  ck_assert_str_eq(r.series[3].colour, "#117733");
+  ck_assert_int_ge(count(html, "#117733"), 3 * 3 * 11);
+  free(html);
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_numeric_grid) {
+  char *dir = scratch("beta");
+  ck_assert_int_eq(write_fixture(dir, "grid"), 12);
+  write_report(dir, 0);
+  /* 1 FQ-vs-MU + 3 trajectories + 3 panels against beta */
+  check_counts(dir, 7, 6, 12);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  int beta = -1;
+  for (int k = 0; k < r.n_keys; k++)
+    if (!strcmp(r.keys[k], "method.params.beta")) beta = k;
+  ck_assert_int_ge(beta, 0);
+  ck_assert(r.key_numeric[beta]);
+  ck_assert(report_grid_applies(&r, beta, 0));
+  ck_assert(!report_grid_applies(&r, 0, 0)); /* method.name is not numeric */
+  ck_assert_int_eq(r.n_series, 6);
+  ck_assert_str_eq(r.series[0].label, "NPO · beta=0.05");
+  /* variants of one method: distinct shades of the method's colour */
+  ck_assert_str_ne(r.series[0].colour, r.series[1].colour);
+  ck_assert_str_eq(r.series[0].base, r.series[2].base);
+  char *html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "Metrics vs numeric settings"));
+  ck_assert_int_eq(count(html, "vs method.params.beta</title>"), 3);
+  free(html);
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_nulls) {
+  char *dir = scratch("nulls");
+  static const char *const m[] = {"ga", "npo_rt", "mystery"};
+  fixture_spec s = {"nulls", m, 3, all_splits, 1, 2, NULL, 0, 0, 1};
+  ck_assert_int_eq(fixture_write(dir, &s), 6);
+  write_report(dir, 0);
+  check_counts(dir, 4, 3, 6);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < r.n_runs; i++) {
+    ck_assert(!r.runs[i].sel[REPORT_SEL_CONSTRAINED].present);
+    ck_assert(isnan(report_field(&r.runs[i].sel[REPORT_SEL_CONSTRAINED], REPORT_F_FQ)));
+    ck_assert(isnan(r.runs[i].seconds));
+    ck_assert(isnan(r.runs[i].sel[REPORT_SEL_FINAL].forget_kl));
+    ck_assert(isnan(r.runs[i].history[1].fq));
+    ck_assert_ptr_null(r.runs[i].samples[REPORT_FORGET][1].final);
+  }
+  report_stat c = report_group_stat(&r, &r.groups[0], REPORT_SEL_CONSTRAINED, REPORT_F_FQ);
+  ck_assert_int_eq(c.n, 0);
+  ck_assert(isnan(c.mean));
+  ck_assert_str_eq(r.series[2].label, "mystery"); /* an unknown method keeps its name */
+  report_free(&r);
+  char *csv = read_all(dir, "results.csv");
+  ck_assert_ptr_nonnull(strstr(csv, ",,")); /* unknown numbers are empty cells */
+  free(csv);
+  /* the constrained choice made again from the history */
+  ck_assert_msg(report_load(&r, dir, &(report_options){0.5}, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < r.n_runs; i++) ck_assert(r.runs[i].sel[REPORT_SEL_CONSTRAINED].present);
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_unfinished) {
+  char *dir = scratch("unfinished");
+  static const char *const m[] = {"ga", "npo"};
+  fixture_spec s = {"partial", m, 2, all_splits, 1, 3, NULL, 0, 2, 0};
+  ck_assert_int_eq(fixture_write(dir, &s), 6);
+  write_report(dir, 0);
+  check_counts(dir, 4, 2, 4);
+  char *html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "2 runs are not in this report"));
+  ck_assert_ptr_nonnull(strstr(html, "method.name=npo,unlearn.seed=1</code> (not finished)"));
+  ck_assert_ptr_nonnull(strstr(html, "method.name=npo,unlearn.seed=2</code> (failed)"));
+  ck_assert_ptr_nonnull(strstr(html, "4 of 6 runs finished"));
+  free(html);
+  char *path = lethe_path_join(dir, "results.json");
+  json_t *j = json_load_file(path, 0, NULL);
+  ck_assert_int_eq(json_array_size(json_object_get(j, "unfinished")), 2);
+  json_decref(j);
+  free(path);
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_mu_fraction) {
+  char *dir = scratch("fraction");
+  static const char *const m[] = {"ga", "npo_rt"};
+  fixture_spec s = {"fraction", m, 2, all_splits + 2, 1, 2, NULL, 0, 0, 0};
+  fixture_write(dir, &s);
+  report r;
+  lethe_err err = {0};
+  /* the runs' own choice equals the recomputation with the same fraction */
+  report_options same = {0.8}, none = {1e-9};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  report again;
+  ck_assert_msg(report_load(&again, dir, &same, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < r.n_runs; i++)
+    ck_assert_int_eq(r.runs[i].sel[REPORT_SEL_CONSTRAINED].step,
+                     again.runs[i].sel[REPORT_SEL_CONSTRAINED].step);
+  report_free(&again);
+  report_free(&r);
+  /* with no utility bar the constrained choice is the highest-FQ one */
+  ck_assert_msg(report_load(&r, dir, &none, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < r.n_runs; i++)
+    ck_assert_int_eq(r.runs[i].sel[REPORT_SEL_CONSTRAINED].step, r.runs[i].sel[REPORT_SEL_BEST].step);
+  ck_assert_double_eq(r.mu_fraction, 1e-9);
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
+/* ---- bad input ---------------------------------------------------------------- */
+
+static void expect_error(const char *dir, const char *needle) {
+  lethe_err err = {0};
+  ck_assert_int_eq(report_write(dir, NULL, &err), -1);
+  ck_assert_msg(strstr(err.msg, needle) != NULL, "error '%s' does not name '%s'", err.msg, needle);
+}
+
+static void overwrite(const char *dir, const char *file, const char *text) {
+  char *path = lethe_path_join(dir, file);
+  lethe_err err = {0};
+  ck_assert_msg(lethe_write_file_atomic(path, text, strlen(text), &err) == 0, "%s", err.msg);
+  free(path);
+}
+
+START_TEST(test_bad_input) {
+  char *dir = scratch("bad");
+  lethe_err err = {0};
+  ck_assert_int_eq(lethe_mkdir_p(dir, &err), 0);
+  expect_error(dir, "test-report/bad/suite.json: no such file");
+  overwrite(dir, "suite.json", "{\"name\": \"x\",\n \"runs\": [\n");
+  expect_error(dir, "bad/suite.json:3:");
+  overwrite(dir, "suite.json", "{\"name\": \"x\", \"runs\": 3}");
+  expect_error(dir, "suite.json: expected an object with a \"runs\" array");
+  overwrite(dir, "suite.json", "{\"runs\": [{\"dir\": \"runs/a\"}]}");
+  expect_error(dir, "runs[0] has no \"name\"");
+
+  static const char *const m[] = {"ga"};
+  fixture_spec s = {"bad", m, 1, all_splits, 1, 2, NULL, 0, 0, 0};
+  fixture_write(dir, &s);
+  overwrite(dir, "runs/unlearn.seed=1/history.jsonl",
+            "{\"step\":0,\"model_utility\":0.7}\n{\"step\":1,\"model_uti\n");
+  expect_error(dir, "runs/unlearn.seed=1/history.jsonl:2: malformed JSON line");
+  overwrite(dir, "runs/unlearn.seed=1/summary.json", "{\"method\": \"ga\",, }");
+  expect_error(dir, "runs/unlearn.seed=1/summary.json:1:");
+  overwrite(dir, "runs/unlearn.seed=1/summary.json", "[1, 2]");
+  expect_error(dir, "summary.json: expected an object with \"method\"");
+  overwrite(dir, "runs/unlearn.seed=1/summary.json", "{\"method\": \"ga\", \"forget_split\": \"forget01\"}");
+  overwrite(dir, "runs/unlearn.seed=1/history.jsonl", "");
+  overwrite(dir, "runs/unlearn.seed=1/eval.json", "{\"forget\": [");
+  expect_error(dir, "runs/unlearn.seed=1/eval.json:1:");
+  overwrite(dir, "runs/unlearn.seed=1/eval.json", "{}");
+  write_report(dir, 0); /* a summary with every point missing still reports */
+  free(dir);
+}
+END_TEST
+
+START_TEST(test_cli) {
+  char *dir = scratch("cli");
+  static const char *const m[] = {"npo"};
+  fixture_spec s = {"cli", m, 1, all_splits, 1, 1, NULL, 0, 0, 0};
+  fixture_write(dir, &s);
+  char cmd[1200], line[512] = "";
+  snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s' 2>&1", LETHE_BINARY_DIR, dir);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+  ck_assert_int_eq(WEXITSTATUS(pclose(p)), 0);
+  ck_assert_msg(strstr(line, "report.html") != NULL, "%s", line);
+  snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s/nowhere' 2>&1", LETHE_BINARY_DIR, dir);
+  p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+  ck_assert_int_eq(WEXITSTATUS(pclose(p)), 1);
+  ck_assert_msg(strstr(line, "nowhere/suite.json: no such file") != NULL, "%s", line);
+  snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s' --mu-fraction 2 2>&1", LETHE_BINARY_DIR, dir);
+  p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+  ck_assert_int_eq(WEXITSTATUS(pclose(p)), 2);
+  free(dir);
+}
+END_TEST
+
+/* ---- SVG primitives ---------------------------------------------------------------- */
+
+START_TEST(test_svg_axes) {
+  svg_axis a;
+  svg_axis_fit(&a, 3e-25, 0.4, 1, 1, 0);
+  ck_assert_double_eq_tol(a.lo, 1e-25, 1e-37);
+  ck_assert_double_eq(a.hi, 1.0);
+  svg_axis_fit(&a, 0.2, 0.2, 1, 1, 0); /* one value: a whole decade */
+  ck_assert_double_eq_tol(a.lo, 0.1, 1e-15);
+  ck_assert_double_eq(a.hi, 1.0);
+  svg_axis_fit(&a, 0.1, 0.76, 0, 1, 1.0);
+  ck_assert_double_eq(a.lo, 0.0);
+  ck_assert_double_eq_tol(a.hi, 0.8, 1e-12);
+  svg_axis_fit(&a, 0.0, 13.7, 0, 1, 1.0); /* a cap only applies to data below it */
+  ck_assert_double_eq_tol(a.hi, 15.0, 1e-9);
+  svg_axis_fit(&a, 5.0, 5.0, 0, 0, 0);
+  ck_assert(a.lo < 5.0 && a.hi > 5.0);
+  char c[8];
+  svg_shade("#117733", 0.0, c);
+  ck_assert_str_eq(c, "#117733");
+  svg_shade("#117733", 1.0, c);
+  ck_assert_str_eq(c, "#ffffff");
+  svg_shade("#117733", -1.0, c);
+  ck_assert_str_eq(c, "#000000");
+
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  svg_escape(f, "a<b & \"c\" 'd'>");
+  svg_plot p;
+  svg_axis x = {0, 10, 0, "step"}, y = {1e-6, 1, 1, "FQ"};
+  svg_open(&p, f, 400, 300, "t<1>", &x, &y);
+  ck_assert_double_eq(svg_x(&p, 0), p.left);
+  ck_assert_double_eq(svg_x(&p, 99), p.right);   /* clamped */
+  ck_assert_double_eq(svg_y(&p, 0.0), p.bottom); /* <= 0 on a log axis */
+  ck_assert_double_eq_tol(svg_y(&p, 1e-3), (p.top + p.bottom) / 2, 1e-9);
+  double xs[] = {0, 1, 2, NAN, 4}, ys[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
+  svg_line(&p, xs, ys, 5, "#000", 1, NULL);
+  svg_marker(&p, NAN, 1, SVG_STAR, 4, "#000", 1, NULL);
+  svg_close(&p);
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(buf, "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"));
+  ck_assert_ptr_nonnull(strstr(buf, "<title>t&lt;1&gt;</title>"));
+  ck_assert_int_eq(count(buf, "<polyline"), 1); /* the NaN splits off a single point */
+  ck_assert_int_eq(count(buf, "<polygon"), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "10<tspan dy=\"-5\" font-size=\"9\">-6</tspan>"));
+  free(buf);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+  if (argc == 4 && !strcmp(argv[1], "fixture")) {
+    int n = write_fixture(argv[3], argv[2]);
+    if (n < 0) fprintf(stderr, "test_report fixture: unknown kind '%s' (paper, grid)\n", argv[2]);
+    return n < 0 ? 2 : 0;
+  }
+  Suite *s = suite_create("report");
+  TCase *tc = tcase_create("report");
+  tcase_add_test(tc, test_real_run);
+  tcase_add_test(tc, test_methods_splits_seeds);
+  tcase_add_test(tc, test_numeric_grid);
+  tcase_add_test(tc, test_nulls);
+  tcase_add_test(tc, test_unfinished);
+  tcase_add_test(tc, test_mu_fraction);
+  tcase_add_test(tc, test_bad_input);
+  tcase_add_test(tc, test_cli);
+  tcase_add_test(tc, test_svg_axes);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
