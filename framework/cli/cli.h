@@ -38,6 +38,8 @@ int cmd_synthetic(int argc, char **argv);
 void help_synthetic(void);
 int cmd_synthetic_report(int argc, char **argv);
 void help_synthetic_report(void);
+int cmd_report(int argc, char **argv);
+void help_report(void);
 
 /* Argument helpers. cli_opt_value returns the value of "--name VALUE" or
  * "--name=VALUE" at argv[*i] (advancing *i), or NULL when argv[*i] is not that

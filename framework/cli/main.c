@@ -29,6 +29,8 @@ static const cli_command commands[] = {
      cmd_synthetic, help_synthetic},
     {"synthetic-report", "figures 3, 4 and 9 of a directory of synthetic runs (HTML, CSV)",
      cmd_synthetic_report, help_synthetic_report},
+    {"report", "report.html, results.csv and .json of a suite's output directory", cmd_report,
+     help_report},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
