@@ -147,7 +147,8 @@ const char *report_method_title(const char *method);
 
 /* Mean and spread of a field over a group's runs at one selection. Log
  * fields (FQ) use the geometric mean and the spread of log10 values;
- * lo/hi = mean ∓ one standard deviation (equal to mean for one run). */
+ * lo/hi = mean ∓ one standard deviation, kept within [min, max] (equal to
+ * mean for one run). */
 typedef struct report_stat {
   double mean, lo, hi, sd, min, max;
   int n; /* runs with a known value */

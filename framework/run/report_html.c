@@ -28,13 +28,15 @@ static const char page_css[] =
     "border-top:2px solid #000}\n"
     ".caption{color:#444;font-size:13px}\n"
     "table{border-collapse:collapse;font-size:12.5px;background:#fff;margin:6px 0}\n"
-    "th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}\n"
+    ".scroll{overflow-x:auto}\n"
+    "th,td{border:1px solid #ddd;padding:3px 5px;text-align:right;white-space:nowrap}\n"
     "th{background:#f0f0f0;font-weight:600;text-align:center}\n"
     "td.l{text-align:left}tr.ref td{background:#f6f6f6;color:#444;font-style:italic}\n"
     "tr.split td{background:#e8eef7;text-align:left;font-weight:600}\n"
     "td.top{font-weight:700;background:#e6f4ea}small{color:#777}\n"
     ".swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}\n"
-    "table.samples{width:100%;table-layout:fixed}table.samples td{text-align:left}\n"
+    "table.samples{width:100%;table-layout:fixed}table.samples td{text-align:left;"
+    "white-space:normal}\n"
     "table.samples td.q{background:#f6f6f6}table.samples td.g{font-family:ui-monospace,"
     "Menlo,Consolas,monospace;font-size:12px;word-wrap:break-word}\n"
     "details{margin:8px 0}summary{cursor:pointer;font-weight:600}\n"
@@ -50,13 +52,17 @@ const char *report_fmt(char *buf, size_t n, double v, int field) {
 
 static void esc(FILE *out, const char *s) { svg_escape(out, s); }
 
-/* A table cell with a group's mean and, over several seeds, its spread. */
-static void stat_cell(FILE *out, report_stat s, int field, int top) {
+/* A table cell with a group's mean and, over several seeds and when
+ * `spread`, its spread. */
+static void stat_cell(FILE *out, report_stat s, int field, int spread, int top) {
   char a[32];
   fprintf(out, "<td%s>%s", top ? " class=\"top\"" : "", report_fmt(a, sizeof a, s.mean, field));
-  if (s.n > 1 && isfinite(s.sd)) {
-    if (report_field_is_log(field)) fprintf(out, " <small>×÷%.2g</small>", pow(10.0, s.sd));
-    else if (field != REPORT_F_STEP) fprintf(out, " <small>±%.3f</small>", s.sd);
+  /* the spread over seeds, unless it is too small to print */
+  if (spread && s.n > 1 && isfinite(s.sd)) {
+    if (report_field_is_log(field) && s.sd >= 0.02)
+      fprintf(out, " <small>×÷%.2g</small>", pow(10.0, s.sd));
+    else if (!report_field_is_log(field) && field != REPORT_F_STEP && s.sd >= 0.0005)
+      fprintf(out, " <small>±%.3f</small>", s.sd);
   }
   fprintf(out, "</td>");
 }
@@ -251,14 +257,14 @@ static void write_figures(FILE *out, const report *r) {
 
 static void table_head(FILE *out, const report *r, int per_run) {
   int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
-  int lead = 2 + n_keys + (per_run ? 2 : 1);
-  fprintf(out, "<table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
+  int lead = 1 + n_keys + (per_run ? 2 : 1);
+  fprintf(out, "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
                "<th colspan=\"3\">highest FQ</th><th colspan=\"2\">final</th>"
                "<th colspan=\"3\">utility-constrained</th><th colspan=\"2\">final forget</th>"
-               "<th colspan=\"2\">final retain</th><th colspan=\"3\"></th></tr>\n<tr>",
+               "<th colspan=\"2\">final retain</th><th colspan=\"2\"></th></tr>\n<tr>",
           per_run ? "runs-all" : "runs", lead);
   if (per_run) fprintf(out, "<th>run</th>");
-  fprintf(out, "<th>method</th><th>split</th>");
+  fprintf(out, "<th>method</th>");
   for (int i = 0; i < n_keys; i++) {
     const char *last = strrchr(r->keys[keys[i]], '.');
     fprintf(out, "<th>");
@@ -267,7 +273,7 @@ static void table_head(FILE *out, const report *r, int per_run) {
   }
   fprintf(out, "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
                "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
-               "<th>forget KL</th><th>steps</th><th>time (s)</th></tr></thead>\n<tbody>\n",
+               "<th>forget KL</th><th>time (s)</th></tr></thead>\n<tbody>\n",
           per_run ? "seed" : "seeds");
 }
 
@@ -277,7 +283,7 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
   int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
   char a[32], b[32];
   fprintf(out, "<tr class=\"ref\"><td class=\"l\" colspan=\"%d\">%s model</td>",
-          3 + n_keys + (per_run ? 1 : 0), retain ? "retain" : "target (before unlearning)");
+          2 + n_keys + (per_run ? 1 : 0), retain ? "retain" : "target");
   fprintf(out, "<td></td><td></td><td></td><td>%s</td><td>%s</td>",
           report_fmt(a, sizeof a, p->fq, REPORT_F_FQ), report_fmt(b, sizeof b, p->mu, REPORT_F_MU));
   fprintf(out, "<td></td><td></td><td></td>");
@@ -285,7 +291,7 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
                                REPORT_F_RETAIN_ROUGE, REPORT_F_RETAIN_TRUTH};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     fprintf(out, "<td>%s</td>", report_fmt(a, sizeof a, report_field(p, fields[i]), fields[i]));
-  fprintf(out, "<td></td><td></td><td></td></tr>\n");
+  fprintf(out, "<td></td><td></td></tr>\n");
 }
 
 /* A row of a group (mean over its seeds) or, with one run, of that run. */
@@ -301,8 +307,6 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
   fprintf(out, "<td class=\"l\"><span class=\"swatch\" style=\"background:%s\"></span>",
           r->series[g->series].colour);
   esc(out, report_method_title(first->method));
-  fprintf(out, "</td><td class=\"l\">");
-  esc(out, first->split);
   fprintf(out, "</td>");
   for (int i = 0; i < n_keys; i++) {
     fprintf(out, "<td>");
@@ -321,17 +325,19 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
       {REPORT_SEL_FINAL, REPORT_F_RETAIN_ROUGE}, {REPORT_SEL_FINAL, REPORT_F_RETAIN_TRUTH},
       {REPORT_SEL_FINAL, REPORT_F_KL},
   };
-  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
-    stat_cell(out, report_group_stat(r, g, cols[i].sel, cols[i].field), cols[i].field,
-              top && cols[i].sel == REPORT_SEL_CONSTRAINED && cols[i].field == REPORT_F_FQ);
-  double steps = 0, secs = 0;
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    int f = cols[i].field;
+    stat_cell(out, report_group_stat(r, g, cols[i].sel, f), f,
+              f == REPORT_F_FQ || f == REPORT_F_MU || f == REPORT_F_KL,
+              top && cols[i].sel == REPORT_SEL_CONSTRAINED && f == REPORT_F_FQ);
+  }
+  double secs = 0;
   int n_secs = 0;
   for (int i = 0; i < g->n_runs; i++) {
     const report_run *run = &r->runs[g->runs[i]];
-    if (run->steps > steps) steps = (double)run->steps;
     if (isfinite(run->seconds)) secs += run->seconds, n_secs++;
   }
-  fprintf(out, "<td>%.0f</td><td>", steps);
+  fprintf(out, "<td>");
   if (n_secs) fprintf(out, "%.1f", secs / n_secs);
   else fprintf(out, "–");
   fprintf(out, "</td></tr>\n");
@@ -339,15 +345,21 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
 
 static void split_row(FILE *out, const report *r, int split, int per_run) {
   int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
-  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 18 + n_keys + (per_run ? 1 : 0));
+  long steps = -1;
+  for (int i = 0; i < r->n_runs; i++)
+    if (r->groups[r->runs[i].group].split == split && r->runs[i].steps > steps)
+      steps = r->runs[i].steps;
+  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 16 + n_keys + (per_run ? 1 : 0));
   esc(out, r->splits[split]);
+  if (steps >= 0) fprintf(out, " <small>· %ld unlearning steps</small>", steps);
   fprintf(out, "</td></tr>\n");
 }
 
 static void write_table(FILE *out, const report *r) {
   fprintf(out, "<h2>Results</h2>\n<p class=\"caption\">One row per method setting and split; "
-               "over several seeds the mean (FQ: geometric mean) with ± one standard deviation "
-               "(FQ: ×÷ factor). <i>truth</i> is TOFU's truth-ratio statistic of the set; "
+               "over several seeds the mean (FQ: geometric mean) and, for FQ, MU and forget KL, "
+               "± one standard deviation (FQ: ×÷ factor). <i>step</i>: the evaluation chosen; "
+               "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
                "the bold green cell is the split's highest utility-constrained FQ. "
                "<code>results.csv</code> has every run.</p>\n");
   table_head(out, r, 0);
@@ -367,7 +379,7 @@ static void write_table(FILE *out, const report *r) {
         if (r->groups[g].split == s && r->groups[g].series == se)
           group_row(out, r, &r->groups[g], 0, g == top);
   }
-  fprintf(out, "</tbody></table>\n");
+  fprintf(out, "</tbody></table></div>\n");
 
   fprintf(out, "<details><summary>Every run (%d)</summary>\n", r->n_runs);
   table_head(out, r, 1);
@@ -380,7 +392,7 @@ static void write_table(FILE *out, const report *r) {
       group_row(out, r, &one, 1, 0);
     }
   }
-  fprintf(out, "</tbody></table>\n</details>\n");
+  fprintf(out, "</tbody></table></div>\n</details>\n");
 }
 
 /* ---- sample answers ------------------------------------------------------------- */
@@ -417,8 +429,8 @@ static void write_samples(FILE *out, const report *r) {
     if (!lead) continue;
     fprintf(out, "<h3>");
     esc(out, r->splits[s]);
-    fprintf(out, "</h3>\n<table class=\"samples\"><colgroup><col style=\"width:14%%\">"
-                 "<col style=\"width:43%%\"><col style=\"width:43%%\"></colgroup>\n"
+    fprintf(out, "</h3>\n<table class=\"samples\"><colgroup><col style=\"width:20%%\">"
+                 "<col style=\"width:40%%\"><col style=\"width:40%%\"></colgroup>\n"
                  "<thead><tr><th>method</th><th>final</th><th>at highest FQ</th></tr></thead>"
                  "<tbody>\n");
     for (int set = 0; set < REPORT_N_SETS; set++)
@@ -436,6 +448,8 @@ static void write_samples(FILE *out, const report *r) {
                        "</span>",
                   r->series[groups[i]->series].colour);
           esc(out, r->series[groups[i]->series].label);
+          long best_step = run->sel[REPORT_SEL_BEST].step;
+          if (best_step >= 0) fprintf(out, " <small>(best: step %ld)</small>", best_step);
           fprintf(out, "</td>");
           generation_cell(out, y ? y->final : NULL);
           generation_cell(out, y ? y->best : NULL);

@@ -20,7 +20,7 @@ const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final",
                                                      "utility-constrained"};
 
 /* Questions shown per evaluation set in the sample answers. */
-static const size_t sample_counts[REPORT_N_SETS] = {3, 2, 2, 2};
+static const size_t sample_counts[REPORT_N_SETS] = {3, 2, 1, 1};
 #define MAX_JSON_BYTES ((size_t)1 << 30)
 
 /* ---- methods -------------------------------------------------------------- */
@@ -34,7 +34,7 @@ typedef struct method_style {
 static const method_style known_methods[] = {
     {"ga", "GA", "#d55e00"},         {"grad_diff", "GA+RT", "#e69f00"},
     {"kl", "GA+KL", "#cc79a7"},      {"idk", "IDK+RT", "#56b4e9"},
-    {"dpo", "DPO", "#0072b2"},       {"npo", "NPO", "#44aa99"},
+    {"dpo", "DPO", "#0072b2"},       {"npo", "NPO", "#7b4ea3"},
     {"npo_rt", "NPO+RT", "#117733"}, {"npo_kl", "NPO+KL", "#999933"},
     {"simnpo", "SimNPO", "#882255"},
 };
@@ -612,6 +612,9 @@ static report_stat stat_of(const double *v, int n, int log_scale) {
     s.lo = mean - s.sd;
     s.hi = mean + s.sd;
   }
+  /* a spread never reaches past the values seen (MU stays >= 0) */
+  if (s.lo < s.min) s.lo = s.min;
+  if (s.hi > s.max) s.hi = s.max;
   return s;
 }
 

@@ -44,7 +44,7 @@ static void widen(range *g, double v, int log_scale) {
 static void fit(svg_axis *a, const range *g, int log_scale, const char *label) {
   double lo = isfinite(g->lo) ? g->lo : (log_scale ? 1e-3 : 0.0);
   double hi = isfinite(g->hi) ? g->hi : 1.0;
-  svg_axis_fit(a, lo, hi, log_scale, 1, log_scale ? 0 : 1.0);
+  svg_axis_fit(a, lo, hi, log_scale, 1, 1.0);
   a->label = label;
 }
 
@@ -89,7 +89,7 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
   snprintf(title, sizeof title, "%s: forget quality vs model utility", r->splits[split]);
   svg_plot p;
   svg_open(&p, out, PANEL_W, PANEL_H + 40, title, &x, &y);
-  svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05");
+  svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
   if (target && isfinite(r->mu_fraction)) {
     char lbl[64];
     snprintf(lbl, sizeof lbl, "MU %.2g × target", r->mu_fraction);
@@ -130,7 +130,7 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
              report_fmt(b, sizeof b, refs[k]->mu, REPORT_F_MU));
     svg_marker(&p, refs[k]->mu, refs[k]->fq, k ? SVG_DIAMOND : SVG_STAR, 6,
                k ? RETAIN_COLOUR : TARGET_COLOUR, !k, tip);
-    svg_label(&p, refs[k]->mu, refs[k]->fq, -9, k ? 14 : -8, k ? RETAIN_COLOUR : TARGET_COLOUR,
+    svg_label(&p, refs[k]->mu, refs[k]->fq, 10, k ? 14 : -6, k ? RETAIN_COLOUR : TARGET_COLOUR,
               names[k]);
   }
   svg_close(&p);
@@ -185,13 +185,15 @@ static void trajectory_panel(FILE *out, const report *r, int split, int field) {
   svg_axis_fit(&x, 0, xr.hi, 0, 1, 0);
   x.label = "unlearning step";
   fit(&y, &yr, log_scale, field_axis[field]);
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
   char title[160];
   snprintf(title, sizeof title, "%s: %s", r->splits[split], field_short[field]);
   svg_plot p;
   svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
   if (field != REPORT_F_KL) {
-    if (target) svg_hline(&p, report_field(target, field), TARGET_COLOUR, "5 4", "target");
-    if (retain) svg_hline(&p, report_field(retain, field), RETAIN_COLOUR, "2 3", "retain");
+    /* unlabelled: the legend names the dashed and dotted lines */
+    if (target) svg_hline(&p, report_field(target, field), TARGET_COLOUR, "5 4", NULL, 0);
+    if (retain) svg_hline(&p, report_field(retain, field), RETAIN_COLOUR, "2 3", NULL, 0);
   }
   if (!n) svg_note(&p, "no finished runs");
   for (int i = 0; i < n; i++) {
@@ -295,16 +297,19 @@ static void grid_panel(FILE *out, const report *r, int key, int split, const gri
       }
     }
   if (field == REPORT_F_FQ) widen(&yr, 1.0, 1);
-  int x_log = xr.lo > 0 && xr.hi / xr.lo >= 20;
+  int x_log = xr.lo > 0 && xr.hi / xr.lo >= 8;
   svg_axis x, y;
   svg_axis_fit(&x, xr.lo, xr.hi, x_log, 0, 0);
   x.label = r->keys[key];
   fit(&y, &yr, log_scale, field_axis[field]);
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
+  const char *last = strrchr(r->keys[key], '.');
   char title[200];
-  snprintf(title, sizeof title, "%s: %s vs %s", r->splits[split], field_short[field], r->keys[key]);
+  snprintf(title, sizeof title, "%s: %s vs %s", r->splits[split], field_short[field],
+           last ? last + 1 : r->keys[key]);
   svg_plot p;
   svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
-  if (field == REPORT_F_FQ) svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05");
+  if (field == REPORT_F_FQ) svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
   for (int l = 0; l < n_lines; l++) {
     const grid_line *ln = &lines[l];
     double xs[ln->n + 1], ys[ln->n + 1];

@@ -25,6 +25,7 @@ void svg_axis_fit(svg_axis *a, double lo, double hi, int log, int zero_based, do
     if (!(lo > 0)) lo = hi > 0 ? hi * 1e-3 : 1e-3;
     if (!(hi > 0)) hi = 1.0;
     double dlo = floor(log10(lo)), dhi = ceil(log10(hi));
+    if (cap > 0 && dhi > ceil(log10(cap))) dhi = ceil(log10(cap));
     if (dhi <= dlo) dlo = dhi - 1;
     a->lo = pow(10.0, dlo);
     a->hi = pow(10.0, dhi);
@@ -53,8 +54,15 @@ static double frac(const svg_axis *a, double v) {
   return t < 0 ? 0 : t > 1 ? 1 : t;
 }
 
-double svg_x(const svg_plot *p, double x) { return p->left + frac(&p->x, x) * (p->right - p->left); }
-double svg_y(const svg_plot *p, double y) { return p->bottom - frac(&p->y, y) * (p->bottom - p->top); }
+/* Data sit INSET units inside the frame, so markers on an axis end show whole. */
+#define INSET 7.0
+
+double svg_x(const svg_plot *p, double x) {
+  return p->left + INSET + frac(&p->x, x) * (p->right - p->left - 2 * INSET);
+}
+double svg_y(const svg_plot *p, double y) {
+  return p->bottom - INSET - frac(&p->y, y) * (p->bottom - p->top - 2 * INSET);
+}
 
 /* A tick label: plain decimals on linear axes, 10^k on log axes. */
 static void tick_label(FILE *out, const svg_axis *a, double v, double step) {
@@ -79,7 +87,9 @@ static int ticks(const svg_axis *a, double *t, int cap, double *step_out) {
     int d0 = (int)lround(log10(a->lo)), d1 = (int)lround(log10(a->hi));
     int every = (d1 - d0 + 5) / 6;
     if (every < 1) every = 1;
-    for (int d = d1; d >= d0 && n < cap; d -= every) t[n++] = pow(10.0, d);
+    /* decades at multiples of `every` (1, 10^-5, 10^-10 ...) */
+    int top = d1 >= 0 ? d1 / every * every : -((-d1 + every - 1) / every * every);
+    for (int d = top; d >= d0 && n < cap; d -= every) t[n++] = pow(10.0, d);
     *step_out = every;
     return n;
   }
@@ -226,7 +236,7 @@ void svg_band(const svg_plot *p, const double *x, const double *lo, const double
 }
 
 void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash,
-               const char *label) {
+               const char *label, int label_left) {
   if (!isfinite(y)) return;
   double py = svg_y(p, y);
   fprintf(p->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"",
@@ -236,8 +246,8 @@ void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash
   fprintf(p->out, "/>\n");
   if (label) {
     double ty = py - 4 < p->top + 10 ? py + 12 : py - 4;
-    fprintf(p->out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\" font-size=\"10.5\">",
-            p->right - 4, ty, colour);
+    fprintf(p->out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\" font-size=\"10.5\">",
+            label_left ? p->left + 4 : p->right - 4, ty, label_left ? "start" : "end", colour);
     svg_escape(p->out, label);
     fprintf(p->out, "</text>\n");
   }

@@ -22,7 +22,8 @@ typedef struct svg_axis {
 /* Fits an axis to data in [lo, hi] (NaN-free; lo <= hi). Linear axes get a
  * "nice" range (steps of 1, 2 or 5 × 10^k), from 0 when zero_based and
  * lo >= 0; log axes get whole decades. `cap` > 0 limits the upper end
- * (e.g. 1 for probabilities) when the data stays below it. */
+ * (e.g. 1 for probabilities): on a linear axis when the data stays below
+ * it, on a log axis always. */
 void svg_axis_fit(svg_axis *a, double lo, double hi, int log, int zero_based, double cap);
 
 typedef struct svg_plot {
@@ -50,9 +51,10 @@ void svg_line(const svg_plot *p, const double *x, const double *y, size_t n, con
 /* A filled band between lo[i] and hi[i] (a gap wherever one is not finite). */
 void svg_band(const svg_plot *p, const double *x, const double *lo, const double *hi, size_t n,
               const char *colour, double opacity);
-/* A line across the whole plot at y (or x), with an optional label at its end. */
+/* A line across the whole plot at y (or x), with an optional label at its
+ * right end (at its left end with label_left; a vline's label is at its top). */
 void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash,
-               const char *label);
+               const char *label, int label_left);
 void svg_vline(const svg_plot *p, double x, const char *colour, const char *dash,
                const char *label);
 

@@ -35,9 +35,9 @@ for kind in paper grid; do
   }
   rm -rf "$profile"
   if [ "$kind" = paper ]; then
-    colours="#d55e00 #e69f00 #cc79a7 #56b4e9 #0072b2 #44aa99 #117733"
+    colours="#d55e00 #e69f00 #cc79a7 #56b4e9 #0072b2 #7b4ea3 #117733"
   else
-    colours="#44aa99 #117733"
+    colours="#7b4ea3 #117733"
   fi
   # shellcheck disable=SC2086
   python3 "$here/png_check.py" "$out/$kind.png" --min-ink 0.05 --min-colours 64 $colours

@@ -185,7 +185,7 @@ START_TEST(test_numeric_grid) {
   ck_assert_str_eq(r.series[0].base, r.series[2].base);
   char *html = read_all(dir, "report.html");
   ck_assert_ptr_nonnull(strstr(html, "Metrics vs numeric settings"));
-  ck_assert_int_eq(count(html, "vs method.params.beta</title>"), 3);
+  ck_assert_int_eq(count(html, " vs beta</title>"), 3);
   free(html);
   report_free(&r);
   free(dir);
@@ -378,9 +378,9 @@ START_TEST(test_svg_axes) {
   svg_plot p;
   svg_axis x = {0, 10, 0, "step"}, y = {1e-6, 1, 1, "FQ"};
   svg_open(&p, f, 400, 300, "t<1>", &x, &y);
-  ck_assert_double_eq(svg_x(&p, 0), p.left);
-  ck_assert_double_eq(svg_x(&p, 99), p.right);   /* clamped */
-  ck_assert_double_eq(svg_y(&p, 0.0), p.bottom); /* <= 0 on a log axis */
+  ck_assert_double_eq(svg_x(&p, 99), svg_x(&p, 10)); /* clamped */
+  ck_assert(svg_x(&p, 0) > p.left && svg_x(&p, 10) < p.right);
+  ck_assert_double_eq(svg_y(&p, 0.0), svg_y(&p, 1e-6)); /* <= 0 on a log axis */
   ck_assert_double_eq_tol(svg_y(&p, 1e-3), (p.top + p.bottom) / 2, 1e-9);
   double xs[] = {0, 1, 2, NAN, 4}, ys[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
   svg_line(&p, xs, ys, 5, "#000", 1, NULL);
