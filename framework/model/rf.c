@@ -78,12 +78,12 @@ void rf_forward(rf_model *m, const double *phi, int B) {
   }
 }
 
-/* log softmax of one row of two logits, stable for any magnitude. */
+/* log softmax of one row of two logits with one exp and one log1p: with
+ * t = z0 − z1, the larger class gets −log1p(e^−|t|), the other −|t| − that. */
 static void log_softmax2(const double *z, double *out) {
-  double hi = z[0] > z[1] ? z[0] : z[1];
-  double lse = hi + log(exp(z[0] - hi) + exp(z[1] - hi));
-  out[0] = z[0] - lse;
-  out[1] = z[1] - lse;
+  double t = z[0] - z[1], l = log1p(exp(-fabs(t)));
+  out[0] = t >= 0.0 ? -l : t - l;
+  out[1] = t >= 0.0 ? -t - l : -l;
 }
 
 void rf_log_softmax(const rf_model *m, double *out) {
