@@ -111,7 +111,7 @@ typedef struct report_group {
 
 typedef struct report_unfinished {
   char *name;
-  const char *status; /* "failed", "not finished" (static strings) */
+  const char *status; /* "failed", "running", "not finished" (static strings) */
 } report_unfinished;
 
 typedef struct report {
@@ -142,6 +142,9 @@ void report_free(report *r);
  * the method and the split, and except key `skip_key` (-1: none), as
  * "NPO+RT · retain_coeff=2". Returns a malloc'd string. */
 char *report_settings_label(const report *r, const report_run *run, int skip_key);
+/* Variant `variant` of `variants` of a method colour: dark to light shades
+ * (the colour itself when there is one variant). */
+void report_variant_colour(const char *base, int variant, int variants, char out[8]);
 /* The paper's display name of a method ("npo_rt" → "NPO+RT"), or the name. */
 const char *report_method_title(const char *method);
 

@@ -27,9 +27,9 @@ static const char page_css[] =
     ".key b{display:inline-block;width:22px;margin-right:5px;vertical-align:middle;"
     "border-top:2px solid #000}\n"
     ".caption{color:#444;font-size:13px}\n"
-    "table{border-collapse:collapse;font-size:12.5px;background:#fff;margin:6px 0}\n"
+    "table{border-collapse:collapse;font-size:12px;background:#fff;margin:6px 0}\n"
     ".scroll{overflow-x:auto}\n"
-    "th,td{border:1px solid #ddd;padding:3px 5px;text-align:right;white-space:nowrap}\n"
+    "th,td{border:1px solid #ddd;padding:3px 4px;text-align:right;white-space:nowrap}\n"
     "th{background:#f0f0f0;font-weight:600;text-align:center}\n"
     "td.l{text-align:left}tr.ref td{background:#f6f6f6;color:#444;font-style:italic}\n"
     "tr.split td{background:#e8eef7;text-align:left;font-weight:600}\n"
@@ -176,7 +176,7 @@ static void write_headlines(FILE *out, const report *r) {
       esc(out, r->series[r->groups[best_any].series].label);
       fprintf(out, ", %s at MU %s", report_fmt(a, sizeof a, best_any_fq, REPORT_F_FQ),
               report_fmt(b, sizeof b, mu.mean, REPORT_F_MU));
-      if (isfinite(bar) && mu.mean < bar) fprintf(out, " — below the utility bar: collapse, not forgetting");
+      if (isfinite(bar) && mu.mean < bar) fprintf(out, " — below the utility bar");
       fprintf(out, ". ");
     }
     int n_above = 0;
@@ -273,8 +273,9 @@ static void table_head(FILE *out, const report *r, int per_run) {
   }
   fprintf(out, "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
                "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
-               "<th>forget KL</th><th>time (s)</th></tr></thead>\n<tbody>\n",
-          per_run ? "seed" : "seeds");
+               "<th title=\"forget KL to the target\">KL</th><th>time&nbsp;s</th></tr></thead>\n"
+               "<tbody>\n",
+          per_run ? "seed" : "<span title=\"number of seeds\">n</span>");
 }
 
 static void ref_row(FILE *out, const report *r, int split, int retain, int per_run) {
@@ -358,7 +359,8 @@ static void split_row(FILE *out, const report *r, int split, int per_run) {
 static void write_table(FILE *out, const report *r) {
   fprintf(out, "<h2>Results</h2>\n<p class=\"caption\">One row per method setting and split; "
                "over several seeds the mean (FQ: geometric mean) and, for FQ, MU and forget KL, "
-               "± one standard deviation (FQ: ×÷ factor). <i>step</i>: the evaluation chosen; "
+               "± one standard deviation (FQ: ×÷ factor). <i>n</i>: seeds; <i>step</i>: the "
+               "evaluation chosen; <i>KL</i>: forget KL to the target; "
                "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
                "the bold green cell is the split's highest utility-constrained FQ. "
                "<code>results.csv</code> has every run.</p>\n");

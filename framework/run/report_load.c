@@ -397,6 +397,10 @@ char *report_settings_label(const report *r, const report_run *run, int skip_key
   return s;
 }
 
+void report_variant_colour(const char *base, int variant, int variants, char out[8]) {
+  svg_shade(base, variants > 1 ? -0.55 + 1.15 * variant / (variants - 1) : 0.0, out);
+}
+
 static void build_groups(report *r) {
   for (int i = 0; i < r->n_runs; i++) {
     report_run *run = &r->runs[i];
@@ -444,10 +448,7 @@ static void build_groups(report *r) {
     if (m) base = m->colour;
     else if (first < i) base = r->series[first].base;
     else base = spare_colours[n_unknown++ % (sizeof spare_colours / sizeof spare_colours[0])];
-    double amount = variants > 1 ? -0.35 + 0.8 * variant / (variants - 1) : 0.0;
-    char buf[8];
-    svg_shade(base, amount, buf);
-    memcpy(x->colour, buf, sizeof buf);
+    report_variant_colour(base, variant, variants, x->colour);
     snprintf(x->base, sizeof x->base, "%s", base);
   }
 }
@@ -459,6 +460,11 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
   const json_t *runs = json_object_get(suite, "runs");
   if (!json_is_object(suite) || !json_is_array(runs))
     return lethe_errf(err, LETHE_E_FORMAT, "%s: expected an object with a \"runs\" array", path);
+  const char *kind = json_string_value(json_object_get(suite, "kind"));
+  if (kind && strcmp(kind, "tofu"))
+    return lethe_errf(err, LETHE_E_USAGE,
+                      "%s: a \"%s\" suite, not a TOFU one; its report is `lethe %s-report %s`",
+                      path, kind, kind, r->dir);
   r->name = jstrdup(suite, "name");
   if (!r->name) {
     const char *slash = strrchr(r->dir, '/');
@@ -484,13 +490,16 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
       free(runs_dir);
     }
     char *done = lethe_path_join(run_dir, "DONE"), *failed = lethe_path_join(run_dir, "FAILED");
+    char *running = lethe_path_join(run_dir, "RUNNING");
     int is_done = lethe_file_exists(done), is_failed = lethe_file_exists(failed);
+    int is_running = lethe_file_exists(running);
     free(done);
     free(failed);
+    free(running);
     if (!is_done) {
       report_unfinished *u = &r->unfinished[r->n_unfinished++];
       u->name = lethe_strdup(name);
-      u->status = is_failed ? "failed" : "not finished";
+      u->status = is_failed ? "failed" : is_running ? "running" : "not finished";
       free(run_dir);
       continue;
     }

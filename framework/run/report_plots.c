@@ -180,10 +180,8 @@ static void trajectory_panel(FILE *out, const report *r, int split, int field) {
     if (target) widen(&yr, report_field(target, field), log_scale);
     if (retain) widen(&yr, report_field(retain, field), log_scale);
   }
-  svg_axis x, y;
-  if (!isfinite(xr.hi) || xr.hi <= 0) xr.hi = 1;
-  svg_axis_fit(&x, 0, xr.hi, 0, 1, 0);
-  x.label = "unlearning step";
+  /* steps: from 0 to the last one, not rounded up */
+  svg_axis x = {0, isfinite(xr.hi) && xr.hi > 0 ? xr.hi : 1, 0, "unlearning step"}, y;
   fit(&y, &yr, log_scale, field_axis[field]);
   if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
   char title[160];
@@ -242,7 +240,7 @@ typedef struct grid_line {
   char *id;
   const report_group **groups; /* sorted by the key's value */
   int n;
-  char colour[8];
+  char base[8], colour[8]; /* the method's colour; this line's shade of it */
 } grid_line;
 
 static int grid_lines(const report *r, int key, int split, grid_line *lines) {
@@ -255,8 +253,8 @@ static int grid_lines(const report *r, int key, int split, grid_line *lines) {
       if (!strcmp(lines[k].id, id)) l = k;
     if (l < 0) {
       l = n_lines++;
-      lines[l] = (grid_line){id, lethe_calloc((size_t)n + 1, sizeof(void *)), 0, {0}};
-      snprintf(lines[l].colour, sizeof lines[l].colour, "%s", series_of(r, groups[i])->base);
+      lines[l] = (grid_line){id, lethe_calloc((size_t)n + 1, sizeof(void *)), 0, {0}, {0}};
+      snprintf(lines[l].base, sizeof lines[l].base, "%s", series_of(r, groups[i])->base);
     } else {
       free(id);
     }
@@ -273,12 +271,8 @@ static int grid_lines(const report *r, int key, int split, grid_line *lines) {
   for (int l = 0; l < n_lines; l++) {
     int variant = 0, variants = 0;
     for (int k = 0; k < n_lines; k++)
-      if (!strcmp(lines[k].colour, lines[l].colour)) variants++, variant += k < l;
-    if (variants > 1) {
-      char buf[8];
-      svg_shade(lines[l].colour, -0.35 + 0.8 * variant / (variants - 1), buf);
-      memcpy(lines[l].colour, buf, sizeof buf);
-    }
+      if (!strcmp(lines[k].base, lines[l].base)) variants++, variant += k < l;
+    report_variant_colour(lines[l].base, variant, variants, lines[l].colour);
   }
   return n_lines;
 }

@@ -60,8 +60,17 @@ static void csv_text(FILE *out, const char *s) {
 /* An empty cell for an unknown number; integers without a fraction. */
 static void csv_number(FILE *out, double v) {
   if (!isfinite(v)) return;
-  if (v == floor(v) && fabs(v) < 1e15) fprintf(out, "%.0f", v);
-  else fprintf(out, "%.17g", v);
+  if (v == floor(v) && fabs(v) < 1e15) {
+    fprintf(out, "%.0f", v);
+    return;
+  }
+  /* the shortest text that reads back as the same double */
+  char buf[40];
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  fputs(buf, out);
 }
 
 int report_write_csv(const report *r, const char *path, lethe_err *err) {

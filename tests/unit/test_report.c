@@ -96,6 +96,13 @@ static int write_fixture(const char *dir, const char *kind) {
   return fixture_write(dir, &s);
 }
 
+static void overwrite(const char *dir, const char *file, const char *text) {
+  char *path = lethe_path_join(dir, file);
+  lethe_err err = {0};
+  ck_assert_msg(lethe_write_file_atomic(path, text, strlen(text), &err) == 0, "%s", err.msg);
+  free(path);
+}
+
 /* ---- suites ---------------------------------------------------------------- */
 
 START_TEST(test_real_run) {
@@ -236,6 +243,11 @@ START_TEST(test_unfinished) {
   char *html = read_all(dir, "report.html");
   ck_assert_ptr_nonnull(strstr(html, "2 runs are not in this report"));
   ck_assert_ptr_nonnull(strstr(html, "method.name=npo,unlearn.seed=1</code> (not finished)"));
+  free(html);
+  overwrite(dir, "runs/method.name=npo,unlearn.seed=1/RUNNING", "1234\n");
+  write_report(dir, 0);
+  html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "method.name=npo,unlearn.seed=1</code> (running)"));
   ck_assert_ptr_nonnull(strstr(html, "method.name=npo,unlearn.seed=2</code> (failed)"));
   ck_assert_ptr_nonnull(strstr(html, "4 of 6 runs finished"));
   free(html);
@@ -283,13 +295,6 @@ static void expect_error(const char *dir, const char *needle) {
   ck_assert_msg(strstr(err.msg, needle) != NULL, "error '%s' does not name '%s'", err.msg, needle);
 }
 
-static void overwrite(const char *dir, const char *file, const char *text) {
-  char *path = lethe_path_join(dir, file);
-  lethe_err err = {0};
-  ck_assert_msg(lethe_write_file_atomic(path, text, strlen(text), &err) == 0, "%s", err.msg);
-  free(path);
-}
-
 START_TEST(test_bad_input) {
   char *dir = scratch("bad");
   lethe_err err = {0};
@@ -301,6 +306,8 @@ START_TEST(test_bad_input) {
   expect_error(dir, "suite.json: expected an object with a \"runs\" array");
   overwrite(dir, "suite.json", "{\"runs\": [{\"dir\": \"runs/a\"}]}");
   expect_error(dir, "runs[0] has no \"name\"");
+  overwrite(dir, "suite.json", "{\"kind\": \"synthetic\", \"runs\": []}");
+  expect_error(dir, "suite.json: a \"synthetic\" suite, not a TOFU one; its report is `lethe synthetic-report");
 
   static const char *const m[] = {"ga"};
   fixture_spec s = {"bad", m, 1, all_splits, 1, 2, NULL, 0, 0, 0};
