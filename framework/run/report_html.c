@@ -124,6 +124,19 @@ static void write_intro(FILE *out, const report *r) {
     fprintf(out, ". Run <code>lethe suite run</code> again to finish them, then "
                  "<code>lethe report</code>.</div>\n");
   }
+  for (int s = 0; s < r->n_splits; s++) {
+    const report_point *ref = report_split_ref(r, s, 0);
+    int differ = 0;
+    for (int i = 0; ref && i < r->n_runs; i++)
+      if (r->groups[r->runs[i].group].split == s && r->runs[i].target.present &&
+          fabs(r->runs[i].target.mu - ref->mu) > 1e-9)
+        differ = 1;
+    if (!differ) continue;
+    fprintf(out, "<div class=\"warn\">The runs of <b>");
+    esc(out, r->splits[s]);
+    fprintf(out, "</b> do not share one target model (a varying setting changes it); the "
+                 "target and retain marks and rows show the first run's.</div>\n");
+  }
   char frac[32];
   if (isfinite(r->mu_fraction)) snprintf(frac, sizeof frac, "%.2g", r->mu_fraction);
   else snprintf(frac, sizeof frac, "a set fraction");
@@ -227,20 +240,18 @@ static void write_figures(FILE *out, const report *r) {
 
   int any = 0;
   for (int k = 0; k < r->n_keys; k++)
+    for (int s = 0; s < r->n_splits; s++) any |= report_grid_applies(r, k, s);
+  if (!any) return;
+  fprintf(out, "<h2>Metrics vs numeric settings</h2>\n<div class=\"legend\">");
+  line_key(out, "#333", "solid", "● highest FQ");
+  line_key(out, "#333", "dashed", "○ final");
+  line_key(out, "#333", "dotted", "■ utility-constrained");
+  fprintf(out, "</div>\n<p class=\"caption\">Each grid over a numeric setting (the paper's Fig. 11 "
+               "varies the retain weight), per split, at the three selections; bars ±1 standard "
+               "deviation over seeds.</p>\n");
+  for (int k = 0; k < r->n_keys; k++)
     for (int s = 0; s < r->n_splits; s++) {
       if (!report_grid_applies(r, k, s)) continue;
-      if (!any++)
-        fprintf(out, "<h2>Metrics vs numeric settings</h2>\n<div class=\"legend\">"
-                     "<span class=\"key\">● highest FQ</span><span class=\"key\">○ final</span>"
-                     "<span class=\"key\">■ utility-constrained</span></div>\n<div class=\"legend\">");
-      if (any == 1) {
-        line_key(out, "#333", "solid", "highest FQ");
-        line_key(out, "#333", "dashed", "final");
-        line_key(out, "#333", "dotted", "utility-constrained");
-        fprintf(out, "</div>\n<p class=\"caption\">Each grid over a numeric setting (the paper's "
-                     "Fig. 11 varies the retain weight), per split; bars ±1 standard deviation "
-                     "over seeds.</p>\n");
-      }
       fprintf(out, "<h3><code>");
       esc(out, r->keys[k]);
       fprintf(out, "</code> on ");

@@ -157,10 +157,13 @@ static json_t *stat_json(report_stat s) {
 static json_t *run_json(const report *r, const report_run *run) {
   json_t *o = json_object(), *settings = json_object();
   json_object_set_new(o, "name", json_string(run->name));
-  for (int k = 0; k < r->n_keys; k++)
-    json_object_set_new(settings, r->keys[k],
-                        isfinite(run->numbers[k]) ? json_real(run->numbers[k])
-                                                  : json_string(run->values[k]));
+  for (int k = 0; k < r->n_keys; k++) {
+    double v = run->numbers[k];
+    json_t *j = !isfinite(v)                          ? json_string(run->values[k])
+                : v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v)
+                                                  : json_real(v);
+    json_object_set_new(settings, r->keys[k], j);
+  }
   json_object_set_new(o, "settings", settings);
   json_object_set_new(o, "method", json_string(run->method));
   json_object_set_new(o, "split", json_string(run->split));

@@ -8,7 +8,6 @@ set -eu
 lethe=$1
 fixture=$2
 out=$3
-here=$(cd "$(dirname "$0")" && pwd)
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
   echo "SKIPPED: chromium is not installed (Debian: apt-get install -y chromium)"
@@ -18,6 +17,7 @@ if ! command -v python3 >/dev/null; then
   echo "SKIPPED: python3 is not installed (needed to read the screenshot)"
   exit 77
 fi
+here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$out"
 mkdir -p "$out"
 for kind in paper grid; do

@@ -283,6 +283,17 @@ START_TEST(test_mu_fraction) {
     ck_assert_int_eq(r.runs[i].sel[REPORT_SEL_CONSTRAINED].step, r.runs[i].sel[REPORT_SEL_BEST].step);
   ck_assert_double_eq(r.mu_fraction, 1e-9);
   report_free(&r);
+  /* a run with another target model (a grid that changes it) is flagged */
+  char *path = lethe_path_join(dir, "runs/method.name=npo_rt,unlearn.seed=1/summary.json");
+  json_t *summary = json_load_file(path, 0, NULL);
+  json_object_set_new(json_object_get(summary, "target"), "model_utility", json_real(0.5));
+  ck_assert_int_eq(json_dump_file(summary, path, 0), 0);
+  json_decref(summary);
+  free(path);
+  write_report(dir, 0);
+  char *html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "do not share one target model"));
+  free(html);
   free(dir);
 }
 END_TEST
