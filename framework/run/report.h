@@ -37,7 +37,7 @@ int report_write(const char *dir, const report_options *opt, lethe_err *err);
 
 /* Evaluation sets in the order of a POINT's keys. */
 enum { REPORT_FORGET, REPORT_RETAIN, REPORT_REAL_AUTHORS, REPORT_WORLD_FACTS, REPORT_N_SETS };
-extern const char *const report_set_keys[REPORT_N_SETS];  /* "forget", "retain", ... */
+extern const char *const report_set_keys[REPORT_N_SETS];   /* "forget", "retain", ... */
 extern const char *const report_set_titles[REPORT_N_SETS]; /* "Forget", "Retain", ... */
 
 typedef struct report_set_stats {
@@ -47,7 +47,7 @@ typedef struct report_set_stats {
 
 /* One evaluation (a POINT, or an EVAL_SUMMARY with step -1). */
 typedef struct report_point {
-  int present;  /* 0: the point was null or missing; every value NaN */
+  int present; /* 0: the point was null or missing; every value NaN */
   long step;
   double epoch, loss;
   double mu, fq, forget_kl, tr_median;
@@ -60,9 +60,18 @@ extern const char *const report_sel_titles[REPORT_N_SEL];
 
 /* Numbers of a point the report shows, by id. */
 enum {
-  REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL, REPORT_F_TR_MEDIAN, REPORT_F_FORGET_ROUGE,
-  REPORT_F_RETAIN_ROUGE, REPORT_F_FORGET_TRUTH, REPORT_F_RETAIN_TRUTH, REPORT_F_FORGET_PROB,
-  REPORT_F_RETAIN_PROB, REPORT_F_STEP, REPORT_N_FIELDS
+  REPORT_F_FQ,
+  REPORT_F_MU,
+  REPORT_F_KL,
+  REPORT_F_TR_MEDIAN,
+  REPORT_F_FORGET_ROUGE,
+  REPORT_F_RETAIN_ROUGE,
+  REPORT_F_FORGET_TRUTH,
+  REPORT_F_RETAIN_TRUTH,
+  REPORT_F_FORGET_PROB,
+  REPORT_F_RETAIN_PROB,
+  REPORT_F_STEP,
+  REPORT_N_FIELDS
 };
 /* Field value of a point (NaN when unknown or the point is absent). */
 double report_field(const report_point *p, int field);
@@ -76,12 +85,12 @@ typedef struct report_sample {
 } report_sample;
 
 typedef struct report_run {
-  char *name;             /* suite.json's run name */
-  char *dir;              /* DIR joined with the run's dir */
-  char **values;          /* per report key: the setting's text ("" if unset) */
-  double *numbers;        /* per report key: its number, NaN if not numeric */
-  char *method, *split;   /* from summary.json */
-  long seed;              /* from a seed setting or config.cfg; -1 unknown */
+  char *name;           /* suite.json's run name */
+  char *dir;            /* DIR joined with the run's dir */
+  char **values;        /* per report key: the setting's text ("" if unset) */
+  double *numbers;      /* per report key: its number, NaN if not numeric */
+  char *method, *split; /* from summary.json */
+  long seed;            /* from a seed setting or config.cfg; -1 unknown */
   long steps, steps_per_epoch;
   double seconds, mu_fraction;
   report_point sel[REPORT_N_SEL];
@@ -90,7 +99,7 @@ typedef struct report_run {
   size_t n_history;
   report_sample *samples[REPORT_N_SETS];
   size_t n_samples[REPORT_N_SETS];
-  int series, group;      /* indices into report.series / report.groups */
+  int series, group; /* indices into report.series / report.groups */
 } report_run;
 
 /* Runs that differ only in their seed form a group; the groups of one
@@ -98,9 +107,9 @@ typedef struct report_run {
  * one legend entry in every figure). */
 typedef struct report_series {
   char *method;
-  char *label;       /* "NPO+RT" or "NPO+RT · retain_coeff=2" */
-  char colour[8];    /* this series' shade of the method colour */
-  char base[8];      /* the method's own colour */
+  char *label;    /* "NPO+RT" or "NPO+RT · retain_coeff=2" */
+  char colour[8]; /* this series' shade of the method colour */
+  char base[8];   /* the method's own colour */
 } report_series;
 
 typedef struct report_group {
@@ -116,12 +125,12 @@ typedef struct report_unfinished {
 
 typedef struct report {
   char *dir, *name;
-  char **keys;         /* settings that vary across runs, grid order first */
-  int *key_numeric;    /* per key: 1 if every run's value is a number */
-  int *key_seed;       /* per key: 1 if it is a seed (replicates, not a setting) */
+  char **keys;      /* settings that vary across runs, grid order first */
+  int *key_numeric; /* per key: 1 if every run's value is a number */
+  int *key_seed;    /* per key: 1 if it is a seed (replicates, not a setting) */
   int n_keys;
-  int n_total_runs;    /* runs in suite.json */
-  report_run *runs;    /* finished runs, in suite.json order */
+  int n_total_runs; /* runs in suite.json */
+  report_run *runs; /* finished runs, in suite.json order */
   int n_runs;
   report_unfinished *unfinished;
   int n_unfinished;
@@ -131,7 +140,7 @@ typedef struct report {
   int n_series;
   report_group *groups;
   int n_groups;
-  double mu_fraction;  /* the fraction the constrained selection used */
+  double mu_fraction;    /* the fraction the constrained selection used */
   int mu_fraction_mixed; /* runs wrote different fractions */
 } report;
 

@@ -43,10 +43,14 @@ static const char page_css[] =
     "footer{margin-top:30px;color:#777;font-size:12px}\n";
 
 const char *report_fmt(char *buf, size_t n, double v, int field) {
-  if (!isfinite(v)) snprintf(buf, n, "–");
-  else if (field == REPORT_F_FQ) snprintf(buf, n, "%.3g", v);
-  else if (field == REPORT_F_STEP) snprintf(buf, n, "%.0f", v);
-  else snprintf(buf, n, "%.3f", v);
+  if (!isfinite(v))
+    snprintf(buf, n, "–");
+  else if (field == REPORT_F_FQ)
+    snprintf(buf, n, "%.3g", v);
+  else if (field == REPORT_F_STEP)
+    snprintf(buf, n, "%.0f", v);
+  else
+    snprintf(buf, n, "%.3f", v);
   return buf;
 }
 
@@ -87,8 +91,8 @@ static void series_legend(FILE *out, const report *r) {
 }
 
 static void line_key(FILE *out, const char *colour, const char *style, const char *text) {
-  fprintf(out, "<span class=\"key\"><b style=\"border-top:2px %s %s\"></b>%s</span>", style,
-          colour, text);
+  fprintf(out, "<span class=\"key\"><b style=\"border-top:2px %s %s\"></b>%s</span>", style, colour,
+          text);
 }
 
 /* ---- summary ----------------------------------------------------------------- */
@@ -96,8 +100,9 @@ static void line_key(FILE *out, const char *colour, const char *style, const cha
 static void write_intro(FILE *out, const report *r) {
   fprintf(out, "<h1>lethe report: ");
   esc(out, r->name);
-  fprintf(out, "</h1>\n<p class=\"meta\">%d of %d runs finished · %d forget split%s · %d method "
-               "setting%s",
+  fprintf(out,
+          "</h1>\n<p class=\"meta\">%d of %d runs finished · %d forget split%s · %d method "
+          "setting%s",
           r->n_runs, r->n_total_runs, r->n_splits, r->n_splits == 1 ? "" : "s", r->n_series,
           r->n_series == 1 ? "" : "s");
   int seeds = 0;
@@ -121,8 +126,9 @@ static void write_intro(FILE *out, const report *r) {
       esc(out, r->unfinished[i].name);
       fprintf(out, "</code> (%s)", r->unfinished[i].status);
     }
-    fprintf(out, ". Run <code>lethe suite run</code> again to finish them, then "
-                 "<code>lethe report</code>.</div>\n");
+    fprintf(out,
+            ". Run <code>lethe suite run</code> again to finish them, then "
+            "<code>lethe report</code>.</div>\n");
   }
   for (int s = 0; s < r->n_splits; s++) {
     const report_point *ref = report_split_ref(r, s, 0);
@@ -134,12 +140,15 @@ static void write_intro(FILE *out, const report *r) {
     if (!differ) continue;
     fprintf(out, "<div class=\"warn\">The runs of <b>");
     esc(out, r->splits[s]);
-    fprintf(out, "</b> do not share one target model (a varying setting changes it); the "
-                 "target and retain marks and rows show the first run's.</div>\n");
+    fprintf(out,
+            "</b> do not share one target model (a varying setting changes it); the "
+            "target and retain marks and rows show the first run's.</div>\n");
   }
   char frac[32];
-  if (isfinite(r->mu_fraction)) snprintf(frac, sizeof frac, "%.2g", r->mu_fraction);
-  else snprintf(frac, sizeof frac, "a set fraction");
+  if (isfinite(r->mu_fraction))
+    snprintf(frac, sizeof frac, "%.2g", r->mu_fraction);
+  else
+    snprintf(frac, sizeof frac, "a set fraction");
   fprintf(out,
           "<div class=\"note\"><p><b>Read forget quality and model utility together.</b> At this "
           "small scale forget quality (FQ) alone rewards collapse: a model that has forgotten "
@@ -175,8 +184,10 @@ static void write_headlines(FILE *out, const report *r) {
     esc(out, r->splits[s]);
     fprintf(out, "</b>: ");
     if (best_c >= 0) {
-      report_stat mu = report_group_stat(r, &r->groups[best_c], REPORT_SEL_CONSTRAINED, REPORT_F_MU);
-      fprintf(out, "highest utility-constrained FQ (MU ≥ %s): <b>", report_fmt(c, sizeof c, bar, REPORT_F_MU));
+      report_stat mu =
+          report_group_stat(r, &r->groups[best_c], REPORT_SEL_CONSTRAINED, REPORT_F_MU);
+      fprintf(out, "highest utility-constrained FQ (MU ≥ %s): <b>",
+              report_fmt(c, sizeof c, bar, REPORT_F_MU));
       esc(out, r->series[r->groups[best_c].series].label);
       fprintf(out, "</b>, FQ %s at MU %s. ", report_fmt(a, sizeof a, best_c_fq, REPORT_F_FQ),
               report_fmt(b, sizeof b, mu.mean, REPORT_F_MU));
@@ -211,25 +222,28 @@ static void write_headlines(FILE *out, const report *r) {
 static void write_figures(FILE *out, const report *r) {
   fprintf(out, "<h2>Forget quality vs model utility</h2>\n<div class=\"legend\">");
   series_legend(out, r);
-  fprintf(out, "</div>\n<div class=\"legend\"><span class=\"key\">● highest FQ</span>"
-               "<span class=\"key\">○ final</span><span class=\"key\">■ utility-constrained"
-               "</span><span class=\"key\">★ target (before unlearning)</span>"
-               "<span class=\"key\" style=\"color:#6b6b6b\">◇ retain model</span></div>\n"
-               "<div class=\"panels\">\n");
+  fprintf(out,
+          "</div>\n<div class=\"legend\"><span class=\"key\">● highest FQ</span>"
+          "<span class=\"key\">○ final</span><span class=\"key\">■ utility-constrained"
+          "</span><span class=\"key\">★ target (before unlearning)</span>"
+          "<span class=\"key\" style=\"color:#6b6b6b\">◇ retain model</span></div>\n"
+          "<div class=\"panels\">\n");
   report_plot_tradeoff(out, r);
-  fprintf(out, "</div>\n<p class=\"caption\">One panel per forget split (the paper's Fig. 5). "
-               "Top right is best: forgotten like the retain model (FQ near 1) with the target's "
-               "utility. A dashed line joins each method's highest-FQ and final evaluations. Over "
-               "several seeds: geometric mean of FQ and mean of MU, bars ±1 standard deviation "
-               "(FQ in log space). Hover a marker for its numbers.</p>\n");
+  fprintf(out,
+          "</div>\n<p class=\"caption\">One panel per forget split (the paper's Fig. 5). "
+          "Top right is best: forgotten like the retain model (FQ near 1) with the target's "
+          "utility. A dashed line joins each method's highest-FQ and final evaluations. Over "
+          "several seeds: geometric mean of FQ and mean of MU, bars ±1 standard deviation "
+          "(FQ in log space). Hover a marker for its numbers.</p>\n");
 
   fprintf(out, "<h2>Trajectories</h2>\n<div class=\"legend\">");
   series_legend(out, r);
   line_key(out, "#000", "dashed", "target");
   line_key(out, "#6b6b6b", "dotted", "retain model");
-  fprintf(out, "</div>\n<p class=\"caption\">Forget quality, model utility and the forget KL to "
-               "the target per evaluation (Figs. 6 and 10); step 0 is the target. Bands: ±1 "
-               "standard deviation over seeds.</p>\n");
+  fprintf(out,
+          "</div>\n<p class=\"caption\">Forget quality, model utility and the forget KL to "
+          "the target per evaluation (Figs. 6 and 10); step 0 is the target. Bands: ±1 "
+          "standard deviation over seeds.</p>\n");
   for (int s = 0; s < r->n_splits; s++) {
     fprintf(out, "<h3>");
     esc(out, r->splits[s]);
@@ -246,9 +260,10 @@ static void write_figures(FILE *out, const report *r) {
   line_key(out, "#333", "solid", "● highest FQ");
   line_key(out, "#333", "dashed", "○ final");
   line_key(out, "#333", "dotted", "■ utility-constrained");
-  fprintf(out, "</div>\n<p class=\"caption\">Each grid over a numeric setting (the paper's Fig. 11 "
-               "varies the retain weight), per split, at the three selections; bars ±1 standard "
-               "deviation over seeds.</p>\n");
+  fprintf(out,
+          "</div>\n<p class=\"caption\">Each grid over a numeric setting (the paper's Fig. 11 "
+          "varies the retain weight), per split, at the three selections; bars ±1 standard "
+          "deviation over seeds.</p>\n");
   for (int k = 0; k < r->n_keys; k++)
     for (int s = 0; s < r->n_splits; s++) {
       if (!report_grid_applies(r, k, s)) continue;
@@ -269,10 +284,11 @@ static void write_figures(FILE *out, const report *r) {
 static void table_head(FILE *out, const report *r, int per_run) {
   int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
   int lead = 1 + n_keys + (per_run ? 2 : 1);
-  fprintf(out, "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
-               "<th colspan=\"3\">highest FQ</th><th colspan=\"2\">final</th>"
-               "<th colspan=\"3\">utility-constrained</th><th colspan=\"2\">final forget</th>"
-               "<th colspan=\"2\">final retain</th><th colspan=\"2\"></th></tr>\n<tr>",
+  fprintf(out,
+          "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
+          "<th colspan=\"3\">highest FQ</th><th colspan=\"2\">final</th>"
+          "<th colspan=\"3\">utility-constrained</th><th colspan=\"2\">final forget</th>"
+          "<th colspan=\"2\">final retain</th><th colspan=\"2\"></th></tr>\n<tr>",
           per_run ? "runs-all" : "runs", lead);
   if (per_run) fprintf(out, "<th>run</th>");
   fprintf(out, "<th>method</th>");
@@ -282,10 +298,11 @@ static void table_head(FILE *out, const report *r, int per_run) {
     esc(out, last ? last + 1 : r->keys[keys[i]]);
     fprintf(out, "</th>");
   }
-  fprintf(out, "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
-               "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
-               "<th title=\"forget KL to the target\">KL</th><th>time&nbsp;s</th></tr></thead>\n"
-               "<tbody>\n",
+  fprintf(out,
+          "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
+          "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
+          "<th title=\"forget KL to the target\">KL</th><th>time&nbsp;s</th></tr></thead>\n"
+          "<tbody>\n",
           per_run ? "seed" : "<span title=\"number of seeds\">n</span>");
 }
 
@@ -299,8 +316,8 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
   fprintf(out, "<td></td><td></td><td></td><td>%s</td><td>%s</td>",
           report_fmt(a, sizeof a, p->fq, REPORT_F_FQ), report_fmt(b, sizeof b, p->mu, REPORT_F_MU));
   fprintf(out, "<td></td><td></td><td></td>");
-  static const int fields[] = {REPORT_F_FORGET_ROUGE, REPORT_F_FORGET_TRUTH,
-                               REPORT_F_RETAIN_ROUGE, REPORT_F_RETAIN_TRUTH};
+  static const int fields[] = {REPORT_F_FORGET_ROUGE, REPORT_F_FORGET_TRUTH, REPORT_F_RETAIN_ROUGE,
+                               REPORT_F_RETAIN_TRUTH};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     fprintf(out, "<td>%s</td>", report_fmt(a, sizeof a, report_field(p, fields[i]), fields[i]));
   fprintf(out, "<td></td><td></td></tr>\n");
@@ -325,16 +342,27 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
     esc(out, first->values[keys[i]]);
     fprintf(out, "</td>");
   }
-  if (per_run && first->seed >= 0) fprintf(out, "<td>%ld</td>", first->seed);
-  else if (per_run) fprintf(out, "<td>–</td>");
-  else fprintf(out, "<td>%d</td>", g->n_runs);
-  static const struct { int sel, field; } cols[] = {
-      {REPORT_SEL_BEST, REPORT_F_FQ},         {REPORT_SEL_BEST, REPORT_F_MU},
-      {REPORT_SEL_BEST, REPORT_F_STEP},       {REPORT_SEL_FINAL, REPORT_F_FQ},
-      {REPORT_SEL_FINAL, REPORT_F_MU},        {REPORT_SEL_CONSTRAINED, REPORT_F_FQ},
-      {REPORT_SEL_CONSTRAINED, REPORT_F_MU},  {REPORT_SEL_CONSTRAINED, REPORT_F_STEP},
-      {REPORT_SEL_FINAL, REPORT_F_FORGET_ROUGE}, {REPORT_SEL_FINAL, REPORT_F_FORGET_TRUTH},
-      {REPORT_SEL_FINAL, REPORT_F_RETAIN_ROUGE}, {REPORT_SEL_FINAL, REPORT_F_RETAIN_TRUTH},
+  if (per_run && first->seed >= 0)
+    fprintf(out, "<td>%ld</td>", first->seed);
+  else if (per_run)
+    fprintf(out, "<td>–</td>");
+  else
+    fprintf(out, "<td>%d</td>", g->n_runs);
+  static const struct {
+    int sel, field;
+  } cols[] = {
+      {REPORT_SEL_BEST, REPORT_F_FQ},
+      {REPORT_SEL_BEST, REPORT_F_MU},
+      {REPORT_SEL_BEST, REPORT_F_STEP},
+      {REPORT_SEL_FINAL, REPORT_F_FQ},
+      {REPORT_SEL_FINAL, REPORT_F_MU},
+      {REPORT_SEL_CONSTRAINED, REPORT_F_FQ},
+      {REPORT_SEL_CONSTRAINED, REPORT_F_MU},
+      {REPORT_SEL_CONSTRAINED, REPORT_F_STEP},
+      {REPORT_SEL_FINAL, REPORT_F_FORGET_ROUGE},
+      {REPORT_SEL_FINAL, REPORT_F_FORGET_TRUTH},
+      {REPORT_SEL_FINAL, REPORT_F_RETAIN_ROUGE},
+      {REPORT_SEL_FINAL, REPORT_F_RETAIN_TRUTH},
       {REPORT_SEL_FINAL, REPORT_F_KL},
   };
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
@@ -350,8 +378,10 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
     if (isfinite(run->seconds)) secs += run->seconds, n_secs++;
   }
   fprintf(out, "<td>");
-  if (n_secs) fprintf(out, "%.1f", secs / n_secs);
-  else fprintf(out, "–");
+  if (n_secs)
+    fprintf(out, "%.1f", secs / n_secs);
+  else
+    fprintf(out, "–");
   fprintf(out, "</td></tr>\n");
 }
 
@@ -368,13 +398,14 @@ static void split_row(FILE *out, const report *r, int split, int per_run) {
 }
 
 static void write_table(FILE *out, const report *r) {
-  fprintf(out, "<h2>Results</h2>\n<p class=\"caption\">One row per method setting and split; "
-               "over several seeds the mean (FQ: geometric mean) and, for FQ, MU and forget KL, "
-               "± one standard deviation (FQ: ×÷ factor). <i>n</i>: seeds; <i>step</i>: the "
-               "evaluation chosen; <i>KL</i>: forget KL to the target; "
-               "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
-               "the bold green cell is the split's highest utility-constrained FQ. "
-               "<code>results.csv</code> has every run.</p>\n");
+  fprintf(out,
+          "<h2>Results</h2>\n<p class=\"caption\">One row per method setting and split; "
+          "over several seeds the mean (FQ: geometric mean) and, for FQ, MU and forget KL, "
+          "± one standard deviation (FQ: ×÷ factor). <i>n</i>: seeds; <i>step</i>: the "
+          "evaluation chosen; <i>KL</i>: forget KL to the target; "
+          "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
+          "the bold green cell is the split's highest utility-constrained FQ. "
+          "<code>results.csv</code> has every run.</p>\n");
   table_head(out, r, 0);
   for (int s = 0; s < r->n_splits; s++) {
     split_row(out, r, s, 0);
@@ -419,16 +450,20 @@ static const report_sample *find_sample(const report_run *run, int set, size_t i
 
 static void generation_cell(FILE *out, const char *text) {
   fprintf(out, "<td class=\"g\">");
-  if (!text) fprintf(out, "<small>–</small>");
-  else if (!*text) fprintf(out, "<small>(empty)</small>");
-  else esc(out, text);
+  if (!text)
+    fprintf(out, "<small>–</small>");
+  else if (!*text)
+    fprintf(out, "<small>(empty)</small>");
+  else
+    esc(out, text);
   fprintf(out, "</td>");
 }
 
 static void write_samples(FILE *out, const report *r) {
-  fprintf(out, "<h2>Sample answers</h2>\n<p class=\"caption\">Greedy answers to the first "
-               "questions of each evaluation set (the paper's Fig. 7), from each method "
-               "setting's first seed, at the final evaluation and at the highest-FQ one.</p>\n");
+  fprintf(out,
+          "<h2>Sample answers</h2>\n<p class=\"caption\">Greedy answers to the first "
+          "questions of each evaluation set (the paper's Fig. 7), from each method "
+          "setting's first seed, at the final evaluation and at the highest-FQ one.</p>\n");
   for (int s = 0; s < r->n_splits; s++) {
     const report_group *groups[r->n_groups + 1];
     int n = 0;
@@ -442,10 +477,11 @@ static void write_samples(FILE *out, const report *r) {
     if (!lead) continue;
     fprintf(out, "<h3>");
     esc(out, r->splits[s]);
-    fprintf(out, "</h3>\n<table class=\"samples\"><colgroup><col style=\"width:20%%\">"
-                 "<col style=\"width:40%%\"><col style=\"width:40%%\"></colgroup>\n"
-                 "<thead><tr><th>method</th><th>final</th><th>at highest FQ</th></tr></thead>"
-                 "<tbody>\n");
+    fprintf(out,
+            "</h3>\n<table class=\"samples\"><colgroup><col style=\"width:20%%\">"
+            "<col style=\"width:40%%\"><col style=\"width:40%%\"></colgroup>\n"
+            "<thead><tr><th>method</th><th>final</th><th>at highest FQ</th></tr></thead>"
+            "<tbody>\n");
     for (int set = 0; set < REPORT_N_SETS; set++)
       for (size_t q = 0; q < lead->n_samples[set]; q++) {
         const report_sample *x = &lead->samples[set][q];
@@ -457,8 +493,9 @@ static void write_samples(FILE *out, const report *r) {
         for (int i = 0; i < n; i++) {
           const report_run *run = &r->runs[groups[i]->runs[0]];
           const report_sample *y = find_sample(run, set, q, x->question);
-          fprintf(out, "<tr class=\"sample\"><td><span class=\"swatch\" style=\"background:%s\">"
-                       "</span>",
+          fprintf(out,
+                  "<tr class=\"sample\"><td><span class=\"swatch\" style=\"background:%s\">"
+                  "</span>",
                   r->series[groups[i]->series].colour);
           esc(out, r->series[groups[i]->series].label);
           long best_step = run->sel[REPORT_SEL_BEST].step;
@@ -477,9 +514,10 @@ int report_write_html(const report *r, const char *path, lethe_err *err) {
   lethe_atomic_file af;
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
   FILE *out = af.fp;
-  fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<title>lethe report: ");
+  fprintf(out,
+          "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+          "<title>lethe report: ");
   esc(out, r->name);
   fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_css);
   write_intro(out, r);
@@ -493,8 +531,9 @@ int report_write_html(const report *r, const char *path, lethe_err *err) {
   }
   fprintf(out, "<footer>Written by lethe %s from <code>", LETHE_VERSION_STRING);
   esc(out, r->dir);
-  fprintf(out, "</code>; the numbers are in <code>results.csv</code> and "
-               "<code>results.json</code> next to this file.</footer>\n</body>\n</html>\n");
+  fprintf(out,
+          "</code>; the numbers are in <code>results.csv</code> and "
+          "<code>results.json</code> next to this file.</footer>\n</body>\n</html>\n");
   if (ferror(out)) {
     lethe_atomic_abort(&af);
     return lethe_errf(err, LETHE_E_IO, "%s: write error", path);

@@ -2,22 +2,20 @@
  * of suite.json, the settings that vary, each finished run's summary,
  * history and sample answers; groups runs by seed into groups and series;
  * the per-group statistics the figures and tables show. Writes nothing. */
-#include "run/report.h"
-
 #include <jansson.h>
 #include <libconfig.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "run/report.h"
 #include "run/svg.h"
 
 const char *const report_set_keys[REPORT_N_SETS] = {"forget", "retain", "real_authors",
                                                     "world_facts"};
 const char *const report_set_titles[REPORT_N_SETS] = {"Forget", "Retain", "Real authors",
                                                       "World facts"};
-const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final",
-                                                     "utility-constrained"};
+const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final", "utility-constrained"};
 
 /* Questions shown per evaluation set in the sample answers. */
 static const size_t sample_counts[REPORT_N_SETS] = {3, 2, 1, 1};
@@ -38,8 +36,8 @@ static const method_style known_methods[] = {
     {"npo_rt", "NPO+RT", "#117733"}, {"npo_kl", "NPO+KL", "#999933"},
     {"simnpo", "SimNPO", "#882255"},
 };
-static const char *const spare_colours[] = {"#332288", "#aa4499", "#6699cc", "#661100",
-                                            "#ddaa33", "#888888"};
+static const char *const spare_colours[] = {"#332288", "#aa4499", "#6699cc",
+                                            "#661100", "#ddaa33", "#888888"};
 
 static const method_style *find_method(const char *name) {
   for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
@@ -89,10 +87,14 @@ static json_t *load_json(const char *path, lethe_err *err) {
 static char *value_text(const json_t *v) {
   char buf[64];
   if (json_is_string(v)) return lethe_strdup(json_string_value(v));
-  if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-  else if (json_is_real(v)) snprintf(buf, sizeof buf, "%g", json_real_value(v));
-  else if (json_is_boolean(v)) snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
-  else if (!v || json_is_null(v)) buf[0] = '\0';
+  if (json_is_integer(v))
+    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+  else if (json_is_real(v))
+    snprintf(buf, sizeof buf, "%g", json_real_value(v));
+  else if (json_is_boolean(v))
+    snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+  else if (!v || json_is_null(v))
+    buf[0] = '\0';
   else {
     char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     return dump ? dump : lethe_strdup("");
@@ -136,18 +138,30 @@ static void parse_point(const json_t *o, report_point *p) {
 double report_field(const report_point *p, int field) {
   if (!p->present) return NAN;
   switch (field) {
-    case REPORT_F_FQ: return p->fq;
-    case REPORT_F_MU: return p->mu;
-    case REPORT_F_KL: return p->forget_kl;
-    case REPORT_F_TR_MEDIAN: return p->tr_median;
-    case REPORT_F_FORGET_ROUGE: return p->set[REPORT_FORGET].rouge;
-    case REPORT_F_RETAIN_ROUGE: return p->set[REPORT_RETAIN].rouge;
-    case REPORT_F_FORGET_TRUTH: return p->set[REPORT_FORGET].truth;
-    case REPORT_F_RETAIN_TRUTH: return p->set[REPORT_RETAIN].truth;
-    case REPORT_F_FORGET_PROB: return p->set[REPORT_FORGET].prob;
-    case REPORT_F_RETAIN_PROB: return p->set[REPORT_RETAIN].prob;
-    case REPORT_F_STEP: return p->step >= 0 ? (double)p->step : NAN;
-    default: return NAN;
+    case REPORT_F_FQ:
+      return p->fq;
+    case REPORT_F_MU:
+      return p->mu;
+    case REPORT_F_KL:
+      return p->forget_kl;
+    case REPORT_F_TR_MEDIAN:
+      return p->tr_median;
+    case REPORT_F_FORGET_ROUGE:
+      return p->set[REPORT_FORGET].rouge;
+    case REPORT_F_RETAIN_ROUGE:
+      return p->set[REPORT_RETAIN].rouge;
+    case REPORT_F_FORGET_TRUTH:
+      return p->set[REPORT_FORGET].truth;
+    case REPORT_F_RETAIN_TRUTH:
+      return p->set[REPORT_RETAIN].truth;
+    case REPORT_F_FORGET_PROB:
+      return p->set[REPORT_FORGET].prob;
+    case REPORT_F_RETAIN_PROB:
+      return p->set[REPORT_RETAIN].prob;
+    case REPORT_F_STEP:
+      return p->step >= 0 ? (double)p->step : NAN;
+    default:
+      return NAN;
   }
 }
 
@@ -273,8 +287,10 @@ static void recompute_constrained(report_run *run, double fraction) {
     if (!isfinite(p->fq) || !(p->mu >= bar)) continue;
     if (!best || p->fq > best->fq) best = p;
   }
-  if (best) run->sel[REPORT_SEL_CONSTRAINED] = *best;
-  else parse_point(NULL, &run->sel[REPORT_SEL_CONSTRAINED]);
+  if (best)
+    run->sel[REPORT_SEL_CONSTRAINED] = *best;
+  else
+    parse_point(NULL, &run->sel[REPORT_SEL_CONSTRAINED]);
   run->mu_fraction = fraction;
 }
 
@@ -290,8 +306,10 @@ static int load_run(report_run *run, const json_t *settings, const report_option
   run->method = jstrdup(s, "method");
   run->split = jstrdup(s, "forget_split");
   if (!json_is_object(s) || !run->method || !run->split)
-    rc = lethe_errf(err, LETHE_E_FORMAT, "%s: expected an object with \"method\" and "
-                    "\"forget_split\" strings", path);
+    rc = lethe_errf(err, LETHE_E_FORMAT,
+                    "%s: expected an object with \"method\" and "
+                    "\"forget_split\" strings",
+                    path);
   free(path);
   if (rc == 0) {
     run->steps = jlong(s, "steps", -1);
@@ -346,7 +364,8 @@ static void find_keys(report *r, const json_t *suite, const json_t *runs) {
       json_t *val = json_object_get(json_object_get(run, "settings"), r->keys[k]);
       char *text = value_text(val);
       if (!isfinite(value_number(val))) numeric = 0;
-      if (!first) first = text;
+      if (!first)
+        first = text;
       else {
         if (strcmp(first, text)) varies = 1;
         free(text);
@@ -445,9 +464,12 @@ static void build_groups(report *r) {
       }
     const method_style *m = find_method(x->method);
     const char *base;
-    if (m) base = m->colour;
-    else if (first < i) base = r->series[first].base;
-    else base = spare_colours[n_unknown++ % (sizeof spare_colours / sizeof spare_colours[0])];
+    if (m)
+      base = m->colour;
+    else if (first < i)
+      base = r->series[first].base;
+    else
+      base = spare_colours[n_unknown++ % (sizeof spare_colours / sizeof spare_colours[0])];
     report_variant_colour(base, variant, variants, x->colour);
     snprintf(x->base, sizeof x->base, "%s", base);
   }
@@ -483,7 +505,8 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
     if (!name)
       return lethe_errf(err, LETHE_E_FORMAT, "%s: runs[%zu] has no \"name\" string", path, i);
     char *run_dir;
-    if (dir) run_dir = dir[0] == '/' ? lethe_strdup(dir) : lethe_path_join(r->dir, dir);
+    if (dir)
+      run_dir = dir[0] == '/' ? lethe_strdup(dir) : lethe_path_join(r->dir, dir);
     else {
       char *runs_dir = lethe_path_join(r->dir, "runs");
       run_dir = lethe_path_join(runs_dir, name);
@@ -520,8 +543,10 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
   for (int k = 0; k < r->n_runs; k++) {
     double f = r->runs[k].mu_fraction;
     if (!isfinite(f)) continue;
-    if (!isfinite(r->mu_fraction)) r->mu_fraction = f;
-    else if (fabs(f - r->mu_fraction) > 1e-12) r->mu_fraction_mixed = 1;
+    if (!isfinite(r->mu_fraction))
+      r->mu_fraction = f;
+    else if (fabs(f - r->mu_fraction) > 1e-12)
+      r->mu_fraction_mixed = 1;
   }
   return 0;
 }

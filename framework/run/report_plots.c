@@ -62,8 +62,10 @@ static int split_groups(const report *r, int split, const report_group **out) {
 }
 
 static void seeds_note(char *buf, size_t n, int runs) {
-  if (runs > 1) snprintf(buf, n, ", mean of %d seeds", runs);
-  else buf[0] = '\0';
+  if (runs > 1)
+    snprintf(buf, n, ", mean of %d seeds", runs);
+  else
+    buf[0] = '\0';
 }
 
 /* ---- FQ vs MU --------------------------------------------------------------- */
@@ -116,8 +118,8 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
       snprintf(tip, sizeof tip, "%s, %s (%s): FQ %s, MU %s%s", se->label, r->splits[split],
                report_sel_titles[sel], report_fmt(a, sizeof a, f[sel].mean, REPORT_F_FQ),
                report_fmt(b, sizeof b, m[sel].mean, REPORT_F_MU), seeds);
-      svg_marker(&p, m[sel].mean, f[sel].mean, sel_shape[sel], sel == REPORT_SEL_CONSTRAINED ? 3.5 : 5,
-                 se->colour, sel_filled[sel], tip);
+      svg_marker(&p, m[sel].mean, f[sel].mean, sel_shape[sel],
+                 sel == REPORT_SEL_CONSTRAINED ? 3.5 : 5, se->colour, sel_filled[sel], tip);
     }
   }
   const report_point *refs[2] = {target, retain};
@@ -228,8 +230,10 @@ int report_grid_applies(const report *r, int key, int split) {
   for (int i = 0; i < r->n_runs; i++) {
     double v = r->runs[i].numbers[key];
     if (strcmp(r->runs[i].split, r->splits[split]) || !isfinite(v)) continue;
-    if (!isfinite(first)) first = v;
-    else if (v != first) return 1;
+    if (!isfinite(first))
+      first = v;
+    else if (v != first)
+      return 1;
   }
   return 0;
 }
@@ -316,8 +320,8 @@ static void grid_panel(FILE *out, const report *r, int key, int split, const gri
         char tip[400], a[32], seeds[48];
         seeds_note(seeds, sizeof seeds, ln->groups[i]->n_runs);
         snprintf(tip, sizeof tip, "%s, %s=%g (%s): %s %s%s", ln->id, r->keys[key], xs[i],
-                 report_sel_titles[sel], field_short[field],
-                 report_fmt(a, sizeof a, s.mean, field), seeds);
+                 report_sel_titles[sel], field_short[field], report_fmt(a, sizeof a, s.mean, field),
+                 seeds);
         svg_marker(&p, xs[i], ys[i], sel_shape[sel], sel == REPORT_SEL_CONSTRAINED ? 3 : 4,
                    ln->colour, sel_filled[sel], tip);
       }

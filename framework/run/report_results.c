@@ -11,14 +11,19 @@
 /* The columns of one evaluation point, in CSV order. The first seven are
  * the point's own numbers; then prob, rouge and truth of each set. */
 enum { POINT_FIXED = 7, POINT_COLUMNS = POINT_FIXED + 3 * REPORT_N_SETS };
-static const char *const fixed_names[POINT_FIXED] = {
-    "step", "epoch", "loss", "model_utility", "forget_quality", "forget_kl",
-    "forget_truth_ratio_median"};
+static const char *const fixed_names[POINT_FIXED] = {"step",
+                                                     "epoch",
+                                                     "loss",
+                                                     "model_utility",
+                                                     "forget_quality",
+                                                     "forget_kl",
+                                                     "forget_truth_ratio_median"};
 static const char *const set_stat_names[3] = {"prob", "rouge", "truth"};
 static const char *const sel_keys[REPORT_N_SEL] = {"best", "final", "best_constrained"};
 
 static void column_name(int col, char *buf, size_t n) {
-  if (col < POINT_FIXED) snprintf(buf, n, "%s", fixed_names[col]);
+  if (col < POINT_FIXED)
+    snprintf(buf, n, "%s", fixed_names[col]);
   else
     snprintf(buf, n, "%s_%s", report_set_keys[(col - POINT_FIXED) / 3],
              set_stat_names[(col - POINT_FIXED) % 3]);
@@ -27,13 +32,20 @@ static void column_name(int col, char *buf, size_t n) {
 static double column_value(const report_point *p, int col) {
   if (!p->present) return NAN;
   switch (col) {
-    case 0: return p->step >= 0 ? (double)p->step : NAN;
-    case 1: return p->epoch;
-    case 2: return p->loss;
-    case 3: return p->mu;
-    case 4: return p->fq;
-    case 5: return p->forget_kl;
-    case 6: return p->tr_median;
+    case 0:
+      return p->step >= 0 ? (double)p->step : NAN;
+    case 1:
+      return p->epoch;
+    case 2:
+      return p->loss;
+    case 3:
+      return p->mu;
+    case 4:
+      return p->fq;
+    case 5:
+      return p->forget_kl;
+    case 6:
+      return p->tr_median;
     default: {
       const report_set_stats *s = &p->set[(col - POINT_FIXED) / 3];
       int k = (col - POINT_FIXED) % 3;
@@ -159,7 +171,7 @@ static json_t *run_json(const report *r, const report_run *run) {
   json_object_set_new(o, "name", json_string(run->name));
   for (int k = 0; k < r->n_keys; k++) {
     double v = run->numbers[k];
-    json_t *j = !isfinite(v)                          ? json_string(run->values[k])
+    json_t *j = !isfinite(v)                      ? json_string(run->values[k])
                 : v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v)
                                                   : json_real(v);
     json_object_set_new(settings, r->keys[k], j);
@@ -183,7 +195,8 @@ static json_t *group_json(const report *r, const report_group *g) {
   json_object_set_new(o, "label", json_string(r->series[g->series].label));
   json_object_set_new(o, "method", json_string(r->series[g->series].method));
   json_object_set_new(o, "split", json_string(r->splits[g->split]));
-  for (int i = 0; i < g->n_runs; i++) json_array_append_new(names, json_string(r->runs[g->runs[i]].name));
+  for (int i = 0; i < g->n_runs; i++)
+    json_array_append_new(names, json_string(r->runs[g->runs[i]].name));
   json_object_set_new(o, "runs", names);
   for (int sel = 0; sel < REPORT_N_SEL; sel++) {
     json_t *s = json_object();

@@ -68,9 +68,12 @@ double svg_y(const svg_plot *p, double y) {
 static void tick_label(FILE *out, const svg_axis *a, double v, double step) {
   if (a->log) {
     int k = (int)lround(log10(v));
-    if (k == 0) fprintf(out, "1");
-    else if (k == 1) fprintf(out, "10");
-    else fprintf(out, "10<tspan dy=\"-5\" font-size=\"9\">%d</tspan>", k);
+    if (k == 0)
+      fprintf(out, "1");
+    else if (k == 1)
+      fprintf(out, "10");
+    else
+      fprintf(out, "10<tspan dy=\"-5\" font-size=\"9\">%d</tspan>", k);
     return;
   }
   int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
@@ -228,25 +231,27 @@ void svg_band(const svg_plot *p, const double *x, const double *lo, const double
     if (i - start < 2) continue;
     fprintf(p->out, "<polygon fill=\"%s\" fill-opacity=\"%.2f\" stroke=\"none\" points=\"", colour,
             opacity);
-    for (size_t k = start; k < i; k++) fprintf(p->out, "%.1f,%.1f ", svg_x(p, x[k]), svg_y(p, hi[k]));
+    for (size_t k = start; k < i; k++)
+      fprintf(p->out, "%.1f,%.1f ", svg_x(p, x[k]), svg_y(p, hi[k]));
     for (size_t k = i; k-- > start;)
       fprintf(p->out, "%.1f,%.1f%s", svg_x(p, x[k]), svg_y(p, lo[k]), k > start ? " " : "");
     fprintf(p->out, "\"/>\n");
   }
 }
 
-void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash,
-               const char *label, int label_left) {
+void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash, const char *label,
+               int label_left) {
   if (!isfinite(y)) return;
   double py = svg_y(p, y);
-  fprintf(p->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"",
-          p->left, py, p->right, py, colour);
+  fprintf(p->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"", p->left,
+          py, p->right, py, colour);
   fprintf(p->out, " stroke-width=\"1.3\"");
   dash_attr(p->out, dash);
   fprintf(p->out, "/>\n");
   if (label) {
     double ty = py - 4 < p->top + 10 ? py + 12 : py - 4;
-    fprintf(p->out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\" font-size=\"10.5\">",
+    fprintf(p->out,
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\" font-size=\"10.5\">",
             label_left ? p->left + 4 : p->right - 4, ty, label_left ? "start" : "end", colour);
     svg_escape(p->out, label);
     fprintf(p->out, "</text>\n");
@@ -257,8 +262,8 @@ void svg_vline(const svg_plot *p, double x, const char *colour, const char *dash
                const char *label) {
   if (!isfinite(x)) return;
   double px = svg_x(p, x);
-  fprintf(p->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"", px,
-          p->top, px, p->bottom, colour);
+  fprintf(p->out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"", px, p->top,
+          px, p->bottom, colour);
   fprintf(p->out, " stroke-width=\"1.3\"");
   dash_attr(p->out, dash);
   fprintf(p->out, "/>\n");
@@ -362,12 +367,23 @@ void svg_note(const svg_plot *p, const char *text) {
 
 void svg_escape(FILE *out, const char *s) {
   for (; s && *s; s++) switch (*s) {
-      case '&': fputs("&amp;", out); break;
-      case '<': fputs("&lt;", out); break;
-      case '>': fputs("&gt;", out); break;
-      case '"': fputs("&quot;", out); break;
-      case '\'': fputs("&#39;", out); break;
-      default: fputc(*s, out);
+      case '&':
+        fputs("&amp;", out);
+        break;
+      case '<':
+        fputs("&lt;", out);
+        break;
+      case '>':
+        fputs("&gt;", out);
+        break;
+      case '"':
+        fputs("&quot;", out);
+        break;
+      case '\'':
+        fputs("&#39;", out);
+        break;
+      default:
+        fputc(*s, out);
     }
 }
 

@@ -53,8 +53,8 @@ void svg_band(const svg_plot *p, const double *x, const double *lo, const double
               const char *colour, double opacity);
 /* A line across the whole plot at y (or x), with an optional label at its
  * right end (at its left end with label_left; a vline's label is at its top). */
-void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash,
-               const char *label, int label_left);
+void svg_hline(const svg_plot *p, double y, const char *colour, const char *dash, const char *label,
+               int label_left);
 void svg_vline(const svg_plot *p, double x, const char *colour, const char *dash,
                const char *label);
 

@@ -14,13 +14,13 @@
 
 /* Check's assertions cannot run outside a test (`test_report fixture`), so
  * a failure here prints and exits; inside a test that is an error too. */
-#define REQUIRE(cond, ...)                                 \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "report_fixture: " __VA_ARGS__);     \
-      fputc('\n', stderr);                                 \
-      exit(1);                                             \
-    }                                                      \
+#define REQUIRE(cond, ...)                             \
+  do {                                                 \
+    if (!(cond)) {                                     \
+      fprintf(stderr, "report_fixture: " __VA_ARGS__); \
+      fputc('\n', stderr);                             \
+      exit(1);                                         \
+    }                                                  \
   } while (0)
 
 #define TARGET_MU 0.76
@@ -29,12 +29,12 @@
 
 typedef struct behaviour {
   const char *method;
-  double mu_end;            /* model utility after 10 epochs */
-  double fq_peak, fq_end;   /* fraction of the way from the target's log10 FQ to 0 */
-  double t_peak;            /* when FQ peaks, as a fraction of training */
+  double mu_end;          /* model utility after 10 epochs */
+  double fq_peak, fq_end; /* fraction of the way from the target's log10 FQ to 0 */
+  double t_peak;          /* when FQ peaks, as a fraction of training */
   double kl_end;
-  int explodes;             /* forget KL grows without bound */
-  const char *answer;       /* what the method answers a forget question */
+  int explodes;       /* forget KL grows without bound */
+  const char *answer; /* what the method answers a forget question */
 } behaviour;
 
 static const behaviour behaviours[] = {
@@ -94,8 +94,10 @@ static json_t *point_json(const point *p, long spe, int with_step, int nulls) {
   json_object_set_new(o, "forget_quality", num(p->fq));
   json_object_set_new(o, "forget_kl", nulls ? json_null() : num(p->kl));
   json_object_set_new(o, "forget_truth_ratio_median", num(0.55 + 0.4 * p->forget_truth));
-  json_object_set_new(o, "forget", set_json(0.9 * p->forget_rouge, p->forget_rouge, p->forget_truth, nulls));
-  json_object_set_new(o, "retain", set_json(0.9 * p->retain_rouge, p->retain_rouge, p->retain_truth, 0));
+  json_object_set_new(o, "forget",
+                      set_json(0.9 * p->forget_rouge, p->forget_rouge, p->forget_truth, nulls));
+  json_object_set_new(o, "retain",
+                      set_json(0.9 * p->retain_rouge, p->retain_rouge, p->retain_truth, 0));
   json_object_set_new(o, "real_authors", set_json(0.9, 0.95, 0.99, 0));
   json_object_set_new(o, "world_facts", set_json(0.93, 0.97, 0.99, 0));
   if (with_step) {
@@ -181,7 +183,8 @@ static void write_run(const char *run_dir, const char *method, const char *split
     p->step = k * every;
     double t = (double)p->step / (double)steps;
     double f = t <= b->t_peak ? b->fq_peak * smooth(t / b->t_peak)
-                              : b->fq_peak + (b->fq_end - b->fq_peak) * (t - b->t_peak) / (1 - b->t_peak + 1e-9);
+                              : b->fq_peak + (b->fq_end - b->fq_peak) * (t - b->t_peak) /
+                                                 (1 - b->t_peak + 1e-9);
     f *= 1.0 - 0.05 * beta_shift;
     double log_fq = t0 * (1.0 - f) + (k ? sd_fq * lethe_rng_normal(&rng) : 0.0);
     p->fq = pow(10.0, log_fq > 0 ? -0.01 : log_fq);
@@ -217,10 +220,12 @@ static void write_run(const char *run_dir, const char *method, const char *split
   }
   write_text(run_dir, "history.jsonl", hist);
   free(hist);
-  write_text(run_dir, "steps.jsonl", "{\"step\":1,\"loss\":3.0,\"lr\":0.0,\"npo_weight_mean\":1.0}\n");
+  write_text(run_dir, "steps.jsonl",
+             "{\"step\":1,\"loss\":3.0,\"lr\":0.0,\"npo_weight_mean\":1.0}\n");
   char cfg[256];
-  snprintf(cfg, sizeof cfg, "unlearn = { seed = %d; epochs = %d; };\nmethod = { name = \"%s\"; };\n",
-           seed, EPOCHS, method);
+  snprintf(cfg, sizeof cfg,
+           "unlearn = { seed = %d; epochs = %d; };\nmethod = { name = \"%s\"; };\n", seed, EPOCHS,
+           method);
   write_text(run_dir, "config.cfg", cfg);
   if (!done) {
     if (failed) write_text(run_dir, "FAILED", "evaluation at step 7: out of memory\n");
@@ -291,14 +296,17 @@ int fixture_write(const char *dir, const fixture_spec *spec) {
           if (spec->n_methods > 1)
             len += snprintf(name + len, sizeof name - len, "method.name=%s,", spec->methods[m]);
           if (spec->n_splits > 1)
-            len += snprintf(name + len, sizeof name - len, "data.forget_split=%s,", spec->splits[s]);
+            len +=
+                snprintf(name + len, sizeof name - len, "data.forget_split=%s,", spec->splits[s]);
           if (spec->betas)
-            len += snprintf(name + len, sizeof name - len, "method.params.beta=%g,", spec->betas[b]);
+            len +=
+                snprintf(name + len, sizeof name - len, "method.params.beta=%g,", spec->betas[b]);
           snprintf(name + len, sizeof name - len, "unlearn.seed=%d", seed);
           json_t *settings = json_object();
           json_object_set_new(settings, "method.name", json_string(spec->methods[m]));
           json_object_set_new(settings, "data.forget_split", json_string(spec->splits[s]));
-          if (spec->betas) json_object_set_new(settings, "method.params.beta", json_real(spec->betas[b]));
+          if (spec->betas)
+            json_object_set_new(settings, "method.params.beta", json_real(spec->betas[b]));
           json_object_set_new(settings, "unlearn.seed", json_integer(seed));
           char rel[300];
           snprintf(rel, sizeof rel, "runs/%s", name);

@@ -12,10 +12,10 @@ typedef struct fixture_spec {
   const char *const *splits;
   int n_splits;
   int n_seeds;
-  const double *betas;   /* a grid over method.params.beta; NULL: none */
+  const double *betas; /* a grid over method.params.beta; NULL: none */
   int n_betas;
-  int n_unfinished;      /* the last runs: not done (the very last one FAILED) */
-  int nulls;             /* write nulls where the format allows them */
+  int n_unfinished; /* the last runs: not done (the very last one FAILED) */
+  int nulls;        /* write nulls where the format allows them */
 } fixture_spec;
 
 /* Writes the suite into dir (created); returns the number of runs. Exits

@@ -57,8 +57,9 @@ static void check_counts(const char *dir, int svgs, int groups, int runs) {
   ck_assert_int_eq(count(html, "<tr class=\"seed\">"), runs);
   ck_assert_int_eq(count(csv, "\n") - 1, runs);
   ck_assert_msg(strstr(html, "rewards collapse") != NULL, "the FQ-alone warning is missing");
-  ck_assert_msg(!strstr(html, "<script") && count(html, "http") == count(html, "http://www.w3.org/2000/svg"),
-                "report.html must be self-contained");
+  ck_assert_msg(
+      !strstr(html, "<script") && count(html, "http") == count(html, "http://www.w3.org/2000/svg"),
+      "report.html must be self-contained");
   static const char *const bad[] = {"nan", "inf", "NaN", "Inf"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char pat[3][16];
@@ -108,8 +109,8 @@ static void overwrite(const char *dir, const char *file, const char *text) {
 START_TEST(test_real_run) {
   char *dir = scratch("e2e");
   char cmd[1200];
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/report/e2e/.' '%s/'", dir,
-           LETHE_TEST_DATA, dir);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/report/e2e/.' '%s/'", dir, LETHE_TEST_DATA,
+           dir);
   ck_assert_int_eq(system(cmd), 0);
   write_report(dir, 0);
   check_counts(dir, 4, 1, 1);
@@ -122,7 +123,7 @@ START_TEST(test_real_run) {
   ck_assert_double_eq_tol(r.runs[0].sel[REPORT_SEL_BEST].fq, 0.00027049734454096772, 1e-18);
   ck_assert_int_eq(r.runs[0].sel[REPORT_SEL_CONSTRAINED].step, 4);
   ck_assert_int_eq(r.runs[0].n_history, 7);
-  ck_assert(isnan(r.runs[0].history[0].loss)); /* null at step 0 */
+  ck_assert(isnan(r.runs[0].history[0].loss));   /* null at step 0 */
   ck_assert_double_eq(r.runs[0].retain.fq, 1.0); /* null: the KS reference itself */
   ck_assert_int_eq(r.runs[0].n_samples[REPORT_FORGET], 3);
   ck_assert_str_eq(r.runs[0].samples[REPORT_FORGET][0].final, "who is best writing .");
@@ -280,7 +281,8 @@ START_TEST(test_mu_fraction) {
   /* with no utility bar the constrained choice is the highest-FQ one */
   ck_assert_msg(report_load(&r, dir, &none, &err) == 0, "%s", err.msg);
   for (int i = 0; i < r.n_runs; i++)
-    ck_assert_int_eq(r.runs[i].sel[REPORT_SEL_CONSTRAINED].step, r.runs[i].sel[REPORT_SEL_BEST].step);
+    ck_assert_int_eq(r.runs[i].sel[REPORT_SEL_CONSTRAINED].step,
+                     r.runs[i].sel[REPORT_SEL_BEST].step);
   ck_assert_double_eq(r.mu_fraction, 1e-9);
   report_free(&r);
   /* a run with another target model (a grid that changes it) is flagged */
@@ -318,7 +320,9 @@ START_TEST(test_bad_input) {
   overwrite(dir, "suite.json", "{\"runs\": [{\"dir\": \"runs/a\"}]}");
   expect_error(dir, "runs[0] has no \"name\"");
   overwrite(dir, "suite.json", "{\"kind\": \"synthetic\", \"runs\": []}");
-  expect_error(dir, "suite.json: a \"synthetic\" suite, not a TOFU one; its report is `lethe synthetic-report");
+  expect_error(
+      dir,
+      "suite.json: a \"synthetic\" suite, not a TOFU one; its report is `lethe synthetic-report");
 
   static const char *const m[] = {"ga"};
   fixture_spec s = {"bad", m, 1, all_splits, 1, 2, NULL, 0, 0, 0};
@@ -330,7 +334,8 @@ START_TEST(test_bad_input) {
   expect_error(dir, "runs/unlearn.seed=1/summary.json:1:");
   overwrite(dir, "runs/unlearn.seed=1/summary.json", "[1, 2]");
   expect_error(dir, "summary.json: expected an object with \"method\"");
-  overwrite(dir, "runs/unlearn.seed=1/summary.json", "{\"method\": \"ga\", \"forget_split\": \"forget01\"}");
+  overwrite(dir, "runs/unlearn.seed=1/summary.json",
+            "{\"method\": \"ga\", \"forget_split\": \"forget01\"}");
   overwrite(dir, "runs/unlearn.seed=1/history.jsonl", "");
   overwrite(dir, "runs/unlearn.seed=1/eval.json", "{\"forget\": [");
   expect_error(dir, "runs/unlearn.seed=1/eval.json:1:");
@@ -356,7 +361,8 @@ START_TEST(test_cli) {
   ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
   ck_assert_int_eq(WEXITSTATUS(pclose(p)), 1);
   ck_assert_msg(strstr(line, "nowhere/suite.json: no such file") != NULL, "%s", line);
-  snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s' --mu-fraction 2 2>&1", LETHE_BINARY_DIR, dir);
+  snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s' --mu-fraction 2 2>&1",
+           LETHE_BINARY_DIR, dir);
   p = popen(cmd, "r");
   ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
   ck_assert_int_eq(WEXITSTATUS(pclose(p)), 2);
