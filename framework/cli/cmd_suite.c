@@ -59,7 +59,8 @@ int cmd_suite(int argc, char **argv) {
     return 1;
   }
   char *dir = out ? lethe_strdup(out) : suite_default_out(&s);
-  int rc = is_run ? suite_execute(&s, dir, &opt, &err) : suite_print_status(&s, dir, &err);
+  int rc = is_run ? suite_validate(&s, &err) : 0;
+  if (rc == 0) rc = is_run ? suite_execute(&s, dir, &opt, &err) : suite_print_status(&s, dir, &err);
   if (rc != 0) fprintf(stderr, "lethe suite: %s\n", err.msg);
   else if (is_run) printf("suite done: %s (lethe report %s)\n", dir, dir);
   free(dir);

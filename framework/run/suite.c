@@ -2,6 +2,9 @@
  * `lethe` child processes, status (see suite.h). */
 #include "run/suite.h"
 
+#include "method/method_host.h"
+#include "run/experiment.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -19,11 +22,17 @@ extern char **environ;
 
 typedef struct strvec {
   char **v;
+  int *line; /* suite-file line of each entry */
   int n, cap;
 } strvec;
 
-static void sv_push(strvec *s, char *str) {
-  if (s->n == s->cap) s->v = lethe_realloc(s->v, sizeof(char *) * (size_t)(s->cap = s->cap ? 2 * s->cap : 8));
+static void sv_push_line(strvec *s, char *str, int line) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 8;
+    s->v = lethe_realloc(s->v, sizeof(char *) * (size_t)s->cap);
+    s->line = lethe_realloc(s->line, sizeof(int) * (size_t)s->cap);
+  }
+  s->line[s->n] = line;
   s->v[s->n++] = str;
 }
 
@@ -86,7 +95,7 @@ static int flatten(const config_setting_t *g, const char *prefix, strvec *out, l
     size_t n = strlen(path) + strlen(text) + 2;
     char *o = lethe_malloc(n);
     snprintf(o, n, "%s=%s", path, text);
-    sv_push(out, o);
+    sv_push_line(out, o, config_setting_source_line(s));
   }
   return 0;
 }
@@ -267,7 +276,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
     for (int g = 0; g < per_group; g++, r++) {
       strvec ov = {0};
       json_t *settings = json_object();
-      for (int i = 0; i < common.n; i++) sv_push(&ov, lethe_strdup(common.v[i]));
+      for (int i = 0; i < common.n; i++) sv_push_line(&ov, lethe_strdup(common.v[i]), common.line[i]);
       char name[1024] = "";
       long rest = p;
       int *pick = lethe_calloc((size_t)n_dims + 1, sizeof(int));
@@ -281,7 +290,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
         char text[512], o[1100], safe[512];
         value_text(v, text, sizeof text);
         snprintf(o, sizeof o, "%s=%s", dims[d].path, text);
-        sv_push(&ov, lethe_strdup(o));
+        sv_push_line(&ov, lethe_strdup(o), config_setting_source_line(v));
         json_object_set_new(settings, dims[d].path, value_json(v));
         int clash = 0; /* a leaf shared by two dimensions needs its full path */
         for (int e = 0; e < n_dims; e++) clash |= e != d && !strcmp(leaf(dims[e].path), leaf(dims[d].path));
@@ -299,13 +308,14 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
         if (flatten(config_setting_get_member(gr, "set"), "", &gov, err) != 0) goto done;
         json_object_set_new(settings, "group", json_string(gname));
         for (int i = 0; i < gov.n; i++) {
-          sv_push(&ov, gov.v[i]);
+          sv_push_line(&ov, gov.v[i], gov.line[i]);
           char key[512];
           const char *eq = strchr(gov.v[i], '=');
           snprintf(key, sizeof key, "%.*s", (int)(eq - gov.v[i]), gov.v[i]);
           json_object_set_new(settings, key, json_from_text(eq + 1));
         }
         free(gov.v);
+        free(gov.line);
         char safe[256];
         safe_name(safe, sizeof safe, gname);
         size_t used = strlen(name);
@@ -314,6 +324,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
       if (!*name) snprintf(name, sizeof name, "run");
       s->runs[r].name = lethe_strdup(name);
       s->runs[r].overrides = ov.v;
+      s->runs[r].override_line = ov.line;
       s->runs[r].n_overrides = ov.n;
       json_t *jr = json_object();
       char dirname_buf[1100];
@@ -345,6 +356,7 @@ done:
   free(dims);
   for (int i = 0; i < common.n; i++) free(common.v[i]);
   free(common.v);
+  free(common.line);
   config_destroy(&cfg);
   free(dir_copy);
   if (rc != 0) suite_free(s);
@@ -356,6 +368,7 @@ void suite_free(suite *s) {
     for (int i = 0; s->runs && i < s->runs[r].n_overrides; i++) free(s->runs[r].overrides[i]);
     if (s->runs) {
       free(s->runs[r].overrides);
+      free(s->runs[r].override_line);
       free(s->runs[r].name);
     }
   }
@@ -559,6 +572,19 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   return rc;
 }
 
+/* 1 when pid is a live (not zombie) process. */
+static int process_alive(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return kill(pid, 0) == 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *close_paren = strrchr(buf, ')');
+  return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
 int suite_print_status(const suite *s, const char *out_dir, lethe_err *err) {
   (void)err;
   int counts[4] = {0};
@@ -573,7 +599,7 @@ int suite_print_status(const suite *s, const char *out_dir, lethe_err *err) {
       size_t len;
       if (lethe_read_file(m, 64, &text, &len, NULL) == 0) {
         long pid = strtol(text, NULL, 10);
-        if (pid > 0 && kill((pid_t)pid, 0) == 0) state = 1;
+        if (pid > 0 && process_alive((pid_t)pid)) state = 1;
         free(text);
       }
       free(m);
@@ -585,5 +611,39 @@ int suite_print_status(const suite *s, const char *out_dir, lethe_err *err) {
   }
   printf("%d runs: %d done, %d running, %d failed, %d pending (%s)\n", s->n_runs, counts[0],
          counts[1], counts[2], counts[3], out_dir);
+  return 0;
+}
+
+/* ---- validation ------------------------------------------------------------------ */
+int suite_validate(const suite *s, lethe_err *err) {
+  if (strcmp(s->kind, "tofu")) return 0; /* other kinds validate when they run */
+  for (int r = 0; r < s->n_runs; r++) {
+    const suite_run *run = &s->runs[r];
+    /* each override alone first, so an error points at its line */
+    for (int i = 0; i < run->n_overrides; i++) {
+      experiment e;
+      const char *one[1] = {run->overrides[i]};
+      int rc = experiment_load(&e, s->base, one, 1, err);
+      method_spec ms = {0};
+      if (rc == 0)
+        rc = method_spec_from_config(&ms, lcfg_setting(&e.cfg, "method"),
+                                     (const char *const *)e.method_overrides, e.n_method_overrides, err);
+      if (rc == 0) {
+        method_spec_free(&ms);
+        experiment_free(&e);
+        continue;
+      }
+      return lethe_err_prefix(err, "%s:%d: run %s", s->path, run->override_line[i], run->name);
+    }
+    experiment e;
+    if (experiment_load(&e, s->base, (const char *const *)run->overrides, run->n_overrides, err) != 0)
+      return lethe_err_prefix(err, "%s: run %s", s->path, run->name);
+    method_spec ms = {0};
+    int rc = method_spec_from_config(&ms, lcfg_setting(&e.cfg, "method"),
+                                     (const char *const *)e.method_overrides, e.n_method_overrides, err);
+    if (rc == 0) method_spec_free(&ms);
+    experiment_free(&e);
+    if (rc != 0) return lethe_err_prefix(err, "%s: run %s", s->path, run->name);
+  }
   return 0;
 }

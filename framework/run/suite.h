@@ -22,6 +22,7 @@
 typedef struct suite_run {
   char *name;        /* directory name, from the varying values */
   char **overrides;  /* "path=value" for the experiment */
+  int *override_line;/* the suite file's line of each override */
   int n_overrides;
 } suite_run;
 
@@ -36,6 +37,10 @@ typedef struct suite {
 } suite;
 
 int suite_load(suite *s, const char *path, lethe_err *err);
+/* Checks every run's settings against the base experiment before anything
+ * runs (kind "tofu": the experiment schema and the method plugin and its
+ * parameters); errors name the suite file and line of the offending value. */
+int suite_validate(const suite *s, lethe_err *err);
 void suite_free(suite *s);
 /* The default output directory of a suite: results/<name>. */
 char *suite_default_out(const suite *s);
