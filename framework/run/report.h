@@ -91,6 +91,7 @@ typedef struct report_run {
   double *numbers;      /* per report key: its number, NaN if not numeric */
   char *method, *split; /* from summary.json */
   long seed;            /* from a seed setting or config.cfg; -1 unknown */
+  int sample_count;     /* config.cfg's eval.samples: questions per set shown */
   long steps, steps_per_epoch;
   double seconds, mu_fraction;
   report_point sel[REPORT_N_SEL];

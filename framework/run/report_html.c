@@ -39,7 +39,7 @@ static const char page_css[] =
     "white-space:normal}\n"
     "table.samples td.q{background:#f6f6f6}table.samples td.g{font-family:ui-monospace,"
     "Menlo,Consolas,monospace;font-size:12px;word-wrap:break-word}\n"
-    "details{margin:8px 0}summary{cursor:pointer;font-weight:600}\n"
+    "details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:15px}\n"
     "footer{margin-top:30px;color:#777;font-size:12px}\n";
 
 const char *report_fmt(char *buf, size_t n, double v, int field) {
@@ -462,8 +462,10 @@ static void generation_cell(FILE *out, const char *text) {
 static void write_samples(FILE *out, const report *r) {
   fprintf(out,
           "<h2>Sample answers</h2>\n<p class=\"caption\">Greedy answers to the first "
-          "questions of each evaluation set (the paper's Fig. 7), from each method "
-          "setting's first seed, at the final evaluation and at the highest-FQ one.</p>\n");
+          "questions of each evaluation set (<code>eval.samples</code> per set; the paper's "
+          "Fig. 7), from each method setting's first seed, at the final evaluation and at the "
+          "highest-FQ one. One table per forget split; click a split to open it.</p>\n");
+  int shown = 0;
   for (int s = 0; s < r->n_splits; s++) {
     const report_group *groups[r->n_groups + 1];
     int n = 0;
@@ -475,10 +477,10 @@ static void write_samples(FILE *out, const report *r) {
       for (int set = 0; set < REPORT_N_SETS && !lead; set++)
         if (r->runs[groups[i]->runs[0]].n_samples[set]) lead = &r->runs[groups[i]->runs[0]];
     if (!lead) continue;
-    fprintf(out, "<h3>");
+    fprintf(out, "<details%s><summary>", shown++ ? "" : " open");
     esc(out, r->splits[s]);
     fprintf(out,
-            "</h3>\n<table class=\"samples\"><colgroup><col style=\"width:20%%\">"
+            "</summary>\n<table class=\"samples\"><colgroup><col style=\"width:20%%\">"
             "<col style=\"width:40%%\"><col style=\"width:40%%\"></colgroup>\n"
             "<thead><tr><th>method</th><th>final</th><th>at highest FQ</th></tr></thead>"
             "<tbody>\n");
@@ -506,7 +508,7 @@ static void write_samples(FILE *out, const report *r) {
           fprintf(out, "</tr>\n");
         }
       }
-    fprintf(out, "</tbody></table>\n");
+    fprintf(out, "</tbody></table>\n</details>\n");
   }
 }
 

@@ -17,8 +17,6 @@ const char *const report_set_titles[REPORT_N_SETS] = {"Forget", "Retain", "Real 
                                                       "World facts"};
 const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final", "utility-constrained"};
 
-/* Questions shown per evaluation set in the sample answers. */
-static const size_t sample_counts[REPORT_N_SETS] = {3, 2, 1, 1};
 #define MAX_JSON_BYTES ((size_t)1 << 30)
 
 /* ---- methods -------------------------------------------------------------- */
@@ -231,7 +229,8 @@ static int load_samples(report_run *run, lethe_err *err) {
   for (int s = 0; rc == 0 && fin && s < REPORT_N_SETS; s++) {
     json_t *rows = json_object_get(fin, report_set_keys[s]);
     json_t *best_rows = json_object_get(best, report_set_keys[s]);
-    size_t n = json_array_size(rows) < sample_counts[s] ? json_array_size(rows) : sample_counts[s];
+    size_t want = (size_t)run->sample_count;
+    size_t n = json_array_size(rows) < want ? json_array_size(rows) : want;
     run->samples[s] = lethe_calloc(n ? n : 1, sizeof(report_sample));
     for (size_t i = 0; i < n; i++) {
       json_t *row = json_array_get(rows, i);
@@ -252,29 +251,35 @@ static int load_samples(report_run *run, lethe_err *err) {
   return rc;
 }
 
-/* The run's seed: a setting named "seed" or "*.seed", else config.cfg's
- * unlearn.seed (then seed), else -1. */
-static long run_seed(const report_run *run, const json_t *settings) {
+/* From the run's settings and config.cfg: the seed (unlearn.seed, seed or
+ * any *.seed setting, else config.cfg's unlearn.seed or seed; -1 unknown)
+ * and eval.samples (questions per set in the sample answers; default 3). */
+static void read_run_config(report_run *run, const json_t *settings) {
+  static const char *const seed_keys[] = {"unlearn.seed", "seed"};
+  run->seed = -1;
+  run->sample_count = 3;
+  for (size_t i = 0; i < 2 && run->seed < 0; i++) {
+    double v = value_number(json_object_get(settings, seed_keys[i]));
+    if (isfinite(v)) run->seed = lround(v);
+  }
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)settings, key, v) {
     const char *last = strrchr(key, '.');
-    if (!strcmp(last ? last + 1 : key, "seed") && isfinite(value_number(v)))
-      return lround(value_number(v));
+    if (run->seed < 0 && !strcmp(last ? last + 1 : key, "seed") && isfinite(value_number(v)))
+      run->seed = lround(value_number(v));
   }
   char *path = lethe_path_join(run->dir, "config.cfg");
-  long seed = -1;
   config_t cfg;
   config_init(&cfg);
   if (lethe_file_exists(path) && config_read_file(&cfg, path) == CONFIG_TRUE) {
-    int s;
-    if (config_lookup_int(&cfg, "unlearn.seed", &s) == CONFIG_TRUE ||
-        config_lookup_int(&cfg, "seed", &s) == CONFIG_TRUE)
-      seed = s;
+    int n;
+    for (size_t i = 0; i < 2 && run->seed < 0; i++)
+      if (config_lookup_int(&cfg, seed_keys[i], &n) == CONFIG_TRUE) run->seed = n;
+    if (config_lookup_int(&cfg, "eval.samples", &n) == CONFIG_TRUE && n >= 0) run->sample_count = n;
   }
   config_destroy(&cfg);
   free(path);
-  return seed;
 }
 
 /* The highest-FQ history point whose MU >= fraction × the target's (first
@@ -323,9 +328,9 @@ static int load_run(report_run *run, const json_t *settings, const report_option
     parse_point(json_object_get(s, "retain"), &run->retain);
     /* The retain model is the reference of the KS test: its FQ is 1. */
     if (run->retain.present && !isfinite(run->retain.fq)) run->retain.fq = 1.0;
-    run->seed = run_seed(run, settings);
   }
   json_decref(s);
+  if (rc == 0) read_run_config(run, settings);
   if (rc == 0) rc = load_history(run, err);
   if (rc == 0 && opt && opt->mu_fraction > 0) recompute_constrained(run, opt->mu_fraction);
   if (rc == 0) rc = load_samples(run, err);

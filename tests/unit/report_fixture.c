@@ -224,8 +224,9 @@ static void write_run(const char *run_dir, const char *method, const char *split
              "{\"step\":1,\"loss\":3.0,\"lr\":0.0,\"npo_weight_mean\":1.0}\n");
   char cfg[256];
   snprintf(cfg, sizeof cfg,
-           "unlearn = { seed = %d; epochs = %d; };\nmethod = { name = \"%s\"; };\n", seed, EPOCHS,
-           method);
+           "unlearn = { seed = %d; epochs = %d; };\nmethod = { name = \"%s\"; };\n"
+           "eval = { samples = 2; };\n",
+           seed, EPOCHS, method);
   write_text(run_dir, "config.cfg", cfg);
   if (!done) {
     if (failed) write_text(run_dir, "FAILED", "evaluation at step 7: out of memory\n");

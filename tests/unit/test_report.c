@@ -148,6 +148,7 @@ START_TEST(test_methods_splits_seeds) {
   ck_assert_int_eq(r.n_series, 4);
   ck_assert_int_eq(r.n_groups, 12);
   ck_assert_int_eq(r.n_keys, 3); /* method, split, seed */
+  ck_assert_int_eq(r.runs[0].n_samples[REPORT_WORLD_FACTS], 2); /* eval.samples */
   ck_assert(r.key_seed[2] && !r.key_numeric[2]);
   for (int g = 0; g < r.n_groups; g++) {
     const report_group *grp = &r.groups[g];
