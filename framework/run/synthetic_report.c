@@ -31,8 +31,8 @@ typedef struct series {
   double alpha, lr, beta; /* beta NaN when the method has none */
   int steps, n_seeds, n_points;
   double *step;     /* (n_points) */
-  double *mean[M_COUNT], *sd[M_COUNT], *lo[M_COUNT], *hi[M_COUNT]; /* (n_points) each */
-  double *sum[M_COUNT], *sum2[M_COUNT]; /* accumulators */
+  double *mean[M_COUNT], *sd[M_COUNT], *lo[M_COUNT], *hi[M_COUNT], *median[M_COUNT]; /* (n_points) */
+  double *vals[M_COUNT]; /* (n_seeds, n_points) every seed's values */
   double forgotten_sum, forgotten_lo, forgotten_hi; /* first step below the threshold */
   int n_forgotten;
   double threshold;
@@ -159,9 +159,8 @@ static series *series_for(report *r, const json_t *sum, int n_points) {
   s->n_points = n_points;
   s->step = lethe_calloc((size_t)n_points, sizeof(double));
   for (int m = 0; m < M_COUNT; m++) {
-    double **arrs[] = {&s->mean[m], &s->sd[m], &s->lo[m], &s->hi[m], &s->sum[m], &s->sum2[m]};
-    for (int k = 0; k < 6; k++) *arrs[k] = lethe_calloc((size_t)n_points, sizeof(double));
-    for (int i = 0; i < n_points; i++) s->lo[m][i] = INFINITY, s->hi[m][i] = -INFINITY;
+    double **arrs[] = {&s->mean[m], &s->sd[m], &s->lo[m], &s->hi[m], &s->median[m]};
+    for (int k = 0; k < 5; k++) *arrs[k] = lethe_calloc((size_t)n_points, sizeof(double));
   }
   s->forgotten_lo = INFINITY, s->forgotten_hi = -INFINITY;
   return s;
@@ -188,15 +187,10 @@ static int add_run(report *r, const char *summary_path, lethe_err *err) {
       rc = lethe_errf(err, LETHE_E_FORMAT, "%s: %d evaluations, but other seeds of '%s' have %d",
                       hpath, h.n, s->label, s->n_points);
     } else {
-      for (int i = 0; i < h.n; i++) {
-        s->step[i] = h.step[i];
-        for (int m = 0; m < M_COUNT; m++) {
-          double v = h.value[m][i];
-          s->sum[m][i] += v;
-          s->sum2[m][i] += v * v;
-          s->lo[m][i] = fmin(s->lo[m][i], v);
-          s->hi[m][i] = fmax(s->hi[m][i], v);
-        }
+      memcpy(s->step, h.step, sizeof(double) * (size_t)h.n);
+      for (int m = 0; m < M_COUNT; m++) {
+        s->vals[m] = lethe_realloc(s->vals[m], sizeof(double) * (size_t)h.n * (s->n_seeds + 1));
+        memcpy(s->vals[m] + (size_t)s->n_seeds * h.n, h.value[m], sizeof(double) * (size_t)h.n);
       }
       double fs = jnum(sum, "forgotten_step");
       if (isfinite(fs)) {
@@ -214,21 +208,36 @@ static int add_run(report *r, const char *summary_path, lethe_err *err) {
   return rc;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mean, sample sd, min, max and median over seeds at every point. */
 static void finish_series(series *s) {
+  int k = s->n_seeds;
+  double *col = lethe_malloc(sizeof(double) * (size_t)k);
   for (int m = 0; m < M_COUNT; m++)
     for (int i = 0; i < s->n_points; i++) {
-      double mean = s->sum[m][i] / s->n_seeds;
-      double var = s->n_seeds > 1 ? (s->sum2[m][i] - s->n_seeds * mean * mean) / (s->n_seeds - 1) : 0;
+      double sum = 0, ss = 0;
+      for (int r = 0; r < k; r++) col[r] = s->vals[m][(size_t)r * s->n_points + i], sum += col[r];
+      double mean = sum / k;
+      for (int r = 0; r < k; r++) ss += (col[r] - mean) * (col[r] - mean);
+      qsort(col, (size_t)k, sizeof *col, cmp_double);
       s->mean[m][i] = mean;
-      s->sd[m][i] = sqrt(fmax(var, 0.0));
+      s->sd[m][i] = k > 1 ? sqrt(ss / (k - 1)) : 0.0;
+      s->lo[m][i] = col[0];
+      s->hi[m][i] = col[k - 1];
+      s->median[m][i] = k % 2 ? col[k / 2] : 0.5 * (col[k / 2 - 1] + col[k / 2]);
     }
+  free(col);
 }
 
 static void series_free(series *s) {
   free(s->step);
   for (int m = 0; m < M_COUNT; m++) {
     free(s->mean[m]), free(s->sd[m]), free(s->lo[m]), free(s->hi[m]);
-    free(s->sum[m]), free(s->sum2[m]);
+    free(s->median[m]), free(s->vals[m]);
   }
 }
 
@@ -388,6 +397,8 @@ static void panel(FILE *out, int id, const char *title, series *const *ss, int n
 #undef CLIP
   }
   fprintf(out, "</g>\n");
+  fprintf(out, "<rect x='%d' y='%d' width='108' height='%d' fill='#fff' fill-opacity='0.8'/>\n",
+          PW - MR - 116, MT + 2, 13 * n + 4);
   for (int k = 0; k < n; k++) /* legend, top right */
     fprintf(out,
             "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='2'/>"
@@ -410,7 +421,7 @@ static const double key_steps[] = {0, 500, 800, 1000, 1200, 2000, 10000};
 #define N_KEY_STEPS (int)(sizeof key_steps / sizeof key_steps[0])
 
 static void write_csv(FILE *out, series *const *ss, int n) {
-  fprintf(out, "figure,alpha,method,beta,lr,steps,seeds,metric,step,mean,sd,min,max\n");
+  fprintf(out, "figure,alpha,method,beta,lr,steps,seeds,metric,step,mean,sd,min,max,median\n");
   for (int k = 0; k < n; k++) {
     const series *s = ss[k];
     char beta[32] = "";
@@ -419,12 +430,12 @@ static void write_csv(FILE *out, series *const *ss, int n) {
       for (int j = 0; j < N_KEY_STEPS; j++) {
         int i = at_step(s, key_steps[j]);
         if (i < 0) continue;
-        fprintf(out, "%s,%g,%s,%s,%g,%d,%d,%s,%.0f,%.6g,%.6g,%.6g,%.6g\n", s->figure, s->alpha,
-                s->method, beta, s->lr, s->steps, s->n_seeds, metric_keys[m], s->step[i],
-                s->mean[m][i], s->sd[m][i], s->lo[m][i], s->hi[m][i]);
+        fprintf(out, "%s,%g,%s,%s,%g,%d,%d,%s,%.0f,%.6g,%.6g,%.6g,%.6g,%.6g\n", s->figure,
+                s->alpha, s->method, beta, s->lr, s->steps, s->n_seeds, metric_keys[m], s->step[i],
+                s->mean[m][i], s->sd[m][i], s->lo[m][i], s->hi[m][i], s->median[m][i]);
       }
     if (s->n_forgotten)
-      fprintf(out, "%s,%g,%s,%s,%g,%d,%d,forgotten_step_of_%d_seeds,,%.6g,,%.6g,%.6g\n", s->figure,
+      fprintf(out, "%s,%g,%s,%s,%g,%d,%d,forgotten_step_of_%d_seeds,,%.6g,,%.6g,%.6g,\n", s->figure,
               s->alpha, s->method, beta, s->lr, s->steps, s->n_seeds, s->n_forgotten,
               s->forgotten_sum / s->n_forgotten, s->forgotten_lo, s->forgotten_hi);
   }
