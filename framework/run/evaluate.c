@@ -62,6 +62,14 @@ static double row_kl(const float *lp, const float *lr, const int32_t *targets, i
   return count ? total / count : 0.0;
 }
 
+/* qsort_r order of example indices by token length (then index). */
+static int by_length(const void *a, const void *b, void *examples) {
+  const tofu_example *ex = examples;
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  int li = ex[i].len, lj = ex[j].len;
+  return li != lj ? (li > lj) - (li < lj) : (i > j) - (i < j);
+}
+
 /* Average NLL (and optionally the KL to ref) of n (question, answer) pairs. */
 static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                        const tofu_format *fmt, const char *const *q, const char *const *a, size_t n,
@@ -73,6 +81,10 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
   for (; encoded < n && rc == 0; encoded++)
     rc = tofu_encode(tok, fmt, q[encoded], a[encoded], &ex[encoded], err);
   if (rc != 0) encoded--;
+  /* batch rows of similar length together: less padding */
+  size_t *order = lethe_malloc(sizeof(size_t) * (n ? n : 1));
+  for (size_t i = 0; i < n; i++) order[i] = i;
+  if (rc == 0) qsort_r(order, n, sizeof *order, by_length, ex);
   tofu_batch b = {0};
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   float *logp = NULL;
@@ -80,7 +92,7 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
   int V = m->cfg.vocab_size;
   for (size_t start = 0; rc == 0 && start < n; start += (size_t)bs) {
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
-    for (int j = 0; j < B; j++) idx[j] = (int)start + j;
+    for (int j = 0; j < B; j++) idx[j] = (int)order[start + (size_t)j];
     tofu_batch_fill(&b, ex, idx, B, fmt, sp.pad, sp.eos);
     token_batch tb;
     token_batch_from_arrays(&tb, b.B, b.T, b.input_ids, b.attention_mask, b.labels, sp.pad);
@@ -98,15 +110,16 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
       int c = 0;
       for (int t = 0; t < b.T; t++)
         if (tb.targets[r * b.T + t] >= 0) s -= logp[r * b.T + t], c++;
-      avg_nll[start + r] = c ? s / c : 0.0;
+      avg_nll[idx[r]] = c ? s / c : 0.0;
       if (ref && kl)
-        kl[start + r] = row_kl(m->acts.logits + (size_t)r * b.T * V,
+        kl[idx[r]] = row_kl(m->acts.logits + (size_t)r * b.T * V,
                                ref->acts.logits + (size_t)r * b.T * V, tb.targets + r * b.T, b.T, V);
     }
     token_batch_free(&tb);
   }
   free(logp);
   free(idx);
+  free(order);
   tofu_batch_free(&b);
   tofu_examples_free(ex, encoded);
   return rc;
