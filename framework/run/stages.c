@@ -2,6 +2,8 @@
 #include "run/stages.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,33 @@ static int finish_stage(const char *partial, const char *dir, lethe_err *err) {
   return 0;
 }
 
+int stage_lock(const char *dir, lethe_err *err) {
+  size_t n = strlen(dir) + 8;
+  char *path = lethe_malloc(n);
+  snprintf(path, n, "%s.lock", dir);
+  char *parent = lethe_strdup(path), *slash = strrchr(parent, '/');
+  if (slash) *slash = '\0';
+  if (slash && lethe_mkdir_p(parent, err) != 0) {
+    free(parent);
+    free(path);
+    return -1;
+  }
+  free(parent);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    lethe_errf(err, LETHE_E_IO, "%s: cannot lock the stage", path);
+    if (fd >= 0) close(fd);
+    free(path);
+    return -1;
+  }
+  free(path);
+  return fd;
+}
+
+void stage_unlock(int fd) {
+  if (fd >= 0) close(fd); /* closing releases the flock */
+}
+
 static char *partial_of(const char *dir) {
   size_t n = strlen(dir) + 16;
   char *p = lethe_malloc(n);
@@ -76,6 +105,8 @@ static uint64_t hash_dir_files(const char *dir, uint64_t h, lethe_err *err) {
   return h;
 }
 
+static int build_world(const experiment *e, stage_out *out, lethe_err *err);
+
 int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   const char *given = lcfg_string(&e->cfg, "data.dir");
@@ -94,6 +125,19 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
     out->reused = 1;
     return 0;
   }
+  int lock = stage_lock(out->dir, err);
+  if (lock < 0) return -1;
+  if (is_done(out->dir)) { /* built by another process while we waited */
+    stage_unlock(lock);
+    out->reused = 1;
+    return 0;
+  }
+  int rc = build_world(e, out, err);
+  stage_unlock(lock);
+  return rc;
+}
+
+static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
   world_settings ws;
   if (experiment_world(e, &ws, err) != 0 || lethe_mkdir_p(e->cache_dir, err) != 0) return -1;
   world w;
@@ -244,6 +288,8 @@ static int save_stage_model(llama_model *m, const char *partial, const char *dat
   return rc == 0 ? finish_stage(partial, dir, err) : -1;
 }
 
+static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err);
+
 int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   static const char *const deps[] = {"model", "base", "data.question_start", "data.question_end",
@@ -251,6 +297,14 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
   out->key = experiment_key(e, deps, 6, data->key);
   out->dir = stage_dir(e, "base", out->key);
   if (is_done(out->dir)) return out->reused = 1, 0;
+  int lock = stage_lock(out->dir, err);
+  if (lock < 0) return -1;
+  int rc = is_done(out->dir) ? (out->reused = 1, 0) : build_base(e, data, out, err);
+  stage_unlock(lock);
+  return rc;
+}
+
+static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
   tok_tokenizer *tok = NULL;
   tofu_example *ex = NULL;
   size_t n = 0;
@@ -280,6 +334,9 @@ done:
   return rc;
 }
 
+static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                          const char *split, long seed_offset, stage_out *out, lethe_err *err);
+
 int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
                    const char *split, long seed_offset, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
@@ -291,6 +348,15 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
   snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);
   if (is_done(out->dir)) return out->reused = 1, 0;
+  int lock = stage_lock(out->dir, err);
+  if (lock < 0) return -1;
+  int rc = is_done(out->dir) ? (out->reused = 1, 0) : build_finetune(e, data, base, split, seed_offset, out, err);
+  stage_unlock(lock);
+  return rc;
+}
+
+static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                          const char *split, long seed_offset, stage_out *out, lethe_err *err) {
   tok_tokenizer *tok = NULL;
   tofu_example *qa = NULL, *replay = NULL, *all = NULL;
   size_t n_qa = 0, n_replay = 0;

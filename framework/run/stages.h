@@ -34,6 +34,11 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
 int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
                    const char *split, long seed_offset, stage_out *out, lethe_err *err);
 
+/* An exclusive lock on "<dir>.lock" (flock): concurrent processes that need
+ * the same stage build it once. Returns the fd, or -1 with err. */
+int stage_lock(const char *dir, lethe_err *err);
+void stage_unlock(int fd);
+
 /* Shared by stages and unlearning: the i-th example of a stream of epochs
  * (epoch k is tofu_epoch_order(seed, k) of n examples). */
 int stage_stream_index(long global, int n, uint64_t seed, int *order_cache, long *cached_epoch);
