@@ -3,7 +3,7 @@
 # Installs missing Debian build dependencies first when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deps="cmake make gcc pkg-config libdnnl-dev libconfig-dev check libsubunit-dev libjansson-dev libstemmer-dev"
+deps="cmake make gcc pkg-config libdnnl-dev libconfig-dev check libsubunit-dev libjansson-dev libstemmer-dev python3 chromium"
 missing=""
 for p in $deps; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
