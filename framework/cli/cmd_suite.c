@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "run/report.h"
 #include "run/suite.h"
 
 void help_suite(void) {
@@ -61,8 +62,14 @@ int cmd_suite(int argc, char **argv) {
   char *dir = out ? lethe_strdup(out) : suite_default_out(&s);
   int rc = is_run ? suite_validate(&s, &err) : 0;
   if (rc == 0) rc = is_run ? suite_execute(&s, dir, &opt, &err) : suite_print_status(&s, dir, &err);
+  if (rc == 0 && is_run && !strcmp(s.kind, "tofu")) {
+    report_options ro = {0};
+    rc = report_write(dir, &ro, &err);
+    if (rc == 0) printf("report: %s/report.html\n", dir);
+  } else if (rc == 0 && is_run) {
+    printf("suite done: %s (lethe %s-report %s)\n", dir, s.kind, dir);
+  }
   if (rc != 0) fprintf(stderr, "lethe suite: %s\n", err.msg);
-  else if (is_run) printf("suite done: %s (lethe report %s)\n", dir, dir);
   free(dir);
   free(extra);
   suite_free(&s);
