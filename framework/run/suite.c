@@ -471,6 +471,103 @@ static void one_line_summary(const char *out_dir, const suite_run *r, char *buf,
   free(p);
 }
 
+/* 1 when two runs need the same stages: their overrides agree except for
+ * method.* and unlearn.* settings. */
+static int same_stages(const suite_run *a, const suite_run *b) {
+  int na = 0, nb = 0;
+  for (int i = 0; i < a->n_overrides; i++)
+    if (strncmp(a->overrides[i], "method.", 7) && strncmp(a->overrides[i], "unlearn.", 8)) na++;
+  for (int j = 0; j < b->n_overrides; j++) {
+    const char *o = b->overrides[j];
+    if (!strncmp(o, "method.", 7) || !strncmp(o, "unlearn.", 8)) continue;
+    nb++;
+    int found = 0;
+    for (int i = 0; i < a->n_overrides && !found; i++) found = !strcmp(a->overrides[i], o);
+    if (!found) return 0;
+  }
+  return na == nb;
+}
+
+/* Runs `lethe cmd` for runs idx[0..n) with up to `jobs` processes at once.
+ * cmd "train" prepares stages (no markers); otherwise each finished run is
+ * marked DONE (by the run) or FAILED (here) and reported. */
+static int pool(const suite *s, const char *out_dir, const suite_options *opt, const int *idx,
+                int n, const char *cmd, int jobs, int threads, int *n_done, int *failed,
+                lethe_err *err) {
+  int is_prepare = !strcmp(cmd, "train"), rc = 0, next = 0, running = 0;
+  pid_t *pids = lethe_calloc((size_t)jobs, sizeof(pid_t));
+  int *slot_run = lethe_calloc((size_t)jobs, sizeof(int));
+  while (rc == 0 && (next < n || running > 0)) {
+    for (int j = 0; j < jobs && next < n && rc == 0; j++) {
+      if (pids[j] > 0) continue;
+      const suite_run *r = &s->runs[idx[next]];
+      char *dir = run_path(out_dir, r, NULL), *failed_marker = run_path(out_dir, r, "FAILED");
+      lethe_mkdir_p(dir, NULL);
+      if (!is_prepare) unlink(failed_marker);
+      free(dir);
+      free(failed_marker);
+      pid_t pid = spawn(s, r, out_dir, opt, cmd, threads, err);
+      if (pid < 0) {
+        rc = -1;
+        break;
+      }
+      if (!is_prepare) {
+        char *marker = run_path(out_dir, r, "RUNNING"), text[32];
+        snprintf(text, sizeof text, "%ld\n", (long)pid);
+        lethe_write_file_atomic(marker, text, strlen(text), NULL);
+        free(marker);
+      }
+      pids[j] = pid;
+      slot_run[j] = idx[next++];
+      running++;
+    }
+    if (running == 0) break;
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int j = 0; j < jobs; j++) {
+      if (pids[j] != pid) continue;
+      const suite_run *r = &s->runs[slot_run[j]];
+      pids[j] = 0;
+      running--;
+      int exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      char line[256];
+      if (is_prepare) {
+        if (!exited_ok) {
+          (*failed)++;
+          fprintf(stderr, "preparing the stages of run %s failed: see runs/%s/log.txt\n", r->name, r->name);
+        }
+        continue;
+      }
+      char *marker = run_path(out_dir, r, "RUNNING");
+      unlink(marker);
+      free(marker);
+      if (exited_ok && run_has(out_dir, r, "DONE")) {
+        (*n_done)++;
+        one_line_summary(out_dir, r, line, sizeof line);
+      } else {
+        (*failed)++;
+        char *fm = run_path(out_dir, r, "FAILED");
+        snprintf(line, sizeof line, "FAILED (exit %d; see runs/%s/log.txt)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), r->name);
+        lethe_write_file_atomic(fm, line, strlen(line), NULL);
+        free(fm);
+      }
+      if (!opt->quiet) fprintf(stderr, "[%d/%d] %s: %s\n", *n_done + *failed, s->n_runs, r->name, line);
+    }
+  }
+  while (running > 0) { /* after an error: let the started runs finish */
+    if (waitpid(-1, NULL, 0) < 0 && errno != EINTR) break;
+    running--;
+  }
+  free(pids);
+  free(slot_run);
+  return rc;
+}
+
 int suite_execute(const suite *s, const char *out_dir, const suite_options *opt, lethe_err *err) {
   char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
   int rc = lethe_mkdir_p(runs_dir, err);
@@ -490,81 +587,25 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   if (!opt->quiet)
     fprintf(stderr, "suite %s: %d runs, %d done, %d to run (%d at a time, %d threads each) -> %s\n",
             s->name, s->n_runs, n_done, n_pending, jobs, per_run, out_dir);
-  /* shared stages first, one experiment at a time with every thread (each
-   * stage is trained once; runs that share it then find it in the cache) */
+  /* shared stages first: one `lethe train` per distinct set of stage
+   * settings, in parallel (stage locks make runs that need the same stage
+   * wait for one build) */
+  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0;
   for (int i = 0; is_tofu && i < n_pending; i++) {
-    const suite_run *r = &s->runs[pending[i]];
-    char *dir = run_path(out_dir, r, NULL);
-    rc = lethe_mkdir_p(dir, err);
-    free(dir);
-    if (rc != 0) break;
-    pid_t pid = spawn(s, r, out_dir, opt, "train", total_threads, err);
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      char *log = run_path(out_dir, r, "log.txt");
-      if (pid >= 0) lethe_errf(err, LETHE_E_IO, "preparing the stages of run %s failed (see %s)", r->name, log);
-      free(log);
-      rc = -1;
-      break;
-    }
+    int dup = 0;
+    for (int k = 0; k < n_prep && !dup; k++) dup = same_stages(&s->runs[prep[k]], &s->runs[pending[i]]);
+    if (!dup) prep[n_prep++] = pending[i];
   }
-  pid_t *pids = lethe_calloc((size_t)jobs, sizeof(pid_t));
-  int *slot_run = lethe_calloc((size_t)jobs, sizeof(int)), next = 0, running = 0, failed = 0;
-  while (rc == 0 && (next < n_pending || running > 0)) {
-    for (int j = 0; j < jobs && next < n_pending; j++) {
-      if (pids[j] > 0) continue;
-      const suite_run *r = &s->runs[pending[next]];
-      char *dir = run_path(out_dir, r, NULL), *failed_marker = run_path(out_dir, r, "FAILED");
-      lethe_mkdir_p(dir, NULL);
-      unlink(failed_marker);
-      free(dir);
-      free(failed_marker);
-      pid_t pid = spawn(s, r, out_dir, opt, cmd, per_run, err);
-      if (pid < 0) {
-        rc = -1;
-        break;
-      }
-      char *marker = run_path(out_dir, r, "RUNNING"), text[32];
-      snprintf(text, sizeof text, "%ld\n", (long)pid);
-      lethe_write_file_atomic(marker, text, strlen(text), NULL);
-      free(marker);
-      pids[j] = pid;
-      slot_run[j] = pending[next++];
-      running++;
-    }
-    if (running == 0) break;
-    int status;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int j = 0; j < jobs; j++) {
-      if (pids[j] != pid) continue;
-      const suite_run *r = &s->runs[slot_run[j]];
-      char *marker = run_path(out_dir, r, "RUNNING");
-      unlink(marker);
-      free(marker);
-      pids[j] = 0;
-      running--;
-      int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && run_has(out_dir, r, "DONE");
-      char line[256];
-      if (ok) {
-        n_done++;
-        one_line_summary(out_dir, r, line, sizeof line);
-      } else {
-        failed++;
-        char *fm = run_path(out_dir, r, "FAILED");
-        snprintf(line, sizeof line, "FAILED (exit %d; see runs/%s/log.txt)",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), r->name);
-        lethe_write_file_atomic(fm, line, strlen(line), NULL);
-        free(fm);
-      }
-      if (!opt->quiet) fprintf(stderr, "[%d/%d] %s: %s\n", n_done + failed, s->n_runs, r->name, line);
-    }
-  }
-  free(pids);
-  free(slot_run);
+  int failed = 0;
+  /* the first alone with every thread (it builds what all share: world,
+   * base, target), then the rest in parallel (their retain models) */
+  if (n_prep) rc = pool(s, out_dir, opt, prep, 1, "train", 1, total_threads, &n_done, &failed, err);
+  if (rc == 0 && !failed && n_prep > 1)
+    rc = pool(s, out_dir, opt, prep + 1, n_prep - 1, "train", jobs, per_run, &n_done, &failed, err);
+  free(prep);
+  if (rc == 0 && failed)
+    rc = lethe_errf(err, LETHE_E_IO, "preparing the shared stages failed (see the runs' log.txt)");
+  if (rc == 0) rc = pool(s, out_dir, opt, pending, n_pending, cmd, jobs, per_run, &n_done, &failed, err);
   free(pending);
   if (rc == 0 && failed)
     rc = lethe_errf(err, LETHE_E_IO, "%d of %d runs failed (their log.txt says why); rerun to retry them",
