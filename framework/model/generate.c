@@ -53,6 +53,33 @@ void llama_kv_reset(llama_kv_cache *c) {
   memset(c->next_pos, 0, sizeof(int32_t) * c->B);
 }
 
+/* sc[j] = scale · q·k_j for keys j < len (rows kv_stride apart). */
+TENSOR_VECTOR_CLONES
+static void key_scores(float *sc, const float *q, const float *k, int64_t kv_stride, int len,
+                       int hd, float scale) {
+  for (int j = 0; j < len; j++) {
+    const float *kj = k + j * kv_stride;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int d = 0; d < hd; d++) dot += q[d] * kj[d];
+    sc[j] = dot * scale;
+  }
+}
+
+/* out = Σ_j w[j] · v_j over j < len (rows kv_stride apart; zero weights skipped). */
+TENSOR_VECTOR_CLONES
+static void weighted_values(float *out, const float *w, const float *v, int64_t kv_stride,
+                            int len, int hd) {
+  for (int d = 0; d < hd; d++) out[d] = 0.0f;
+  for (int j = 0; j < len; j++) {
+    if (w[j] == 0.0f) continue;
+    const float *vj = v + j * kv_stride;
+    float wj = w[j];
+#pragma omp simd
+    for (int d = 0; d < hd; d++) out[d] += wj * vj[d];
+  }
+}
+
 /* Attention of the n new slots of every row over all filled slots. */
 static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
   const llama_config *cf = &m->cfg;
@@ -66,32 +93,15 @@ static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
     for (int h = 0; h < NH; h++) {
       float *sc = c->scores + ((int64_t)b * NH + h) * S;
       const int32_t *valid = c->valid + (int64_t)b * S;
-      int kvh = h / group;
+      const float *kb = kl + (int64_t)b * S * KVD + (int64_t)(h / group) * HD;
+      const float *vb = vl + (int64_t)b * S * KVD + (int64_t)(h / group) * HD;
       for (int i = 0; i < n; i++) {
-        int last = c->len - n + i; /* absolute slot of this query */
+        int len = c->len - n + i + 1; /* slots this query sees */
         const float *qv = c->q + ((int64_t)b * n + i) * QD + (int64_t)h * HD;
-        float mx = -INFINITY;
-        for (int j = 0; j <= last; j++) {
-          if (!valid[j]) continue;
-          const float *kv = kl + ((int64_t)b * S + j) * KVD + (int64_t)kvh * HD;
-          float dot = 0;
-          for (int d = 0; d < HD; d++) dot += qv[d] * kv[d];
-          sc[j] = dot * scale;
-          if (sc[j] > mx) mx = sc[j];
-        }
-        float *out = c->att_out + ((int64_t)b * n + i) * QD + (int64_t)h * HD;
-        memset(out, 0, sizeof(float) * HD);
-        if (mx == -INFINITY) continue;
-        double sum = 0;
-        for (int j = 0; j <= last; j++)
-          if (valid[j]) sum += (sc[j] = expf(sc[j] - mx));
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j <= last; j++) {
-          if (!valid[j]) continue;
-          const float *vv = vl + ((int64_t)b * S + j) * KVD + (int64_t)kvh * HD;
-          float w = sc[j] * inv;
-          for (int d = 0; d < HD; d++) out[d] += w * vv[d];
-        }
+        key_scores(sc, qv, kb, KVD, len, HD, scale);
+        softmax_masked_row(sc, valid, len);
+        weighted_values(c->att_out + ((int64_t)b * n + i) * QD + (int64_t)h * HD, sc, vb, KVD,
+                        len, HD);
       }
     }
 }

@@ -289,6 +289,10 @@ static void softmax_row(float *row, const int32_t *km, int last, int end) {
   for (int j = last + 1; j < end; j++) row[j] = 0.0f;
 }
 
+void softmax_masked_row(float *row, const int32_t *valid, int n) {
+  softmax_row(row, valid, n - 1, n);
+}
+
 /* The end of row i's computed range under causal blocking. */
 static inline int block_end(int i, int t, int block) {
   int end = (i / block + 1) * block;

@@ -58,6 +58,12 @@ void attention_softmax_blocked_bf16(float *scores, uint16_t *probs16, const int3
 void attention_softmax_backward_blocked_bf16(float *datt, uint16_t *datt16, const float *att,
                                              int b, int h, int t, int block);
 
+/* In place on one row of n scores: softmax over the entries with
+ * valid[j] != 0 (valid NULL = all); the others become 0, and so does the
+ * whole row when no entry is valid. Not parallel (call it from inside a
+ * parallel loop); used by KV-cache attention. */
+void softmax_masked_row(float *row, const int32_t *valid, int n);
+
 /* GQA: expand kv (B,T,NKV,HD) to (B,T,NH,HD) by repeating each kv head
  * NH/NKV times; and the reverse sum for gradients (overwrites dkv). */
 void gqa_expand(float *out, const float *kv, int64_t bt, int nh, int nkv, int hd);

@@ -246,8 +246,12 @@ static void run_generate(const options *o, llama_model *m, const int32_t *tok) {
     int P = o->prompts[pi];
     int32_t *prompt = lethe_calloc((size_t)B * P, sizeof *prompt);
     int32_t *next = lethe_calloc((size_t)B, sizeof *next), *gen = lethe_calloc((size_t)N, 4);
-    for (int b = 0; b < B; b++)
-      for (int i = 0; i < P; i++) prompt[b * P + i] = tok[(b * P + i) % (B * o->seq)];
+    if (P > o->seq) {
+      fprintf(stderr, "bench_llama: --prompt %d is longer than --seq %d\n", P, o->seq);
+      exit(2);
+    }
+    for (int b = 0; b < B; b++) /* the first P tokens of each batch row */
+      for (int i = 0; i < P; i++) prompt[b * P + i] = tok[b * o->seq + i];
     double *pre = lethe_calloc((size_t)o->reps, sizeof *pre);
     double *per = lethe_calloc((size_t)o->reps, sizeof *per);
     llama_kv_cache c;
@@ -343,7 +347,7 @@ int main(int argc, char **argv) {
   llama_config cfg;
   make_config(&cfg, &o);
   if (!strcmp(o.mode, "matmul")) {
-    bench_matmul_roofline(&cfg, o.batch * o.seq, o.reps, o.bf16);
+    bench_matmul_roofline(&cfg, o.seq, o.batch, o.reps, o.bf16);
     return 0;
   }
   llama_model m;

@@ -78,7 +78,8 @@ static double time_product(int layout, void *c, void *a, void *b, int64_t M, int
   return med;
 }
 
-void bench_matmul_roofline(const llama_config *cfg, int M, int reps, int bf16) {
+void bench_matmul_roofline(const llama_config *cfg, int seq, int batch, int reps, int bf16) {
+  int M = seq * batch;
   int64_t C = cfg->hidden_size, F = cfg->intermediate_size, V = cfg->vocab_size;
   int64_t QD = (int64_t)cfg->num_attention_heads * cfg->head_dim;
   int64_t KVD = (int64_t)cfg->num_key_value_heads * cfg->head_dim;
@@ -110,8 +111,9 @@ void bench_matmul_roofline(const llama_config *cfg, int M, int reps, int bf16) {
   tensor_dtype in = bf16 ? TENSOR_BF16 : TENSOR_F32;
   double best = 0, total_flops = 0, total_secs = 0;
   printf("{\"impl\": \"lethe\", \"mode\": \"matmul\", \"compute\": \"%s\", \"threads\": %d, "
-         "\"M\": %d, \"shapes\": [",
-         bf16 ? "bf16" : "f32", bench_threads(), M);
+         "\"hidden\": %d, \"layers\": %d, \"seq\": %d, \"batch\": %d, \"M\": %d, \"shapes\": [",
+         bf16 ? "bf16" : "f32", bench_threads(), cfg->hidden_size, cfg->num_hidden_layers, seq,
+         batch, M);
   for (int i = 0; i < n_shapes; i++)
     for (int lay = 0; lay < 3; lay++) {
       int64_t k = shapes[i][0], n = shapes[i][1];

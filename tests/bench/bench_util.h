@@ -25,10 +25,10 @@ int bench_threads(void);
 double bench_median(const double *x, int n);
 /* Prints "name": [x0, x1, ...] (no newline). */
 void bench_print_array(const char *name, const double *x, int n);
-/* Times every linear-layer product of one training step of cfg with M
- * tokens (forward X·Wᵀ, dX = dY·W, dW += dYᵀ·X for each weight shape) and
+/* Times every linear-layer product of one training step of cfg with M =
+ * batch·seq tokens (forward X·Wᵀ, dX = dY·W, dW += dYᵀ·X for each weight shape) and
  * prints one JSON line: per-shape GFLOP/s (median of reps), the best, and the
  * step-weighted rate. bf16 != 0 times bfloat16 inputs instead of float32. */
-void bench_matmul_roofline(const llama_config *cfg, int M, int reps, int bf16);
+void bench_matmul_roofline(const llama_config *cfg, int seq, int batch, int reps, int bf16);
 
 #endif

@@ -12,6 +12,7 @@ Modes (one JSON line on stdout):
   train     forward + backward + AdamW; per-step seconds and losses
   score     no-grad forward + per-token log-probs; per-batch seconds
   generate  greedy decoding with a KV cache: prefill seconds, per-token seconds
+  matmul    torch's fp32 GEMM rate on the model's linear shapes (its BLAS)
 Not here: the comparison and the tables (run.sh reads these lines).
 """
 import argparse
@@ -170,7 +171,7 @@ def pick_threads(model, tokens, targets, candidates):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
-    ap.add_argument("--mode", choices=["train", "score", "generate"], default="train")
+    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul"], default="train")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", default="1", help="intra-op threads, or 'auto' (try 1 and cores)")
@@ -181,7 +182,9 @@ def main():
     cfg, meta, weights, tokens, targets = load(args.dir)
     model = Llama(cfg, weights)
     cores = os.cpu_count() or 1
-    out = {"impl": "torch", "mode": args.mode, "torch": torch.__version__}
+    out = {"impl": "torch", "mode": args.mode, "torch": torch.__version__,
+           "hidden": cfg["hidden_size"], "layers": cfg["num_hidden_layers"],
+           "seq": meta["seq"], "batch": meta["batch"], "compute": "f32"}
     if args.threads == "auto":
         out["threads"] = pick_threads(model, tokens, targets, sorted({1, cores}))
     else:
@@ -214,6 +217,22 @@ def main():
                     times.append(dt)
             out["loss"] = (-lp.sum() / (targets >= 0).sum()).item()
         out["seconds"] = times
+    elif args.mode == "matmul":
+        M, C = tokens.numel(), model.C
+        F = cfg["intermediate_size"]
+        rates = []
+        for k, n in [(C, C), (C, F), (F, C)]:
+            x, w = torch.randn(M, k), torch.randn(n, k)
+            for _ in range(2):
+                x @ w.t()
+            times = []
+            for _ in range(args.reps):
+                t0 = time.perf_counter()
+                x @ w.t()
+                times.append(time.perf_counter() - t0)
+            times.sort()
+            rates.append(2.0 * M * k * n / times[len(times) // 2] / 1e9)
+        out.update(M=M, gflops=rates, best_gflops=max(rates))
     else:
         B = tokens.shape[0]
         prompt = tokens[:, :args.prompt]
@@ -235,7 +254,8 @@ def main():
                     pre.append(t1 - t0)
                     per_tok.append((t2 - t1) / max(1, args.new - 1))
                 gen = torch.stack(seq, 1)
-        out.update(prefill_seconds=pre, token_seconds=per_tok, generated=gen[0].tolist())
+        out.update(prompt=args.prompt, new=args.new, prefill_seconds=pre, token_seconds=per_tok,
+                   generated=gen[0].tolist())
     print(json.dumps(out))
     sys.stdout.flush()
 

@@ -1,0 +1,154 @@
+#!/bin/bash
+# run.sh — lethe against a plain PyTorch Llama on this machine, in one run.
+#
+# For every size it saves lethe's random init and batch, runs the same
+# training steps in both (the losses must agree: same weights, same batch,
+# same AdamW), alternating lethe and PyTorch round by round so machine noise
+# hits both alike; then scoring, KV-cache generation at several prompt
+# lengths, one NPO step against one GA step, and the oneDNN matmul rate on
+# the model's own shapes (the roofline). Every result is one JSON line in the
+# results file; report.py turns them into the tables of docs/performance.md.
+#
+# usage: tests/bench/run.sh [--build DIR] [--threads N] [--rounds N] [--reps N]
+#                           [--quick] [--out FILE]
+#   --build    build directory with tests/bench/bench_llama (default: build-perf, else build)
+#   --threads  threads for both sides (default: all cores)
+#   --rounds   alternating lethe/PyTorch rounds per measurement (default 2)
+#   --reps     timed steps per round after one warm-up step (default 3)
+#   --quick    two training sizes, one round (a few minutes)
+#   --out      results file (default: BUILD/bench-results.jsonl)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=""
+threads=$(nproc)
+rounds=2
+reps=3
+quick=0
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --quick) quick=1; rounds=1; shift ;;
+    --out) out=$2; shift 2 ;;
+    *) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d' >&2; exit 2 ;;
+  esac
+done
+if [ -z "$build" ]; then
+  build=$root/build-perf
+  [ -x "$build/tests/bench/bench_llama" ] || build=$root/build
+fi
+bench=$build/tests/bench/bench_llama
+method=$build/tests/bench/bench_method
+python=/usr/bin/python3
+[ -x "$bench" ] || { echo "run.sh: $bench not found; build it first (cmake --build $build --target bench_llama)" >&2; exit 1; }
+"$python" -c "import torch" 2>/dev/null || { echo "run.sh: $python cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+out=${out:-$build/bench-results.jsonl}
+: > "$out"
+
+# Both sides get the same cores. PyTorch runs one intra-op thread (its best
+# setting here: its BLAS already uses every core); OpenBLAS gets all threads
+# and its own CPU detection (a forced OPENBLAS_CORETYPE=Haswell halves it).
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+unset OPENBLAS_CORETYPE || true
+torch_threads=${TORCH_THREADS:-1}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Waits (up to 60 s) until the CPUs are mostly idle, so a measurement does not
+# start inside another program's burst.
+wait_quiet() {
+  local i a b busy
+  for i in $(seq 1 30); do
+    read -r _ a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat
+    sleep 1
+    read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
+    a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7)); b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7))
+    busy=$(( (b - a - (b4 - a4)) * 100 / (b - a > 0 ? b - a : 1) ))
+    [ "$busy" -lt 15 ] && return 0
+    sleep 1
+  done
+  echo "run.sh: the CPUs stayed busy (${busy}%); measuring anyway" >&2
+}
+
+# Runs a benchmark command and appends its JSON lines to the results, each
+# with "other_load": the CPU time other programs used during the command, as
+# a fraction of all cores (0 = the machine was ours alone).
+record() {
+  wait_quiet
+  local a b t real user sys busy other
+  read -r _ a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat
+  { TIMEFORMAT='%R %U %S'; time "$@" > "$tmp/lines" 2>> "$tmp/stderr"; } 2> "$tmp/time"
+  read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
+  read -r real user sys < "$tmp/time"
+  busy=$(( (b1 + b2 + b3 + b5 + b6 + b7) - (a1 + a2 + a3 + a5 + a6 + a7) ))
+  other=$("$python" -c "import os; print(max(0.0, round(($busy / os.sysconf('SC_CLK_TCK') - $user - $sys) / ($real * $(nproc)), 3)))")
+  sed "s/}\$/, \"other_load\": $other}/" "$tmp/lines" >> "$out"
+}
+
+say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+if [ $quick = 1 ]; then
+  sizes=("256 4 128 8" "512 8 256 8")
+else
+  sizes=("256 4 128 8" "256 4 512 4" "512 8 256 8" "768 6 128 16" "768 12 512 4")
+fi
+
+for size in "${sizes[@]}"; do
+  read -r C L T B <<< "$size"
+  dir=$tmp/train-$C-$L-$T-$B
+  args=(--hidden "$C" --layers "$L" --seq "$T" --batch "$B")
+  say "training step: hidden $C, layers $L, seq $T, batch $B"
+  for r in $(seq 1 "$rounds"); do
+    save=(); [ "$r" = 1 ] && save=(--save "$dir")
+    record "$bench" train "${args[@]}" --reps "$reps" "${save[@]}"
+    record "$python" "$here/torch_llama.py" "$dir" --mode train --reps "$reps" --threads "$torch_threads"
+    record "$bench" train "${args[@]}" --reps "$reps" --bf16
+  done
+  record "$bench" matmul "${args[@]}" --reps 5
+  record "$bench" matmul "${args[@]}" --reps 5 --bf16
+  record "$python" "$here/torch_llama.py" "$dir" --mode matmul --reps 5 --threads "$torch_threads"
+done
+
+say "scoring"
+for size in "256 4 128 8" "512 8 256 8"; do
+  read -r C L T B <<< "$size"
+  dir=$tmp/score-$C-$L-$T-$B
+  args=(--hidden "$C" --layers "$L" --seq "$T" --batch "$B")
+  for r in $(seq 1 "$rounds"); do
+    save=(); [ "$r" = 1 ] && save=(--save "$dir")
+    record "$bench" score "${args[@]}" --reps "$((reps + 2))" "${save[@]}"
+    record "$python" "$here/torch_llama.py" "$dir" --mode score --reps "$((reps + 2))" --threads "$torch_threads"
+    record "$bench" score "${args[@]}" --reps "$((reps + 2))" --bf16
+  done
+done
+
+say "greedy generation with the KV cache"
+prompts="16 64 256 512"
+dir=$tmp/generate
+gargs=(--hidden 512 --layers 8 --seq 512 --batch 8)
+"$bench" score "${gargs[@]}" --reps 1 --save "$dir" > /dev/null
+for r in $(seq 1 "$rounds"); do
+  record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps"
+  for p in $prompts; do
+    record "$python" "$here/torch_llama.py" "$dir" --mode generate --prompt "$p" --new 32 --reps "$reps" --threads "$torch_threads"
+  done
+done
+
+if [ -x "$method" ]; then
+  say "NPO step vs GA step"
+  for size in "256 4 128 8" "512 8 256 8"; do
+    read -r C L T B <<< "$size"
+    record "$method" --hidden "$C" --layers "$L" --seq "$T" --batch "$B" --reps "$((reps * rounds + 2))"
+  done
+else
+  say "no $method (the method host is not built): NPO vs GA skipped"
+fi
+
+say "results: $out"
+"$python" "$here/report.py" "$out"
