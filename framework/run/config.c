@@ -2,6 +2,7 @@
 #include "run/config.h"
 
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,26 @@ static int validate(const config_setting_t *user, const config_setting_t *schema
       return lethe_errf(err, LETHE_E_CONFIG, "%s: setting '%s' must be %s, not %s", where, path,
                         type_name(want), type_name(got));
     if (want == CONFIG_TYPE_GROUP && validate(u, s, path, open_groups, err) != 0) return -1;
+  }
+  return 0;
+}
+
+/* No float anywhere in s (recursively) may be inf or nan: "1e999" parses as
+ * inf and would reach training as a learning rate, and the resolved file
+ * could not be read back. */
+static int check_finite(const config_setting_t *s, const char *path, lethe_err *err) {
+  if (config_setting_type(s) == CONFIG_TYPE_FLOAT && !isfinite(config_setting_get_float(s))) {
+    char where[600];
+    lcfg_where(s, where, sizeof where);
+    return lethe_errf(err, LETHE_E_CONFIG, "%s: setting '%s' must be a finite number", where,
+                      path);
+  }
+  for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+    const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    char sub[512];
+    if (config_setting_name(e)) join_path(sub, sizeof sub, path, config_setting_name(e));
+    else snprintf(sub, sizeof sub, "%s.[%d]", path, i);
+    if (check_finite(e, sub, err) != 0) return -1;
   }
   return 0;
 }
@@ -177,6 +198,16 @@ int lcfg_override(lcfg *c, const char *schema_text, const char *assignment, leth
     lethe_errf(err, LETHE_E_CONFIG, "override '%s': cannot parse the value '%s'", assignment, eq + 1);
     goto done;
   }
+  if (check_finite(v, path, err) != 0) {
+    lethe_err_prefix(err, "override '%s'", assignment);
+    goto done;
+  }
+  if (config_setting_is_group(v)) { /* replacing a group would drop its defaults */
+    lethe_errf(err, LETHE_E_CONFIG,
+               "override '%s': set one setting at a time (e.g. %s.NAME=value), not a group",
+               assignment, path);
+    goto done;
+  }
   if (s && !type_ok(config_setting_type(s), config_setting_type(v))) {
     lethe_errf(err, LETHE_E_CONFIG, "override '%s': setting '%s' must be %s, not %s", assignment,
                path, type_name(config_setting_type(s)), type_name(config_setting_type(v)));
@@ -189,18 +220,21 @@ int lcfg_override(lcfg *c, const char *schema_text, const char *assignment, leth
   while (part) {
     char *next = strtok_r(NULL, ".", &save);
     config_setting_t *child = config_setting_get_member(parent, part);
-    if (!next) {
-      if (child) config_setting_remove(parent, part);
-      copy_setting(parent, part, v);
-    } else {
-      if (child && !config_setting_is_group(child)) {
-        lethe_errf(err, LETHE_E_CONFIG, "override '%s': '%s' is not a group", assignment, part);
-        free(copy);
-        goto done;
-      }
-      if (!child) child = config_setting_add(parent, part, CONFIG_TYPE_GROUP);
-      parent = child;
+    if (child && next && !config_setting_is_group(child)) {
+      lethe_errf(err, LETHE_E_CONFIG, "override '%s': '%s' is not a group", assignment, part);
+      free(copy);
+      goto done;
     }
+    if (!next && child) config_setting_remove(parent, part);
+    if (!next) child = copy_setting(parent, part, v);
+    else if (!child) child = config_setting_add(parent, part, CONFIG_TYPE_GROUP);
+    if (!child) { /* libconfig refuses the name (it must start with a letter) */
+      lethe_errf(err, LETHE_E_CONFIG, "override '%s': '%s' is not a valid setting name",
+                 assignment, part);
+      free(copy);
+      goto done;
+    }
+    parent = child;
     part = next;
   }
   free(copy);
@@ -234,7 +268,8 @@ int lcfg_load(lcfg *c, const char *schema_text, const char *const *open_groups, 
       goto fail;
     }
     if (validate(config_root_setting(&c->tree), config_root_setting(&schema), "", open_groups,
-                 err) != 0)
+                 err) != 0 ||
+        check_finite(config_root_setting(&c->tree), "", err) != 0)
       goto fail;
   }
   add_defaults(config_root_setting(&c->tree), config_root_setting(&schema));

@@ -32,7 +32,7 @@ static char *write_file(const char *name, const char *text) {
 
 START_TEST(test_defaults_file_overrides) {
   setup();
-  write_file("inc.cfg", "seed = 7;\n");
+  free(write_file("inc.cfg", "seed = 7;\n"));
   char *p = write_file("a.cfg", "@include \"inc.cfg\"\ntrain = { lr = 1; };\n"
                                 "method = { name = \"npo\"; params = { beta = 0.5; }; };\n");
   const char *over[] = {"train.epochs=9", "train.name=hello", "method.params.extra=2"};
@@ -50,6 +50,7 @@ START_TEST(test_defaults_file_overrides) {
   ck_assert_ptr_nonnull(strstr(text, "beta = 0.5"));
   free(text);
   lcfg_free(&c);
+  free(p);
 }
 END_TEST
 
@@ -61,6 +62,7 @@ START_TEST(test_unknown_key_has_file_and_line) {
   ck_assert_int_eq(lcfg_load(&c, schema, open_groups, p, NULL, 0, &err), -1);
   ck_assert_msg(strstr(err.msg, "b.cfg:3") && strstr(err.msg, "unknown setting 'train.lrr'"),
                 "%s", err.msg);
+  free(p);
 }
 END_TEST
 
@@ -72,9 +74,11 @@ START_TEST(test_wrong_type_has_file_and_line) {
   ck_assert_int_eq(lcfg_load(&c, schema, open_groups, p, NULL, 0, &err), -1);
   ck_assert_msg(strstr(err.msg, "c.cfg:1") && strstr(err.msg, "must be an integer"), "%s",
                 err.msg);
+  free(p);
   p = write_file("d.cfg", "train = { lr = 1e-3 };\nseed = 1;;\n");
   ck_assert_int_eq(lcfg_load(&c, schema, open_groups, p, NULL, 0, &err), -1);
   ck_assert_msg(strstr(err.msg, "d.cfg:"), "%s", err.msg); /* syntax error with its line */
+  free(p);
 }
 END_TEST
 
@@ -93,6 +97,24 @@ START_TEST(test_bad_overrides) {
   const char *floatint[] = {"train.epochs=2.5"};
   ck_assert_int_eq(lcfg_load(&c, schema, open_groups, NULL, floatint, 1, &err), -1);
   ck_assert_msg(strstr(err.msg, "must be an integer"), "%s", err.msg);
+  /* found by fuzz_override: a name libconfig refuses used to crash the walk */
+  const char *badname[] = {"method.params._x.y=1"};
+  ck_assert_int_eq(lcfg_load(&c, schema, open_groups, NULL, badname, 1, &err), -1);
+  ck_assert_msg(strstr(err.msg, "'_x' is not a valid setting name"), "%s", err.msg);
+  /* a whole group would replace the defaults of its other members */
+  const char *group[] = {"train={ lr = 1; }"};
+  ck_assert_int_eq(lcfg_load(&c, schema, open_groups, NULL, group, 1, &err), -1);
+  ck_assert_msg(strstr(err.msg, "one setting at a time"), "%s", err.msg);
+  /* found by fuzz_override: 1e999 is inf, and the resolved file could not be read back */
+  const char *inf[] = {"train.lr=1e999"};
+  ck_assert_int_eq(lcfg_load(&c, schema, open_groups, NULL, inf, 1, &err), -1);
+  ck_assert_msg(strstr(err.msg, "'train.lr' must be a finite number"), "%s", err.msg);
+  setup();
+  char *p = write_file("inf.cfg", "seed = 1;\nmethod = { params = { beta = -1e999; }; };\n");
+  ck_assert_int_eq(lcfg_load(&c, schema, open_groups, p, NULL, 0, &err), -1);
+  ck_assert_msg(strstr(err.msg, "inf.cfg:2") && strstr(err.msg, "method.params.beta"), "%s",
+                err.msg);
+  free(p);
 }
 END_TEST
 
