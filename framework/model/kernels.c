@@ -41,7 +41,7 @@ static inline float fast_expf(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   union { float f; int32_t i; } scale;
-  scale.i = ((int32_t)n + 127) << 23;
+  scale.i = (int32_t)((uint32_t)((int32_t)n + 127) << 23); /* shifted unsigned: a NaN x gives NaN, not UB */
   return p * scale.f;
 }
 
