@@ -2,14 +2,17 @@
  * `lethe` child processes, status (see suite.h). */
 #include "run/suite.h"
 
+#include "core/dist.h"
 #include "method/method_host.h"
 #include "run/experiment.h"
+#include "run/unlearn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -426,13 +429,18 @@ static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, cons
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  /* the child's environment: ours with its share of the threads */
+  /* the child's environment: ours with its share of the threads, and without
+   * the MPI launcher's variables (a child is a single-process lethe) */
   int n_env = 0;
   while (environ[n_env]) n_env++;
   char **env = lethe_calloc((size_t)n_env + 2, sizeof(char *));
   int e = 0;
-  for (int i = 0; i < n_env; i++)
-    if (strncmp(environ[i], "OMP_NUM_THREADS=", 16)) env[e++] = environ[i];
+  for (int i = 0; i < n_env; i++) {
+    const char *v = environ[i];
+    if (strncmp(v, "OMP_NUM_THREADS=", 16) && strncmp(v, "OMPI_", 5) && strncmp(v, "PMIX_", 5) &&
+        strncmp(v, "PMI_", 4))
+      env[e++] = environ[i];
+  }
   char threads_var[64];
   snprintf(threads_var, sizeof threads_var, "OMP_NUM_THREADS=%d", threads);
   env[e++] = threads_var;
@@ -450,8 +458,14 @@ static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, cons
   return pid;
 }
 
+/* The cores this process may use: those it is bound to when a launcher (or
+ * taskset) bound it, else the machine's divided among the ranks on it. */
 static int cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (online < 1) online = 1;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < online) return CPU_COUNT(&set);
+  long n = online / dist_local_size();
   return n > 0 ? (int)n : 1;
 }
 
@@ -459,12 +473,17 @@ static void one_line_summary(const char *out_dir, const suite_run *r, char *buf,
   char *p = run_path(out_dir, r, "summary.json");
   json_t *j = json_load_file(p, 0, NULL);
   json_t *fin = json_object_get(j, "final"), *best = json_object_get(j, "best");
-  if (fin)
+  if (json_object_get(fin, "forget_quality"))
     snprintf(buf, n, "final FQ %.3g MU %.3f, best FQ %.3g (%.0f s)",
              json_number_value(json_object_get(fin, "forget_quality")),
              json_number_value(json_object_get(fin, "model_utility")),
              json_number_value(json_object_get(best, "forget_quality")),
              json_number_value(json_object_get(j, "seconds")));
+  else if (json_object_get(fin, "forget_distance")) /* the synthetic experiment */
+    snprintf(buf, n, "final forget distance %.3g, retain distance %.3g, forget KL %.3g",
+             json_number_value(json_object_get(fin, "forget_distance")),
+             json_number_value(json_object_get(fin, "retain_distance")),
+             json_number_value(json_object_get(fin, "forget_kl")));
   else
     snprintf(buf, n, "done");
   json_decref(j);
@@ -556,6 +575,7 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
         lethe_write_file_atomic(fm, line, strlen(line), NULL);
         free(fm);
       }
+      if (!opt->quiet && dist_size() > 1) fprintf(stderr, "rank %d: ", dist_rank());
       if (!opt->quiet) fprintf(stderr, "[%d/%d] %s: %s\n", *n_done + *failed, s->n_runs, r->name, line);
     }
   }
@@ -568,25 +588,58 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
   return rc;
 }
 
+/* Under MPI (core/dist.h): the stages of the runs in prep[0..n), built in
+ * this process by every rank together (data parallel). */
+static int prepare_together(const suite *s, const suite_options *opt, const int *prep, int n,
+                            lethe_err *err) {
+  for (int i = 0; i < n; i++) {
+    const suite_run *r = &s->runs[prep[i]];
+    int n_over = r->n_overrides + opt->n_extra;
+    const char **over = lethe_calloc((size_t)n_over + 1, sizeof *over);
+    memcpy(over, r->overrides, sizeof *over * (size_t)r->n_overrides);
+    for (int k = 0; k < opt->n_extra; k++) over[r->n_overrides + k] = opt->extra[k];
+    experiment e;
+    int rc = experiment_load(&e, s->base, over, n_over, err);
+    free(over);
+    if (rc == 0) {
+      e.quiet = opt->quiet;
+      rc = run_stages(&e, err);
+      experiment_free(&e);
+    }
+    if (rc != 0) return lethe_err_prefix(err, "preparing the stages of run %s", r->name);
+  }
+  return 0;
+}
+
 int suite_execute(const suite *s, const char *out_dir, const suite_options *opt, lethe_err *err) {
-  char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
-  int rc = lethe_mkdir_p(runs_dir, err);
-  if (rc == 0) rc = lethe_write_file_atomic(sj, s->json, strlen(s->json), err);
-  free(runs_dir);
-  free(sj);
-  if (rc != 0) return -1;
+  int rc = 0, ranks = dist_size();
+  int *pending = lethe_malloc(sizeof(int) * (size_t)(s->n_runs + 1)), n_pending = 0, n_done = 0;
+  if (dist_is_root()) { /* rank 0 writes the expansion and decides what is left */
+    char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
+    rc = lethe_mkdir_p(runs_dir, err);
+    if (rc == 0) rc = lethe_write_file_atomic(sj, s->json, strlen(s->json), err);
+    free(runs_dir);
+    free(sj);
+    for (int r = 0; r < s->n_runs; r++)
+      if (!run_has(out_dir, &s->runs[r], "DONE")) pending[n_pending++] = r;
+  }
+  dist_bcast(&rc, sizeof rc, 0);
+  dist_bcast(&n_pending, sizeof n_pending, 0);
+  dist_bcast(pending, sizeof(int) * (size_t)n_pending, 0);
+  if (rc != 0) {
+    if (!dist_is_root()) lethe_errf(err, LETHE_E_IO, "%s: rank 0 cannot write the suite", out_dir);
+    free(pending);
+    return -1;
+  }
+  n_done = s->n_runs - n_pending;
   int jobs = opt->jobs > 0 ? opt->jobs : 1, total_threads = opt->threads > 0 ? opt->threads : cores();
   int per_run = total_threads / jobs > 0 ? total_threads / jobs : 1;
   int is_tofu = !strcmp(s->kind, "tofu");
   const char *cmd = is_tofu ? "unlearn" : s->kind;
-  int *pending = lethe_malloc(sizeof(int) * (size_t)(s->n_runs + 1)), n_pending = 0, n_done = 0;
-  for (int r = 0; r < s->n_runs; r++) {
-    if (run_has(out_dir, &s->runs[r], "DONE")) n_done++;
-    else pending[n_pending++] = r;
-  }
-  if (!opt->quiet)
-    fprintf(stderr, "suite %s: %d runs, %d done, %d to run (%d at a time, %d threads each) -> %s\n",
-            s->name, s->n_runs, n_done, n_pending, jobs, per_run, out_dir);
+  if (!opt->quiet && dist_is_root())
+    fprintf(stderr, "suite %s: %d runs, %d done, %d to run (%d at a time%s, %d threads each) -> %s\n",
+            s->name, s->n_runs, n_done, n_pending, jobs * ranks, ranks > 1 ? " over the ranks" : "",
+            per_run, out_dir);
   /* shared stages first: one `lethe train` per distinct set of stage
    * settings, in parallel (stage locks make runs that need the same stage
    * wait for one build) */
@@ -597,19 +650,31 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
     if (!dup) prep[n_prep++] = pending[i];
   }
   int failed = 0;
-  /* the first alone with every thread (it builds what all share: world,
-   * base, target), then the rest in parallel (their retain models) */
-  if (n_prep) rc = pool(s, out_dir, opt, prep, 1, "train", 1, total_threads, &n_done, &failed, err);
-  if (rc == 0 && !failed && n_prep > 1)
-    rc = pool(s, out_dir, opt, prep + 1, n_prep - 1, "train", jobs, per_run, &n_done, &failed, err);
+  if (ranks > 1) { /* every rank trains every stage together */
+    rc = prepare_together(s, opt, prep, n_prep, err);
+  } else {
+    /* the first alone with every thread (it builds what all share: world,
+     * base, target), then the rest in parallel (their retain models) */
+    if (n_prep) rc = pool(s, out_dir, opt, prep, 1, "train", 1, total_threads, &n_done, &failed, err);
+    if (rc == 0 && !failed && n_prep > 1)
+      rc = pool(s, out_dir, opt, prep + 1, n_prep - 1, "train", jobs, per_run, &n_done, &failed, err);
+  }
   free(prep);
   if (rc == 0 && failed)
     rc = lethe_errf(err, LETHE_E_IO, "preparing the shared stages failed (see the runs' log.txt)");
-  if (rc == 0) rc = pool(s, out_dir, opt, pending, n_pending, cmd, jobs, per_run, &n_done, &failed, err);
+  /* the runs, round-robin over the ranks: each exactly once */
+  int n_mine = 0;
+  for (int i = 0; i < n_pending; i++)
+    if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
+  if (rc == 0) rc = pool(s, out_dir, opt, pending, n_mine, cmd, jobs, per_run, &n_done, &failed, err);
   free(pending);
-  if (rc == 0 && failed)
-    rc = lethe_errf(err, LETHE_E_IO, "%d of %d runs failed (their log.txt says why); rerun to retry them",
-                    failed, s->n_runs);
+  if (rc != 0) return -1;
+  dist_barrier(); /* ranks that are done sleep until the last run ends */
+  double failed_all = failed;
+  dist_allreduce_sum_f64(&failed_all, 1);
+  if (failed_all > 0)
+    rc = lethe_errf(err, LETHE_E_IO, "%.0f of %d runs failed (their log.txt says why); rerun to retry them",
+                    failed_all, s->n_runs);
   return rc;
 }
 
