@@ -29,7 +29,10 @@ int lethe_err_prefix(lethe_err *err, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+  char joined[sizeof prefix + sizeof old + 2]; /* then truncated into msg */
+  snprintf(joined, sizeof joined, "%s: %s", prefix, old);
+  memcpy(err->msg, joined, sizeof err->msg - 1);
+  err->msg[sizeof err->msg - 1] = '\0';
   if (!err->code) err->code = LETHE_E_FORMAT;
   return -1;
 }
