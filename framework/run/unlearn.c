@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/dist.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
 #include "run/evaluate.h"
@@ -45,7 +46,7 @@ static void prepared_free(prepared *p) {
 }
 
 /* Evaluates the model of stage `s` on the forget split once (cached inside
- * the stage directory). */
+ * the stage directory). Every rank takes part; rank 0 decides and writes. */
 static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s,
                       const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
                       lethe_err *err) {
@@ -58,6 +59,7 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   char *summary = lethe_path_join(*out_dir, "summary.json");
   int have = lethe_file_exists(summary);
   free(summary);
+  dist_bcast(&have, sizeof have, 0);
   if (have) return 0;
   tok_tokenizer *tok = NULL;
   llama_model m = {0};
@@ -71,7 +73,8 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   if (rc == 0) rc = llama_load(&m, s->dir, err);
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   if (rc == 0) rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, &r, err);
-  if (rc == 0) rc = eval_report_write(&r, &d, *out_dir, err);
+  if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
+  if (rc == 0) dist_barrier(); /* the others read it next */
   if (rc == 0 && !e->quiet)
     lethe_log(LETHE_LOG_INFO, "evaluated %s on %s: model utility %.3f, forget quality %.3g", s->dir,
               split, r.model_utility, r.forget_quality);
@@ -116,6 +119,13 @@ int run_prepare(const experiment *e, lethe_err *err) {
            p.retain.dir);
     printf("target eval: %s\nretain eval: %s\n", p.target_eval, p.retain_eval);
   }
+  prepared_free(&p);
+  return rc;
+}
+
+int run_stages(const experiment *e, lethe_err *err) {
+  prepared p;
+  int rc = prepare(e, &p, err);
   prepared_free(&p);
   return rc;
 }
@@ -166,6 +176,7 @@ typedef struct run_ctx {
   double target_mu, mu_fraction;
   json_t *best, *best_constrained, *final;
   const train_config *tc;
+  double eval_seconds; /* time spent evaluating */
 } run_ctx;
 
 static void host_metric(void *vctx, const char *name, double value) {
@@ -188,7 +199,9 @@ static void host_log(void *vctx, int level, const char *msg) {
   lethe_log(level, "%s", msg);
 }
 
+/* Rank 0 appends; the others have nothing to do. */
 static int append_line(const char *run_dir, const char *file, json_t *obj, lethe_err *err) {
+  if (!dist_is_root()) return 0;
   char *path = lethe_path_join(run_dir, file);
   char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
   FILE *f = fopen(path, "a");
@@ -344,19 +357,21 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   }
   if (!should_eval(c, step)) return 0;
   eval_report r;
+  double t0 = lethe_now();
   if (evaluate_model(c->policy, c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
                      c->n_retain_tr, &r, err) != 0)
     return lethe_err_prefix(err, "evaluation at step %ld", step);
+  c->eval_seconds += lethe_now() - t0;
   json_t *point = eval_point(c, step, loss, &r);
   int rc = append_line(c->run_dir, "history.jsonl", point, err);
   consider(c, point);
-  if (rc == 0 && c->best && jnum(c->best, "step") == step) {
+  if (rc == 0 && c->best && jnum(c->best, "step") == step && dist_is_root()) {
     char *dir = lethe_path_join(c->run_dir, "best");
     rc = eval_report_write(&r, &c->ed, dir, err);
     free(dir);
   }
   if (rc == 0 && step == c->total_steps) {
-    rc = eval_report_write(&r, &c->ed, c->run_dir, err);
+    if (dist_is_root()) rc = eval_report_write(&r, &c->ed, c->run_dir, err);
     json_decref(c->final);
     c->final = json_deep_copy(point);
   }
@@ -372,7 +387,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
 }
 
 /* On resume: drop lines past `step` from a .jsonl file (a torn last line
- * too) and return the kept evaluation points. */
+ * too; rank 0 rewrites it) and return the kept evaluation points. */
 static json_t *truncate_jsonl(const char *run_dir, const char *file, long step, lethe_err *err) {
   char *path = lethe_path_join(run_dir, file), *text = NULL;
   size_t len;
@@ -388,7 +403,7 @@ static json_t *truncate_jsonl(const char *run_dir, const char *file, long step, 
       }
       json_decref(o);
     }
-    lethe_write_file_atomic(path, out, at, err);
+    if (dist_is_root()) lethe_write_file_atomic(path, out, at, err);
     free(out);
     free(text);
   }
@@ -415,6 +430,7 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set_new(o, "steps", json_integer(c->total_steps));
   json_object_set_new(o, "steps_per_epoch", json_integer(c->steps_per_epoch));
   json_object_set_new(o, "seconds", json_real(seconds));
+  json_object_set_new(o, "eval_seconds", json_real(c->eval_seconds));
   json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
   json_object_set(o, "final", c->final ? c->final : json_null());
   json_object_set(o, "best", c->best ? c->best : json_null());
@@ -454,7 +470,7 @@ static int write_config(experiment *e, const method_spec *ms, const char *run_di
     if (lcfg_override(&e->cfg, experiment_schema, assign, err) != 0) return -1;
   }
   char *path = lethe_path_join(run_dir, "config.cfg");
-  int rc = lcfg_write(&e->cfg, path, err);
+  int rc = dist_is_root() ? lcfg_write(&e->cfg, path, err) : 0;
   free(path);
   return rc;
 }
@@ -586,7 +602,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   long resumed = e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
   if (resumed < 0) { /* a fresh start: no stale lines */
     const char *files[] = {"steps.jsonl", "history.jsonl"};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && dist_is_root(); i++) {
       char *path = lethe_path_join(run_dir, files[i]);
       unlink(path);
       free(path);
@@ -599,6 +615,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   }
   train_result res;
   rc = trainer_run(&policy, &tc, ul_micro, ul_after, &c, &res, err);
+  if (!dist_is_root()) goto finished; /* rank 0 writes the results */
   if (rc == 0 && lcfg_bool(&e->cfg, "unlearn.save_model")) {
     char *dir = lethe_path_join(run_dir, "model");
     rc = llama_save(&policy, dir, err);
@@ -611,6 +628,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
     rc = lethe_write_file_atomic(done_path, "ok\n", 3, err);
     free(done_path);
   }
+finished:
   free(ckpt);
 done:
   run_ctx_free(&c);
