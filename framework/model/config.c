@@ -46,6 +46,15 @@ static int check_positive_real(const char *where, const char *field, double v, l
   return 0;
 }
 
+uint64_t llama_config_n_params(const llama_config *c) {
+  uint64_t C = (uint64_t)c->hidden_size, F = (uint64_t)c->intermediate_size;
+  uint64_t V = (uint64_t)c->vocab_size, L = (uint64_t)c->num_hidden_layers;
+  uint64_t QD = (uint64_t)c->num_attention_heads * (uint64_t)c->head_dim;
+  uint64_t KVD = (uint64_t)c->num_key_value_heads * (uint64_t)c->head_dim;
+  uint64_t layer = 2 * C + QD * C + 2 * KVD * C + C * QD + 3 * F * C;
+  return V * C * (c->tie_word_embeddings ? 1 : 2) + L * layer + C;
+}
+
 int llama_config_validate(const llama_config *cfg, const char *where, lethe_err *err) {
   if (check_range(where, "vocab_size", cfg->vocab_size, 1, LLAMA_MAX_VOCAB, err) ||
       check_range(where, "hidden_size", cfg->hidden_size, 1, LLAMA_MAX_HIDDEN, err) ||
@@ -72,6 +81,12 @@ int llama_config_validate(const llama_config *cfg, const char *where, lethe_err 
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: num_attention_heads x head_dim = %lld exceeds %d", where,
                       (long long)cfg->num_attention_heads * cfg->head_dim, LLAMA_MAX_HIDDEN);
+  /* each size is bounded above, so this product cannot overflow */
+  if (llama_config_n_params(cfg) > LLAMA_MAX_PARAMS)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: the model would have %llu parameters, more than the %llu supported",
+                      where, (unsigned long long)llama_config_n_params(cfg),
+                      (unsigned long long)LLAMA_MAX_PARAMS);
   if (check_positive_real(where, "rms_norm_eps", cfg->rms_norm_eps, err) ||
       check_positive_real(where, "rope_theta", cfg->rope_theta, err))
     return -1;

@@ -3,6 +3,8 @@
 #ifndef LETHE_MODEL_CONFIG_H
 #define LETHE_MODEL_CONFIG_H
 
+#include <stdint.h>
+
 #include "core/core.h"
 
 typedef struct llama_config {
@@ -26,6 +28,7 @@ typedef struct llama_config {
 #define LLAMA_MAX_HIDDEN (1 << 16)
 #define LLAMA_MAX_LAYERS 1024
 #define LLAMA_MAX_HEADS 1024
+#define LLAMA_MAX_PARAMS ((uint64_t)1 << 34) /* 17 G parameters, 64 GiB as float32 */
 
 /* Reads config.json. Required: vocab_size, hidden_size, intermediate_size,
  * num_hidden_layers, num_attention_heads. Validates types and ranges
@@ -37,5 +40,7 @@ int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err
 /* Checks a config built in code (same rules as the reader). */
 int llama_config_validate(const llama_config *cfg, const char *where, lethe_err *err);
 void llama_config_defaults(llama_config *cfg);
+/* Number of parameters (weights) the configuration describes. */
+uint64_t llama_config_n_params(const llama_config *cfg);
 
 #endif

@@ -1,5 +1,6 @@
 /* llama_io — HF tensor names for the parameter buffers; model directory
  * load/save (config.json + model.safetensors). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,17 @@ static llama_tensor_ref *all_tensors(const llama_model *m, const llama_params *w
   return refs;
 }
 
+/* A weight that is NaN or infinite is refused at load, naming the tensor
+ * (it would otherwise only show up as a NaN loss steps later). */
+static int check_finite(const llama_tensor_ref *r, const char *path, lethe_err *err) {
+  size_t numel = (size_t)r->shape[0] * (r->ndim == 2 ? (size_t)r->shape[1] : 1);
+  for (size_t i = 0; i < numel; i++)
+    if (!isfinite(r->data[i]))
+      return lethe_errf(err, LETHE_E_NUMERIC, "%s: tensor '%s' holds a non-finite value (%g at "
+                        "flat index %zu)", path, r->name, r->data[i], i);
+  return 0;
+}
+
 int llama_load(llama_model *m, const char *dir, lethe_err *err) {
   memset(m, 0, sizeof *m);
   char *cfg_path = lethe_path_join(dir, "config.json");
@@ -59,12 +71,22 @@ int llama_load(llama_model *m, const char *dir, lethe_err *err) {
   st_file f = {0};
   int rc = -1;
   if (llama_config_read(&cfg, cfg_path, err) != 0) goto done;
-  if (llama_alloc(m, &cfg, err) != 0) goto done;
   if (st_open(&f, st_path, err) != 0) goto done;
+  /* Every parameter needs at least 2 bytes (BF16/F16) of the file: a config
+   * asking for more is refused before anything is allocated from it. */
+  uint64_t numel = llama_config_n_params(&cfg);
+  if (numel > f.data_len / 2) {
+    lethe_errf(err, LETHE_E_FORMAT,
+               "%s asks for %llu parameters, but %s holds only %llu bytes of tensor data",
+               cfg_path, (unsigned long long)numel, st_path, (unsigned long long)f.data_len);
+    goto done;
+  }
+  if (llama_alloc(m, &cfg, err) != 0) goto done;
   int n;
   llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
   for (int i = 0; i < n; i++)
-    if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0) {
+    if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0 ||
+        check_finite(&refs[i], st_path, err) != 0) {
       free(refs);
       goto done;
     }
