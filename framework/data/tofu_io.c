@@ -7,7 +7,9 @@
 
 #include "data/data.h"
 
-#define TOFU_MAX_FILE_BYTES ((size_t)1 << 30)
+/* Larger files are refused before they are read (TOFU's largest is ~2 MB):
+ * the whole file and its parsed JSON are held in memory at once. */
+#define TOFU_MAX_FILE_BYTES ((size_t)256 << 20)
 
 typedef struct growbuf {
   char *p;

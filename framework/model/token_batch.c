@@ -7,6 +7,9 @@
 
 #define MAX_ROW_TOKENS (1 << 20)
 #define MAX_ROWS (1 << 20)
+#define MAX_FILE_BYTES ((size_t)256 << 20)
+/* rows x padded length: four int32 arrays of this many cells are allocated */
+#define MAX_CELLS ((size_t)1 << 26)
 
 void token_batch_alloc(token_batch *tb, int B, int T, int32_t pad_id) {
   memset(tb, 0, sizeof *tb);
@@ -134,7 +137,7 @@ int token_batch_read_jsonl(token_batch *tb, const char *path, int32_t pad_id, le
   char *text;
   size_t len;
   memset(tb, 0, sizeof *tb);
-  if (lethe_read_file(path, (size_t)1 << 30, &text, &len, err) != 0) return -1;
+  if (lethe_read_file(path, MAX_FILE_BYTES, &text, &len, err) != 0) return -1;
   parsed_row *rows = NULL;
   int n = 0, cap = 0, line = 0, rc = 0, T = 0;
   for (char *s = text; *s && rc == 0;) {
@@ -158,6 +161,10 @@ int token_batch_read_jsonl(token_batch *tb, const char *path, int32_t pad_id, le
   }
   free(text);
   if (rc == 0 && n == 0) rc = lethe_errf(err, LETHE_E_FORMAT, "%s: no rows", path);
+  if (rc == 0 && (size_t)n * (size_t)T > MAX_CELLS)
+    rc = lethe_errf(err, LETHE_E_FORMAT,
+                    "%s: %d rows padded to the longest (%d tokens) would be %zu cells, more "
+                    "than the %zu allowed", path, n, T, (size_t)n * (size_t)T, MAX_CELLS);
   if (rc == 0) {
     token_batch_alloc(tb, n, T, pad_id);
     for (int b = 0; b < n; b++) {
