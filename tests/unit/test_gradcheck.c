@@ -70,6 +70,7 @@ START_TEST(test_rmsnorm) {
   /* control: a 5% error in the analytic gradient is caught */
   for (int i = 0; i < c; i++) dw[i] *= 1.05f;
   ck_assert_int_gt(fd_mismatches(norm_loss, &k, k.w, dw, c, c, 1e-2f, 1e-2, 1e-3, NULL), c / 2);
+  free(k.x), free(k.w), free(k.r), free(k.out), free(k.rstd), free(dx), free(dw);
 }
 END_TEST
 
@@ -99,6 +100,7 @@ START_TEST(test_rope) {
   memcpy(dx, k.r, 4 * n);
   rope_apply(dx, k.cs, k.sn, k.b, k.t, k.h, k.hd, NULL, 1);
   ck_assert_int_eq(fd_mismatches(rope_loss, &k, k.x, dx, n, n, 1e-2f, 1e-3, 1e-4, "rope dx"), 0);
+  free(k.x), free(k.tmp), free(k.r), free(k.cs), free(k.sn), free(dx);
 }
 END_TEST
 
@@ -123,6 +125,7 @@ START_TEST(test_swiglu) {
   swiglu_backward(dg, du, k.r, k.g, k.u, n);
   ck_assert_int_eq(fd_mismatches(swiglu_loss, &k, k.g, dg, n, n, 1e-2f, 1e-2, 1e-3, "dgate"), 0);
   ck_assert_int_eq(fd_mismatches(swiglu_loss, &k, k.u, du, n, n, 1e-2f, 1e-2, 1e-3, "dup"), 0);
+  free(k.g), free(k.u), free(k.r), free(k.out), free(dg), free(du);
 }
 END_TEST
 
@@ -164,6 +167,7 @@ START_TEST(test_attention_softmax) {
   memcpy(ds, k.r, 4 * n);
   attention_softmax_backward(ds, k.p, k.b, k.h, k.t);
   ck_assert_int_eq(fd_mismatches(softmax_loss, &k, k.s, ds, n, n, 1e-2f, 1e-2, 1e-3, "softmax"), 0);
+  free(k.s), free(k.p), free(k.r), free(ds);
 }
 END_TEST
 
@@ -214,6 +218,7 @@ START_TEST(test_dlogits_from_dlogp) {
   memset(extra, 0, 4 * n * v);
   logits_to_dlogits(d, tgt, k.g, extra, n, v);
   ck_assert_int_eq(fd_mismatches(ce_loss, &k, k.logits, d, n * v, n * v, 1e-2f, 1e-2, 1e-3, "dlogits"), 0);
+  free(k.logits), free(k.g), free(k.logp), free(d), free(extra);
 }
 END_TEST
 

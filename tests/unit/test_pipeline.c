@@ -99,6 +99,8 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   eval_report_free(&rr);
   eval_report_free(&rt);
   eval_report_free(&r2);
+  stage_out *stages[] = {&data, &base, &target, &retain, &retain2, &again};
+  for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) stage_out_free(stages[i]);
   experiment_free(&e);
 }
 END_TEST
@@ -196,6 +198,9 @@ START_TEST(test_eval_matches_lethe_score) {
   tok_free(tok);
   eval_data_free(&d);
   eval_report_free(&r);
+  stage_out_free(&data);
+  stage_out_free(&base);
+  stage_out_free(&target);
   experiment_free(&e);
 }
 END_TEST

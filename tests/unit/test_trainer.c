@@ -1,13 +1,18 @@
 /* test_trainer — the optimisation loop: Hugging Face's linear schedule, the
- * NaN/Inf guard naming step and tensor, and resume after SIGKILL giving
- * bit-identical weights to an uninterrupted run. */
+ * NaN/Inf guard naming step and tensor, resume after SIGKILL giving
+ * bit-identical weights to an uninterrupted run, and a checkpoint that cannot
+ * be written (read-only directory, full disk) failing with a clear message
+ * while the previous checkpoint stays intact. */
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "train/trainer.h"
@@ -112,6 +117,9 @@ START_TEST(test_resume_after_sigkill_is_identical) {
                 "resumed weights differ from the uninterrupted run");
   unlink(ckpt);
   rmdir(dir);
+  free(ckpt);
+  llama_free(&m);
+  llama_free(&ref);
 }
 END_TEST
 
@@ -130,28 +138,89 @@ START_TEST(test_nan_loss_stops_with_step) {
   int rc = trainer_run(&m, &tc, micro, after, &c, &res, &err);
   ck_assert_int_eq(rc, -1);
   ck_assert_msg(strstr(err.msg, "step 1"), "%s", err.msg);
+  llama_free(&m);
 }
 END_TEST
 
-START_TEST(test_checkpoint_into_readonly_dir_keeps_old) {
-  if (geteuid() == 0) return; /* root ignores directory permissions */
-  char dir[] = "/tmp/lethe_trainer_XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
+/* A small tmpfs on dir (root only); 0 when mounted, -1 when not permitted. */
+static int mount_tmpfs(const char *dir, const char *size) {
+  char opts[64];
+  snprintf(opts, sizeof opts, "size=%s,mode=0755", size);
+  if (mount("tmpfs", dir, "tmpfs", 0, opts) == 0) return 0;
+  fprintf(stderr, "test_trainer: cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+  return -1;
+}
+
+/* Saves a checkpoint into dir, makes the next save fail with `breaker`,
+ * checks the error names the file and the reason, and that the first
+ * checkpoint still loads with its own weights and no temporary file is left. */
+static void check_failed_save_keeps_old(const char *dir, void (*breaker)(const char *dir),
+                                        const char *reason) {
   char *ckpt = lethe_path_join(dir, "ckpt.safetensors");
   llama_model m;
   make_model(&m);
   adamw_state opt;
   adamw_init(&opt, m.n_params);
   lethe_err err = {0};
-  ck_assert(train_checkpoint_save(ckpt, &m, &opt, &err) == 0);
-  chmod(dir, 0555);
+  ck_assert_msg(train_checkpoint_save(ckpt, &m, &opt, &err) == 0, "%s", err.msg);
+  breaker(dir);
+  float first = m.params_memory[0];
   m.params_memory[0] += 1.0f;
   ck_assert_int_eq(train_checkpoint_save(ckpt, &m, &opt, &err), -1);
-  ck_assert_ptr_nonnull(strstr(err.msg, "ckpt.safetensors"));
-  chmod(dir, 0755);
-  float first = m.params_memory[0] - 1.0f;
+  ck_assert_msg(strstr(err.msg, "ckpt.safetensors") && strstr(err.msg, reason), "%s", err.msg);
   ck_assert(train_checkpoint_load(ckpt, &m, &opt, &err) == 0);
   ck_assert_float_eq(m.params_memory[0], first);
+  DIR *d = opendir(dir);
+  for (struct dirent *e; (e = readdir(d));)
+    ck_assert_msg(!strstr(e->d_name, ".tmp."), "temporary file %s left behind", e->d_name);
+  closedir(d);
+  adamw_free(&opt);
+  llama_free(&m);
+  free(ckpt);
+}
+
+static void make_read_only(const char *dir) {
+  if (geteuid() == 0) /* root ignores permissions: make the file system read-only */
+    ck_assert_int_eq(mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+  else
+    chmod(dir, 0555);
+}
+
+static void fill_disk(const char *dir) {
+  char *filler = lethe_path_join(dir, "filler");
+  FILE *f = fopen(filler, "wb");
+  static const char block[4096];
+  while (fwrite(block, 1, sizeof block, f) == sizeof block) continue;
+  fclose(f); /* ENOSPC: the file system is full */
+  free(filler);
+}
+
+START_TEST(test_checkpoint_into_readonly_dir_keeps_old) {
+  char dir[] = "/tmp/lethe_trainer_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  int mounted = geteuid() == 0;
+  if (mounted && mount_tmpfs(dir, "1m") != 0) return;
+  check_failed_save_keeps_old(dir, make_read_only, mounted ? "Read-only file system"
+                                                           : "Permission denied");
+  if (mounted) umount2(dir, MNT_DETACH);
+  chmod(dir, 0755);
+  char *ckpt = lethe_path_join(dir, "ckpt.safetensors");
+  unlink(ckpt);
+  free(ckpt);
+  rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_checkpoint_into_full_disk_keeps_old) {
+  char dir[] = "/tmp/lethe_trainer_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  if (mount_tmpfs(dir, "1m") != 0) {
+    rmdir(dir);
+    return;
+  }
+  check_failed_save_keeps_old(dir, fill_disk, "No space left on device");
+  umount2(dir, MNT_DETACH);
+  rmdir(dir);
 }
 END_TEST
 
@@ -163,6 +232,7 @@ int main(void) {
   tcase_add_test(tc, test_resume_after_sigkill_is_identical);
   tcase_add_test(tc, test_nan_loss_stops_with_step);
   tcase_add_test(tc, test_checkpoint_into_readonly_dir_keeps_old);
+  tcase_add_test(tc, test_checkpoint_into_full_disk_keeps_old);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
