@@ -10,6 +10,7 @@ typedef struct cli_command {
   const char *summary; /* one line, shown by `lethe --help` */
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
   void (*help)(void);                /* full usage, shown by `lethe CMD --help` */
+  int distributed; /* 1: every MPI rank runs it (data parallel); 0: rank 0 alone */
 } cli_command;
 
 /* Every subcommand; the table in main.c lists them in order. */

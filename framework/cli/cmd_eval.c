@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "run/evaluate.h"
 #include "run/stages.h"
 
@@ -57,7 +58,7 @@ int cmd_eval(int argc, char **argv) {
   if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);
   if (rc == 0) rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, tr, n_tr, &r, &err);
-  if (rc == 0) rc = eval_report_write(&r, &d, out, &err);
+  if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, out, &err);
   if (rc == 0)
     printf("model utility %.4f  forget quality %.4g  forget KL %.4g  (%s)\n", r.model_utility,
            r.forget_quality, r.forget_kl, out);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "model/safetensors.h"
 #include "train/objective.h"
 
@@ -104,7 +105,8 @@ int cmd_grad(int argc, char **argv) {
     rc = fail(&err);
     goto done;
   }
-  if (out_path) {
+  dist_allreduce_sum_f32(policy.grads_memory, policy.n_params); /* each rank ran its rows */
+  if (out_path && dist_is_root()) {
     int n = llama_named_tensors(&policy, &policy.grads, NULL, 0);
     llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
     st_entry *entries = lethe_calloc((size_t)n, sizeof *entries);

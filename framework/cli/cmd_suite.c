@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "run/report.h"
 #include "run/suite.h"
 
@@ -62,6 +63,7 @@ int cmd_suite(int argc, char **argv) {
   char *dir = out ? lethe_strdup(out) : suite_default_out(&s);
   int rc = is_run ? suite_validate(&s, &err) : 0;
   if (rc == 0) rc = is_run ? suite_execute(&s, dir, &opt, &err) : suite_print_status(&s, dir, &err);
+  is_run = is_run && dist_is_root(); /* rank 0 writes the report */
   if (rc == 0 && is_run && !strcmp(s.kind, "tofu")) {
     report_options ro = {0};
     rc = report_write(dir, &ro, &err);

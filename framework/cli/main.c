@@ -5,32 +5,34 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "lethe/version.h"
 
 static const cli_command commands[] = {
     {"score", "per-token log-probs of target tokens (HF input_ids/labels rows)", cmd_score,
-     help_score},
-    {"generate", "greedy continuation of a prompt with the KV cache", cmd_generate, help_generate},
+     help_score, 0},
+    {"generate", "greedy continuation of a prompt with the KV cache", cmd_generate,
+     help_generate, 0},
     {"train", "build the data, base, target and retain models of an experiment", cmd_train,
-     help_train},
-    {"unlearn", "run an unlearning method with evaluation history", cmd_unlearn, help_unlearn},
+     help_train, 1},
+    {"unlearn", "run an unlearning method with evaluation history", cmd_unlearn, help_unlearn, 1},
     {"eval", "TOFU evaluation of a model (utility, forget quality, ROUGE, ...)", cmd_eval,
-     help_eval},
+     help_eval, 1},
     {"suite", "run an ablation suite (grid of experiments) in parallel; show its status",
-     cmd_suite, help_suite},
+     cmd_suite, help_suite, 1},
     {"grad", "one method step: loss and every parameter gradient (checks a method)", cmd_grad,
-     help_grad},
+     help_grad, 1},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,
-     help_methods},
+     help_methods, 0},
     {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
-     help_world},
-    {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data},
+     help_world, 0},
+    {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data, 0},
     {"synthetic", "one run of the paper's synthetic experiment (random-feature model)",
-     cmd_synthetic, help_synthetic},
+     cmd_synthetic, help_synthetic, 0},
     {"synthetic-report", "figures 3, 4 and 9 of a directory of synthetic runs (HTML, CSV)",
-     cmd_synthetic_report, help_synthetic_report},
+     cmd_synthetic_report, help_synthetic_report, 0},
     {"report", "report.html, results.csv and .json of a suite's output directory", cmd_report,
-     help_report},
+     help_report, 0},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
@@ -44,7 +46,8 @@ static void print_help(FILE *out) {
   fprintf(out, "\n`lethe <command> --help` shows a command's options.\n");
 }
 
-int main(int argc, char **argv) {
+/* Runs the command named by argv[1]; returns the exit status. */
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     print_help(stderr);
     return 2;
@@ -64,10 +67,29 @@ int main(int argc, char **argv) {
         commands[i].help();
         return 0;
       }
+    if (!commands[i].distributed && !dist_is_root()) return 0; /* rank 0 runs it alone */
     return commands[i].run(argc - 1, argv + 1);
   }
   fprintf(stderr, "lethe: unknown command '%s' (see lethe --help)\n", argv[1]);
   return 2;
+}
+
+/* Under mpirun every rank runs main: rank 0 prints and writes files, the
+ * others only log warnings and errors (docs/scaling.md). */
+int main(int argc, char **argv) {
+  lethe_err err = {0};
+  if (dist_init(&argc, &argv, &err) != 0) {
+    fprintf(stderr, "lethe: %s\n", err.msg);
+    return 1;
+  }
+  if (!dist_is_root()) {
+    lethe_log_set_level(LETHE_LOG_WARN);
+    if (!freopen("/dev/null", "w", stdout)) lethe_log(LETHE_LOG_WARN, "cannot silence stdout");
+  }
+  int rc = dispatch(argc, argv);
+  if (rc != 0) dist_fail(rc); /* the other ranks may wait for this one forever */
+  dist_finalize();
+  return rc;
 }
 
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name) {

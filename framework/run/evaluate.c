@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "eval/rouge.h"
 #include "model/generate.h"
 #include "model/token_batch.h"
@@ -70,10 +71,17 @@ static int by_length(const void *a, const void *b, void *examples) {
   return li != lj ? (li > lj) - (li < lj) : (i > j) - (i < j);
 }
 
+/* Evaluation over ranks (core/dist.h): the rows of a list are cut into the
+ * same batches whatever the number of ranks, each batch is computed whole by
+ * one rank (contiguous shares of the batches; `turn` rotates the remainder
+ * over successive lists) and the per-row results are gathered. A row's
+ * numbers thus never depend on the rank count: N ranks give the results of
+ * one process, bit for bit (with the same threads per process). */
+
 /* Average NLL (and optionally the KL to ref) of n (question, answer) pairs. */
 static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                        const tofu_format *fmt, const char *const *q, const char *const *a, size_t n,
-                       int bs, double *avg_nll, double *kl, lethe_err *err) {
+                       int bs, long *turn, double *avg_nll, double *kl, lethe_err *err) {
   tok_special_ids sp = tok_special(tok);
   tofu_example *ex = lethe_calloc(n ? n : 1, sizeof *ex);
   int rc = 0;
@@ -85,12 +93,17 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
   size_t *order = lethe_malloc(sizeof(size_t) * (n ? n : 1));
   for (size_t i = 0; i < n; i++) order[i] = i;
   if (rc == 0) qsort_r(order, n, sizeof *order, by_length, ex);
+  long n_batches = (long)((n + (size_t)bs - 1) / (size_t)bs), first, count;
+  dist_share(n_batches, *turn, &first, &count);
+  /* (n_batches·bs, 2): average NLL and KL per position in `order` */
+  double *res = lethe_calloc((size_t)n_batches * (size_t)bs * 2 + 1, sizeof(double));
   tofu_batch b = {0};
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   float *logp = NULL;
   size_t logp_cap = 0;
   int V = m->cfg.vocab_size;
-  for (size_t start = 0; rc == 0 && start < n; start += (size_t)bs) {
+  for (long k = first; rc == 0 && k < first + count; k++) {
+    size_t start = (size_t)k * (size_t)bs;
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
     for (int j = 0; j < B; j++) idx[j] = (int)order[start + (size_t)j];
     tofu_batch_fill(&b, ex, idx, B, fmt, sp.pad, sp.eos);
@@ -102,21 +115,31 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
       logp = lethe_malloc(cells * sizeof(float));
       logp_cap = cells;
     }
-    if (ref && (rc = llama_forward(ref, tb.input_ids, tb.attn_mask, B, b.T, err)) != 0) break;
-    if ((rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, b.T, err)) != 0) break;
-    llama_target_logp(m, tb.targets, logp);
-    for (int r = 0; r < B; r++) {
+    if (ref) rc = llama_forward(ref, tb.input_ids, tb.attn_mask, B, b.T, err);
+    if (rc == 0) rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, b.T, err);
+    if (rc == 0) llama_target_logp(m, tb.targets, logp);
+    for (int r = 0; rc == 0 && r < B; r++) {
       double s = 0;
       int c = 0;
       for (int t = 0; t < b.T; t++)
         if (tb.targets[r * b.T + t] >= 0) s -= logp[r * b.T + t], c++;
-      avg_nll[idx[r]] = c ? s / c : 0.0;
+      double *row = res + 2 * (start + (size_t)r);
+      row[0] = c ? s / c : 0.0;
       if (ref && kl)
-        kl[idx[r]] = row_kl(m->acts.logits + (size_t)r * b.T * V,
-                               ref->acts.logits + (size_t)r * b.T * V, tb.targets + r * b.T, b.T, V);
+        row[1] = row_kl(m->acts.logits + (size_t)r * b.T * V, ref->acts.logits + (size_t)r * b.T * V,
+                        tb.targets + r * b.T, b.T, V);
     }
     token_batch_free(&tb);
   }
+  if (rc == 0) {
+    dist_allgather_shares(res, sizeof(double) * 2 * (size_t)bs, n_batches, *turn);
+    for (size_t p = 0; p < n; p++) {
+      avg_nll[order[p]] = res[2 * p];
+      if (ref && kl) kl[order[p]] = res[2 * p + 1];
+    }
+  }
+  *turn += n_batches;
+  free(res);
   free(logp);
   free(idx);
   free(order);
@@ -127,15 +150,21 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
 
 /* Greedy answers to the questions of a set, decoded to text. */
 static int generate_answers(const llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
-                            const tofu_set *set, const eval_options *opt, eval_example *out,
-                            lethe_err *err) {
+                            const tofu_set *set, const eval_options *opt, long *turn,
+                            eval_example *out, lethe_err *err) {
   tok_special_ids sp = tok_special(tok);
   int bs = opt->batch_size, max_new = opt->max_new_tokens, rc = 0;
+  long n_batches = (long)((set->n + (size_t)bs - 1) / (size_t)bs), first, count;
+  dist_share(n_batches, *turn, &first, &count);
+  /* per row: the number of generated tokens, then max_new token slots */
+  size_t per_row = (size_t)max_new + 1;
+  int32_t *res = lethe_calloc((size_t)n_batches * (size_t)bs * per_row + 1, sizeof(int32_t));
   int32_t *gen = lethe_malloc(sizeof(int32_t) * (size_t)bs * max_new);
   int *n_out = lethe_malloc(sizeof(int) * (size_t)bs), *lens = lethe_malloc(sizeof(int) * (size_t)bs);
   const int32_t **prompts = lethe_calloc((size_t)bs, sizeof *prompts);
   tofu_example *ex = lethe_calloc((size_t)bs, sizeof *ex);
-  for (size_t start = 0; rc == 0 && start < set->n; start += (size_t)bs) {
+  for (long k = first; rc == 0 && k < first + count; k++) {
+    size_t start = (size_t)k * (size_t)bs;
     int B = (int)(set->n - start < (size_t)bs ? set->n - start : (size_t)bs), enc = 0;
     for (; enc < B && rc == 0; enc++) {
       memset(&ex[enc], 0, sizeof ex[enc]);
@@ -147,12 +176,23 @@ static int generate_answers(const llama_model *m, const tok_tokenizer *tok, cons
     if (rc == 0)
       rc = llama_generate_greedy(m, prompts, lens, B, max_new, sp.eos, gen, n_out, err);
     for (int j = 0; rc == 0 && j < B; j++) {
-      int n = n_out[j];
-      if (n > 0 && gen[j * max_new + n - 1] == sp.eos) n--;
-      out[start + j].generation = tok_decode(tok, gen + j * max_new, n, 1);
+      int32_t *row = res + (start + (size_t)j) * per_row;
+      row[0] = n_out[j];
+      memcpy(row + 1, gen + (size_t)j * max_new, sizeof(int32_t) * (size_t)n_out[j]);
     }
     for (int j = 0; j < enc; j++) tofu_example_free(&ex[j]);
   }
+  if (rc == 0) {
+    dist_allgather_shares(res, sizeof(int32_t) * per_row * (size_t)bs, n_batches, *turn);
+    for (size_t i = 0; i < set->n; i++) {
+      const int32_t *row = res + i * per_row;
+      int n = row[0];
+      if (n > 0 && row[n] == sp.eos) n--;
+      out[i].generation = tok_decode(tok, row + 1, n, 1);
+    }
+  }
+  *turn += n_batches;
+  free(res);
   free(ex);
   free(prompts);
   free(gen);
@@ -163,8 +203,8 @@ static int generate_answers(const llama_model *m, const tok_tokenizer *tok, cons
 
 /* Scores every answer of every question of set s; fills avg_nll, prob, truth_ratio. */
 static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
-                     const tofu_set *set, int s, const eval_options *opt, eval_example *ex,
-                     lethe_err *err) {
+                     const tofu_set *set, int s, const eval_options *opt, long *turn,
+                     eval_example *ex, lethe_err *err) {
   int has_para = s == EVAL_FORGET || s == EVAL_RETAIN;
   size_t per = 1 + (size_t)has_para, total = 0;
   for (size_t i = 0; i < set->n; i++) total += per + (size_t)set->rows[i].n_perturbed;
@@ -177,7 +217,7 @@ static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format
     if (has_para) q[k] = row->question, a[k++] = row->paraphrased_answer;
     for (int j = 0; j < row->n_perturbed; j++) q[k] = row->question, a[k++] = row->perturbed[j];
   }
-  int rc = score_pairs(m, NULL, tok, fmt, q, a, total, opt->batch_size, nll, NULL, err);
+  int rc = score_pairs(m, NULL, tok, fmt, q, a, total, opt->batch_size, turn, nll, NULL, err);
   for (size_t i = 0, at = 0; rc == 0 && i < set->n; i++) {
     int np = set->rows[i].n_perturbed;
     double answer = nll[at], base = has_para ? nll[at + 1] : answer;
@@ -201,13 +241,14 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
   int rc = 0;
+  long turn = 0; /* spreads the batches of successive lists over the ranks */
   for (int s = 0; s < EVAL_N_SETS && rc == 0; s++) {
     const tofu_set *set = &d->sets[s];
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
-    rc = score_set(m, tok, fmt, set, s, opt, out->ex[s], err);
-    if (rc == 0) rc = generate_answers(m, tok, fmt, set, opt, out->ex[s], err);
+    rc = score_set(m, tok, fmt, set, s, opt, &turn, out->ex[s], err);
+    if (rc == 0) rc = generate_answers(m, tok, fmt, set, opt, &turn, out->ex[s], err);
     double *prob = lethe_malloc(sizeof(double) * (set->n + 1)), *rouge = lethe_malloc(sizeof(double) * (set->n + 1));
     double *tr = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; rc == 0 && i < set->n; i++) {
@@ -229,7 +270,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     const char **q = lethe_malloc(sizeof(char *) * (set->n + 1)), **a = lethe_malloc(sizeof(char *) * (set->n + 1));
     double *nll = lethe_malloc(sizeof(double) * (set->n + 1)), *kl = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; i < set->n; i++) q[i] = set->rows[i].question, a[i] = set->rows[i].answer;
-    rc = score_pairs(m, ref, tok, fmt, q, a, set->n, opt->batch_size, nll, kl, err);
+    rc = score_pairs(m, ref, tok, fmt, q, a, set->n, opt->batch_size, &turn, nll, kl, err);
     double sum = 0;
     for (size_t i = 0; rc == 0 && i < set->n; i++) sum += (out->ex[EVAL_FORGET][i].kl = kl[i]);
     if (rc == 0 && set->n) out->forget_kl = sum / (double)set->n;

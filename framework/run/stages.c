@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dist.h"
 #include "model/llama.h"
 #include "model/token_batch.h"
+#include "train/objective.h"
 #include "train/trainer.h"
 
 void stage_out_free(stage_out *s) {
@@ -70,6 +72,32 @@ void stage_unlock(int fd) {
   if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
+/* Every rank calls it before building the stage in dir: rank 0 decides, under
+ * the stage lock (*lock, held until stage_release) when the stage is not done
+ * yet, and tells the others. Returns 1 = build it (every rank takes part),
+ * 0 = it is done, -1 = error. */
+static int stage_claim(const char *dir, int *lock, lethe_err *err) {
+  int build = 0;
+  *lock = -1;
+  if (dist_is_root() && !is_done(dir)) {
+    *lock = stage_lock(dir, err);
+    build = *lock < 0 ? -1 : !is_done(dir); /* another process may have built it meanwhile */
+  }
+  dist_bcast(&build, sizeof build, 0);
+  if (build < 0 && !dist_is_root()) lethe_errf(err, LETHE_E_IO, "%s: rank 0 cannot lock the stage", dir);
+  if (build <= 0) {
+    stage_unlock(*lock);
+    *lock = -1;
+  }
+  return build;
+}
+
+/* After building: waits until rank 0 has moved the stage into place. */
+static void stage_release(int lock) {
+  dist_barrier();
+  stage_unlock(lock);
+}
+
 static char *partial_of(const char *dir) {
   size_t n = strlen(dir) + 16;
   char *p = lethe_malloc(n);
@@ -121,19 +149,10 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
   static const char *const deps[] = {"world"};
   out->key = experiment_key(e, deps, 1, 0x77);
   out->dir = stage_dir(e, "world", out->key);
-  if (is_done(out->dir)) {
-    out->reused = 1;
-    return 0;
-  }
-  int lock = stage_lock(out->dir, err);
-  if (lock < 0) return -1;
-  if (is_done(out->dir)) { /* built by another process while we waited */
-    stage_unlock(lock);
-    out->reused = 1;
-    return 0;
-  }
-  int rc = build_world(e, out, err);
-  stage_unlock(lock);
+  int lock, build = stage_claim(out->dir, &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  int rc = dist_is_root() ? build_world(e, out, err) : 0; /* no model: rank 0 alone */
+  stage_release(lock);
   return rc;
 }
 
@@ -194,15 +213,15 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
   token_batch tb;
   token_batch_from_arrays(&tb, c->tb.B, c->tb.T, c->tb.input_ids, c->tb.attention_mask,
                           c->tb.labels, c->pad);
-  int rc = llama_forward(c->model, tb.input_ids, tb.attn_mask, tb.B, tb.T, err);
+  size_t n = (size_t)tb.B * tb.T;
+  if (n > c->dlogp_cap) {
+    free(c->dlogp);
+    c->dlogp = lethe_malloc(n * sizeof(float));
+    c->dlogp_cap = n;
+  }
+  /* every rank builds the whole batch, runs its rows and gets every row's logp */
+  int rc = objective_ref_logp(c->model, &tb, c->dlogp, err);
   if (rc == 0) {
-    size_t n = (size_t)tb.B * tb.T;
-    if (n > c->dlogp_cap) {
-      free(c->dlogp);
-      c->dlogp = lethe_malloc(n * sizeof(float));
-      c->dlogp_cap = n;
-    }
-    llama_target_logp(c->model, tb.targets, c->dlogp);
     double sum = 0;
     long count = 0;
     for (size_t i = 0; i < n; i++)
@@ -211,8 +230,7 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
     *tokens = (double)n;
     float g = count ? (float)(-grad_scale / count) : 0.0f;
     for (size_t i = 0; i < n; i++) c->dlogp[i] = tb.targets[i] >= 0 ? g : 0.0f;
-    llama_dlogits_from_dlogp(c->model, tb.targets, c->dlogp, NULL);
-    llama_backward(c->model);
+    objective_backward(c->model, &tb, c->dlogp, NULL);
   }
   token_batch_free(&tb);
   return rc;
@@ -255,7 +273,7 @@ static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, 
   free(c.order);
   free(c.dlogp);
   tofu_batch_free(&c.tb);
-  if (rc == 0) unlink(ckpt);
+  if (rc == 0 && dist_is_root()) unlink(ckpt);
   free(ckpt);
   return rc;
 }
@@ -274,8 +292,10 @@ static int load_examples(const char *dir, const char *name, const tok_tokenizer 
   return rc;
 }
 
+/* Rank 0 writes the model and moves the stage into place. */
 static int save_stage_model(llama_model *m, const char *partial, const char *data_dir,
                             const char *dir, lethe_err *err) {
+  if (!dist_is_root()) return 0;
   if (llama_save(m, partial, err) != 0) return -1;
   char *src = lethe_path_join(data_dir, "tokenizer.json"), *dst = lethe_path_join(partial, "tokenizer.json");
   char *text;
@@ -296,11 +316,10 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
                                      "data.answer_tag", "data.max_length"};
   out->key = experiment_key(e, deps, 6, data->key);
   out->dir = stage_dir(e, "base", out->key);
-  if (is_done(out->dir)) return out->reused = 1, 0;
-  int lock = stage_lock(out->dir, err);
-  if (lock < 0) return -1;
-  int rc = is_done(out->dir) ? (out->reused = 1, 0) : build_base(e, data, out, err);
-  stage_unlock(lock);
+  int lock, build = stage_claim(out->dir, &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  int rc = build_base(e, data, out, err);
+  stage_release(lock);
   return rc;
 }
 
@@ -347,11 +366,10 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
   char kind[64];
   snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);
-  if (is_done(out->dir)) return out->reused = 1, 0;
-  int lock = stage_lock(out->dir, err);
-  if (lock < 0) return -1;
-  int rc = is_done(out->dir) ? (out->reused = 1, 0) : build_finetune(e, data, base, split, seed_offset, out, err);
-  stage_unlock(lock);
+  int lock, build = stage_claim(out->dir, &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  int rc = build_finetune(e, data, base, split, seed_offset, out, err);
+  stage_release(lock);
   return rc;
 }
 

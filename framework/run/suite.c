@@ -575,8 +575,10 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
         lethe_write_file_atomic(fm, line, strlen(line), NULL);
         free(fm);
       }
-      if (!opt->quiet && dist_size() > 1) fprintf(stderr, "rank %d: ", dist_rank());
-      if (!opt->quiet) fprintf(stderr, "[%d/%d] %s: %s\n", *n_done + *failed, s->n_runs, r->name, line);
+      char rank_tag[32] = ""; /* under MPI: which rank ran it */
+      if (dist_size() > 1) snprintf(rank_tag, sizeof rank_tag, "rank %d: ", dist_rank());
+      if (!opt->quiet)
+        fprintf(stderr, "%s[%d/%d] %s: %s\n", rank_tag, *n_done + *failed, s->n_runs, r->name, line);
     }
   }
   while (running > 0) { /* after an error: let the started runs finish */

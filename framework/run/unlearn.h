@@ -21,7 +21,12 @@ const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n);
 /* Builds (or reuses) every stage the experiment needs and prints their
  * directories; no unlearning. */
 int run_prepare(const experiment *e, lethe_err *err);
-/* The unlearning run into run_dir. */
+/* The same without printing (suites). */
+int run_stages(const experiment *e, lethe_err *err);
+/* The unlearning run into run_dir.
+ * Under MPI (core/dist.h) every rank calls these together: stages and the
+ * unlearning steps are data parallel, evaluations split over the ranks, and
+ * rank 0 alone writes files (the others wait where they must read them). */
 int run_unlearn(const experiment *e, const char *run_dir, lethe_err *err);
 
 #endif

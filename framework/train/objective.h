@@ -6,6 +6,15 @@
  * in memory), or a loaded reference model run on the same batch (needed only
  * for reference logits, i.e. KL terms; also used for reference log-probs when
  * no cache is given). Not here: optimisers, batching policy, files.
+ *
+ * Data parallelism (core/dist.h): every rank holds the whole batch and runs
+ * the models on its share of the rows only (dist_share(B, 0): contiguous,
+ * balanced, all rows padded to the batch's T). The per-token log-probs — and
+ * the logits, only for methods that ask for them — are gathered, so every
+ * rank calls the plugin on the identical whole batch; each rank then
+ * backpropagates its own rows. Summing the ranks' gradients (the trainer's
+ * all-reduce) gives the one-process gradient up to float summation order,
+ * whatever the method computes. With one process nothing is communicated.
  */
 #ifndef LETHE_OBJECTIVE_H
 #define LETHE_OBJECTIVE_H
@@ -22,6 +31,7 @@ typedef struct objective {
   int B_cap, T_cap;     /* buffer capacity */
   float *logp, *ref_logp, *mask, *dlogp, *dlogits; /* (B,T) and (B,T,V) */
   double last_loss;
+  float *logits_all, *ref_logits_all; /* (B,T,V) gathered over ranks; NULL with one process */
 } objective;
 
 /* Checks that a reference model is given when the method needs reference
@@ -33,11 +43,20 @@ void objective_free(objective *o);
  * (forget, retain, idk). ref_logp_cache (B,T) supplies reference log-probs
  * (NULL = compute them with o->ref when the method needs them). The plugin's
  * gradient is multiplied by grad_scale (1/accumulation steps) and ADDED to
- * the policy's gradients. *loss gets the plugin's (unscaled) loss. */
+ * the policy's gradients (this rank's rows' part). *loss gets the plugin's
+ * (unscaled) loss of the whole batch. */
 int objective_step(objective *o, const token_batch *batch, const lethe_segment *seg,
                    const float *ref_logp_cache, int64_t step, int64_t total_steps,
                    double grad_scale, double *loss, lethe_err *err);
-/* Per-token reference log-probs of a batch under model (B,T) into out. */
+/* Per-token log-probs (B,T) of a batch's targets under model (a reference,
+ * or the policy before objective_backward) into out: this rank runs its
+ * share of the rows, every rank gets all of out. The model's activations
+ * then hold this rank's rows. */
 int objective_ref_logp(llama_model *model, const token_batch *batch, float *out, lethe_err *err);
+/* After objective_ref_logp(model, batch): backpropagates this rank's rows
+ * given the whole batch's dL/dlogp (B,T) and extra dL/dlogits (B,T,V, or
+ * NULL), adding into model's gradients. */
+void objective_backward(llama_model *model, const token_batch *batch, const float *dlogp,
+                        const float *dlogits);
 
 #endif

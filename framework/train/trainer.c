@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/progress.h"
 #include "model/safetensors.h"
 
@@ -65,11 +66,15 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   if (tc->resume && tc->checkpoint_path && lethe_file_exists(tc->checkpoint_path)) {
     if (train_checkpoint_load(tc->checkpoint_path, m, &opt, err) != 0) goto done;
     step = res->resumed_from = opt.step;
-  } else if (after && after(ctx, 0, 0.0, err) != 0) {
+  }
+  if (!dist_agree(&step, sizeof step)) {
+    lethe_errf(err, LETHE_E_IO, "%s: the ranks see different checkpoints in %s (is it on a "
+               "filesystem every rank shares?)", tc->label, tc->checkpoint_path);
     goto done;
   }
+  if (step == 0 && after && after(ctx, 0, 0.0, err) != 0) goto done;
   lethe_progress prog;
-  progress_start(&prog, tc->label, tc->total_steps, step, tc->quiet);
+  progress_start(&prog, tc->label, tc->total_steps, step, tc->quiet || !dist_is_root());
   for (; step < tc->total_steps; step++) {
     llama_zero_grads(m);
     double step_loss = 0, step_tokens = 0;
@@ -87,6 +92,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
       step_loss += l / accum;
       step_tokens += toks;
     }
+    dist_allreduce_sum_f32(m->grads_memory, m->n_params); /* every rank added its shard's part */
     long bad = first_nonfinite(m->grads_memory, m->n_params);
     if (bad >= 0) {
       char name[96];
@@ -107,11 +113,17 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     loss = step_loss;
     progress_update(&prog, step + 1, loss, step_tokens);
     if (tc->checkpoint_path && tc->checkpoint_every > 0 && (step + 1) % tc->checkpoint_every == 0 &&
-        step + 1 < tc->total_steps && train_checkpoint_save(tc->checkpoint_path, m, &opt, err) != 0)
+        step + 1 < tc->total_steps && dist_is_root() &&
+        train_checkpoint_save(tc->checkpoint_path, m, &opt, err) != 0)
       goto done;
     if (after && after(ctx, step + 1, loss, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
+  if (!dist_agree(m->params_memory, m->n_params * sizeof(float))) {
+    lethe_errf(err, LETHE_E_NUMERIC, "%s: the ranks' parameters differ after %ld steps", tc->label,
+               step);
+    goto done;
+  }
   res->steps = step;
   res->last_loss = loss;
   rc = 0;

@@ -7,6 +7,15 @@
  * (forward, loss, backward adding into the model's gradients). The data order
  * must be a function of the step index (not of hidden state), so a resumed
  * run sees exactly the batches an uninterrupted run would.
+ *
+ * Data parallelism (core/dist.h): every rank runs trainer_run with the same
+ * callbacks; a micro-batch callback adds its rank's share of the gradient
+ * and returns the whole micro-batch's loss (the same on every rank). After
+ * the micro-batches of a step the gradients are summed over ranks (one
+ * all-reduce of the flat buffer), so the guard, clipping and AdamW see the
+ * same numbers everywhere and every rank keeps the same parameters (checked
+ * at the end). Rank 0 alone writes checkpoints; every rank reads them on
+ * resume (they must be on a shared filesystem).
  * Not here: losses, data, evaluation (callbacks), file layout of stages.
  */
 #ifndef LETHE_TRAINER_H

@@ -1,0 +1,22 @@
+# The process group (core/dist.h) alone, and — when MPI is found — under
+# mpirun: the collectives, an unlearning run and stage training with 1 and 2
+# ranks (same losses and weights to 1e-5, identical evaluations), a suite
+# spread over 2 ranks (docs/scaling.md).
+lethe_test(test_dist unit/test_dist.c lethe_core)
+if(MPI_C_FOUND AND MPIEXEC_EXECUTABLE)
+  add_test(NAME test_dist_mpi COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root
+           ${MPIEXEC_NUMPROC_FLAG} 3 $<TARGET_FILE:test_dist>)
+  set_tests_properties(test_dist_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_NUM_THREADS=1")
+  lethe_test(test_dist_runs unit/test_dist_runs.c lethe_model)
+  target_compile_definitions(test_dist_runs PRIVATE
+    LETHE_MPIRUN="${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root")
+  add_dependencies(test_dist_runs lethe plugin_npo plugin_npo_kl plugin_ga)
+  add_test(NAME suite_mpi COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_mpi_test.sh
+           $<TARGET_FILE:lethe> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(suite_mpi PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+else()
+  # without MPI, a launcher's several processes must be refused, not run N times
+  add_test(NAME dist_refuses_launcher COMMAND ${CMAKE_COMMAND} -E env OMPI_COMM_WORLD_SIZE=2
+           OMPI_COMM_WORLD_RANK=1 $<TARGET_FILE:lethe> --version)
+  set_tests_properties(dist_refuses_launcher PROPERTIES PASS_REGULAR_EXPRESSION "built without MPI")
+endif()
