@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds lethe (installing missing Debian packages when root) and runs every
-# test with ctest. chromium and python3 are for the report rendering test.
+# test with ctest. chromium and python3 are for the report rendering test;
+# Open MPI for the data-parallel and suite-over-ranks tests. Then checks that
+# the same sources build and pass as a single-process lethe without MPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh python3 chromium
-cd build && ctest --output-on-failure -j2
+./scripts/build.sh python3 chromium openmpi-bin libopenmpi-dev
+(cd build && ctest --output-on-failure -j2)
+cmake -S . -B build-nompi -DCMAKE_BUILD_TYPE=Release -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >/dev/null
+cmake --build build-nompi -j"$(nproc)"
+cd build-nompi && ctest --output-on-failure -j2 -E 'report_render|test_pipeline|suite_resume|test_synthetic'
