@@ -15,7 +15,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   size_t QD = (size_t)cf->num_attention_heads * cf->head_dim;
   size_t KVD = (size_t)cf->num_key_value_heads * cf->head_dim, F = (size_t)cf->intermediate_size;
   size_t BN = (size_t)B * n_cap;
-  c->B = B;
+  c->B = c->B_alloc = B;
   c->S_cap = S_cap;
   c->n_cap = n_cap;
   c->k = lethe_alloc_aligned(L * B * S_cap * KVD * sizeof(float));
@@ -32,7 +32,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->gate = lethe_alloc_aligned(BN * F * sizeof(float));
   c->up = lethe_alloc_aligned(BN * F * sizeof(float));
   c->scores = lethe_alloc_aligned((size_t)B * cf->num_attention_heads * S_cap * sizeof(float));
-  c->logits = lethe_alloc_aligned(BN * cf->vocab_size * sizeof(float));
+  c->logits = lethe_alloc_aligned((size_t)B * cf->vocab_size * sizeof(float)); /* last slot only */
   size_t half = (size_t)cf->head_dim / 2;
   c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   c->rope_sin = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
@@ -47,9 +47,20 @@ void llama_kv_free(llama_kv_cache *c) {
   memset(c, 0, sizeof *c);
 }
 
+void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
+  if (!c->k || B > c->B_alloc || S_cap > c->S_cap || n_cap > c->n_cap) {
+    int nb = B > c->B_alloc ? B : c->B_alloc, ns = S_cap > c->S_cap ? S_cap : c->S_cap;
+    int nn = n_cap > c->n_cap ? n_cap : c->n_cap;
+    llama_kv_free(c);
+    llama_kv_init(c, m, nb, ns, nn);
+  }
+  c->B = B;
+  llama_kv_reset(c);
+}
+
 void llama_kv_reset(llama_kv_cache *c) {
   c->len = 0;
-  memset(c->valid, 0, sizeof(int32_t) * c->B * c->S_cap);
+  memset(c->valid, 0, sizeof(int32_t) * c->B_alloc * c->S_cap);
   memset(c->next_pos, 0, sizeof(int32_t) * c->B);
 }
 
@@ -168,13 +179,22 @@ static int argmax(const float *row, int v) {
 int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, const int *lens,
                           int B, int max_new, int eos_id, int32_t *out, int *n_out,
                           lethe_err *err) {
+  llama_kv_cache c;
+  memset(&c, 0, sizeof c);
+  int rc = llama_generate_greedy_kv(m, &c, prompts, lens, B, max_new, eos_id, out, n_out, err);
+  llama_kv_free(&c);
+  return rc;
+}
+
+int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *kv, const int32_t *const *prompts,
+                             const int *lens, int B, int max_new, int eos_id, int32_t *out,
+                             int *n_out, lethe_err *err) {
   int P = 0, V = m->cfg.vocab_size;
   for (int b = 0; b < B; b++) {
     if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
     if (lens[b] > P) P = lens[b];
   }
-  llama_kv_cache c;
-  llama_kv_init(&c, m, B, P + max_new, P);
+  llama_kv_ensure(kv, m, B, P + max_new, P);
   int32_t *tok = lethe_calloc((size_t)B * P, sizeof *tok);
   int32_t *valid = lethe_calloc((size_t)B * P, sizeof *valid);
   for (int b = 0; b < B; b++) { /* left padding */
@@ -185,12 +205,12 @@ int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, c
     }
   }
   int *done = lethe_calloc((size_t)B, sizeof *done);
-  int rc = llama_kv_step(m, &c, tok, valid, P, err);
+  int rc = llama_kv_step(m, kv, tok, valid, P, err);
   for (int b = 0; b < B; b++) n_out[b] = 0;
   for (int s = 0; rc == 0 && s < max_new; s++) {
     int active = 0;
     for (int b = 0; b < B; b++) {
-      int next = argmax(c.logits + (int64_t)b * V, V);
+      int next = argmax(kv->logits + (int64_t)b * V, V);
       out[b * max_new + s] = done[b] ? -1 : next;
       if (!done[b]) {
         n_out[b]++;
@@ -201,13 +221,12 @@ int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, c
       valid[b] = !done[b];
     }
     if (!active || s + 1 == max_new) break;
-    rc = llama_kv_step(m, &c, tok, valid, 1, err);
+    rc = llama_kv_step(m, kv, tok, valid, 1, err);
   }
   for (int b = 0; b < B && rc == 0; b++)
     for (int s = n_out[b]; s < max_new; s++) out[b * max_new + s] = -1;
   free(tok);
   free(valid);
   free(done);
-  llama_kv_free(&c);
   return rc;
 }

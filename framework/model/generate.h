@@ -12,7 +12,8 @@
 #include "model/llama.h"
 
 typedef struct llama_kv_cache {
-  int B, S_cap;       /* rows, slots per row */
+  int B, S_cap;       /* rows in use, slots per row */
+  int B_alloc;        /* rows allocated (>= B) */
   int len;            /* slots filled so far (same for every row) */
   float *k, *v;       /* (L, B, S_cap, NKV*HD) after rotary */
   int32_t *valid;     /* (B, S_cap) 1 = real token */
@@ -27,6 +28,9 @@ typedef struct llama_kv_cache {
 /* Allocates a cache for B rows, S_cap slots, up to n_cap tokens per step. */
 void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap);
 void llama_kv_free(llama_kv_cache *c);
+/* Makes c (zeroed, or from an earlier call) fit B rows, S_cap slots and
+ * n_cap tokens per step, reallocating only when it must grow, and resets it. */
+void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap);
 void llama_kv_reset(llama_kv_cache *c);
 
 /* Appends n slots for every row: tokens (B,n), valid (B,n) (NULL = all real).
@@ -40,5 +44,10 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
 int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, const int *lens,
                           int B, int max_new, int eos_id, int32_t *out, int *n_out,
                           lethe_err *err);
+/* The same with a caller-owned cache reused across calls (no allocation
+ * once it is large enough). */
+int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *c, const int32_t *const *prompts,
+                             const int *lens, int B, int max_new, int eos_id, int32_t *out,
+                             int *n_out, lethe_err *err);
 
 #endif
