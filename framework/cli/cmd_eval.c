@@ -12,7 +12,8 @@ void help_eval(void) {
   printf(
       "usage: lethe eval --model DIR --data DIR --split forgetNN --out DIR\n"
       "                  [--retain-eval EVAL.json] [--ref MODEL_DIR]\n"
-      "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n\n"
+      "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n"
+      "                  [--compute f32|bf16]\n\n"
       "Evaluates a model on a TOFU-format data directory (its tokenizer.json is\n"
       "used): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
@@ -24,7 +25,7 @@ void help_eval(void) {
 
 int cmd_eval(int argc, char **argv) {
   const char *model_dir = NULL, *data_dir = NULL, *split = NULL, *out = NULL, *retain_eval = NULL;
-  const char *ref_dir = NULL, *v;
+  const char *ref_dir = NULL, *compute = "f32", *v;
   eval_options opt = {300, 48, 64};
   for (int i = 1; i < argc; i++) {
     if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
@@ -33,6 +34,7 @@ int cmd_eval(int argc, char **argv) {
     else if ((v = cli_opt_value(argc, argv, &i, "--out"))) out = v;
     else if ((v = cli_opt_value(argc, argv, &i, "--retain-eval"))) retain_eval = v;
     else if ((v = cli_opt_value(argc, argv, &i, "--ref"))) ref_dir = v;
+    else if ((v = cli_opt_value(argc, argv, &i, "--compute"))) compute = v;
     else if ((v = cli_opt_value(argc, argv, &i, "--max-rows")))
       opt.max_rows = (int)cli_parse_long("eval", "--max-rows", v, 1, 1 << 20);
     else if ((v = cli_opt_value(argc, argv, &i, "--max-new-tokens")))
@@ -43,6 +45,8 @@ int cmd_eval(int argc, char **argv) {
   }
   if (!model_dir || !data_dir || !split || !out)
     return cli_usage_error("eval", "--model, --data, --split and --out are required");
+  if (strcmp(compute, "f32") && strcmp(compute, "bf16"))
+    return cli_usage_error("eval", "--compute must be f32 or bf16, not '%s'", compute);
   lethe_err err = {0};
   tok_tokenizer *tok = NULL;
   llama_model m = {0}, ref = {0};
@@ -53,7 +57,8 @@ int cmd_eval(int argc, char **argv) {
   tofu_format fmt;
   tofu_format_default(&fmt);
   int rc = stage_tokenizer(data_dir, &tok, &err);
-  if (rc == 0) rc = llama_load(&m, model_dir, &err);
+  if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0)
+    llama_set_compute(&m, strcmp(compute, "bf16") ? LLAMA_COMPUTE_F32 : LLAMA_COMPUTE_BF16);
   if (rc == 0 && ref_dir) rc = llama_load(&ref, ref_dir, &err);
   if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);

@@ -12,6 +12,7 @@
 const char *const experiment_schema =
     "version = 1;\n"
     "kind = \"tofu\";\n"
+    "compute = \"f32\";\n"
     "seed = 0;\n"
     "threads = 0;\n"
     "cache_dir = \"\";\n"
@@ -72,6 +73,14 @@ int experiment_load(experiment *e, const char *path, const char *const *override
     e->cache_dir = lethe_path_join(home && *home ? home : "/tmp", ".cache/lethe");
   }
   e->threads = (int)lcfg_int(&e->cfg, "threads");
+  const char *compute = lcfg_string(&e->cfg, "compute");
+  if (strcmp(compute, "f32") && strcmp(compute, "bf16")) {
+    char where[600];
+    lcfg_where(lcfg_setting(&e->cfg, "compute"), where, sizeof where);
+    lethe_errf(err, LETHE_E_CONFIG, "%s: compute must be \"f32\" or \"bf16\", not \"%s\"", where, compute);
+    experiment_free(e);
+    return -1;
+  }
   world_settings ws;
   if (experiment_world(e, &ws, err) != 0) {
     experiment_free(e);
@@ -188,4 +197,9 @@ uint64_t experiment_key(const experiment *e, const char *const *paths, int n, ui
     if (s) h = hash_setting(s, h);
   }
   return h;
+}
+
+void experiment_set_compute(const experiment *e, llama_model *m) {
+  llama_set_compute(m, strcmp(lcfg_string(&e->cfg, "compute"), "bf16") ? LLAMA_COMPUTE_F32
+                                                                       : LLAMA_COMPUTE_BF16);
 }

@@ -10,6 +10,7 @@
 #include "data/data.h"
 #include "data/world.h"
 #include "model/config.h"
+#include "model/llama.h"
 #include "run/config.h"
 #include "train/trainer.h"
 
@@ -37,6 +38,9 @@ void experiment_format(const experiment *e, tofu_format *fmt);
 /* Model shape from `model` (vocab from the tokenizer). */
 void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,
                              llama_config *cfg);
+
+/* Applies the `compute` setting (f32 or bf16 matmuls) to a model. */
+void experiment_set_compute(const experiment *e, llama_model *m);
 
 /* A stable 64-bit key of a settings subtree (canonical text, FNV-1a), mixed
  * with `salt`; stage caches are keyed by the keys of everything a stage

@@ -313,8 +313,8 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
 int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   static const char *const deps[] = {"model", "base", "data.question_start", "data.question_end",
-                                     "data.answer_tag", "data.max_length"};
-  out->key = experiment_key(e, deps, 6, data->key);
+                                     "data.answer_tag", "data.max_length", "compute"};
+  out->key = experiment_key(e, deps, 7, data->key);
   out->dir = stage_dir(e, "base", out->key);
   int lock, build = stage_claim(out->dir, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
@@ -341,6 +341,7 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   experiment_model_config(e, tok_vocab_size(tok), sp.bos, sp.eos, sp.pad, &cfg);
   uint64_t seed = (uint64_t)lcfg_int(&e->cfg, "base.seed");
   if (llama_init(&m, &cfg, tofu_mix_seed(seed, 101), err) != 0) goto done;
+  experiment_set_compute(e, &m);
   rc = finetune_loop(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
                      &fmt, sp.pad, sp.eos, err);
   if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
@@ -359,10 +360,10 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
 int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
                    const char *split, long seed_offset, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
-  static const char *const deps[] = {"finetune"};
+  static const char *const deps[] = {"finetune", "compute"};
   char salt_text[128];
   snprintf(salt_text, sizeof salt_text, "%s/%ld", split, seed_offset);
-  out->key = experiment_key(e, deps, 1, lethe_hash_str(salt_text, base->key));
+  out->key = experiment_key(e, deps, 2, lethe_hash_str(salt_text, base->key));
   char kind[64];
   snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);
@@ -391,6 +392,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
        load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
       lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0)
     goto done;
+  experiment_set_compute(e, &m);
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;
   all = lethe_calloc(n, sizeof *all);

@@ -51,9 +51,9 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
                       const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
                       lethe_err *err) {
   static const char *const deps[] = {"eval", "data.question_start", "data.question_end",
-                                     "data.answer_tag", "data.max_length"};
+                                     "data.answer_tag", "data.max_length", "compute"};
   char name[128];
-  uint64_t key = experiment_key(e, deps, 5, lethe_hash_str(split, data->key));
+  uint64_t key = experiment_key(e, deps, 6, lethe_hash_str(split, data->key));
   snprintf(name, sizeof name, "eval-%s-%016llx", split, (unsigned long long)key);
   *out_dir = lethe_path_join(s->dir, name);
   char *summary = lethe_path_join(*out_dir, "summary.json");
@@ -70,7 +70,7 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   tofu_format fmt;
   experiment_format(e, &fmt);
   int rc = stage_tokenizer(data->dir, &tok, err);
-  if (rc == 0) rc = llama_load(&m, s->dir, err);
+  if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   if (rc == 0) rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, &r, err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
@@ -553,6 +553,8 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   if (load_forget_data(&c, p.data.dir, split, retain_split, err) != 0 ||
       llama_load(&policy, p.target.dir, err) != 0 || llama_load(&ref, p.target.dir, err) != 0)
     goto done;
+  experiment_set_compute(e, &policy);
+  experiment_set_compute(e, &ref);
   c.policy = &policy;
   c.ref = &ref; /* frozen target: reference logits for KL terms, forget KL in evaluation */
   lethe_host_api host = {sizeof host, &c, host_metric, host_log};
