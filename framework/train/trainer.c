@@ -112,11 +112,14 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     adamw_step(&opt, &tc->opt, train_lr_at(tc, step), m->params_memory, m->grads_memory, decay);
     loss = step_loss;
     progress_update(&prog, step + 1, loss, step_tokens);
+    /* after() first: a checkpoint at step k means everything after() records
+     * for step k (log lines, evaluations) is on disk, so a resumed run never
+     * skips it (a kill between the two made history lose step k). */
+    if (after && after(ctx, step + 1, loss, err) != 0) goto done;
     if (tc->checkpoint_path && tc->checkpoint_every > 0 && (step + 1) % tc->checkpoint_every == 0 &&
         step + 1 < tc->total_steps && dist_is_root() &&
         train_checkpoint_save(tc->checkpoint_path, m, &opt, err) != 0)
       goto done;
-    if (after && after(ctx, step + 1, loss, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
   if (!dist_agree(m->params_memory, m->n_params * sizeof(float))) {
