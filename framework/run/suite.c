@@ -23,6 +23,8 @@
 
 extern char **environ;
 
+#define SUITE_MAX_RUNS 100000
+
 typedef struct strvec {
   char **v;
   int *line; /* suite-file line of each entry */
@@ -152,6 +154,34 @@ static const char *leaf(const char *path) {
   return dot ? dot + 1 : path;
 }
 
+static int cmp_run_name(const void *a, const void *b) {
+  const suite_run *x = *(const suite_run *const *)a, *y = *(const suite_run *const *)b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Two runs must not share a directory, and a name must stay inside runs/.
+ * Sorted, so 100000 runs take milliseconds (comparing every pair took
+ * minutes). */
+static int check_run_names(const suite *s, const char *path, lethe_err *err) {
+  const suite_run **order = lethe_malloc(sizeof *order * (size_t)(s->n_runs + 1));
+  for (int r = 0; r < s->n_runs; r++) order[r] = &s->runs[r];
+  qsort(order, (size_t)s->n_runs, sizeof *order, cmp_run_name);
+  int rc = 0;
+  for (int r = 0; r < s->n_runs && rc == 0; r++) {
+    if (!strcmp(order[r]->name, ".") || !strcmp(order[r]->name, ".."))
+      rc = lethe_errf(err, LETHE_E_CONFIG, "%s: a run cannot be named '%s' (rename its group)",
+                      path, order[r]->name);
+    else if (r > 0 && !strcmp(order[r - 1]->name, order[r]->name))
+      rc = lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: runs %d and %d would both be named '%s' (give groups distinct names)",
+                      path, (int)(order[r - 1] - s->runs) + 1, (int)(order[r] - s->runs) + 1,
+                      order[r]->name);
+  }
+  free(order);
+  return rc;
+}
+
 int suite_load(suite *s, const char *path, lethe_err *err) {
   memset(s, 0, sizeof *s);
   config_t cfg;
@@ -249,11 +279,13 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
     }
   }
   /* expand: grid (mixed radix, last dimension fastest) × groups */
-  long total = 1;
-  for (int d = 0; d < n_dims; d++) total *= config_setting_length(dims[d].values);
+  long total = 1; /* stops growing past the limit: 20 dimensions of 10 overflowed */
+  for (int d = 0; d < n_dims && total <= SUITE_MAX_RUNS; d++)
+    total *= config_setting_length(dims[d].values);
   int per_group = n_groups ? n_groups : 1;
-  if (total * per_group > 100000) {
-    lethe_errf(err, LETHE_E_CONFIG, "%s: %ld runs is too many", path, total * per_group);
+  if (total > SUITE_MAX_RUNS || total * per_group > SUITE_MAX_RUNS) {
+    lethe_errf(err, LETHE_E_CONFIG, "%s: more than %d runs (grid x groups) is too many", path,
+               SUITE_MAX_RUNS);
     goto done;
   }
   s->n_runs = (int)(total * per_group);
@@ -337,13 +369,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
       json_object_set_new(jr, "settings", settings);
       json_array_append_new(jruns, jr);
     }
-  for (int a = 0; a < s->n_runs; a++) /* two runs must not share a directory */
-    for (int b = a + 1; b < s->n_runs; b++)
-      if (!strcmp(s->runs[a].name, s->runs[b].name)) {
-        lethe_errf(err, LETHE_E_CONFIG, "%s: runs %d and %d would both be named '%s' (give groups distinct names)",
-                   path, a + 1, b + 1, s->runs[a].name);
-        goto done;
-      }
+  if (check_run_names(s, path, err) != 0) goto done;
   json_object_set_new(root, "name", json_string(s->name));
   json_object_set_new(root, "suite_file", json_string(path));
   json_object_set_new(root, "base", json_string(s->base));

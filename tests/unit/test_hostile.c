@@ -6,7 +6,8 @@
  * tensors, element-count overflow) in test_safetensors; config.json fields
  * out of range (10^9 layers) in test_safetensors; invalid UTF-8 in TOFU
  * files in test_data; plugins with a wrong ABI, no entry symbol, a missing
- * symbol or a NaN loss/gradient in test_method. See docs/security.md. */
+ * symbol or a NaN loss/gradient in test_method; suite files whose runs
+ * collide in suite_resume_test.sh. See docs/security.md. */
 #include <check.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "model/llama.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
+#include "run/suite.h"
 #include "tokenizer/tokenizer.h"
 
 #define ck_assert_has(msg, part) \
@@ -253,6 +255,33 @@ START_TEST(test_not_a_plugin) {
 }
 END_TEST
 
+/* ---- suite files ---------------------------------------------------------------- */
+START_TEST(test_suite_run_count_and_names) {
+  make_dir();
+  static const char base[] = "unlearn = { epochs = 1; };\n";
+  free(write_file("base.cfg", base, sizeof base - 1));
+  /* 20 dimensions of 10 values: 10^20 runs overflowed the count (UBSan) */
+  char text[4096], *p = text;
+  p += sprintf(p, "base = \"base.cfg\";\ngrid = { world = {");
+  for (int d = 0; d < 20; d++) p += sprintf(p, " d%d = [0,1,2,3,4,5,6,7,8,9];", d);
+  p += sprintf(p, " }; };\n");
+  char *path = write_file("big.cfg", text, (size_t)(p - text));
+  suite s;
+  lethe_err err = {0};
+  ck_assert_int_eq(suite_load(&s, path, &err), -1);
+  ck_assert_has(err.msg, "big.cfg: more than 100000 runs");
+  free(path);
+  /* a group named ".." would put its run's files in the suite's directory */
+  static const char dots[] = "base = \"base.cfg\";\n"
+                             "groups = ( { name = \"..\"; set = { seed = 1; }; } );\n";
+  path = write_file("dots.cfg", dots, sizeof dots - 1);
+  ck_assert_int_eq(suite_load(&s, path, &err), -1);
+  ck_assert_has(err.msg, "dots.cfg: a run cannot be named '..'");
+  free(path);
+  remove_dir();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("hostile");
   TCase *tc = tcase_create("refused");
@@ -263,6 +292,7 @@ int main(void) {
   tcase_add_test(tc, test_token_rows_padded_size_bounded);
   tcase_add_test(tc, test_non_utf8_refused_with_line);
   tcase_add_test(tc, test_not_a_plugin);
+  tcase_add_test(tc, test_suite_run_count_and_names);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
