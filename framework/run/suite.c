@@ -191,7 +191,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
   dim *dims = NULL;
   int n_dims = 0, rc = -1;
   strvec common = {0};
-  json_t *root = NULL;
+  json_t *root = NULL, *jgrid = NULL, *jruns = NULL, *jgroups = NULL; /* freed at done */
   if (config_read_file(&cfg, path) != CONFIG_TRUE) {
     if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
       lethe_errf(err, LETHE_E_IO, "%s: cannot read the suite file", path);
@@ -293,7 +293,7 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
   s->n_dims = n_dims;
   s->dims = lethe_calloc((size_t)n_dims + 1, sizeof(char *));
   root = json_object();
-  json_t *jgrid = json_object(), *jruns = json_array(), *jgroups = json_array();
+  jgrid = json_object(), jruns = json_array(), jgroups = json_array();
   for (int d = 0; d < n_dims; d++) {
     s->dims[d] = lethe_strdup(dims[d].path);
     json_t *vals = json_array();
@@ -340,7 +340,16 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
         const char *gname;
         config_setting_lookup_string(gr, "name", &gname);
         strvec gov = {0};
-        if (flatten(config_setting_get_member(gr, "set"), "", &gov, err) != 0) goto done;
+        if (flatten(config_setting_get_member(gr, "set"), "", &gov, err) != 0) {
+          strvec *vs[2] = {&gov, &ov};
+          for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < vs[k]->n; i++) free(vs[k]->v[i]);
+            free(vs[k]->v);
+            free(vs[k]->line);
+          }
+          json_decref(settings);
+          goto done;
+        }
         json_object_set_new(settings, "group", json_string(gname));
         for (int i = 0; i < gov.n; i++) {
           sv_push_line(&ov, gov.v[i], gov.line[i]);
@@ -377,9 +386,13 @@ int suite_load(suite *s, const char *path, lethe_err *err) {
   json_object_set_new(root, "grid", jgrid);
   json_object_set_new(root, "groups", jgroups);
   json_object_set_new(root, "runs", jruns);
+  jgrid = jgroups = jruns = NULL; /* owned by root now */
   s->json = json_dumps(root, JSON_INDENT(1) | JSON_ENSURE_ASCII);
   rc = 0;
 done:
+  json_decref(jgrid);
+  json_decref(jgroups);
+  json_decref(jruns);
   json_decref(root);
   for (int d = 0; d < n_dims; d++) free(dims[d].path);
   free(dims);

@@ -278,6 +278,13 @@ START_TEST(test_suite_run_count_and_names) {
   ck_assert_int_eq(suite_load(&s, path, &err), -1);
   ck_assert_has(err.msg, "dots.cfg: a run cannot be named '..'");
   free(path);
+  /* a group whose settings are not single values (the error path leaked) */
+  static const char list[] = "base = \"base.cfg\";\n"
+                             "groups = ( { name = \"a\"; set = { seed = [1, 2]; }; } );\n";
+  path = write_file("list.cfg", list, sizeof list - 1);
+  ck_assert_int_eq(suite_load(&s, path, &err), -1);
+  ck_assert_has(err.msg, "'seed' must be a single value here");
+  free(path);
   remove_dir();
 }
 END_TEST
