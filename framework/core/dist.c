@@ -83,16 +83,17 @@ static void net_allgatherv(void *buf, const int *counts, const int *displs) {
 
 /* ---- the group -------------------------------------------------------------- */
 /* A launcher's process count from its environment (0 = not launched by one):
- * Open MPI's mpirun, PMI (srun, MPICH) and PMIx. */
+ * Open MPI's mpirun and PMI (srun, MPICH) give the size; PMIx (srun
+ * --mpi=pmix) only the rank, and a rank above 0 means there are several. */
 static long launcher_size(void) {
-  static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+  static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
   static const char *const rank_vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
   long size = 0;
   for (int i = 0; i < 3; i++) {
-    const char *s = getenv(size_vars[i]), *r = getenv(rank_vars[i]);
+    const char *s = size_vars[i] ? getenv(size_vars[i]) : NULL, *r = getenv(rank_vars[i]);
     if (s && atol(s) > size) size = atol(s);
     if (r && size < 1) size = 1;
-    if (r && atol(r) > 0 && size < 2) size = 2; /* a rank above 0: there are several */
+    if (r && atol(r) > 0 && size < 2) size = 2;
   }
   return size;
 }
