@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host (the format is little-endian)"
@@ -255,12 +256,8 @@ static int open_file(st_file *f, FILE *fp, lethe_err *err) {
   int rc = read_exact(fp, header, (size_t)header_len, f->path, "header", err);
   if (rc == 0) rc = parse_header(f, header, (size_t)header_len, err);
   free(header);
-  if (rc != 0) return -1;
-
-  if (f->data_len > SIZE_MAX)
-    return lethe_errf(err, LETHE_E_NOMEM, "%s: data section too large for this host", f->path);
-  f->data = lethe_malloc((size_t)f->data_len);
-  return read_exact(fp, f->data, (size_t)f->data_len, f->path, "data section", err);
+  f->data_offset = 8 + header_len;
+  return rc;
 }
 
 int st_open(st_file *f, const char *path, lethe_err *err) {
@@ -273,8 +270,8 @@ int st_open(st_file *f, const char *path, lethe_err *err) {
     st_close(f);
     return -1;
   }
+  f->fp = fp; /* kept open: tensors are read from it on demand */
   int rc = open_file(f, fp, err);
-  fclose(fp);
   if (rc != 0) st_close(f);
   return rc;
 }
@@ -284,6 +281,7 @@ void st_close(st_file *f) {
   for (int i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
   free(f->tensors);
   free(f->data);
+  if (f->fp) fclose(f->fp);
   free(f->path);
   free(f->metadata_json); /* jansson allocates with malloc by default */
   memset(f, 0, sizeof *f);
@@ -328,11 +326,22 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_n
     return lethe_errf(err, LETHE_E_FORMAT,
                       "%s: tensor '%s': has %llu elements, the destination holds %llu", f->path,
                       t->name, (unsigned long long)t->numel, (unsigned long long)dst_numel);
-  const uint8_t *src = f->data + t->begin;
-  size_t n = (size_t)t->numel;
+  size_t n = (size_t)t->numel, nbytes = (size_t)(t->end - t->begin);
+  /* F32 lands in dst directly; other dtypes go through a buffer of their size */
+  uint8_t *buf = t->dtype == ST_F32 ? (uint8_t *)dst : lethe_malloc(nbytes ? nbytes : 1);
+  for (size_t got = 0; got < nbytes;) {
+    ssize_t r = pread(fileno(f->fp), buf + got, nbytes - got, (off_t)(f->data_offset + t->begin + got));
+    if (r <= 0) {
+      int e = r < 0 ? errno : 0;
+      if (buf != (uint8_t *)dst) free(buf);
+      return lethe_errf(err, LETHE_E_IO, "%s: tensor '%s': %s", f->path, t->name,
+                        e ? strerror(e) : "the file ended early (it changed since it was opened)");
+    }
+    got += (size_t)r;
+  }
+  const uint8_t *src = buf;
   switch (t->dtype) {
   case ST_F32:
-    memcpy(dst, src, n * sizeof(float));
     break;
   case ST_BF16:
   case ST_F16:
@@ -348,10 +357,10 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_n
       dst[i] = (float)d;
     }
     break;
-  default:
-    return lethe_errf(err, LETHE_E_FORMAT, "%s: tensor '%s': unsupported dtype", f->path,
-                      t->name);
+  default: /* not reached: non-float dtypes were refused above */
+    break;
   }
+  if (buf != (uint8_t *)dst) free(buf);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -32,15 +33,18 @@ typedef struct st_tensor {
   uint64_t begin, end; /* byte offsets inside the data section */
 } st_tensor;
 
-/* An open file: the whole file is read into memory (models here are small;
- * the reader validates the header before reading the data section). */
+/* An open file: the header is read and validated; tensor bytes are read
+ * from the file only when a tensor is (st_read_f32), so memory never grows
+ * with the file's size, only with the tensors asked for. */
 typedef struct st_file {
   char *path;
-  uint8_t *data;   /* data section (after the header), owned */
-  uint64_t data_len;
+  uint8_t *data;   /* unused (NULL): tensors are read on demand */
+  uint64_t data_len; /* bytes in the data section (after the header) */
   st_tensor *tensors; /* owned, n_tensors entries, in header order */
   int n_tensors;
   char *metadata_json; /* the "__metadata__" object re-serialised, or NULL */
+  FILE *fp;            /* open until st_close (NULL in a zeroed st_file) */
+  uint64_t data_offset; /* file offset of the data section */
 } st_file;
 
 int st_open(st_file *f, const char *path, lethe_err *err);

@@ -133,6 +133,38 @@ START_TEST(test_nan_weight_refused_at_load) {
 }
 END_TEST
 
+/* A valid safetensors file with a small tensor and an 8 GiB (sparse) tail:
+ * only the header and the tensor asked for are read. */
+START_TEST(test_safetensors_memory_follows_tensors_not_file) {
+  make_dir();
+  char *path = lethe_path_join(dir, "big.safetensors");
+  static const char header[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+  uint8_t len[8] = {0};
+  size_t n = sizeof header - 1;
+  for (int i = 0; i < 8; i++) len[i] = (uint8_t)(n >> (8 * i));
+  float values[2] = {1.5f, -2.0f};
+  int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, len, 8), 8);
+  ck_assert_int_eq(write(fd, header, n), (ssize_t)n);
+  ck_assert_int_eq(write(fd, values, sizeof values), (ssize_t)sizeof values);
+  ck_assert_int_eq(ftruncate(fd, (off_t)8 << 30), 0);
+  close(fd);
+  long before = peak_rss_mib();
+  st_file f;
+  lethe_err err = {0};
+  ck_assert_msg(st_open(&f, path, &err) == 0, "%s", err.msg);
+  float got[2];
+  ck_assert_msg(st_read_f32(&f, st_find(&f, "a"), got, 2, &err) == 0, "%s", err.msg);
+  ck_assert(got[0] == 1.5f && got[1] == -2.0f);
+  st_close(&f);
+  ck_assert_msg(peak_rss_mib() - before < 64, "memory grew by %ld MiB", peak_rss_mib() - before);
+  unlink(path);
+  free(path);
+  remove_dir();
+}
+END_TEST
+
 /* ---- oversized text files ---------------------------------------------------- */
 /* A 1 GiB file of one line, sparse (no disk blocks): every reader refuses it
  * from its size alone, without reading it. */
@@ -295,6 +327,7 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_config_asking_for_more_than_the_file_holds);
   tcase_add_test(tc, test_nan_weight_refused_at_load);
+  tcase_add_test(tc, test_safetensors_memory_follows_tensors_not_file);
   tcase_add_test(tc, test_one_gigabyte_line_refused_by_every_reader);
   tcase_add_test(tc, test_token_rows_padded_size_bounded);
   tcase_add_test(tc, test_non_utf8_refused_with_line);
