@@ -31,7 +31,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->att_out = lethe_alloc_aligned(BN * QD * sizeof(float));
   c->gate = lethe_alloc_aligned(BN * F * sizeof(float));
   c->up = lethe_alloc_aligned(BN * F * sizeof(float));
-  c->scores = lethe_alloc_aligned((size_t)B * cf->num_attention_heads * S_cap * sizeof(float));
+  c->scores = lethe_alloc_aligned(BN * cf->num_key_value_heads * S_cap * sizeof(float));
   c->logits = lethe_alloc_aligned((size_t)B * cf->vocab_size * sizeof(float)); /* last slot only */
   size_t half = (size_t)cf->head_dim / 2;
   c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
@@ -60,61 +60,61 @@ void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, 
 
 void llama_kv_reset(llama_kv_cache *c) {
   c->len = 0;
+  c->clean = 0;
   memset(c->valid, 0, sizeof(int32_t) * c->B_alloc * c->S_cap);
   memset(c->next_pos, 0, sizeof(int32_t) * c->B);
 }
 
-/* sc[j] = scale · q·k_j for keys j < len (rows kv_stride apart). */
-TENSOR_VECTOR_CLONES
-static void key_scores(float *sc, const float *q, const float *k, int64_t kv_stride, int len,
-                       int hd, float scale) {
-  for (int j = 0; j < len; j++) {
-    const float *kj = k + j * kv_stride;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int d = 0; d < hd; d++) dot += q[d] * kj[d];
-    sc[j] = dot * scale;
-  }
+/* Keys are read in whole blocks of this many slots (the softmax gives the
+ * slots past the filled ones weight 0), so the matmul shapes, and with them
+ * the oneDNN primitives, change only every KEY_BLOCK generated tokens. */
+#define KEY_BLOCK 64
+
+/* Slots of every row the attention reads: the filled ones rounded up to a
+ * whole key block. */
+static int key_span(const llama_kv_cache *c) {
+  int keys = (c->len + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;
+  return keys < c->S_cap ? keys : c->S_cap;
 }
 
-/* out = Σ_j w[j] · v_j over j < len (rows kv_stride apart; zero weights skipped). */
-TENSOR_VECTOR_CLONES
-static void weighted_values(float *out, const float *w, const float *v, int64_t kv_stride,
-                            int len, int hd) {
-  for (int d = 0; d < hd; d++) out[d] = 0.0f;
-  for (int j = 0; j < len; j++) {
-    if (w[j] == 0.0f) continue;
-    const float *vj = v + j * kv_stride;
-    float wj = w[j];
-#pragma omp simd
-    for (int d = 0; d < hd; d++) out[d] += wj * vj[d];
-  }
+/* Zeroes the V slots past the filled ones that the attention will read (they
+ * get weight 0, but may hold another sequence's values, NaN included). */
+static void clean_values(llama_kv_cache *c, int layers, int64_t kvd) {
+  int keys = key_span(c), from = c->len > c->clean ? c->len : c->clean;
+  if (keys <= from) return;
+  for (int64_t r = 0; r < (int64_t)layers * c->B; r++)
+    memset(c->v + (r * c->S_cap + from) * kvd, 0, sizeof(float) * (keys - from) * kvd);
+  c->clean = keys;
 }
 
-/* Attention of the n new slots of every row over all filled slots. */
+/* Attention of the n new slots of every row over all filled slots, with
+ * oneDNN matmuls: for each of the G query heads that share a kv head,
+ * scores (B, NKV, n, keys) = scale·Q·Kᵀ straight from the cache, a masked
+ * softmax per query row, then out = P·V. */
 static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
   const llama_config *cf = &m->cfg;
   int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
-  int group = NH / NKV, B = c->B, S = c->S_cap;
+  int G = NH / NKV, B = c->B, S = c->S_cap, slot0 = c->len - n, keys = key_span(c);
   int64_t KVD = (int64_t)NKV * HD, QD = (int64_t)NH * HD;
   float scale = 1.0f / sqrtf((float)HD);
   const float *kl = c->k + (int64_t)layer * B * S * KVD, *vl = c->v + (int64_t)layer * B * S * KVD;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < NH; h++) {
-      float *sc = c->scores + ((int64_t)b * NH + h) * S;
-      const int32_t *valid = c->valid + (int64_t)b * S;
-      const float *kb = kl + (int64_t)b * S * KVD + (int64_t)(h / group) * HD;
-      const float *vb = vl + (int64_t)b * S * KVD + (int64_t)(h / group) * HD;
-      for (int i = 0; i < n; i++) {
-        int len = c->len - n + i + 1; /* slots this query sees */
-        const float *qv = c->q + ((int64_t)b * n + i) * QD + (int64_t)h * HD;
-        key_scores(sc, qv, kb, KVD, len, HD, scale);
-        softmax_masked_row(sc, valid, len);
-        weighted_values(c->att_out + ((int64_t)b * n + i) * QD + (int64_t)h * HD, sc, vb, KVD,
-                        len, HD);
-      }
+  /* queries of head kvh·G + g: (B, NKV, n, HD); cache: (B, NKV, slots, HD) */
+  tensor_view qv = {4, {B, NKV, n, HD}, {n * QD, (int64_t)G * HD, QD, 1}};
+  tensor_view kv = {4, {B, NKV, keys, HD}, {S * KVD, HD, KVD, 1}};
+  tensor_view sv = {4, {B, NKV, n, keys}, {(int64_t)NKV * n * keys, (int64_t)n * keys, keys, 1}};
+  int64_t rows = (int64_t)B * NKV * n;
+  for (int g = 0; g < G; g++) {
+    tensor_matmul(c->scores, sv, c->q + g * HD, qv, kl, tensor_transposed(kv), scale, 0);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      int b = (int)(r / ((int64_t)NKV * n)), i = (int)(r % n);
+      float *row = c->scores + r * keys;
+      int seen = slot0 + i + 1; /* slots this query sees */
+      softmax_masked_row(row, c->valid + (int64_t)b * S, seen);
+      memset(row + seen, 0, sizeof(float) * (keys - seen));
     }
+    tensor_matmul(c->att_out + g * HD, qv, c->scores, sv, vl, kv, 1.0f, 0);
+  }
 }
 
 int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
@@ -138,6 +138,7 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
       c->pos[b * n + i] = real ? c->next_pos[b]++ : 0;
     }
   c->len += n;
+  clean_values(c, cf->num_hidden_layers, KVD);
   int S = c->S_cap, slot0 = c->len - n;
   float eps = (float)cf->rms_norm_eps;
   embedding_forward(c->x, p->embed, tokens, BN, C);

@@ -15,6 +15,7 @@ typedef struct llama_kv_cache {
   int B, S_cap;       /* rows in use, slots per row */
   int B_alloc;        /* rows allocated (>= B) */
   int len;            /* slots filled so far (same for every row) */
+  int clean;          /* V slots [len, clean) of every row and layer hold zeros */
   float *k, *v;       /* (L, B, S_cap, NKV*HD) after rotary */
   int32_t *valid;     /* (B, S_cap) 1 = real token */
   int32_t *next_pos;  /* (B) position of the row's next real token */

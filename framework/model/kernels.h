@@ -1,7 +1,11 @@
 /* kernels — the element-wise parts of a Llama layer, forward and backward,
- * in fused C loops with OpenMP (static schedules: results do not depend on
- * timing). Shapes are in the comments; N = rows (B·T). Backward functions add
- * into parameter gradients and, where noted, into input gradients. */
+ * in fused C loops with OpenMP (static schedules, sums in a fixed order:
+ * results do not depend on timing). The inner loops are vectorised (an
+ * AVX-512 variant is picked at load time, see TENSOR_VECTOR_CLONES) and use
+ * an inline exp accurate to a few ulp. The *_bf16 variants write their
+ * output rounded to bfloat16 for bf16 compute (llama_set_compute). Shapes
+ * are in the comments; N = rows (B·T). Backward functions add into parameter
+ * gradients and, where noted, into input gradients. */
 #ifndef LETHE_KERNELS_H
 #define LETHE_KERNELS_H
 

@@ -4,6 +4,10 @@
  * activation tensors; backward adds (+=) into gradients. One contiguous buffer
  * per role: parameters, gradients, activations. Matmuls go through
  * tensor/tensor.h (oneDNN); element-wise work is fused C with OpenMP.
+ * Attention is causal-blocked (blocks of 64 queries meet only the keys up to
+ * their block), matmuls run in float32 or, by choice, bfloat16
+ * (llama_set_compute), and nothing is allocated once the activations for
+ * the largest (B, T) exist (docs/performance.md).
  *
  * Conventions: B rows, T positions, C = hidden, V = vocab. tokens (B,T),
  * attn_mask (B,T) with 1 = real token, 0 = padding (keys with 0 are masked for

@@ -22,7 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=""
-threads=$(nproc)
+threads=$(getconf _NPROCESSORS_ONLN)
 rounds=2
 reps=3
 quick=0
@@ -60,11 +60,11 @@ torch_threads=${TORCH_THREADS:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Waits (up to 60 s) until the CPUs are mostly idle, so a measurement does not
-# start inside another program's burst.
+# Waits (up to ~20 s) until the CPUs are mostly idle, so a measurement does
+# not start inside another program's burst.
 wait_quiet() {
   local i a b busy
-  for i in $(seq 1 30); do
+  for i in $(seq 1 10); do
     read -r _ a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat
     sleep 1
     read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
@@ -87,7 +87,7 @@ record() {
   read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
   read -r real user sys < "$tmp/time"
   busy=$(( (b1 + b2 + b3 + b5 + b6 + b7) - (a1 + a2 + a3 + a5 + a6 + a7) ))
-  other=$("$python" -c "import os; print(max(0.0, round(($busy / os.sysconf('SC_CLK_TCK') - $user - $sys) / ($real * $(nproc)), 3)))")
+  other=$("$python" -c "import os; print(max(0.0, round(($busy / os.sysconf('SC_CLK_TCK') - $user - $sys) / ($real * os.cpu_count()), 3)))")
   sed "s/}\$/, \"other_load\": $other}/" "$tmp/lines" >> "$out"
 }
 
