@@ -63,12 +63,13 @@ static double row_kl(const float *lp, const float *lr, const int32_t *targets, i
   return count ? total / count : 0.0;
 }
 
-/* qsort_r order of example indices by token length (then index). */
+/* qsort_r order of example indices, longest first (the first batch then
+ * sizes the activation buffers once), ties by index. */
 static int by_length(const void *a, const void *b, void *examples) {
   const tofu_example *ex = examples;
   size_t i = *(const size_t *)a, j = *(const size_t *)b;
   int li = ex[i].len, lj = ex[j].len;
-  return li != lj ? (li > lj) - (li < lj) : (i > j) - (i < j);
+  return li != lj ? (li < lj) - (li > lj) : (i > j) - (i < j);
 }
 
 /* Evaluation over ranks (core/dist.h): the rows of a list are cut into the
@@ -149,9 +150,9 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
 }
 
 /* Greedy answers to the questions of a set, decoded to text. */
-static int generate_answers(const llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
-                            const tofu_set *set, const eval_options *opt, long *turn,
-                            eval_example *out, lethe_err *err) {
+static int generate_answers(const llama_model *m, llama_kv_cache *kv, const tok_tokenizer *tok,
+                            const tofu_format *fmt, const tofu_set *set, const eval_options *opt,
+                            long *turn, eval_example *out, lethe_err *err) {
   tok_special_ids sp = tok_special(tok);
   int bs = opt->batch_size, max_new = opt->max_new_tokens, rc = 0;
   long n_batches = (long)((set->n + (size_t)bs - 1) / (size_t)bs), first, count;
@@ -174,7 +175,7 @@ static int generate_answers(const llama_model *m, const tok_tokenizer *tok, cons
       lens[enc] = ex[enc].n_prompt;
     }
     if (rc == 0)
-      rc = llama_generate_greedy(m, prompts, lens, B, max_new, sp.eos, gen, n_out, err);
+      rc = llama_generate_greedy_kv(m, kv, prompts, lens, B, max_new, sp.eos, gen, n_out, err);
     for (int j = 0; rc == 0 && j < B; j++) {
       int32_t *row = res + (start + (size_t)j) * per_row;
       row[0] = n_out[j];
@@ -240,6 +241,8 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   out->forget_quality = out->forget_kl = NAN;
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
+  llama_kv_cache kv; /* one generation cache for every batch of every set */
+  memset(&kv, 0, sizeof kv);
   int rc = 0;
   long turn = 0; /* spreads the batches of successive lists over the ranks */
   for (int s = 0; s < EVAL_N_SETS && rc == 0; s++) {
@@ -248,7 +251,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
     rc = score_set(m, tok, fmt, set, s, opt, &turn, out->ex[s], err);
-    if (rc == 0) rc = generate_answers(m, tok, fmt, set, opt, &turn, out->ex[s], err);
+    if (rc == 0) rc = generate_answers(m, &kv, tok, fmt, set, opt, &turn, out->ex[s], err);
     double *prob = lethe_malloc(sizeof(double) * (set->n + 1)), *rouge = lethe_malloc(sizeof(double) * (set->n + 1));
     double *tr = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; rc == 0 && i < set->n; i++) {
@@ -295,6 +298,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     free(tr);
   }
   rouge_scorer_free(rs);
+  llama_kv_free(&kv);
   if (rc != 0) eval_report_free(out);
   return rc;
 }
