@@ -6,12 +6,15 @@ over PyTorch tokens/s (> 1 = lethe faster). GFLOP/s count model FLOPs
 (bench_util.h: full T×T attention), and "% of matmul" divides them by the
 best oneDNN fp32 matmul rate measured on the same model's shapes in the
 same run. "other load" is the share of the CPUs other programs used while a
-row was measured (run.sh records it): rows far above 0% were measured on a
-busy machine and are noisy. usage: report.py RESULTS.jsonl
+row was measured (run.sh records it): rounds above 20% are dropped when the
+same measurement has quieter rounds, and rows still far above 0% were
+measured on a busy machine and are noisy. usage: report.py RESULTS.jsonl
 """
 import json
 import statistics
 import sys
+
+QUIET = 0.2  # rounds measured while others used more of the CPUs are dropped if quieter ones exist
 
 
 def median(xs):
@@ -35,6 +38,9 @@ def main(path):
         else:
             k = (d["mode"], d["impl"], d["compute"]) + key(d)
         by.setdefault(k, []).append(d)
+    for k, runs in by.items():  # keep the quiet rounds when there are any
+        quiet = [d for d in runs if d.get("other_load", 0.0) <= QUIET]
+        by[k] = quiet or runs
     verdicts = []
 
     def load(*ks):

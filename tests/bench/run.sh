@@ -10,12 +10,15 @@
 # results file; report.py turns them into the tables of docs/performance.md.
 #
 # usage: tests/bench/run.sh [--build DIR] [--threads N] [--rounds N] [--reps N]
-#                           [--quick] [--out FILE]
+#                           [--quick] [--only PARTS] [--size "H L T B"]... [--out FILE]
 #   --build    build directory with tests/bench/bench_llama (default: build-perf, else build)
 #   --threads  threads for both sides (default: all cores)
-#   --rounds   alternating lethe/PyTorch rounds per measurement (default 2)
+#   --rounds   alternating lethe/PyTorch rounds per measurement (default 3)
 #   --reps     timed steps per round after one warm-up step (default 3)
 #   --quick    two training sizes, one round (a few minutes)
+#   --only     comma list of parts to run: train,score,generate,method (default all)
+#   --size     "HIDDEN LAYERS SEQ BATCH" training size to run (repeatable; default: the
+#              five sizes of docs/performance.md)
 #   --out      results file (default: BUILD/bench-results.jsonl)
 set -euo pipefail
 
@@ -23,10 +26,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=""
 threads=$(getconf _NPROCESSORS_ONLN)
-rounds=2
+rounds=3
 reps=3
 quick=0
 out=""
+only=train,score,generate,method
+sizes=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -34,6 +39,8 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --quick) quick=1; rounds=1; shift ;;
+    --only) only=$2; shift 2 ;;
+    --size) sizes+=("$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d' >&2; exit 2 ;;
   esac
@@ -92,14 +99,18 @@ record() {
 }
 
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+part() { [[ ",$only," == *",$1,"* ]]; }
 
-if [ $quick = 1 ]; then
+if [ ${#sizes[@]} -gt 0 ]; then
+  :
+elif [ $quick = 1 ]; then
   sizes=("256 4 128 8" "512 8 256 8")
 else
   sizes=("256 4 128 8" "256 4 512 4" "512 8 256 8" "768 6 128 16" "768 12 512 4")
 fi
 
 for size in "${sizes[@]}"; do
+  part train || break
   read -r C L T B <<< "$size"
   dir=$tmp/train-$C-$L-$T-$B
   args=(--hidden "$C" --layers "$L" --seq "$T" --batch "$B")
@@ -115,8 +126,9 @@ for size in "${sizes[@]}"; do
   record "$python" "$here/torch_llama.py" "$dir" --mode matmul --reps 5 --threads "$torch_threads"
 done
 
-say "scoring"
+part score && say "scoring"
 for size in "256 4 128 8" "512 8 256 8"; do
+  part score || break
   read -r C L T B <<< "$size"
   dir=$tmp/score-$C-$L-$T-$B
   args=(--hidden "$C" --layers "$L" --seq "$T" --batch "$B")
@@ -128,19 +140,22 @@ for size in "256 4 128 8" "512 8 256 8"; do
   done
 done
 
-say "greedy generation with the KV cache"
+part generate && say "greedy generation with the KV cache"
 prompts="16 64 256 512"
 dir=$tmp/generate
 gargs=(--hidden 512 --layers 8 --seq 512 --batch 8)
-"$bench" score "${gargs[@]}" --reps 1 --save "$dir" > /dev/null
+part generate && "$bench" score "${gargs[@]}" --reps 1 --save "$dir" > /dev/null
 for r in $(seq 1 "$rounds"); do
+  part generate || break
   record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps"
   for p in $prompts; do
     record "$python" "$here/torch_llama.py" "$dir" --mode generate --prompt "$p" --new 32 --reps "$reps" --threads "$torch_threads"
   done
 done
 
-if [ -x "$method" ]; then
+if ! part method; then
+  :
+elif [ -x "$method" ]; then
   say "NPO step vs GA step"
   for size in "256 4 128 8" "512 8 256 8"; do
     read -r C L T B <<< "$size"
