@@ -67,9 +67,9 @@ def main(path):
 
     print("\n## Training step (forward + backward + AdamW), tokens/s")
     print("| hidden | layers | seq | batch | params | lethe fp32 | PyTorch fp32 | ratio | lethe bf16 "
-          "| bf16 ratio | lethe fp32 GFLOP/s | best fp32 matmul | % of matmul | bf16 gain "
+          "| bf16 ratio | lethe fp32 GFLOP/s | PyTorch GFLOP/s | best fp32 matmul | % of matmul | bf16 gain "
           "| loss step 1 lethe / torch | max loss diff | other load |")
-    print("|" + "---|" * 17)
+    print("|" + "---|" * 18)
     train_keys = sorted({key(d) for d in rows if d["mode"] == "train" and d["impl"] == "lethe"})
     for size in train_keys:
         C, L, T, B = size
@@ -88,10 +88,10 @@ def main(path):
         diff = max((abs(a - b) for a, b in zip(l_losses[:n], t_losses[:n])), default=float("nan"))
         busy = load(("train", "lethe", "f32") + size, ("train", "torch", "f32") + size,
                     ("train", "lethe", "bf16") + size)
-        print("| %d | %d | %d | %d | %.1fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f%% "
-              "| %.2fx | %.6f / %.6f | %.1e | %.0f%% |"
+        print("| %d | %d | %d | %d | %.1fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f "
+              "| %.0f%% | %.2fx | %.6f / %.6f | %.1e | %.0f%% |"
               % (C, L, T, B, lt[0]["params"] / 1e6 if lt else 0, tok / ls, tok / ts, ts / ls,
-                 tok / bs, ts / bs, gf, best, 100 * gf / best, ls / bs,
+                 tok / bs, ts / bs, gf, flops / ts / 1e9, best, 100 * gf / best, ls / bs,
                  l_losses[0] if l_losses else float("nan"),
                  t_losses[0] if t_losses else float("nan"), diff, 100 * busy))
         verdicts.append(("training fp32 >= 2x PyTorch at %d/%d/%d/%d" % size, ts / ls >= 2.0,
@@ -105,15 +105,15 @@ def main(path):
                          "%.1e" % diff))
 
     print("\n## Matmul rates on each model's shapes (GFLOP/s, oneDNN, same run)")
-    print("| tokens (M) | hidden | fp32 best | fp32 step-weighted | bf16 best | bf16 step-weighted "
+    print("| tokens (M) | hidden, layers | fp32 best | fp32 step-weighted | bf16 best | bf16 step-weighted "
           "| PyTorch fp32 best (its BLAS) |")
     print("|---|---|---|---|---|---|---|")
     for size in train_keys:
         C, L, T, B = size
         b32, w32 = matmul_best(size, "f32")
         b16, w16 = matmul_best(size, "bf16")
-        print("| %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f |"
-              % (T * B, C, b32, w32, b16, w16, torch_matmul(size)))
+        print("| %d | %d, %d | %.0f | %.0f | %.0f | %.0f | %.0f |"
+              % (T * B, C, L, b32, w32, b16, w16, torch_matmul(size)))
 
     print("\n## Scoring (forward + per-token log-probs), tokens/s")
     print("| hidden | layers | seq | batch | lethe fp32 | PyTorch fp32 | ratio | lethe bf16 | bf16 ratio "
@@ -186,20 +186,21 @@ def main(path):
                 continue
             parts = list(runs[0]["profile"]["fwd"].keys())
             print("\nhidden %d, layers %d, seq %d, batch %d, %s:" % (size + (compute,)))
-            print("| part | forward | backward | total | share |")
-            print("|---|---|---|---|---|")
+            print("| part | forward | backward | total | per layer | share |")
+            print("|---|---|---|---|---|---|")
             total = median([s for d in runs for s in d["seconds"]])
             for p in parts:
                 f = median([d["profile"]["fwd"][p] for d in runs])
                 b = median([d["profile"]["bwd"][p] for d in runs])
                 if f + b < 1e-5:
                     continue
-                print("| %s | %.1f | %.1f | %.1f | %.1f%% |"
-                      % (p, 1e3 * f, 1e3 * b, 1e3 * (f + b), 100 * (f + b) / total))
+                per_layer = "" if p in ("embedding", "head") else "%.2f" % (1e3 * (f + b) / size[1])
+                print("| %s | %.1f | %.1f | %.1f | %s | %.1f%% |"
+                      % (p, 1e3 * f, 1e3 * b, 1e3 * (f + b), per_layer, 100 * (f + b) / total))
             for p in ("loss", "adamw"):
                 v = median([d["profile"][p] for d in runs])
-                print("| %s | | | %.1f | %.1f%% |" % (p, 1e3 * v, 100 * v / total))
-            print("| step (median) | | | %.1f | 100%% |" % (1e3 * total))
+                print("| %s | | | %.1f | | %.1f%% |" % (p, 1e3 * v, 100 * v / total))
+            print("| step (median) | | | %.1f | | 100%% |" % (1e3 * total))
 
     print("\n## Targets")
     for name, ok, value in verdicts:
