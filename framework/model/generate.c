@@ -37,18 +37,26 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   c->rope_sin = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   rope_tables(c->rope_cos, c->rope_sin, S_cap, cf->head_dim, cf->rope_theta);
+  if (m->compute == LLAMA_COMPUTE_BF16) {
+    size_t widest = C > QD ? C : QD;
+    widest = widest > F ? widest : F;
+    c->w16 = lethe_alloc_aligned(m->n_params * sizeof(uint16_t));
+    c->in16 = lethe_alloc_aligned(BN * widest * sizeof(uint16_t));
+  }
 }
 
 void llama_kv_free(llama_kv_cache *c) {
   void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->pos, c->x, c->xn, c->q, c->k_new,
                   c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
-                  c->rope_sin};
+                  c->rope_sin, c->w16, c->in16};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
   memset(c, 0, sizeof *c);
 }
 
 void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
-  if (!c->k || B > c->B_alloc || S_cap > c->S_cap || n_cap > c->n_cap) {
+  int want16 = m->compute == LLAMA_COMPUTE_BF16;
+  if (!c->k || B > c->B_alloc || S_cap > c->S_cap || n_cap > c->n_cap ||
+      want16 != (c->w16 != NULL)) {
     int nb = B > c->B_alloc ? B : c->B_alloc, ns = S_cap > c->S_cap ? S_cap : c->S_cap;
     int nn = n_cap > c->n_cap ? n_cap : c->n_cap;
     llama_kv_free(c);
@@ -117,6 +125,23 @@ static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
   }
 }
 
+/* A matmul input in the cache's precision: x itself, or x rounded into in16. */
+static const void *mm_input(llama_kv_cache *c, const float *x, int64_t n) {
+  if (!c->w16) return x;
+  tensor_to_bf16(c->in16, x, n);
+  return c->in16;
+}
+
+/* y (M,N) (+)= x·Wᵀ with x from mm_input and w a parameter tensor. */
+static void kv_linear(const llama_model *m, const llama_kv_cache *c, float *y, const void *x,
+                      const float *w, int64_t M, int64_t K, int64_t N, int accumulate) {
+  if (c->w16)
+    tensor_linear_forward_typed(y, x, c->w16 + (w - m->params_memory), TENSOR_BF16, M, K, N,
+                                accumulate);
+  else
+    tensor_linear_forward(y, x, w, M, K, N, accumulate);
+}
+
 int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                   const int32_t *valid, int n, lethe_err *err) {
   const llama_config *cf = &m->cfg;
@@ -137,6 +162,8 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
       c->valid[(int64_t)b * c->S_cap + c->len + i] = real;
       c->pos[b * n + i] = real ? c->next_pos[b]++ : 0;
     }
+  if (c->w16 && c->len == 0) /* a new sequence: see the current weights */
+    tensor_to_bf16(c->w16, m->params_memory, (int64_t)m->n_params);
   c->len += n;
   clean_values(c, cf->num_hidden_layers, KVD);
   int S = c->S_cap, slot0 = c->len - n;
@@ -144,9 +171,10 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
   embedding_forward(c->x, p->embed, tokens, BN, C);
   for (int l = 0; l < cf->num_hidden_layers; l++) {
     rmsnorm_forward(c->xn, c->gate, c->x, p->attn_norm + (int64_t)l * C, BN, C, eps);
-    tensor_linear_forward(c->q, c->xn, p->wq + (int64_t)l * QD * C, BN, C, QD, 0);
-    tensor_linear_forward(c->k_new, c->xn, p->wk + (int64_t)l * KVD * C, BN, C, KVD, 0);
-    tensor_linear_forward(c->v_new, c->xn, p->wv + (int64_t)l * KVD * C, BN, C, KVD, 0);
+    const void *in = mm_input(c, c->xn, BN * C);
+    kv_linear(m, c, c->q, in, p->wq + (int64_t)l * QD * C, BN, C, QD, 0);
+    kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, BN, C, KVD, 0);
+    kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, BN, C, KVD, 0);
     rope_apply(c->q, c->rope_cos, c->rope_sin, B, n, NH, HD, c->pos, 0);
     rope_apply(c->k_new, c->rope_cos, c->rope_sin, B, n, NKV, HD, c->pos, 0);
     for (int b = 0; b < B; b++) {
@@ -155,18 +183,21 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
       memcpy(c->v + at, c->v_new + (int64_t)b * n * KVD, sizeof(float) * n * KVD);
     }
     attend(m, c, l, n);
-    tensor_linear_forward(c->x, c->att_out, p->wo + (int64_t)l * C * QD, BN, QD, C, 1);
+    kv_linear(m, c, c->x, mm_input(c, c->att_out, BN * QD), p->wo + (int64_t)l * C * QD, BN, QD,
+              C, 1);
     rmsnorm_forward(c->xn, c->gate, c->x, p->mlp_norm + (int64_t)l * C, BN, C, eps);
-    tensor_linear_forward(c->gate, c->xn, p->w_gate + (int64_t)l * F * C, BN, C, F, 0);
-    tensor_linear_forward(c->up, c->xn, p->w_up + (int64_t)l * F * C, BN, C, F, 0);
+    in = mm_input(c, c->xn, BN * C);
+    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, BN, C, F, 0);
+    kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, BN, C, F, 0);
     swiglu_forward(c->up, c->gate, c->up, BN * F);
-    tensor_linear_forward(c->x, c->up, p->w_down + (int64_t)l * C * F, BN, F, C, 1);
+    kv_linear(m, c, c->x, mm_input(c, c->up, BN * F), p->w_down + (int64_t)l * C * F, BN, F, C,
+              1);
   }
   /* final norm and head on each row's last new slot only */
   for (int b = 0; b < B; b++)
     memmove(c->xn + (int64_t)b * C, c->x + ((int64_t)b * n + n - 1) * C, sizeof(float) * C);
   rmsnorm_forward(c->x, c->gate, c->xn, p->final_norm, B, C, eps);
-  tensor_linear_forward(c->logits, c->x, p->lm_head, B, C, V, 0);
+  kv_linear(m, c, c->logits, mm_input(c, c->x, (int64_t)B * C), p->lm_head, B, C, V, 0);
   return 0;
 }
 

@@ -24,13 +24,19 @@ typedef struct llama_kv_cache {
   float *x, *xn, *q, *k_new, *v_new, *att_out, *gate, *up, *scores, *logits;
   int32_t *pos;
   float *rope_cos, *rope_sin;
+  /* bf16 compute (the model's precision at llama_kv_init): the weights,
+   * rounded at the first step of every sequence, and one matmul input */
+  uint16_t *w16, *in16;
 } llama_kv_cache;
 
-/* Allocates a cache for B rows, S_cap slots, up to n_cap tokens per step. */
+/* Allocates a cache for B rows, S_cap slots, up to n_cap tokens per step.
+ * With a model in bf16 compute (llama_set_compute) the matmuls take bfloat16
+ * inputs, as llama_forward's do; attention reads the float32 cache. */
 void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap);
 void llama_kv_free(llama_kv_cache *c);
 /* Makes c (zeroed, or from an earlier call) fit B rows, S_cap slots and
- * n_cap tokens per step, reallocating only when it must grow, and resets it. */
+ * n_cap tokens per step and the model's precision, reallocating only when it
+ * must grow or the precision changed, and resets it. */
 void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap);
 void llama_kv_reset(llama_kv_cache *c);
 

@@ -186,9 +186,9 @@ void llama_reserve(llama_model *m, int B, int T);
  * at the start of every llama_forward (so optimizer updates are always seen),
  * and the kernels that produce matmul inputs also write them rounded. Norms,
  * softmax, losses, gradients and optimizer state stay float32. Costs a
- * bf16 copy of the parameters and of the matmul inputs. Generation through
- * the KV cache (generate.h) always runs float32. Activation buffers are
- * reallocated at the next forward. */
+ * bf16 copy of the parameters and of the matmul inputs. A KV cache
+ * (generate.h) follows the precision the model has when the cache is set up.
+ * Activation buffers are reallocated at the next forward. */
 void llama_set_compute(llama_model *m, int mode);
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay

@@ -137,8 +137,9 @@ def main(path):
         print("\n## Greedy generation with the KV cache (hidden %d, %d layers, batch %d, 32 new tokens)"
               % (g0["hidden"], g0["layers"], g0["batch"]))
         print("| prompt | lethe prefill s | lethe ms/token | lethe tokens/s | PyTorch ms/token "
-              "| ratio | PyTorch prefill s | same greedy tokens | other load |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| ratio | PyTorch prefill s | same greedy tokens | lethe bf16 prefill s "
+              "| lethe bf16 ms/token | bf16 ratio | other load |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         per = []
         for p in gen:
             lk, tk = ("generate", "lethe", "f32", p), ("generate", "torch", "f32", p)
@@ -147,10 +148,13 @@ def main(path):
             lg = by[lk][0]["generated"]
             tg = by[tk][0]["generated"] if tk in by else []
             same = sum(a == b for a, b in zip(lg, tg))
+            hk = ("generate", "lethe", "bf16", p)
+            hpre, hper = median(seconds(hk, "prefill_seconds")), median(seconds(hk, "token_seconds"))
             per.append(lper)
-            print("| %d | %.3f | %.1f | %.0f | %.1f | %.2f | %.3f | %d/%d | %.0f%% |"
+            print("| %d | %.3f | %.1f | %.0f | %.1f | %.2f | %.3f | %d/%d | %.3f | %.1f | %.2f "
+                  "| %.0f%% |"
                   % (p, lpre, 1e3 * lper, g0["batch"] / lper, 1e3 * tper, tper / lper, tpre, same,
-                     len(lg), 100 * load(lk, tk)))
+                     len(lg), hpre, 1e3 * hper, tper / hper, 100 * load(lk, tk, hk)))
         growth = per[-1] / per[0]
         recompute = median(seconds(("generate", "lethe", "f32", gen[-1]), "prefill_seconds"))
         print("per-token cost grows %.2fx from prompt %d to %d (KV-cache reads grow with the "

@@ -148,6 +148,7 @@ part generate && "$bench" score "${gargs[@]}" --reps 1 --save "$dir" > /dev/null
 for r in $(seq 1 "$rounds"); do
   part generate || break
   record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps"
+  record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps" --bf16
   for p in $prompts; do
     record "$python" "$here/torch_llama.py" "$dir" --mode generate --prompt "$p" --new 32 --reps "$reps" --threads "$torch_threads"
   done

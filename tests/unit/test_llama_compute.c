@@ -6,7 +6,9 @@
  *    gradients of the attention weights agree with finite differences;
  *  - bf16 compute against float32 on the same weights and batch, within the
  *    tolerances documented in docs/performance.md (loss 2e-3 relative,
- *    log-probs 5e-2 absolute, each gradient tensor 5e-2 relative L2);
+ *    log-probs 5e-2 absolute, each gradient tensor 5e-2 relative L2; KV-cache
+ *    logits 5e-2 absolute), and a bf16 KV cache sees weights changed between
+ *    sequences;
  *  - determinism: the same inputs give bit-identical logits and gradients
  *    (float32 and bf16). */
 #include <check.h>
@@ -167,6 +169,46 @@ START_TEST(test_bf16_close_to_f32) {
 }
 END_TEST
 
+/* Logits (B,V) after feeding the first n tokens of each row through a fresh
+ * KV-cache sequence (one prefill step). */
+static void kv_logits(setup *s, llama_kv_cache *c, int n, float *out) {
+  lethe_err err = {0};
+  int32_t *tok = malloc(sizeof(int32_t) * s->B * n);
+  for (int b = 0; b < s->B; b++) memcpy(tok + b * n, s->tok + b * s->T, sizeof(int32_t) * n);
+  llama_kv_ensure(c, &s->m, s->B, s->T, n);
+  ck_assert_msg(llama_kv_step(&s->m, c, tok, NULL, n, &err) == 0, "%s", err.msg);
+  memcpy(out, c->logits, sizeof(float) * s->B * s->m.cfg.vocab_size);
+  free(tok);
+}
+
+START_TEST(test_bf16_generation) {
+  setup s;
+  make(&s, 128, 2, 2, 3, 97, 4, 96, 0.05);
+  size_t n = (size_t)s.B * s.m.cfg.vocab_size;
+  float *l32 = malloc(sizeof(float) * n), *l16 = malloc(sizeof(float) * n);
+  float *l16x2 = malloc(sizeof(float) * n);
+  llama_kv_cache c;
+  memset(&c, 0, sizeof c);
+  kv_logits(&s, &c, 40, l32);
+  ck_assert_ptr_null(c.w16);
+  llama_set_compute(&s.m, LLAMA_COMPUTE_BF16);
+  kv_logits(&s, &c, 40, l16); /* the cache follows the new precision */
+  ck_assert_ptr_nonnull(c.w16);
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(l16[i] - l32[i]));
+  ck_assert_msg(worst <= 5e-2, "bf16 and f32 KV-cache logits differ by %g", worst);
+  fprintf(stderr, "bf16 vs f32 KV-cache logits: %.2e absolute\n", worst);
+  /* weights changed between sequences are seen: doubling the head (exact in
+   * bf16) doubles every logit exactly */
+  for (size_t i = 0; i < s.m.param_sizes[11]; i++) s.m.params.lm_head[i] *= 2.0f;
+  kv_logits(&s, &c, 40, l16x2);
+  for (size_t i = 0; i < n; i++) ck_assert_float_eq(l16x2[i], 2.0f * l16[i]);
+  llama_kv_free(&c);
+  free(l32), free(l16), free(l16x2);
+  unmake(&s);
+}
+END_TEST
+
 static void check_repeatable(int compute) {
   setup s;
   make(&s, 64, 2, 1, 2, 41, 3, 80, 0.1);
@@ -195,6 +237,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_block_attention_matches_kv_cache);
   tcase_add_test(tc, test_bf16_close_to_f32);
+  tcase_add_test(tc, test_bf16_generation);
   tcase_add_test(tc, test_repeatable_f32);
   tcase_add_test(tc, test_repeatable_bf16);
   suite_add_tcase(su, tc);
