@@ -32,7 +32,7 @@ static struct {
   dnnl_stream_t stream;
   mm_entry *entries;
   int n_entries;
-  long clock, hits, misses;
+  long clock, hits, misses, slow;
   char last_impl[128];
 } ctx;
 
@@ -111,8 +111,10 @@ static void entry_create(mm_entry *e, const mm_key *key, uint64_t hash) {
   dnnl_primitive_desc_t pd;
   check(dnnl_primitive_desc_create(&pd, &op, attr, ctx.engine, NULL), "matmul pd create");
   const char *impl = NULL;
-  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl) {
     snprintf(ctx.last_impl, sizeof ctx.last_impl, "%s", impl);
+    if (!strncmp(impl, "ref", 3)) ctx.slow++;
+  }
   e->key = *key;
   e->hash = hash;
   check(dnnl_primitive_create(&e->prim, pd), "dnnl_primitive_create");
@@ -227,16 +229,8 @@ void tensor_to_bf16(uint16_t *dst, const float *src, int64_t n) {
   }
 }
 
-void tensor_from_bf16(float *dst, const uint16_t *src, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    union { uint32_t u; float f; } v = {(uint32_t)src[i] << 16};
-    dst[i] = v.f;
-  }
-}
-
 tensor_cache_stats tensor_cache_stats_get(void) {
-  tensor_cache_stats s = {ctx.hits, ctx.misses, ctx.n_entries};
+  tensor_cache_stats s = {ctx.hits, ctx.misses, ctx.n_entries, ctx.slow};
   return s;
 }
 

@@ -55,9 +55,8 @@ void tensor_matmul_typed(float *c, tensor_view cv, const void *a, tensor_view av
                          tensor_view bv, tensor_dtype in, float alpha, int accumulate);
 
 /* dst (n) = src rounded to bfloat16 (nearest even; NaN stays NaN), in
- * parallel; and back (exact). */
+ * parallel. */
 void tensor_to_bf16(uint16_t *dst, const float *src, int64_t n);
-void tensor_from_bf16(float *dst, const uint16_t *src, int64_t n);
 /* One value, for element-wise kernels that write bfloat16 directly. */
 static inline uint16_t tensor_bf16_round(float f) {
   union { float f; uint32_t u; } v = {f};
@@ -83,9 +82,12 @@ void tensor_linear_backward_data_typed(float *dx, const void *dy, const void *w,
 void tensor_linear_backward_weights_typed(float *dw, const void *dy, const void *x,
                                           tensor_dtype in, int64_t m, int64_t k, int64_t n);
 
-/* Primitive-cache statistics (for tests and benchmarks). */
+/* Primitive-cache statistics (for tests and benchmarks). `slow` counts
+ * primitives for which oneDNN fell back to a reference implementation
+ * ("ref:..."), which runs ~1000x slower: it must stay 0. */
 typedef struct tensor_cache_stats {
   long hits, misses, entries;
+  long slow;
 } tensor_cache_stats;
 tensor_cache_stats tensor_cache_stats_get(void);
 /* Implementation name oneDNN chose for the most recently created primitive. */

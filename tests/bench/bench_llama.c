@@ -334,7 +334,8 @@ static void run_quick(const options *o, llama_model *m, const int32_t *tok, cons
     printf("%-14s %9.2f %9.2f\n", llama_part_name(p), 1e3 * prof.fwd[p] / o->reps,
            1e3 * prof.bwd[p] / o->reps);
   tensor_cache_stats cs = tensor_cache_stats_get();
-  printf("matmul primitives: %ld created, %ld reused\n", cs.misses, cs.hits);
+  printf("matmul primitives: %ld created, %ld reused, %ld on reference kernels\n", cs.misses,
+         cs.hits, cs.slow);
   free(logp);
   free(dlogp);
   free(fwd);

@@ -10,7 +10,8 @@
  *    logits 5e-2 absolute), and a bf16 KV cache sees weights changed between
  *    sequences;
  *  - determinism: the same inputs give bit-identical logits and gradients
- *    (float32 and bf16). */
+ *    (float32 and bf16);
+ *  - no matmul falls back to one of oneDNN's reference kernels. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "model/generate.h"
 #include "model/llama.h"
+#include "tensor/tensor.h"
 
 typedef struct setup {
   llama_model m;
@@ -231,6 +233,31 @@ END_TEST
 START_TEST(test_repeatable_bf16) { check_repeatable(LLAMA_COMPUTE_BF16); }
 END_TEST
 
+/* Every matmul shape the runtime uses (training f32/bf16 with GQA and several
+ * attention blocks, KV-cache prefill and decoding) has a fast oneDNN kernel. */
+START_TEST(test_no_reference_kernels) {
+  setup s;
+  make(&s, 64, 4, 2, 1, 23, 2, 130, 0.1);
+  for (int compute = LLAMA_COMPUTE_F32; compute <= LLAMA_COMPUTE_BF16; compute++) {
+    llama_set_compute(&s.m, compute);
+    loss(&s, 1);
+    llama_kv_cache c;
+    memset(&c, 0, sizeof c);
+    float *logits = malloc(sizeof(float) * s.B * s.m.cfg.vocab_size);
+    kv_logits(&s, &c, 70, logits);
+    lethe_err err = {0};
+    int32_t next[2] = {1, 2};
+    ck_assert_msg(llama_kv_step(&s.m, &c, next, NULL, 1, &err) == 0, "%s", err.msg);
+    llama_kv_free(&c);
+    free(logits);
+  }
+  tensor_cache_stats st = tensor_cache_stats_get();
+  ck_assert_msg(st.slow == 0, "%ld matmul primitives use a reference kernel (last: %s)", st.slow,
+                tensor_last_impl());
+  unmake(&s);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("llama_compute");
   TCase *tc = tcase_create("compute");
@@ -240,6 +267,7 @@ int main(void) {
   tcase_add_test(tc, test_bf16_generation);
   tcase_add_test(tc, test_repeatable_f32);
   tcase_add_test(tc, test_repeatable_bf16);
+  tcase_add_test(tc, test_no_reference_kernels);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_ENV);
