@@ -107,20 +107,7 @@ int cmd_grad(int argc, char **argv) {
   }
   dist_allreduce_sum_f32(policy.grads_memory, policy.n_params); /* each rank ran its rows */
   if (out_path && dist_is_root()) {
-    int n = llama_named_tensors(&policy, &policy.grads, NULL, 0);
-    llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
-    st_entry *entries = lethe_calloc((size_t)n, sizeof *entries);
-    llama_named_tensors(&policy, &policy.grads, refs, n);
-    for (int i = 0; i < n; i++) {
-      entries[i].name = refs[i].name;
-      entries[i].ndim = refs[i].ndim;
-      entries[i].shape[0] = refs[i].shape[0];
-      entries[i].shape[1] = refs[i].shape[1];
-      entries[i].data = refs[i].data;
-    }
-    int wrc = st_write_f32(out_path, entries, n, NULL, 0, &err);
-    free(refs);
-    free(entries);
+    int wrc = llama_write_safetensors(&policy, &policy.grads, out_path, NULL, 0, NULL, 0, &err);
     if (wrc != 0) {
       rc = fail(&err);
       goto done;

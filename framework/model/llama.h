@@ -173,6 +173,13 @@ typedef struct llama_tensor_ref {
  * returns the count written to out (capacity cap). lm_head is skipped when tied. */
 int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
                         int cap);
+struct st_entry;
+/* Writes every HF-named tensor of `which` (m->params or m->grads) as F32
+ * safetensors at path, followed by n_extra further entries (may be NULL/0),
+ * with string metadata pairs (may be NULL/0). Atomic. */
+int llama_write_safetensors(const llama_model *m, const llama_params *which, const char *path,
+                            const struct st_entry *extra, int n_extra, const char *const *meta_kv,
+                            int n_meta, lethe_err *err);
 
 void llama_alloc_grads(llama_model *m);
 void llama_zero_grads(llama_model *m);

@@ -103,11 +103,12 @@ done:
   return rc;
 }
 
-int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
-  if (lethe_mkdir_p(dir, err) != 0) return -1;
+int llama_write_safetensors(const llama_model *m, const llama_params *which, const char *path,
+                            const st_entry *extra, int n_extra, const char *const *meta_kv,
+                            int n_meta, lethe_err *err) {
   int n;
-  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
-  st_entry *entries = lethe_calloc((size_t)n, sizeof *entries);
+  llama_tensor_ref *refs = all_tensors(m, which, &n);
+  st_entry *entries = lethe_calloc((size_t)(n + n_extra), sizeof *entries);
   for (int i = 0; i < n; i++) {
     entries[i].name = refs[i].name;
     entries[i].ndim = refs[i].ndim;
@@ -115,14 +116,21 @@ int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
     entries[i].shape[1] = refs[i].shape[1];
     entries[i].data = refs[i].data;
   }
+  for (int i = 0; i < n_extra; i++) entries[n + i] = extra[i];
+  int rc = st_write_f32(path, entries, n + n_extra, meta_kv, n_meta, err);
+  free(entries);
+  free(refs);
+  return rc;
+}
+
+int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
+  if (lethe_mkdir_p(dir, err) != 0) return -1;
   static const char *const meta[] = {"format", "pt"};
   char *st_path = lethe_path_join(dir, "model.safetensors");
   char *cfg_path = lethe_path_join(dir, "config.json");
-  int rc = st_write_f32(st_path, entries, n, meta, 1, err);
+  int rc = llama_write_safetensors(m, &m->params, st_path, NULL, 0, meta, 1, err);
   if (rc == 0) rc = llama_config_write(&m->cfg, cfg_path, err);
   free(st_path);
   free(cfg_path);
-  free(entries);
-  free(refs);
   return rc;
 }

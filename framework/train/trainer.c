@@ -139,26 +139,12 @@ done:
 /* ---- checkpoints ------------------------------------------------------------ */
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err) {
-  int n = llama_named_tensors(m, &m->params, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
-  llama_named_tensors(m, &m->params, refs, n);
-  st_entry *e = lethe_calloc((size_t)n + 2, sizeof *e);
-  for (int i = 0; i < n; i++) {
-    e[i].name = refs[i].name;
-    e[i].ndim = refs[i].ndim;
-    e[i].shape[0] = refs[i].shape[0];
-    e[i].shape[1] = refs[i].shape[1];
-    e[i].data = refs[i].data;
-  }
-  e[n] = (st_entry){"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m};
-  e[n + 1] = (st_entry){"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v};
+  st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m},
+                         {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v}};
   char step[32];
   snprintf(step, sizeof step, "%ld", opt->step);
   const char *meta[] = {"lethe_checkpoint", "1", "step", step};
-  int rc = st_write_f32(path, e, n + 2, meta, 2, err);
-  free(e);
-  free(refs);
-  return rc;
+  return llama_write_safetensors(m, &m->params, path, moments, 2, meta, 2, err);
 }
 
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err) {
