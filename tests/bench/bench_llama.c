@@ -7,7 +7,8 @@
  * MODE train: training steps (forward, loss, backward, AdamW), per-part times;
  *      score: forward + per-token log-probs; generate: KV-cache greedy
  *      decoding (prefill and per-token time for each --prompt length);
- *      matmul: the oneDNN matmul rate on the model's linear shapes (the roofline).
+ *      matmul: the oneDNN matmul rate on the model's linear shapes (the roofline);
+ *      peak: the CPU's fp32 FMA and bf16 dot-product peak (no model; --reps rounds).
  * Options: --hidden C --layers L --seq T --batch B --heads H --kv-heads K
  *      --ffn F --vocab V --reps R --warmup W --bf16 --save DIR (write the init
  *      weights and the batch for the PyTorch side) --prompt P[,P...] --new N.
@@ -35,9 +36,9 @@ typedef struct options {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_llama [hidden layers seq batch repeats [bf16]]\n"
-          "       bench_llama train|score|generate|matmul [--hidden C] [--layers L] [--seq T]\n"
-          "         [--batch B] [--heads H] [--kv-heads K] [--ffn F] [--vocab V] [--reps R]\n"
-          "         [--warmup W] [--bf16] [--save DIR] [--prompt P[,P...]] [--new N]\n");
+          "       bench_llama train|score|generate|matmul|peak [--hidden C] [--layers L]\n"
+          "         [--seq T] [--batch B] [--heads H] [--kv-heads K] [--ffn F] [--vocab V]\n"
+          "         [--reps R] [--warmup W] [--bf16] [--save DIR] [--prompt P[,P...]] [--new N]\n");
   exit(2);
 }
 
@@ -349,6 +350,11 @@ int main(int argc, char **argv) {
   make_config(&cfg, &o);
   if (!strcmp(o.mode, "matmul")) {
     bench_matmul_roofline(&cfg, o.seq, o.batch, o.reps, o.bf16);
+    return 0;
+  }
+  if (!strcmp(o.mode, "peak")) {
+    bench_fma_peak(o.reps, 0);
+    bench_fma_peak(o.reps, 1);
     return 0;
   }
   llama_model m;

@@ -1,5 +1,6 @@
 /* bench_util — small helpers shared by the benchmark programs: medians,
- * JSON arrays, the thread count, and the oneDNN matmul roofline. */
+ * JSON arrays, the thread count, the oneDNN matmul roofline and the CPU's
+ * arithmetic peak (bench_peak.c). */
 #ifndef LETHE_BENCH_UTIL_H
 #define LETHE_BENCH_UTIL_H
 
@@ -30,5 +31,13 @@ void bench_print_array(const char *name, const double *x, int n);
  * prints one JSON line: per-shape GFLOP/s (median of reps), the best, and the
  * step-weighted rate. bf16 != 0 times bfloat16 inputs instead of float32. */
 void bench_matmul_roofline(const llama_config *cfg, int seq, int batch, int reps, int bf16);
+/* The CPU's peak: every OpenMP thread at once runs 16 independent chains of
+ * AVX-512 FMAs (_mm512_fmadd_ps, 32 FLOP each) or, with bf16 != 0, of bf16
+ * dot products (_mm512_dpbf16_ps, 64 FLOP each), registers only. Prints one
+ * JSON line: the best GFLOP/s of reps rounds on all threads, per thread, on
+ * one thread, and every all-thread round. On a CPU without AVX512F (or
+ * AVX512_BF16 for bf16), checked at run time, the line says "supported":
+ * false, a note goes to stderr and nothing is timed. */
+void bench_fma_peak(int reps, int bf16);
 
 #endif
