@@ -5,10 +5,14 @@ Medians are taken over every timed step of every round. Ratios are lethe
 over PyTorch tokens/s (> 1 = lethe faster). GFLOP/s count model FLOPs
 (bench_util.h: full T×T attention), and "% of matmul" divides them by the
 best oneDNN fp32 matmul rate measured on the same model's shapes in the
-same run. "other load" is the share of the CPUs other programs used while a
-row was measured (run.sh records it): rounds above 20% are dropped when the
-same measurement has quieter rounds, and rows still far above 0% were
-measured on a busy machine and are noisy. usage: report.py RESULTS.jsonl
+same run. "2x PyTorch needs" is twice PyTorch's step GFLOP/s, the rate a
+fp32 step at 2x PyTorch would have to sustain, and "% of FMA peak" divides it
+by the CPU's fp32 FMA peak (bench_llama peak, measured once per run on the
+same threads): at or above 100% the 2x is out of reach in fp32. "other load"
+is the share of the CPUs other programs used while a row was measured (run.sh
+records it): rounds above 20% are dropped when the same measurement has
+quieter rounds, and rows still far above 0% were measured on a busy machine
+and are noisy. usage: report.py RESULTS.jsonl
 """
 import json
 import statistics
@@ -29,7 +33,9 @@ def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by = {}
     for d in rows:
-        if d["mode"] == "method":
+        if d["mode"] == "peak":
+            k = ("peak", d["compute"])
+        elif d["mode"] == "method":
             k = ("method", d["hidden"], d["layers"], d["seq"], d["batch"], d["compute"])
         elif d["mode"] == "matmul":
             k = ("matmul", d["impl"], d["compute"]) + key(d)
@@ -60,16 +66,38 @@ def main(path):
         v = by.get(("matmul", "torch", "f32") + size, [])
         return max((d["best_gflops"] for d in v), default=float("nan"))
 
-    threads = next((d["threads"] for d in rows if d["impl"] == "lethe"), "?")
+    def peak(compute):
+        """The best peak line of the run for this compute (None if not measured or supported)."""
+        v = [d for d in by.get(("peak", compute), []) if d["supported"]]
+        return max(v, key=lambda d: d["gflops"]) if v else None
+
+    threads = next((d["threads"] for d in rows if d["impl"] in ("lethe", "cpu")), "?")
     tt = next((d for d in rows if d["impl"] == "torch"), {})
     print("lethe: %s threads | PyTorch %s: %s intra-op thread(s), OPENBLAS_NUM_THREADS=%s"
           % (threads, tt.get("torch", "?"), tt.get("threads", "?"), tt.get("blas_threads", "?")))
+    p32, p16 = peak("f32"), peak("bf16")
+    fma_peak = p32["gflops"] if p32 else float("nan")
+    if p32:
+        line = ("fp32 FMA peak %.0f GFLOP/s (%d threads; %.0f per thread, %.0f on one thread)"
+                % (p32["gflops"], p32["threads"], p32["gflops_per_thread"], p32["gflops_one_thread"]))
+    elif ("peak", "f32") in by:
+        line = "fp32 FMA peak: not measured (the CPU lacks AVX512F)"
+    else:
+        line = "fp32 FMA peak: not measured (no peak line in the results)"
+    if p16:
+        line += ", bf16 %.0f (dot product, %.0f per thread)" % (p16["gflops"], p16["gflops_per_thread"])
+    elif ("peak", "bf16") in by:
+        line += ", bf16 not measured (the CPU lacks AVX512_BF16)"
+    if p32 or p16:
+        line += " | other load %.0f%%" % (100 * load(("peak", "f32"), ("peak", "bf16")))
+    print(line)
 
     print("\n## Training step (forward + backward + AdamW), tokens/s")
     print("| hidden | layers | seq | batch | params | lethe fp32 | PyTorch fp32 | ratio | lethe bf16 "
-          "| bf16 ratio | lethe fp32 GFLOP/s | PyTorch GFLOP/s | best fp32 matmul | % of matmul | bf16 gain "
+          "| bf16 ratio | lethe fp32 GFLOP/s | PyTorch GFLOP/s | 2x PyTorch needs (GFLOP/s) "
+          "| % of FMA peak | best fp32 matmul | % of matmul | bf16 gain "
           "| loss step 1 lethe / torch | max loss diff | other load |")
-    print("|" + "---|" * 18)
+    print("|" + "---|" * 20)
     train_keys = sorted({key(d) for d in rows if d["mode"] == "train" and d["impl"] == "lethe"})
     for size in train_keys:
         C, L, T, B = size
@@ -81,7 +109,7 @@ def main(path):
         tok = T * B
         flops = lt[0]["flops"] if lt else float("nan")
         best, _ = matmul_best(size, "f32")
-        gf = flops / ls / 1e9
+        gf, tgf = flops / ls / 1e9, flops / ts / 1e9
         l_losses = lt[0]["losses"] if lt else []
         t_losses = tt_[0]["losses"] if tt_ else []
         n = min(len(l_losses), len(t_losses))
@@ -89,13 +117,15 @@ def main(path):
         busy = load(("train", "lethe", "f32") + size, ("train", "torch", "f32") + size,
                     ("train", "lethe", "bf16") + size)
         print("| %d | %d | %d | %d | %.1fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f "
-              "| %.0f%% | %.2fx | %.6f / %.6f | %.1e | %.0f%% |"
+              "| %.0f%% | %.0f | %.0f%% | %.2fx | %.6f / %.6f | %.1e | %.0f%% |"
               % (C, L, T, B, lt[0]["params"] / 1e6 if lt else 0, tok / ls, tok / ts, ts / ls,
-                 tok / bs, ts / bs, gf, flops / ts / 1e9, best, 100 * gf / best, ls / bs,
+                 tok / bs, ts / bs, gf, tgf, 2 * tgf, 100 * 2 * tgf / fma_peak, best,
+                 100 * gf / best, ls / bs,
                  l_losses[0] if l_losses else float("nan"),
                  t_losses[0] if t_losses else float("nan"), diff, 100 * busy))
         verdicts.append(("training fp32 >= 2x PyTorch at %d/%d/%d/%d" % size, ts / ls >= 2.0,
-                         "%.2fx" % (ts / ls)))
+                         "%.2fx (2x needs %.0f GFLOP/s, %.0f%% of the fp32 FMA peak)"
+                         % (ts / ls, 2 * tgf, 100 * 2 * tgf / fma_peak)))
         verdicts.append(("training bf16 >= 2x PyTorch fp32 at %d/%d/%d/%d" % size, ts / bs >= 2.0,
                          "%.2fx" % (ts / bs)))
         if C >= 512:

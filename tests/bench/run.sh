@@ -6,8 +6,11 @@
 # same AdamW), alternating lethe and PyTorch round by round so machine noise
 # hits both alike; then scoring, KV-cache generation at several prompt
 # lengths, one NPO step against one GA step, and the oneDNN matmul rate on
-# the model's own shapes (the roofline). Every result is one JSON line in the
-# results file; report.py turns them into the tables of docs/performance.md.
+# the model's own shapes (the roofline). Once per run, first, it measures the
+# CPU's fp32 FMA and bf16 dot-product peak on the run's threads (bench_llama
+# peak), the ceiling the GFLOP/s columns are read against. Every result is one
+# JSON line in the results file; report.py turns them into the tables of
+# docs/performance.md.
 #
 # usage: tests/bench/run.sh [--build DIR] [--threads N] [--rounds N] [--reps N]
 #                           [--quick] [--only PARTS] [--size "H L T B"]... [--out FILE]
@@ -16,7 +19,8 @@
 #   --rounds   alternating lethe/PyTorch rounds per measurement (default 3)
 #   --reps     timed steps per round after one warm-up step (default 3)
 #   --quick    two training sizes, one round (a few minutes)
-#   --only     comma list of parts to run: train,score,generate,method (default all)
+#   --only     comma list of parts to run: train,score,generate,method (default all;
+#              the peak is measured in every run, so --only peak measures just that)
 #   --size     "HIDDEN LAYERS SEQ BATCH" training size to run (repeatable; default: the
 #              five sizes of docs/performance.md)
 #   --out      results file (default: BUILD/bench-results.jsonl)
@@ -108,6 +112,9 @@ elif [ $quick = 1 ]; then
 else
   sizes=("256 4 128 8" "256 4 512 4" "512 8 256 8" "768 6 128 16" "768 12 512 4")
 fi
+
+say "CPU peak: fp32 FMA and bf16 dot product, $threads threads"
+record "$bench" peak
 
 for size in "${sizes[@]}"; do
   part train || break
