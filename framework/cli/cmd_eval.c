@@ -26,7 +26,7 @@ void help_eval(void) {
 int cmd_eval(int argc, char **argv) {
   const char *model_dir = NULL, *data_dir = NULL, *split = NULL, *out = NULL, *retain_eval = NULL;
   const char *ref_dir = NULL, *compute = "f32", *v;
-  eval_options opt = {300, 48, 64};
+  eval_options opt = {.max_rows = 300, .max_new_tokens = 48, .batch_size = 64};
   for (int i = 1; i < argc; i++) {
     if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
     else if ((v = cli_opt_value(argc, argv, &i, "--data"))) data_dir = v;
@@ -62,7 +62,7 @@ int cmd_eval(int argc, char **argv) {
   if (rc == 0 && ref_dir) rc = llama_load(&ref, ref_dir, &err);
   if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);
-  if (rc == 0) rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, tr, n_tr, &r, &err);
+  if (rc == 0) rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, tr, n_tr, NULL, &r, &err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, out, &err);
   if (rc == 0)
     printf("model utility %.4f  forget quality %.4g  forget KL %.4g  (%s)\n", r.model_utility,

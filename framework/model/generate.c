@@ -142,8 +142,11 @@ static void kv_linear(const llama_model *m, const llama_kv_cache *c, float *y, c
     tensor_linear_forward(y, x, w, M, K, N, accumulate);
 }
 
-int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
-                  const int32_t *valid, int n, lethe_err *err) {
+/* Appends n slots per row and runs the layers; the head runs on each row's
+ * last new slot into c->logits, or, when all_logits is non-NULL, on every
+ * new slot into all_logits (B, n, V). */
+static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                      const int32_t *valid, int n, float *all_logits, lethe_err *err) {
   const llama_config *cf = &m->cfg;
   const llama_params *p = &m->params;
   int B = c->B, C = cf->hidden_size, F = cf->intermediate_size, V = cf->vocab_size;
@@ -193,12 +196,40 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
     kv_linear(m, c, c->x, mm_input(c, c->up, BN * F), p->w_down + (int64_t)l * C * F, BN, F, C,
               1);
   }
+  if (all_logits) { /* final norm and head on every new slot */
+    rmsnorm_forward(c->xn, c->gate, c->x, p->final_norm, BN, C, eps);
+    kv_linear(m, c, all_logits, mm_input(c, c->xn, BN * C), p->lm_head, BN, C, V, 0);
+    return 0;
+  }
   /* final norm and head on each row's last new slot only */
   for (int b = 0; b < B; b++)
     memmove(c->xn + (int64_t)b * C, c->x + ((int64_t)b * n + n - 1) * C, sizeof(float) * C);
   rmsnorm_forward(c->x, c->gate, c->xn, p->final_norm, B, C, eps);
   kv_linear(m, c, c->logits, mm_input(c, c->x, (int64_t)B * C), p->lm_head, B, C, V, 0);
   return 0;
+}
+
+int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                  const int32_t *valid, int n, lethe_err *err) {
+  return kv_forward(m, c, tokens, valid, n, NULL, err);
+}
+
+int llama_kv_step_all(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                      const int32_t *valid, int n, float *logits, lethe_err *err) {
+  return kv_forward(m, c, tokens, valid, n, logits, err);
+}
+
+void llama_kv_rewind(llama_kv_cache *c, int len) {
+  if (len < 0 || len >= c->len) return;
+  for (int b = 0; b < c->B; b++) {
+    int32_t *row = c->valid + (int64_t)b * c->S_cap;
+    int real = 0; /* positions of a row's real slots are 0, 1, 2, ... */
+    for (int i = 0; i < len; i++) real += row[i] != 0;
+    memset(row + len, 0, sizeof(int32_t) * (size_t)(c->len - len));
+    c->next_pos[b] = real;
+  }
+  c->len = len;
+  c->clean = len; /* the dropped slots still hold values */
 }
 
 static int argmax(const float *row, int v) {
@@ -218,31 +249,19 @@ int llama_generate_greedy(const llama_model *m, const int32_t *const *prompts, c
   return rc;
 }
 
-int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *kv, const int32_t *const *prompts,
-                             const int *lens, int B, int max_new, int eos_id, int32_t *out,
-                             int *n_out, lethe_err *err) {
-  int P = 0, V = m->cfg.vocab_size;
-  for (int b = 0; b < B; b++) {
-    if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
-    if (lens[b] > P) P = lens[b];
-  }
-  llama_kv_ensure(kv, m, B, P + max_new, P);
-  int32_t *tok = lethe_calloc((size_t)B * P, sizeof *tok);
-  int32_t *valid = lethe_calloc((size_t)B * P, sizeof *valid);
-  for (int b = 0; b < B; b++) { /* left padding */
-    int pad = P - lens[b];
-    for (int i = 0; i < lens[b]; i++) {
-      tok[b * P + pad + i] = prompts[b][i];
-      valid[b * P + pad + i] = 1;
-    }
-  }
+int llama_kv_greedy(const llama_model *m, llama_kv_cache *c, int max_new, int eos_id, int32_t *out,
+                    int *n_out, lethe_err *err) {
+  int B = c->B, V = m->cfg.vocab_size, rc = 0;
+  if (max_new > 0 && c->len + max_new - 1 > c->S_cap)
+    return lethe_errf(err, LETHE_E_USAGE, "KV cache full: %d + %d slots exceed %d", c->len,
+                      max_new - 1, c->S_cap);
+  int32_t *tok = lethe_calloc((size_t)B, sizeof *tok), *valid = lethe_calloc((size_t)B, sizeof *valid);
   int *done = lethe_calloc((size_t)B, sizeof *done);
-  int rc = llama_kv_step(m, kv, tok, valid, P, err);
   for (int b = 0; b < B; b++) n_out[b] = 0;
   for (int s = 0; rc == 0 && s < max_new; s++) {
     int active = 0;
     for (int b = 0; b < B; b++) {
-      int next = argmax(kv->logits + (int64_t)b * V, V);
+      int next = argmax(c->logits + (int64_t)b * V, V);
       out[b * max_new + s] = done[b] ? -1 : next;
       if (!done[b]) {
         n_out[b]++;
@@ -253,12 +272,48 @@ int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *kv, const int
       valid[b] = !done[b];
     }
     if (!active || s + 1 == max_new) break;
-    rc = llama_kv_step(m, kv, tok, valid, 1, err);
+    rc = llama_kv_step(m, c, tok, valid, 1, err);
   }
   for (int b = 0; b < B && rc == 0; b++)
     for (int s = n_out[b]; s < max_new; s++) out[b * max_new + s] = -1;
   free(tok);
   free(valid);
   free(done);
+  return rc;
+}
+
+int llama_kv_prefill(const llama_model *m, llama_kv_cache *c, const int32_t *const *prompts,
+                     const int *lens, lethe_err *err) {
+  int B = c->B, P = 0;
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
+    if (lens[b] > P) P = lens[b];
+  }
+  int32_t *tok = lethe_calloc((size_t)B * P, sizeof *tok);
+  int32_t *valid = lethe_calloc((size_t)B * P, sizeof *valid);
+  for (int b = 0; b < B; b++) { /* left padding */
+    int pad = P - lens[b];
+    for (int i = 0; i < lens[b]; i++) {
+      tok[b * P + pad + i] = prompts[b][i];
+      valid[b * P + pad + i] = 1;
+    }
+  }
+  int rc = llama_kv_step(m, c, tok, valid, P, err);
+  free(tok);
+  free(valid);
+  return rc;
+}
+
+int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *kv, const int32_t *const *prompts,
+                             const int *lens, int B, int max_new, int eos_id, int32_t *out,
+                             int *n_out, lethe_err *err) {
+  int P = 0;
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
+    if (lens[b] > P) P = lens[b];
+  }
+  llama_kv_ensure(kv, m, B, P + max_new, P);
+  int rc = llama_kv_prefill(m, kv, prompts, lens, err);
+  if (rc == 0) rc = llama_kv_greedy(m, kv, max_new, eos_id, out, n_out, err);
   return rc;
 }

@@ -45,6 +45,25 @@ void llama_kv_reset(llama_kv_cache *c);
 int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                   const int32_t *valid, int n, lethe_err *err);
 
+/* As llama_kv_step, with the final norm and head on every new slot: logits
+ * (B, n, V), caller-sized; c->logits is left alone. Used to score answers
+ * after a shared prompt. */
+int llama_kv_step_all(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
+                      const int32_t *valid, int n, float *logits, lethe_err *err);
+/* Drops the slots from len on (len <= c->len): the cache is again as it was
+ * when it held len slots, so several continuations can follow one prompt. */
+void llama_kv_rewind(llama_kv_cache *c, int len);
+/* Appends B prompts (prompts[b] has lens[b] >= 1 tokens, B = c->B) left-padded
+ * to the longest; c->logits then holds each row's next-token logits. The
+ * cache must be empty or hold slots of the same rows. */
+int llama_kv_prefill(const llama_model *m, llama_kv_cache *c, const int32_t *const *prompts,
+                     const int *lens, lethe_err *err);
+/* Greedy decoding from the cache's current state (c->logits from the last
+ * step): out (B, max_new) and n_out as llama_generate_greedy. Needs
+ * max_new - 1 free slots. */
+int llama_kv_greedy(const llama_model *m, llama_kv_cache *c, int max_new, int eos_id, int32_t *out,
+                    int *n_out, lethe_err *err);
+
 /* Greedy decoding of B prompts (prompts[b] has lens[b] tokens, lens >= 1).
  * out (B, max_new) gets the generated ids; after a row emits eos_id (if >= 0)
  * the rest of its row is -1. n_out[b] = generated count (incl. the EOS). */

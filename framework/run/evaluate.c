@@ -9,6 +9,7 @@
 #include "core/dist.h"
 #include "eval/rouge.h"
 #include "model/generate.h"
+#include "model/kernels.h"
 #include "model/token_batch.h"
 
 const char *const eval_set_names[EVAL_N_SETS] = {"forget", "retain", "real_authors", "world_facts"};
@@ -202,15 +203,364 @@ static int generate_answers(const llama_model *m, llama_kv_cache *kv, const tok_
   return rc;
 }
 
-/* Scores every answer of every question of set s; fills avg_nll, prob, truth_ratio. */
-static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
-                     const tofu_set *set, int s, const eval_options *opt, long *turn,
-                     eval_example *ex, lethe_err *err) {
-  int has_para = s == EVAL_FORGET || s == EVAL_RETAIN;
+/* ---- one prompt, every answer ---------------------------------------------
+ * All answers of a question (answer, paraphrase, perturbed answers) follow
+ * the same prompt tokens, so a batch of questions is evaluated on one KV
+ * cache: the prompts are run once, the greedy answer is decoded from there,
+ * and each answer variant is appended, scored from the logits at its slots
+ * and dropped again (llama_kv_rewind). The numbers are those of scoring each
+ * (prompt, answer) sequence on its own — the attention masks make padding
+ * and the other rows invisible — for about 60 % of the tokens on TOFU-like
+ * data. When a tokenizer does not give every answer the same prompt ids
+ * (a merge across the prompt/answer boundary) the pairwise path is used. */
+
+struct eval_workspace {
+  llama_kv_cache kv, kv_ref;
+  float *logits, *first; /* (B, n, V) of llama_kv_step_all; (B, V) after the prompts */
+  size_t logits_cap, first_cap;
+  /* reference log-softmax at each answer position of the forget answers,
+   * per forget row (A × V floats); kept while the reference and data stay */
+  const llama_model *ref_model;
+  const tofu_set *ref_set;
+  float **ref_rows;
+  size_t ref_n, ref_floats;
+};
+
+eval_workspace *eval_workspace_new(void) { return lethe_calloc(1, sizeof(eval_workspace)); }
+
+static void drop_ref_rows(eval_workspace *ws) {
+  for (size_t i = 0; i < ws->ref_n; i++) free(ws->ref_rows[i]);
+  free(ws->ref_rows);
+  ws->ref_rows = NULL;
+  ws->ref_n = ws->ref_floats = 0;
+  ws->ref_model = NULL;
+  ws->ref_set = NULL;
+}
+
+void eval_workspace_free(eval_workspace *ws) {
+  if (!ws) return;
+  llama_kv_free(&ws->kv);
+  llama_kv_free(&ws->kv_ref);
+  free(ws->logits);
+  free(ws->first);
+  drop_ref_rows(ws);
+  free(ws);
+}
+
+/* Cached reference rows beyond this many floats are recomputed at every
+ * evaluation instead (a 32k vocabulary makes them large). */
+#define REF_CACHE_FLOATS ((size_t)64 << 20)
+
+static float *grow(float *p, size_t *cap, size_t want) {
+  if (want <= *cap) return p;
+  free(p);
+  *cap = want;
+  return lethe_alloc_aligned(want * sizeof(float));
+}
+
+/* log Σ exp(row) in double */
+static double row_lse(const float *row, int V) {
+  double mx = row[0], sum = 0;
+  for (int v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+  for (int v = 0; v < V; v++) sum += exp(row[v] - mx);
+  return mx + log(sum);
+}
+
+/* The encoded variants of one question: ex[k] for k < n (answer first). */
+typedef struct question_enc {
+  tofu_example *ex;
+  int n, n_prompt;
+} question_enc;
+
+/* Logits row predicting answer token i of row b: the prompt's last slot
+ * for i = 0, else appended slot i - 1. */
+static const float *answer_logits(const eval_workspace *ws, int b, int i, int n, int V) {
+  return i == 0 ? ws->first + (size_t)b * V : ws->logits + ((size_t)b * n + (size_t)(i - 1)) * V;
+}
+
+/* Appends variant k of the B questions qs[] (rows without it are padding)
+ * after their prompts; returns the appended slot count (0: nothing to run). */
+static int append_variant(const llama_model *m, llama_kv_cache *kv, eval_workspace *ws,
+                          question_enc *const *qs, int B, int k, int32_t pad, int *n_out,
+                          lethe_err *err) {
+  int n = 0, V = m->cfg.vocab_size;
+  for (int b = 0; b < B; b++)
+    if (k < qs[b]->n) {
+      int A = qs[b]->ex[k].len - qs[b]->n_prompt;
+      n = A - 1 > n ? A - 1 : n;
+    }
+  *n_out = n;
+  if (n == 0) return 0;
+  int32_t *tok = lethe_malloc(sizeof(int32_t) * (size_t)B * n);
+  int32_t *valid = lethe_calloc((size_t)B * n, sizeof(int32_t));
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < n; i++) {
+      int real = k < qs[b]->n && i < qs[b]->ex[k].len - qs[b]->n_prompt - 1;
+      tok[b * n + i] = real ? qs[b]->ex[k].ids[qs[b]->n_prompt + i] : pad;
+      valid[b * n + i] = real;
+    }
+  ws->logits = grow(ws->logits, &ws->logits_cap, (size_t)B * n * V);
+  int rc = llama_kv_step_all(m, kv, tok, valid, n, ws->logits, err);
+  free(tok);
+  free(valid);
+  return rc;
+}
+
+/* Fills ws->ref_rows for the forget rows rows[0..B) (variant 0 = the
+ * answer) that do not have them, running the reference model. */
+static int ref_rows_fill(eval_workspace *ws, const llama_model *ref, const tofu_set *set,
+                         question_enc *const *qs, const size_t *rows, int B, int32_t pad,
+                         lethe_err *err) {
+  if (ws->ref_model != ref || ws->ref_set != set || ws->ref_n != set->n) {
+    drop_ref_rows(ws);
+    ws->ref_rows = lethe_calloc(set->n ? set->n : 1, sizeof(float *));
+    ws->ref_n = set->n;
+    ws->ref_model = ref;
+    ws->ref_set = set;
+  }
+  int missing = 0, P = 0, Amax = 0, V = ref->cfg.vocab_size;
+  for (int b = 0; b < B; b++) {
+    missing += ws->ref_rows[rows[b]] == NULL;
+    P = qs[b]->n_prompt > P ? qs[b]->n_prompt : P;
+    int A = qs[b]->ex[0].len - qs[b]->n_prompt;
+    Amax = A > Amax ? A : Amax;
+  }
+  if (!missing) return 0;
+  const int32_t **prompts = lethe_malloc(sizeof(int32_t *) * (size_t)B);
+  int *lens = lethe_malloc(sizeof(int) * (size_t)B), n = 0;
+  for (int b = 0; b < B; b++) prompts[b] = qs[b]->ex[0].ids, lens[b] = qs[b]->n_prompt;
+  llama_kv_ensure(&ws->kv_ref, ref, B, P + Amax, P > Amax ? P : Amax);
+  int rc = llama_kv_prefill(ref, &ws->kv_ref, prompts, lens, err);
+  if (rc == 0) {
+    ws->first = grow(ws->first, &ws->first_cap, (size_t)B * V);
+    memcpy(ws->first, ws->kv_ref.logits, sizeof(float) * (size_t)B * V);
+    rc = append_variant(ref, &ws->kv_ref, ws, qs, B, 0, pad, &n, err);
+  }
+  for (int b = 0; rc == 0 && b < B; b++) {
+    if (ws->ref_rows[rows[b]]) continue;
+    int A = qs[b]->ex[0].len - qs[b]->n_prompt;
+    float *out = lethe_malloc(sizeof(float) * ((size_t)A * V + 1));
+    for (int i = 0; i < A; i++) {
+      const float *row = answer_logits(ws, b, i, n, V);
+      double lse = row_lse(row, V);
+      for (int v = 0; v < V; v++) out[(size_t)i * V + v] = (float)(row[v] - lse);
+    }
+    ws->ref_rows[rows[b]] = out;
+    ws->ref_floats += (size_t)A * V;
+  }
+  free(prompts);
+  free(lens);
+  return rc;
+}
+
+/* Mean over the answer positions of row b of KL(ref‖model), the model's
+ * logits being those of the variant just appended (n slots). */
+static double answer_kl(const eval_workspace *ws, const float *ref_rows, int b, int A, int n,
+                        int V) {
+  double total = 0;
+  for (int i = 0; i < A; i++) {
+    const float *a = answer_logits(ws, b, i, n, V), *lr = ref_rows + (size_t)i * V;
+    double lza = row_lse(a, V), kl = 0;
+    for (int v = 0; v < V; v++) kl += exp((double)lr[v]) * ((double)lr[v] - (a[v] - lza));
+    total += kl;
+  }
+  return A ? total / A : 0.0;
+}
+
+/* Encodes every variant of every question of the set, each followed by the
+ * EOS target when batching would add it (tofu_batch_fill: not after a row
+ * cut at max_length), so that ids[n_prompt..len) are exactly the targets.
+ * Returns 1 when some question's variants do not share their prompt ids
+ * (use the pairwise path), -1 on error. */
+static int encode_questions(const tok_tokenizer *tok, const tofu_format *fmt, const tofu_set *set,
+                            int has_para, question_enc *qs, lethe_err *err) {
+  int32_t eos = tok_special(tok).eos;
+  int shared = 1;
+  for (size_t i = 0; i < set->n; i++) {
+    const tofu_qa *row = &set->rows[i];
+    question_enc *q = &qs[i];
+    q->ex = lethe_calloc((size_t)(1 + has_para + row->n_perturbed), sizeof(tofu_example));
+    const char *text[2] = {row->answer, row->paraphrased_answer};
+    for (int k = 0; k < 1 + has_para + row->n_perturbed; k++) {
+      const char *a = k <= has_para ? text[k] : row->perturbed[k - 1 - has_para];
+      if (tofu_encode(tok, fmt, row->question, a, &q->ex[k], err) != 0)
+        return lethe_err_prefix(err, "row %zu", i + 1);
+      q->n = k + 1;
+      tofu_example *t = &q->ex[k];
+      if (eos >= 0 && t->len < fmt->max_length) {
+        t->ids = lethe_realloc(t->ids, sizeof(int32_t) * ((size_t)t->len + 1));
+        t->ids[t->len++] = eos;
+      }
+      const tofu_example *e0 = &q->ex[0], *e = &q->ex[k];
+      if (e->n_prompt < 1 || e->n_prompt != e0->n_prompt ||
+          memcmp(e->ids, e0->ids, sizeof(int32_t) * (size_t)e->n_prompt) != 0)
+        shared = 0;
+    }
+    q->n_prompt = q->ex[0].n_prompt;
+  }
+  return shared ? 0 : 1;
+}
+
+static void free_questions(question_enc *qs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    for (int k = 0; k < qs[i].n; k++) tofu_example_free(&qs[i].ex[k]);
+    free(qs[i].ex);
+  }
+  free(qs);
+}
+
+/* qsort_r order of questions: longest prompt first, ties by index. */
+static int by_prompt(const void *a, const void *b, void *qs_) {
+  const question_enc *qs = qs_;
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  int li = qs[i].n_prompt, lj = qs[j].n_prompt;
+  return li != lj ? (li < lj) - (li > lj) : (i > j) - (i < j);
+}
+
+/* Scores every variant, generates and (with ref, forget set) takes the KL
+ * for set s on the shared-prompt path. Returns 1 (nothing done) when the
+ * set needs the pairwise path. nll gets 1 + has_para + n_perturbed values
+ * per row in variant order, packed. */
+static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama_model *ref,
+                           const tok_tokenizer *tok, const tofu_format *fmt, const tofu_set *set,
+                           int has_para, const eval_options *opt, long *turn, double *nll,
+                           eval_example *out, lethe_err *err) {
+  tok_special_ids sp = tok_special(tok);
+  int32_t pad = sp.pad >= 0 ? sp.pad : 0;
+  size_t n = set->n;
+  question_enc *qs = lethe_calloc(n ? n : 1, sizeof *qs);
+  int rc = encode_questions(tok, fmt, set, has_para, qs, err);
+  if (rc != 0) {
+    free_questions(qs, n);
+    return rc;
+  }
+  int K = 0, bs = opt->batch_size, max_new = opt->max_new_tokens, V = m->cfg.vocab_size;
+  for (size_t i = 0; i < n; i++) K = qs[i].n > K ? qs[i].n : K;
+  size_t *order = lethe_malloc(sizeof(size_t) * (n ? n : 1));
+  for (size_t i = 0; i < n; i++) order[i] = i;
+  qsort_r(order, n, sizeof *order, by_prompt, qs);
+  /* per row, in `order`: K average NLLs, the KL, the generated count and
+   * max_new generated ids (as doubles: exact) */
+  size_t rec = (size_t)K + 2 + (size_t)max_new;
+  long n_batches = (long)((n + (size_t)bs - 1) / (size_t)bs), first, count;
+  dist_share(n_batches, *turn, &first, &count);
+  double *res = lethe_calloc((size_t)n_batches * (size_t)bs * rec + 1, sizeof(double));
+  question_enc **bq = lethe_malloc(sizeof(question_enc *) * (size_t)bs);
+  size_t *rows = lethe_malloc(sizeof(size_t) * (size_t)bs);
+  const int32_t **prompts = lethe_malloc(sizeof(int32_t *) * (size_t)bs);
+  int *lens = lethe_malloc(sizeof(int) * (size_t)bs), *n_gen = lethe_malloc(sizeof(int) * (size_t)bs);
+  int32_t *gen = lethe_malloc(sizeof(int32_t) * ((size_t)bs * (size_t)max_new + 1));
+  int32_t *targets = NULL;
+  float *logp = NULL;
+  size_t tcap = 0;
+  for (long k = first; rc == 0 && k < first + count; k++) {
+    size_t start = (size_t)k * (size_t)bs;
+    int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs), P = 0, Amax = 0;
+    for (int b = 0; b < B; b++) {
+      rows[b] = order[start + (size_t)b];
+      bq[b] = &qs[rows[b]];
+      prompts[b] = bq[b]->ex[0].ids;
+      lens[b] = bq[b]->n_prompt;
+      P = lens[b] > P ? lens[b] : P;
+      for (int v = 0; v < bq[b]->n; v++)
+        Amax = bq[b]->ex[v].len - lens[b] > Amax ? bq[b]->ex[v].len - lens[b] : Amax;
+    }
+    if (ref) rc = ref_rows_fill(ws, ref, set, bq, rows, B, pad, err);
+    if (rc != 0) break;
+    int grow_to = Amax > max_new ? Amax : max_new;
+    llama_kv_ensure(&ws->kv, m, B, P + grow_to, P > Amax ? P : Amax);
+    rc = llama_kv_prefill(m, &ws->kv, prompts, lens, err);
+    if (rc != 0) break;
+    ws->first = grow(ws->first, &ws->first_cap, (size_t)B * V);
+    memcpy(ws->first, ws->kv.logits, sizeof(float) * (size_t)B * V);
+    if (max_new > 0) {
+      rc = llama_kv_greedy(m, &ws->kv, max_new, sp.eos, gen, n_gen, err);
+      llama_kv_rewind(&ws->kv, P);
+    }
+    for (int b = 0; rc == 0 && b < B; b++) {
+      double *r = res + (start + (size_t)b) * rec;
+      r[K] = NAN;
+      r[K + 1] = max_new > 0 ? n_gen[b] : 0;
+      for (int i = 0; i < (max_new > 0 ? n_gen[b] : 0); i++)
+        r[K + 2 + i] = gen[(size_t)b * max_new + i];
+    }
+    for (int v = 0; rc == 0 && v < K; v++) {
+      int ns = 0;
+      rc = append_variant(m, &ws->kv, ws, bq, B, v, pad, &ns, err);
+      if (rc != 0) break;
+      /* log p of every answer token: first ones from the prompt's logits */
+      size_t cells = (size_t)B * ((size_t)ns + 1);
+      if (cells > tcap) {
+        free(targets);
+        free(logp);
+        targets = lethe_malloc(sizeof(int32_t) * cells);
+        logp = lethe_malloc(sizeof(float) * cells);
+        tcap = cells;
+      }
+      for (int b = 0; b < B; b++) {
+        int has = v < bq[b]->n, A = has ? bq[b]->ex[v].len - lens[b] : 0;
+        const int32_t *ans = has ? bq[b]->ex[v].ids + lens[b] : NULL;
+        targets[(size_t)B * ns + b] = A > 0 ? ans[0] : -1;
+        for (int i = 0; i < ns; i++) targets[(size_t)b * ns + i] = i + 1 < A ? ans[i + 1] : -1;
+      }
+      if (ns > 0) logits_target_logp(logp, ws->logits, targets, (int64_t)B * ns, V);
+      logits_target_logp(logp + (size_t)B * ns, ws->first, targets + (size_t)B * ns, B, V);
+      for (int b = 0; b < B; b++) {
+        if (v >= bq[b]->n) continue;
+        int A = bq[b]->ex[v].len - lens[b];
+        double sum = A > 0 ? -(double)logp[(size_t)B * ns + b] : 0.0;
+        for (int i = 1; i < A; i++) sum -= logp[(size_t)b * ns + i - 1];
+        double *r = res + (start + (size_t)b) * rec;
+        r[v] = A > 0 ? sum / A : 0.0;
+        if (v == 0 && ref) r[K] = answer_kl(ws, ws->ref_rows[rows[b]], b, A, ns, V);
+      }
+      llama_kv_rewind(&ws->kv, P);
+    }
+    if (ref && ws->ref_floats > REF_CACHE_FLOATS) drop_ref_rows(ws);
+  }
+  if (rc == 0) {
+    dist_allgather_shares(res, sizeof(double) * rec * (size_t)bs, n_batches, *turn);
+    size_t *at = lethe_malloc(sizeof(size_t) * (n + 1)); /* first packed NLL of each row */
+    at[0] = 0;
+    for (size_t i = 0; i < n; i++) at[i + 1] = at[i] + (size_t)qs[i].n;
+    for (size_t p = 0; p < n; p++) {
+      const double *r = res + p * rec;
+      size_t i = order[p];
+      for (int v = 0; v < qs[i].n; v++) nll[at[i] + (size_t)v] = r[v];
+      out[i].kl = r[K];
+      int g = (int)r[K + 1];
+      int32_t *ids = lethe_malloc(sizeof(int32_t) * ((size_t)g + 1));
+      for (int j = 0; j < g; j++) ids[j] = (int32_t)r[K + 2 + j];
+      if (g > 0 && ids[g - 1] == sp.eos) g--;
+      out[i].generation = tok_decode(tok, ids, g, 1);
+      free(ids);
+    }
+    free(at);
+  }
+  *turn += n_batches;
+  free(res);
+  free(bq);
+  free(rows);
+  free(prompts);
+  free(lens);
+  free(n_gen);
+  free(gen);
+  free(targets);
+  free(logp);
+  free(order);
+  free_questions(qs, n);
+  return rc;
+}
+
+/* Average NLL of every answer of every question of a set on the pairwise
+ * path (each (prompt, answer) sequence on its own), packed as
+ * eval_set_shared's. */
+static int pairwise_nll(llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
+                        const tofu_set *set, int has_para, const eval_options *opt, long *turn,
+                        double *nll, lethe_err *err) {
   size_t per = 1 + (size_t)has_para, total = 0;
   for (size_t i = 0; i < set->n; i++) total += per + (size_t)set->rows[i].n_perturbed;
-  const char **q = lethe_malloc(sizeof(char *) * total), **a = lethe_malloc(sizeof(char *) * total);
-  double *nll = lethe_malloc(sizeof(double) * total);
+  const char **q = lethe_malloc(sizeof(char *) * (total + 1)), **a = lethe_malloc(sizeof(char *) * (total + 1));
   size_t k = 0;
   for (size_t i = 0; i < set->n; i++) {
     const tofu_qa *row = &set->rows[i];
@@ -219,7 +569,15 @@ static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format
     for (int j = 0; j < row->n_perturbed; j++) q[k] = row->question, a[k++] = row->perturbed[j];
   }
   int rc = score_pairs(m, NULL, tok, fmt, q, a, total, opt->batch_size, turn, nll, NULL, err);
-  for (size_t i = 0, at = 0; rc == 0 && i < set->n; i++) {
+  free(q);
+  free(a);
+  return rc;
+}
+
+/* avg_nll, prob and truth_ratio of every row from the packed NLLs. */
+static void fill_scores(const tofu_set *set, int has_para, const double *nll, eval_example *ex) {
+  size_t per = 1 + (size_t)has_para;
+  for (size_t i = 0, at = 0; i < set->n; i++) {
     int np = set->rows[i].n_perturbed;
     double answer = nll[at], base = has_para ? nll[at + 1] : answer;
     const double *pert = nll + at + per;
@@ -228,30 +586,40 @@ static int score_set(llama_model *m, const tok_tokenizer *tok, const tofu_format
     ex[i].truth_ratio = tofu_truth_ratio(base, pert, (size_t)np);
     at += per + (size_t)np;
   }
-  free(q);
-  free(a);
-  free(nll);
-  return rc;
 }
 
 int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    const tofu_format *fmt, const eval_data *d, const eval_options *opt,
-                   const double *retain_tr, size_t n_retain_tr, eval_report *out, lethe_err *err) {
+                   const double *retain_tr, size_t n_retain_tr, eval_workspace *ws,
+                   eval_report *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   out->forget_quality = out->forget_kl = NAN;
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
-  llama_kv_cache kv; /* one generation cache for every batch of every set */
-  memset(&kv, 0, sizeof kv);
-  int rc = 0;
+  eval_workspace *own = ws ? NULL : eval_workspace_new();
+  if (!ws) ws = own;
+  int rc = 0, kl_done = 0;
   long turn = 0; /* spreads the batches of successive lists over the ranks */
   for (int s = 0; s < EVAL_N_SETS && rc == 0; s++) {
     const tofu_set *set = &d->sets[s];
+    int has_para = s == EVAL_FORGET || s == EVAL_RETAIN;
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
-    rc = score_set(m, tok, fmt, set, s, opt, &turn, out->ex[s], err);
-    if (rc == 0) rc = generate_answers(m, &kv, tok, fmt, set, opt, &turn, out->ex[s], err);
+    size_t total = 0;
+    for (size_t i = 0; i < set->n; i++) total += 1 + (size_t)has_para + (size_t)set->rows[i].n_perturbed;
+    double *nll = lethe_malloc(sizeof(double) * (total + 1));
+    const llama_model *kl_ref = s == EVAL_FORGET ? ref : NULL;
+    rc = opt->pairwise ? 1
+                       : eval_set_shared(ws, m, kl_ref, tok, fmt, set, has_para, opt, &turn, nll,
+                                         out->ex[s], err);
+    if (rc == 0 && kl_ref) kl_done = 1;
+    if (rc == 1) { /* prompts not shared by every answer: one sequence per answer */
+      rc = pairwise_nll(m, tok, fmt, set, has_para, opt, &turn, nll, err);
+      if (rc == 0) rc = generate_answers(m, &ws->kv, tok, fmt, set, opt, &turn, out->ex[s], err);
+    }
+    if (rc == 0) fill_scores(set, has_para, nll, out->ex[s]);
+    free(nll);
     double *prob = lethe_malloc(sizeof(double) * (set->n + 1)), *rouge = lethe_malloc(sizeof(double) * (set->n + 1));
     double *tr = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; rc == 0 && i < set->n; i++) {
@@ -268,19 +636,23 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     free(tr);
     if (rc != 0) lethe_err_prefix(err, "evaluating %s", eval_set_names[s]);
   }
-  if (rc == 0 && ref) { /* forget KL on the forget answers */
+  if (rc == 0 && ref && !kl_done) { /* forget KL on the forget answers, pairwise */
     const tofu_set *set = &d->sets[EVAL_FORGET];
     const char **q = lethe_malloc(sizeof(char *) * (set->n + 1)), **a = lethe_malloc(sizeof(char *) * (set->n + 1));
     double *nll = lethe_malloc(sizeof(double) * (set->n + 1)), *kl = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; i < set->n; i++) q[i] = set->rows[i].question, a[i] = set->rows[i].answer;
     rc = score_pairs(m, ref, tok, fmt, q, a, set->n, opt->batch_size, &turn, nll, kl, err);
-    double sum = 0;
-    for (size_t i = 0; rc == 0 && i < set->n; i++) sum += (out->ex[EVAL_FORGET][i].kl = kl[i]);
-    if (rc == 0 && set->n) out->forget_kl = sum / (double)set->n;
+    for (size_t i = 0; rc == 0 && i < set->n; i++) out->ex[EVAL_FORGET][i].kl = kl[i];
     free(q);
     free(a);
     free(nll);
     free(kl);
+  }
+  if (rc == 0 && ref) {
+    double sum = 0;
+    const tofu_set *set = &d->sets[EVAL_FORGET];
+    for (size_t i = 0; i < set->n; i++) sum += out->ex[EVAL_FORGET][i].kl;
+    if (set->n) out->forget_kl = sum / (double)set->n;
   }
   if (rc == 0)
     rc = tofu_model_utility(&out->summary[EVAL_RETAIN], &out->summary[EVAL_REAL_AUTHORS],
@@ -298,7 +670,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     free(tr);
   }
   rouge_scorer_free(rs);
-  llama_kv_free(&kv);
+  eval_workspace_free(own);
   if (rc != 0) eval_report_free(out);
   return rc;
 }

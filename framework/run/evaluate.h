@@ -2,9 +2,10 @@
  * greedy generation, forget KL) feeding the formulas of eval/tofu_metrics.h.
  *
  * Sets (first max_rows rows of each, as TOFU's code): forgetXX_perturbed,
- * retain_perturbed, real_authors_perturbed, world_facts_perturbed. Every
- * answer of every question is scored in batches; generations use the KV
- * cache in batches. docs/metrics.md has the definitions.
+ * retain_perturbed, real_authors_perturbed, world_facts_perturbed. A batch
+ * of questions runs its prompts once on a KV cache; the greedy answer and
+ * every answer to score (answer, paraphrase, perturbed) continue from there.
+ * docs/metrics.md has the definitions.
  * Not here: the formulas themselves, training, where results are written
  * (the caller picks the directory). */
 #ifndef LETHE_EVALUATE_H
@@ -20,7 +21,9 @@ extern const char *const eval_set_names[EVAL_N_SETS]; /* "forget", "retain", ...
 typedef struct eval_options {
   int max_rows;       /* 300 */
   int max_new_tokens; /* greedy generation length cap */
-  int batch_size;     /* rows per scoring/generation batch */
+  int batch_size;     /* questions (or pairwise: sequences) per batch */
+  int pairwise;       /* 1: score each (prompt, answer) sequence on its own, the
+                         reference for the default shared-prompt path */
 } eval_options;
 
 typedef struct eval_data {
@@ -52,12 +55,21 @@ typedef struct eval_report {
   double forget_truth_ratio_median;
 } eval_report;
 
+/* What evaluation keeps between calls: the KV caches and buffers, and the
+ * reference model's log-probs on the forget answers (valid as long as the
+ * same reference model, unchanged, and the same eval_data are passed). */
+typedef struct eval_workspace eval_workspace;
+eval_workspace *eval_workspace_new(void);
+void eval_workspace_free(eval_workspace *ws);
+
 /* Evaluates m. ref (may be NULL) gives the forget KL; retain_tr (n_retain_tr
  * values, may be NULL) are the retain model's forget truth ratios for forget
- * quality. */
+ * quality. ws (may be NULL: a temporary one) is reused across calls, e.g.
+ * the evaluations of one unlearning run. */
 int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    const tofu_format *fmt, const eval_data *d, const eval_options *opt,
-                   const double *retain_tr, size_t n_retain_tr, eval_report *out, lethe_err *err);
+                   const double *retain_tr, size_t n_retain_tr, eval_workspace *ws,
+                   eval_report *out, lethe_err *err);
 void eval_report_free(eval_report *r);
 /* The forget truth ratios of a report (borrowed view copied to a new array). */
 double *eval_report_forget_tr(const eval_report *r, size_t *n);

@@ -72,7 +72,7 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   int rc = stage_tokenizer(data->dir, &tok, err);
   if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
-  if (rc == 0) rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, &r, err);
+  if (rc == 0) rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, NULL, &r, err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
   if (rc == 0) dist_barrier(); /* the others read it next */
   if (rc == 0 && !e->quiet)
@@ -169,6 +169,7 @@ typedef struct run_ctx {
   const tok_tokenizer *tok;
   eval_data ed;
   eval_options eopt;
+  eval_workspace *ews; /* kept across the run's evaluations */
   double *retain_tr;
   size_t n_retain_tr;
   long eval_every, steps_per_epoch, total_steps;
@@ -359,7 +360,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   eval_report r;
   double t0 = lethe_now();
   if (evaluate_model(c->policy, c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
-                     c->n_retain_tr, &r, err) != 0)
+                     c->n_retain_tr, c->ews, &r, err) != 0)
     return lethe_err_prefix(err, "evaluation at step %ld", step);
   c->eval_seconds += lethe_now() - t0;
   json_t *point = eval_point(c, step, loss, &r);
@@ -487,6 +488,7 @@ static void run_ctx_free(run_ctx *c) {
     free(c->ref_cache[s]);
   }
   free(c->ref_view);
+  eval_workspace_free(c->ews);
   free(c->order);
   eval_data_free(&c->ed);
   free(c->retain_tr);
@@ -571,6 +573,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   c.eval_at_start = lcfg_bool(&e->cfg, "eval.at_start");
   c.mu_fraction = lcfg_float(&e->cfg, "eval.mu_fraction");
   if (eval_data_load(&c.ed, p.data.dir, split, c.eopt.max_rows, err) != 0) goto done;
+  c.ews = eval_workspace_new();
   char *retain_eval = lethe_path_join(p.retain_eval, "eval.json");
   rc = eval_read_forget_tr(retain_eval, &c.retain_tr, &c.n_retain_tr, err);
   free(retain_eval);

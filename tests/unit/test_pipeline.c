@@ -3,7 +3,8 @@
  * (the target memorises the authors, forget quality separates the target from
  * the retain model but not a second retain model trained with another seed),
  * the evaluation's probability and truth ratio against a hand computation
- * from `lethe score`, and resume after SIGKILL giving identical weights. */
+ * from `lethe score`, the shared-prompt evaluation against the pairwise one,
+ * and resume after SIGKILL giving identical weights. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -57,11 +58,11 @@ static void eval_stage(experiment *e, const stage_out *data, const stage_out *s,
   lethe_err err = {0};
   tofu_format fmt;
   experiment_format(e, &fmt);
-  eval_options opt = {300, 48, 64};
+  eval_options opt = {.max_rows = 300, .max_new_tokens = 48, .batch_size = 64};
   ck_assert_msg(stage_tokenizer(data->dir, &tok, &err) == 0, "%s", err.msg);
   ck_assert_msg(llama_load(&m, s->dir, &err) == 0, "%s", err.msg);
   ck_assert_msg(eval_data_load(&d, data->dir, "forget10", 300, &err) == 0, "%s", err.msg);
-  ck_assert_msg(evaluate_model(&m, NULL, tok, &fmt, &d, &opt, tr, n_tr, r, &err) == 0, "%s", err.msg);
+  ck_assert_msg(evaluate_model(&m, NULL, tok, &fmt, &d, &opt, tr, n_tr, NULL, r, &err) == 0, "%s", err.msg);
   eval_data_free(&d);
   llama_free(&m);
   tok_free(tok);
@@ -205,6 +206,78 @@ START_TEST(test_eval_matches_lethe_score) {
 }
 END_TEST
 
+/* The shared-prompt evaluation (one KV prefix per question, every answer
+ * appended and rewound) against the pairwise one (every sequence on its own,
+ * as TOFU's code): the same numbers, KL included, twice on one workspace. */
+START_TEST(test_eval_shared_prompt_equals_pairwise) {
+  experiment e;
+  load_tiny(&e, NULL);
+  lethe_err err = {0};
+  stage_out data, base, target, retain;
+  ck_assert(stage_data(&e, &data, &err) == 0 && stage_base(&e, &data, &base, &err) == 0);
+  ck_assert(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0);
+  ck_assert(stage_finetune(&e, &data, &base, "retain90", 0, &retain, &err) == 0);
+  tok_tokenizer *tok;
+  llama_model m, ref;
+  eval_data d;
+  tofu_format fmt;
+  experiment_format(&e, &fmt);
+  ck_assert(stage_tokenizer(data.dir, &tok, &err) == 0);
+  ck_assert(llama_load(&m, target.dir, &err) == 0 && llama_load(&ref, retain.dir, &err) == 0);
+  ck_assert(eval_data_load(&d, data.dir, "forget10", 300, &err) == 0);
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    llama_set_compute(&m, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
+    llama_set_compute(&ref, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
+    eval_options pair = {300, 24, 64, 1}, shared = {300, 24, 7, 0}; /* 7: uneven batches */
+    eval_report rp, rs[2];
+    eval_workspace *ws = eval_workspace_new();
+    ck_assert_msg(evaluate_model(&m, &ref, tok, &fmt, &d, &pair, NULL, 0, NULL, &rp, &err) == 0, "%s", err.msg);
+    for (int round = 0; round < 2; round++) /* the second reuses the cached reference rows */
+      ck_assert_msg(evaluate_model(&m, &ref, tok, &fmt, &d, &shared, NULL, 0, ws, &rs[round], &err) == 0,
+                    "%s", err.msg);
+    /* float32: rounding only; bf16: both round the matmul inputs, in other orders */
+    double tol = bf16 ? 3e-2 : 2e-5;
+    int gen_same = 0, gen_total = 0;
+    for (int s = 0; s < EVAL_N_SETS; s++)
+      for (size_t i = 0; i < rp.n[s]; i++) {
+        const eval_example *a = &rp.ex[s][i], *b = &rs[0].ex[s][i], *c = &rs[1].ex[s][i];
+        ck_assert_msg(fabs(a->avg_nll - b->avg_nll) <= tol * (1 + fabs(a->avg_nll)),
+                      "bf16 %d set %d row %zu: avg NLL %.8f shared vs %.8f pairwise", bf16, s, i,
+                      b->avg_nll, a->avg_nll);
+        ck_assert_msg(fabs(log(a->truth_ratio) - log(b->truth_ratio)) <= 4 * tol * (1 + fabs(log(a->truth_ratio))),
+                      "bf16 %d set %d row %zu: truth ratio %.8g vs %.8g", bf16, s, i, b->truth_ratio,
+                      a->truth_ratio);
+        ck_assert(b->avg_nll == c->avg_nll && b->truth_ratio == c->truth_ratio);
+        ck_assert_str_eq(b->generation, c->generation);
+        if (s == EVAL_FORGET) {
+          ck_assert_msg(isfinite(b->kl) && fabs(a->kl - b->kl) <= tol * (1 + a->kl),
+                        "bf16 %d row %zu: KL %.8f shared vs %.8f pairwise", bf16, i, b->kl, a->kl);
+          ck_assert(b->kl == c->kl);
+        }
+        gen_same += !strcmp(a->generation, b->generation);
+        gen_total++;
+      }
+    ck_assert_msg(rs[0].forget_kl > 0.01, "the reference differs from the model: KL %g", rs[0].forget_kl);
+    fprintf(stderr, "shared vs pairwise (%s): MU %.6f vs %.6f, forget KL %.6f vs %.6f, "
+                    "same greedy answers %d/%d\n", bf16 ? "bf16" : "f32", rs[0].model_utility,
+            rp.model_utility, rs[0].forget_kl, rp.forget_kl, gen_same, gen_total);
+    if (!bf16) ck_assert_int_eq(gen_same, gen_total);
+    else ck_assert_int_ge(gen_same, gen_total * 9 / 10);
+    eval_report_free(&rp);
+    eval_report_free(&rs[0]);
+    eval_report_free(&rs[1]);
+    eval_workspace_free(ws);
+  }
+  eval_data_free(&d);
+  llama_free(&m);
+  llama_free(&ref);
+  tok_free(tok);
+  stage_out *stages[] = {&data, &base, &target, &retain};
+  for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) stage_out_free(stages[i]);
+  experiment_free(&e);
+}
+END_TEST
+
 int main(void) {
   strcpy(cache_dir, "/tmp/lethe_pipeline_XXXXXX");
   if (!mkdtemp(cache_dir)) return EXIT_FAILURE;
@@ -214,6 +287,7 @@ int main(void) {
   tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
   tcase_add_test(tc, test_unlearning_run_writes_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
+  tcase_add_test(tc, test_eval_shared_prompt_equals_pairwise);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
