@@ -23,6 +23,10 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->valid = lethe_calloc((size_t)B * S_cap, sizeof *c->valid);
   c->next_pos = lethe_calloc((size_t)B, sizeof *c->next_pos);
   c->pos = lethe_calloc(BN, sizeof *c->pos);
+  c->rows = lethe_calloc(BN, sizeof *c->rows);
+  c->inv = lethe_calloc(BN, sizeof *c->inv);
+  c->ctok = lethe_calloc(BN, sizeof *c->ctok);
+  c->cpos = lethe_calloc(BN, sizeof *c->cpos);
   c->x = lethe_alloc_aligned(BN * C * sizeof(float));
   c->xn = lethe_alloc_aligned(BN * C * sizeof(float));
   c->q = lethe_alloc_aligned(BN * QD * sizeof(float));
@@ -34,6 +38,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->scores = lethe_alloc_aligned(BN * cf->num_key_value_heads * S_cap * sizeof(float));
   c->logits = lethe_alloc_aligned((size_t)B * cf->vocab_size * sizeof(float)); /* last slot only */
   size_t half = (size_t)cf->head_dim / 2;
+  c->branch_len = -1;
   c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   c->rope_sin = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   rope_tables(c->rope_cos, c->rope_sin, S_cap, cf->head_dim, cf->rope_theta);
@@ -48,7 +53,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
 void llama_kv_free(llama_kv_cache *c) {
   void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->pos, c->x, c->xn, c->q, c->k_new,
                   c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
-                  c->rope_sin, c->w16, c->in16};
+                  c->rope_sin, c->w16, c->in16, c->saved_valid, c->saved_pos, c->rows, c->inv, c->ctok, c->cpos};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
   memset(c, 0, sizeof *c);
 }
@@ -68,10 +73,15 @@ void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, 
 
 void llama_kv_reset(llama_kv_cache *c) {
   c->len = 0;
+  c->branch_len = -1;
   c->clean = 0;
   memset(c->valid, 0, sizeof(int32_t) * c->B_alloc * c->S_cap);
   memset(c->next_pos, 0, sizeof(int32_t) * c->B);
 }
+
+/* The real slots of a step run as a multiple of this many rows (fewer
+ * distinct matmul shapes, so fewer oneDNN primitives to create). */
+#define M_ROUND 8
 
 /* Keys are read in whole blocks of this many slots (the softmax gives the
  * slots past the filled ones weight 0), so the matmul shapes, and with them
@@ -171,39 +181,81 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
   clean_values(c, cf->num_hidden_layers, KVD);
   int S = c->S_cap, slot0 = c->len - n;
   float eps = (float)cf->rms_norm_eps;
-  embedding_forward(c->x, p->embed, tokens, BN, C);
+  /* Only the real new slots go through the linear layers and the MLP, as
+   * M compact rows (padding and finished rows cost nothing there); the
+   * attention works on the (B, n) layout, padding slots getting zero K/V. */
+  int64_t M = 0;
+  for (int64_t r = 0; r < BN; r++) {
+    int b = (int)(r / n), i = (int)(r % n);
+    c->inv[r] = -1;
+    if (!c->valid[(int64_t)b * S + slot0 + i]) continue;
+    c->rows[M] = (int32_t)r, c->ctok[M] = tokens[r], c->cpos[M] = c->pos[r];
+    c->inv[r] = (int32_t)M++;
+  }
+  int dense = M == BN;
+  int64_t Mr = M; /* M rounded up (within BN) so that few matmul shapes occur */
+  if (!dense && M > 0) {
+    Mr = (M + M_ROUND - 1) / M_ROUND * M_ROUND;
+    if (Mr > BN) Mr = BN;
+    for (int64_t j = M; j < Mr; j++) c->ctok[j] = 0, c->cpos[j] = 0; /* rows computed, unused */
+  }
+  float *qc = dense ? c->q : c->att_out; /* compact queries before the scatter */
+  if (M > 0) embedding_forward(c->x, p->embed, c->ctok, Mr, C);
   for (int l = 0; l < cf->num_hidden_layers; l++) {
-    rmsnorm_forward(c->xn, c->gate, c->x, p->attn_norm + (int64_t)l * C, BN, C, eps);
-    const void *in = mm_input(c, c->xn, BN * C);
-    kv_linear(m, c, c->q, in, p->wq + (int64_t)l * QD * C, BN, C, QD, 0);
-    kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, BN, C, KVD, 0);
-    kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, BN, C, KVD, 0);
-    rope_apply(c->q, c->rope_cos, c->rope_sin, B, n, NH, HD, c->pos, 0);
-    rope_apply(c->k_new, c->rope_cos, c->rope_sin, B, n, NKV, HD, c->pos, 0);
-    for (int b = 0; b < B; b++) {
-      int64_t at = (((int64_t)l * B + b) * S + slot0) * KVD;
-      memcpy(c->k + at, c->k_new + (int64_t)b * n * KVD, sizeof(float) * n * KVD);
-      memcpy(c->v + at, c->v_new + (int64_t)b * n * KVD, sizeof(float) * n * KVD);
+    for (int64_t r = 0; !dense && r < BN; r++) /* padding slots: zero keys and values */
+      if (c->inv[r] < 0) {
+        int64_t at = (((int64_t)l * B + r / n) * S + slot0 + r % n) * KVD;
+        memset(c->k + at, 0, sizeof(float) * KVD);
+        memset(c->v + at, 0, sizeof(float) * KVD);
+      }
+    if (M == 0) continue;
+    rmsnorm_forward(c->xn, c->gate, c->x, p->attn_norm + (int64_t)l * C, Mr, C, eps);
+    const void *in = mm_input(c, c->xn, Mr * C);
+    kv_linear(m, c, qc, in, p->wq + (int64_t)l * QD * C, Mr, C, QD, 0);
+    kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, Mr, C, KVD, 0);
+    kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, Mr, C, KVD, 0);
+    rope_apply(qc, c->rope_cos, c->rope_sin, 1, (int)Mr, NH, HD, c->cpos, 0);
+    rope_apply(c->k_new, c->rope_cos, c->rope_sin, 1, (int)Mr, NKV, HD, c->cpos, 0);
+    for (int64_t j = 0; j < M; j++) {
+      int64_t r = c->rows[j], at = (((int64_t)l * B + r / n) * S + slot0 + r % n) * KVD;
+      memcpy(c->k + at, c->k_new + j * KVD, sizeof(float) * KVD);
+      memcpy(c->v + at, c->v_new + j * KVD, sizeof(float) * KVD);
+    }
+    if (!dense) { /* queries to the (B, n) layout */
+      for (int64_t r = 0; r < BN; r++)
+        if (c->inv[r] < 0) memset(c->q + r * QD, 0, sizeof(float) * QD);
+      for (int64_t j = 0; j < M; j++) memcpy(c->q + (int64_t)c->rows[j] * QD, qc + j * QD, sizeof(float) * QD);
     }
     attend(m, c, l, n);
-    kv_linear(m, c, c->x, mm_input(c, c->att_out, BN * QD), p->wo + (int64_t)l * C * QD, BN, QD,
+    for (int64_t j = 0; !dense && j < M; j++) /* back to compact rows (rows[j] >= j) */
+      if (c->rows[j] != j)
+        memcpy(c->att_out + j * QD, c->att_out + (int64_t)c->rows[j] * QD, sizeof(float) * QD);
+    kv_linear(m, c, c->x, mm_input(c, c->att_out, Mr * QD), p->wo + (int64_t)l * C * QD, Mr, QD,
               C, 1);
-    rmsnorm_forward(c->xn, c->gate, c->x, p->mlp_norm + (int64_t)l * C, BN, C, eps);
-    in = mm_input(c, c->xn, BN * C);
-    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, BN, C, F, 0);
-    kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, BN, C, F, 0);
-    swiglu_forward(c->up, c->gate, c->up, BN * F);
-    kv_linear(m, c, c->x, mm_input(c, c->up, BN * F), p->w_down + (int64_t)l * C * F, BN, F, C,
+    rmsnorm_forward(c->xn, c->gate, c->x, p->mlp_norm + (int64_t)l * C, Mr, C, eps);
+    in = mm_input(c, c->xn, Mr * C);
+    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, Mr, C, F, 0);
+    kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, Mr, C, F, 0);
+    swiglu_forward(c->up, c->gate, c->up, Mr * F);
+    kv_linear(m, c, c->x, mm_input(c, c->up, Mr * F), p->w_down + (int64_t)l * C * F, Mr, F, C,
               1);
   }
-  if (all_logits) { /* final norm and head on every new slot */
-    rmsnorm_forward(c->xn, c->gate, c->x, p->final_norm, BN, C, eps);
-    kv_linear(m, c, all_logits, mm_input(c, c->xn, BN * C), p->lm_head, BN, C, V, 0);
+  if (all_logits) { /* final norm and head on every real new slot */
+    if (M == 0) return 0;
+    rmsnorm_forward(c->xn, c->gate, c->x, p->final_norm, Mr, C, eps);
+    kv_linear(m, c, all_logits, mm_input(c, c->xn, Mr * C), p->lm_head, Mr, C, V, 0);
+    for (int64_t j = M - 1; !dense && j >= 0; j--) /* to (B, n) rows; padding rows unspecified */
+      if (c->rows[j] != j)
+        memcpy(all_logits + (int64_t)c->rows[j] * V, all_logits + j * V, sizeof(float) * V);
     return 0;
   }
-  /* final norm and head on each row's last new slot only */
-  for (int b = 0; b < B; b++)
-    memmove(c->xn + (int64_t)b * C, c->x + ((int64_t)b * n + n - 1) * C, sizeof(float) * C);
+  /* final norm and head on each row's last new slot only (zeros for a
+   * padding slot: its logits are not used) */
+  for (int b = 0; b < B; b++) {
+    int32_t j = c->inv[(int64_t)b * n + n - 1];
+    if (j >= 0) memmove(c->xn + (int64_t)b * C, c->x + (int64_t)j * C, sizeof(float) * C);
+    else memset(c->xn + (int64_t)b * C, 0, sizeof(float) * C);
+  }
   rmsnorm_forward(c->x, c->gate, c->xn, p->final_norm, B, C, eps);
   kv_linear(m, c, c->logits, mm_input(c, c->x, (int64_t)B * C), p->lm_head, B, C, V, 0);
   return 0;
@@ -217,6 +269,33 @@ int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens
 int llama_kv_step_all(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                       const int32_t *valid, int n, float *logits, lethe_err *err) {
   return kv_forward(m, c, tokens, valid, n, logits, err);
+}
+
+void llama_kv_branch(llama_kv_cache *c, const int *keep) {
+  size_t cells = (size_t)c->B_alloc * c->S_cap;
+  if (!c->saved_valid) {
+    c->saved_valid = lethe_malloc(sizeof(int32_t) * cells);
+    c->saved_pos = lethe_malloc(sizeof(int32_t) * (size_t)c->B_alloc);
+  }
+  memcpy(c->saved_valid, c->valid, sizeof(int32_t) * cells);
+  memcpy(c->saved_pos, c->next_pos, sizeof(int32_t) * (size_t)c->B);
+  c->branch_len = c->len;
+  for (int b = 0; b < c->B; b++) {
+    int32_t *row = c->valid + (int64_t)b * c->S_cap;
+    int from = keep[b] < 0 ? 0 : keep[b] > c->len ? c->len : keep[b], real = 0;
+    for (int i = 0; i < from; i++) real += row[i] != 0;
+    memset(row + from, 0, sizeof(int32_t) * (size_t)(c->len - from));
+    c->next_pos[b] = real;
+  }
+}
+
+void llama_kv_unbranch(llama_kv_cache *c) {
+  if (c->branch_len < 0) return;
+  memcpy(c->valid, c->saved_valid, sizeof(int32_t) * (size_t)c->B_alloc * c->S_cap);
+  memcpy(c->next_pos, c->saved_pos, sizeof(int32_t) * (size_t)c->B);
+  if (c->len > c->branch_len) c->clean = c->branch_len; /* the branch's slots hold values */
+  c->len = c->branch_len;
+  c->branch_len = -1;
 }
 
 void llama_kv_rewind(llama_kv_cache *c, int len) {

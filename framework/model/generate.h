@@ -23,10 +23,14 @@ typedef struct llama_kv_cache {
   int n_cap;
   float *x, *xn, *q, *k_new, *v_new, *att_out, *gate, *up, *scores, *logits;
   int32_t *pos;
+  int32_t *rows, *inv, *ctok, *cpos; /* the real new slots: (b·n + i), its compact index, token, position */
   float *rope_cos, *rope_sin;
   /* bf16 compute (the model's precision at llama_kv_init): the weights,
    * rounded at the first step of every sequence, and one matmul input */
   uint16_t *w16, *in16;
+  /* llama_kv_branch: the slot count, masks and positions to restore */
+  int branch_len; /* -1: no branch */
+  int32_t *saved_valid, *saved_pos;
 } llama_kv_cache;
 
 /* Allocates a cache for B rows, S_cap slots, up to n_cap tokens per step.
@@ -41,18 +45,28 @@ void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, 
 void llama_kv_reset(llama_kv_cache *c);
 
 /* Appends n slots for every row: tokens (B,n), valid (B,n) (NULL = all real).
- * On return c->logits (B,V) holds the logits at each row's last new slot. */
+ * Only the real slots run through the linear layers and the MLP, so padding
+ * (and finished rows while decoding) costs only attention. On return
+ * c->logits (B,V) holds the logits at each row's last new slot (unspecified
+ * when that slot is padding). */
 int llama_kv_step(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                   const int32_t *valid, int n, lethe_err *err);
 
 /* As llama_kv_step, with the final norm and head on every new slot: logits
- * (B, n, V), caller-sized; c->logits is left alone. Used to score answers
- * after a shared prompt. */
+ * (B, n, V), caller-sized (rows of padding slots are left unspecified);
+ * c->logits is left alone. Used to score answers after a shared prompt. */
 int llama_kv_step_all(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                       const int32_t *valid, int n, float *logits, lethe_err *err);
 /* Drops the slots from len on (len <= c->len): the cache is again as it was
  * when it held len slots, so several continuations can follow one prompt. */
 void llama_kv_rewind(llama_kv_cache *c, int len);
+/* Branches each row b off its first keep[b] slots: the later slots stay in
+ * the cache but are hidden from (and positioned as if absent for) the tokens
+ * appended next. llama_kv_unbranch drops the appended slots and shows the
+ * hidden ones again. One branch at a time. Used to score answers that share
+ * a prefix with an answer already in the cache. */
+void llama_kv_branch(llama_kv_cache *c, const int *keep);
+void llama_kv_unbranch(llama_kv_cache *c);
 /* Appends B prompts (prompts[b] has lens[b] >= 1 tokens, B = c->B) left-padded
  * to the longest; c->logits then holds each row's next-token logits. The
  * cache must be empty or hold slots of the same rows. */

@@ -217,7 +217,9 @@ static int generate_answers(const llama_model *m, llama_kv_cache *kv, const tok_
 struct eval_workspace {
   llama_kv_cache kv, kv_ref;
   float *logits, *first; /* (B, n, V) of llama_kv_step_all; (B, V) after the prompts */
-  size_t logits_cap, first_cap;
+  float *base_logits;    /* (B, n, V) of the answer the perturbed ones branch from */
+  float *base_lp;        /* (B, A) its per-target log-probs */
+  size_t logits_cap, first_cap, base_logits_cap, base_lp_cap;
   /* reference log-softmax at each answer position of the forget answers,
    * per forget row (A × V floats); kept while the reference and data stay */
   const llama_model *ref_model;
@@ -243,6 +245,8 @@ void eval_workspace_free(eval_workspace *ws) {
   llama_kv_free(&ws->kv_ref);
   free(ws->logits);
   free(ws->first);
+  free(ws->base_logits);
+  free(ws->base_lp);
   drop_ref_rows(ws);
   free(ws);
 }
@@ -274,33 +278,39 @@ typedef struct question_enc {
 
 /* Logits row predicting answer token i of row b: the prompt's last slot
  * for i = 0, else appended slot i - 1. */
-static const float *answer_logits(const eval_workspace *ws, int b, int i, int n, int V) {
-  return i == 0 ? ws->first + (size_t)b * V : ws->logits + ((size_t)b * n + (size_t)(i - 1)) * V;
+static const float *answer_logits(const eval_workspace *ws, const float *slots, int b, int i,
+                                  int n, int V) {
+  return i == 0 ? ws->first + (size_t)b * V : slots + ((size_t)b * n + (size_t)(i - 1)) * V;
 }
 
-/* Appends variant k of the B questions qs[] (rows without it are padding)
- * after their prompts; returns the appended slot count (0: nothing to run). */
-static int append_variant(const llama_model *m, llama_kv_cache *kv, eval_workspace *ws,
-                          question_enc *const *qs, int B, int k, int32_t pad, int *n_out,
-                          lethe_err *err) {
+/* Appends, for each of the B questions qs[], the targets from[b] ..
+ * A - 2 of its variant k (A = its target count; from = NULL: from 0) as
+ * inputs, so the slots predict targets from[b] + 1 .. A - 1; rows without
+ * variant k, or with fewer inputs, are padding. Logits (B, n, V) go to
+ * *out (grown). Sets *n_out to n, the appended slot count (0: nothing run). */
+static int append_variant(const llama_model *m, llama_kv_cache *kv, float **out, size_t *cap,
+                          question_enc *const *qs, int B, int k, const int *from, int32_t pad,
+                          int *n_out, lethe_err *err) {
   int n = 0, V = m->cfg.vocab_size;
   for (int b = 0; b < B; b++)
     if (k < qs[b]->n) {
-      int A = qs[b]->ex[k].len - qs[b]->n_prompt;
-      n = A - 1 > n ? A - 1 : n;
+      int inputs = qs[b]->ex[k].len - qs[b]->n_prompt - 1 - (from ? from[b] : 0);
+      n = inputs > n ? inputs : n;
     }
   *n_out = n;
   if (n == 0) return 0;
   int32_t *tok = lethe_malloc(sizeof(int32_t) * (size_t)B * n);
   int32_t *valid = lethe_calloc((size_t)B * n, sizeof(int32_t));
-  for (int b = 0; b < B; b++)
+  for (int b = 0; b < B; b++) {
+    int f = from ? from[b] : 0;
     for (int i = 0; i < n; i++) {
-      int real = k < qs[b]->n && i < qs[b]->ex[k].len - qs[b]->n_prompt - 1;
-      tok[b * n + i] = real ? qs[b]->ex[k].ids[qs[b]->n_prompt + i] : pad;
+      int real = k < qs[b]->n && f + i < qs[b]->ex[k].len - qs[b]->n_prompt - 1;
+      tok[b * n + i] = real ? qs[b]->ex[k].ids[qs[b]->n_prompt + f + i] : pad;
       valid[b * n + i] = real;
     }
-  ws->logits = grow(ws->logits, &ws->logits_cap, (size_t)B * n * V);
-  int rc = llama_kv_step_all(m, kv, tok, valid, n, ws->logits, err);
+  }
+  *out = grow(*out, cap, (size_t)B * n * V);
+  int rc = llama_kv_step_all(m, kv, tok, valid, n, *out, err);
   free(tok);
   free(valid);
   return rc;
@@ -334,14 +344,15 @@ static int ref_rows_fill(eval_workspace *ws, const llama_model *ref, const tofu_
   if (rc == 0) {
     ws->first = grow(ws->first, &ws->first_cap, (size_t)B * V);
     memcpy(ws->first, ws->kv_ref.logits, sizeof(float) * (size_t)B * V);
-    rc = append_variant(ref, &ws->kv_ref, ws, qs, B, 0, pad, &n, err);
+    rc = append_variant(ref, &ws->kv_ref, &ws->logits, &ws->logits_cap, qs, B, 0, NULL, pad, &n,
+                        err);
   }
   for (int b = 0; rc == 0 && b < B; b++) {
     if (ws->ref_rows[rows[b]]) continue;
     int A = qs[b]->ex[0].len - qs[b]->n_prompt;
     float *out = lethe_malloc(sizeof(float) * ((size_t)A * V + 1));
     for (int i = 0; i < A; i++) {
-      const float *row = answer_logits(ws, b, i, n, V);
+      const float *row = answer_logits(ws, ws->logits, b, i, n, V);
       double lse = row_lse(row, V);
       for (int v = 0; v < V; v++) out[(size_t)i * V + v] = (float)(row[v] - lse);
     }
@@ -355,11 +366,11 @@ static int ref_rows_fill(eval_workspace *ws, const llama_model *ref, const tofu_
 
 /* Mean over the answer positions of row b of KL(ref‖model), the model's
  * logits being those of the variant just appended (n slots). */
-static double answer_kl(const eval_workspace *ws, const float *ref_rows, int b, int A, int n,
-                        int V) {
+static double answer_kl(const eval_workspace *ws, const float *slots, const float *ref_rows, int b,
+                        int A, int n, int V) {
   double total = 0;
   for (int i = 0; i < A; i++) {
-    const float *a = answer_logits(ws, b, i, n, V), *lr = ref_rows + (size_t)i * V;
+    const float *a = answer_logits(ws, slots, b, i, n, V), *lr = ref_rows + (size_t)i * V;
     double lza = row_lse(a, V), kl = 0;
     for (int v = 0; v < V; v++) kl += exp((double)lr[v]) * ((double)lr[v] - (a[v] - lza));
     total += kl;
@@ -417,6 +428,63 @@ static int by_prompt(const void *a, const void *b, void *qs_) {
   return li != lj ? (li < lj) - (li > lj) : (i > j) - (i < j);
 }
 
+/* Average NLL of variant v (a perturbed answer) of the B questions, which
+ * share with the base variant (its nb slots in the cache after the prompts,
+ * its logits in ws->base_logits, its target log-probs in ws->base_lp) the
+ * first l targets: those log-probs are the base's, target l is read from the
+ * base's logits at slot l - 1 (the prompt's at l = 0), and only the targets
+ * after it are appended, on a branch that hides the base's slots from l on.
+ * Writes res[b * rec + v]. */
+static int score_branch(const llama_model *m, eval_workspace *ws, question_enc *const *qs, int B,
+                        int v, int base, int nb, int P, const int *lens, int32_t pad, double *res,
+                        size_t rec, lethe_err *err) {
+  int V = m->cfg.vocab_size, ns = 0;
+  int *keep = lethe_malloc(sizeof(int) * (size_t)B), *from = lethe_malloc(sizeof(int) * (size_t)B);
+  for (int b = 0; b < B; b++) {
+    from[b] = 0;
+    if (v < qs[b]->n) {
+      int Av = qs[b]->ex[v].len - lens[b], Ab = qs[b]->ex[base].len - lens[b], l = 0;
+      const int32_t *tv = qs[b]->ex[v].ids + lens[b], *tb = qs[b]->ex[base].ids + lens[b];
+      while (l < Av && l < Ab && tv[l] == tb[l]) l++;
+      if (l > Ab - 1) l = Ab > 0 ? Ab - 1 : 0; /* the base's slots predict up to target Ab - 1 */
+      from[b] = l;
+    }
+    keep[b] = P + from[b];
+  }
+  llama_kv_branch(&ws->kv, keep);
+  int rc = append_variant(m, &ws->kv, &ws->logits, &ws->logits_cap, qs, B, v, from, pad, &ns, err);
+  size_t cells = (size_t)B * (size_t)(ns > 0 ? ns : 1);
+  int32_t *targets = lethe_malloc(sizeof(int32_t) * cells);
+  float *logp = lethe_calloc(cells, sizeof(float));
+  for (int b = 0; rc == 0 && b < B; b++)
+    for (int i = 0; i < ns; i++) {
+      int t = from[b] + 1 + i, has = v < qs[b]->n && t < qs[b]->ex[v].len - lens[b];
+      targets[(size_t)b * ns + i] = has ? qs[b]->ex[v].ids[lens[b] + t] : -1;
+    }
+  if (rc == 0 && ns > 0) logits_target_logp(logp, ws->logits, targets, (int64_t)B * ns, V);
+  for (int b = 0; rc == 0 && b < B; b++) {
+    if (v >= qs[b]->n) continue;
+    int Av = qs[b]->ex[v].len - lens[b], l = from[b];
+    const int32_t *tv = qs[b]->ex[v].ids + lens[b];
+    double sum = 0;
+    for (int i = 0; i < l; i++) sum -= ws->base_lp[(size_t)b * (nb + 1) + i];
+    if (l < Av) {
+      float lp;
+      const float *row = answer_logits(ws, ws->base_logits, b, l, nb, V);
+      logits_target_logp(&lp, row, tv + l, 1, V);
+      sum -= lp;
+    }
+    for (int t = l + 1; t < Av; t++) sum -= logp[(size_t)b * ns + (t - l - 1)];
+    res[(size_t)b * rec + (size_t)v] = Av > 0 ? sum / Av : 0.0;
+  }
+  llama_kv_unbranch(&ws->kv);
+  free(targets);
+  free(logp);
+  free(keep);
+  free(from);
+  return rc;
+}
+
 /* Scores every variant, generates and (with ref, forget set) takes the KL
  * for set s on the shared-prompt path. Returns 1 (nothing done) when the
  * set needs the pairwise path. nll gets 1 + has_para + n_perturbed values
@@ -467,7 +535,7 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
     }
     if (ref) rc = ref_rows_fill(ws, ref, set, bq, rows, B, pad, err);
     if (rc != 0) break;
-    int grow_to = Amax > max_new ? Amax : max_new;
+    int grow_to = 2 * Amax > max_new ? 2 * Amax : max_new; /* base + a branch, or generation */
     llama_kv_ensure(&ws->kv, m, B, P + grow_to, P > Amax ? P : Amax);
     rc = llama_kv_prefill(m, &ws->kv, prompts, lens, err);
     if (rc != 0) break;
@@ -484,11 +552,17 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
       for (int i = 0; i < (max_new > 0 ? n_gen[b] : 0); i++)
         r[K + 2 + i] = gen[(size_t)b * max_new + i];
     }
-    for (int v = 0; rc == 0 && v < K; v++) {
+    /* the answers scored from the prompts; the last of them (the paraphrase,
+     * or the answer without one) stays in the cache as the base the
+     * perturbed answers branch from */
+    int base = has_para ? 1 : 0, nb = 0;
+    for (int v = 0; rc == 0 && v <= base; v++) {
       int ns = 0;
-      rc = append_variant(m, &ws->kv, ws, bq, B, v, pad, &ns, err);
+      float **buf = v == base ? &ws->base_logits : &ws->logits;
+      rc = append_variant(m, &ws->kv, buf, v == base ? &ws->base_logits_cap : &ws->logits_cap, bq,
+                          B, v, NULL, pad, &ns, err);
       if (rc != 0) break;
-      /* log p of every answer token: first ones from the prompt's logits */
+      /* log p of every target: the first from the prompt's logits */
       size_t cells = (size_t)B * ((size_t)ns + 1);
       if (cells > tcap) {
         free(targets);
@@ -498,24 +572,31 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
         tcap = cells;
       }
       for (int b = 0; b < B; b++) {
-        int has = v < bq[b]->n, A = has ? bq[b]->ex[v].len - lens[b] : 0;
-        const int32_t *ans = has ? bq[b]->ex[v].ids + lens[b] : NULL;
+        int A = bq[b]->ex[v].len - lens[b];
+        const int32_t *ans = bq[b]->ex[v].ids + lens[b];
         targets[(size_t)B * ns + b] = A > 0 ? ans[0] : -1;
         for (int i = 0; i < ns; i++) targets[(size_t)b * ns + i] = i + 1 < A ? ans[i + 1] : -1;
       }
-      if (ns > 0) logits_target_logp(logp, ws->logits, targets, (int64_t)B * ns, V);
+      if (ns > 0) logits_target_logp(logp, *buf, targets, (int64_t)B * ns, V);
       logits_target_logp(logp + (size_t)B * ns, ws->first, targets + (size_t)B * ns, B, V);
+      if (v == base) ws->base_lp = grow(ws->base_lp, &ws->base_lp_cap, cells);
       for (int b = 0; b < B; b++) {
-        if (v >= bq[b]->n) continue;
         int A = bq[b]->ex[v].len - lens[b];
-        double sum = A > 0 ? -(double)logp[(size_t)B * ns + b] : 0.0;
-        for (int i = 1; i < A; i++) sum -= logp[(size_t)b * ns + i - 1];
+        double sum = 0;
+        for (int i = 0; i < A; i++) {
+          float lp = i == 0 ? logp[(size_t)B * ns + b] : logp[(size_t)b * ns + i - 1];
+          sum -= lp;
+          if (v == base) ws->base_lp[(size_t)b * (ns + 1) + i] = lp;
+        }
         double *r = res + (start + (size_t)b) * rec;
         r[v] = A > 0 ? sum / A : 0.0;
-        if (v == 0 && ref) r[K] = answer_kl(ws, ws->ref_rows[rows[b]], b, A, ns, V);
+        if (v == 0 && ref) r[K] = answer_kl(ws, *buf, ws->ref_rows[rows[b]], b, A, ns, V);
       }
-      llama_kv_rewind(&ws->kv, P);
+      if (v != base) llama_kv_rewind(&ws->kv, P);
+      nb = ns;
     }
+    for (int v = base + 1; rc == 0 && v < K; v++)
+      rc = score_branch(m, ws, bq, B, v, base, nb, P, lens, pad, res + start * rec, rec, err);
     if (ref && ws->ref_floats > REF_CACHE_FLOATS) drop_ref_rows(ws);
   }
   if (rc == 0) {
