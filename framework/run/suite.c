@@ -652,6 +652,17 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
   return 0;
 }
 
+/* NN of a run's data.forget_split=forgetNN override; 0 without one. */
+static int forget_percent(const suite_run *r) {
+  for (int i = 0; i < r->n_overrides; i++)
+    if (!strncmp(r->overrides[i], "data.forget_split=", 18)) {
+      const char *v = r->overrides[i] + 18;
+      if (*v == '"') v++;
+      return !strncmp(v, "forget", 6) ? atoi(v + 6) : 0;
+    }
+  return 0;
+}
+
 int suite_execute(const suite *s, const char *out_dir, const suite_options *opt, lethe_err *err) {
   int rc = 0, ranks = dist_size();
   int *pending = lethe_malloc(sizeof(int) * (size_t)(s->n_runs + 1)), n_pending = 0, n_done = 0;
@@ -663,6 +674,16 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
     free(sj);
     for (int r = 0; r < s->n_runs; r++)
       if (!run_has(out_dir, &s->runs[r], "DONE")) pending[n_pending++] = r;
+    /* longest first, so that the pool does not end on one long run while
+     * the other slots idle: a larger forget split is a longer run (more
+     * steps and a larger forget set to evaluate) */
+    for (int i = 1; i < n_pending; i++)
+      for (int j = i; j > 0 && forget_percent(&s->runs[pending[j]]) >
+                                    forget_percent(&s->runs[pending[j - 1]]); j--) {
+        int t = pending[j];
+        pending[j] = pending[j - 1];
+        pending[j - 1] = t;
+      }
   }
   dist_bcast(&rc, sizeof rc, 0);
   dist_bcast(&n_pending, sizeof n_pending, 0);
