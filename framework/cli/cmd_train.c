@@ -9,14 +9,17 @@
 
 void help_train(void) {
   printf(
-      "usage: lethe train [CONFIG] [-s path=value ...] [--quiet]\n\n"
+      "usage: lethe train [CONFIG] [-s path=value ...] [--stages all|base|target|retain]\n"
+      "                   [--quiet]\n\n"
       "Builds (or reuses from the stage cache) every model an unlearning experiment\n"
       "needs: the data (the embedded world unless data.dir is set), the base model,\n"
       "the target model (fine-tuned on `full`) and the retain model of\n"
       "data.forget_split, and evaluates target and retain once. Prints the\n"
       "directories. Stages are cached by a hash of everything they depend on\n"
       "(cache_dir, default $LETHE_CACHE_DIR or ~/.cache/lethe); an interrupted\n"
-      "stage resumes from its checkpoint. Settings: docs/configuration.md.\n");
+      "stage resumes from its checkpoint. --stages builds only up to the base, the\n"
+      "target, or the retain model and its evaluation (suites use it to train the\n"
+      "target and the retain models in parallel). Settings: docs/configuration.md.\n");
 }
 
 void help_unlearn(void) {
@@ -30,9 +33,10 @@ void help_unlearn(void) {
       "killed run from its last checkpoint (unlearn.checkpoint_every).\n");
 }
 
-/* Parses [CONFIG] -s ... --quiet --resume --out; loads the experiment. */
+/* Parses [CONFIG] -s ... --quiet --resume --out (unlearn) or --stages
+ * (train: stages non-NULL); loads the experiment. */
 static int load(const char *cmd, int argc, char **argv, int want_out, experiment *e,
-                const char **out) {
+                const char **out, int *stages) {
   const char *config = NULL, *v;
   const char **over = lethe_calloc((size_t)argc + 1, sizeof *over);
   int n_over = 0, quiet = 0, resume = 0;
@@ -40,6 +44,12 @@ static int load(const char *cmd, int argc, char **argv, int want_out, experiment
   for (int i = 1; i < argc; i++) {
     if ((v = cli_opt_value(argc, argv, &i, "-s"))) over[n_over++] = v;
     else if (want_out && (v = cli_opt_value(argc, argv, &i, "--out"))) *out = v;
+    else if (stages && (v = cli_opt_value(argc, argv, &i, "--stages"))) {
+      if ((*stages = stage_set_parse(v)) < 0) {
+        free(over);
+        return cli_usage_error(cmd, "--stages must be all, base, target or retain, not '%s'", v);
+      }
+    }
     else if (!strcmp(argv[i], "--quiet")) quiet = 1;
     else if (want_out && !strcmp(argv[i], "--resume")) resume = 1;
     else if (argv[i][0] != '-' && !config) config = argv[i];
@@ -68,10 +78,11 @@ static int load(const char *cmd, int argc, char **argv, int want_out, experiment
 int cmd_train(int argc, char **argv) {
   experiment e;
   const char *out;
-  int rc = load("train", argc, argv, 0, &e, &out);
+  int stages = STAGES_ALL;
+  int rc = load("train", argc, argv, 0, &e, &out, &stages);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = run_prepare(&e, &err);
+  rc = run_prepare(&e, (stage_set)stages, &err);
   if (rc != 0) fprintf(stderr, "lethe train: %s\n", err.msg);
   experiment_free(&e);
   return rc ? 1 : 0;
@@ -80,7 +91,7 @@ int cmd_train(int argc, char **argv) {
 int cmd_unlearn(int argc, char **argv) {
   experiment e;
   const char *out;
-  int rc = load("unlearn", argc, argv, 1, &e, &out);
+  int rc = load("unlearn", argc, argv, 1, &e, &out, NULL);
   if (rc) return rc;
   lethe_err err = {0};
   rc = run_unlearn(&e, out, &err);

@@ -448,7 +448,7 @@ static int run_has(const char *out_dir, const suite_run *r, const char *file) {
 
 /* Spawns `lethe CMD args...` with stdout/stderr appended to log; returns pid or -1. */
 static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, const suite_options *opt,
-                   const char *cmd, int threads, lethe_err *err) {
+                   const char *cmd, const char *stages, int threads, lethe_err *err) {
   char *dir = run_path(out_dir, r, NULL), *log = run_path(out_dir, r, "log.txt");
   const char **argv = lethe_calloc((size_t)(r->n_overrides + opt->n_extra) * 2 + 12, sizeof(char *));
   int a = 0;
@@ -460,6 +460,7 @@ static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, cons
     argv[a++] = dir;
   }
   if (!strcmp(cmd, "unlearn")) argv[a++] = "--resume";
+  if (stages) argv[a++] = "--stages", argv[a++] = stages;
   argv[a++] = "--quiet";
   for (int i = 0; i < r->n_overrides; i++) argv[a++] = "-s", argv[a++] = r->overrides[i];
   for (int i = 0; i < opt->n_extra; i++) argv[a++] = "-s", argv[a++] = opt->extra[i];
@@ -529,15 +530,20 @@ static void one_line_summary(const char *out_dir, const suite_run *r, char *buf,
   free(p);
 }
 
-/* 1 when two runs need the same stages: their overrides agree except for
- * method.* and unlearn.* settings. */
-static int same_stages(const suite_run *a, const suite_run *b) {
+/* 1 when override o does not change the stages: method.*, unlearn.*, and
+ * (ignore_split) the forget split, which only picks the retain model. */
+static int not_stage(const char *o, int ignore_split) {
+  return !strncmp(o, "method.", 7) || !strncmp(o, "unlearn.", 8) ||
+         (ignore_split && !strncmp(o, "data.forget_split=", 18));
+}
+
+/* 1 when two runs' overrides agree except for settings that are not_stage. */
+static int same_settings(const suite_run *a, const suite_run *b, int ignore_split) {
   int na = 0, nb = 0;
-  for (int i = 0; i < a->n_overrides; i++)
-    if (strncmp(a->overrides[i], "method.", 7) && strncmp(a->overrides[i], "unlearn.", 8)) na++;
+  for (int i = 0; i < a->n_overrides; i++) na += !not_stage(a->overrides[i], ignore_split);
   for (int j = 0; j < b->n_overrides; j++) {
     const char *o = b->overrides[j];
-    if (!strncmp(o, "method.", 7) || !strncmp(o, "unlearn.", 8)) continue;
+    if (not_stage(o, ignore_split)) continue;
     nb++;
     int found = 0;
     for (int i = 0; i < a->n_overrides && !found; i++) found = !strcmp(a->overrides[i], o);
@@ -546,12 +552,17 @@ static int same_stages(const suite_run *a, const suite_run *b) {
   return na == nb;
 }
 
+/* 1 when two runs need the same stages (base, target, retain model). */
+static int same_stages(const suite_run *a, const suite_run *b) { return same_settings(a, b, 0); }
+/* 1 when two runs share the base and target models (the forget split may differ). */
+static int same_target(const suite_run *a, const suite_run *b) { return same_settings(a, b, 1); }
+
 /* Runs `lethe cmd` for runs idx[0..n) with up to `jobs` processes at once.
  * cmd "train" prepares stages (no markers); otherwise each finished run is
  * marked DONE (by the run) or FAILED (here) and reported. */
 static int pool(const suite *s, const char *out_dir, const suite_options *opt, const int *idx,
-                int n, const char *cmd, int jobs, int threads, int *n_done, int *failed,
-                lethe_err *err) {
+                const char *const *stages, int n, const char *cmd, int jobs, int threads,
+                int *n_done, int *failed, lethe_err *err) {
   int is_prepare = !strcmp(cmd, "train"), rc = 0, next = 0, running = 0;
   pid_t *pids = lethe_calloc((size_t)jobs, sizeof(pid_t));
   int *slot_run = lethe_calloc((size_t)jobs, sizeof(int));
@@ -564,7 +575,7 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
       if (!is_prepare) unlink(failed_marker);
       free(dir);
       free(failed_marker);
-      pid_t pid = spawn(s, r, out_dir, opt, cmd, threads, err);
+      pid_t pid = spawn(s, r, out_dir, opt, cmd, stages ? stages[next] : NULL, threads, err);
       if (pid < 0) {
         rc = -1;
         break;
@@ -644,7 +655,7 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
     free(over);
     if (rc == 0) {
       e.quiet = opt->quiet;
-      rc = run_stages(&e, err);
+      rc = run_stages(&e, STAGES_ALL, err);
       experiment_free(&e);
     }
     if (rc != 0) return lethe_err_prefix(err, "preparing the stages of run %s", r->name);
@@ -715,11 +726,26 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   if (ranks > 1) { /* every rank trains every stage together */
     rc = prepare_together(s, opt, prep, n_prep, err);
   } else {
-    /* the first alone with every thread (it builds what all share: world,
-     * base, target), then the rest in parallel (their retain models) */
-    if (n_prep) rc = pool(s, out_dir, opt, prep, 1, "train", 1, total_threads, &n_done, &failed, err);
-    if (rc == 0 && !failed && n_prep > 1)
-      rc = pool(s, out_dir, opt, prep + 1, n_prep - 1, "train", jobs, per_run, &n_done, &failed, err);
+    /* the world and the base model first, alone with every thread; then in
+     * parallel one task per target model (runs that differ only in the
+     * forget split share it) and one per stage setting (its retain model
+     * and evaluation, then the target's evaluation, which waits for the
+     * target task through the stage lock) */
+    const char *base_only[] = {"base"};
+    if (n_prep)
+      rc = pool(s, out_dir, opt, prep, base_only, 1, "train", 1, total_threads, &n_done, &failed, err);
+    int *task = lethe_malloc(sizeof(int) * (size_t)(2 * n_prep + 1)), n_task = 0;
+    const char **task_stages = lethe_malloc(sizeof(char *) * (size_t)(2 * n_prep + 1));
+    for (int i = 0; i < n_prep; i++) {
+      int dup = 0;
+      for (int k = 0; k < i && !dup; k++) dup = same_target(&s->runs[prep[k]], &s->runs[prep[i]]);
+      if (!dup) task[n_task] = prep[i], task_stages[n_task++] = "target";
+    }
+    for (int i = 0; i < n_prep; i++) task[n_task] = prep[i], task_stages[n_task++] = "all";
+    if (rc == 0 && !failed)
+      rc = pool(s, out_dir, opt, task, task_stages, n_task, "train", jobs, per_run, &n_done, &failed, err);
+    free(task);
+    free(task_stages);
   }
   free(prep);
   if (rc == 0 && failed)
@@ -728,7 +754,7 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   int n_mine = 0;
   for (int i = 0; i < n_pending; i++)
     if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
-  if (rc == 0) rc = pool(s, out_dir, opt, pending, n_mine, cmd, jobs, per_run, &n_done, &failed, err);
+  if (rc == 0) rc = pool(s, out_dir, opt, pending, NULL, n_mine, cmd, jobs, per_run, &n_done, &failed, err);
   free(pending);
   if (rc != 0) return -1;
   dist_barrier(); /* ranks that are done sleep until the last run ends */

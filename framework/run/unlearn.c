@@ -85,7 +85,14 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   return rc;
 }
 
-static int prepare(const experiment *e, prepared *p, lethe_err *err) {
+int stage_set_parse(const char *s) {
+  static const char *const names[] = {"all", "base", "target", "retain"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) return i;
+  return -1;
+}
+
+static int prepare(const experiment *e, stage_set which, prepared *p, lethe_err *err) {
   memset(p, 0, sizeof *p);
   const char *split = lcfg_string(&e->cfg, "data.forget_split");
   char retain_name[32];
@@ -96,11 +103,15 @@ static int prepare(const experiment *e, prepared *p, lethe_err *err) {
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
   }
-  if (stage_data(e, &p->data, err) != 0 || stage_base(e, &p->data, &p->base, err) != 0 ||
-      stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err) != 0 ||
-      stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0)
+  if (stage_data(e, &p->data, err) != 0 || stage_base(e, &p->data, &p->base, err) != 0) return -1;
+  if (which == STAGES_BASE) return 0;
+  if (which == STAGES_TARGET) return stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
+  /* the retain model first: a suite may be training the target meanwhile */
+  if (stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0 ||
+      stage_eval(e, &p->data, &p->retain, split, NULL, 0, &p->retain_eval, err) != 0)
     return -1;
-  if (stage_eval(e, &p->data, &p->retain, split, NULL, 0, &p->retain_eval, err) != 0) return -1;
+  if (which == STAGES_RETAIN) return 0;
+  if (stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err) != 0) return -1;
   char *eval_json = lethe_path_join(p->retain_eval, "eval.json");
   double *tr = NULL;
   size_t n = 0;
@@ -111,21 +122,23 @@ static int prepare(const experiment *e, prepared *p, lethe_err *err) {
   return rc;
 }
 
-int run_prepare(const experiment *e, lethe_err *err) {
+int run_prepare(const experiment *e, stage_set which, lethe_err *err) {
   prepared p;
-  int rc = prepare(e, &p, err);
+  int rc = prepare(e, which, &p, err);
   if (rc == 0) {
-    printf("data:   %s\nbase:   %s\ntarget: %s\nretain: %s\n", p.data.dir, p.base.dir, p.target.dir,
-           p.retain.dir);
-    printf("target eval: %s\nretain eval: %s\n", p.target_eval, p.retain_eval);
+    printf("data:   %s\nbase:   %s\n", p.data.dir, p.base.dir);
+    if (p.target.dir) printf("target: %s\n", p.target.dir);
+    if (p.retain.dir) printf("retain: %s\n", p.retain.dir);
+    if (p.target_eval) printf("target eval: %s\n", p.target_eval);
+    if (p.retain_eval) printf("retain eval: %s\n", p.retain_eval);
   }
   prepared_free(&p);
   return rc;
 }
 
-int run_stages(const experiment *e, lethe_err *err) {
+int run_stages(const experiment *e, stage_set which, lethe_err *err) {
   prepared p;
-  int rc = prepare(e, &p, err);
+  int rc = prepare(e, which, &p, err);
   prepared_free(&p);
   return rc;
 }
@@ -526,7 +539,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   llama_model policy = {0}, ref = {0};
   tok_tokenizer *tok = NULL;
   int rc = -1;
-  if (prepare(e, &p, err) != 0 || lethe_mkdir_p(run_dir, err) != 0) goto done;
+  if (prepare(e, STAGES_ALL, &p, err) != 0 || lethe_mkdir_p(run_dir, err) != 0) goto done;
   if (method_spec_from_config(&ms, lcfg_setting(&e->cfg, "method"),
                               (const char *const *)e->method_overrides, e->n_method_overrides,
                               err) != 0 ||

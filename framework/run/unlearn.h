@@ -18,11 +18,19 @@
  * NULL if the name is not forgetNN. Returns buf. */
 const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n);
 
-/* Builds (or reuses) every stage the experiment needs and prints their
+/* Which stages run_prepare/run_stages build: everything (data, base, retain
+ * model and its evaluation, target model and its evaluation), or only up to
+ * the base, the target, or the retain model and its evaluation (so that a
+ * suite can train the target and the retain models in parallel). */
+typedef enum { STAGES_ALL = 0, STAGES_BASE, STAGES_TARGET, STAGES_RETAIN } stage_set;
+/* Parses "all", "base", "target", "retain"; -1 otherwise. */
+int stage_set_parse(const char *s);
+
+/* Builds (or reuses) the stages the experiment needs and prints their
  * directories; no unlearning. */
-int run_prepare(const experiment *e, lethe_err *err);
+int run_prepare(const experiment *e, stage_set which, lethe_err *err);
 /* The same without printing (suites). */
-int run_stages(const experiment *e, lethe_err *err);
+int run_stages(const experiment *e, stage_set which, lethe_err *err);
 /* The unlearning run into run_dir.
  * Under MPI (core/dist.h) every rank calls these together: stages and the
  * unlearning steps are data parallel, evaluations split over the ranks, and
