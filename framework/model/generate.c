@@ -152,6 +152,13 @@ static void kv_linear(const llama_model *m, const llama_kv_cache *c, float *y, c
     tensor_linear_forward(y, x, w, M, K, N, accumulate);
 }
 
+/* Offset in c->k / c->v of layer l's slot for new token r = b·n + i of a
+ * step of n tokens starting at slot slot0. */
+static int64_t slot_offset(const llama_kv_cache *c, int l, int64_t r, int n, int slot0,
+                           int64_t kvd) {
+  return (((int64_t)l * c->B + r / n) * c->S_cap + slot0 + r % n) * kvd;
+}
+
 /* Appends n slots per row and runs the layers; the head runs on each row's
  * last new slot into c->logits, or, when all_logits is non-NULL, on every
  * new slot into all_logits (B, n, V). */
@@ -204,7 +211,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
   for (int l = 0; l < cf->num_hidden_layers; l++) {
     for (int64_t r = 0; !dense && r < BN; r++) /* padding slots: zero keys and values */
       if (c->inv[r] < 0) {
-        int64_t at = (((int64_t)l * B + r / n) * S + slot0 + r % n) * KVD;
+        int64_t at = slot_offset(c, l, r, n, slot0, KVD);
         memset(c->k + at, 0, sizeof(float) * KVD);
         memset(c->v + at, 0, sizeof(float) * KVD);
       }
@@ -217,7 +224,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
     rope_apply(qc, c->rope_cos, c->rope_sin, 1, (int)Mr, NH, HD, c->cpos, 0);
     rope_apply(c->k_new, c->rope_cos, c->rope_sin, 1, (int)Mr, NKV, HD, c->cpos, 0);
     for (int64_t j = 0; j < M; j++) {
-      int64_t r = c->rows[j], at = (((int64_t)l * B + r / n) * S + slot0 + r % n) * KVD;
+      int64_t at = slot_offset(c, l, c->rows[j], n, slot0, KVD);
       memcpy(c->k + at, c->k_new + j * KVD, sizeof(float) * KVD);
       memcpy(c->v + at, c->v_new + j * KVD, sizeof(float) * KVD);
     }
@@ -271,6 +278,17 @@ int llama_kv_step_all(const llama_model *m, llama_kv_cache *c, const int32_t *to
   return kv_forward(m, c, tokens, valid, n, logits, err);
 }
 
+/* Masks row b's filled slots from `from` (0 <= from <= len) on; its next
+ * token then takes the position after its last real slot before `from`
+ * (positions of a row's real slots are 0, 1, 2, ...). */
+static void hide_slots(llama_kv_cache *c, int b, int from) {
+  int32_t *row = c->valid + (int64_t)b * c->S_cap;
+  int real = 0;
+  for (int i = 0; i < from; i++) real += row[i] != 0;
+  memset(row + from, 0, sizeof(int32_t) * (size_t)(c->len - from));
+  c->next_pos[b] = real;
+}
+
 void llama_kv_branch(llama_kv_cache *c, const int *keep) {
   size_t cells = (size_t)c->B_alloc * c->S_cap;
   if (!c->saved_valid) {
@@ -280,13 +298,8 @@ void llama_kv_branch(llama_kv_cache *c, const int *keep) {
   memcpy(c->saved_valid, c->valid, sizeof(int32_t) * cells);
   memcpy(c->saved_pos, c->next_pos, sizeof(int32_t) * (size_t)c->B);
   c->branch_len = c->len;
-  for (int b = 0; b < c->B; b++) {
-    int32_t *row = c->valid + (int64_t)b * c->S_cap;
-    int from = keep[b] < 0 ? 0 : keep[b] > c->len ? c->len : keep[b], real = 0;
-    for (int i = 0; i < from; i++) real += row[i] != 0;
-    memset(row + from, 0, sizeof(int32_t) * (size_t)(c->len - from));
-    c->next_pos[b] = real;
-  }
+  for (int b = 0; b < c->B; b++)
+    hide_slots(c, b, keep[b] < 0 ? 0 : keep[b] > c->len ? c->len : keep[b]);
 }
 
 void llama_kv_unbranch(llama_kv_cache *c) {
@@ -300,13 +313,7 @@ void llama_kv_unbranch(llama_kv_cache *c) {
 
 void llama_kv_rewind(llama_kv_cache *c, int len) {
   if (len < 0 || len >= c->len) return;
-  for (int b = 0; b < c->B; b++) {
-    int32_t *row = c->valid + (int64_t)b * c->S_cap;
-    int real = 0; /* positions of a row's real slots are 0, 1, 2, ... */
-    for (int i = 0; i < len; i++) real += row[i] != 0;
-    memset(row + len, 0, sizeof(int32_t) * (size_t)(c->len - len));
-    c->next_pos[b] = real;
-  }
+  for (int b = 0; b < c->B; b++) hide_slots(c, b, len);
   c->len = len;
   c->clean = len; /* the dropped slots still hold values */
 }
@@ -361,13 +368,20 @@ int llama_kv_greedy(const llama_model *m, llama_kv_cache *c, int max_new, int eo
   return rc;
 }
 
-int llama_kv_prefill(const llama_model *m, llama_kv_cache *c, const int32_t *const *prompts,
-                     const int *lens, lethe_err *err) {
-  int B = c->B, P = 0;
+/* The longest of B prompt lengths, or -1 (err set) when one is empty. */
+static int longest_prompt(const int *lens, int B, lethe_err *err) {
+  int P = 0;
   for (int b = 0; b < B; b++) {
     if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
     if (lens[b] > P) P = lens[b];
   }
+  return P;
+}
+
+int llama_kv_prefill(const llama_model *m, llama_kv_cache *c, const int32_t *const *prompts,
+                     const int *lens, lethe_err *err) {
+  int B = c->B, P = longest_prompt(lens, B, err);
+  if (P < 0) return -1;
   int32_t *tok = lethe_calloc((size_t)B * P, sizeof *tok);
   int32_t *valid = lethe_calloc((size_t)B * P, sizeof *valid);
   for (int b = 0; b < B; b++) { /* left padding */
@@ -386,11 +400,8 @@ int llama_kv_prefill(const llama_model *m, llama_kv_cache *c, const int32_t *con
 int llama_generate_greedy_kv(const llama_model *m, llama_kv_cache *kv, const int32_t *const *prompts,
                              const int *lens, int B, int max_new, int eos_id, int32_t *out,
                              int *n_out, lethe_err *err) {
-  int P = 0;
-  for (int b = 0; b < B; b++) {
-    if (lens[b] < 1) return lethe_errf(err, LETHE_E_USAGE, "prompt %d is empty", b);
-    if (lens[b] > P) P = lens[b];
-  }
+  int P = longest_prompt(lens, B, err);
+  if (P < 0) return -1;
   llama_kv_ensure(kv, m, B, P + max_new, P);
   int rc = llama_kv_prefill(m, kv, prompts, lens, err);
   if (rc == 0) rc = llama_kv_greedy(m, kv, max_new, eos_id, out, n_out, err);

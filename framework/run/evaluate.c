@@ -276,6 +276,10 @@ typedef struct question_enc {
   int n, n_prompt;
 } question_enc;
 
+/* Targets of variant v: their count and ids (the answer tokens and EOS). */
+static int n_targets(const question_enc *q, int v) { return q->ex[v].len - q->n_prompt; }
+static const int32_t *targets_of(const question_enc *q, int v) { return q->ex[v].ids + q->n_prompt; }
+
 /* Logits row predicting answer token i of row b: the prompt's last slot
  * for i = 0, else appended slot i - 1. */
 static const float *answer_logits(const eval_workspace *ws, const float *slots, int b, int i,
@@ -294,7 +298,7 @@ static int append_variant(const llama_model *m, llama_kv_cache *kv, float **out,
   int n = 0, V = m->cfg.vocab_size;
   for (int b = 0; b < B; b++)
     if (k < qs[b]->n) {
-      int inputs = qs[b]->ex[k].len - qs[b]->n_prompt - 1 - (from ? from[b] : 0);
+      int inputs = n_targets(qs[b], k) - 1 - (from ? from[b] : 0);
       n = inputs > n ? inputs : n;
     }
   *n_out = n;
@@ -304,8 +308,8 @@ static int append_variant(const llama_model *m, llama_kv_cache *kv, float **out,
   for (int b = 0; b < B; b++) {
     int f = from ? from[b] : 0;
     for (int i = 0; i < n; i++) {
-      int real = k < qs[b]->n && f + i < qs[b]->ex[k].len - qs[b]->n_prompt - 1;
-      tok[b * n + i] = real ? qs[b]->ex[k].ids[qs[b]->n_prompt + f + i] : pad;
+      int real = k < qs[b]->n && f + i < n_targets(qs[b], k) - 1;
+      tok[b * n + i] = real ? targets_of(qs[b], k)[f + i] : pad;
       valid[b * n + i] = real;
     }
   }
@@ -314,6 +318,28 @@ static int append_variant(const llama_model *m, llama_kv_cache *kv, float **out,
   free(tok);
   free(valid);
   return rc;
+}
+
+/* log p of the targets the n appended slots predict (append_variant with
+ * the same qs, k, from): logp (B, n), 0 at padding slots. Returns logp,
+ * grown to *cap floats; targets is scratch of the same size. */
+static float *slot_logp(const float *slots, question_enc *const *qs, int B, int k, const int *from,
+                        int n, int V, float *logp, int32_t **targets, size_t *cap) {
+  size_t cells = (size_t)B * (size_t)n + 1;
+  if (cells > *cap) {
+    free(logp);
+    free(*targets);
+    logp = lethe_malloc(sizeof(float) * cells);
+    *targets = lethe_malloc(sizeof(int32_t) * cells);
+    *cap = cells;
+  }
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < n; i++) {
+      int t = (from ? from[b] : 0) + 1 + i, has = k < qs[b]->n && t < n_targets(qs[b], k);
+      (*targets)[(size_t)b * n + i] = has ? targets_of(qs[b], k)[t] : -1;
+    }
+  if (n > 0) logits_target_logp(logp, slots, *targets, (int64_t)B * n, V);
+  return logp;
 }
 
 /* Fills ws->ref_rows for the forget rows rows[0..B) (variant 0 = the
@@ -332,8 +358,7 @@ static int ref_rows_fill(eval_workspace *ws, const llama_model *ref, const tofu_
   for (int b = 0; b < B; b++) {
     missing += ws->ref_rows[rows[b]] == NULL;
     P = qs[b]->n_prompt > P ? qs[b]->n_prompt : P;
-    int A = qs[b]->ex[0].len - qs[b]->n_prompt;
-    Amax = A > Amax ? A : Amax;
+    Amax = n_targets(qs[b], 0) > Amax ? n_targets(qs[b], 0) : Amax;
   }
   if (!missing) return 0;
   const int32_t **prompts = lethe_malloc(sizeof(int32_t *) * (size_t)B);
@@ -349,7 +374,7 @@ static int ref_rows_fill(eval_workspace *ws, const llama_model *ref, const tofu_
   }
   for (int b = 0; rc == 0 && b < B; b++) {
     if (ws->ref_rows[rows[b]]) continue;
-    int A = qs[b]->ex[0].len - qs[b]->n_prompt;
+    int A = n_targets(qs[b], 0);
     float *out = lethe_malloc(sizeof(float) * ((size_t)A * V + 1));
     for (int i = 0; i < A; i++) {
       const float *row = answer_logits(ws, ws->logits, b, i, n, V);
@@ -436,15 +461,15 @@ static int by_prompt(const void *a, const void *b, void *qs_) {
  * after it are appended, on a branch that hides the base's slots from l on.
  * Writes res[b * rec + v]. */
 static int score_branch(const llama_model *m, eval_workspace *ws, question_enc *const *qs, int B,
-                        int v, int base, int nb, int P, const int *lens, int32_t pad, double *res,
-                        size_t rec, lethe_err *err) {
+                        int v, int base, int nb, int P, int32_t pad, double *res, size_t rec,
+                        lethe_err *err) {
   int V = m->cfg.vocab_size, ns = 0;
   int *keep = lethe_malloc(sizeof(int) * (size_t)B), *from = lethe_malloc(sizeof(int) * (size_t)B);
   for (int b = 0; b < B; b++) {
     from[b] = 0;
     if (v < qs[b]->n) {
-      int Av = qs[b]->ex[v].len - lens[b], Ab = qs[b]->ex[base].len - lens[b], l = 0;
-      const int32_t *tv = qs[b]->ex[v].ids + lens[b], *tb = qs[b]->ex[base].ids + lens[b];
+      int Av = n_targets(qs[b], v), Ab = n_targets(qs[b], base), l = 0;
+      const int32_t *tv = targets_of(qs[b], v), *tb = targets_of(qs[b], base);
       while (l < Av && l < Ab && tv[l] == tb[l]) l++;
       if (l > Ab - 1) l = Ab > 0 ? Ab - 1 : 0; /* the base's slots predict up to target Ab - 1 */
       from[b] = l;
@@ -453,25 +478,18 @@ static int score_branch(const llama_model *m, eval_workspace *ws, question_enc *
   }
   llama_kv_branch(&ws->kv, keep);
   int rc = append_variant(m, &ws->kv, &ws->logits, &ws->logits_cap, qs, B, v, from, pad, &ns, err);
-  size_t cells = (size_t)B * (size_t)(ns > 0 ? ns : 1);
-  int32_t *targets = lethe_malloc(sizeof(int32_t) * cells);
-  float *logp = lethe_calloc(cells, sizeof(float));
-  for (int b = 0; rc == 0 && b < B; b++)
-    for (int i = 0; i < ns; i++) {
-      int t = from[b] + 1 + i, has = v < qs[b]->n && t < qs[b]->ex[v].len - lens[b];
-      targets[(size_t)b * ns + i] = has ? qs[b]->ex[v].ids[lens[b] + t] : -1;
-    }
-  if (rc == 0 && ns > 0) logits_target_logp(logp, ws->logits, targets, (int64_t)B * ns, V);
+  int32_t *targets = NULL;
+  size_t cap = 0;
+  float *logp = rc == 0 ? slot_logp(ws->logits, qs, B, v, from, ns, V, NULL, &targets, &cap) : NULL;
   for (int b = 0; rc == 0 && b < B; b++) {
     if (v >= qs[b]->n) continue;
-    int Av = qs[b]->ex[v].len - lens[b], l = from[b];
-    const int32_t *tv = qs[b]->ex[v].ids + lens[b];
+    int Av = n_targets(qs[b], v), l = from[b];
     double sum = 0;
     for (int i = 0; i < l; i++) sum -= ws->base_lp[(size_t)b * (nb + 1) + i];
     if (l < Av) {
       float lp;
       const float *row = answer_logits(ws, ws->base_logits, b, l, nb, V);
-      logits_target_logp(&lp, row, tv + l, 1, V);
+      logits_target_logp(&lp, row, targets_of(qs[b], v) + l, 1, V);
       sum -= lp;
     }
     for (int t = l + 1; t < Av; t++) sum -= logp[(size_t)b * ns + (t - l - 1)];
@@ -531,7 +549,7 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
       lens[b] = bq[b]->n_prompt;
       P = lens[b] > P ? lens[b] : P;
       for (int v = 0; v < bq[b]->n; v++)
-        Amax = bq[b]->ex[v].len - lens[b] > Amax ? bq[b]->ex[v].len - lens[b] : Amax;
+        Amax = n_targets(bq[b], v) > Amax ? n_targets(bq[b], v) : Amax;
     }
     if (ref) rc = ref_rows_fill(ws, ref, set, bq, rows, B, pad, err);
     if (rc != 0) break;
@@ -563,28 +581,15 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
                           B, v, NULL, pad, &ns, err);
       if (rc != 0) break;
       /* log p of every target: the first from the prompt's logits */
-      size_t cells = (size_t)B * ((size_t)ns + 1);
-      if (cells > tcap) {
-        free(targets);
-        free(logp);
-        targets = lethe_malloc(sizeof(int32_t) * cells);
-        logp = lethe_malloc(sizeof(float) * cells);
-        tcap = cells;
-      }
+      logp = slot_logp(*buf, bq, B, v, NULL, ns, V, logp, &targets, &tcap);
+      if (v == base) ws->base_lp = grow(ws->base_lp, &ws->base_lp_cap, (size_t)B * (ns + 1));
       for (int b = 0; b < B; b++) {
-        int A = bq[b]->ex[v].len - lens[b];
-        const int32_t *ans = bq[b]->ex[v].ids + lens[b];
-        targets[(size_t)B * ns + b] = A > 0 ? ans[0] : -1;
-        for (int i = 0; i < ns; i++) targets[(size_t)b * ns + i] = i + 1 < A ? ans[i + 1] : -1;
-      }
-      if (ns > 0) logits_target_logp(logp, *buf, targets, (int64_t)B * ns, V);
-      logits_target_logp(logp + (size_t)B * ns, ws->first, targets + (size_t)B * ns, B, V);
-      if (v == base) ws->base_lp = grow(ws->base_lp, &ws->base_lp_cap, cells);
-      for (int b = 0; b < B; b++) {
-        int A = bq[b]->ex[v].len - lens[b];
+        int A = n_targets(bq[b], v);
         double sum = 0;
         for (int i = 0; i < A; i++) {
-          float lp = i == 0 ? logp[(size_t)B * ns + b] : logp[(size_t)b * ns + i - 1];
+          float lp;
+          if (i == 0) logits_target_logp(&lp, ws->first + (size_t)b * V, targets_of(bq[b], v), 1, V);
+          else lp = logp[(size_t)b * ns + i - 1];
           sum -= lp;
           if (v == base) ws->base_lp[(size_t)b * (ns + 1) + i] = lp;
         }
@@ -596,7 +601,7 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
       nb = ns;
     }
     for (int v = base + 1; rc == 0 && v < K; v++)
-      rc = score_branch(m, ws, bq, B, v, base, nb, P, lens, pad, res + start * rec, rec, err);
+      rc = score_branch(m, ws, bq, B, v, base, nb, P, pad, res + start * rec, rec, err);
     if (ref && ws->ref_floats > REF_CACHE_FLOATS) drop_ref_rows(ws);
   }
   if (rc == 0) {
@@ -633,14 +638,21 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
   return rc;
 }
 
+/* Answers scored for a set: per question the answer, the paraphrase (with
+ * has_para) and the perturbed answers. */
+static size_t n_answers(const tofu_set *set, int has_para) {
+  size_t total = 0;
+  for (size_t i = 0; i < set->n; i++) total += 1 + (size_t)has_para + (size_t)set->rows[i].n_perturbed;
+  return total;
+}
+
 /* Average NLL of every answer of every question of a set on the pairwise
  * path (each (prompt, answer) sequence on its own), packed as
  * eval_set_shared's. */
 static int pairwise_nll(llama_model *m, const tok_tokenizer *tok, const tofu_format *fmt,
                         const tofu_set *set, int has_para, const eval_options *opt, long *turn,
                         double *nll, lethe_err *err) {
-  size_t per = 1 + (size_t)has_para, total = 0;
-  for (size_t i = 0; i < set->n; i++) total += per + (size_t)set->rows[i].n_perturbed;
+  size_t total = n_answers(set, has_para);
   const char **q = lethe_malloc(sizeof(char *) * (total + 1)), **a = lethe_malloc(sizeof(char *) * (total + 1));
   size_t k = 0;
   for (size_t i = 0; i < set->n; i++) {
@@ -687,9 +699,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
-    size_t total = 0;
-    for (size_t i = 0; i < set->n; i++) total += 1 + (size_t)has_para + (size_t)set->rows[i].n_perturbed;
-    double *nll = lethe_malloc(sizeof(double) * (total + 1));
+    double *nll = lethe_malloc(sizeof(double) * (n_answers(set, has_para) + 1));
     const llama_model *kl_ref = s == EVAL_FORGET ? ref : NULL;
     rc = opt->pairwise ? 1
                        : eval_set_shared(ws, m, kl_ref, tok, fmt, set, has_para, opt, &turn, nll,
