@@ -7,13 +7,8 @@
 # Installs clang and its sanitizer runtimes first when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deps="clang libclang-rt-14-dev"
-missing=""
-for p in $deps; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
-  else echo "missing packages:$missing (run: sudo apt-get install$missing)" >&2; exit 1; fi
-fi
+. scripts/deps.sh
+need_packages clang libclang-rt-14-dev
 jobs=$(nproc)
 t0=$(date +%s)
 echo "== sanitizers: ASan + UBSan build and ctest"

@@ -10,22 +10,8 @@ lethe=$1
 mpirun=$2
 work=$(mktemp -d /tmp/lethe_suite_mpi_XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/base.cfg" <<CFG
-cache_dir = "$work/cache";
-world = { authors = 10; general_qa = 20; idk = 20; };
-data = { forget_split = "forget10"; };
-model = { hidden_size = 64; intermediate_size = 176; num_hidden_layers = 2;
-          num_attention_heads = 4; num_key_value_heads = 4; };
-base = { epochs = 4; batch_size = 16; lr = 3e-3; };
-finetune = { epochs = 3; batch_size = 16; lr = 3e-3; };
-unlearn = { epochs = 3; batch_size = 4; lr = 1e-3; };
-eval = { max_new_tokens = 12; };
-CFG
-cat > "$work/suite.cfg" <<CFG
-name = "tiny";
-base = "base.cfg";
-grid = { method = { name = ["ga", "npo"]; }; unlearn = { seed = [0, 1]; }; };
-CFG
+. "$(dirname "$0")/tiny.sh"
+write_tiny_suite "$work" 4 3 3 12
 out="$work/out"
 mpi() { OMP_NUM_THREADS=1 "$mpirun" --oversubscribe --allow-run-as-root -np 2 "$@"; }
 mpi "$lethe" suite run "$work/suite.cfg" --out "$out" > "$work/first.log" 2>&1 ||

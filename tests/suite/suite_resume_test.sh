@@ -8,22 +8,8 @@ set -euo pipefail
 lethe=$1
 work=$(mktemp -d /tmp/lethe_suite_XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/base.cfg" <<CFG
-cache_dir = "$work/cache";
-world = { authors = 10; general_qa = 20; idk = 20; };
-data = { forget_split = "forget10"; };
-model = { hidden_size = 64; intermediate_size = 176; num_hidden_layers = 2;
-          num_attention_heads = 4; num_key_value_heads = 4; };
-base = { epochs = 10; batch_size = 16; lr = 3e-3; };
-finetune = { epochs = 10; batch_size = 16; lr = 3e-3; };
-unlearn = { epochs = 10; batch_size = 4; lr = 1e-3; };
-eval = { max_new_tokens = 24; };
-CFG
-cat > "$work/suite.cfg" <<CFG
-name = "tiny";
-base = "base.cfg";
-grid = { method = { name = ["ga", "npo"]; }; unlearn = { seed = [0, 1]; }; };
-CFG
+. "$(dirname "$0")/tiny.sh"
+write_tiny_suite "$work" 10 10 10 24
 out="$work/out"
 setsid "$lethe" suite run "$work/suite.cfg" --out "$out" -j 1 --quiet > "$work/first.log" 2>&1 &
 pgid=$!
