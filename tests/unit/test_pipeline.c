@@ -68,14 +68,20 @@ static void eval_stage(experiment *e, const stage_out *data, const stage_out *s,
   tok_free(tok);
 }
 
+/* The data, base and target stages (trained, or from the cache). */
+static void stages_to_target(experiment *e, stage_out *data, stage_out *base, stage_out *target) {
+  lethe_err err = {0};
+  ck_assert_msg(stage_data(e, data, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_base(e, data, base, &err) == 0, "%s", err.msg);
+  ck_assert_msg(stage_finetune(e, data, base, "full", 0, target, &err) == 0, "%s", err.msg);
+}
+
 START_TEST(test_stages_memorise_and_forget_quality_separates) {
   experiment e;
   load_tiny(&e, NULL);
   lethe_err err = {0};
   stage_out data, base, target, retain, retain2;
-  ck_assert_msg(stage_data(&e, &data, &err) == 0, "%s", err.msg);
-  ck_assert_msg(stage_base(&e, &data, &base, &err) == 0, "%s", err.msg);
-  ck_assert_msg(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0, "%s", err.msg);
+  stages_to_target(&e, &data, &base, &target);
   ck_assert_msg(stage_finetune(&e, &data, &base, "retain90", 0, &retain, &err) == 0, "%s", err.msg);
   ck_assert_msg(stage_finetune(&e, &data, &base, "retain90", 1, &retain2, &err) == 0, "%s", err.msg);
   ck_assert_str_ne(retain.dir, retain2.dir);
@@ -142,8 +148,7 @@ START_TEST(test_eval_matches_lethe_score) {
   load_tiny(&e, NULL);
   lethe_err err = {0};
   stage_out data, base, target;
-  ck_assert(stage_data(&e, &data, &err) == 0 && stage_base(&e, &data, &base, &err) == 0);
-  ck_assert(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0);
+  stages_to_target(&e, &data, &base, &target);
   eval_report r;
   eval_stage(&e, &data, &target, NULL, 0, &r);
   eval_data d;
@@ -214,8 +219,7 @@ START_TEST(test_eval_shared_prompt_equals_pairwise) {
   load_tiny(&e, NULL);
   lethe_err err = {0};
   stage_out data, base, target, retain;
-  ck_assert(stage_data(&e, &data, &err) == 0 && stage_base(&e, &data, &base, &err) == 0);
-  ck_assert(stage_finetune(&e, &data, &base, "full", 0, &target, &err) == 0);
+  stages_to_target(&e, &data, &base, &target);
   ck_assert(stage_finetune(&e, &data, &base, "retain90", 0, &retain, &err) == 0);
   tok_tokenizer *tok;
   llama_model m, ref;
