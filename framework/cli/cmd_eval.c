@@ -13,7 +13,7 @@ void help_eval(void) {
       "usage: lethe eval --model DIR --data DIR --split forgetNN --out DIR\n"
       "                  [--retain-eval EVAL.json] [--ref MODEL_DIR]\n"
       "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n"
-      "                  [--compute f32|bf16]\n\n"
+      "                  [--compute auto|f32|bf16]\n\n"
       "Evaluates a model on a TOFU-format data directory (its tokenizer.json is\n"
       "used): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
@@ -25,7 +25,7 @@ void help_eval(void) {
 
 int cmd_eval(int argc, char **argv) {
   const char *model_dir = NULL, *data_dir = NULL, *split = NULL, *out = NULL, *retain_eval = NULL;
-  const char *ref_dir = NULL, *compute = "f32", *v;
+  const char *ref_dir = NULL, *compute = "auto", *v;
   eval_options opt = {.max_rows = 300, .max_new_tokens = 48, .batch_size = 64};
   for (int i = 1; i < argc; i++) {
     if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
@@ -45,9 +45,9 @@ int cmd_eval(int argc, char **argv) {
   }
   if (!model_dir || !data_dir || !split || !out)
     return cli_usage_error("eval", "--model, --data, --split and --out are required");
-  if (strcmp(compute, "f32") && strcmp(compute, "bf16"))
-    return cli_usage_error("eval", "--compute must be f32 or bf16, not '%s'", compute);
   lethe_err err = {0};
+  int mode;
+  if (llama_compute_from_name(compute, &mode, &err) != 0) return cli_usage_error("eval", "--compute: %s", err.msg);
   tok_tokenizer *tok = NULL;
   llama_model m = {0}, ref = {0};
   eval_data d = {0};
@@ -58,7 +58,7 @@ int cmd_eval(int argc, char **argv) {
   tofu_format_default(&fmt);
   int rc = stage_tokenizer(data_dir, &tok, &err);
   if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0)
-    llama_set_compute(&m, strcmp(compute, "bf16") ? LLAMA_COMPUTE_F32 : LLAMA_COMPUTE_BF16);
+    llama_set_compute(&m, mode);
   if (rc == 0 && ref_dir) rc = llama_load(&ref, ref_dir, &err);
   if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/dist.h"
+#include "tensor/tensor.h"
 #include "lethe/version.h"
 
 static const cli_command commands[] = {
@@ -53,7 +54,9 @@ static int dispatch(int argc, char **argv) {
     return 2;
   }
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-    printf("lethe %s\n", LETHE_VERSION_STRING);
+    char machine[512];
+    tensor_backend_describe(machine, sizeof machine);
+    printf("lethe %s\n%s\n", LETHE_VERSION_STRING, machine);
     return 0;
   }
   if (cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
@@ -81,6 +84,11 @@ int main(int argc, char **argv) {
   if (dist_init(&argc, &argv, &err) != 0) {
     fprintf(stderr, "lethe: %s\n", err.msg);
     return 1;
+  }
+  if (tensor_env_check(&err) != 0) {
+    fprintf(stderr, "lethe: %s\n", err.msg);
+    dist_fail(2);
+    return 2;
   }
   if (!dist_is_root()) {
     lethe_log_set_level(LETHE_LOG_WARN);

@@ -1,8 +1,9 @@
 /* kernels — the element-wise parts of a Llama layer, forward and backward,
  * in fused C loops with OpenMP (static schedules, sums in a fixed order:
- * results do not depend on timing). The inner loops are vectorised (an
- * AVX-512 variant is picked at load time, see TENSOR_VECTOR_CLONES) and use
- * an inline exp accurate to a few ulp. The *_bf16 variants write their
+ * results do not depend on timing). The inner loops are vectorised: the
+ * file model/isa/kernels.c is compiled once per x86-64 level (baseline,
+ * AVX2+FMA, AVX-512) and kernels.c forwards each call to the level lethe runs
+ * at (tensor_isa_level); they use an inline exp accurate to a few ulp. The *_bf16 variants write their
  * output rounded to bfloat16 for bf16 compute (llama_set_compute). Shapes
  * are in the comments; N = rows (B·T). Backward functions add into parameter
  * gradients and, where noted, into input gradients. */

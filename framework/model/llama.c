@@ -158,6 +158,26 @@ void llama_set_compute(llama_model *m, int mode) {
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 
+int llama_compute_from_name(const char *name, int *mode, lethe_err *err) {
+  int bf16 = tensor_backend_get()->bf16;
+  if (!strcmp(name, "auto")) *mode = bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32;
+  else if (!strcmp(name, "f32")) *mode = LLAMA_COMPUTE_F32;
+  else if (!strcmp(name, "bf16")) *mode = LLAMA_COMPUTE_BF16;
+  else return lethe_errf(err, LETHE_E_CONFIG, "compute must be \"auto\", \"f32\" or \"bf16\", not \"%s\"", name);
+  if (*mode == LLAMA_COMPUTE_BF16 && !bf16) {
+    char machine[512];
+    tensor_backend_describe(machine, sizeof machine);
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "compute = \"bf16\" needs native bfloat16 matmuls (AVX512_BF16 or AMX), which "
+                      "this machine does not have (%s); use compute = \"auto\" (bf16 where the CPU "
+                      "has it, f32 elsewhere) or \"f32\"",
+                      machine);
+  }
+  return 0;
+}
+
+const char *llama_compute_name(int mode) { return mode == LLAMA_COMPUTE_BF16 ? "bf16" : "f32"; }
+
 void llama_reserve(llama_model *m, int B, int T) {
   if (B <= m->B_max && T <= m->T_max) return;
   if (B < m->B_max) B = m->B_max;

@@ -197,6 +197,12 @@ void llama_reserve(llama_model *m, int B, int T);
  * (generate.h) follows the precision the model has when the cache is set up.
  * Activation buffers are reallocated at the next forward. */
 void llama_set_compute(llama_model *m, int mode);
+/* The mode a setting names: "f32", "bf16", or "auto" = bf16 where this
+ * machine has native bf16 matmuls (tensor_backend_get), f32 elsewhere. Fails
+ * with a message for another name, or for "bf16" on a machine without them
+ * (saying what the machine has and what to use instead). */
+int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
+const char *llama_compute_name(int mode); /* "f32" or "bf16" */
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
  * valid until llama_backward returns. Token ids must be < V (checked). */

@@ -12,7 +12,7 @@
 const char *const experiment_schema =
     "version = 1;\n"
     "kind = \"tofu\";\n"
-    "compute = \"f32\";\n"
+    "compute = \"auto\";\n"
     "seed = 0;\n"
     "threads = 0;\n"
     "cache_dir = \"\";\n"
@@ -44,6 +44,20 @@ const char *const experiment_schema =
 
 const char *const experiment_open_groups[] = {"world", "method", NULL};
 
+/* Replaces compute = "auto" by what it means on this machine, so that
+ * stage keys, config.cfg and summaries name the precision actually used. */
+static int resolve_compute(experiment *e, lethe_err *err) {
+  config_setting_t *s = lcfg_setting(&e->cfg, "compute");
+  int mode;
+  if (llama_compute_from_name(config_setting_get_string(s), &mode, err) != 0) {
+    char where[600];
+    lcfg_where(s, where, sizeof where);
+    return lethe_err_prefix(err, "%s", where);
+  }
+  config_setting_set_string(s, llama_compute_name(mode));
+  return 0;
+}
+
 int experiment_load(experiment *e, const char *path, const char *const *overrides, int n_overrides,
                     lethe_err *err) {
   memset(e, 0, sizeof *e);
@@ -73,11 +87,7 @@ int experiment_load(experiment *e, const char *path, const char *const *override
     e->cache_dir = lethe_path_join(home && *home ? home : "/tmp", ".cache/lethe");
   }
   e->threads = (int)lcfg_int(&e->cfg, "threads");
-  const char *compute = lcfg_string(&e->cfg, "compute");
-  if (strcmp(compute, "f32") && strcmp(compute, "bf16")) {
-    char where[600];
-    lcfg_where(lcfg_setting(&e->cfg, "compute"), where, sizeof where);
-    lethe_errf(err, LETHE_E_CONFIG, "%s: compute must be \"f32\" or \"bf16\", not \"%s\"", where, compute);
+  if (resolve_compute(e, err) != 0) {
     experiment_free(e);
     return -1;
   }
@@ -200,6 +210,7 @@ uint64_t experiment_key(const experiment *e, const char *const *paths, int n, ui
 }
 
 void experiment_set_compute(const experiment *e, llama_model *m) {
+  /* resolved and checked by experiment_load */
   llama_set_compute(m, strcmp(lcfg_string(&e->cfg, "compute"), "bf16") ? LLAMA_COMPUTE_F32
                                                                        : LLAMA_COMPUTE_BF16);
 }

@@ -14,18 +14,47 @@
 #ifndef LETHE_TENSOR_H
 #define LETHE_TENSOR_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "core/core.h"
 
 #define TENSOR_MAX_DIMS 4
 
-/* Marks a small loop function to be compiled twice, for AVX-512 (x86-64-v4)
- * and for the baseline ISA; the dynamic loader picks the one this CPU runs.
- * Used by the element-wise kernels here and in model/kernels.c. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TENSOR_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define TENSOR_VECTOR_CLONES
-#endif
+/* The x86-64 level lethe's own kernels run at (tensor/isa.c): the CPU's,
+ * asked with cpuid, capped by the environment variable LETHE_ISA
+ * (baseline | avx2 | avx512), so that an AVX-512 machine can run the code an
+ * AVX2-only one runs. Other architectures are baseline. */
+typedef enum tensor_isa { TENSOR_ISA_BASELINE = 0, TENSOR_ISA_AVX2 = 1, TENSOR_ISA_AVX512 = 2 } tensor_isa;
+/* Fails (naming the variable and what it accepts) on a bad LETHE_ISA or
+ * LETHE_MATMUL; call it before any computation (the program's start). */
+int tensor_env_check(lethe_err *err);
+tensor_isa tensor_isa_level(void); /* min(the CPU's level, LETHE_ISA) */
+tensor_isa tensor_isa_cpu(void);   /* the CPU's own level */
+int tensor_isa_cpu_bf16(void);     /* the CPU has AVX512_BF16 (whatever the cap) */
+const char *tensor_isa_name(tensor_isa isa);
+
+/* What runs the matmuls here, decided once by asking oneDNN for a probe
+ * primitive of each type and reading its implementation name:
+ * - float32: oneDNN when its f32 matmul is a brgemm kernel (AVX-512 CPUs);
+ *   otherwise lethe's own GEMM (tensor/isa/gemm.c), whose results do not
+ *   depend on the thread count or the batch shape, as oneDNN's gemm:jit's
+ *   (AVX2) do;
+ * - bfloat16: only where oneDNN has a native bf16 kernel (AVX512_BF16 or
+ *   AMX) and the level is avx512; there is no other bf16 path.
+ * LETHE_MATMUL=onednn or =lethe forces the float32 choice (benchmarks
+ * compare the two in one run). */
+typedef struct tensor_backend {
+  int f32_onednn;       /* 1: f32 on oneDNN; 0: lethe's GEMM */
+  int bf16;             /* 1: bf16 matmuls available */
+  char onednn_isa[48];  /* oneDNN's effective ISA (after ONEDNN_MAX_CPU_ISA) */
+  char f32_impl[96];    /* oneDNN's f32 implementation, or why there is none */
+  char bf16_impl[96];   /* the same for bf16 */
+} tensor_backend;
+const tensor_backend *tensor_backend_get(void);
+/* One line saying what runs here, e.g. "lethe avx2 kernels; f32 matmul:
+ * lethe gemm (avx2); bf16: not available (oneDNN avx2: unimplemented)". */
+void tensor_backend_describe(char *buf, size_t size);
 
 typedef struct tensor_view {
   int ndim;

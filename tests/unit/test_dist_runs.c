@@ -1,9 +1,16 @@
 /* test_dist_runs — `mpirun -np 2 lethe ...` gives the run of one process
  * (docs/scaling.md), on a tiny embedded world with one thread per rank:
  * - unlearning (NPO: log-prob gathers and the reference cache; NPO+KL:
- *   logits gathers and a reference model): every step's loss and the final
- *   weights agree with one process within 1e-5 relative, the evaluation
- *   before the first step is identical;
+ *   logits gathers and a reference model): every step's loss agrees with
+ *   one process within 1e-5 relative, every weight tensor within 1e-5 in
+ *   norm and each weight within 1e-3 of the tensor's largest, and the
+ *   evaluation before the first step is identical. A shard's gradient is a
+ *   sum in another order, and AdamW turns rounding in a near-zero gradient
+ *   into a fraction of a whole step (up to lr) of that one weight: measured
+ *   with lethe's AVX2 GEMM, one embedding weight of a rare token differs by
+ *   7e-5 of the tensor's largest after 8 steps while the tensor differs by
+ *   1.2e-6 in norm (AVX-512, oneDNN: 8e-7 and 5e-8). A wrong shard or sum
+ *   would be off by O(1);
  * - `lethe eval` of one model with 1, 2 and 3 ranks writes identical files;
  * - the stages (base, target, retain: data-parallel training) built by 2
  *   ranks in a fresh cache match those of one process more loosely: their
@@ -93,6 +100,7 @@ static void write_config(const char *name, const char *cache) {
   ck_assert_ptr_nonnull(f);
   fprintf(f,
           "cache_dir = \"%s/%s\";\n"
+          "compute = \"f32\";\n"
           "world = { authors = 10; general_qa = 20; idk = 20; };\n"
           "data = { forget_split = \"forget10\"; };\n"
           "model = { hidden_size = 64; intermediate_size = 176; num_hidden_layers = 2;\n"
@@ -149,7 +157,8 @@ START_TEST(test_unlearning_matches_one_process) {
           m, steps, worst, wdiff, norm_rel);
   ck_assert_int_ge(steps, 3);
   ck_assert_msg(worst <= 1e-5, "%s: losses differ by %g relative", m, worst);
-  ck_assert_msg(wdiff <= 1e-5, "%s: weights differ by %g relative", m, wdiff);
+  ck_assert_msg(norm_rel <= 1e-5, "%s: weights differ by %g relative in norm", m, norm_rel);
+  ck_assert_msg(wdiff <= 1e-3, "%s: a weight differs by %g of its tensor's largest", m, wdiff);
   /* the evaluation before the first step: the same model, the same numbers */
   snprintf(p1, sizeof p1, "r1-%s/history.jsonl", m);
   snprintf(p2, sizeof p2, "r2-%s/history.jsonl", m);

@@ -21,6 +21,7 @@
 #include "model/generate.h"
 #include "model/llama.h"
 #include "tensor/tensor.h"
+#include "unit/bf16_skip.h"
 
 typedef struct setup {
   llama_model m;
@@ -138,6 +139,7 @@ static double rel_l2(const float *a, const float *b, size_t n) {
 }
 
 START_TEST(test_bf16_close_to_f32) {
+  if (!bf16_runs_here("bf16 against f32")) return;
   setup s;
   make(&s, 128, 2, 2, 3, 97, 4, 96, 0.05);
   size_t n = (size_t)s.B * s.T, np = s.m.n_params;
@@ -184,6 +186,7 @@ static void kv_logits(setup *s, llama_kv_cache *c, int n, float *out) {
 }
 
 START_TEST(test_bf16_generation) {
+  if (!bf16_runs_here("bf16 KV-cache generation")) return;
   setup s;
   make(&s, 128, 2, 2, 3, 97, 4, 96, 0.05);
   size_t n = (size_t)s.B * s.m.cfg.vocab_size;
@@ -230,7 +233,9 @@ static void check_repeatable(int compute) {
 
 START_TEST(test_repeatable_f32) { check_repeatable(LLAMA_COMPUTE_F32); }
 END_TEST
-START_TEST(test_repeatable_bf16) { check_repeatable(LLAMA_COMPUTE_BF16); }
+START_TEST(test_repeatable_bf16) {
+  if (bf16_runs_here("bf16 repeatability")) check_repeatable(LLAMA_COMPUTE_BF16);
+}
 END_TEST
 
 /* Every matmul shape the runtime uses (training f32/bf16 with GQA and several
@@ -239,6 +244,7 @@ START_TEST(test_no_reference_kernels) {
   setup s;
   make(&s, 64, 4, 2, 1, 23, 2, 130, 0.1);
   for (int compute = LLAMA_COMPUTE_F32; compute <= LLAMA_COMPUTE_BF16; compute++) {
+    if (compute == LLAMA_COMPUTE_BF16 && !bf16_runs_here("bf16 kernels")) break;
     llama_set_compute(&s.m, compute);
     loss(&s, 1);
     llama_kv_cache c;

@@ -1,0 +1,297 @@
+/* gemm — lethe's own float32 matmul, compiled once per ISA level (see
+ * tensor_isa.h; the file is built with -march for the level and
+ * -ffp-contract=off, its functions named with LETHE_ISA_SUFFIX).
+ *
+ * Every element of C is one chain of fused (AVX2) or separate (baseline)
+ * multiply-adds over k = 0, 1, ..., K-1 in order, started from zero; then
+ * C = alpha·acc, or C = C + alpha·acc when accumulating. The chain is cut
+ * into blocks of KC (the partial sums go through memory in float32, exactly)
+ * and the work is split over threads by output tiles only, never over k. So
+ * an element's value depends on its row of A, its column of B and K alone:
+ * not on M, N, the batch it is in, the thread count or pointer alignment.
+ * That is what makes training and evaluation independent of thread and rank
+ * counts on CPUs where oneDNN's own f32 kernels (gemm:jit) are not.
+ *
+ * The usual structure (as BLIS describes it): per KC block a panel of B (NR
+ * columns, k-major) is packed into a per-thread buffer, and a register-tiled
+ * micro-kernel multiplies MR rows of A, read where they are (any strides;
+ * only a ragged last sliver is copied), into a tile of partial sums.
+ * Not here: bf16 inputs (oneDNN on CPUs that have them), choosing this or
+ * oneDNN (tensor.c). */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/tensor_isa.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MR 6
+#define NR 16
+#else
+#define MR 4
+#define NR 8
+#endif
+#define KC 256       /* k per block: a B panel (KC×NR) stays in L1 */
+#define MC (16 * MR) /* rows per pass over a packed B block */
+#define NC_MAX 256   /* columns of B packed at once (L2) */
+#define ROWS_MAX (4 * MC)
+
+/* Per-thread scratch, 64-byte aligned, grown once and kept for the thread's
+ * life: packed B (KC×NC_MAX), the partial sums of one task
+ * (ROWS_MAX×NC_MAX) and a copied sliver of A (MR×KC). */
+typedef struct scratch {
+  float *b, *c, *a;
+} scratch;
+
+static _Thread_local scratch tls __attribute__((tls_model("initial-exec")));
+
+static float *aligned_floats(size_t n) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, n * sizeof(float)) != 0) abort();
+  return p;
+}
+
+static scratch *scratch_get(void) {
+  if (!tls.b) {
+    tls.b = aligned_floats((size_t)KC * NC_MAX);
+    tls.c = aligned_floats((size_t)ROWS_MAX * NC_MAX);
+    tls.a = aligned_floats((size_t)MR * KC);
+  }
+  return &tls;
+}
+
+/* ---- packing ----------------------------------------------------------------- */
+/* dst (kc × NR, k-major) = columns [0, cols) of B (strides sk, sn), zero
+ * beyond: the general case. */
+static void pack_panel_any(float *dst, const float *b, int64_t sk, int64_t sn, int kc, int cols) {
+  for (int k = 0; k < kc; k++) {
+    for (int j = 0; j < cols; j++) dst[k * NR + j] = b[k * sk + j * sn];
+    for (int j = cols; j < NR; j++) dst[k * NR + j] = 0.0f;
+  }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+/* Columns contiguous in k (sk = 1: B is a transposed row-major matrix, as
+ * Wᵀ in X·Wᵀ): 8×8 blocks transposed in registers. */
+static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
+  int k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int j0 = 0; j0 < NR; j0 += 8) {
+      __m256 r[8], t[8];
+      for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(b + (j0 + j) * sn + k);
+      for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+      }
+      for (int j = 0; j < 8; j += 4) {
+        r[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+        r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xee);
+        r[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+        r[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xee);
+      }
+      /* r[0..3]: k rows {0,4}, {1,5}, {2,6}, {3,7} of columns 0-3 (lanes) and
+       * r[4..7] of columns 4-7; permute the 128-bit halves into rows */
+      for (int q = 0; q < 4; q++) {
+        _mm256_store_ps(dst + (k + q) * NR + j0, _mm256_permute2f128_ps(r[q], r[q + 4], 0x20));
+        _mm256_store_ps(dst + (k + q + 4) * NR + j0, _mm256_permute2f128_ps(r[q], r[q + 4], 0x31));
+      }
+    }
+  if (k < kc) pack_panel_any(dst + k * NR, b + k, 1, sn, kc - k, NR);
+}
+#else
+static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
+  pack_panel_any(dst, b, 1, sn, kc, NR);
+}
+#endif
+
+/* bp gets k-rows [0, kc) × columns [0, n) of B (strides sk, sn) as panels of
+ * NR columns, k-major inside a panel; columns past n are zero. */
+static void pack_b(float *bp, const float *b, int64_t sk, int64_t sn, int kc, int n) {
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    int cols = n - j0 < NR ? n - j0 : NR;
+    float *dst = bp + (size_t)j0 * kc;
+    if (sn == 1 && cols == NR)
+      for (int k = 0; k < kc; k++) memcpy(dst + k * NR, b + k * sk + j0, sizeof(float) * NR);
+    else if (sk == 1 && cols == NR)
+      pack_panel_kmajor(dst, b + j0 * sn, sn, kc);
+    else
+      pack_panel_any(dst, b + j0 * sn, sk, sn, kc, cols);
+  }
+}
+
+/* A sliver of A copied k-major (rows past `rows` zero), so the micro-kernel
+ * reads it with strides (1, MR): the ragged last one, or one whose strides
+ * are both other than 1. */
+static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t sk, int rows,
+                                int kc) {
+  for (int k = 0; k < kc; k++)
+    for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? a[r * sm + k * sk] : 0.0f;
+  return dst;
+}
+
+/* ---- micro-kernel -------------------------------------------------------------- */
+/* ct (MR×NR, row stride ldc) = (first ? 0 : ct) + A·bp over kc steps, where
+ * A's element (r, k) is at a[r·sm + k·sk]. */
+#if defined(__AVX2__) && defined(__FMA__)
+/* Written out: twelve accumulators in registers (an array indexed in a loop
+ * would be kept in memory at -O2). Two addressings, so that the loop needs no
+ * stride from memory: rows of A contiguous in k (sk = 1: six row pointers and
+ * the index k) or sliver columns contiguous (sm = 1: one pointer, + sk). */
+#define ROW_LOAD(r)                                                              \
+  __m256 c##r##0 = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + r * ldc);  \
+  __m256 c##r##1 = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + r * ldc + 8)
+#define ROW_FMA(r, where)                       \
+  x = _mm256_broadcast_ss(where);               \
+  c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);    \
+  c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1)
+#define ROW_STORE(r)                        \
+  _mm256_store_ps(ct + r * ldc, c##r##0);   \
+  _mm256_store_ps(ct + r * ldc + 8, c##r##1)
+#define MICRO_BODY(step, at0, at1, at2, at3, at4, at5)                                \
+  ROW_LOAD(0);                                                                        \
+  ROW_LOAD(1);                                                                        \
+  ROW_LOAD(2);                                                                        \
+  ROW_LOAD(3);                                                                        \
+  ROW_LOAD(4);                                                                        \
+  ROW_LOAD(5);                                                                        \
+  for (int k = 0; k < kc; k++, bp += NR, step) {                                      \
+    __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), x;                   \
+    ROW_FMA(0, at0);                                                                  \
+    ROW_FMA(1, at1);                                                                  \
+    ROW_FMA(2, at2);                                                                  \
+    ROW_FMA(3, at3);                                                                  \
+    ROW_FMA(4, at4);                                                                  \
+    ROW_FMA(5, at5);                                                                  \
+  }                                                                                   \
+  ROW_STORE(0);                                                                       \
+  ROW_STORE(1);                                                                       \
+  ROW_STORE(2);                                                                       \
+  ROW_STORE(3);                                                                       \
+  ROW_STORE(4);                                                                       \
+  ROW_STORE(5)
+
+static void micro_rows(int kc, const float *a, int64_t sm, const float *bp, float *ct, int ldc,
+                       int first) {
+  const float *a0 = a, *a1 = a + sm, *a2 = a + 2 * sm, *a3 = a + 3 * sm, *a4 = a + 4 * sm,
+              *a5 = a + 5 * sm;
+  MICRO_BODY((void)0, a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
+}
+
+static void micro_cols(int kc, const float *a, int64_t sk, const float *bp, float *ct, int ldc,
+                       int first) {
+  MICRO_BODY(a += sk, a, a + 1, a + 2, a + 3, a + 4, a + 5);
+}
+
+static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, float *ct,
+                  int ldc, int first) {
+  if (sk == 1) micro_rows(kc, a, sm, bp, ct, ldc, first);
+  else micro_cols(kc, a, sk, bp, ct, ldc, first); /* sm == 1 (task() copies the others) */
+}
+#else
+static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, float *ct,
+                  int ldc, int first) {
+  float c[MR][NR];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) c[r][j] = first ? 0.0f : ct[r * ldc + j];
+  for (int k = 0; k < kc; k++) {
+    for (int r = 0; r < MR; r++) {
+      float x = a[r * sm + k * sk];
+      for (int j = 0; j < NR; j++) c[r][j] += x * bp[j];
+    }
+    bp += NR;
+  }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) ct[r * ldc + j] = c[r][j];
+}
+#endif
+
+/* ---- one task: rows × columns of C ----------------------------------------------------- */
+/* The blocking (rows, nc, MC, KC) never changes a value: every element is
+ * the same chain over k whichever block it falls in, so it may follow the
+ * shape and the thread count. */
+typedef struct blocking {
+  int64_t rows, nc; /* C rows and columns per task */
+  int64_t tasks_m, tasks_n, per_batch;
+} blocking;
+
+static blocking plan(const tensor_gemm_args *g, int threads) {
+  blocking p = {ROWS_MAX, NC_MAX, 0, 0, 0};
+  int64_t want = 4 * (int64_t)threads; /* enough tasks to balance */
+  for (;;) {
+    p.tasks_m = (g->m + p.rows - 1) / p.rows;
+    p.tasks_n = (g->n + p.nc - 1) / p.nc;
+    if (p.tasks_m * p.tasks_n * g->batch >= want) break;
+    if (p.rows > MC) p.rows -= MC;
+    else if (p.nc > 4 * NR) p.nc -= NR * (p.nc > 8 * NR ? 4 : 1);
+    else break;
+  }
+  p.per_batch = p.tasks_m * p.tasks_n;
+  return p;
+}
+
+/* C row (n values) from its partial sums: alpha·acc, or row + alpha·acc. */
+static void write_row(float *restrict row, int64_t scn, const float *restrict acc, int n,
+                      float alpha, int accumulate) {
+  if (scn != 1) {
+    for (int j = 0; j < n; j++)
+      row[j * scn] = accumulate ? row[j * scn] + alpha * acc[j] : alpha * acc[j];
+  } else if (accumulate) {
+    for (int j = 0; j < n; j++) row[j] = row[j] + alpha * acc[j];
+  } else if (alpha != 1.0f) {
+    for (int j = 0; j < n; j++) row[j] = alpha * acc[j];
+  } else {
+    memcpy(row, acc, sizeof(float) * (size_t)n);
+  }
+}
+
+/* C (m×n at c) from A rows (at a) and B columns (at b), m <= ROWS_MAX,
+ * n <= NC_MAX: per k block, B is packed once for all m rows. */
+static void task(const tensor_gemm_args *g, float *c, const float *a, const float *b, int m, int n) {
+  scratch *s = scratch_get();
+  int np = (n + NR - 1) / NR * NR;
+  if (g->k == 0) memset(s->c, 0, sizeof(float) * (size_t)m * NC_MAX);
+  for (int64_t p0 = 0; p0 < g->k; p0 += KC) {
+    int kc = g->k - p0 < KC ? (int)(g->k - p0) : KC;
+    pack_b(s->b, b + p0 * g->sbk, g->sbk, g->sbn, kc, n);
+    for (int i1 = 0; i1 < m; i1 += MC) {
+      int mb = m - i1 < MC ? m - i1 : MC;
+      for (int j0 = 0; j0 < np; j0 += NR)
+        for (int i0 = i1; i0 < i1 + mb; i0 += MR) {
+          const float *ar = a + i0 * g->sam + p0 * g->sak;
+          int64_t sm = g->sam, sk = g->sak;
+          int ragged = m - i0 < MR, general = sm != 1 && sk != 1;
+          if (ragged || general) { /* a ragged sliver is copied once per k block */
+            if (general || j0 == 0) sliver_copy(s->a, ar, sm, sk, m - i0 < MR ? m - i0 : MR, kc);
+            ar = s->a, sm = 1, sk = MR;
+          }
+          micro(kc, ar, sm, sk, s->b + (size_t)j0 * kc, s->c + (size_t)i0 * NC_MAX + j0, NC_MAX,
+                p0 == 0);
+        }
+    }
+  }
+  for (int i = 0; i < m; i++)
+    write_row(c + i * g->scm, g->scn, s->c + (size_t)i * NC_MAX, n, g->alpha, g->accumulate);
+}
+
+/* ---- the whole product -------------------------------------------------------------- */
+void LETHE_ISA_NAME(tensor_gemm)(const tensor_gemm_args *g) {
+  double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k * (double)g->batch;
+  int threads = flops > 2e5 ? omp_get_max_threads() : 1;
+  blocking p = plan(g, threads);
+  int64_t total = p.per_batch * g->batch;
+  /* Tasks in a fixed order; which thread takes one never changes its value. */
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int64_t t = 0; t < total; t++) {
+    int64_t bi = t / p.per_batch, rest = t % p.per_batch;
+    int64_t i0 = (rest % p.tasks_m) * p.rows, j0 = (rest / p.tasks_m) * p.nc;
+    int m = g->m - i0 < p.rows ? (int)(g->m - i0) : (int)p.rows;
+    int n = g->n - j0 < p.nc ? (int)(g->n - j0) : (int)p.nc;
+    int64_t b1 = bi / g->batch_inner, b2 = bi % g->batch_inner;
+    const float *a = g->a + b1 * g->sa_b[0] + b2 * g->sa_b[1] + i0 * g->sam;
+    const float *b = g->b + b1 * g->sb_b[0] + b2 * g->sb_b[1] + j0 * g->sbn;
+    float *c = g->c + b1 * g->sc_b[0] + b2 * g->sc_b[1] + i0 * g->scm + j0 * g->scn;
+    task(g, c, a, b, m, n);
+  }
+}
