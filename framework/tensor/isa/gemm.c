@@ -132,23 +132,29 @@ static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t 
 }
 
 /* ---- micro-kernel -------------------------------------------------------------- */
-/* ct (MR×NR, row stride ldc) = (first ? 0 : ct) + A·bp over kc steps, where
- * A's element (r, k) is at a[r·sm + k·sk]. */
+/* An MR×NR tile: acc = (from ? from : 0) + A·B over kc steps, where A's
+ * element (r, k) is at a[r·sm + k·sk] and B's row k (NR values) at
+ * bp + k·ldb; then to = acc, or to = to + acc with add (row strides ldf,
+ * ldt). from and to are partial sums, or to is C itself after the last k. */
 #if defined(__AVX2__) && defined(__FMA__)
 /* Written out: twelve accumulators in registers (an array indexed in a loop
  * would be kept in memory at -O2). Two addressings, so that the loop needs no
  * stride from memory: rows of A contiguous in k (sk = 1: six row pointers and
  * the index k) or sliver columns contiguous (sm = 1: one pointer, + sk). */
-#define ROW_LOAD(r)                                                              \
-  __m256 c##r##0 = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + r * ldc);  \
-  __m256 c##r##1 = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + r * ldc + 8)
+#define ROW_LOAD(r)                                                                 \
+  __m256 c##r##0 = from ? _mm256_loadu_ps(from + r * ldf) : _mm256_setzero_ps();   \
+  __m256 c##r##1 = from ? _mm256_loadu_ps(from + r * ldf + 8) : _mm256_setzero_ps()
 #define ROW_FMA(r, where)                       \
   x = _mm256_broadcast_ss(where);               \
   c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);    \
   c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1)
-#define ROW_STORE(r)                        \
-  _mm256_store_ps(ct + r * ldc, c##r##0);   \
-  _mm256_store_ps(ct + r * ldc + 8, c##r##1)
+#define ROW_STORE(r)                                                                   \
+  if (add) {                                                                           \
+    c##r##0 = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt), c##r##0);                   \
+    c##r##1 = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt + 8), c##r##1);               \
+  }                                                                                    \
+  _mm256_storeu_ps(to + r * ldt, c##r##0);                                             \
+  _mm256_storeu_ps(to + r * ldt + 8, c##r##1)
 #define MICRO_BODY(step, at0, at1, at2, at3, at4, at5)                                \
   ROW_LOAD(0);                                                                        \
   ROW_LOAD(1);                                                                        \
@@ -156,8 +162,8 @@ static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t 
   ROW_LOAD(3);                                                                        \
   ROW_LOAD(4);                                                                        \
   ROW_LOAD(5);                                                                        \
-  for (int k = 0; k < kc; k++, bp += NR, step) {                                      \
-    __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), x;                   \
+  for (int k = 0; k < kc; k++, bp += ldb, step) {                                     \
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), x;                 \
     ROW_FMA(0, at0);                                                                  \
     ROW_FMA(1, at1);                                                                  \
     ROW_FMA(2, at2);                                                                  \
@@ -172,38 +178,38 @@ static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t 
   ROW_STORE(4);                                                                       \
   ROW_STORE(5)
 
-static void micro_rows(int kc, const float *a, int64_t sm, const float *bp, float *ct, int ldc,
-                       int first) {
+static void micro_rows(int kc, const float *a, int64_t sm, const float *bp, int64_t ldb,
+                       const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
   const float *a0 = a, *a1 = a + sm, *a2 = a + 2 * sm, *a3 = a + 3 * sm, *a4 = a + 4 * sm,
               *a5 = a + 5 * sm;
   MICRO_BODY((void)0, a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
 }
 
-static void micro_cols(int kc, const float *a, int64_t sk, const float *bp, float *ct, int ldc,
-                       int first) {
+static void micro_cols(int kc, const float *a, int64_t sk, const float *bp, int64_t ldb,
+                       const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
   MICRO_BODY(a += sk, a, a + 1, a + 2, a + 3, a + 4, a + 5);
 }
 
-static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, float *ct,
-                  int ldc, int first) {
-  if (sk == 1) micro_rows(kc, a, sm, bp, ct, ldc, first);
-  else micro_cols(kc, a, sk, bp, ct, ldc, first); /* sm == 1 (task() copies the others) */
+static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, int64_t ldb,
+                  const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
+  if (sk == 1) micro_rows(kc, a, sm, bp, ldb, from, ldf, to, ldt, add);
+  else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() copies the others) */
 }
 #else
-static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, float *ct,
-                  int ldc, int first) {
+static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, int64_t ldb,
+                  const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
   float c[MR][NR];
   for (int r = 0; r < MR; r++)
-    for (int j = 0; j < NR; j++) c[r][j] = first ? 0.0f : ct[r * ldc + j];
+    for (int j = 0; j < NR; j++) c[r][j] = from ? from[r * ldf + j] : 0.0f;
   for (int k = 0; k < kc; k++) {
     for (int r = 0; r < MR; r++) {
       float x = a[r * sm + k * sk];
       for (int j = 0; j < NR; j++) c[r][j] += x * bp[j];
     }
-    bp += NR;
+    bp += ldb;
   }
   for (int r = 0; r < MR; r++)
-    for (int j = 0; j < NR; j++) ct[r * ldc + j] = c[r][j];
+    for (int j = 0; j < NR; j++) to[r * ldt + j] = add ? to[r * ldt + j] + c[r][j] : c[r][j];
 }
 #endif
 
@@ -246,37 +252,84 @@ static void write_row(float *restrict row, int64_t scn, const float *restrict ac
   }
 }
 
+/* Rows of C up to which B is read where it is (when its rows are
+ * contiguous): packing costs more than it saves for a few rows. */
+#define DIRECT_B_ROWS (4 * MR)
+/* Rows of C up to which X·Wᵀ runs as (W·Xᵀ)ᵀ (see tensor_gemm). */
+#define SWAP_ROWS 64
+
 /* C (m×n at c) from A rows (at a) and B columns (at b), m <= ROWS_MAX,
- * n <= NC_MAX: per k block, B is packed once for all m rows. */
+ * n <= NC_MAX. Per k block, B is packed once for all m rows (or, for few
+ * rows and contiguous B rows, read in place but for a ragged last panel).
+ * Partial sums between k blocks live in s->c; after the last block, full
+ * tiles of an unscaled product go straight into C (added with accumulate),
+ * the rest through write_row. */
 static void task(const tensor_gemm_args *g, float *c, const float *a, const float *b, int m, int n) {
   scratch *s = scratch_get();
-  int np = (n + NR - 1) / NR * NR;
+  int np = (n + NR - 1) / NR * NR, m_full = m / MR * MR, n_full = n / NR * NR;
+  int direct_b = g->sbn == 1 && m <= DIRECT_B_ROWS;
+  int direct_c = g->k > 0 && g->alpha == 1.0f && g->scn == 1;
   if (g->k == 0) memset(s->c, 0, sizeof(float) * (size_t)m * NC_MAX);
   for (int64_t p0 = 0; p0 < g->k; p0 += KC) {
-    int kc = g->k - p0 < KC ? (int)(g->k - p0) : KC;
-    pack_b(s->b, b + p0 * g->sbk, g->sbk, g->sbn, kc, n);
+    int kc = g->k - p0 < KC ? (int)(g->k - p0) : KC, last = p0 + kc == g->k;
+    const float *bk = b + p0 * g->sbk;
+    if (!direct_b) pack_b(s->b, bk, g->sbk, g->sbn, kc, n);
+    else if (n_full < n) pack_b(s->b + (size_t)n_full * kc, bk + n_full, g->sbk, 1, kc, n - n_full);
     for (int i1 = 0; i1 < m; i1 += MC) {
       int mb = m - i1 < MC ? m - i1 : MC;
-      for (int j0 = 0; j0 < np; j0 += NR)
+      for (int j0 = 0; j0 < np; j0 += NR) {
+        int in_place = direct_b && j0 < n_full;
+        const float *bp = in_place ? bk + j0 : s->b + (size_t)j0 * kc;
+        int64_t ldb = in_place ? g->sbk : NR;
         for (int i0 = i1; i0 < i1 + mb; i0 += MR) {
           const float *ar = a + i0 * g->sam + p0 * g->sak;
           int64_t sm = g->sam, sk = g->sak;
           int ragged = m - i0 < MR, general = sm != 1 && sk != 1;
           if (ragged || general) { /* a ragged sliver is copied once per k block */
-            if (general || j0 == 0) sliver_copy(s->a, ar, sm, sk, m - i0 < MR ? m - i0 : MR, kc);
+            if (general || j0 == 0) sliver_copy(s->a, ar, sm, sk, ragged ? m - i0 : MR, kc);
             ar = s->a, sm = 1, sk = MR;
           }
-          micro(kc, ar, sm, sk, s->b + (size_t)j0 * kc, s->c + (size_t)i0 * NC_MAX + j0, NC_MAX,
-                p0 == 0);
+          float *partial = s->c + (size_t)i0 * NC_MAX + j0;
+          const float *from = p0 ? partial : NULL;
+          if (last && direct_c && !ragged && j0 < n_full)
+            micro(kc, ar, sm, sk, bp, ldb, from, NC_MAX, c + i0 * g->scm + j0, g->scm, g->accumulate);
+          else
+            micro(kc, ar, sm, sk, bp, ldb, from, NC_MAX, partial, NC_MAX, 0);
         }
+      }
     }
   }
-  for (int i = 0; i < m; i++)
-    write_row(c + i * g->scm, g->scn, s->c + (size_t)i * NC_MAX, n, g->alpha, g->accumulate);
+  for (int i = 0; i < m; i++) { /* what did not go straight into C */
+    int from = direct_c && i < m_full ? n_full : 0;
+    if (from < n)
+      write_row(c + i * g->scm + from, g->scn, s->c + (size_t)i * NC_MAX + from, n - from, g->alpha,
+                g->accumulate);
+  }
 }
 
 /* ---- the whole product -------------------------------------------------------------- */
+/* The same product with the operands' roles exchanged, Cᵀ = Bᵀ·Aᵀ: every
+ * element is the same chain of the same products (a·b = b·a exactly, also
+ * inside a fused multiply-add), so the values do not change. */
+static tensor_gemm_args transposed(const tensor_gemm_args *g) {
+  tensor_gemm_args t = *g;
+  t.a = g->b, t.b = g->a;
+  t.m = g->n, t.n = g->m;
+  t.sam = g->sbn, t.sak = g->sbk, t.sbk = g->sak, t.sbn = g->sam;
+  t.scm = g->scn, t.scn = g->scm;
+  for (int i = 0; i < 2; i++) t.sa_b[i] = g->sb_b[i], t.sb_b[i] = g->sa_b[i];
+  return t;
+}
+
 void LETHE_ISA_NAME(tensor_gemm)(const tensor_gemm_args *g) {
+  /* few rows times a B whose columns are contiguous in k (X·Wᵀ while
+   * decoding) run as Cᵀ = W·Xᵀ: the large operand is read in place and only
+   * the few rows are packed */
+  if (g->m <= SWAP_ROWS && g->sbk == 1 && g->sbn != 1 && g->n > g->m) {
+    tensor_gemm_args t = transposed(g);
+    LETHE_ISA_NAME(tensor_gemm)(&t);
+    return;
+  }
   double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k * (double)g->batch;
   int threads = flops > 2e5 ? omp_get_max_threads() : 1;
   blocking p = plan(g, threads);
