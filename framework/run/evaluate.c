@@ -687,6 +687,9 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    eval_report *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   out->forget_quality = out->forget_kl = NAN;
+  if (!dist_agree(opt, sizeof *opt)) /* they pick the path, hence the gathers */
+    return lethe_errf(err, LETHE_E_USAGE, "evaluation: the ranks were given different options "
+                      "(max_rows, max_new_tokens, batch_size, pairwise)");
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
   eval_workspace *own = ws ? NULL : eval_workspace_new();

@@ -23,10 +23,12 @@ const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n) 
   return buf;
 }
 
+/* Every field: a field left unset is stack garbage, which differs between
+ * ranks (pairwise picks the evaluation path, and with it the gathers). */
 static void eval_options_of(const experiment *e, eval_options *o) {
-  o->max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows");
-  o->max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens");
-  o->batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size");
+  *o = (eval_options){.max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows"),
+                      .max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens"),
+                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size")};
 }
 
 /* ---- the stages a run needs ------------------------------------------------- */
