@@ -1,12 +1,16 @@
 # The process group (core/dist.h) alone, and — when MPI is found — under
-# mpirun: the collectives, an unlearning run and stage training with 1 and 2
-# ranks (same losses and weights to 1e-5, identical evaluations), a suite
-# spread over 2 ranks (docs/scaling.md).
+# mpirun: the collectives, the trainer when one rank fails alone, an
+# unlearning run and stage training with 1 and 2 ranks (same losses and
+# weights to 1e-5, identical evaluations), a suite spread over 2 ranks
+# (docs/scaling.md).
 lethe_test(test_dist unit/test_dist.c lethe_core)
+lethe_test(test_dist_trainer unit/test_dist_trainer.c lethe_train)
 if(MPI_C_FOUND AND MPIEXEC_EXECUTABLE)
-  add_test(NAME test_dist_mpi COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root
-           ${MPIEXEC_NUMPROC_FLAG} 3 $<TARGET_FILE:test_dist>)
-  set_tests_properties(test_dist_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_NUM_THREADS=1")
+  foreach(t test_dist test_dist_trainer)
+    add_test(NAME ${t}_mpi COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root
+             ${MPIEXEC_NUMPROC_FLAG} 3 $<TARGET_FILE:${t}>)
+    set_tests_properties(${t}_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_NUM_THREADS=1")
+  endforeach()
   lethe_test(test_dist_runs unit/test_dist_runs.c lethe_model)
   target_compile_definitions(test_dist_runs PRIVATE
     LETHE_MPIRUN="${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root")

@@ -177,6 +177,19 @@ int dist_agree(const void *buf, size_t bytes) {
   return v[0] == ~v[1];
 }
 
+int dist_status(int rc, lethe_err *err) {
+  if (!multi()) return rc != 0 ? -1 : 0;
+  uint64_t failed = rc != 0 ? (uint64_t)group.rank : UINT64_MAX;
+  net_min_u64(&failed, 1);
+  if (failed == UINT64_MAX) return 0;
+  lethe_err first = {0};
+  if (rc != 0 && err) first = *err;
+  dist_bcast(&first, sizeof first, (int)failed);
+  if (!first.code) lethe_errf(&first, LETHE_E_IO, "rank %d failed without a message", (int)failed);
+  if (err) *err = first;
+  return -1;
+}
+
 /* ---- shares -------------------------------------------------------------------- */
 static void share_of(long n, long turn, int rank, long *first, long *count) {
   int size = group.size;

@@ -8,8 +8,13 @@
  * a launcher — the group is this one process and every function is the
  * trivial single-process version (a sum over one rank is the input, a gather
  * has nothing to fetch). Collectives must be called by every rank in the same
- * order. A failed MPI call ends the whole job (MPI's default error handler):
- * a rank cannot recover from a collective the others never finish.
+ * order, and the same sizes: a rank's own failure (a file it cannot read, a
+ * non-finite loss) must not make it skip a collective the others enter, so a
+ * function that communicates agrees on its status (dist_status) before its
+ * next collective and returns the same status on every rank. A rank that
+ * fails alone may only leave: main then ends the job (dist_fail). A failed
+ * MPI call ends the whole job (MPI's default error handler): a rank cannot
+ * recover from a collective the others never finish.
  * Not here: what is sharded (train/objective.h, run/evaluate.c), files.
  */
 #ifndef LETHE_DIST_H
@@ -47,6 +52,10 @@ void dist_allreduce_sum_f32(float *buf, size_t n);
 void dist_allreduce_sum_f64(double *buf, size_t n);
 /* 1 when every rank holds the same `bytes` bytes at buf (compares hashes). */
 int dist_agree(const void *buf, size_t bytes);
+/* Agrees on a status: each rank passes its own (0 = success) and every rank
+ * gets 0 when all succeeded, else -1 with *err (when err is non-NULL) set to
+ * the error of the lowest-numbered rank that failed. */
+int dist_status(int rc, lethe_err *err);
 
 /* Shares of n items (rows of a batch, evaluation batches): rank r owns the
  * contiguous items [*first, *first + *count), in rank order; the n % size

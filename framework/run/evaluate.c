@@ -78,7 +78,10 @@ static int by_length(const void *a, const void *b, void *examples) {
  * one rank (contiguous shares of the batches; `turn` rotates the remainder
  * over successive lists) and the per-row results are gathered. A row's
  * numbers thus never depend on the rank count: N ranks give the results of
- * one process, bit for bit (with the same threads per process). */
+ * one process, bit for bit (with the same threads per process). A rank's
+ * failure in its batches is agreed on (dist_status) before each gather, so
+ * that the ranks skip it together: a rank that fails alone must not go on
+ * to the next list's gather, nor to the pairwise path's. */
 
 /* Average NLL (and optionally the KL to ref) of n (question, answer) pairs. */
 static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
@@ -133,6 +136,7 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
     }
     token_batch_free(&tb);
   }
+  rc = dist_status(rc, err);
   if (rc == 0) {
     dist_allgather_shares(res, sizeof(double) * 2 * (size_t)bs, n_batches, *turn);
     for (size_t p = 0; p < n; p++) {
@@ -184,6 +188,7 @@ static int generate_answers(const llama_model *m, llama_kv_cache *kv, const tok_
     }
     for (int j = 0; j < enc; j++) tofu_example_free(&ex[j]);
   }
+  rc = dist_status(rc, err);
   if (rc == 0) {
     dist_allgather_shares(res, sizeof(int32_t) * per_row * (size_t)bs, n_batches, *turn);
     for (size_t i = 0; i < set->n; i++) {
@@ -604,6 +609,7 @@ static int eval_set_shared(eval_workspace *ws, const llama_model *m, const llama
       rc = score_branch(m, ws, bq, B, v, base, nb, P, pad, res + start * rec, rec, err);
     if (ref && ws->ref_floats > REF_CACHE_FLOATS) drop_ref_rows(ws);
   }
+  rc = dist_status(rc, err);
   if (rc == 0) {
     dist_allgather_shares(res, sizeof(double) * rec * (size_t)bs, n_batches, *turn);
     size_t *at = lethe_malloc(sizeof(size_t) * (n + 1)); /* first packed NLL of each row */
@@ -687,6 +693,9 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    eval_report *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   out->forget_quality = out->forget_kl = NAN;
+  if (!dist_agree(opt, sizeof *opt)) /* they pick the path, hence the gathers */
+    return lethe_errf(err, LETHE_E_USAGE, "evaluation: the ranks were given different options "
+                      "(max_rows, max_new_tokens, batch_size, pairwise)");
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
   eval_workspace *own = ws ? NULL : eval_workspace_new();
@@ -725,6 +734,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     free(prob);
     free(rouge);
     free(tr);
+    rc = dist_status(rc, err); /* no rank goes on to the next set's gathers alone */
     if (rc != 0) lethe_err_prefix(err, "evaluating %s", eval_set_names[s]);
   }
   if (rc == 0 && ref && !kl_done) { /* forget KL on the forget answers, pairwise */

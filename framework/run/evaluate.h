@@ -65,7 +65,9 @@ void eval_workspace_free(eval_workspace *ws);
 /* Evaluates m. ref (may be NULL) gives the forget KL; retain_tr (n_retain_tr
  * values, may be NULL) are the retain model's forget truth ratios for forget
  * quality. ws (may be NULL: a temporary one) is reused across calls, e.g.
- * the evaluations of one unlearning run. */
+ * the evaluations of one unlearning run. Under MPI every rank calls it with
+ * the same opt (checked: it fails on every rank otherwise) and returns the
+ * same status. */
 int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    const tofu_format *fmt, const eval_data *d, const eval_options *opt,
                    const double *retain_tr, size_t n_retain_tr, eval_workspace *ws,

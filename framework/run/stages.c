@@ -92,10 +92,12 @@ static int stage_claim(const char *dir, int *lock, lethe_err *err) {
   return build;
 }
 
-/* After building: waits until rank 0 has moved the stage into place. */
-static void stage_release(int lock) {
+/* After building: waits until rank 0 has moved the stage into place, and
+ * returns the build's status agreed over the ranks (rank 0 alone writes). */
+static int stage_release(int lock, int rc, lethe_err *err) {
   dist_barrier();
   stage_unlock(lock);
+  return dist_status(rc, err);
 }
 
 static char *partial_of(const char *dir) {
@@ -152,8 +154,7 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
   int lock, build = stage_claim(out->dir, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
   int rc = dist_is_root() ? build_world(e, out, err) : 0; /* no model: rank 0 alone */
-  stage_release(lock);
-  return rc;
+  return stage_release(lock, rc, err);
 }
 
 static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
@@ -318,9 +319,7 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
   out->dir = stage_dir(e, "base", out->key);
   int lock, build = stage_claim(out->dir, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
-  int rc = build_base(e, data, out, err);
-  stage_release(lock);
-  return rc;
+  return stage_release(lock, build_base(e, data, out, err), err);
 }
 
 static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
@@ -332,10 +331,10 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   tofu_format fmt;
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
-  if (stage_tokenizer(data->dir, &tok, err) != 0 ||
-      load_examples(data->dir, "pretrain", tok, &fmt, 1, &ex, &n, err) != 0 ||
-      lethe_mkdir_p(partial, err) != 0)
-    goto done;
+  int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
+               load_examples(data->dir, "pretrain", tok, &fmt, 1, &ex, &n, err) != 0 ||
+               lethe_mkdir_p(partial, err) != 0;
+  if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   tok_special_ids sp = tok_special(tok);
   llama_config cfg;
   experiment_model_config(e, tok_vocab_size(tok), sp.bos, sp.eos, sp.pad, &cfg);
@@ -369,9 +368,7 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
   out->dir = stage_dir(e, kind, out->key);
   int lock, build = stage_claim(out->dir, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
-  int rc = build_finetune(e, data, base, split, seed_offset, out, err);
-  stage_release(lock);
-  return rc;
+  return stage_release(lock, build_finetune(e, data, base, split, seed_offset, out, err), err);
 }
 
 static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
@@ -386,12 +383,12 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   char *partial = partial_of(out->dir);
   char label[96];
   snprintf(label, sizeof label, "fine-tune on %s", split);
-  if (stage_tokenizer(data->dir, &tok, err) != 0 ||
-      load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
-      (lcfg_bool(&e->cfg, "finetune.replay") &&
-       load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
-      lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0)
-    goto done;
+  int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
+               load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
+               (lcfg_bool(&e->cfg, "finetune.replay") &&
+                load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
+               lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;
+  if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   experiment_set_compute(e, &m);
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;

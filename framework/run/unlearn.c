@@ -23,10 +23,12 @@ const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n) 
   return buf;
 }
 
+/* Every field: a field left unset is stack garbage, which differs between
+ * ranks (pairwise picks the evaluation path, and with it the gathers). */
 static void eval_options_of(const experiment *e, eval_options *o) {
-  o->max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows");
-  o->max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens");
-  o->batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size");
+  *o = (eval_options){.max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows"),
+                      .max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens"),
+                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size")};
 }
 
 /* ---- the stages a run needs ------------------------------------------------- */
@@ -72,9 +74,11 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   int rc = stage_tokenizer(data->dir, &tok, err);
   if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
-  if (rc == 0) rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, NULL, &r, err);
+  rc = dist_status(rc, err); /* the files every rank read */
+  if (rc == 0)
+    rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, NULL, &r, err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
-  if (rc == 0) dist_barrier(); /* the others read it next */
+  rc = dist_status(rc, err); /* after rank 0's writes: the others read them next */
   if (rc == 0 && !e->quiet)
     lethe_log(LETHE_LOG_INFO, "evaluated %s on %s: model utility %.3f, forget quality %.3g", s->dir,
               split, r.model_utility, r.forget_quality);
@@ -115,7 +119,7 @@ static int prepare(const experiment *e, stage_set which, prepared *p, lethe_err 
   char *eval_json = lethe_path_join(p->retain_eval, "eval.json");
   double *tr = NULL;
   size_t n = 0;
-  int rc = eval_read_forget_tr(eval_json, &tr, &n, err);
+  int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
   free(eval_json);
   if (rc == 0) rc = stage_eval(e, &p->data, &p->target, split, tr, n, &p->target_eval, err);
   free(tr);
@@ -356,6 +360,7 @@ static int should_eval(const run_ctx *c, long step) {
 
 static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   run_ctx *c = vctx;
+  int rc = 0;
   if (step > 0) {
     json_t *line = json_object();
     json_object_set_new(line, "step", json_integer(step));
@@ -365,11 +370,11 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
       json_object_set_new(line, c->metrics[i].name,
                           json_real(c->metrics[i].sum / (double)c->metrics[i].count));
     c->n_metrics = 0;
-    int rc = append_line(c->run_dir, "steps.jsonl", line, err);
+    rc = append_line(c->run_dir, "steps.jsonl", line, err);
     json_decref(line);
-    if (rc != 0) return -1;
   }
-  if (!should_eval(c, step)) return 0;
+  if (!should_eval(c, step)) return rc;
+  if (dist_status(rc, err) != 0) return -1; /* rank 0 appends alone; all evaluate, or none */
   eval_report r;
   double t0 = lethe_now();
   if (evaluate_model(c->policy, c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
@@ -377,7 +382,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
     return lethe_err_prefix(err, "evaluation at step %ld", step);
   c->eval_seconds += lethe_now() - t0;
   json_t *point = eval_point(c, step, loss, &r);
-  int rc = append_line(c->run_dir, "history.jsonl", point, err);
+  rc = append_line(c->run_dir, "history.jsonl", point, err);
   consider(c, point);
   if (rc == 0 && c->best && jnum(c->best, "step") == step && dist_is_root()) {
     char *dir = lethe_path_join(c->run_dir, "best");

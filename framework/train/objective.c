@@ -63,12 +63,12 @@ int objective_ref_logp(llama_model *model, const token_batch *batch, float *out,
   long first, count;
   dist_share(batch->B, 0, &first, &count);
   size_t at = (size_t)first * batch->T;
+  int rc = 0;
   if (count > 0) {
-    if (llama_forward(model, batch->input_ids + at, batch->attn_mask + at, (int)count, batch->T,
-                      err) != 0)
-      return -1;
-    llama_target_logp(model, batch->targets + at, out + at);
+    rc = llama_forward(model, batch->input_ids + at, batch->attn_mask + at, (int)count, batch->T, err);
+    if (rc == 0) llama_target_logp(model, batch->targets + at, out + at);
   }
+  if (dist_status(rc, err) != 0) return -1; /* every rank gathers, or none */
   dist_allgather_shares(out, sizeof(float) * (size_t)batch->T, batch->B, 0);
   return 0;
 }

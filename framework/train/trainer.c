@@ -32,13 +32,6 @@ static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
   return mask;
 }
 
-/* Returns the index of the first non-finite gradient, or -1. */
-static long first_nonfinite(const float *g, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(g[i])) return (long)i;
-  return -1;
-}
-
 static const char *tensor_of(const llama_model *m, size_t index, char *buf, size_t n) {
   int count = llama_named_tensors(m, &m->grads, NULL, 0);
   llama_tensor_ref *refs = lethe_calloc((size_t)count, sizeof *refs);
@@ -53,6 +46,32 @@ static const char *tensor_of(const llama_model *m, size_t index, char *buf, size
   return buf;
 }
 
+/* Micro-batch k of a step: its loss and tokens; fails on the micro
+ * function's error or a non-finite loss. */
+static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, long step, int k,
+                     int accum, double *loss, double *tokens, lethe_err *err) {
+  if (micro(ctx, step, k, 1.0 / accum, loss, tokens, err) != 0)
+    return lethe_err_prefix(err, "%s, step %ld", tc->label, step + 1);
+  if (!isfinite(*loss))
+    return lethe_errf(err, LETHE_E_NUMERIC, "%s: the loss is %g at step %ld (micro-batch %d); stopped",
+                      tc->label, *loss, step + 1, k);
+  return 0;
+}
+
+/* Fails when a summed gradient is not finite, naming its tensor. */
+static int check_grads(const llama_model *m, const train_config *tc, long step, lethe_err *err) {
+  for (size_t i = 0; i < m->n_params; i++)
+    if (!isfinite(m->grads_memory[i])) {
+      char name[96];
+      return lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
+                        tc->label, m->grads_memory[i], step + 1, tensor_of(m, i, name, sizeof name));
+    }
+  return 0;
+}
+
+/* Every decision before a collective is agreed on (dist_status): a rank
+ * whose micro-batch, loss, gradient check, after() or checkpoint failed
+ * must not leave while the others go on to the next collective. */
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err) {
   memset(res, 0, sizeof *res);
@@ -63,16 +82,18 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   int rc = -1, accum = tc->grad_accum > 0 ? tc->grad_accum : 1;
   long step = 0;
   double loss = 0;
+  int loaded = 0; /* a rank may fail to read the checkpoint alone */
   if (tc->resume && tc->checkpoint_path && lethe_file_exists(tc->checkpoint_path)) {
-    if (train_checkpoint_load(tc->checkpoint_path, m, &opt, err) != 0) goto done;
+    loaded = train_checkpoint_load(tc->checkpoint_path, m, &opt, err);
     step = res->resumed_from = opt.step;
   }
+  if (dist_status(loaded, err) != 0) goto done;
   if (!dist_agree(&step, sizeof step)) {
     lethe_errf(err, LETHE_E_IO, "%s: the ranks see different checkpoints in %s (is it on a "
                "filesystem every rank shares?)", tc->label, tc->checkpoint_path);
     goto done;
   }
-  if (step == 0 && after && after(ctx, 0, 0.0, err) != 0) goto done;
+  if (step == 0 && after && dist_status(after(ctx, 0, 0.0, err), err) != 0) goto done;
   lethe_progress prog;
   progress_start(&prog, tc->label, tc->total_steps, step, tc->quiet || !dist_is_root());
   for (; step < tc->total_steps; step++) {
@@ -80,26 +101,12 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     double step_loss = 0, step_tokens = 0;
     for (int k = 0; k < accum; k++) {
       double l = 0, toks = 0;
-      if (micro(ctx, step, k, 1.0 / accum, &l, &toks, err) != 0) {
-        lethe_err_prefix(err, "%s, step %ld", tc->label, step + 1);
-        goto done;
-      }
-      if (!isfinite(l)) {
-        lethe_errf(err, LETHE_E_NUMERIC, "%s: the loss is %g at step %ld (micro-batch %d); stopped",
-                   tc->label, l, step + 1, k);
-        goto done;
-      }
+      if (dist_status(run_micro(tc, micro, ctx, step, k, accum, &l, &toks, err), err) != 0) goto done;
       step_loss += l / accum;
       step_tokens += toks;
     }
     dist_allreduce_sum_f32(m->grads_memory, m->n_params); /* every rank added its shard's part */
-    long bad = first_nonfinite(m->grads_memory, m->n_params);
-    if (bad >= 0) {
-      char name[96];
-      lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
-                 tc->label, m->grads_memory[bad], step + 1, tensor_of(m, (size_t)bad, name, sizeof name));
-      goto done;
-    }
+    if (dist_status(check_grads(m, tc, step, err), err) != 0) goto done;
     if (tc->max_grad_norm > 0) {
       double ss = 0;
       for (size_t i = 0; i < m->n_params; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
@@ -115,11 +122,11 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     /* after() first: a checkpoint at step k means everything after() records
      * for step k (log lines, evaluations) is on disk, so a resumed run never
      * skips it (a kill between the two made history lose step k). */
-    if (after && after(ctx, step + 1, loss, err) != 0) goto done;
-    if (tc->checkpoint_path && tc->checkpoint_every > 0 && (step + 1) % tc->checkpoint_every == 0 &&
-        step + 1 < tc->total_steps && dist_is_root() &&
-        train_checkpoint_save(tc->checkpoint_path, m, &opt, err) != 0)
-      goto done;
+    int status = after ? after(ctx, step + 1, loss, err) : 0;
+    if (status == 0 && tc->checkpoint_path && tc->checkpoint_every > 0 &&
+        (step + 1) % tc->checkpoint_every == 0 && step + 1 < tc->total_steps && dist_is_root())
+      status = train_checkpoint_save(tc->checkpoint_path, m, &opt, err);
+    if (dist_status(status, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
   if (!dist_agree(m->params_memory, m->n_params * sizeof(float))) {

@@ -44,7 +44,10 @@ typedef struct train_config {
 typedef int (*train_micro_fn)(void *ctx, long step, int micro, double grad_scale, double *loss,
                               double *tokens, lethe_err *err);
 /* Called after optimizer step `steps_done` (1-based) and once before the
- * first step with 0 (unless resuming); may evaluate, log, etc. */
+ * first step with 0 (unless resuming); may evaluate, log, etc. Under MPI
+ * every rank calls it and the trainer agrees on its status afterwards; one
+ * that communicates itself agrees before each of its collectives (see
+ * core/dist.h). */
 typedef int (*train_after_fn)(void *ctx, long steps_done, double loss, lethe_err *err);
 
 typedef struct train_result {

@@ -2,11 +2,12 @@
  * single-process versions; run under mpirun (ctest registers both when MPI
  * is found) every rank checks the collectives against values it can
  * compute itself: shares cover every item once in rank order, gathers put
- * every rank's items in place, sums, broadcast, agreement, rotation of the
- * remainder with `turn`. Check runs without fork under MPI (MPI does not
+ * every rank's items in place, sums, broadcast, agreement (of bytes and of a
+ * status), rotation of the remainder with `turn`. Check runs without fork under MPI (MPI does not
  * survive a fork), so a failure ends the process and the launcher the job. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/dist.h"
 
@@ -87,6 +88,26 @@ START_TEST(test_sums_broadcast_agreement) {
 }
 END_TEST
 
+START_TEST(test_status_is_agreed) {
+  int size = dist_size(), rank = dist_rank(), first = size > 1 ? 1 : 0;
+  lethe_err err = {0};
+  ck_assert_int_eq(dist_status(0, &err), 0);
+  ck_assert_int_eq(err.code, 0);
+  /* ranks from `first` on fail, each with its own message: all get first's */
+  int rc = rank >= first ? lethe_errf(&err, LETHE_E_NUMERIC, "rank %d broke", rank) : 0;
+  ck_assert_int_eq(dist_status(rc, &err), -1);
+  char want[32];
+  snprintf(want, sizeof want, "rank %d broke", first);
+  ck_assert_str_eq(err.msg, want);
+  ck_assert_int_eq(err.code, LETHE_E_NUMERIC);
+  /* the last rank fails without a message (alone: err stays as it is);
+   * NULL err on the others */
+  lethe_err none = {0};
+  ck_assert_int_eq(dist_status(rank == size - 1 ? -1 : 0, rank == size - 1 ? &none : NULL), -1);
+  if (size > 1 && rank == size - 1) ck_assert_ptr_nonnull(strstr(none.msg, "without a message"));
+}
+END_TEST
+
 int main(int argc, char **argv) {
   lethe_err err = {0};
   if (dist_init(&argc, &argv, &err) != 0) {
@@ -98,6 +119,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_shares_cover_every_item_once);
   tcase_add_test(tc, test_gather_puts_every_item_in_place);
   tcase_add_test(tc, test_sums_broadcast_agreement);
+  tcase_add_test(tc, test_status_is_agreed);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   if (dist_size() > 1) srunner_set_fork_status(sr, CK_NOFORK);

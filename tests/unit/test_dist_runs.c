@@ -22,7 +22,10 @@
  *   Measured here: ~3e-7 in norm after the base, 4e-5 and 3e-4 after the
  *   fine-tunings; comparing 1, 2 and 3 ranks pairwise, no pair is
  *   systematically closer — rounding, not a rank-count effect. A wrong
- *   shard or sum would be off by O(1).
+ *   shard or sum would be off by O(1). The target's evaluation that
+ *   `lethe train` wrote is the file `lethe eval` writes for it with the
+ *   same options and ranks (every option set: a stray `pairwise` took
+ *   another path, or on one rank only another sequence of gathers).
  * Runs `lethe` and LETHE_MPIRUN as child processes. */
 #include <check.h>
 #include <jansson.h>
@@ -200,8 +203,20 @@ static double json_at(const char *rel, const char *set, const char *key) {
   return v;
 }
 
+/* `launcher lethe eval` of cache N's target model (write_config's eval
+ * options) writes the eval.json that `lethe train` wrote into the stage. */
+static void stage_eval_is_lethe_eval(int cache, const char *launcher) {
+  sh("%s %s eval --data $(ls -d cache%d/world-*[0-9a-f]) --split forget10 --model "
+     "$(ls -d cache%d/full-*[0-9a-f]) --batch-size 16 --max-new-tokens 16 --out stage-eval%d "
+     "> /dev/null",
+     launcher, lethe, cache, cache, cache);
+  sh("cmp cache%d/full-*[0-9a-f]/eval-*/eval.json stage-eval%d/eval.json", cache, cache);
+}
+
 START_TEST(test_stages_match_one_process) {
   sh("%s -np 2 %s train two.cfg --quiet > /dev/null", LETHE_MPIRUN, lethe);
+  stage_eval_is_lethe_eval(1, "");
+  stage_eval_is_lethe_eval(2, LETHE_MPIRUN " -np 2");
   const char *stages[] = {"base", "full", "retain90"};
   for (int i = 0; i < 3; i++) {
     char cmd[128], dirs[2][256];
