@@ -6,6 +6,8 @@
 # is ever truncated or half-written. At the end, every run's summary.json
 # (wall-clock fields aside), history.jsonl, steps.jsonl, eval.json and
 # best/eval.json must equal those of the same suite run without interruption.
+# The interrupted suite alternates 1 and 2 threads and resumes with 1, the
+# reference uses 2: results must not depend on the thread count.
 # usage: crash_test.sh LETHE_BINARY [KILLS]   (CRASH_SEED fixes the delays)
 set -euo pipefail
 lethe=$1
@@ -95,7 +97,7 @@ PY
 
 echo "reference: the suite without interruption"
 t0=$(date +%s)
-LETHE_CACHE_DIR="$work/cache-ref" "$lethe" suite run "$work/suite.cfg" --out "$work/ref" -j 1 --quiet \
+LETHE_CACHE_DIR="$work/cache-ref" "$lethe" suite run "$work/suite.cfg" --out "$work/ref" -j 1 --threads 2 --quiet \
   > "$work/ref.log" 2>&1 || { cat "$work/ref.log"; echo "FAIL: the reference suite failed"; exit 1; }
 ref_seconds=$(( $(date +%s) - t0 ))
 echo "  took ${ref_seconds} s; now $kills kills at random moments (CRASH_SEED=$seed)"
@@ -105,7 +107,7 @@ echo "  took ${ref_seconds} s; now $kills kills at random moments (CRASH_SEED=$s
 max_ds=$(( ref_seconds * 20 / kills > 10 ? ref_seconds * 20 / kills : 10 ))
 for i in $(seq 1 "$kills"); do
   setsid env LETHE_CACHE_DIR="$work/cache" "$lethe" suite run "$work/suite.cfg" --out "$work/out" \
-    -j 1 --quiet >> "$work/crash.log" 2>&1 &
+    -j 1 --threads $((i % 2 + 1)) --quiet >> "$work/crash.log" 2>&1 &
   pgid=$!
   t_start=$(date +%s%N)
   if [ $((i % 2)) -eq 0 ]; then
@@ -133,8 +135,8 @@ for i in $(seq 1 "$kills"); do
   check_files "$work/cache" || exit 1
 done
 echo "resume to the end"
-LETHE_CACHE_DIR="$work/cache" "$lethe" suite run "$work/suite.cfg" --out "$work/out" -j 1 --quiet \
-  >> "$work/crash.log" 2>&1 || { tail -20 "$work/crash.log"; echo "FAIL: the resumed suite failed"; exit 1; }
+LETHE_CACHE_DIR="$work/cache" "$lethe" suite run "$work/suite.cfg" --out "$work/out" -j 1 --threads 1 \
+  --quiet >> "$work/crash.log" 2>&1 || { tail -20 "$work/crash.log"; echo "FAIL: the resumed suite failed"; exit 1; }
 check_files "$work/out"
 
 python3 - "$work/ref" "$work/out" <<'PY'

@@ -10,10 +10,12 @@
  *    logits 5e-2 absolute), and a bf16 KV cache sees weights changed between
  *    sequences;
  *  - determinism: the same inputs give bit-identical logits and gradients
- *    (float32 and bf16);
+ *    with 1 and with 3 threads (float32 and bf16; on AVX-512 through oneDNN,
+ *    elsewhere or with LETHE_ISA=avx2 through lethe's GEMM);
  *  - no matmul falls back to one of oneDNN's reference kernels. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,13 +221,17 @@ static void check_repeatable(int compute) {
   make(&s, 64, 2, 1, 2, 41, 3, 80, 0.1);
   llama_set_compute(&s.m, compute);
   size_t n = (size_t)s.B * s.T * s.m.cfg.vocab_size, np = s.m.n_params;
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   loss(&s, 1);
   float *logits = malloc(sizeof(float) * n), *grads = malloc(sizeof(float) * np);
   memcpy(logits, s.m.acts.logits, sizeof(float) * n); /* dlogits after backward */
   memcpy(grads, s.m.grads_memory, sizeof(float) * np);
+  omp_set_num_threads(3);
   loss(&s, 1);
-  ck_assert_msg(!memcmp(logits, s.m.acts.logits, sizeof(float) * n), "logits differ");
-  ck_assert_msg(!memcmp(grads, s.m.grads_memory, sizeof(float) * np), "gradients differ");
+  omp_set_num_threads(threads);
+  ck_assert_msg(!memcmp(logits, s.m.acts.logits, sizeof(float) * n), "logits differ (1 vs 3 threads)");
+  ck_assert_msg(!memcmp(grads, s.m.grads_memory, sizeof(float) * np), "gradients differ (1 vs 3 threads)");
   free(logits);
   free(grads);
   unmake(&s);
