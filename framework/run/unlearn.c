@@ -13,6 +13,7 @@
 #include "model/token_batch.h"
 #include "run/evaluate.h"
 #include "run/stages.h"
+#include "tensor/tensor.h"
 #include "train/objective.h"
 
 const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n) {
@@ -453,6 +454,11 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set_new(o, "seconds", json_real(seconds));
   json_object_set_new(o, "eval_seconds", json_real(c->eval_seconds));
   json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
+  /* what computed it: compute = "auto" resolved, and the CPU class */
+  char machine[512];
+  tensor_backend_describe(machine, sizeof machine);
+  json_object_set_new(o, "compute", json_string(lcfg_string(&c->e->cfg, "compute")));
+  json_object_set_new(o, "machine", json_string(machine));
   json_object_set(o, "final", c->final ? c->final : json_null());
   json_object_set(o, "best", c->best ? c->best : json_null());
   json_object_set(o, "best_constrained", c->best_constrained ? c->best_constrained : json_null());
