@@ -14,8 +14,8 @@
  *
  * The usual structure (as BLIS describes it): per KC block a panel of B (NR
  * columns, k-major) is packed into a per-thread buffer, and a register-tiled
- * micro-kernel multiplies MR rows of A, read where they are (any strides;
- * only a ragged last sliver is copied), into a tile of partial sums.
+ * micro-kernel multiplies up to MR rows of A, read where they are (copied
+ * only when neither stride is 1), into a tile of partial sums.
  * Not here: bf16 inputs (oneDNN on CPUs that have them), choosing this or
  * oneDNN (tensor.c). */
 #include <omp.h>
@@ -121,9 +121,8 @@ static void pack_b(float *bp, const float *b, int64_t sk, int64_t sn, int kc, in
   }
 }
 
-/* A sliver of A copied k-major (rows past `rows` zero), so the micro-kernel
- * reads it with strides (1, MR): the ragged last one, or one whose strides
- * are both other than 1. */
+/* A sliver of A whose strides are both other than 1, copied k-major (rows
+ * past `rows` zero), so the micro-kernel reads it with strides (1, MR). */
 static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t sk, int rows,
                                 int kc) {
   for (int k = 0; k < kc; k++)
@@ -132,7 +131,7 @@ static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t 
 }
 
 /* ---- micro-kernel -------------------------------------------------------------- */
-/* An MR×NR tile: acc = (from ? from : 0) + A·B over kc steps, where A's
+/* A rows×NR tile (rows <= MR): acc = (from ? from : 0) + A·B over kc steps, where A's
  * element (r, k) is at a[r·sm + k·sk] and B's row k (NR values) at
  * bp + k·ldb; then to = acc, or to = to + acc with add (row strides ldf,
  * ldt). from and to are partial sums, or to is C itself after the last k. */
@@ -190,25 +189,66 @@ static void micro_cols(int kc, const float *a, int64_t sk, const float *bp, int6
   MICRO_BODY(a += sk, a, a + 1, a + 2, a + 3, a + 4, a + 5);
 }
 
-static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, int64_t ldb,
-                  const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
-  if (sk == 1) micro_rows(kc, a, sm, bp, ldb, from, ldf, to, ldt, add);
-  else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() copies the others) */
+/* Fewer than MR rows (R, a constant once inlined): no padded rows to compute
+ * (a single query row of attention would waste five sixths). */
+static inline __attribute__((always_inline)) void micro_r(const int R, int kc, const float *a,
+                                                          int64_t sm, int64_t sk, const float *bp,
+                                                          int64_t ldb, const float *from, int64_t ldf,
+                                                          float *to, int64_t ldt, int add) {
+  __m256 c0[MR], c1[MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; r++) {
+    c0[r] = from ? _mm256_loadu_ps(from + r * ldf) : _mm256_setzero_ps();
+    c1[r] = from ? _mm256_loadu_ps(from + r * ldf + 8) : _mm256_setzero_ps();
+  }
+  for (int64_t k = 0; k < kc; k++, bp += ldb) {
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+      __m256 x = _mm256_broadcast_ss(a + r * sm + k * sk);
+      c0[r] = _mm256_fmadd_ps(x, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(x, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; r++) {
+    if (add) {
+      c0[r] = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt), c0[r]);
+      c1[r] = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt + 8), c1[r]);
+    }
+    _mm256_storeu_ps(to + r * ldt, c0[r]);
+    _mm256_storeu_ps(to + r * ldt + 8, c1[r]);
+  }
+}
+
+static void micro(int rows, int kc, const float *a, int64_t sm, int64_t sk, const float *bp,
+                  int64_t ldb, const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
+  switch (rows) {
+  case MR:
+    if (sk == 1) micro_rows(kc, a, sm, bp, ldb, from, ldf, to, ldt, add);
+    else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() copies others) */
+    break;
+  case 1: micro_r(1, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+  case 2: micro_r(2, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+  case 3: micro_r(3, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+  case 4: micro_r(4, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+  default: micro_r(5, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+  }
 }
 #else
-static void micro(int kc, const float *a, int64_t sm, int64_t sk, const float *bp, int64_t ldb,
-                  const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
+static void micro(int rows, int kc, const float *a, int64_t sm, int64_t sk, const float *bp,
+                  int64_t ldb, const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
   float c[MR][NR];
-  for (int r = 0; r < MR; r++)
+  for (int r = 0; r < rows; r++)
     for (int j = 0; j < NR; j++) c[r][j] = from ? from[r * ldf + j] : 0.0f;
   for (int k = 0; k < kc; k++) {
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < rows; r++) {
       float x = a[r * sm + k * sk];
       for (int j = 0; j < NR; j++) c[r][j] += x * bp[j];
     }
     bp += ldb;
   }
-  for (int r = 0; r < MR; r++)
+  for (int r = 0; r < rows; r++)
     for (int j = 0; j < NR; j++) to[r * ldt + j] = add ? to[r * ldt + j] + c[r][j] : c[r][j];
 }
 #endif
@@ -255,7 +295,9 @@ static void write_row(float *restrict row, int64_t scn, const float *restrict ac
 /* Rows of C up to which B is read where it is (when its rows are
  * contiguous): packing costs more than it saves for a few rows. */
 #define DIRECT_B_ROWS (4 * MR)
-/* Rows of C up to which X·Wᵀ runs as (W·Xᵀ)ᵀ (see tensor_gemm). */
+/* Rows of C for which X·Wᵀ runs as (W·Xᵀ)ᵀ (see tensor_gemm): from a
+ * quarter of a B panel (fewer would waste most of each NR-wide panel) to 64. */
+#define SWAP_MIN_ROWS (NR / 4)
 #define SWAP_ROWS 64
 
 /* C (m×n at c) from A rows (at a) and B columns (at b), m <= ROWS_MAX,
@@ -266,7 +308,7 @@ static void write_row(float *restrict row, int64_t scn, const float *restrict ac
  * the rest through write_row. */
 static void task(const tensor_gemm_args *g, float *c, const float *a, const float *b, int m, int n) {
   scratch *s = scratch_get();
-  int np = (n + NR - 1) / NR * NR, m_full = m / MR * MR, n_full = n / NR * NR;
+  int np = (n + NR - 1) / NR * NR, n_full = n / NR * NR;
   int direct_b = g->sbn == 1 && m <= DIRECT_B_ROWS;
   int direct_c = g->k > 0 && g->alpha == 1.0f && g->scn == 1;
   if (g->k == 0) memset(s->c, 0, sizeof(float) * (size_t)m * NC_MAX);
@@ -284,23 +326,24 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
         for (int i0 = i1; i0 < i1 + mb; i0 += MR) {
           const float *ar = a + i0 * g->sam + p0 * g->sak;
           int64_t sm = g->sam, sk = g->sak;
-          int ragged = m - i0 < MR, general = sm != 1 && sk != 1;
-          if (ragged || general) { /* a ragged sliver is copied once per k block */
-            if (general || j0 == 0) sliver_copy(s->a, ar, sm, sk, ragged ? m - i0 : MR, kc);
+          int rows = m - i0 < MR ? m - i0 : MR;
+          if (sm != 1 && sk != 1) { /* neither stride 1: copied */
+            sliver_copy(s->a, ar, sm, sk, rows, kc);
             ar = s->a, sm = 1, sk = MR;
           }
           float *partial = s->c + (size_t)i0 * NC_MAX + j0;
           const float *from = p0 ? partial : NULL;
-          if (last && direct_c && !ragged && j0 < n_full)
-            micro(kc, ar, sm, sk, bp, ldb, from, NC_MAX, c + i0 * g->scm + j0, g->scm, g->accumulate);
+          if (last && direct_c && j0 < n_full)
+            micro(rows, kc, ar, sm, sk, bp, ldb, from, NC_MAX, c + i0 * g->scm + j0, g->scm,
+                  g->accumulate);
           else
-            micro(kc, ar, sm, sk, bp, ldb, from, NC_MAX, partial, NC_MAX, 0);
+            micro(rows, kc, ar, sm, sk, bp, ldb, from, NC_MAX, partial, NC_MAX, 0);
         }
       }
     }
   }
   for (int i = 0; i < m; i++) { /* what did not go straight into C */
-    int from = direct_c && i < m_full ? n_full : 0;
+    int from = direct_c ? n_full : 0;
     if (from < n)
       write_row(c + i * g->scm + from, g->scn, s->c + (size_t)i * NC_MAX + from, n - from, g->alpha,
                 g->accumulate);
@@ -325,7 +368,7 @@ void LETHE_ISA_NAME(tensor_gemm)(const tensor_gemm_args *g) {
   /* few rows times a B whose columns are contiguous in k (X·Wᵀ while
    * decoding) run as Cᵀ = W·Xᵀ: the large operand is read in place and only
    * the few rows are packed */
-  if (g->m <= SWAP_ROWS && g->sbk == 1 && g->sbn != 1 && g->n > g->m) {
+  if (g->m >= SWAP_MIN_ROWS && g->m <= SWAP_ROWS && g->sbk == 1 && g->sbn != 1 && g->n > g->m) {
     tensor_gemm_args t = transposed(g);
     LETHE_ISA_NAME(tensor_gemm)(&t);
     return;
