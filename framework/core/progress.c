@@ -186,7 +186,6 @@ void progress_line_show(progress_line *l, const char *text, const char *key) {
 }
 
 void progress_line_note(progress_line *l, const char *msg) {
-  if (l->quiet) return;
   fprintf(stderr, l->drawn ? "\r\033[K%s\n" : "%s\n", msg);
   l->drawn = 0;
 }

@@ -80,7 +80,8 @@ void progress_line_start(progress_line *l, int quiet, double every);
  * when key (what is being done, e.g. the labels) differs from the last
  * printed line's, or `every` seconds after it. */
 void progress_line_show(progress_line *l, const char *text, const char *key);
-/* Prints msg on a line of its own; the next show draws the status line again. */
+/* Prints msg on a line of its own, quiet or not (the caller decides); the
+ * next show draws the status line again. */
 void progress_line_note(progress_line *l, const char *msg);
 /* Leaves text as the last line (ends it with a newline on a terminal). */
 void progress_line_finish(progress_line *l, const char *text);
