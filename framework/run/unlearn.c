@@ -24,10 +24,11 @@ const char *unlearn_retain_split(const char *forget_split, char *buf, size_t n) 
   return buf;
 }
 
+/* Every field set: pairwise off unless the caller says otherwise. */
 static void eval_options_of(const experiment *e, eval_options *o) {
-  o->max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows");
-  o->max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens");
-  o->batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size");
+  *o = (eval_options){.max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows"),
+                      .max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens"),
+                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size")};
 }
 
 /* ---- the stages a run needs ------------------------------------------------- */
@@ -72,6 +73,13 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   eval_report r = {0};
   eval_options opt;
   eval_options_of(e, &opt);
+  /* The pairwise reference path, as these evaluations ran in practice while
+   * `pairwise` was left uninitialised (non-zero stack garbage, except e.g. in
+   * a process that had evaluated nothing before); set, so that the cached
+   * evaluations, and every run's forget quality, keep their values and no
+   * longer depend on what the process did before. The shared-prompt path
+   * (0) agrees to float rounding. */
+  opt.pairwise = 1;
   tofu_format fmt;
   experiment_format(e, &fmt);
   int rc = stage_tokenizer(data->dir, &tok, err);
