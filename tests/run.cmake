@@ -5,3 +5,7 @@ lethe_test(test_trainer unit/test_trainer.c lethe_train)
 # a tiny suite interrupted with SIGKILL and resumed; suite config errors
 add_test(NAME suite_resume COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_resume_test.sh $<TARGET_FILE:lethe>)
 set_tests_properties(suite_resume PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+# what a suite shows while it trains: plain lines in a file, one line in place
+# on a terminal (util-linux script), nothing with --quiet (suite/progress_test.sh)
+add_test(NAME suite_progress COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/progress_test.sh $<TARGET_FILE:lethe>)
+set_tests_properties(suite_progress PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")

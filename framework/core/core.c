@@ -257,10 +257,12 @@ static void atomic_release(lethe_atomic_file *af) {
   memset(af, 0, sizeof *af);
 }
 
-int lethe_atomic_commit(lethe_atomic_file *af, lethe_err *err) {
+/* Closes af and renames it into place; durable: fsync the file first and
+ * its directory after. */
+static int atomic_finish(lethe_atomic_file *af, int durable, lethe_err *err) {
   int failed = 0, saved_errno = 0;
   if (fflush(af->fp) != 0 || ferror(af->fp)) failed = 1, saved_errno = errno;
-  if (!failed && fsync(fileno(af->fp)) != 0) failed = 1, saved_errno = errno;
+  if (!failed && durable && fsync(fileno(af->fp)) != 0) failed = 1, saved_errno = errno;
   if (fclose(af->fp) != 0 && !failed) failed = 1, saved_errno = errno;
   af->fp = NULL;
   if (!failed && rename(af->tmp_path, af->path) != 0) failed = 1, saved_errno = errno;
@@ -271,10 +273,12 @@ int lethe_atomic_commit(lethe_atomic_file *af, lethe_err *err) {
     atomic_release(af);
     return -1;
   }
-  fsync_parent_dir(af->path);
+  if (durable) fsync_parent_dir(af->path);
   atomic_release(af);
   return 0;
 }
+
+int lethe_atomic_commit(lethe_atomic_file *af, lethe_err *err) { return atomic_finish(af, 1, err); }
 
 void lethe_atomic_abort(lethe_atomic_file *af) {
   if (af->fp) fclose(af->fp);
@@ -282,7 +286,8 @@ void lethe_atomic_abort(lethe_atomic_file *af) {
   atomic_release(af);
 }
 
-int lethe_write_file_atomic(const char *path, const void *data, size_t len, lethe_err *err) {
+static int write_via_tmp(const char *path, const void *data, size_t len, int durable,
+                         lethe_err *err) {
   lethe_atomic_file af;
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
   if (len && fwrite(data, 1, len, af.fp) != len) {
@@ -290,7 +295,15 @@ int lethe_write_file_atomic(const char *path, const void *data, size_t len, leth
     lethe_atomic_abort(&af);
     return lethe_errf(err, LETHE_E_IO, "%s: write failed: %s", path, strerror(e));
   }
-  return lethe_atomic_commit(&af, err);
+  return atomic_finish(&af, durable, err);
+}
+
+int lethe_write_file_atomic(const char *path, const void *data, size_t len, lethe_err *err) {
+  return write_via_tmp(path, data, len, 1, err);
+}
+
+int lethe_write_file_replace(const char *path, const void *data, size_t len, lethe_err *err) {
+  return write_via_tmp(path, data, len, 0, err);
 }
 
 double lethe_now(void) {

@@ -80,6 +80,10 @@ int lethe_atomic_open(lethe_atomic_file *af, const char *path, lethe_err *err);
 int lethe_atomic_commit(lethe_atomic_file *af, lethe_err *err); /* closes */
 void lethe_atomic_abort(lethe_atomic_file *af);                  /* closes, removes tmp */
 int lethe_write_file_atomic(const char *path, const void *data, size_t len, lethe_err *err);
+/* The same without the fsyncs: a reader sees the old or the new content,
+ * never a mix, but a machine crash may lose the write. For small files
+ * rewritten often whose loss does not matter (progress records). */
+int lethe_write_file_replace(const char *path, const void *data, size_t len, lethe_err *err);
 
 /* ---- time --------------------------------------------------------------- */
 double lethe_now(void); /* monotonic seconds */

@@ -2,6 +2,7 @@
 #include "run/stages.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/dist.h"
+#include "core/progress.h"
 #include "model/llama.h"
 #include "model/token_batch.h"
 #include "train/objective.h"
@@ -45,7 +47,7 @@ static int finish_stage(const char *partial, const char *dir, lethe_err *err) {
   return 0;
 }
 
-int stage_lock(const char *dir, lethe_err *err) {
+int stage_lock(const char *dir, const char *what, lethe_err *err) {
   size_t n = strlen(dir) + 8;
   char *path = lethe_malloc(n);
   snprintf(path, n, "%s.lock", dir);
@@ -58,7 +60,13 @@ int stage_lock(const char *dir, lethe_err *err) {
   }
   free(parent);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+  int free_now = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+  if (fd >= 0 && !free_now && errno == EWOULDBLOCK) {
+    char phase[96];
+    snprintf(phase, sizeof phase, "waiting for %s", what);
+    progress_phase(phase);
+  }
+  if (fd < 0 || (!free_now && flock(fd, LOCK_EX) != 0)) {
     lethe_errf(err, LETHE_E_IO, "%s: cannot lock the stage", path);
     if (fd >= 0) close(fd);
     free(path);
@@ -76,11 +84,11 @@ void stage_unlock(int fd) {
  * the stage lock (*lock, held until stage_release) when the stage is not done
  * yet, and tells the others. Returns 1 = build it (every rank takes part),
  * 0 = it is done, -1 = error. */
-static int stage_claim(const char *dir, int *lock, lethe_err *err) {
+static int stage_claim(const char *dir, const char *what, int *lock, lethe_err *err) {
   int build = 0;
   *lock = -1;
   if (dist_is_root() && !is_done(dir)) {
-    *lock = stage_lock(dir, err);
+    *lock = stage_lock(dir, what, err);
     build = *lock < 0 ? -1 : !is_done(dir); /* another process may have built it meanwhile */
   }
   dist_bcast(&build, sizeof build, 0);
@@ -151,7 +159,7 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
   static const char *const deps[] = {"world"};
   out->key = experiment_key(e, deps, 1, 0x77);
   out->dir = stage_dir(e, "world", out->key);
-  int lock, build = stage_claim(out->dir, &lock, err);
+  int lock, build = stage_claim(out->dir, "the world", &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
   int rc = dist_is_root() ? build_world(e, out, err) : 0; /* no model: rank 0 alone */
   return stage_release(lock, rc, err);
@@ -161,6 +169,7 @@ static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
   world_settings ws;
   if (experiment_world(e, &ws, err) != 0 || lethe_mkdir_p(e->cache_dir, err) != 0) return -1;
   world w;
+  progress_phase("generating the world");
   if (world_generate(&w, &ws, (uint64_t)lcfg_int(&e->cfg, "world.seed"), err) != 0) return -1;
   char *partial = partial_of(out->dir);
   int rc = world_write(&w, partial, err);
@@ -268,6 +277,7 @@ static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, 
   tc.checkpoint_every = tc.total_steps / 10 > 1 ? tc.total_steps / 10 : 1;
   tc.resume = 1; /* a stage that was interrupted continues where it stopped */
   tc.quiet = e->quiet;
+  tc.epochs = epochs;
   ft_ctx c = {m, ex, n, bs, seed, lethe_malloc(sizeof(int) * n), -1, fmt, pad, eos, {0}, NULL, 0};
   train_result res;
   int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
@@ -317,7 +327,7 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
                                      "data.answer_tag", "data.max_length", "compute"};
   out->key = experiment_key(e, deps, 7, data->key);
   out->dir = stage_dir(e, "base", out->key);
-  int lock, build = stage_claim(out->dir, &lock, err);
+  int lock, build = stage_claim(out->dir, "the base model", &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
   return stage_release(lock, build_base(e, data, out, err), err);
 }
@@ -354,7 +364,8 @@ done:
 }
 
 static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
-                          const char *split, long seed_offset, stage_out *out, lethe_err *err);
+                          const char *split, const char *label, long seed_offset, stage_out *out,
+                          lethe_err *err);
 
 int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
                    const char *split, long seed_offset, stage_out *out, lethe_err *err) {
@@ -366,13 +377,16 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
   char kind[64];
   snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);
-  int lock, build = stage_claim(out->dir, &lock, err);
+  char label[96];
+  snprintf(label, sizeof label, "fine-tune on %s", split);
+  int lock, build = stage_claim(out->dir, label, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
-  return stage_release(lock, build_finetune(e, data, base, split, seed_offset, out, err), err);
+  return stage_release(lock, build_finetune(e, data, base, split, label, seed_offset, out, err), err);
 }
 
 static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
-                          const char *split, long seed_offset, stage_out *out, lethe_err *err) {
+                          const char *split, const char *label, long seed_offset, stage_out *out,
+                          lethe_err *err) {
   tok_tokenizer *tok = NULL;
   tofu_example *qa = NULL, *replay = NULL, *all = NULL;
   size_t n_qa = 0, n_replay = 0;
@@ -381,8 +395,6 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   tofu_format fmt;
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
-  char label[96];
-  snprintf(label, sizeof label, "fine-tune on %s", split);
   int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
                load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
                (lcfg_bool(&e->cfg, "finetune.replay") &&

@@ -35,8 +35,10 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
                    const char *split, long seed_offset, stage_out *out, lethe_err *err);
 
 /* An exclusive lock on "<dir>.lock" (flock): concurrent processes that need
- * the same stage build it once. Returns the fd, or -1 with err. */
-int stage_lock(const char *dir, lethe_err *err);
+ * the same stage build it once. While another process holds it, the progress
+ * record (core/progress.h) says "waiting for <what>" (e.g. "the base model").
+ * Returns the fd, or -1 with err. */
+int stage_lock(const char *dir, const char *what, lethe_err *err);
 void stage_unlock(int fd);
 
 /* Shared by stages and unlearning: the i-th example of a stream of epochs

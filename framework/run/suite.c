@@ -5,6 +5,7 @@
 #include "core/dist.h"
 #include "method/method_host.h"
 #include "run/experiment.h"
+#include "run/suite_watch.h"
 #include "run/unlearn.h"
 
 #include <errno.h>
@@ -446,9 +447,11 @@ static int run_has(const char *out_dir, const suite_run *r, const char *file) {
   return e;
 }
 
-/* Spawns `lethe CMD args...` with stdout/stderr appended to log; returns pid or -1. */
+/* Spawns `lethe CMD args...` with stdout/stderr appended to log and, when
+ * record is set, its progress record there; returns pid or -1. */
 static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, const suite_options *opt,
-                   const char *cmd, const char *stages, int threads, lethe_err *err) {
+                   const char *cmd, const char *stages, int threads, const char *record,
+                   lethe_err *err) {
   char *dir = run_path(out_dir, r, NULL), *log = run_path(out_dir, r, "log.txt");
   const char **argv = lethe_calloc((size_t)(r->n_overrides + opt->n_extra) * 2 + 12, sizeof(char *));
   int a = 0;
@@ -469,24 +472,32 @@ static pid_t spawn(const suite *s, const suite_run *r, const char *out_dir, cons
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  /* the child's environment: ours with its share of the threads, and without
-   * the MPI launcher's variables (a child is a single-process lethe) */
+  /* the child's environment: ours with its share of the threads, its
+   * progress record, and without the MPI launcher's variables (a child is a
+   * single-process lethe) */
   int n_env = 0;
   while (environ[n_env]) n_env++;
-  char **env = lethe_calloc((size_t)n_env + 2, sizeof(char *));
+  char **env = lethe_calloc((size_t)n_env + 3, sizeof(char *));
   int e = 0;
   for (int i = 0; i < n_env; i++) {
     const char *v = environ[i];
     if (strncmp(v, "OMP_NUM_THREADS=", 16) && strncmp(v, "OMPI_", 5) && strncmp(v, "PMIX_", 5) &&
-        strncmp(v, "PMI_", 4))
+        strncmp(v, "PMI_", 4) && strncmp(v, PROGRESS_FILE_ENV "=", sizeof PROGRESS_FILE_ENV))
       env[e++] = environ[i];
   }
-  char threads_var[64];
+  char threads_var[64], *record_var = NULL;
   snprintf(threads_var, sizeof threads_var, "OMP_NUM_THREADS=%d", threads);
   env[e++] = threads_var;
+  if (record) {
+    size_t n = strlen(record) + sizeof PROGRESS_FILE_ENV + 1;
+    record_var = lethe_malloc(n);
+    snprintf(record_var, n, "%s=%s", PROGRESS_FILE_ENV, record);
+    env[e++] = record_var;
+  }
   pid_t pid;
   int rc = posix_spawn(&pid, opt->lethe, &fa, NULL, (char *const *)argv, env);
   posix_spawn_file_actions_destroy(&fa);
+  free(record_var);
   free(env);
   free(argv);
   free(dir);
@@ -557,12 +568,13 @@ static int same_stages(const suite_run *a, const suite_run *b) { return same_set
 /* 1 when two runs share the base and target models (the forget split may differ). */
 static int same_target(const suite_run *a, const suite_run *b) { return same_settings(a, b, 1); }
 
-/* Runs `lethe cmd` for runs idx[0..n) with up to `jobs` processes at once.
- * cmd "train" prepares stages (no markers); otherwise each finished run is
- * marked DONE (by the run) or FAILED (here) and reported. */
+/* Runs `lethe cmd` for runs idx[0..n) with up to `jobs` processes at once
+ * (slots of w, which shows their progress). cmd "train" prepares stages (no
+ * markers); otherwise each finished run is marked DONE (by the run) or
+ * FAILED (here) and reported. */
 static int pool(const suite *s, const char *out_dir, const suite_options *opt, const int *idx,
                 const char *const *stages, int n, const char *cmd, int jobs, int threads,
-                int *n_done, int *failed, lethe_err *err) {
+                suite_watch *w, int *n_done, int *failed, lethe_err *err) {
   int is_prepare = !strcmp(cmd, "train"), rc = 0, next = 0, running = 0;
   pid_t *pids = lethe_calloc((size_t)jobs, sizeof(pid_t));
   int *slot_run = lethe_calloc((size_t)jobs, sizeof(int));
@@ -570,12 +582,16 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
     for (int j = 0; j < jobs && next < n && rc == 0; j++) {
       if (pids[j] > 0) continue;
       const suite_run *r = &s->runs[idx[next]];
+      const char *task = stages ? stages[next] : cmd;
       char *dir = run_path(out_dir, r, NULL), *failed_marker = run_path(out_dir, r, "FAILED");
+      char record_name[64];
+      snprintf(record_name, sizeof record_name, "progress.%s", task);
       lethe_mkdir_p(dir, NULL);
       if (!is_prepare) unlink(failed_marker);
       free(dir);
       free(failed_marker);
-      pid_t pid = spawn(s, r, out_dir, opt, cmd, stages ? stages[next] : NULL, threads, err);
+      const char *record = suite_watch_begin(w, j, run_path(out_dir, r, record_name));
+      pid_t pid = spawn(s, r, out_dir, opt, cmd, stages ? task : NULL, threads, record, err);
       if (pid < 0) {
         rc = -1;
         break;
@@ -592,7 +608,7 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
     }
     if (running == 0) break;
     int status;
-    pid_t pid = waitpid(-1, &status, 0);
+    pid_t pid = suite_watch_wait(w, &status);
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;
@@ -602,12 +618,15 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
       const suite_run *r = &s->runs[slot_run[j]];
       pids[j] = 0;
       running--;
+      suite_watch_end(w, j);
       int exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      char line[256];
+      char line[256], report[2400];
       if (is_prepare) {
         if (!exited_ok) {
           (*failed)++;
-          fprintf(stderr, "preparing the stages of run %s failed: see runs/%s/log.txt\n", r->name, r->name);
+          snprintf(report, sizeof report, "preparing the stages of run %s failed: see runs/%s/log.txt",
+                   r->name, r->name);
+          suite_watch_note(w, report);
         }
         continue;
       }
@@ -627,8 +646,9 @@ static int pool(const suite *s, const char *out_dir, const suite_options *opt, c
       }
       char rank_tag[32] = ""; /* under MPI: which rank ran it */
       if (dist_size() > 1) snprintf(rank_tag, sizeof rank_tag, "rank %d: ", dist_rank());
-      if (!opt->quiet)
-        fprintf(stderr, "%s[%d/%d] %s: %s\n", rank_tag, *n_done + *failed, s->n_runs, r->name, line);
+      snprintf(report, sizeof report, "%s[%d/%d] %s: %s", rank_tag, *n_done + *failed, s->n_runs,
+               r->name, line);
+      if (!opt->quiet) suite_watch_note(w, report);
     }
   }
   while (running > 0) { /* after an error: let the started runs finish */
@@ -661,6 +681,36 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
     if (rc != 0) return lethe_err_prefix(err, "preparing the stages of run %s", r->name);
   }
   return 0;
+}
+
+/* Without MPI: the stages of the runs in prep[0..n) in `lethe train`
+ * children. The world and the base model first, alone with every thread;
+ * then in parallel one task per target model (runs that differ only in the
+ * forget split share it) and one per stage setting (its retain model and
+ * evaluation, then the target's evaluation, which waits for the target task
+ * through the stage lock). One status line shows them all. */
+static int prepare_in_children(const suite *s, const char *out_dir, const suite_options *opt,
+                               const int *prep, int n_prep, int jobs, int per_run, int total_threads,
+                               int *failed, lethe_err *err) {
+  const char *base_only[] = {"base"};
+  int *task = lethe_malloc(sizeof(int) * (size_t)(2 * n_prep + 1)), n_task = 0, rc = 0, unused = 0;
+  const char **task_stages = lethe_malloc(sizeof(char *) * (size_t)(2 * n_prep + 1));
+  for (int i = 0; i < n_prep; i++) {
+    int dup = 0;
+    for (int k = 0; k < i && !dup; k++) dup = same_target(&s->runs[prep[k]], &s->runs[prep[i]]);
+    if (!dup) task[n_task] = prep[i], task_stages[n_task++] = "target";
+  }
+  for (int i = 0; i < n_prep; i++) task[n_task] = prep[i], task_stages[n_task++] = "all";
+  suite_watch w;
+  suite_watch_start(&w, "stages", 0, n_prep ? 1 + n_task : 0, jobs, 0, !opt->quiet);
+  if (n_prep)
+    rc = pool(s, out_dir, opt, prep, base_only, 1, "train", 1, total_threads, &w, &unused, failed, err);
+  if (rc == 0 && !*failed)
+    rc = pool(s, out_dir, opt, task, task_stages, n_task, "train", jobs, per_run, &w, &unused, failed, err);
+  suite_watch_finish(&w);
+  free(task);
+  free(task_stages);
+  return rc;
 }
 
 /* NN of a run's data.forget_split=forgetNN override; 0 without one. */
@@ -723,30 +773,10 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
     if (!dup) prep[n_prep++] = pending[i];
   }
   int failed = 0;
-  if (ranks > 1) { /* every rank trains every stage together */
+  if (ranks > 1) /* every rank trains every stage together */
     rc = prepare_together(s, opt, prep, n_prep, err);
-  } else {
-    /* the world and the base model first, alone with every thread; then in
-     * parallel one task per target model (runs that differ only in the
-     * forget split share it) and one per stage setting (its retain model
-     * and evaluation, then the target's evaluation, which waits for the
-     * target task through the stage lock) */
-    const char *base_only[] = {"base"};
-    if (n_prep)
-      rc = pool(s, out_dir, opt, prep, base_only, 1, "train", 1, total_threads, &n_done, &failed, err);
-    int *task = lethe_malloc(sizeof(int) * (size_t)(2 * n_prep + 1)), n_task = 0;
-    const char **task_stages = lethe_malloc(sizeof(char *) * (size_t)(2 * n_prep + 1));
-    for (int i = 0; i < n_prep; i++) {
-      int dup = 0;
-      for (int k = 0; k < i && !dup; k++) dup = same_target(&s->runs[prep[k]], &s->runs[prep[i]]);
-      if (!dup) task[n_task] = prep[i], task_stages[n_task++] = "target";
-    }
-    for (int i = 0; i < n_prep; i++) task[n_task] = prep[i], task_stages[n_task++] = "all";
-    if (rc == 0 && !failed)
-      rc = pool(s, out_dir, opt, task, task_stages, n_task, "train", jobs, per_run, &n_done, &failed, err);
-    free(task);
-    free(task_stages);
-  }
+  else
+    rc = prepare_in_children(s, out_dir, opt, prep, n_prep, jobs, per_run, total_threads, &failed, err);
   free(prep);
   if (rc == 0 && failed)
     rc = lethe_errf(err, LETHE_E_IO, "preparing the shared stages failed (see the runs' log.txt)");
@@ -754,7 +784,10 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   int n_mine = 0;
   for (int i = 0; i < n_pending; i++)
     if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
-  if (rc == 0) rc = pool(s, out_dir, opt, pending, NULL, n_mine, cmd, jobs, per_run, &n_done, &failed, err);
+  suite_watch w; /* under MPI: the [k/n] lines alone, every rank seeing only its own runs */
+  suite_watch_start(&w, "runs", n_done, s->n_runs, jobs, 1, !opt->quiet && ranks == 1);
+  if (rc == 0) rc = pool(s, out_dir, opt, pending, NULL, n_mine, cmd, jobs, per_run, &w, &n_done, &failed, err);
+  suite_watch_finish(&w);
   free(pending);
   if (rc != 0) return -1;
   dist_barrier(); /* ranks that are done sleep until the last run ends */

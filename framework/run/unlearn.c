@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/dist.h"
+#include "core/progress.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
 #include "run/evaluate.h"
@@ -48,9 +49,10 @@ static void prepared_free(prepared *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* Evaluates the model of stage `s` on the forget split once (cached inside
- * the stage directory). Every rank takes part; rank 0 decides and writes. */
-static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s,
+/* Evaluates the model of stage `s` (`what`, e.g. "retain model") on the
+ * forget split once (cached inside the stage directory). Every rank takes
+ * part; rank 0 decides and writes. */
+static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s, const char *what,
                       const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
                       lethe_err *err) {
   static const char *const deps[] = {"eval", "data.question_start", "data.question_end",
@@ -66,6 +68,9 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   free(summary);
   dist_bcast(&have, sizeof have, 0);
   if (have) return 0;
+  char phase[96];
+  snprintf(phase, sizeof phase, "evaluating the %s on %s", what, split);
+  progress_phase(phase);
   tok_tokenizer *tok = NULL;
   llama_model m = {0};
   eval_data d = {0};
@@ -115,7 +120,7 @@ static int prepare(const experiment *e, stage_set which, prepared *p, lethe_err 
   if (which == STAGES_TARGET) return stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
   /* the retain model first: a suite may be training the target meanwhile */
   if (stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0 ||
-      stage_eval(e, &p->data, &p->retain, split, NULL, 0, &p->retain_eval, err) != 0)
+      stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, &p->retain_eval, err) != 0)
     return -1;
   if (which == STAGES_RETAIN) return 0;
   if (stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err) != 0) return -1;
@@ -124,7 +129,7 @@ static int prepare(const experiment *e, stage_set which, prepared *p, lethe_err 
   size_t n = 0;
   int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
   free(eval_json);
-  if (rc == 0) rc = stage_eval(e, &p->data, &p->target, split, tr, n, &p->target_eval, err);
+  if (rc == 0) rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, &p->target_eval, err);
   free(tr);
   return rc;
 }
@@ -629,6 +634,7 @@ int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   tc.checkpoint_every = lcfg_int(&e->cfg, "unlearn.checkpoint_every");
   tc.resume = e->resume;
   tc.quiet = e->quiet;
+  tc.epochs = lcfg_float(&e->cfg, "unlearn.epochs");
   c.tc = &tc;
   long resumed = e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
   if (resumed < 0) { /* a fresh start: no stale lines */

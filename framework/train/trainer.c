@@ -95,7 +95,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   }
   if (step == 0 && after && dist_status(after(ctx, 0, 0.0, err), err) != 0) goto done;
   lethe_progress prog;
-  progress_start(&prog, tc->label, tc->total_steps, step, tc->quiet || !dist_is_root());
+  progress_start(&prog, tc->label, tc->total_steps, step, tc->epochs, tc->quiet || !dist_is_root());
   for (; step < tc->total_steps; step++) {
     llama_zero_grads(m);
     double step_loss = 0, step_tokens = 0;

@@ -36,6 +36,7 @@ typedef struct train_config {
   long checkpoint_every;       /* steps; 0 = only at the end (if path set) */
   int resume;                  /* continue from checkpoint_path if it exists */
   int quiet;
+  double epochs; /* passes over the data that total_steps make, for progress; 0 = unknown */
 } train_config;
 
 /* Runs micro-batch `micro` (0..grad_accum-1) of optimizer step `step`

@@ -56,6 +56,12 @@ START_TEST(test_atomic_write_keeps_old_on_failure) {
   ck_assert_int_eq(lethe_read_file(path, 1 << 20, &buf, &len, &err), 0);
   ck_assert_str_eq(buf, "hello");
   free(buf);
+  /* the same without fsync (progress records): replaced whole */
+  ck_assert_int_eq(lethe_write_file_replace(path, "hi", 2, &err), 0);
+  ck_assert_int_eq(lethe_read_file(path, 1 << 20, &buf, &len, &err), 0);
+  ck_assert_str_eq(buf, "hi");
+  free(buf);
+  ck_assert_int_eq(lethe_write_file_atomic(path, "hello", 5, &err), 0);
   /* A read-only directory: the write fails with a message, the old file stays. */
   if (geteuid() != 0) {
     chmod(dir, 0555);

@@ -66,7 +66,7 @@ static int after(void *vc, long done, double loss, lethe_err *err) {
 }
 
 static train_config config(const char *ckpt) {
-  train_config tc = {{1e-2, 0.9, 0.999, 1e-8, 0.01}, 12, 3, 2, 0.0, 0, "test", ckpt, 3, 1, 1};
+  train_config tc = {{1e-2, 0.9, 0.999, 1e-8, 0.01}, 12, 3, 2, 0.0, 0, "test", ckpt, 3, 1, 1, 0};
   return tc;
 }
 
