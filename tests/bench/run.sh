@@ -9,10 +9,11 @@
 # the model's own shapes (the roofline). Once per run, first, it measures the
 # CPU's fp32 peak at the widest ISA it has (LETHE_ISA caps it) and, where it
 # has AVX512_BF16, its bf16 dot-product peak, on the run's threads (bench_llama
-# peak): the ceiling the GFLOP/s columns are read against. The bf16 rows run
-# only where oneDNN has a bf16 matmul on this CPU (not below AVX-512, e.g. Zen
-# 2). Every result is one JSON line in the results file; report.py turns them
-# into the tables of docs/performance.md.
+# peak): the ceiling the GFLOP/s columns are read against; LETHE_ISA also
+# caps oneDNN (see below). The bf16 rows run only where oneDNN has a bf16
+# matmul on this CPU (not below AVX-512, e.g. Zen 2). Every result is one JSON
+# line in the results file; report.py turns them into the tables of
+# docs/performance.md.
 #
 # usage: tests/bench/run.sh [--build DIR] [--threads N] [--rounds N] [--reps N]
 #                           [--quick] [--only PARTS] [--size "H L T B"]... [--out FILE]
@@ -69,6 +70,17 @@ out=${out:-$build/bench-results.jsonl}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 unset OPENBLAS_CORETYPE || true
 torch_threads=${TORCH_THREADS:-1}
+
+# LETHE_ISA (baseline, avx2, avx512) caps the peak and, unless
+# ONEDNN_MAX_CPU_ISA is set, oneDNN's matmuls too, so a capped run on an
+# AVX-512 machine measures what a smaller CPU would (lethe's element-wise
+# kernels, picked by the loader, and PyTorch's BLAS keep the CPU's ISA).
+case "${LETHE_ISA:-}" in
+  "" | avx512) ;;
+  avx2) export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-AVX2} ;;
+  baseline) export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-SSE41} ;;
+  *) echo "run.sh: LETHE_ISA=$LETHE_ISA: expected one of baseline, avx2, avx512" >&2; exit 2 ;;
+esac
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
