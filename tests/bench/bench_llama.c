@@ -8,7 +8,8 @@
  *      score: forward + per-token log-probs; generate: KV-cache greedy
  *      decoding (prefill and per-token time for each --prompt length);
  *      matmul: the oneDNN matmul rate on the model's linear shapes (the roofline);
- *      peak: the CPU's fp32 FMA and bf16 dot-product peak (no model; --reps rounds).
+ *      peak: the CPU's fp32 peak at the widest ISA it has (LETHE_ISA caps it) and
+ *      its bf16 dot-product peak where it has AVX512_BF16 (no model; --reps rounds).
  * Options: --hidden C --layers L --seq T --batch B --heads H --kv-heads K
  *      --ffn F --vocab V --reps R --warmup W --bf16 --save DIR (write the init
  *      weights and the batch for the PyTorch side) --prompt P[,P...] --new N.
@@ -353,9 +354,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(o.mode, "peak")) {
-    bench_fma_peak(o.reps, 0);
-    bench_fma_peak(o.reps, 1);
-    return 0;
+    lethe_err err = {0};
+    if (bench_peak(o.reps, &err) == 0) return 0;
+    fprintf(stderr, "bench_llama peak: %s\n", err.msg);
+    return 2;
   }
   llama_model m;
   lethe_err err = {0};

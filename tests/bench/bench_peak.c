@@ -1,57 +1,149 @@
 /* bench_peak — the CPU's arithmetic peak, the ceiling every GFLOP/s of the
- * benchmark is read against (see bench_util.h). Only the timed loops are
- * compiled for AVX-512 (function target attributes), so the rest of the build
- * keeps its flags; the CPU is asked at run time before they are called. Not a
+ * benchmark is read against (see bench_util.h). The timed loops exist once per
+ * ISA level (SSE baseline, AVX2+FMA, AVX-512, AVX512_BF16), each compiled for
+ * its level by a function target attribute so the rest of the build keeps its
+ * flags; the CPU is asked at run time which it has, capped by LETHE_ISA. Not a
  * model of any lethe kernel: no memory traffic, registers only. */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_util.h"
 #include "core/core.h"
 
-/* Independent accumulators per thread, more than latency x throughput needs
- * (Zen 4: 4-cycle FMA latency, one 512-bit FMA per cycle), so the loop is
- * bound by issue, not by the dependency chains. */
-#define PEAK_CHAINS 16
-_Static_assert(PEAK_CHAINS == 16, "the '#pragma GCC unroll 16' below unroll PEAK_CHAINS");
+/* The environment variable that caps the ISA level measured. */
+#define ISA_ENV "LETHE_ISA"
 /* Wall time one timed round aims at. */
 #define PEAK_ROUND_SECONDS 0.2
+/* One chain step is acc = acc·M + A: it converges to 1 (no overflow, no
+ * denormals). */
+#define PEAK_M 0.999999f
+#define PEAK_A 1e-6f
+
+/* Accumulators per kernel: with 32 vector registers (AVX-512), and with 16
+ * (below it: the chains and the two constants). */
+#define CHAINS_WIDE 16
+#define CHAINS_NARROW 14
+
+#define PRAGMA(x) _Pragma(#x)
+#define UNROLL(n) PRAGMA(GCC unroll n)
+
+/* Defines `static float name(long iters)`, compiled for `isa`: iters x chains
+ * dependent steps on `chains` independent accumulators of type vec, more than
+ * latency x throughput needs so the loop is bound by issue (Zen 5: two
+ * 4-cycle 512-bit FMAs per cycle, so 8), few enough to stay in registers.
+ * They start at i + 1/2: none at 1, where acc·M + A rounds back to 1 and the
+ * compiler folds the chain away. Every lane runs the same chain; returns lane
+ * 0 of their sum, which the caller keeps so the compiler cannot drop the loop. */
+#define CHAINS_KERNEL(name, isa, vec, chains, set1, step, add, lane0)                    \
+  __attribute__((target(isa), noinline)) static float name(long iters) {                 \
+    vec acc[chains];                                                                     \
+    UNROLL(chains) for (int i = 0; i < chains; i++) acc[i] = set1(i + 0.5f);             \
+    for (long n = 0; n < iters; n++)                                                     \
+      UNROLL(chains) for (int i = 0; i < chains; i++) acc[i] = step(acc[i]);             \
+    UNROLL(chains) for (int i = 1; i < chains; i++) acc[0] = add(acc[0], acc[i]);        \
+    return lane0(acc[0]);                                                                \
+  }
+
+/* 512-bit FMA: 32 FLOP (16 lanes, multiply + add). */
+#define FMA512(x) _mm512_fmadd_ps(x, _mm512_set1_ps(PEAK_M), _mm512_set1_ps(PEAK_A))
+CHAINS_KERNEL(fma512_chains, "avx512f", __m512, CHAINS_WIDE, _mm512_set1_ps, FMA512,
+              _mm512_add_ps, _mm512_cvtss_f32)
+/* 256-bit FMA: 16 FLOP. */
+#define FMA256(x) _mm256_fmadd_ps(x, _mm256_set1_ps(PEAK_M), _mm256_set1_ps(PEAK_A))
+CHAINS_KERNEL(fma256_chains, "avx2,fma", __m256, CHAINS_NARROW, _mm256_set1_ps, FMA256,
+              _mm256_add_ps, _mm256_cvtss_f32)
+/* 128-bit SSE multiply, then add: 8 FLOP (4 lanes, two instructions). */
+#define MULADD128(x) _mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(PEAK_M)), _mm_set1_ps(PEAK_A))
+CHAINS_KERNEL(muladd128_chains, "sse2", __m128, CHAINS_NARROW, _mm_set1_ps, MULADD128,
+              _mm_add_ps, _mm_cvtss_f32)
+/* 512-bit vdpbf16ps (acc += x0·y0 + x1·y1 per lane, small products so the sums
+ * stay finite): 64 FLOP (16 lanes, two bf16 multiplies and two adds), the
+ * count oneDNN's bf16 matmul rate uses. */
+#define BF16_SMALL _mm512_cvtne2ps_pbh(_mm512_set1_ps(1.0f / 1024), _mm512_set1_ps(1.0f / 1024))
+#define DPBF16(x) _mm512_dpbf16_ps(x, BF16_SMALL, BF16_SMALL)
+CHAINS_KERNEL(dpbf16_chains, "avx512f,avx512bf16", __m512, CHAINS_WIDE, _mm512_set1_ps, DPBF16,
+              _mm512_add_ps, _mm512_cvtss_f32)
 
 typedef float (*peak_kernel)(long iters);
+
+/* ISA levels, narrowest first; the names are LETHE_ISA's values. */
+typedef enum { ISA_BASELINE, ISA_AVX2, ISA_AVX512, ISA_LEVELS } isa_level;
+static const char *const isa_names[ISA_LEVELS] = {"baseline", "avx2", "avx512"};
+
+typedef struct peak_variant {
+  const char *compute;  /* "f32" or "bf16" (the JSON's "compute") */
+  isa_level isa;        /* the level it is built for */
+  int needs_bf16;       /* also needs AVX512_BF16 */
+  const char *features; /* what the CPU must have, for messages */
+  const char *step;     /* what one step is, for the output */
+  peak_kernel kernel;
+  int chains, flop_per_step;
+} peak_variant;
+
+/* Widest first: of each compute, the first one the CPU and the cap allow is
+ * measured. */
+static const peak_variant variants[] = {
+    {"f32", ISA_AVX512, 0, "AVX512F", "512-bit FMA", fma512_chains, CHAINS_WIDE, 32},
+    {"f32", ISA_AVX2, 0, "AVX2 and FMA", "256-bit FMA", fma256_chains, CHAINS_NARROW, 16},
+    {"f32", ISA_BASELINE, 0, "SSE2", "128-bit mul+add", muladd128_chains, CHAINS_NARROW, 8},
+    {"bf16", ISA_AVX512, 1, "AVX512_BF16", "512-bit bf16 dot product", dpbf16_chains, CHAINS_WIDE,
+     64},
+};
+#define N_VARIANTS (int)(sizeof variants / sizeof variants[0])
+/* The computes measured: the JSON's key and the name people read. */
+static const struct {
+  const char *key, *name;
+} computes[] = {{"f32", "fp32"}, {"bf16", "bf16"}};
+
+/* What the CPU has and what LETHE_ISA allows. */
+typedef struct peak_isa {
+  isa_level cpu, cap;  /* cap = ISA_AVX512 when LETHE_ISA is unset */
+  int bf16;            /* the CPU has AVX512_BF16 */
+  const char *cap_env; /* LETHE_ISA's value; NULL when unset or empty */
+} peak_isa;
 
 /* Where each round's result goes, so the compiler cannot drop the loops. */
 static volatile float peak_sink;
 
-/* iters x PEAK_CHAINS dependent FMAs (acc = acc·m + a converges to 1: no
- * overflow, no denormals); 32 FLOP each (16 lanes, multiply + add). */
-__attribute__((target("avx512f"), noinline)) static float fma_chains(long iters) {
-  __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-6f), acc[PEAK_CHAINS];
-#pragma GCC unroll 16
-  for (int i = 0; i < PEAK_CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-  for (long n = 0; n < iters; n++)
-#pragma GCC unroll 16
-    for (int i = 0; i < PEAK_CHAINS; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
-#pragma GCC unroll 16
-  for (int i = 1; i < PEAK_CHAINS; i++) acc[0] = _mm512_add_ps(acc[0], acc[i]);
-  return _mm512_reduce_add_ps(acc[0]);
+/* Asks the CPU (and so the OS: a feature whose registers it does not save
+ * counts as absent) which level it has. */
+static void cpu_isa(peak_isa *p) {
+  __builtin_cpu_init();
+  p->cpu = ISA_BASELINE; /* x86-64 always has SSE2 */
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) p->cpu = ISA_AVX2;
+  if (__builtin_cpu_supports("avx512f")) p->cpu = ISA_AVX512;
+  p->bf16 = p->cpu == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
 }
 
-/* iters x PEAK_CHAINS dependent vdpbf16ps (acc += x0·y0 + x1·y1 per lane, small
- * products so the sums stay finite); 64 FLOP each (16 lanes, two bf16
- * multiplies and two adds), the count oneDNN's bf16 matmul rate uses. */
-__attribute__((target("avx512f,avx512bf16"), noinline)) static float dpbf16_chains(long iters) {
-  __m512 v = _mm512_set1_ps(1.0f / 1024), acc[PEAK_CHAINS];
-  __m512bh x = _mm512_cvtne2ps_pbh(v, v);
-#pragma GCC unroll 16
-  for (int i = 0; i < PEAK_CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-  for (long n = 0; n < iters; n++)
-#pragma GCC unroll 16
-    for (int i = 0; i < PEAK_CHAINS; i++) acc[i] = _mm512_dpbf16_ps(acc[i], x, x);
-#pragma GCC unroll 16
-  for (int i = 1; i < PEAK_CHAINS; i++) acc[0] = _mm512_add_ps(acc[0], acc[i]);
-  return _mm512_reduce_add_ps(acc[0]);
+/* Reads LETHE_ISA (unset or empty: no cap); an unknown value is an error. */
+static int isa_cap(peak_isa *p, lethe_err *err) {
+  p->cap_env = getenv(ISA_ENV);
+  p->cap = ISA_AVX512;
+  if (!p->cap_env || !*p->cap_env) {
+    p->cap_env = NULL;
+    return 0;
+  }
+  for (int i = 0; i < ISA_LEVELS; i++)
+    if (!strcmp(p->cap_env, isa_names[i])) {
+      p->cap = (isa_level)i;
+      return 0;
+    }
+  return lethe_errf(err, LETHE_E_USAGE, "%s=%s: expected one of baseline, avx2, avx512", ISA_ENV,
+                    p->cap_env);
+}
+
+/* NULL if v can run here; otherwise why not, in buf. */
+static const char *unavailable(const peak_variant *v, const peak_isa *p, char *buf, size_t n) {
+  if (v->isa > p->cpu || (v->needs_bf16 && !p->bf16))
+    snprintf(buf, n, "this CPU lacks %s", v->features);
+  else if (v->isa > p->cap)
+    snprintf(buf, n, "%s=%s caps the ISA below %s", ISA_ENV, p->cap_env, isa_names[v->isa]);
+  else
+    return NULL;
+  return buf;
 }
 
 /* Seconds for every one of `threads` threads to run kernel(iters) at once,
@@ -75,44 +167,82 @@ static double time_round(peak_kernel kernel, long iters, int threads) {
 }
 
 /* Best GFLOP/s of `threads` threads at once over reps rounds. */
-static double best_rate(peak_kernel kernel, long iters, int threads, double flop_per_iter,
-                        int reps, double *rounds) {
-  double best = 0;
+static double best_rate(const peak_variant *v, long iters, int threads, int reps,
+                        double *rounds) {
+  double best = 0, flop = (double)v->chains * v->flop_per_step;
   for (int r = 0; r < reps; r++) {
-    double rate = threads * iters * flop_per_iter / time_round(kernel, iters, threads) / 1e9;
+    double rate = threads * iters * flop / time_round(v->kernel, iters, threads) / 1e9;
     if (rounds) rounds[r] = rate;
     if (rate > best) best = rate;
   }
   return best;
 }
 
-void bench_fma_peak(int reps, int bf16) {
-  const char *isa = bf16 ? "avx512bf16" : "avx512f";
-  int threads = bench_threads();
-  int ok = __builtin_cpu_supports("avx512f") && (!bf16 || __builtin_cpu_supports("avx512bf16"));
-  printf("{\"impl\": \"cpu\", \"mode\": \"peak\", \"compute\": \"%s\", \"threads\": %d, "
-         "\"isa\": \"%s\", \"supported\": %s",
-         bf16 ? "bf16" : "f32", threads, isa, ok ? "true" : "false");
-  if (!ok) {
-    printf("}\n");
-    fprintf(stderr, "bench_llama peak: this CPU lacks %s; the %s peak is skipped\n", isa,
-            bf16 ? "bf16" : "fp32");
-    return;
-  }
-  peak_kernel kernel = bf16 ? dpbf16_chains : fma_chains;
-  double flop_per_iter = PEAK_CHAINS * (bf16 ? 64.0 : 32.0);
-  /* calibrate on one thread (this also brings the core up to speed) */
+/* Iterations for a round of ~PEAK_ROUND_SECONDS, calibrated on one thread
+ * (this also brings the core up to speed). */
+static long round_iters(peak_kernel kernel) {
   long iters = 1 << 16;
   double secs;
   while ((secs = time_round(kernel, iters, 1)) < 0.02) iters *= 2;
-  iters = (long)(iters * PEAK_ROUND_SECONDS / secs) + 1;
+  return (long)(iters * PEAK_ROUND_SECONDS / secs) + 1;
+}
+
+/* The JSON fields every peak line starts with. */
+static void print_head(const char *compute, const peak_isa *p, int threads) {
+  printf("{\"impl\": \"cpu\", \"mode\": \"peak\", \"compute\": \"%s\", \"threads\": %d, "
+         "\"cpu_isa\": \"%s\", \"isa_cap\": ",
+         compute, threads, isa_names[p->cpu]);
+  if (p->cap_env)
+    printf("\"%s\", ", p->cap_env);
+  else
+    printf("null, ");
+}
+
+/* Times v and prints its JSON line, and one line for people (on stderr: the
+ * results file takes JSON only). */
+static void measure(const peak_variant *v, const char *name, const peak_isa *p, int reps,
+                    int threads) {
+  long iters = round_iters(v->kernel);
   double *rounds = lethe_calloc((size_t)reps, sizeof *rounds);
-  double all = best_rate(kernel, iters, threads, flop_per_iter, reps, rounds);
-  double one = threads > 1 ? best_rate(kernel, iters, 1, flop_per_iter, reps, NULL) : all;
-  printf(", \"chains\": %d, \"flop_per_instruction\": %d, \"gflops\": %.1f, "
-         "\"gflops_per_thread\": %.1f, \"gflops_one_thread\": %.1f, ",
-         PEAK_CHAINS, bf16 ? 64 : 32, all, all / threads, one);
+  double all = best_rate(v, iters, threads, reps, rounds);
+  double one = threads > 1 ? best_rate(v, iters, 1, reps, NULL) : all;
+  print_head(v->compute, p, threads);
+  printf("\"supported\": true, \"isa\": \"%s\", \"step\": \"%s\", \"chains\": %d, "
+         "\"flop_per_step\": %d, \"gflops\": %.1f, \"gflops_per_thread\": %.1f, "
+         "\"gflops_one_thread\": %.1f, ",
+         isa_names[v->isa], v->step, v->chains, v->flop_per_step, all, all / threads, one);
   bench_print_array("round_gflops", rounds, reps);
   printf("}\n");
+  fflush(stdout);
+  fprintf(stderr, "%s peak (%s, %s): %.1f GFLOP/s on %d thread%s (%.1f per thread, %.1f on one)\n",
+          name, isa_names[v->isa], v->step, all, threads, threads > 1 ? "s" : "", all / threads,
+          one);
   free(rounds);
+}
+
+/* The widest variant of `compute` allowed here, or NULL with why not in buf. */
+static const peak_variant *pick(const char *compute, const peak_isa *p, char *buf, size_t n) {
+  for (int i = 0; i < N_VARIANTS; i++)
+    if (!strcmp(variants[i].compute, compute) && !unavailable(&variants[i], p, buf, n))
+      return &variants[i];
+  return NULL;
+}
+
+int bench_peak(int reps, lethe_err *err) {
+  peak_isa p;
+  cpu_isa(&p);
+  if (isa_cap(&p, err) != 0) return -1;
+  int threads = bench_threads();
+  for (size_t c = 0; c < sizeof computes / sizeof computes[0]; c++) {
+    char why[128];
+    const peak_variant *v = pick(computes[c].key, &p, why, sizeof why);
+    if (v) {
+      measure(v, computes[c].name, &p, reps, threads);
+      continue;
+    }
+    print_head(computes[c].key, &p, threads);
+    printf("\"supported\": false, \"reason\": \"%s\"}\n", why);
+    fprintf(stderr, "%s peak: not available: %s\n", computes[c].name, why);
+  }
+  return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "core/core.h"
 #include "model/config.h"
 
 /* The benchmark model: head_dim 64, heads = hidden/64 unless given (0),
@@ -31,13 +32,18 @@ void bench_print_array(const char *name, const double *x, int n);
  * prints one JSON line: per-shape GFLOP/s (median of reps), the best, and the
  * step-weighted rate. bf16 != 0 times bfloat16 inputs instead of float32. */
 void bench_matmul_roofline(const llama_config *cfg, int seq, int batch, int reps, int bf16);
-/* The CPU's peak: every OpenMP thread at once runs 16 independent chains of
- * AVX-512 FMAs (_mm512_fmadd_ps, 32 FLOP each) or, with bf16 != 0, of bf16
- * dot products (_mm512_dpbf16_ps, 64 FLOP each), registers only. Prints one
- * JSON line: the best GFLOP/s of reps rounds on all threads, per thread, on
- * one thread, and every all-thread round. On a CPU without AVX512F (or
- * AVX512_BF16 for bf16), checked at run time, the line says "supported":
- * false, a note goes to stderr and nothing is timed. */
-void bench_fma_peak(int reps, int bf16);
+/* The CPU's peak: every OpenMP thread at once runs independent chains of the
+ * widest fp32 multiply-add the CPU has (asked at run time) — AVX-512 FMAs
+ * (_mm512_fmadd_ps, 32 FLOP each), else AVX2 FMAs (_mm256_fmadd_ps, 16), else
+ * SSE multiply then add (8 per pair) — and, where it has AVX512_BF16, bf16 dot
+ * products (_mm512_dpbf16_ps, 64 FLOP each); registers only. The environment
+ * variable LETHE_ISA (baseline, avx2 or avx512) caps the level: the measured
+ * one is the lower of the CPU's and the cap. Prints one JSON line per compute
+ * (f32, bf16) naming the ISA measured: the best GFLOP/s of reps rounds on all
+ * threads, per thread, on one thread, and every all-thread round; where bf16
+ * cannot run, its line says "supported": false and why (also on stderr, with
+ * a line for people per measured peak). Returns 0, or -1 with err set, before
+ * timing anything, when LETHE_ISA holds another value. */
+int bench_peak(int reps, lethe_err *err);
 
 #endif

@@ -7,9 +7,12 @@
 # hits both alike; then scoring, KV-cache generation at several prompt
 # lengths, one NPO step against one GA step, and the oneDNN matmul rate on
 # the model's own shapes (the roofline). Once per run, first, it measures the
-# CPU's fp32 FMA and bf16 dot-product peak on the run's threads (bench_llama
-# peak), the ceiling the GFLOP/s columns are read against. Every result is one
-# JSON line in the results file; report.py turns them into the tables of
+# CPU's fp32 peak at the widest ISA it has (LETHE_ISA caps it) and, where it
+# has AVX512_BF16, its bf16 dot-product peak, on the run's threads (bench_llama
+# peak): the ceiling the GFLOP/s columns are read against; LETHE_ISA also
+# caps oneDNN (see below). The bf16 rows run only where oneDNN has a bf16
+# matmul on this CPU (not below AVX-512, e.g. Zen 2). Every result is one JSON
+# line in the results file; report.py turns them into the tables of
 # docs/performance.md.
 #
 # usage: tests/bench/run.sh [--build DIR] [--threads N] [--rounds N] [--reps N]
@@ -68,6 +71,17 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 unset OPENBLAS_CORETYPE || true
 torch_threads=${TORCH_THREADS:-1}
 
+# LETHE_ISA (baseline, avx2, avx512) caps the peak and, unless
+# ONEDNN_MAX_CPU_ISA is set, oneDNN's matmuls too, so a capped run on an
+# AVX-512 machine measures what a smaller CPU would (lethe's element-wise
+# kernels, picked by the loader, and PyTorch's BLAS keep the CPU's ISA).
+case "${LETHE_ISA:-}" in
+  "" | avx512) ;;
+  avx2) export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-AVX2} ;;
+  baseline) export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-SSE41} ;;
+  *) echo "run.sh: LETHE_ISA=$LETHE_ISA: expected one of baseline, avx2, avx512" >&2; exit 2 ;;
+esac
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -102,6 +116,19 @@ record() {
   sed "s/}\$/, \"other_load\": $other}/" "$tmp/lines" >> "$out"
 }
 
+# record with --bf16 appended, where the bf16 rows run.
+record_bf16() {
+  [ "$bf16" = 1 ] || return 0
+  record "$@" --bf16
+}
+
+# Whether a tiny bf16 matmul runs (oneDNN 2.6 has none below AVX-512 and
+# aborts); quietly, without a core file.
+bf16_matmul() {
+  (ulimit -c 0; "$bench" matmul --hidden 64 --layers 1 --seq 8 --batch 1 --reps 1 --bf16 || exit 1) \
+    > /dev/null 2>&1
+}
+
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 part() { [[ ",$only," == *",$1,"* ]]; }
 
@@ -113,8 +140,14 @@ else
   sizes=("256 4 128 8" "256 4 512 4" "512 8 256 8" "768 6 128 16" "768 12 512 4")
 fi
 
-say "CPU peak: fp32 FMA and bf16 dot product, $threads threads"
+say "CPU peak: fp32, and bf16 where the CPU has it, $threads threads"
 record "$bench" peak
+if bf16_matmul; then
+  bf16=1
+else
+  bf16=0
+  say "oneDNN has no bf16 matmul on this CPU: the bf16 rows are skipped"
+fi
 
 for size in "${sizes[@]}"; do
   part train || break
@@ -126,10 +159,10 @@ for size in "${sizes[@]}"; do
     save=(); [ "$r" = 1 ] && save=(--save "$dir")
     record "$bench" train "${args[@]}" --reps "$reps" "${save[@]}"
     record "$python" "$here/torch_llama.py" "$dir" --mode train --reps "$reps" --threads "$torch_threads"
-    record "$bench" train "${args[@]}" --reps "$reps" --bf16
+    record_bf16 "$bench" train "${args[@]}" --reps "$reps"
   done
   record "$bench" matmul "${args[@]}" --reps 5
-  record "$bench" matmul "${args[@]}" --reps 5 --bf16
+  record_bf16 "$bench" matmul "${args[@]}" --reps 5
   record "$python" "$here/torch_llama.py" "$dir" --mode matmul --reps 5 --threads "$torch_threads"
 done
 
@@ -143,7 +176,7 @@ for size in "256 4 128 8" "512 8 256 8"; do
     save=(); [ "$r" = 1 ] && save=(--save "$dir")
     record "$bench" score "${args[@]}" --reps "$((reps + 2))" "${save[@]}"
     record "$python" "$here/torch_llama.py" "$dir" --mode score --reps "$((reps + 2))" --threads "$torch_threads"
-    record "$bench" score "${args[@]}" --reps "$((reps + 2))" --bf16
+    record_bf16 "$bench" score "${args[@]}" --reps "$((reps + 2))"
   done
 done
 
@@ -155,7 +188,7 @@ part generate && "$bench" score "${gargs[@]}" --reps 1 --save "$dir" > /dev/null
 for r in $(seq 1 "$rounds"); do
   part generate || break
   record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps"
-  record "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps" --bf16
+  record_bf16 "$bench" generate "${gargs[@]}" --prompt "${prompts// /,}" --new 32 --reps "$reps"
   for p in $prompts; do
     record "$python" "$here/torch_llama.py" "$dir" --mode generate --prompt "$p" --new 32 --reps "$reps" --threads "$torch_threads"
   done
