@@ -1,6 +1,6 @@
 # The head-to-head report (`lethe report`): Check suite on fixture suites, and
 # a rendering test in headless Chromium (skipped when chromium is missing).
-lethe_test(test_report unit/test_report.c lethe_run)
+lethe_test(test_report unit/test_report.c lethe_report)
 target_sources(test_report PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/report_fixture.c)
 add_dependencies(test_report lethe)
 add_test(NAME report_render

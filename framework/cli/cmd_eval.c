@@ -5,8 +5,8 @@
 
 #include "cli/cli.h"
 #include "core/dist.h"
-#include "run/evaluate.h"
-#include "run/stages.h"
+#include "evaluate/evaluate.h"
+#include "pipeline/stages.h"
 
 void help_eval(void) {
   printf(

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "run/report.h"
+#include "report/report.h"
 
 void help_report(void) {
   printf(

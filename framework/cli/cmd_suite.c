@@ -8,8 +8,8 @@
 
 #include "cli/cli.h"
 #include "core/dist.h"
-#include "run/report.h"
-#include "run/suite.h"
+#include "report/report.h"
+#include "suite/suite.h"
 
 void help_suite(void) {
   printf(

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "run/synthetic.h"
+#include "synthetic/synthetic.h"
+#include "report/synthetic_report.h"
 
 void help_synthetic(void) {
   printf(

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "run/unlearn.h"
+#include "unlearn/unlearn.h"
 
 void help_train(void) {
   printf(

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "run/experiment.h"
+#include "pipeline/experiment.h"
 
 /* Splits data at its first NUL byte: the part before is the file text (may
  * be empty), the part after holds overrides one per line. *file and the

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "run/suite.h"
+#include "suite/suite.h"
 
 static const char base_cfg[] =
     "world = { authors = 10; };\n"

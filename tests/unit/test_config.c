@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run/config.h"
+#include "pipeline/config.h"
 
 static const char *schema =
     "seed = 0;\n"

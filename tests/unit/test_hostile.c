@@ -23,7 +23,7 @@
 #include "model/llama.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
-#include "run/suite.h"
+#include "suite/suite.h"
 #include "tokenizer/tokenizer.h"
 
 #define ck_assert_has(msg, part) \

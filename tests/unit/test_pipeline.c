@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "run/evaluate.h"
-#include "run/stages.h"
-#include "run/unlearn.h"
+#include "evaluate/evaluate.h"
+#include "pipeline/stages.h"
+#include "unlearn/unlearn.h"
 #include "unit/bf16_skip.h"
 
 static char cache_dir[64];

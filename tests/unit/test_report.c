@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 
 #include "report_fixture.h"
-#include "run/report.h"
-#include "run/svg.h"
+#include "report/report.h"
+#include "report/svg.h"
 
 static const char *const paper_methods[] = {"ga", "grad_diff", "kl", "idk", "dpo", "npo", "npo_rt"};
 static const char *const all_splits[] = {"forget01", "forget05", "forget10"};

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/rouge.h"
+#include "metrics/rouge.h"
 
 #define CASES LETHE_TEST_DATA "/rouge/rouge_cases.json"
 

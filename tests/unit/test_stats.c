@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/stats.h"
-#include "eval/tofu_metrics.h"
+#include "metrics/stats.h"
+#include "metrics/tofu_metrics.h"
 
 #define CASES LETHE_TEST_DATA "/stats/ks_cases.json"
 

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run/synthetic.h"
+#include "report/synthetic_report.h"
+#include "synthetic/synthetic.h"
 #include "train/objective.h"
 
 static const char *const plugin_names[] = {"ga", "grad_diff", "kl", "npo", "npo_rt",

@@ -1,0 +1,87 @@
+/* evaluate — TOFU evaluation of a model: the model side (scoring answers,
+ * greedy generation, forget KL) feeding the formulas of eval/tofu_metrics.h.
+ *
+ * Sets (first max_rows rows of each, as TOFU's code): forgetXX_perturbed,
+ * retain_perturbed, real_authors_perturbed, world_facts_perturbed. A batch
+ * of questions runs its prompts once on a KV cache; the greedy answer and
+ * every answer to score (answer, paraphrase, perturbed) continue from there.
+ * docs/metrics.md has the definitions.
+ * Not here: the formulas themselves, training, where results are written
+ * (the caller picks the directory). */
+#ifndef LETHE_EVALUATE_H
+#define LETHE_EVALUATE_H
+
+#include "data/data.h"
+#include "metrics/tofu_metrics.h"
+#include "model/llama.h"
+
+enum { EVAL_FORGET = 0, EVAL_RETAIN = 1, EVAL_REAL_AUTHORS = 2, EVAL_WORLD_FACTS = 3, EVAL_N_SETS = 4 };
+extern const char *const eval_set_names[EVAL_N_SETS]; /* "forget", "retain", ... */
+
+typedef struct eval_options {
+  int max_rows;       /* 300 */
+  int max_new_tokens; /* greedy generation length cap */
+  int batch_size;     /* questions (or pairwise: sequences) per batch */
+  int pairwise;       /* 1: score each (prompt, answer) sequence on its own, the
+                         reference for the default shared-prompt path */
+} eval_options;
+
+typedef struct eval_data {
+  tofu_set sets[EVAL_N_SETS]; /* rows truncated to max_rows */
+  char *forget_split;         /* e.g. "forget10" */
+} eval_data;
+
+/* Loads the four sets for forget split `forget_split` from a TOFU directory. */
+int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
+                   lethe_err *err);
+void eval_data_free(eval_data *d);
+
+typedef struct eval_example {
+  double avg_nll;     /* length-normalised NLL of the answer */
+  double prob;        /* exp(-avg_nll), option-normalised for RA/WF */
+  double truth_ratio; /* R_truth */
+  double rouge;       /* ROUGE-L recall of the greedy answer */
+  double kl;          /* mean KL(ref‖model) over answer tokens; NAN without ref */
+  char *generation;   /* greedy answer text (owned) */
+} eval_example;
+
+typedef struct eval_report {
+  eval_example *ex[EVAL_N_SETS];
+  size_t n[EVAL_N_SETS];
+  tofu_set_summary summary[EVAL_N_SETS];
+  double model_utility;
+  double forget_quality; /* NAN when no retain-model truth ratios were given */
+  double forget_kl;      /* NAN when no reference model was given */
+  double forget_truth_ratio_median;
+} eval_report;
+
+/* What evaluation keeps between calls: the KV caches and buffers, and the
+ * reference model's log-probs on the forget answers (valid as long as the
+ * same reference model, unchanged, and the same eval_data are passed). */
+typedef struct eval_workspace eval_workspace;
+eval_workspace *eval_workspace_new(void);
+void eval_workspace_free(eval_workspace *ws);
+
+/* Evaluates m. ref (may be NULL) gives the forget KL; retain_tr (n_retain_tr
+ * values, may be NULL) are the retain model's forget truth ratios for forget
+ * quality. ws (may be NULL: a temporary one) is reused across calls, e.g.
+ * the evaluations of one unlearning run. Under MPI every rank calls it with
+ * the same opt (checked: it fails on every rank otherwise) and returns the
+ * same status. */
+int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
+                   const tofu_format *fmt, const eval_data *d, const eval_options *opt,
+                   const double *retain_tr, size_t n_retain_tr, eval_workspace *ws,
+                   eval_report *out, lethe_err *err);
+void eval_report_free(eval_report *r);
+/* The forget truth ratios of a report (borrowed view copied to a new array). */
+double *eval_report_forget_tr(const eval_report *r, size_t *n);
+
+/* eval.json (per example: question, answer, generation and every value) and
+ * summary.json (aggregates), written atomically into dir. */
+int eval_report_write(const eval_report *r, const eval_data *d, const char *dir, lethe_err *err);
+/* Reads the forget truth ratios from an eval.json (for --retain-eval). */
+int eval_read_forget_tr(const char *eval_json, double **tr, size_t *n, lethe_err *err);
+/* The summary as a JSON object (caller json_decref). */
+struct json_t *eval_summary_json(const eval_report *r);
+
+#endif

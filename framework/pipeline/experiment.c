@@ -1,0 +1,216 @@
+/* experiment — the schema, typed views and cache keys (see experiment.h). */
+#include "pipeline/experiment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lethe/version.h"
+
+/* Every setting an experiment file may use, with its default. Documented in
+ * docs/configuration.md (keep them in step). */
+const char *const experiment_schema =
+    "version = 1;\n"
+    "kind = \"tofu\";\n"
+    "compute = \"auto\";\n"
+    "seed = 0;\n"
+    "threads = 0;\n"
+    "cache_dir = \"\";\n"
+    "world = { seed = 0; };\n"
+    "data = {\n"
+    "  dir = \"\";\n"
+    "  forget_split = \"forget10\";\n"
+    "  question_start = \"[INST] \";\n"
+    "  question_end = \" [/INST]\";\n"
+    "  answer_tag = \"\";\n"
+    "  max_length = 256;\n"
+    "};\n"
+    "model = {\n"
+    "  hidden_size = 256; intermediate_size = 704; num_hidden_layers = 4;\n"
+    "  num_attention_heads = 4; num_key_value_heads = 4; rope_theta = 10000.0;\n"
+    "  rms_norm_eps = 1e-5; tie_word_embeddings = false; initializer_range = 0.02;\n"
+    "  max_position_embeddings = 256;\n"
+    "};\n"
+    "base = { epochs = 30; batch_size = 32; lr = 2e-3; weight_decay = 0.01;\n"
+    "  warmup_ratio = 0.1; seed = 0; };\n"
+    "finetune = { epochs = 15; batch_size = 32; lr = 2e-3; weight_decay = 0.01;\n"
+    "  warmup_ratio = 0.1; replay = true; seed = 0; };\n"
+    "unlearn = { epochs = 10; batch_size = 32; grad_accum = 1; lr = 1.5e-4;\n"
+    "  weight_decay = 0.01; warmup_epochs = 1.0; max_grad_norm = 0.0; seed = 0;\n"
+    "  checkpoint_every = 0; save_model = false; };\n"
+    "method = { name = \"npo\"; };\n"
+    "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
+    "  batch_size = 64; samples = 3; mu_fraction = 0.8; };\n";
+
+const char *const experiment_open_groups[] = {"world", "method", NULL};
+
+/* Replaces compute = "auto" by what it means on this machine, so that
+ * stage keys, config.cfg and summaries name the precision actually used. */
+static int resolve_compute(experiment *e, lethe_err *err) {
+  config_setting_t *s = lcfg_setting(&e->cfg, "compute");
+  int mode;
+  if (llama_compute_from_name(config_setting_get_string(s), &mode, err) != 0) {
+    char where[600];
+    lcfg_where(s, where, sizeof where);
+    return lethe_err_prefix(err, "%s", where);
+  }
+  config_setting_set_string(s, llama_compute_name(mode));
+  return 0;
+}
+
+int experiment_load(experiment *e, const char *path, const char *const *overrides, int n_overrides,
+                    lethe_err *err) {
+  memset(e, 0, sizeof *e);
+  /* method.* overrides go to the method loader (it knows the parameter table) */
+  const char **rest = lethe_calloc((size_t)n_overrides + 1, sizeof *rest);
+  int n_rest = 0;
+  e->method_overrides = lethe_calloc((size_t)n_overrides + 1, sizeof *e->method_overrides);
+  for (int i = 0; i < n_overrides; i++) {
+    if (!strncmp(overrides[i], "method.", 7))
+      e->method_overrides[e->n_method_overrides++] = lethe_strdup(overrides[i]);
+    else
+      rest[n_rest++] = overrides[i];
+  }
+  int rc = lcfg_load(&e->cfg, experiment_schema, experiment_open_groups, path, rest, n_rest, err);
+  free(rest);
+  if (rc != 0) {
+    experiment_free(e);
+    return -1;
+  }
+  const char *cache = lcfg_string(&e->cfg, "cache_dir");
+  if (*cache) {
+    e->cache_dir = lethe_strdup(cache);
+  } else if (getenv("LETHE_CACHE_DIR") && *getenv("LETHE_CACHE_DIR")) {
+    e->cache_dir = lethe_strdup(getenv("LETHE_CACHE_DIR"));
+  } else {
+    const char *home = getenv("HOME");
+    e->cache_dir = lethe_path_join(home && *home ? home : "/tmp", ".cache/lethe");
+  }
+  e->threads = (int)lcfg_int(&e->cfg, "threads");
+  if (resolve_compute(e, err) != 0) {
+    experiment_free(e);
+    return -1;
+  }
+  world_settings ws;
+  if (experiment_world(e, &ws, err) != 0) {
+    experiment_free(e);
+    return -1;
+  }
+  return 0;
+}
+
+void experiment_free(experiment *e) {
+  for (int i = 0; i < e->n_method_overrides; i++) free(e->method_overrides[i]);
+  free(e->method_overrides);
+  lcfg_free(&e->cfg);
+  free(e->cache_dir);
+  memset(e, 0, sizeof *e);
+}
+
+int experiment_world(const experiment *e, world_settings *ws, lethe_err *err) {
+  world_settings_default(ws);
+  config_setting_t *g = lcfg_setting(&e->cfg, "world");
+  for (int i = 0; g && i < config_setting_length(g); i++) {
+    config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+    const char *name = config_setting_name(s);
+    if (!strcmp(name, "seed")) continue;
+    char where[600], value[64];
+    lcfg_where(s, where, sizeof where);
+    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: world.%s must be an integer", where, name);
+    snprintf(value, sizeof value, "%lld", (long long)config_setting_get_int64(s));
+    if (data_settings_set(world_settings_table, world_n_settings, ws, "world", name, value, err) != 0)
+      return lethe_err_prefix(err, "%s", where);
+  }
+  return 0;
+}
+
+void experiment_format(const experiment *e, tofu_format *fmt) {
+  tofu_format_default(fmt);
+  snprintf(fmt->question_start, sizeof fmt->question_start, "%s",
+           lcfg_string(&e->cfg, "data.question_start"));
+  snprintf(fmt->question_end, sizeof fmt->question_end, "%s", lcfg_string(&e->cfg, "data.question_end"));
+  snprintf(fmt->answer_tag, sizeof fmt->answer_tag, "%s", lcfg_string(&e->cfg, "data.answer_tag"));
+  fmt->max_length = (int)lcfg_int(&e->cfg, "data.max_length");
+  fmt->pad_to_max_length = 0;
+}
+
+void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,
+                             llama_config *cfg) {
+  const lcfg *c = &e->cfg;
+  llama_config_defaults(cfg);
+  cfg->vocab_size = vocab;
+  cfg->hidden_size = (int)lcfg_int(c, "model.hidden_size");
+  cfg->intermediate_size = (int)lcfg_int(c, "model.intermediate_size");
+  cfg->num_hidden_layers = (int)lcfg_int(c, "model.num_hidden_layers");
+  cfg->num_attention_heads = (int)lcfg_int(c, "model.num_attention_heads");
+  cfg->num_key_value_heads = (int)lcfg_int(c, "model.num_key_value_heads");
+  cfg->head_dim = cfg->num_attention_heads > 0 ? cfg->hidden_size / cfg->num_attention_heads : 0;
+  cfg->rope_theta = lcfg_float(c, "model.rope_theta");
+  cfg->rms_norm_eps = lcfg_float(c, "model.rms_norm_eps");
+  cfg->tie_word_embeddings = lcfg_bool(c, "model.tie_word_embeddings");
+  cfg->initializer_range = lcfg_float(c, "model.initializer_range");
+  cfg->max_position_embeddings = (int)lcfg_int(c, "model.max_position_embeddings");
+  cfg->bos_token_id = bos;
+  cfg->eos_token_id = eos;
+  cfg->pad_token_id = pad;
+}
+
+uint64_t lethe_hash_bytes(const void *data, size_t n, uint64_t h) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+uint64_t lethe_hash_str(const char *s, uint64_t h) { return lethe_hash_bytes(s, strlen(s) + 1, h); }
+
+/* Canonical text of a setting: name, type and value, recursively. */
+static uint64_t hash_setting(const config_setting_t *s, uint64_t h) {
+  const char *name = config_setting_name(s);
+  h = lethe_hash_str(name ? name : "", h);
+  char buf[64];
+  switch (config_setting_type(s)) {
+  case CONFIG_TYPE_INT:
+  case CONFIG_TYPE_INT64:
+  case CONFIG_TYPE_FLOAT: /* 2 and 2.0 are the same setting */
+    snprintf(buf, sizeof buf, "n%.17g",
+             config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                                         : (double)config_setting_get_int64(s));
+    return lethe_hash_str(buf, h);
+  case CONFIG_TYPE_BOOL: return lethe_hash_str(config_setting_get_bool(s) ? "btrue" : "bfalse", h);
+  case CONFIG_TYPE_STRING: return lethe_hash_str(config_setting_get_string(s), lethe_hash_str("s", h));
+  default: {
+    /* groups hash their members sorted by name, so key order doesn't matter */
+    int n = config_setting_length(s);
+    const config_setting_t **kids = lethe_calloc((size_t)n + 1, sizeof *kids);
+    for (int i = 0; i < n; i++) kids[i] = config_setting_get_elem(s, (unsigned)i);
+    if (config_setting_is_group(s))
+      for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(config_setting_name(kids[j - 1]), config_setting_name(kids[j])) > 0; j--) {
+          const config_setting_t *t = kids[j];
+          kids[j] = kids[j - 1];
+          kids[j - 1] = t;
+        }
+    h = lethe_hash_str("{", h);
+    for (int i = 0; i < n; i++) h = hash_setting(kids[i], h);
+    free(kids);
+    return lethe_hash_str("}", h);
+  }
+  }
+}
+
+uint64_t experiment_key(const experiment *e, const char *const *paths, int n, uint64_t salt) {
+  uint64_t h = lethe_hash_str(LETHE_VERSION_STRING, 1469598103934665603ULL ^ salt);
+  for (int i = 0; i < n; i++) {
+    config_setting_t *s = lcfg_setting(&e->cfg, paths[i]);
+    h = lethe_hash_str(paths[i], h);
+    if (s) h = hash_setting(s, h);
+  }
+  return h;
+}
+
+void experiment_set_compute(const experiment *e, llama_model *m) {
+  /* resolved and checked by experiment_load */
+  llama_set_compute(m, strcmp(lcfg_string(&e->cfg, "compute"), "bf16") ? LLAMA_COMPUTE_F32
+                                                                       : LLAMA_COMPUTE_BF16);
+}

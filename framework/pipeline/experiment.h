@@ -1,0 +1,52 @@
+/* experiment — an experiment's settings (the schema of every known key with
+ * its default, layered with the user's file and -s overrides by run/config),
+ * typed views of them for each stage, and the stage cache keys.
+ * Not here: running stages (stages.h), suites (suite.h). */
+#ifndef LETHE_EXPERIMENT_H
+#define LETHE_EXPERIMENT_H
+
+#include <stdint.h>
+
+#include "data/data.h"
+#include "data/world.h"
+#include "model/config.h"
+#include "model/llama.h"
+#include "pipeline/config.h"
+#include "train/trainer.h"
+
+extern const char *const experiment_schema;
+extern const char *const experiment_open_groups[]; /* world, method (validated elsewhere) */
+
+typedef struct experiment {
+  lcfg cfg;
+  char *cache_dir;   /* resolved stage cache directory */
+  int quiet, resume;
+  int threads;
+  char **method_overrides; /* the "method.*" -s overrides, applied by the method loader */
+  int n_method_overrides;
+} experiment;
+
+int experiment_load(experiment *e, const char *path, const char *const *overrides, int n_overrides,
+                    lethe_err *err);
+void experiment_free(experiment *e);
+
+/* The world's settings from the `world` group (keys checked against the
+ * world's table, errors with file:line). */
+int experiment_world(const experiment *e, world_settings *ws, lethe_err *err);
+/* The prompt format from `data`. */
+void experiment_format(const experiment *e, tofu_format *fmt);
+/* Model shape from `model` (vocab from the tokenizer). */
+void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,
+                             llama_config *cfg);
+
+/* Applies the `compute` setting (f32 or bf16 matmuls) to a model. */
+void experiment_set_compute(const experiment *e, llama_model *m);
+
+/* A stable 64-bit key of a settings subtree (canonical text, FNV-1a), mixed
+ * with `salt`; stage caches are keyed by the keys of everything a stage
+ * depends on, plus the lethe version. */
+uint64_t experiment_key(const experiment *e, const char *const *paths, int n, uint64_t salt);
+uint64_t lethe_hash_bytes(const void *data, size_t n, uint64_t h);
+uint64_t lethe_hash_str(const char *s, uint64_t h);
+
+#endif

@@ -1,0 +1,144 @@
+/* prepare — the stages an unlearning run needs, in order, with their
+ * evaluations (see prepare.h). */
+#include "pipeline/prepare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dist.h"
+#include "core/progress.h"
+#include "evaluate/evaluate.h"
+
+const char *forget_split_retain(const char *forget_split, char *buf, size_t n) {
+  int pct;
+  char tail;
+  if (sscanf(forget_split, "forget%d%c", &pct, &tail) != 1 || pct <= 0 || pct >= 100) return NULL;
+  snprintf(buf, n, "retain%02d", 100 - pct);
+  return buf;
+}
+
+/* Every field: a field left unset is stack garbage, which differs between
+ * ranks (pairwise picks the evaluation path, and with it the gathers). */
+void experiment_eval_options(const experiment *e, eval_options *o) {
+  *o = (eval_options){.max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows"),
+                      .max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens"),
+                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size")};
+}
+
+/* ---- the stages a run needs ------------------------------------------------- */
+void prepared_free(prepared *p) {
+  stage_out_free(&p->data);
+  stage_out_free(&p->base);
+  stage_out_free(&p->target);
+  stage_out_free(&p->retain);
+  free(p->retain_eval);
+  free(p->target_eval);
+  memset(p, 0, sizeof *p);
+}
+
+/* Evaluates the model of stage `s` (`what`, e.g. "retain model") on the
+ * forget split once (cached inside the stage directory). Every rank takes
+ * part; rank 0 decides and writes. */
+static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s, const char *what,
+                      const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
+                      lethe_err *err) {
+  static const char *const deps[] = {"eval", "data.question_start", "data.question_end",
+                                     "data.answer_tag", "data.max_length", "compute"};
+  char name[128];
+  /* "/2": evaluations cached before their options were all set may have run
+   * on the pairwise path; never reuse them */
+  uint64_t key = experiment_key(e, deps, 6, lethe_hash_str(split, lethe_hash_str("/2", data->key)));
+  snprintf(name, sizeof name, "eval-%s-%016llx", split, (unsigned long long)key);
+  *out_dir = lethe_path_join(s->dir, name);
+  char *summary = lethe_path_join(*out_dir, "summary.json");
+  int have = lethe_file_exists(summary);
+  free(summary);
+  dist_bcast(&have, sizeof have, 0);
+  if (have) return 0;
+  char phase[96];
+  snprintf(phase, sizeof phase, "evaluating the %s on %s", what, split);
+  progress_phase(phase);
+  tok_tokenizer *tok = NULL;
+  llama_model m = {0};
+  eval_data d = {0};
+  eval_report r = {0};
+  eval_options opt;
+  experiment_eval_options(e, &opt);
+  tofu_format fmt;
+  experiment_format(e, &fmt);
+  int rc = stage_tokenizer(data->dir, &tok, err);
+  if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
+  if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
+  rc = dist_status(rc, err); /* the files every rank read */
+  if (rc == 0)
+    rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, NULL, &r, err);
+  if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
+  rc = dist_status(rc, err); /* after rank 0's writes: the others read them next */
+  if (rc == 0 && !e->quiet)
+    lethe_log(LETHE_LOG_INFO, "evaluated %s on %s: model utility %.3f, forget quality %.3g", s->dir,
+              split, r.model_utility, r.forget_quality);
+  eval_report_free(&r);
+  eval_data_free(&d);
+  llama_free(&m);
+  if (tok) tok_free(tok);
+  return rc;
+}
+
+int stage_set_parse(const char *s) {
+  static const char *const names[] = {"all", "base", "target", "retain"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) return i;
+  return -1;
+}
+
+int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err *err) {
+  memset(p, 0, sizeof *p);
+  const char *split = lcfg_string(&e->cfg, "data.forget_split");
+  char retain_name[32];
+  if (!forget_split_retain(split, retain_name, sizeof retain_name)) {
+    config_setting_t *s = lcfg_setting(&e->cfg, "data.forget_split");
+    char where[600];
+    lcfg_where(s, where, sizeof where);
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
+  }
+  if (stage_data(e, &p->data, err) != 0 || stage_base(e, &p->data, &p->base, err) != 0) return -1;
+  if (which == STAGES_BASE) return 0;
+  if (which == STAGES_TARGET) return stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
+  /* the retain model first: a suite may be training the target meanwhile */
+  if (stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0 ||
+      stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, &p->retain_eval, err) != 0)
+    return -1;
+  if (which == STAGES_RETAIN) return 0;
+  if (stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err) != 0) return -1;
+  char *eval_json = lethe_path_join(p->retain_eval, "eval.json");
+  double *tr = NULL;
+  size_t n = 0;
+  int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
+  free(eval_json);
+  if (rc == 0) rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, &p->target_eval, err);
+  free(tr);
+  return rc;
+}
+
+int run_prepare(const experiment *e, stage_set which, lethe_err *err) {
+  prepared p;
+  int rc = prepare_stages(e, which, &p, err);
+  if (rc == 0) {
+    printf("data:   %s\nbase:   %s\n", p.data.dir, p.base.dir);
+    if (p.target.dir) printf("target: %s\n", p.target.dir);
+    if (p.retain.dir) printf("retain: %s\n", p.retain.dir);
+    if (p.target_eval) printf("target eval: %s\n", p.target_eval);
+    if (p.retain_eval) printf("retain eval: %s\n", p.retain_eval);
+  }
+  prepared_free(&p);
+  return rc;
+}
+
+int run_stages(const experiment *e, stage_set which, lethe_err *err) {
+  prepared p;
+  int rc = prepare_stages(e, which, &p, err);
+  prepared_free(&p);
+  return rc;
+}

@@ -1,0 +1,423 @@
+/* stages — data, base and fine-tuned models with a stage cache (stages.h). */
+#include "pipeline/stages.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/dist.h"
+#include "core/progress.h"
+#include "model/llama.h"
+#include "model/token_batch.h"
+#include "train/objective.h"
+#include "train/trainer.h"
+
+void stage_out_free(stage_out *s) {
+  free(s->dir);
+  memset(s, 0, sizeof *s);
+}
+
+static char *stage_dir(const experiment *e, const char *kind, uint64_t key) {
+  char name[96];
+  snprintf(name, sizeof name, "%s-%016llx", kind, (unsigned long long)key);
+  return lethe_path_join(e->cache_dir, name);
+}
+
+static int is_done(const char *dir) {
+  char *marker = lethe_path_join(dir, "DONE");
+  int done = lethe_file_exists(marker);
+  free(marker);
+  return done;
+}
+
+/* Marks partial as complete and moves it to dir. */
+static int finish_stage(const char *partial, const char *dir, lethe_err *err) {
+  char *marker = lethe_path_join(partial, "DONE");
+  int rc = lethe_write_file_atomic(marker, "ok\n", 3, err);
+  free(marker);
+  if (rc != 0) return -1;
+  if (rename(partial, dir) != 0)
+    return lethe_errf(err, LETHE_E_IO, "%s: cannot move the finished stage into place", dir);
+  return 0;
+}
+
+int stage_lock(const char *dir, const char *what, lethe_err *err) {
+  size_t n = strlen(dir) + 8;
+  char *path = lethe_malloc(n);
+  snprintf(path, n, "%s.lock", dir);
+  char *parent = lethe_strdup(path), *slash = strrchr(parent, '/');
+  if (slash) *slash = '\0';
+  if (slash && lethe_mkdir_p(parent, err) != 0) {
+    free(parent);
+    free(path);
+    return -1;
+  }
+  free(parent);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int free_now = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+  if (fd >= 0 && !free_now && errno == EWOULDBLOCK) {
+    char phase[96];
+    snprintf(phase, sizeof phase, "waiting for %s", what);
+    progress_phase(phase);
+  }
+  if (fd < 0 || (!free_now && flock(fd, LOCK_EX) != 0)) {
+    lethe_errf(err, LETHE_E_IO, "%s: cannot lock the stage", path);
+    if (fd >= 0) close(fd);
+    free(path);
+    return -1;
+  }
+  free(path);
+  return fd;
+}
+
+void stage_unlock(int fd) {
+  if (fd >= 0) close(fd); /* closing releases the flock */
+}
+
+/* Every rank calls it before building the stage in dir: rank 0 decides, under
+ * the stage lock (*lock, held until stage_release) when the stage is not done
+ * yet, and tells the others. Returns 1 = build it (every rank takes part),
+ * 0 = it is done, -1 = error. */
+static int stage_claim(const char *dir, const char *what, int *lock, lethe_err *err) {
+  int build = 0;
+  *lock = -1;
+  if (dist_is_root() && !is_done(dir)) {
+    *lock = stage_lock(dir, what, err);
+    build = *lock < 0 ? -1 : !is_done(dir); /* another process may have built it meanwhile */
+  }
+  dist_bcast(&build, sizeof build, 0);
+  if (build < 0 && !dist_is_root()) lethe_errf(err, LETHE_E_IO, "%s: rank 0 cannot lock the stage", dir);
+  if (build <= 0) {
+    stage_unlock(*lock);
+    *lock = -1;
+  }
+  return build;
+}
+
+/* After building: waits until rank 0 has moved the stage into place, and
+ * returns the build's status agreed over the ranks (rank 0 alone writes). */
+static int stage_release(int lock, int rc, lethe_err *err) {
+  dist_barrier();
+  stage_unlock(lock);
+  return dist_status(rc, err);
+}
+
+static char *partial_of(const char *dir) {
+  size_t n = strlen(dir) + 16;
+  char *p = lethe_malloc(n);
+  snprintf(p, n, "%s.partial", dir);
+  return p;
+}
+
+/* ---- data ------------------------------------------------------------------- */
+static uint64_t hash_dir_files(const char *dir, uint64_t h, lethe_err *err) {
+  struct dirent **list;
+  int n = scandir(dir, &list, NULL, alphasort);
+  if (n < 0) {
+    lethe_errf(err, LETHE_E_IO, "%s: cannot read the data directory", dir);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    const char *nm = list[i]->d_name;
+    size_t len = strlen(nm);
+    int data_file = (len > 5 && !strcmp(nm + len - 5, ".json")) ||
+                    (len > 6 && !strcmp(nm + len - 6, ".jsonl"));
+    if (data_file) {
+      char *path = lethe_path_join(dir, nm), *text;
+      size_t tl;
+      if (lethe_read_file(path, (size_t)1 << 31, &text, &tl, err) == 0) {
+        h = lethe_hash_bytes(text, tl, lethe_hash_str(nm, h));
+        free(text);
+      }
+      free(path);
+    }
+    free(list[i]);
+  }
+  free(list);
+  return h;
+}
+
+static int build_world(const experiment *e, stage_out *out, lethe_err *err);
+
+int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
+  memset(out, 0, sizeof *out);
+  const char *given = lcfg_string(&e->cfg, "data.dir");
+  if (*given) {
+    lethe_err_clear(err);
+    out->key = hash_dir_files(given, 7, err);
+    if (err && err->code) return -1;
+    out->dir = lethe_strdup(given);
+    out->reused = 1;
+    return 0;
+  }
+  static const char *const deps[] = {"world"};
+  out->key = experiment_key(e, deps, 1, 0x77);
+  out->dir = stage_dir(e, "world", out->key);
+  int lock, build = stage_claim(out->dir, "the world", &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  int rc = dist_is_root() ? build_world(e, out, err) : 0; /* no model: rank 0 alone */
+  return stage_release(lock, rc, err);
+}
+
+static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
+  world_settings ws;
+  if (experiment_world(e, &ws, err) != 0 || lethe_mkdir_p(e->cache_dir, err) != 0) return -1;
+  world w;
+  progress_phase("generating the world");
+  if (world_generate(&w, &ws, (uint64_t)lcfg_int(&e->cfg, "world.seed"), err) != 0) return -1;
+  char *partial = partial_of(out->dir);
+  int rc = world_write(&w, partial, err);
+  world_free(&w);
+  if (rc == 0) rc = finish_stage(partial, out->dir, err);
+  free(partial);
+  if (!e->quiet && rc == 0) lethe_log(LETHE_LOG_INFO, "world written to %s", out->dir);
+  return rc;
+}
+
+int stage_tokenizer(const char *data_dir, tok_tokenizer **tok, lethe_err *err) {
+  char *path = lethe_path_join(data_dir, "tokenizer.json");
+  int rc = tok_load(path, tok, err);
+  free(path);
+  return rc;
+}
+
+/* ---- fine-tuning loop (shared by base and fine-tune stages) --------------------- */
+int stage_stream_index(long global, int n, uint64_t seed, int *order_cache, long *cached_epoch) {
+  long epoch = global / n;
+  if (epoch != *cached_epoch) {
+    tofu_epoch_order(order_cache, n, seed, (uint64_t)epoch);
+    *cached_epoch = epoch;
+  }
+  return order_cache[global % n];
+}
+
+typedef struct ft_ctx {
+  llama_model *model;
+  tofu_example *ex;
+  int n, batch_size;
+  uint64_t seed;
+  int *order;
+  long epoch;
+  const tofu_format *fmt;
+  int32_t pad, eos;
+  tofu_batch tb;
+  float *dlogp;
+  size_t dlogp_cap;
+} ft_ctx;
+
+static int ft_micro(void *vctx, long step, int micro, double grad_scale, double *loss,
+                    double *tokens, lethe_err *err) {
+  ft_ctx *c = vctx;
+  (void)micro;
+  int B = c->batch_size < c->n ? c->batch_size : c->n;
+  int idx[4096];
+  for (int j = 0; j < B; j++)
+    idx[j] = stage_stream_index(step * B + j, c->n, c->seed, c->order, &c->epoch);
+  tofu_batch_fill(&c->tb, c->ex, idx, B, c->fmt, c->pad, c->eos);
+  token_batch tb;
+  token_batch_from_arrays(&tb, c->tb.B, c->tb.T, c->tb.input_ids, c->tb.attention_mask,
+                          c->tb.labels, c->pad);
+  size_t n = (size_t)tb.B * tb.T;
+  if (n > c->dlogp_cap) {
+    free(c->dlogp);
+    c->dlogp = lethe_malloc(n * sizeof(float));
+    c->dlogp_cap = n;
+  }
+  /* every rank builds the whole batch, runs its rows and gets every row's logp */
+  int rc = objective_ref_logp(c->model, &tb, c->dlogp, err);
+  if (rc == 0) {
+    double sum = 0;
+    long count = 0;
+    for (size_t i = 0; i < n; i++)
+      if (tb.targets[i] >= 0) sum -= c->dlogp[i], count++;
+    *loss = count ? sum / count : 0;
+    *tokens = (double)n;
+    float g = count ? (float)(-grad_scale / count) : 0.0f;
+    for (size_t i = 0; i < n; i++) c->dlogp[i] = tb.targets[i] >= 0 ? g : 0.0f;
+    objective_backward(c->model, &tb, c->dlogp, NULL);
+  }
+  token_batch_free(&tb);
+  return rc;
+}
+
+/* Trains model on examples for `epochs`; checkpoints into partial/. */
+static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, int n,
+                         const char *group, const char *label, const char *partial,
+                         uint64_t seed, const tofu_format *fmt, int32_t pad, int32_t eos,
+                         lethe_err *err) {
+  char key[64];
+  snprintf(key, sizeof key, "%s.batch_size", group);
+  int bs = (int)lcfg_int(&e->cfg, key);
+  if (bs < 1 || bs > 4096) {
+    return lethe_errf(err, LETHE_E_CONFIG, "%s must be in [1, 4096]", key);
+  }
+  snprintf(key, sizeof key, "%s.epochs", group);
+  double epochs = lcfg_float(&e->cfg, key);
+  int eff = bs < n ? bs : n;
+  train_config tc = {0};
+  snprintf(key, sizeof key, "%s.lr", group);
+  tc.opt.lr = lcfg_float(&e->cfg, key);
+  snprintf(key, sizeof key, "%s.weight_decay", group);
+  tc.opt.weight_decay = lcfg_float(&e->cfg, key);
+  tc.opt.beta1 = 0.9, tc.opt.beta2 = 0.999, tc.opt.eps = 1e-8;
+  tc.total_steps = (long)((epochs * n + eff - 1) / eff);
+  if (tc.total_steps < 1) tc.total_steps = 1;
+  snprintf(key, sizeof key, "%s.warmup_ratio", group);
+  tc.warmup_steps = (long)(lcfg_float(&e->cfg, key) * tc.total_steps);
+  tc.grad_accum = 1;
+  tc.label = label;
+  char *ckpt = lethe_path_join(partial, "checkpoint.safetensors");
+  tc.checkpoint_path = ckpt;
+  tc.checkpoint_every = tc.total_steps / 10 > 1 ? tc.total_steps / 10 : 1;
+  tc.resume = 1; /* a stage that was interrupted continues where it stopped */
+  tc.quiet = e->quiet;
+  tc.epochs = epochs;
+  ft_ctx c = {m, ex, n, bs, seed, lethe_malloc(sizeof(int) * n), -1, fmt, pad, eos, {0}, NULL, 0};
+  train_result res;
+  int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
+  free(c.order);
+  free(c.dlogp);
+  tofu_batch_free(&c.tb);
+  if (rc == 0 && dist_is_root()) unlink(ckpt);
+  free(ckpt);
+  return rc;
+}
+
+/* Examples of DIR/NAME.json; whole_sequence makes every token a target. */
+static int load_examples(const char *dir, const char *name, const tok_tokenizer *tok,
+                         const tofu_format *fmt, int whole_sequence, tofu_example **ex, size_t *n,
+                         lethe_err *err) {
+  tofu_set set;
+  if (tofu_load_split(dir, name, 0, &set, err) != 0) return -1;
+  int rc = tofu_encode_set(tok, fmt, &set, ex, err);
+  *n = set.n;
+  tofu_set_free(&set);
+  if (rc == 0 && whole_sequence)
+    for (size_t i = 0; i < *n; i++) (*ex)[i].n_prompt = 1;
+  return rc;
+}
+
+/* Rank 0 writes the model and moves the stage into place. */
+static int save_stage_model(llama_model *m, const char *partial, const char *data_dir,
+                            const char *dir, lethe_err *err) {
+  if (!dist_is_root()) return 0;
+  if (llama_save(m, partial, err) != 0) return -1;
+  char *src = lethe_path_join(data_dir, "tokenizer.json"), *dst = lethe_path_join(partial, "tokenizer.json");
+  char *text;
+  size_t len;
+  int rc = lethe_read_file(src, (size_t)1 << 30, &text, &len, err);
+  if (rc == 0) rc = lethe_write_file_atomic(dst, text, len, err);
+  if (rc == 0) free(text);
+  free(src);
+  free(dst);
+  return rc == 0 ? finish_stage(partial, dir, err) : -1;
+}
+
+static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err);
+
+int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
+  memset(out, 0, sizeof *out);
+  static const char *const deps[] = {"model", "base", "data.question_start", "data.question_end",
+                                     "data.answer_tag", "data.max_length", "compute"};
+  out->key = experiment_key(e, deps, 7, data->key);
+  out->dir = stage_dir(e, "base", out->key);
+  int lock, build = stage_claim(out->dir, "the base model", &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  return stage_release(lock, build_base(e, data, out, err), err);
+}
+
+static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
+  tok_tokenizer *tok = NULL;
+  tofu_example *ex = NULL;
+  size_t n = 0;
+  llama_model m = {0};
+  int rc = -1;
+  tofu_format fmt;
+  experiment_format(e, &fmt);
+  char *partial = partial_of(out->dir);
+  int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
+               load_examples(data->dir, "pretrain", tok, &fmt, 1, &ex, &n, err) != 0 ||
+               lethe_mkdir_p(partial, err) != 0;
+  if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
+  tok_special_ids sp = tok_special(tok);
+  llama_config cfg;
+  experiment_model_config(e, tok_vocab_size(tok), sp.bos, sp.eos, sp.pad, &cfg);
+  uint64_t seed = (uint64_t)lcfg_int(&e->cfg, "base.seed");
+  if (llama_init(&m, &cfg, tofu_mix_seed(seed, 101), err) != 0) goto done;
+  experiment_set_compute(e, &m);
+  rc = finetune_loop(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
+                     &fmt, sp.pad, sp.eos, err);
+  if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
+done:
+  if (rc != 0) lethe_err_prefix(err, "base model");
+  free(partial);
+  llama_free(&m);
+  if (ex) tofu_examples_free(ex, n);
+  if (tok) tok_free(tok);
+  return rc;
+}
+
+static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                          const char *split, const char *label, long seed_offset, stage_out *out,
+                          lethe_err *err);
+
+int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                   const char *split, long seed_offset, stage_out *out, lethe_err *err) {
+  memset(out, 0, sizeof *out);
+  static const char *const deps[] = {"finetune", "compute"};
+  char salt_text[128];
+  snprintf(salt_text, sizeof salt_text, "%s/%ld", split, seed_offset);
+  out->key = experiment_key(e, deps, 2, lethe_hash_str(salt_text, base->key));
+  char kind[64];
+  snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
+  out->dir = stage_dir(e, kind, out->key);
+  char label[96];
+  snprintf(label, sizeof label, "fine-tune on %s", split);
+  int lock, build = stage_claim(out->dir, label, &lock, err);
+  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  return stage_release(lock, build_finetune(e, data, base, split, label, seed_offset, out, err), err);
+}
+
+static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                          const char *split, const char *label, long seed_offset, stage_out *out,
+                          lethe_err *err) {
+  tok_tokenizer *tok = NULL;
+  tofu_example *qa = NULL, *replay = NULL, *all = NULL;
+  size_t n_qa = 0, n_replay = 0;
+  llama_model m = {0};
+  int rc = -1;
+  tofu_format fmt;
+  experiment_format(e, &fmt);
+  char *partial = partial_of(out->dir);
+  int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
+               load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
+               (lcfg_bool(&e->cfg, "finetune.replay") &&
+                load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
+               lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;
+  if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
+  experiment_set_compute(e, &m);
+  /* one example array: the split, then the replayed pre-training QA */
+  size_t n = n_qa + n_replay;
+  all = lethe_calloc(n, sizeof *all);
+  memcpy(all, qa, n_qa * sizeof *all);
+  if (n_replay) memcpy(all + n_qa, replay, n_replay * sizeof *all);
+  tok_special_ids sp = tok_special(tok);
+  uint64_t seed = tofu_mix_seed((uint64_t)lcfg_int(&e->cfg, "finetune.seed"), 200 + (uint64_t)seed_offset);
+  rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, sp.pad, sp.eos, err);
+  if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
+done:
+  if (rc != 0) lethe_err_prefix(err, "%s", label);
+  free(partial);
+  free(all);
+  llama_free(&m);
+  if (qa) tofu_examples_free(qa, n_qa);
+  if (replay) tofu_examples_free(replay, n_replay);
+  if (tok) tok_free(tok);
+  return rc;
+}

@@ -1,0 +1,48 @@
+/* stages — the pipeline's cached stages: data (the embedded world or a TOFU
+ * directory), the base model (from scratch on the pre-training text), and
+ * fine-tuned models (base + a split, e.g. the target on `full`, retain models
+ * on `retainXX`). Each stage's output is a directory keyed by a hash of
+ * everything it depends on (settings, data, parent stage, lethe version):
+ * built into "<dir>.partial" and renamed when complete, so a re-run reuses
+ * it and an interrupted build resumes from its checkpoint.
+ * Not here: unlearning runs (unlearn.h), suites. */
+#ifndef LETHE_STAGES_H
+#define LETHE_STAGES_H
+
+#include "pipeline/experiment.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct stage_out {
+  char *dir;     /* the stage's directory (owned) */
+  uint64_t key;  /* its cache key */
+  int reused;    /* 1 when it came from the cache */
+} stage_out;
+
+void stage_out_free(stage_out *s);
+
+/* The data directory: data.dir if set (keyed by its files' contents), else
+ * the embedded world generated into the cache. */
+int stage_data(const experiment *e, stage_out *out, lethe_err *err);
+/* The data directory's tokenizer (DIR/tokenizer.json). */
+int stage_tokenizer(const char *data_dir, tok_tokenizer **tok, lethe_err *err);
+/* The base model: trained from scratch on DIR/pretrain.json (whole-sequence
+ * language modelling). */
+int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err);
+/* base fine-tuned on `split` (answers only), replaying the pre-training QA
+ * every epoch when finetune.replay is set; seed_offset distinguishes
+ * independent replicas (e.g. a second retain model). */
+int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                   const char *split, long seed_offset, stage_out *out, lethe_err *err);
+
+/* An exclusive lock on "<dir>.lock" (flock): concurrent processes that need
+ * the same stage build it once. While another process holds it, the progress
+ * record (core/progress.h) says "waiting for <what>" (e.g. "the base model").
+ * Returns the fd, or -1 with err. */
+int stage_lock(const char *dir, const char *what, lethe_err *err);
+void stage_unlock(int fd);
+
+/* Shared by stages and unlearning: the i-th example of a stream of epochs
+ * (epoch k is tofu_epoch_order(seed, k) of n examples). */
+int stage_stream_index(long global, int n, uint64_t seed, int *order_cache, long *cached_epoch);
+
+#endif

@@ -1,0 +1,361 @@
+/* report_plots — the report's figures as inline SVG: forget quality vs model
+ * utility per split (the paper's Fig. 5), trajectories of FQ, MU and forget
+ * KL against the step (Figs. 6 and 10), and metrics against a numeric grid
+ * setting (Fig. 11). Legends are HTML (report_html.c); each figure here only
+ * draws its panels. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+#include "report/svg.h"
+
+#define PANEL_W 400
+#define PANEL_H 300
+#define TARGET_COLOUR "#000000"
+#define RETAIN_COLOUR "#6b6b6b"
+#define FQ_THRESHOLD 0.05 /* the paper's bar for "forgot" (Fig. 5) */
+
+static const char *const field_axis[REPORT_N_FIELDS] = {
+    [REPORT_F_FQ] = "forget quality (KS p-value, log)",
+    [REPORT_F_MU] = "model utility",
+    [REPORT_F_KL] = "forget KL to the target",
+};
+static const char *const field_short[REPORT_N_FIELDS] = {
+    [REPORT_F_FQ] = "forget quality",
+    [REPORT_F_MU] = "model utility",
+    [REPORT_F_KL] = "forget KL",
+};
+static const int sel_shape[REPORT_N_SEL] = {SVG_CIRCLE, SVG_CIRCLE, SVG_SQUARE};
+static const int sel_filled[REPORT_N_SEL] = {1, 0, 1};
+static const char *const sel_dash[REPORT_N_SEL] = {NULL, "6 4", "2 3"};
+
+/* Range of values seen, for fitting an axis. */
+typedef struct range {
+  double lo, hi;
+} range;
+
+static void widen(range *g, double v, int log_scale) {
+  if (!isfinite(v) || (log_scale && !(v > 0))) return;
+  if (!(g->lo <= v)) g->lo = v;
+  if (!(g->hi >= v)) g->hi = v;
+}
+
+static void fit(svg_axis *a, const range *g, int log_scale, const char *label) {
+  double lo = isfinite(g->lo) ? g->lo : (log_scale ? 1e-3 : 0.0);
+  double hi = isfinite(g->hi) ? g->hi : 1.0;
+  svg_axis_fit(a, lo, hi, log_scale, 1, 1.0);
+  a->label = label;
+}
+
+static const report_series *series_of(const report *r, const report_group *g) {
+  return &r->series[g->series];
+}
+
+/* The groups of one split, in series order. */
+static int split_groups(const report *r, int split, const report_group **out) {
+  int n = 0;
+  for (int se = 0; se < r->n_series; se++)
+    for (int g = 0; g < r->n_groups; g++)
+      if (r->groups[g].split == split && r->groups[g].series == se) out[n++] = &r->groups[g];
+  return n;
+}
+
+static void seeds_note(char *buf, size_t n, int runs) {
+  if (runs > 1)
+    snprintf(buf, n, ", mean of %d seeds", runs);
+  else
+    buf[0] = '\0';
+}
+
+/* ---- FQ vs MU --------------------------------------------------------------- */
+
+static void tradeoff_panel(FILE *out, const report *r, int split) {
+  const report_group *groups[r->n_groups + 1];
+  int n = split_groups(r, split, groups);
+  const report_point *target = report_split_ref(r, split, 0);
+  const report_point *retain = report_split_ref(r, split, 1);
+  range fq = {NAN, NAN};
+  widen(&fq, FQ_THRESHOLD, 1);
+  widen(&fq, 1.0, 1);
+  if (target) widen(&fq, target->fq, 1);
+  for (int i = 0; i < n; i++)
+    for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+      report_stat s = report_group_stat(r, groups[i], sel, REPORT_F_FQ);
+      widen(&fq, s.lo, 1);
+      widen(&fq, s.hi, 1);
+    }
+  svg_axis x = {0, 1, 0, "model utility"}, y;
+  fit(&y, &fq, 1, field_axis[REPORT_F_FQ]);
+  char title[160], tip[512], seeds[48];
+  snprintf(title, sizeof title, "%s: forget quality vs model utility", r->splits[split]);
+  svg_plot p;
+  svg_open(&p, out, PANEL_W, PANEL_H + 40, title, &x, &y);
+  svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
+  if (target && isfinite(r->mu_fraction)) {
+    char lbl[64];
+    snprintf(lbl, sizeof lbl, "MU %.2g × target", r->mu_fraction);
+    svg_vline(&p, r->mu_fraction * target->mu, "#999", "4 3", lbl);
+  }
+  if (!n) svg_note(&p, "no finished runs");
+  for (int i = 0; i < n; i++) {
+    const report_series *se = series_of(r, groups[i]);
+    report_stat f[REPORT_N_SEL], m[REPORT_N_SEL];
+    for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+      f[sel] = report_group_stat(r, groups[i], sel, REPORT_F_FQ);
+      m[sel] = report_group_stat(r, groups[i], sel, REPORT_F_MU);
+    }
+    double lx[2] = {m[REPORT_SEL_BEST].mean, m[REPORT_SEL_FINAL].mean};
+    double ly[2] = {f[REPORT_SEL_BEST].mean, f[REPORT_SEL_FINAL].mean};
+    svg_line(&p, lx, ly, 2, se->colour, 1.2, "3 3");
+    seeds_note(seeds, sizeof seeds, groups[i]->n_runs);
+    for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+      if (f[sel].n > 1) {
+        svg_errbar_y(&p, m[sel].mean, f[sel].lo, f[sel].hi, se->colour);
+        svg_errbar_x(&p, f[sel].mean, m[sel].lo, m[sel].hi, se->colour);
+      }
+      char a[32], b[32];
+      snprintf(tip, sizeof tip, "%s, %s (%s): FQ %s, MU %s%s", se->label, r->splits[split],
+               report_sel_titles[sel], report_fmt(a, sizeof a, f[sel].mean, REPORT_F_FQ),
+               report_fmt(b, sizeof b, m[sel].mean, REPORT_F_MU), seeds);
+      svg_marker(&p, m[sel].mean, f[sel].mean, sel_shape[sel],
+                 sel == REPORT_SEL_CONSTRAINED ? 3.5 : 5, se->colour, sel_filled[sel], tip);
+    }
+  }
+  const report_point *refs[2] = {target, retain};
+  const char *names[2] = {"target", "retain"};
+  for (int k = 0; k < 2; k++) {
+    if (!refs[k]) continue;
+    char a[32], b[32];
+    snprintf(tip, sizeof tip, "%s model: FQ %s, MU %s", names[k],
+             report_fmt(a, sizeof a, refs[k]->fq, REPORT_F_FQ),
+             report_fmt(b, sizeof b, refs[k]->mu, REPORT_F_MU));
+    svg_marker(&p, refs[k]->mu, refs[k]->fq, k ? SVG_DIAMOND : SVG_STAR, 6,
+               k ? RETAIN_COLOUR : TARGET_COLOUR, !k, tip);
+    svg_label(&p, refs[k]->mu, refs[k]->fq, 10, k ? 14 : -6, k ? RETAIN_COLOUR : TARGET_COLOUR,
+              names[k]);
+  }
+  svg_close(&p);
+}
+
+int report_plot_tradeoff(FILE *out, const report *r) {
+  for (int s = 0; s < r->n_splits; s++) tradeoff_panel(out, r, s);
+  return r->n_splits;
+}
+
+/* ---- trajectories -------------------------------------------------------------- */
+
+/* The steps a group was evaluated at (its first run's history). */
+static size_t group_steps(const report *r, const report_group *g, double **steps) {
+  const report_run *run = &r->runs[g->runs[0]];
+  *steps = lethe_calloc(run->n_history + 1, sizeof(double));
+  for (size_t k = 0; k < run->n_history; k++) (*steps)[k] = (double)run->history[k].step;
+  return run->n_history;
+}
+
+static void trajectory_panel(FILE *out, const report *r, int split, int field) {
+  const report_group *groups[r->n_groups + 1];
+  int n = split_groups(r, split, groups);
+  int log_scale = report_field_is_log(field);
+  const report_point *target = report_split_ref(r, split, 0);
+  const report_point *retain = report_split_ref(r, split, 1);
+  range xr = {0, NAN}, yr = {NAN, NAN};
+  double *steps[n + 1], *mean[n + 1], *lo[n + 1], *hi[n + 1];
+  size_t counts[n + 1];
+  for (int i = 0; i < n; i++) {
+    counts[i] = group_steps(r, groups[i], &steps[i]);
+    mean[i] = lethe_calloc(counts[i] + 1, sizeof(double));
+    lo[i] = lethe_calloc(counts[i] + 1, sizeof(double));
+    hi[i] = lethe_calloc(counts[i] + 1, sizeof(double));
+    for (size_t k = 0; k < counts[i]; k++) {
+      report_stat s = report_group_stat_at(r, groups[i], (long)steps[i][k], field);
+      mean[i][k] = s.mean;
+      lo[i][k] = s.n > 1 ? s.lo : NAN;
+      hi[i][k] = s.n > 1 ? s.hi : NAN;
+      widen(&xr, steps[i][k], 0);
+      widen(&yr, s.lo, log_scale);
+      widen(&yr, s.hi, log_scale);
+    }
+  }
+  if (field == REPORT_F_FQ) widen(&yr, 1.0, 1);
+  if (field != REPORT_F_KL) {
+    if (target) widen(&yr, report_field(target, field), log_scale);
+    if (retain) widen(&yr, report_field(retain, field), log_scale);
+  }
+  /* steps: from 0 to the last one, not rounded up */
+  svg_axis x = {0, isfinite(xr.hi) && xr.hi > 0 ? xr.hi : 1, 0, "unlearning step"}, y;
+  fit(&y, &yr, log_scale, field_axis[field]);
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
+  char title[160];
+  snprintf(title, sizeof title, "%s: %s", r->splits[split], field_short[field]);
+  svg_plot p;
+  svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
+  if (field != REPORT_F_KL) {
+    /* unlabelled: the legend names the dashed and dotted lines */
+    if (target) svg_hline(&p, report_field(target, field), TARGET_COLOUR, "5 4", NULL, 0);
+    if (retain) svg_hline(&p, report_field(retain, field), RETAIN_COLOUR, "2 3", NULL, 0);
+  }
+  if (!n) svg_note(&p, "no finished runs");
+  for (int i = 0; i < n; i++) {
+    const report_series *se = series_of(r, groups[i]);
+    svg_band(&p, steps[i], lo[i], hi[i], counts[i], se->colour, 0.16);
+    svg_line(&p, steps[i], mean[i], counts[i], se->colour, 2.0, NULL);
+    if (counts[i] <= 40)
+      for (size_t k = 0; k < counts[i]; k++) {
+        char tip[256], a[32];
+        snprintf(tip, sizeof tip, "%s, step %ld: %s %s", se->label, (long)steps[i][k],
+                 field_short[field], report_fmt(a, sizeof a, mean[i][k], field));
+        svg_marker(&p, steps[i][k], mean[i][k], SVG_CIRCLE, 2.4, se->colour, 1, tip);
+      }
+    free(steps[i]);
+    free(mean[i]);
+    free(lo[i]);
+    free(hi[i]);
+  }
+  svg_close(&p);
+}
+
+int report_plot_trajectories(FILE *out, const report *r, int split) {
+  static const int fields[] = {REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    trajectory_panel(out, r, split, fields[i]);
+  return (int)(sizeof fields / sizeof fields[0]);
+}
+
+/* ---- metrics vs a numeric setting ----------------------------------------------- */
+
+int report_grid_applies(const report *r, int key, int split) {
+  if (key < 0 || key >= r->n_keys || !r->key_numeric[key]) return 0;
+  double first = NAN;
+  for (int i = 0; i < r->n_runs; i++) {
+    double v = r->runs[i].numbers[key];
+    if (strcmp(r->runs[i].split, r->splits[split]) || !isfinite(v)) continue;
+    if (!isfinite(first))
+      first = v;
+    else if (v != first)
+      return 1;
+  }
+  return 0;
+}
+
+/* The groups of a split that share everything but `key` (and seeds) form a
+ * line, named by the series label without `key`. */
+typedef struct grid_line {
+  char *id;
+  const report_group **groups; /* sorted by the key's value */
+  int n;
+  char base[8], colour[8]; /* the method's colour; this line's shade of it */
+} grid_line;
+
+static int grid_lines(const report *r, int key, int split, grid_line *lines) {
+  const report_group *groups[r->n_groups + 1];
+  int n = split_groups(r, split, groups), n_lines = 0;
+  for (int i = 0; i < n; i++) {
+    char *id = report_settings_label(r, &r->runs[groups[i]->runs[0]], key);
+    int l = -1;
+    for (int k = 0; k < n_lines && l < 0; k++)
+      if (!strcmp(lines[k].id, id)) l = k;
+    if (l < 0) {
+      l = n_lines++;
+      lines[l] = (grid_line){id, lethe_calloc((size_t)n + 1, sizeof(void *)), 0, {0}, {0}};
+      snprintf(lines[l].base, sizeof lines[l].base, "%s", series_of(r, groups[i])->base);
+    } else {
+      free(id);
+    }
+    grid_line *ln = &lines[l];
+    double v = r->runs[groups[i]->runs[0]].numbers[key];
+    int at = ln->n++;
+    while (at > 0 && r->runs[ln->groups[at - 1]->runs[0]].numbers[key] > v) {
+      ln->groups[at] = ln->groups[at - 1];
+      at--;
+    }
+    ln->groups[at] = groups[i];
+  }
+  /* Lines of the same method: shades of its colour. */
+  for (int l = 0; l < n_lines; l++) {
+    int variant = 0, variants = 0;
+    for (int k = 0; k < n_lines; k++)
+      if (!strcmp(lines[k].base, lines[l].base)) variants++, variant += k < l;
+    report_variant_colour(lines[l].base, variant, variants, lines[l].colour);
+  }
+  return n_lines;
+}
+
+static void grid_panel(FILE *out, const report *r, int key, int split, const grid_line *lines,
+                       int n_lines, int field) {
+  int log_scale = report_field_is_log(field);
+  range xr = {NAN, NAN}, yr = {NAN, NAN};
+  for (int l = 0; l < n_lines; l++)
+    for (int i = 0; i < lines[l].n; i++) {
+      widen(&xr, r->runs[lines[l].groups[i]->runs[0]].numbers[key], 0);
+      for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+        report_stat s = report_group_stat(r, lines[l].groups[i], sel, field);
+        widen(&yr, s.lo, log_scale);
+        widen(&yr, s.hi, log_scale);
+      }
+    }
+  if (field == REPORT_F_FQ) widen(&yr, 1.0, 1);
+  int x_log = xr.lo > 0 && xr.hi / xr.lo >= 8;
+  svg_axis x, y;
+  svg_axis_fit(&x, xr.lo, xr.hi, x_log, 0, 0);
+  x.label = r->keys[key];
+  fit(&y, &yr, log_scale, field_axis[field]);
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
+  const char *last = strrchr(r->keys[key], '.');
+  char title[200];
+  snprintf(title, sizeof title, "%s: %s vs %s", r->splits[split], field_short[field],
+           last ? last + 1 : r->keys[key]);
+  svg_plot p;
+  svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
+  if (field == REPORT_F_FQ) svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
+  for (int l = 0; l < n_lines; l++) {
+    const grid_line *ln = &lines[l];
+    double xs[ln->n + 1], ys[ln->n + 1];
+    for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+      for (int i = 0; i < ln->n; i++) {
+        report_stat s = report_group_stat(r, ln->groups[i], sel, field);
+        xs[i] = r->runs[ln->groups[i]->runs[0]].numbers[key];
+        ys[i] = s.mean;
+        if (s.n > 1) svg_errbar_y(&p, xs[i], s.lo, s.hi, ln->colour);
+        char tip[400], a[32], seeds[48];
+        seeds_note(seeds, sizeof seeds, ln->groups[i]->n_runs);
+        snprintf(tip, sizeof tip, "%s, %s=%g (%s): %s %s%s", ln->id, r->keys[key], xs[i],
+                 report_sel_titles[sel], field_short[field], report_fmt(a, sizeof a, s.mean, field),
+                 seeds);
+        svg_marker(&p, xs[i], ys[i], sel_shape[sel], sel == REPORT_SEL_CONSTRAINED ? 3 : 4,
+                   ln->colour, sel_filled[sel], tip);
+      }
+      svg_line(&p, xs, ys, (size_t)ln->n, ln->colour, sel == REPORT_SEL_BEST ? 2.0 : 1.5,
+               sel_dash[sel]);
+    }
+  }
+  svg_close(&p);
+}
+
+static void free_lines(grid_line *lines, int n_lines) {
+  for (int l = 0; l < n_lines; l++) {
+    free(lines[l].id);
+    free((void *)lines[l].groups);
+  }
+}
+
+void report_grid_legend(FILE *out, const report *r, int key, int split) {
+  grid_line lines[r->n_groups + 1];
+  int n_lines = grid_lines(r, key, split, lines);
+  for (int l = 0; l < n_lines; l++) {
+    fprintf(out, "<span class=\"key\"><i style=\"background:%s\"></i>", lines[l].colour);
+    svg_escape(out, lines[l].id);
+    fprintf(out, "</span>");
+  }
+  free_lines(lines, n_lines);
+}
+
+int report_plot_grid(FILE *out, const report *r, int key, int split) {
+  static const int fields[] = {REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL};
+  grid_line lines[r->n_groups + 1];
+  int n_lines = grid_lines(r, key, split, lines);
+  for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
+    grid_panel(out, r, key, split, lines, n_lines, fields[f]);
+  free_lines(lines, n_lines);
+  return (int)(sizeof fields / sizeof fields[0]);
+}

@@ -1,0 +1,256 @@
+/* report_results — results.csv and results.json (one row per finished run:
+ * the settings that vary and the numbers at the three selections), and
+ * report_write, which loads a suite directory and writes all three files. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+
+/* The columns of one evaluation point, in CSV order. The first seven are
+ * the point's own numbers; then prob, rouge and truth of each set. */
+enum { POINT_FIXED = 7, POINT_COLUMNS = POINT_FIXED + 3 * REPORT_N_SETS };
+static const char *const fixed_names[POINT_FIXED] = {"step",
+                                                     "epoch",
+                                                     "loss",
+                                                     "model_utility",
+                                                     "forget_quality",
+                                                     "forget_kl",
+                                                     "forget_truth_ratio_median"};
+static const char *const set_stat_names[3] = {"prob", "rouge", "truth"};
+static const char *const sel_keys[REPORT_N_SEL] = {"best", "final", "best_constrained"};
+
+static void column_name(int col, char *buf, size_t n) {
+  if (col < POINT_FIXED)
+    snprintf(buf, n, "%s", fixed_names[col]);
+  else
+    snprintf(buf, n, "%s_%s", report_set_keys[(col - POINT_FIXED) / 3],
+             set_stat_names[(col - POINT_FIXED) % 3]);
+}
+
+static double column_value(const report_point *p, int col) {
+  if (!p->present) return NAN;
+  switch (col) {
+    case 0:
+      return p->step >= 0 ? (double)p->step : NAN;
+    case 1:
+      return p->epoch;
+    case 2:
+      return p->loss;
+    case 3:
+      return p->mu;
+    case 4:
+      return p->fq;
+    case 5:
+      return p->forget_kl;
+    case 6:
+      return p->tr_median;
+    default: {
+      const report_set_stats *s = &p->set[(col - POINT_FIXED) / 3];
+      int k = (col - POINT_FIXED) % 3;
+      return k == 0 ? s->prob : k == 1 ? s->rouge : s->truth;
+    }
+  }
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+static void csv_text(FILE *out, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, out);
+    return;
+  }
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', out);
+    fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+/* An empty cell for an unknown number; integers without a fraction. */
+static void csv_number(FILE *out, double v) {
+  if (!isfinite(v)) return;
+  if (v == floor(v) && fabs(v) < 1e15) {
+    fprintf(out, "%.0f", v);
+    return;
+  }
+  /* the shortest text that reads back as the same double */
+  char buf[40];
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  fputs(buf, out);
+}
+
+int report_write_csv(const report *r, const char *path, lethe_err *err) {
+  lethe_atomic_file af;
+  if (lethe_atomic_open(&af, path, err) != 0) return -1;
+  FILE *out = af.fp;
+  char name[64];
+  fprintf(out, "name");
+  for (int k = 0; k < r->n_keys; k++) {
+    fputc(',', out);
+    csv_text(out, r->keys[k]);
+  }
+  fprintf(out, ",method,split,seed,steps,steps_per_epoch,seconds,mu_fraction");
+  for (int sel = 0; sel < REPORT_N_SEL; sel++)
+    for (int c = 0; c < POINT_COLUMNS; c++) {
+      column_name(c, name, sizeof name);
+      fprintf(out, ",%s_%s", sel_keys[sel], name);
+    }
+  fprintf(out, ",target_forget_quality,target_model_utility,retain_model_utility\n");
+  for (int i = 0; i < r->n_runs; i++) {
+    const report_run *run = &r->runs[i];
+    csv_text(out, run->name);
+    for (int k = 0; k < r->n_keys; k++) {
+      fputc(',', out);
+      csv_text(out, run->values[k]);
+    }
+    fputc(',', out);
+    csv_text(out, run->method);
+    fputc(',', out);
+    csv_text(out, run->split);
+    double fixed[] = {run->seed >= 0 ? (double)run->seed : NAN, (double)run->steps,
+                      (double)run->steps_per_epoch, run->seconds, run->mu_fraction};
+    for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++) {
+      fputc(',', out);
+      csv_number(out, fixed[k] < 0 ? NAN : fixed[k]);
+    }
+    for (int sel = 0; sel < REPORT_N_SEL; sel++)
+      for (int c = 0; c < POINT_COLUMNS; c++) {
+        fputc(',', out);
+        csv_number(out, column_value(&run->sel[sel], c));
+      }
+    double refs[] = {report_field(&run->target, REPORT_F_FQ),
+                     report_field(&run->target, REPORT_F_MU),
+                     report_field(&run->retain, REPORT_F_MU)};
+    for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+      fputc(',', out);
+      csv_number(out, refs[k]);
+    }
+    fputc('\n', out);
+  }
+  if (ferror(out)) {
+    lethe_atomic_abort(&af);
+    return lethe_errf(err, LETHE_E_IO, "%s: write error", path);
+  }
+  return lethe_atomic_commit(&af, err);
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+static json_t *jnumber(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *point_json(const report_point *p) {
+  if (!p->present) return json_null();
+  json_t *o = json_object();
+  char name[64];
+  for (int c = 0; c < POINT_COLUMNS; c++) {
+    column_name(c, name, sizeof name);
+    double v = column_value(p, c);
+    json_object_set_new(o, name, c == 0 && isfinite(v) ? json_integer((json_int_t)v) : jnumber(v));
+  }
+  return o;
+}
+
+static json_t *stat_json(report_stat s) {
+  json_t *o = json_object();
+  json_object_set_new(o, "mean", jnumber(s.mean));
+  json_object_set_new(o, "sd", jnumber(s.sd));
+  json_object_set_new(o, "min", jnumber(s.min));
+  json_object_set_new(o, "max", jnumber(s.max));
+  json_object_set_new(o, "n", json_integer(s.n));
+  return o;
+}
+
+static json_t *run_json(const report *r, const report_run *run) {
+  json_t *o = json_object(), *settings = json_object();
+  json_object_set_new(o, "name", json_string(run->name));
+  for (int k = 0; k < r->n_keys; k++) {
+    double v = run->numbers[k];
+    json_t *j = !isfinite(v)                      ? json_string(run->values[k])
+                : v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v)
+                                                  : json_real(v);
+    json_object_set_new(settings, r->keys[k], j);
+  }
+  json_object_set_new(o, "settings", settings);
+  json_object_set_new(o, "method", json_string(run->method));
+  json_object_set_new(o, "split", json_string(run->split));
+  json_object_set_new(o, "seed", run->seed >= 0 ? json_integer(run->seed) : json_null());
+  json_object_set_new(o, "steps", run->steps >= 0 ? json_integer(run->steps) : json_null());
+  json_object_set_new(o, "seconds", jnumber(run->seconds));
+  json_object_set_new(o, "mu_fraction", jnumber(run->mu_fraction));
+  for (int sel = 0; sel < REPORT_N_SEL; sel++)
+    json_object_set_new(o, sel_keys[sel], point_json(&run->sel[sel]));
+  json_object_set_new(o, "target", point_json(&run->target));
+  json_object_set_new(o, "retain", point_json(&run->retain));
+  return o;
+}
+
+static json_t *group_json(const report *r, const report_group *g) {
+  json_t *o = json_object(), *names = json_array();
+  json_object_set_new(o, "label", json_string(r->series[g->series].label));
+  json_object_set_new(o, "method", json_string(r->series[g->series].method));
+  json_object_set_new(o, "split", json_string(r->splits[g->split]));
+  for (int i = 0; i < g->n_runs; i++)
+    json_array_append_new(names, json_string(r->runs[g->runs[i]].name));
+  json_object_set_new(o, "runs", names);
+  for (int sel = 0; sel < REPORT_N_SEL; sel++) {
+    json_t *s = json_object();
+    json_object_set_new(s, "forget_quality", stat_json(report_group_stat(r, g, sel, REPORT_F_FQ)));
+    json_object_set_new(s, "model_utility", stat_json(report_group_stat(r, g, sel, REPORT_F_MU)));
+    json_object_set_new(s, "forget_kl", stat_json(report_group_stat(r, g, sel, REPORT_F_KL)));
+    json_object_set_new(o, sel_keys[sel], s);
+  }
+  return o;
+}
+
+int report_write_json(const report *r, const char *path, lethe_err *err) {
+  json_t *root = json_object(), *keys = json_array(), *runs = json_array();
+  json_t *groups = json_array(), *unfinished = json_array();
+  json_object_set_new(root, "suite", json_string(r->name));
+  json_object_set_new(root, "mu_fraction", jnumber(r->mu_fraction));
+  for (int k = 0; k < r->n_keys; k++) json_array_append_new(keys, json_string(r->keys[k]));
+  json_object_set_new(root, "varying", keys);
+  for (int i = 0; i < r->n_runs; i++) json_array_append_new(runs, run_json(r, &r->runs[i]));
+  json_object_set_new(root, "runs", runs);
+  for (int g = 0; g < r->n_groups; g++) json_array_append_new(groups, group_json(r, &r->groups[g]));
+  json_object_set_new(root, "groups", groups);
+  for (int i = 0; i < r->n_unfinished; i++) {
+    json_t *u = json_object();
+    json_object_set_new(u, "name", json_string(r->unfinished[i].name));
+    json_object_set_new(u, "status", json_string(r->unfinished[i].status));
+    json_array_append_new(unfinished, u);
+  }
+  json_object_set_new(root, "unfinished", unfinished);
+  char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+  json_decref(root);
+  if (!text) return lethe_errf(err, LETHE_E_NOMEM, "%s: cannot encode the results", path);
+  size_t len = strlen(text);
+  text = lethe_realloc(text, len + 2);
+  text[len++] = '\n';
+  int rc = lethe_write_file_atomic(path, text, len, err);
+  free(text);
+  return rc;
+}
+
+/* ---- all three ---------------------------------------------------------------- */
+
+int report_write(const char *dir, const report_options *opt, lethe_err *err) {
+  report r;
+  if (report_load(&r, dir, opt, err) != 0) return -1;
+  static const char *const files[] = {"report.html", "results.csv", "results.json"};
+  int (*const writers[])(const report *, const char *, lethe_err *) = {
+      report_write_html, report_write_csv, report_write_json};
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+    char *path = lethe_path_join(r.dir, files[i]);
+    rc = writers[i](&r, path, err);
+    free(path);
+  }
+  report_free(&r);
+  return rc;
+}

@@ -1,0 +1,617 @@
+/* synthetic_report — `lethe synthetic-report`: the paper's Figures 3, 4 and 9
+ * from a directory of synthetic runs, as one self-contained HTML page (inline
+ * SVG, no scripts, no network) and a CSV of key numbers (see synthetic.h).
+ *
+ * Runs that differ only in their seed form a series; each figure draws the
+ * mean over seeds with a min–max band. A run's summary.json says which
+ * figure it belongs to (synthetic.figure: "fig4" — also the source of Fig. 9
+ * — or "fig3"); untagged runs go to an "other runs" section.
+ * Not here: running anything (synthetic_run.c).
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "report/synthetic_report.h"
+
+enum { M_FORGET_DIST, M_RETAIN_DIST, M_FORGET_KL, M_COUNT };
+static const char *const metric_keys[M_COUNT] = {"forget_distance", "retain_distance", "forget_kl"};
+static const char *const metric_titles[M_COUNT] = {"forget distance", "retain distance",
+                                                   "forget KL"};
+
+/* One series: the runs of one configuration, aggregated over seeds. */
+typedef struct series {
+  char key[1024];   /* everything but the seed */
+  char label[96];   /* legend text */
+  char method[64];  /* the paper's method name */
+  char figure[32];
+  double alpha, lr, beta; /* beta NaN when the method has none */
+  int steps, n_seeds, n_points;
+  double *step;     /* (n_points) */
+  double *mean[M_COUNT], *sd[M_COUNT], *lo[M_COUNT], *hi[M_COUNT], *median[M_COUNT]; /* (n_points) */
+  double *vals[M_COUNT]; /* (n_seeds, n_points) every seed's values */
+  double forgotten_sum, forgotten_lo, forgotten_hi; /* first step below the threshold */
+  int n_forgotten;
+  double threshold;
+} series;
+
+typedef struct report {
+  series *s;
+  int n, cap;
+  char **paths; /* summary.json files found */
+  int n_paths, cap_paths;
+} report;
+
+/* ---- finding and reading runs --------------------------------------------------- */
+
+static void find_summaries(report *r, const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (!d || depth > 8) {
+    if (d) closedir(d);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char *path = lethe_path_join(dir, e->d_name);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+      find_summaries(r, path, depth + 1);
+      free(path);
+    } else if (!strcmp(e->d_name, "summary.json")) {
+      if (r->n_paths == r->cap_paths)
+        r->paths = lethe_realloc(r->paths, sizeof(char *) * (size_t)(r->cap_paths = r->cap_paths * 2 + 16));
+      r->paths[r->n_paths++] = path;
+    } else {
+      free(path);
+    }
+  }
+  closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The history of one run: n points of step and the three metrics. */
+typedef struct history {
+  int n;
+  double *step, *value[M_COUNT];
+} history;
+
+static void history_free(history *h) {
+  free(h->step);
+  for (int m = 0; m < M_COUNT; m++) free(h->value[m]);
+}
+
+static int read_history(const char *path, history *h, lethe_err *err) {
+  memset(h, 0, sizeof *h);
+  FILE *f = fopen(path, "r");
+  if (!f) return lethe_errf(err, LETHE_E_IO, "%s: cannot open", path);
+  char line[8192];
+  int cap = 0, lineno = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    const json_t *st = json_object_get(o, "step");
+    int ok = o && json_is_integer(st);
+    for (int m = 0; ok && m < M_COUNT; m++) ok = json_is_number(json_object_get(o, metric_keys[m]));
+    if (!ok) {
+      json_decref(o);
+      fclose(f);
+      history_free(h);
+      return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: not a synthetic history line", path, lineno);
+    }
+    if (h->n == cap) {
+      cap = cap * 2 + 64;
+      h->step = lethe_realloc(h->step, sizeof(double) * (size_t)cap);
+      for (int m = 0; m < M_COUNT; m++)
+        h->value[m] = lethe_realloc(h->value[m], sizeof(double) * (size_t)cap);
+    }
+    h->step[h->n] = (double)json_integer_value(st);
+    for (int m = 0; m < M_COUNT; m++)
+      h->value[m][h->n] = json_number_value(json_object_get(o, metric_keys[m]));
+    h->n++;
+    json_decref(o);
+  }
+  fclose(f);
+  if (!h->n) return lethe_errf(err, LETHE_E_FORMAT, "%s: no evaluations", path);
+  return 0;
+}
+
+static double jnum(const json_t *o, const char *k) {
+  const json_t *v = json_object_get(o, k);
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Finds or adds the series for a summary; fills its description. */
+static series *series_for(report *r, const json_t *sum, int n_points) {
+  char *params = json_dumps(json_object_get(sum, "params"), JSON_SORT_KEYS | JSON_COMPACT |
+                                                                JSON_REAL_PRECISION(17));
+  const char *fig = json_string_value(json_object_get(sum, "figure"));
+  const char *label = json_string_value(json_object_get(sum, "label"));
+  char key[1024];
+  snprintf(key, sizeof key, "%s|%s|%.17g|%.17g|%.0f|%.0f|%s", fig ? fig : "", label ? label : "?",
+           jnum(sum, "alpha"), jnum(sum, "lr"), jnum(sum, "steps"), jnum(sum, "eval_every"),
+           params ? params : "");
+  free(params);
+  for (int i = 0; i < r->n; i++)
+    if (!strcmp(r->s[i].key, key)) return &r->s[i];
+  if (r->n == r->cap) r->s = lethe_realloc(r->s, sizeof(series) * (size_t)(r->cap = r->cap * 2 + 8));
+  series *s = &r->s[r->n++];
+  memset(s, 0, sizeof *s);
+  snprintf(s->key, sizeof s->key, "%s", key);
+  snprintf(s->figure, sizeof s->figure, "%s", fig ? fig : "");
+  snprintf(s->method, sizeof s->method, "%s", label ? label : "?");
+  s->alpha = jnum(sum, "alpha");
+  s->lr = jnum(sum, "lr");
+  s->steps = (int)jnum(sum, "steps");
+  s->beta = jnum(json_object_get(sum, "params"), "beta");
+  s->threshold = jnum(sum, "forgotten_threshold");
+  if (!strcmp(s->figure, "fig3") && isfinite(s->beta))
+    snprintf(s->label, sizeof s->label, "%s β=%g", s->method, s->beta);
+  else
+    snprintf(s->label, sizeof s->label, "%s", s->method);
+  s->n_points = n_points;
+  s->step = lethe_calloc((size_t)n_points, sizeof(double));
+  for (int m = 0; m < M_COUNT; m++) {
+    double **arrs[] = {&s->mean[m], &s->sd[m], &s->lo[m], &s->hi[m], &s->median[m]};
+    for (int k = 0; k < 5; k++) *arrs[k] = lethe_calloc((size_t)n_points, sizeof(double));
+  }
+  s->forgotten_lo = INFINITY, s->forgotten_hi = -INFINITY;
+  return s;
+}
+
+static int add_run(report *r, const char *summary_path, lethe_err *err) {
+  json_error_t je;
+  json_t *sum = json_load_file(summary_path, 0, &je);
+  if (!sum) return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: %s", summary_path, je.line, je.text);
+  const char *kind = json_string_value(json_object_get(sum, "kind"));
+  if (!kind || strcmp(kind, "synthetic")) { /* another kind of run: not ours */
+    json_decref(sum);
+    return 0;
+  }
+  char *dir = lethe_strdup(summary_path);
+  *strrchr(dir, '/') = '\0';
+  char *hpath = lethe_path_join(dir, "history.jsonl");
+  free(dir);
+  history h;
+  int rc = read_history(hpath, &h, err);
+  if (rc == 0) {
+    series *s = series_for(r, sum, h.n);
+    if (s->n_points != h.n) {
+      rc = lethe_errf(err, LETHE_E_FORMAT, "%s: %d evaluations, but other seeds of '%s' have %d",
+                      hpath, h.n, s->label, s->n_points);
+    } else {
+      memcpy(s->step, h.step, sizeof(double) * (size_t)h.n);
+      for (int m = 0; m < M_COUNT; m++) {
+        s->vals[m] = lethe_realloc(s->vals[m], sizeof(double) * (size_t)h.n * (s->n_seeds + 1));
+        memcpy(s->vals[m] + (size_t)s->n_seeds * h.n, h.value[m], sizeof(double) * (size_t)h.n);
+      }
+      double fs = jnum(sum, "forgotten_step");
+      if (isfinite(fs)) {
+        s->forgotten_sum += fs;
+        s->forgotten_lo = fmin(s->forgotten_lo, fs);
+        s->forgotten_hi = fmax(s->forgotten_hi, fs);
+        s->n_forgotten++;
+      }
+      s->n_seeds++;
+    }
+    history_free(&h);
+  }
+  free(hpath);
+  json_decref(sum);
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mean, sample sd, min, max and median over seeds at every point. */
+static void finish_series(series *s) {
+  int k = s->n_seeds;
+  double *col = lethe_malloc(sizeof(double) * (size_t)k);
+  for (int m = 0; m < M_COUNT; m++)
+    for (int i = 0; i < s->n_points; i++) {
+      double sum = 0, ss = 0;
+      for (int r = 0; r < k; r++) col[r] = s->vals[m][(size_t)r * s->n_points + i], sum += col[r];
+      double mean = sum / k;
+      for (int r = 0; r < k; r++) ss += (col[r] - mean) * (col[r] - mean);
+      qsort(col, (size_t)k, sizeof *col, cmp_double);
+      s->mean[m][i] = mean;
+      s->sd[m][i] = k > 1 ? sqrt(ss / (k - 1)) : 0.0;
+      s->lo[m][i] = col[0];
+      s->hi[m][i] = col[k - 1];
+      s->median[m][i] = k % 2 ? col[k / 2] : 0.5 * (col[k / 2 - 1] + col[k / 2]);
+    }
+  free(col);
+}
+
+static void series_free(series *s) {
+  free(s->step);
+  for (int m = 0; m < M_COUNT; m++) {
+    free(s->mean[m]), free(s->sd[m]), free(s->lo[m]), free(s->hi[m]);
+    free(s->median[m]), free(s->vals[m]);
+  }
+}
+
+/* Display order: the paper's method order, then α descending, then β. */
+static int method_rank(const char *m) {
+  static const char *const order[] = {"GA", "GA+RT", "GA+KL", "IDK+RT", "DPO", "DPO+RT",
+                                      "NPO", "NPO+RT", "NPO+KL", "SimNPO"};
+  for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++)
+    if (!strcmp(order[i], m)) return i;
+  return 100;
+}
+
+static int cmp_series(const void *pa, const void *pb) {
+  const series *a = pa, *b = pb;
+  int c = strcmp(a->figure, b->figure);
+  if (c) return c;
+  if (a->alpha != b->alpha) return a->alpha > b->alpha ? -1 : 1;
+  int ra = method_rank(a->method), rb = method_rank(b->method);
+  if (ra != rb) return ra - rb;
+  c = strcmp(a->method, b->method);
+  if (c) return c;
+  if (a->beta != b->beta && isfinite(a->beta) && isfinite(b->beta)) return a->beta < b->beta ? -1 : 1;
+  return strcmp(a->key, b->key);
+}
+
+/* ---- SVG panels -------------------------------------------------------------------- */
+
+typedef struct axis {
+  int log;
+  double lo, hi; /* data range (log10 when log) */
+} axis;
+
+#define PW 420 /* panel width and height, plot margins */
+#define PH 300
+#define ML 62
+#define MR 12
+#define MT 28
+#define MB 44
+
+static double ax_value(const axis *a, double v) { return a->log ? log10(v) : v; }
+static double ax_px(const axis *a, double v, double p0, double p1) {
+  double t = (ax_value(a, v) - a->lo) / (a->hi - a->lo);
+  return p0 + t * (p1 - p0);
+}
+
+/* Widens the axis to include v (log axes skip v <= floor). */
+static void ax_include(axis *a, double v, double floor) {
+  if (!isfinite(v) || (a->log && v <= floor)) return;
+  double x = ax_value(a, v);
+  a->lo = fmin(a->lo, x);
+  a->hi = fmax(a->hi, x);
+}
+
+static void ax_finish(axis *a) {
+  if (!(a->hi >= a->lo)) a->lo = 0, a->hi = 1;
+  if (a->log) {
+    a->lo = floor(a->lo), a->hi = ceil(a->hi);
+    if (a->hi <= a->lo) a->hi = a->lo + 1;
+  } else {
+    if (a->lo > 0 && a->lo < 0.3 * a->hi) a->lo = 0;
+    if (a->hi == a->lo) a->hi = a->lo + 1;
+    double pad = 0.04 * (a->hi - a->lo);
+    a->hi += pad;
+    if (a->lo != 0) a->lo -= pad;
+  }
+}
+
+static void ax_ticks(FILE *out, const axis *a, int vertical, double p0, double p1, double other) {
+  double span = a->hi - a->lo, step;
+  if (a->log) {
+    step = ceil(span / 6);
+  } else {
+    double raw = span / 5, mag = pow(10, floor(log10(raw)));
+    step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+  }
+  for (double t = ceil(a->lo / step - 1e-9) * step; t <= a->hi + 1e-9 * step; t += step) {
+    double px = p0 + (t - a->lo) / span * (p1 - p0);
+    char text[32];
+    if (a->log) snprintf(text, sizeof text, "%g", pow(10, t));
+    else snprintf(text, sizeof text, "%g", fabs(t) < 1e-12 * step ? 0.0 : t);
+    if (vertical)
+      fprintf(out,
+              "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' class='grid'/>"
+              "<text x='%d' y='%.1f' text-anchor='end' dy='0.32em'>%s</text>\n",
+              ML, PW - MR, px, px, ML - 4, px, text);
+    else
+      fprintf(out,
+              "<line x1='%.1f' x2='%.1f' y1='%d' y2='%.0f' class='grid'/>"
+              "<text x='%.1f' y='%.0f' text-anchor='middle'>%s</text>\n",
+              px, px, MT, other, px, other + 14, text);
+  }
+}
+
+static const char *color_of(const series *s, int index) {
+  static const char *const by_method[][2] = {
+      {"GA", "#d62728"},     {"GA+RT", "#ff7f0e"}, {"IDK+RT", "#9467bd"}, {"DPO+RT", "#8c564b"},
+      {"NPO", "#1f77b4"},    {"NPO+RT", "#2ca02c"}, {"GA+KL", "#e377c2"}, {"NPO+KL", "#17becf"},
+  };
+  static const char *const ramp[] = {"#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1",
+                                     "#bcbd22", "#7f7f7f"};
+  if (!strcmp(s->figure, "fig3") && strcmp(s->method, "GA")) return ramp[index % 7];
+  for (size_t i = 0; i < sizeof by_method / sizeof by_method[0]; i++)
+    if (!strcmp(by_method[i][0], s->method)) return by_method[i][1];
+  return ramp[(index + 5) % 7];
+}
+
+/* x metric < 0 means "step". Draws the mean of each series, with the min–max
+ * band when x is the step. Values at or below floor are clipped on log axes. */
+static void panel(FILE *out, int id, const char *title, series *const *ss, int n, int xm, int ym,
+                  int xlog, int ylog) {
+  const double floor_v = 1e-5;
+  axis ax = {xlog, INFINITY, -INFINITY}, ay = {ylog, INFINITY, -INFINITY};
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < ss[k]->n_points; i++) {
+      ax_include(&ax, xm < 0 ? ss[k]->step[i] : ss[k]->mean[xm][i], floor_v);
+      ax_include(&ay, ss[k]->mean[ym][i], floor_v);
+      if (xm < 0) ax_include(&ay, ss[k]->hi[ym][i], floor_v), ax_include(&ay, ss[k]->lo[ym][i], floor_v);
+    }
+  ax_finish(&ax);
+  ax_finish(&ay);
+  double x0 = ML, x1 = PW - MR, y0 = PH - MB, y1 = MT;
+  fprintf(out, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d'>\n",
+          PW, PH, PW, PH);
+  fprintf(out, "<text x='%d' y='16' class='title'>%s</text>\n", ML, title);
+  ax_ticks(out, &ay, 1, y0, y1, 0);
+  ax_ticks(out, &ax, 0, x0, x1, y0);
+  fprintf(out, "<rect x='%d' y='%d' width='%d' height='%d' class='frame'/>\n", ML, MT,
+          PW - ML - MR, PH - MT - MB);
+  fprintf(out, "<text x='%.0f' y='%d' text-anchor='middle'>%s%s</text>\n", (x0 + x1) / 2, PH - 6,
+          xm < 0 ? "step" : metric_titles[xm], xlog ? " (log)" : "");
+  fprintf(out, "<text transform='translate(13 %.0f) rotate(-90)' text-anchor='middle'>%s%s</text>\n",
+          (y0 + y1) / 2, metric_titles[ym], ylog ? " (log)" : "");
+  fprintf(out, "<clipPath id='clip%d'><rect x='%d' y='%d' width='%d' height='%d'/></clipPath>\n",
+          id, ML, MT, PW - ML - MR, PH - MT - MB);
+  fprintf(out, "<g clip-path='url(#clip%d)'>\n", id);
+  for (int k = 0; k < n; k++) {
+    const series *s = ss[k];
+    const char *col = color_of(s, k);
+#define XV(i) (xm < 0 ? s->step[i] : s->mean[xm][i])
+#define CLIP(v) (ylog ? fmax((v), pow(10, ay.lo)) : (v))
+    if (xm < 0 && s->n_seeds > 1) {
+      fprintf(out, "<polygon fill='%s' fill-opacity='0.18' stroke='none' points='", col);
+      for (int i = 0; i < s->n_points; i++)
+        fprintf(out, "%.1f,%.1f ", ax_px(&ax, XV(i), x0, x1), ax_px(&ay, CLIP(s->hi[ym][i]), y0, y1));
+      for (int i = s->n_points - 1; i >= 0; i--)
+        fprintf(out, "%.1f,%.1f ", ax_px(&ax, XV(i), x0, x1), ax_px(&ay, CLIP(s->lo[ym][i]), y0, y1));
+      fprintf(out, "'/>\n");
+    }
+    fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='1.6' points='", col);
+    for (int i = 0; i < s->n_points; i++) {
+      double xv = XV(i);
+      if (xlog && xv <= floor_v) xv = pow(10, ax.lo);
+      fprintf(out, "%.1f,%.1f ", ax_px(&ax, xv, x0, x1), ax_px(&ay, CLIP(s->mean[ym][i]), y0, y1));
+    }
+    fprintf(out, "'/>\n");
+#undef XV
+#undef CLIP
+  }
+  fprintf(out, "</g>\n");
+  fprintf(out, "<rect x='%d' y='%d' width='108' height='%d' fill='#fff' fill-opacity='0.8'/>\n",
+          PW - MR - 116, MT + 2, 13 * n + 4);
+  for (int k = 0; k < n; k++) /* legend, top right */
+    fprintf(out,
+            "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='2'/>"
+            "<text x='%d' y='%d' dy='0.32em' class='legend'>%s</text>\n",
+            PW - MR - 112, PW - MR - 96, MT + 10 + 13 * k, MT + 10 + 13 * k, color_of(ss[k], k),
+            PW - MR - 92, MT + 10 + 13 * k, ss[k]->label);
+  fprintf(out, "</svg>\n");
+}
+
+/* ---- key numbers ------------------------------------------------------------------------ */
+
+/* Index of the evaluation at `step`, or -1. */
+static int at_step(const series *s, double step) {
+  for (int i = 0; i < s->n_points; i++)
+    if (s->step[i] == step) return i;
+  return -1;
+}
+
+static const double key_steps[] = {0, 500, 800, 1000, 1200, 2000, 10000};
+#define N_KEY_STEPS (int)(sizeof key_steps / sizeof key_steps[0])
+
+static void write_csv(FILE *out, series *const *ss, int n) {
+  fprintf(out, "figure,alpha,method,beta,lr,steps,seeds,metric,step,mean,sd,min,max,median\n");
+  for (int k = 0; k < n; k++) {
+    const series *s = ss[k];
+    char beta[32] = "";
+    if (isfinite(s->beta)) snprintf(beta, sizeof beta, "%g", s->beta);
+    for (int m = 0; m < M_COUNT; m++)
+      for (int j = 0; j < N_KEY_STEPS; j++) {
+        int i = at_step(s, key_steps[j]);
+        if (i < 0) continue;
+        fprintf(out, "%s,%g,%s,%s,%g,%d,%d,%s,%.0f,%.6g,%.6g,%.6g,%.6g,%.6g\n", s->figure,
+                s->alpha, s->method, beta, s->lr, s->steps, s->n_seeds, metric_keys[m], s->step[i],
+                s->mean[m][i], s->sd[m][i], s->lo[m][i], s->hi[m][i], s->median[m][i]);
+      }
+    if (s->n_forgotten)
+      fprintf(out, "%s,%g,%s,%s,%g,%d,%d,forgotten_step_of_%d_seeds,,%.6g,,%.6g,%.6g,\n", s->figure,
+              s->alpha, s->method, beta, s->lr, s->steps, s->n_seeds, s->n_forgotten,
+              s->forgotten_sum / s->n_forgotten, s->forgotten_lo, s->forgotten_hi);
+  }
+}
+
+/* "mean [min, max]" of a metric at a step, or "–". */
+static void cell(FILE *out, const series *s, int m, double step) {
+  int i = step < 0 ? s->n_points - 1 : at_step(s, step);
+  if (i < 0) {
+    fprintf(out, "<td>–</td>");
+    return;
+  }
+  fprintf(out, "<td>%.3g <small>[%.3g, %.3g]</small></td>", s->mean[m][i], s->lo[m][i], s->hi[m][i]);
+}
+
+static void key_table(FILE *out, series *const *ss, int n) {
+  fprintf(out,
+          "<table><tr><th>figure</th><th>α</th><th>method</th><th>β</th><th>lr</th><th>seeds</th>"
+          "<th>forget dist. @0</th><th>retain dist. @0</th><th>forget dist. @1200</th>"
+          "<th>retain dist. @800</th><th>retain dist. @1000</th><th>forget dist. @end</th>"
+          "<th>retain dist. @end</th><th>forget KL @end</th><th>first step forget dist. &lt; %g</th></tr>\n",
+          n ? ss[0]->threshold : 0.005);
+  for (int k = 0; k < n; k++) {
+    const series *s = ss[k];
+    fprintf(out, "<tr><td>%s</td><td>%g</td><td>%s</td><td>", s->figure, s->alpha, s->method);
+    if (isfinite(s->beta)) fprintf(out, "%g", s->beta);
+    fprintf(out, "</td><td>%g</td><td>%d</td>", s->lr, s->n_seeds);
+    cell(out, s, M_FORGET_DIST, 0);
+    cell(out, s, M_RETAIN_DIST, 0);
+    cell(out, s, M_FORGET_DIST, 1200);
+    cell(out, s, M_RETAIN_DIST, 800);
+    cell(out, s, M_RETAIN_DIST, 1000);
+    cell(out, s, M_FORGET_DIST, -1);
+    cell(out, s, M_RETAIN_DIST, -1);
+    cell(out, s, M_FORGET_KL, -1);
+    if (s->n_forgotten)
+      fprintf(out, "<td>%.0f <small>[%.0f, %.0f]</small>%s</td></tr>\n",
+              s->forgotten_sum / s->n_forgotten, s->forgotten_lo, s->forgotten_hi,
+              s->n_forgotten < s->n_seeds ? " (not every seed)" : "");
+    else
+      fprintf(out, "<td>never</td></tr>\n");
+  }
+  fprintf(out, "</table>\n");
+}
+
+/* ---- the page ------------------------------------------------------------------------------ */
+
+/* The series of one figure tag and one α (alpha NaN = every α). */
+static int pick(series *all, int n, const char *figure, double alpha, series **out) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(all[i].figure, figure) && (isnan(alpha) || all[i].alpha == alpha)) out[k++] = &all[i];
+  return k;
+}
+
+/* Every distinct α of a figure tag, descending (series are sorted that way). */
+static int alphas_of(series *all, int n, const char *figure, double *out) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(all[i].figure, figure) && (k == 0 || out[k - 1] != all[i].alpha)) out[k++] = all[i].alpha;
+  return k;
+}
+
+/* Forget distance, retain distance (both vs step) and the Pareto curve. */
+static void distance_row(FILE *out, int *id, const char *tag, series **ss, int k) {
+  char title[160];
+  snprintf(title, sizeof title, "%s: forget distance", tag);
+  panel(out, (*id)++, title, ss, k, -1, M_FORGET_DIST, 0, 1);
+  snprintf(title, sizeof title, "%s: retain distance", tag);
+  panel(out, (*id)++, title, ss, k, -1, M_RETAIN_DIST, 0, 1);
+  snprintf(title, sizeof title, "%s: retain vs forget distance", tag);
+  panel(out, (*id)++, title, ss, k, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
+}
+
+static void write_html(FILE *out, series *all, int n) {
+  series **ss = lethe_calloc((size_t)n + 1, sizeof *ss);
+  double alphas[64];
+  int id = 0, runs = 0;
+  for (int i = 0; i < n; i++) runs += all[i].n_seeds;
+  fprintf(out,
+          "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>lethe — synthetic experiment"
+          "</title>\n<style>body{font:14px sans-serif;margin:20px;max-width:1320px}"
+          "svg{margin:4px;background:#fff}text{font:11px sans-serif;fill:#222}"
+          ".title{font-weight:bold;font-size:12px}.legend{font-size:10px}"
+          ".grid{stroke:#e4e4e4}.frame{fill:none;stroke:#888}"
+          "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px}"
+          "small{color:#666}</style></head><body>\n"
+          "<h1>Synthetic experiment (NPO paper §4)</h1>\n"
+          "<p>%d runs in %d configurations. Random-feature model (ReLU features of a fixed\n"
+          "Gaussian W, trained last layer), full-batch gradient descent from the reference model,\n"
+          "method plugins unchanged. Lines: mean over seeds; bands: min–max over seeds.\n"
+          "Distances are mean KL(π<sub>retrained</sub> ‖ π<sub>θ</sub>) on fresh forget- and\n"
+          "retain-distribution samples; forget KL is mean KL(π<sub>ref</sub> ‖ π<sub>θ</sub>) on\n"
+          "forget samples. Log axes clip values below their lowest decade.</p>\n",
+          runs, n);
+  int na = alphas_of(all, n, "fig4", alphas);
+  if (na) fprintf(out, "<h2>Figure 4: forget and retain distance, Pareto curve</h2>\n");
+  for (int a = 0; a < na; a++) {
+    char tag[64];
+    snprintf(tag, sizeof tag, "α = %g", alphas[a]);
+    fprintf(out, "<h3>%s</h3><div>\n", tag);
+    distance_row(out, &id, tag, ss, pick(all, n, "fig4", alphas[a], ss));
+    fprintf(out, "</div>\n");
+  }
+  if (na) fprintf(out, "<h2>Figure 9: forget KL (to the reference) vs step</h2><div>\n");
+  for (int a = 0; a < na; a++) {
+    char title[64];
+    snprintf(title, sizeof title, "α = %g: forget KL", alphas[a]);
+    panel(out, id++, title, ss, pick(all, n, "fig4", alphas[a], ss), -1, M_FORGET_KL, 0, 0);
+  }
+  if (na) fprintf(out, "</div>\n");
+  int k3 = pick(all, n, "fig3", NAN, ss);
+  if (k3) {
+    fprintf(out, "<h2>Figure 3: GA and NPO over β (same step size)</h2><div>\n");
+    char title[64];
+    snprintf(title, sizeof title, "α = %g: retain vs forget distance", ss[0]->alpha);
+    panel(out, id++, title, ss, k3, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
+    panel(out, id++, "forget distance", ss, k3, -1, M_FORGET_DIST, 0, 1);
+    panel(out, id++, "retain distance", ss, k3, -1, M_RETAIN_DIST, 0, 1);
+    fprintf(out, "</div>\n");
+  }
+  for (int i = 0; i < n; i++) { /* runs of any other figure tag */
+    if (!strcmp(all[i].figure, "fig4") || !strcmp(all[i].figure, "fig3")) continue;
+    if (i > 0 && !strcmp(all[i - 1].figure, all[i].figure) && all[i - 1].alpha == all[i].alpha)
+      continue;
+    char tag[96];
+    snprintf(tag, sizeof tag, "%s α = %g", *all[i].figure ? all[i].figure : "other runs", all[i].alpha);
+    fprintf(out, "<h2>%s</h2><div>\n", tag);
+    distance_row(out, &id, tag, ss, pick(all, n, all[i].figure, all[i].alpha, ss));
+    panel(out, id++, "forget KL", ss, pick(all, n, all[i].figure, all[i].alpha, ss), -1,
+          M_FORGET_KL, 0, 0);
+    fprintf(out, "</div>\n");
+  }
+  for (int i = 0; i < n; i++) ss[i] = &all[i];
+  fprintf(out, "<h2>Key numbers</h2>\n<p>mean [min, max] over seeds; @end = the last evaluated step.</p>\n");
+  key_table(out, ss, n);
+  fprintf(out, "</body></html>\n");
+  free(ss);
+}
+
+/* Writes through an atomic file: the page appears complete or not at all. */
+static int write_atomic(const char *path, void (*fill)(FILE *, series *, int), series *all, int n,
+                        lethe_err *err) {
+  lethe_atomic_file af;
+  if (lethe_atomic_open(&af, path, err) != 0) return -1;
+  fill(af.fp, all, n);
+  return lethe_atomic_commit(&af, err);
+}
+
+static void fill_csv(FILE *out, series *all, int n) {
+  series **ss = lethe_calloc((size_t)n + 1, sizeof *ss);
+  for (int i = 0; i < n; i++) ss[i] = &all[i];
+  write_csv(out, ss, n);
+  free(ss);
+}
+
+int synth_report(const char *dir, const char *out_html, const char *out_csv, lethe_err *err) {
+  report r = {0};
+  int rc = -1;
+  find_summaries(&r, dir, 0);
+  if (r.n_paths) qsort(r.paths, (size_t)r.n_paths, sizeof *r.paths, cmp_str);
+  for (int i = 0; i < r.n_paths; i++)
+    if (add_run(&r, r.paths[i], err) != 0) goto done;
+  if (!r.n) {
+    lethe_errf(err, LETHE_E_USAGE, "%s: no synthetic runs (summary.json with \"kind\": \"synthetic\")", dir);
+    goto done;
+  }
+  for (int i = 0; i < r.n; i++) finish_series(&r.s[i]);
+  qsort(r.s, (size_t)r.n, sizeof *r.s, cmp_series);
+  if (write_atomic(out_html, write_html, r.s, r.n, err) == 0 &&
+      write_atomic(out_csv, fill_csv, r.s, r.n, err) == 0)
+    rc = 0;
+done:
+  for (int i = 0; i < r.n; i++) series_free(&r.s[i]);
+  free(r.s);
+  for (int i = 0; i < r.n_paths; i++) free(r.paths[i]);
+  free(r.paths);
+  return rc;
+}

@@ -1,0 +1,23 @@
+/* unlearn — one unlearning run of an experiment: the stages it needs
+ * (pipeline/prepare.h), the method plugin with its
+ * reference log-probs cached once per example, the trainer, evaluation every
+ * K steps with the history, best (by forget quality) and final points.
+ *
+ * A run directory holds: config.cfg (resolved), steps.jsonl (loss, lr and
+ * the method's metrics per step), history.jsonl (one evaluation per line),
+ * eval.json (final per-example values), summary.json (final, best and
+ * utility-constrained best points, target and retain references), model/
+ * (optional), DONE when complete. Killed runs resume from checkpoint.safetensors.
+ */
+#ifndef LETHE_UNLEARN_H
+#define LETHE_UNLEARN_H
+
+#include "pipeline/prepare.h"
+
+/* The unlearning run into run_dir.
+ * Under MPI (core/dist.h) every rank calls these together: stages and the
+ * unlearning steps are data parallel, evaluations split over the ranks, and
+ * rank 0 alone writes files (the others wait where they must read them). */
+int run_unlearn(const experiment *e, const char *run_dir, lethe_err *err);
+
+#endif

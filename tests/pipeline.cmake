@@ -1,0 +1,14 @@
+lethe_test(test_config unit/test_config.c lethe_pipeline)
+lethe_test(test_pipeline unit/test_pipeline.c lethe_unlearn)
+add_dependencies(test_pipeline lethe plugin_npo_rt)
+lethe_test(test_trainer unit/test_trainer.c lethe_train)
+# a tiny suite interrupted with SIGKILL and resumed; suite config errors
+add_test(NAME suite_resume COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_resume_test.sh $<TARGET_FILE:lethe>)
+set_tests_properties(suite_resume PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+# what a suite shows while it trains: plain lines in a file, one line in place
+# on a terminal (util-linux script), nothing with --quiet (suite/progress_test.sh)
+add_test(NAME suite_progress COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/progress_test.sh $<TARGET_FILE:lethe>)
+set_tests_properties(suite_progress PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+# the rooms' dependency order, file and function sizes, no cycles between files
+add_test(NAME architecture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/arch/check_architecture.py
+  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
