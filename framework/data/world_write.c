@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_file.h"
 #include "data/world_internal.h"
 
 #define WORLD_FORMAT_VERSION 1
@@ -107,15 +108,11 @@ static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err
       "pretrain", (json_int_t)w->n_pretrain, "idontknow", (json_int_t)w->n_idk, "vocab", vocab,
       "forget_authors", forget, "retain_perturbed_authors", world_retain_eval_authors(w->n_authors),
       "pretrain_file", "pretrain.json");
-  char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  json_decref(root);
-  size_t len = strlen(text);
-  text = lethe_realloc(text, len + 2);
-  text[len++] = '\n';
   char *path = lethe_path_join(dir, "world.json");
-  int rc = lethe_write_file_atomic(path, text, len, err);
+  int rc = lethe_json_write_atomic(path, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER,
+                                   LETHE_JSON_NEWLINE, err);
+  json_decref(root);
   free(path);
-  free(text);
   return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/dist.h"
+#include "core/json_file.h"
 #include "metrics/rouge.h"
 #include "model/generate.h"
 #include "model/kernels.h"
@@ -813,13 +814,8 @@ json_t *eval_summary_json(const eval_report *r) {
 
 static int write_json(const char *dir, const char *name, json_t *j, lethe_err *err) {
   char *path = lethe_path_join(dir, name);
-  char *text = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-  size_t len = strlen(text);
-  text = lethe_realloc(text, len + 2);
-  text[len] = '\n';
-  text[len + 1] = '\0';
-  int rc = lethe_write_file_atomic(path, text, len + 1, err);
-  free(text);
+  int rc = lethe_json_write_atomic(path, j, JSON_INDENT(1) | JSON_ENSURE_ASCII, LETHE_JSON_NEWLINE,
+                                   err);
   free(path);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_file.h"
 #include "report/report.h"
 
 /* The columns of one evaluation point, in CSV order. The first seven are
@@ -226,14 +227,9 @@ int report_write_json(const report *r, const char *path, lethe_err *err) {
     json_array_append_new(unfinished, u);
   }
   json_object_set_new(root, "unfinished", unfinished);
-  char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+  int rc = lethe_json_write_atomic(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(17),
+                                   LETHE_JSON_NEWLINE, err);
   json_decref(root);
-  if (!text) return lethe_errf(err, LETHE_E_NOMEM, "%s: cannot encode the results", path);
-  size_t len = strlen(text);
-  text = lethe_realloc(text, len + 2);
-  text[len++] = '\n';
-  int rc = lethe_write_file_atomic(path, text, len, err);
-  free(text);
   return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_file.h"
 #include "pipeline/experiment.h"
 
 /* Every setting a synthetic experiment file may use, with its default (the
@@ -240,11 +241,11 @@ static void cache_store(const char *cache_dir, const char *path, const char *ide
   json_object_set_new(o, "retrained_grad_norm", json_real(su->retrained_grad_norm));
   json_object_set_new(o, "theta_ref", vector_json(su->ref.theta, N));
   json_object_set_new(o, "theta_retrained", vector_json(su->retrained.theta, N));
-  char *text = json_dumps(o, JSON_REAL_PRECISION(17) | JSON_COMPACT);
+  if (ok)
+    ok = lethe_json_write_atomic(path, o, JSON_REAL_PRECISION(17) | JSON_COMPACT,
+                                 LETHE_JSON_NO_NEWLINE, &err) == 0;
   json_decref(o);
-  if (ok) ok = lethe_write_file_atomic(path, text, strlen(text), &err) == 0;
   if (!ok) lethe_log(LETHE_LOG_WARN, "synthetic: pre-training not cached: %s", err.msg);
-  free(text);
 }
 
 int synth_setup_build(synth_setup *su, const synth_settings *s, const char *cache_dir,

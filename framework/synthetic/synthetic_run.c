@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_file.h"
+
 #include "synthetic/synthetic.h"
 
 /* Forget distance below which a method counts as having forgotten (the
@@ -130,15 +132,11 @@ static int write_summary(const char *run_dir, const synth_setup *su, const metho
   json_object_set_new(o, "forgotten_step",
                       log->forgotten_step >= 0 ? json_integer(log->forgotten_step) : json_null());
   json_object_set_new(o, "max_retain_distance", json_real(log->max_retain_distance));
-  char *text = json_dumps(o, JSON_REAL_PRECISION(17) | JSON_INDENT(1));
-  json_decref(o);
-  size_t len = strlen(text);
-  text = lethe_realloc(text, len + 2);
-  text[len] = '\n', text[len + 1] = '\0';
   char *path = lethe_path_join(run_dir, "summary.json");
-  int rc = lethe_write_file_atomic(path, text, len + 1, err);
+  int rc = lethe_json_write_atomic(path, o, JSON_REAL_PRECISION(17) | JSON_INDENT(1),
+                                   LETHE_JSON_NEWLINE, err);
+  json_decref(o);
   free(path);
-  free(text);
   return rc;
 }
 

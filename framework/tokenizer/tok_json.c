@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_file.h"
 #include "tokenizer/tok_internal.h"
 
 #define TOK_MAX_JSON_BYTES ((size_t)256 << 20)
@@ -51,14 +52,9 @@ static json_t *post_processor_json(const tok_tokenizer *t) {
 }
 
 static int write_json(const char *path, json_t *root, lethe_err *err) {
-  char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  int rc = lethe_json_write_atomic(path, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER,
+                                   LETHE_JSON_NEWLINE, err);
   json_decref(root);
-  if (!text) return lethe_errf(err, LETHE_E_NOMEM, "%s: cannot serialise JSON", path);
-  size_t len = strlen(text);
-  text = lethe_realloc(text, len + 2);
-  text[len++] = '\n';
-  int rc = lethe_write_file_atomic(path, text, len, err);
-  free(text);
   return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/dist.h"
+#include "core/json_file.h"
 #include "core/progress.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
@@ -338,9 +339,8 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
     free(path);
   }
   char *path = lethe_path_join(c->run_dir, "summary.json");
-  char *text = json_dumps(o, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-  int rc = lethe_write_file_atomic(path, text, strlen(text), err);
-  free(text);
+  int rc = lethe_json_write_atomic(path, o, JSON_INDENT(1) | JSON_ENSURE_ASCII,
+                                   LETHE_JSON_NO_NEWLINE, err);
   free(path);
   json_decref(o);
   return rc;
