@@ -9,22 +9,22 @@
 #include "core/dist.h"
 #include "core/json_file.h"
 #include "metrics/rouge.h"
+#include "metrics/stats.h"
 #include "model/generate.h"
 #include "model/kernels.h"
 #include "model/token_batch.h"
 
-const char *const eval_set_names[EVAL_N_SETS] = {"forget", "retain", "real_authors", "world_facts"};
 
 int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
                    lethe_err *err) {
   memset(d, 0, sizeof *d);
   char forget_name[96];
   snprintf(forget_name, sizeof forget_name, "%s_perturbed", forget_split);
-  const char *names[EVAL_N_SETS] = {forget_name, "retain_perturbed", "real_authors_perturbed",
+  const char *names[TOFU_N_SETS] = {forget_name, "retain_perturbed", "real_authors_perturbed",
                                     "world_facts_perturbed"};
-  unsigned need[EVAL_N_SETS] = {TOFU_F_PARA_A | TOFU_F_PERTURBED, TOFU_F_PARA_A | TOFU_F_PERTURBED,
+  unsigned need[TOFU_N_SETS] = {TOFU_F_PARA_A | TOFU_F_PERTURBED, TOFU_F_PARA_A | TOFU_F_PERTURBED,
                                 TOFU_F_PERTURBED, TOFU_F_PERTURBED};
-  for (int s = 0; s < EVAL_N_SETS; s++) {
+  for (int s = 0; s < TOFU_N_SETS; s++) {
     if (tofu_load_split(dir, names[s], need[s], &d->sets[s], err) != 0) {
       eval_data_free(d);
       return -1;
@@ -38,7 +38,7 @@ int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int 
 }
 
 void eval_data_free(eval_data *d) {
-  for (int s = 0; s < EVAL_N_SETS; s++) tofu_set_free(&d->sets[s]);
+  for (int s = 0; s < TOFU_N_SETS; s++) tofu_set_free(&d->sets[s]);
   free(d->forget_split);
   memset(d, 0, sizeof *d);
 }
@@ -703,14 +703,14 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   if (!ws) ws = own;
   int rc = 0, kl_done = 0;
   long turn = 0; /* spreads the batches of successive lists over the ranks */
-  for (int s = 0; s < EVAL_N_SETS && rc == 0; s++) {
+  for (int s = 0; s < TOFU_N_SETS && rc == 0; s++) {
     const tofu_set *set = &d->sets[s];
-    int has_para = s == EVAL_FORGET || s == EVAL_RETAIN;
+    int has_para = s == TOFU_SET_FORGET || s == TOFU_SET_RETAIN;
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
     double *nll = lethe_malloc(sizeof(double) * (n_answers(set, has_para) + 1));
-    const llama_model *kl_ref = s == EVAL_FORGET ? ref : NULL;
+    const llama_model *kl_ref = s == TOFU_SET_FORGET ? ref : NULL;
     rc = opt->pairwise ? 1
                        : eval_set_shared(ws, m, kl_ref, tok, fmt, set, has_para, opt, &turn, nll,
                                          out->ex[s], err);
@@ -729,22 +729,20 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
       out->ex[s][i].rouge = sc.recall;
       prob[i] = out->ex[s][i].prob, rouge[i] = sc.recall, tr[i] = out->ex[s][i].truth_ratio;
     }
-    static const tofu_eval_set kinds[EVAL_N_SETS] = {TOFU_SET_FORGET, TOFU_SET_RETAIN,
-                                                    TOFU_SET_REAL_AUTHORS, TOFU_SET_WORLD_FACTS};
-    if (rc == 0) rc = tofu_summarize(kinds[s], prob, rouge, tr, set->n, &out->summary[s], err);
+    if (rc == 0) rc = tofu_summarize((tofu_eval_set)s, prob, rouge, tr, set->n, &out->summary[s], err);
     free(prob);
     free(rouge);
     free(tr);
     rc = dist_status(rc, err); /* no rank goes on to the next set's gathers alone */
-    if (rc != 0) lethe_err_prefix(err, "evaluating %s", eval_set_names[s]);
+    if (rc != 0) lethe_err_prefix(err, "evaluating %s", tofu_set_keys[s]);
   }
   if (rc == 0 && ref && !kl_done) { /* forget KL on the forget answers, pairwise */
-    const tofu_set *set = &d->sets[EVAL_FORGET];
+    const tofu_set *set = &d->sets[TOFU_SET_FORGET];
     const char **q = lethe_malloc(sizeof(char *) * (set->n + 1)), **a = lethe_malloc(sizeof(char *) * (set->n + 1));
     double *nll = lethe_malloc(sizeof(double) * (set->n + 1)), *kl = lethe_malloc(sizeof(double) * (set->n + 1));
     for (size_t i = 0; i < set->n; i++) q[i] = set->rows[i].question, a[i] = set->rows[i].answer;
     rc = score_pairs(m, ref, tok, fmt, q, a, set->n, opt->batch_size, &turn, nll, kl, err);
-    for (size_t i = 0; rc == 0 && i < set->n; i++) out->ex[EVAL_FORGET][i].kl = kl[i];
+    for (size_t i = 0; rc == 0 && i < set->n; i++) out->ex[TOFU_SET_FORGET][i].kl = kl[i];
     free(q);
     free(a);
     free(nll);
@@ -752,23 +750,19 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   }
   if (rc == 0 && ref) {
     double sum = 0;
-    const tofu_set *set = &d->sets[EVAL_FORGET];
-    for (size_t i = 0; i < set->n; i++) sum += out->ex[EVAL_FORGET][i].kl;
+    const tofu_set *set = &d->sets[TOFU_SET_FORGET];
+    for (size_t i = 0; i < set->n; i++) sum += out->ex[TOFU_SET_FORGET][i].kl;
     if (set->n) out->forget_kl = sum / (double)set->n;
   }
   if (rc == 0)
-    rc = tofu_model_utility(&out->summary[EVAL_RETAIN], &out->summary[EVAL_REAL_AUTHORS],
-                            &out->summary[EVAL_WORLD_FACTS], &out->model_utility, err);
+    rc = tofu_model_utility(&out->summary[TOFU_SET_RETAIN], &out->summary[TOFU_SET_REAL_AUTHORS],
+                            &out->summary[TOFU_SET_WORLD_FACTS], &out->model_utility, err);
   if (rc == 0) {
     size_t n;
     double *tr = eval_report_forget_tr(out, &n);
     if (retain_tr && n_retain_tr)
       rc = tofu_forget_quality(tr, n, retain_tr, n_retain_tr, &out->forget_quality, err);
-    for (size_t i = 1; i < n; i++) /* median of the forget truth ratios */
-      for (size_t j = i; j > 0 && tr[j - 1] > tr[j]; j--) {
-        double t = tr[j]; tr[j] = tr[j - 1]; tr[j - 1] = t;
-      }
-    out->forget_truth_ratio_median = n ? (n % 2 ? tr[n / 2] : 0.5 * (tr[n / 2 - 1] + tr[n / 2])) : NAN;
+    out->forget_truth_ratio_median = stats_median_sort(tr, n);
     free(tr);
   }
   rouge_scorer_free(rs);
@@ -778,7 +772,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
 }
 
 void eval_report_free(eval_report *r) {
-  for (int s = 0; s < EVAL_N_SETS; s++) {
+  for (int s = 0; s < TOFU_N_SETS; s++) {
     for (size_t i = 0; r->ex[s] && i < r->n[s]; i++) free(r->ex[s][i].generation);
     free(r->ex[s]);
   }
@@ -786,9 +780,9 @@ void eval_report_free(eval_report *r) {
 }
 
 double *eval_report_forget_tr(const eval_report *r, size_t *n) {
-  *n = r->n[EVAL_FORGET];
+  *n = r->n[TOFU_SET_FORGET];
   double *tr = lethe_malloc(sizeof(double) * (*n + 1));
-  for (size_t i = 0; i < *n; i++) tr[i] = r->ex[EVAL_FORGET][i].truth_ratio;
+  for (size_t i = 0; i < *n; i++) tr[i] = r->ex[TOFU_SET_FORGET][i].truth_ratio;
   return tr;
 }
 
@@ -801,13 +795,13 @@ json_t *eval_summary_json(const eval_report *r) {
   json_object_set_new(o, "forget_quality", num(r->forget_quality));
   json_object_set_new(o, "forget_kl", num(r->forget_kl));
   json_object_set_new(o, "forget_truth_ratio_median", num(r->forget_truth_ratio_median));
-  for (int s = 0; s < EVAL_N_SETS; s++) {
+  for (int s = 0; s < TOFU_N_SETS; s++) {
     json_t *set = json_object();
     json_object_set_new(set, "prob", num(r->summary[s].prob));
     json_object_set_new(set, "rouge", num(r->summary[s].rouge));
     json_object_set_new(set, "truth", num(r->summary[s].truth));
     json_object_set_new(set, "n", json_integer((json_int_t)r->n[s]));
-    json_object_set_new(o, eval_set_names[s], set);
+    json_object_set_new(o, tofu_set_keys[s], set);
   }
   return o;
 }
@@ -823,7 +817,7 @@ static int write_json(const char *dir, const char *name, json_t *j, lethe_err *e
 int eval_report_write(const eval_report *r, const eval_data *d, const char *dir, lethe_err *err) {
   if (lethe_mkdir_p(dir, err) != 0) return -1;
   json_t *all = json_object();
-  for (int s = 0; s < EVAL_N_SETS; s++) {
+  for (int s = 0; s < TOFU_N_SETS; s++) {
     json_t *arr = json_array();
     for (size_t i = 0; i < r->n[s]; i++) {
       const eval_example *e = &r->ex[s][i];
@@ -838,7 +832,7 @@ int eval_report_write(const eval_report *r, const eval_data *d, const char *dir,
       if (isfinite(e->kl)) json_object_set_new(o, "kl", num(e->kl));
       json_array_append_new(arr, o);
     }
-    json_object_set_new(all, eval_set_names[s], arr);
+    json_object_set_new(all, tofu_set_keys[s], arr);
   }
   json_t *summary = eval_summary_json(r);
   json_object_set_new(summary, "forget_split", json_string(d->forget_split));

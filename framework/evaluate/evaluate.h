@@ -15,8 +15,6 @@
 #include "metrics/tofu_metrics.h"
 #include "model/llama.h"
 
-enum { EVAL_FORGET = 0, EVAL_RETAIN = 1, EVAL_REAL_AUTHORS = 2, EVAL_WORLD_FACTS = 3, EVAL_N_SETS = 4 };
-extern const char *const eval_set_names[EVAL_N_SETS]; /* "forget", "retain", ... */
 
 typedef struct eval_options {
   int max_rows;       /* 300 */
@@ -27,7 +25,7 @@ typedef struct eval_options {
 } eval_options;
 
 typedef struct eval_data {
-  tofu_set sets[EVAL_N_SETS]; /* rows truncated to max_rows */
+  tofu_set sets[TOFU_N_SETS]; /* rows truncated to max_rows */
   char *forget_split;         /* e.g. "forget10" */
 } eval_data;
 
@@ -46,9 +44,9 @@ typedef struct eval_example {
 } eval_example;
 
 typedef struct eval_report {
-  eval_example *ex[EVAL_N_SETS];
-  size_t n[EVAL_N_SETS];
-  tofu_set_summary summary[EVAL_N_SETS];
+  eval_example *ex[TOFU_N_SETS];
+  size_t n[TOFU_N_SETS];
+  tofu_set_summary summary[TOFU_N_SETS];
   double model_utility;
   double forget_quality; /* NAN when no retain-model truth ratios were given */
   double forget_kl;      /* NAN when no reference model was given */

@@ -109,17 +109,30 @@ static int64_t gcd_i64(int64_t a, int64_t b) {
   return a;
 }
 
-/* ---- the test ----------------------------------------------------------- */
+/* ---- order ------------------------------------------------------------------ */
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
+  if (isnan(x) || isnan(y)) return isnan(x) - isnan(y); /* NaNs last */
   return (x > y) - (x < y);
 }
+
+void stats_sort(double *x, size_t n) {
+  if (n > 1) qsort(x, n, sizeof *x, cmp_double);
+}
+
+double stats_median_sort(double *x, size_t n) {
+  if (n == 0) return NAN;
+  stats_sort(x, n);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* ---- the test ----------------------------------------------------------- */
 
 static double *sorted_copy(const double *v, size_t n) {
   double *s = lethe_malloc(n * sizeof *s);
   for (size_t i = 0; i < n; i++) s[i] = v[i];
-  qsort(s, n, sizeof *s, cmp_double);
+  stats_sort(s, n);
   return s;
 }
 

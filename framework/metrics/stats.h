@@ -23,6 +23,13 @@
 /* Arithmetic mean of x[0..n); NaN when n == 0. */
 double stats_mean(const double *x, size_t n);
 
+/* Sorts x[0..n) ascending in place (NaNs last) and returns its median: the
+ * middle value, or the mean of the two middle values when n is even; NaN
+ * when n == 0. */
+double stats_median_sort(double *x, size_t n);
+/* Sorts x[0..n) ascending in place, NaNs last. */
+void stats_sort(double *x, size_t n);
+
 /* Harmonic mean with scipy.stats.hmean's semantics: 1 / mean(1 / x).
  * Any zero makes the result 0 (1/0 = inf); an infinite value contributes 0
  * to the sum of reciprocals. Fails (returns -1, err filled) when n == 0 or a

@@ -7,7 +7,10 @@
 
 #include "metrics/stats.h"
 
-static const char *const set_names[] = {"retain", "real authors", "world facts", "forget"};
+const char *const tofu_set_keys[TOFU_N_SETS] = {"forget", "retain", "real_authors", "world_facts"};
+const char *const tofu_set_titles[TOFU_N_SETS] = {"Forget", "Retain", "Real authors", "World facts"};
+/* in error messages: "world facts set, example 1: ..." */
+static const char *const set_names[TOFU_N_SETS] = {"forget", "retain", "real authors", "world facts"};
 
 double tofu_answer_prob(double avg_nll) { return exp(-avg_nll); }
 
@@ -30,7 +33,7 @@ double tofu_truth_score(tofu_eval_set set, double truth_ratio) {
 int tofu_summarize(tofu_eval_set set, const double *prob, const double *rouge,
                    const double *truth_ratio, size_t n, tofu_set_summary *out,
                    lethe_err *err) {
-  assert(set >= TOFU_SET_RETAIN && set <= TOFU_SET_FORGET);
+  assert(set >= 0 && set < TOFU_N_SETS);
   const char *name = set_names[set];
   if (n == 0) return lethe_errf(err, LETHE_E_NUMERIC, "%s set: no examples to average", name);
   double prob_sum = 0, rouge_sum = 0, truth_sum = 0;

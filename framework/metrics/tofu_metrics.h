@@ -18,11 +18,16 @@
 /* The four evaluation sets. Retain, real authors and world facts make up
  * model utility; forget is scored separately and feeds forget quality. */
 typedef enum tofu_eval_set {
-  TOFU_SET_RETAIN = 0,
-  TOFU_SET_REAL_AUTHORS = 1,
-  TOFU_SET_WORLD_FACTS = 2,
-  TOFU_SET_FORGET = 3
+  TOFU_SET_FORGET = 0,
+  TOFU_SET_RETAIN = 1,
+  TOFU_SET_REAL_AUTHORS = 2,
+  TOFU_SET_WORLD_FACTS = 3,
+  TOFU_N_SETS = 4
 } tofu_eval_set;
+/* Their keys in lethe's JSON files ("forget", "retain", "real_authors",
+ * "world_facts") and their titles in reports ("Forget", ...). */
+extern const char *const tofu_set_keys[TOFU_N_SETS];
+extern const char *const tofu_set_titles[TOFU_N_SETS];
 
 /* ---- per example ------------------------------------------------------- */
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "core/core.h"
+#include "metrics/tofu_metrics.h"
 
 typedef struct report_options {
   /* > 0: recompute the utility-constrained selection from each run's
@@ -35,10 +36,8 @@ int report_write(const char *dir, const report_options *opt, lethe_err *err);
 
 /* ---- the loaded suite (shared by the report*.c files and the tests) ---- */
 
-/* Evaluation sets in the order of a POINT's keys. */
-enum { REPORT_FORGET, REPORT_RETAIN, REPORT_REAL_AUTHORS, REPORT_WORLD_FACTS, REPORT_N_SETS };
-extern const char *const report_set_keys[REPORT_N_SETS];   /* "forget", "retain", ... */
-extern const char *const report_set_titles[REPORT_N_SETS]; /* "Forget", "Retain", ... */
+/* Evaluation sets: metrics/tofu_metrics.h's tofu_eval_set, tofu_set_keys
+ * (a POINT's keys) and tofu_set_titles. */
 
 typedef struct report_set_stats {
   double prob, rouge, truth; /* NaN when unknown */
@@ -51,7 +50,7 @@ typedef struct report_point {
   long step;
   double epoch, loss;
   double mu, fq, forget_kl, tr_median;
-  report_set_stats set[REPORT_N_SETS];
+  report_set_stats set[TOFU_N_SETS];
 } report_point;
 
 /* The three ways of choosing one evaluation of a run. */
@@ -98,8 +97,8 @@ typedef struct report_run {
   report_point target, retain; /* the models before unlearning and retrained */
   report_point *history;
   size_t n_history;
-  report_sample *samples[REPORT_N_SETS];
-  size_t n_samples[REPORT_N_SETS];
+  report_sample *samples[TOFU_N_SETS];
+  size_t n_samples[TOFU_N_SETS];
   int series, group; /* indices into report.series / report.groups */
 } report_run;
 

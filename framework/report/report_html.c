@@ -474,7 +474,7 @@ static void write_samples(FILE *out, const report *r) {
         if (r->groups[g].split == s && r->groups[g].series == se) groups[n++] = &r->groups[g];
     const report_run *lead = NULL;
     for (int i = 0; i < n && !lead; i++)
-      for (int set = 0; set < REPORT_N_SETS && !lead; set++)
+      for (int set = 0; set < TOFU_N_SETS && !lead; set++)
         if (r->runs[groups[i]->runs[0]].n_samples[set]) lead = &r->runs[groups[i]->runs[0]];
     if (!lead) continue;
     fprintf(out, "<details%s><summary>", shown++ ? "" : " open");
@@ -484,10 +484,10 @@ static void write_samples(FILE *out, const report *r) {
             "<col style=\"width:40%%\"><col style=\"width:40%%\"></colgroup>\n"
             "<thead><tr><th>method</th><th>final</th><th>at highest FQ</th></tr></thead>"
             "<tbody>\n");
-    for (int set = 0; set < REPORT_N_SETS; set++)
+    for (int set = 0; set < TOFU_N_SETS; set++)
       for (size_t q = 0; q < lead->n_samples[set]; q++) {
         const report_sample *x = &lead->samples[set][q];
-        fprintf(out, "<tr><td class=\"q\" colspan=\"3\"><b>%s:</b> ", report_set_titles[set]);
+        fprintf(out, "<tr><td class=\"q\" colspan=\"3\"><b>%s:</b> ", tofu_set_titles[set]);
         esc(out, x->question);
         fprintf(out, "<br><small>reference:</small> ");
         esc(out, x->answer ? x->answer : "");

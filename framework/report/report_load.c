@@ -11,10 +11,6 @@
 #include "report/report.h"
 #include "report/svg.h"
 
-const char *const report_set_keys[REPORT_N_SETS] = {"forget", "retain", "real_authors",
-                                                    "world_facts"};
-const char *const report_set_titles[REPORT_N_SETS] = {"Forget", "Retain", "Real authors",
-                                                      "World facts"};
 const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final", "utility-constrained"};
 
 #define MAX_JSON_BYTES ((size_t)1 << 30)
@@ -124,8 +120,8 @@ static void parse_point(const json_t *o, report_point *p) {
   p->forget_kl = jnum(o, "forget_kl");
   p->tr_median = jnum(o, "forget_truth_ratio_median");
   if (p->present) p->step = jlong(o, "step", -1);
-  for (int s = 0; s < REPORT_N_SETS; s++) {
-    json_t *set = json_object_get(o, report_set_keys[s]);
+  for (int s = 0; s < TOFU_N_SETS; s++) {
+    json_t *set = json_object_get(o, tofu_set_keys[s]);
     p->set[s].prob = jnum(set, "prob");
     p->set[s].rouge = jnum(set, "rouge");
     p->set[s].truth = jnum(set, "truth");
@@ -145,17 +141,17 @@ double report_field(const report_point *p, int field) {
     case REPORT_F_TR_MEDIAN:
       return p->tr_median;
     case REPORT_F_FORGET_ROUGE:
-      return p->set[REPORT_FORGET].rouge;
+      return p->set[TOFU_SET_FORGET].rouge;
     case REPORT_F_RETAIN_ROUGE:
-      return p->set[REPORT_RETAIN].rouge;
+      return p->set[TOFU_SET_RETAIN].rouge;
     case REPORT_F_FORGET_TRUTH:
-      return p->set[REPORT_FORGET].truth;
+      return p->set[TOFU_SET_FORGET].truth;
     case REPORT_F_RETAIN_TRUTH:
-      return p->set[REPORT_RETAIN].truth;
+      return p->set[TOFU_SET_RETAIN].truth;
     case REPORT_F_FORGET_PROB:
-      return p->set[REPORT_FORGET].prob;
+      return p->set[TOFU_SET_FORGET].prob;
     case REPORT_F_RETAIN_PROB:
-      return p->set[REPORT_RETAIN].prob;
+      return p->set[TOFU_SET_RETAIN].prob;
     case REPORT_F_STEP:
       return p->step >= 0 ? (double)p->step : NAN;
     default:
@@ -226,9 +222,9 @@ static int load_samples(report_run *run, lethe_err *err) {
   int rc = 0;
   if (lethe_file_exists(final_path) && !(fin = load_json(final_path, err))) rc = -1;
   if (rc == 0 && lethe_file_exists(best_path) && !(best = load_json(best_path, err))) rc = -1;
-  for (int s = 0; rc == 0 && fin && s < REPORT_N_SETS; s++) {
-    json_t *rows = json_object_get(fin, report_set_keys[s]);
-    json_t *best_rows = json_object_get(best, report_set_keys[s]);
+  for (int s = 0; rc == 0 && fin && s < TOFU_N_SETS; s++) {
+    json_t *rows = json_object_get(fin, tofu_set_keys[s]);
+    json_t *best_rows = json_object_get(best, tofu_set_keys[s]);
     size_t want = (size_t)run->sample_count;
     size_t n = json_array_size(rows) < want ? json_array_size(rows) : want;
     run->samples[s] = lethe_calloc(n ? n : 1, sizeof(report_sample));
@@ -589,7 +585,7 @@ void report_free(report *r) {
     free(run->method);
     free(run->split);
     free(run->history);
-    for (int s = 0; s < REPORT_N_SETS; s++) {
+    for (int s = 0; s < TOFU_N_SETS; s++) {
       for (size_t k = 0; k < run->n_samples[s]; k++) {
         report_sample *x = &run->samples[s][k];
         free(x->question);

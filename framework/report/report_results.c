@@ -11,7 +11,7 @@
 
 /* The columns of one evaluation point, in CSV order. The first seven are
  * the point's own numbers; then prob, rouge and truth of each set. */
-enum { POINT_FIXED = 7, POINT_COLUMNS = POINT_FIXED + 3 * REPORT_N_SETS };
+enum { POINT_FIXED = 7, POINT_COLUMNS = POINT_FIXED + 3 * TOFU_N_SETS };
 static const char *const fixed_names[POINT_FIXED] = {"step",
                                                      "epoch",
                                                      "loss",
@@ -26,7 +26,7 @@ static void column_name(int col, char *buf, size_t n) {
   if (col < POINT_FIXED)
     snprintf(buf, n, "%s", fixed_names[col]);
   else
-    snprintf(buf, n, "%s_%s", report_set_keys[(col - POINT_FIXED) / 3],
+    snprintf(buf, n, "%s_%s", tofu_set_keys[(col - POINT_FIXED) / 3],
              set_stat_names[(col - POINT_FIXED) % 3]);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "metrics/stats.h"
 #include "report/synthetic_report.h"
 
 enum { M_FORGET_DIST, M_RETAIN_DIST, M_FORGET_KL, M_COUNT };
@@ -208,11 +209,6 @@ static int add_run(report *r, const char *summary_path, lethe_err *err) {
   return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Mean, sample sd, min, max and median over seeds at every point. */
 static void finish_series(series *s) {
   int k = s->n_seeds;
@@ -223,12 +219,11 @@ static void finish_series(series *s) {
       for (int r = 0; r < k; r++) col[r] = s->vals[m][(size_t)r * s->n_points + i], sum += col[r];
       double mean = sum / k;
       for (int r = 0; r < k; r++) ss += (col[r] - mean) * (col[r] - mean);
-      qsort(col, (size_t)k, sizeof *col, cmp_double);
+      s->median[m][i] = stats_median_sort(col, (size_t)k);
       s->mean[m][i] = mean;
       s->sd[m][i] = k > 1 ? sqrt(ss / (k - 1)) : 0.0;
       s->lo[m][i] = col[0];
       s->hi[m][i] = col[k - 1];
-      s->median[m][i] = k % 2 ? col[k / 2] : 0.5 * (col[k / 2 - 1] + col[k / 2]);
     }
   free(col);
 }

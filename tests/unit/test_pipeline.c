@@ -92,7 +92,7 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   double *tr = eval_report_forget_tr(&rr, &n);
   eval_stage(&e, &data, &target, tr, n, &rt);
   eval_stage(&e, &data, &retain2, tr, n, &r2);
-  double p_target = rt.summary[EVAL_FORGET].prob, p_retain = rr.summary[EVAL_FORGET].prob;
+  double p_target = rt.summary[TOFU_SET_FORGET].prob, p_retain = rr.summary[TOFU_SET_FORGET].prob;
   fprintf(stderr, "forget prob: target %.3f retain %.3f; FQ target %.3g, second retain %.3g; "
                   "MU target %.3f retain %.3f\n", p_target, p_retain, rt.forget_quality,
           r2.forget_quality, rt.model_utility, rr.model_utility);
@@ -158,7 +158,7 @@ START_TEST(test_eval_matches_lethe_score) {
   ck_assert(stage_tokenizer(data.dir, &tok, &err) == 0);
   tofu_format fmt;
   experiment_format(&e, &fmt);
-  const tofu_qa *row = &d.sets[EVAL_RETAIN].rows[0];
+  const tofu_qa *row = &d.sets[TOFU_SET_RETAIN].rows[0];
   const char *answers[16];
   int na = 0;
   answers[na++] = row->answer;
@@ -198,7 +198,7 @@ START_TEST(test_eval_matches_lethe_score) {
   double prob = exp(-avg[0]), mean_pert = 0;
   for (int k = 2; k < na; k++) mean_pert += avg[k] / (na - 2);
   double truth_ratio = exp(avg[1] - mean_pert); /* geometric-mean perturbed / paraphrased */
-  const eval_example *ex = &r.ex[EVAL_RETAIN][0];
+  const eval_example *ex = &r.ex[TOFU_SET_RETAIN][0];
   ck_assert_msg(fabs(ex->prob - prob) < 1e-5, "prob %.8f vs hand %.8f", ex->prob, prob);
   ck_assert_msg(fabs(ex->truth_ratio - truth_ratio) < 1e-5 * truth_ratio, "truth ratio %.8f vs %.8f",
                 ex->truth_ratio, truth_ratio);
@@ -244,7 +244,7 @@ START_TEST(test_eval_shared_prompt_equals_pairwise) {
     /* float32: rounding only; bf16: both round the matmul inputs, in other orders */
     double tol = bf16 ? 3e-2 : 2e-5;
     int gen_same = 0, gen_total = 0;
-    for (int s = 0; s < EVAL_N_SETS; s++)
+    for (int s = 0; s < TOFU_N_SETS; s++)
       for (size_t i = 0; i < rp.n[s]; i++) {
         const eval_example *a = &rp.ex[s][i], *b = &rs[0].ex[s][i], *c = &rs[1].ex[s][i];
         ck_assert_msg(fabs(a->avg_nll - b->avg_nll) <= tol * (1 + fabs(a->avg_nll)),
@@ -255,7 +255,7 @@ START_TEST(test_eval_shared_prompt_equals_pairwise) {
                       a->truth_ratio);
         ck_assert(b->avg_nll == c->avg_nll && b->truth_ratio == c->truth_ratio);
         ck_assert_str_eq(b->generation, c->generation);
-        if (s == EVAL_FORGET) {
+        if (s == TOFU_SET_FORGET) {
           ck_assert_msg(isfinite(b->kl) && fabs(a->kl - b->kl) <= tol * (1 + a->kl),
                         "bf16 %d row %zu: KL %.8f shared vs %.8f pairwise", bf16, i, b->kl, a->kl);
           ck_assert(b->kl == c->kl);

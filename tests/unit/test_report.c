@@ -125,9 +125,9 @@ START_TEST(test_real_run) {
   ck_assert_int_eq(r.runs[0].n_history, 7);
   ck_assert(isnan(r.runs[0].history[0].loss));   /* null at step 0 */
   ck_assert_double_eq(r.runs[0].retain.fq, 1.0); /* null: the KS reference itself */
-  ck_assert_int_eq(r.runs[0].n_samples[REPORT_FORGET], 3);
-  ck_assert_str_eq(r.runs[0].samples[REPORT_FORGET][0].final, "who is best writing .");
-  ck_assert_ptr_nonnull(r.runs[0].samples[REPORT_FORGET][0].best);
+  ck_assert_int_eq(r.runs[0].n_samples[TOFU_SET_FORGET], 3);
+  ck_assert_str_eq(r.runs[0].samples[TOFU_SET_FORGET][0].final, "who is best writing .");
+  ck_assert_ptr_nonnull(r.runs[0].samples[TOFU_SET_FORGET][0].best);
   ck_assert_double_eq_tol(r.mu_fraction, 0.8, 1e-12);
   report_free(&r);
   free(dir);
@@ -148,7 +148,7 @@ START_TEST(test_methods_splits_seeds) {
   ck_assert_int_eq(r.n_series, 4);
   ck_assert_int_eq(r.n_groups, 12);
   ck_assert_int_eq(r.n_keys, 3); /* method, split, seed */
-  ck_assert_int_eq(r.runs[0].n_samples[REPORT_WORLD_FACTS], 2); /* eval.samples */
+  ck_assert_int_eq(r.runs[0].n_samples[TOFU_SET_WORLD_FACTS], 2); /* eval.samples */
   ck_assert(r.key_seed[2] && !r.key_numeric[2]);
   for (int g = 0; g < r.n_groups; g++) {
     const report_group *grp = &r.groups[g];
@@ -217,7 +217,7 @@ START_TEST(test_nulls) {
     ck_assert(isnan(r.runs[i].seconds));
     ck_assert(isnan(r.runs[i].sel[REPORT_SEL_FINAL].forget_kl));
     ck_assert(isnan(r.runs[i].history[1].fq));
-    ck_assert_ptr_null(r.runs[i].samples[REPORT_FORGET][1].final);
+    ck_assert_ptr_null(r.runs[i].samples[TOFU_SET_FORGET][1].final);
   }
   report_stat c = report_group_stat(&r, &r.groups[0], REPORT_SEL_CONSTRAINED, REPORT_F_FQ);
   ck_assert_int_eq(c.n, 0);
