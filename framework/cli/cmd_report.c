@@ -1,5 +1,5 @@
 /* cmd_report — `lethe report DIR`: the head-to-head report of a suite's
- * output directory. The report itself is in framework/run/report*.c. */
+ * output directory. The report itself is in framework/report/. */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* lethe synthetic / lethe synthetic-report — the NPO paper's synthetic
  * experiment on the random-feature model: one run from a configuration, and
- * the figures of a directory of runs (see run/synthetic.h). */
+ * the figures of a directory of runs (see synthetic/synthetic.h, report/synthetic_report.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,7 @@
  * fails alone may only leave: main then ends the job (dist_fail). A failed
  * MPI call ends the whole job (MPI's default error handler): a rank cannot
  * recover from a collective the others never finish.
- * Not here: what is sharded (train/objective.h, run/evaluate.c), files.
+ * Not here: what is sharded (train/objective.h, evaluate/), files.
  */
 #ifndef LETHE_DIST_H
 #define LETHE_DIST_H

@@ -15,7 +15,7 @@
  * A status line (progress_line): for a process that watches others; on a
  * terminal one line rewritten in place and cut to its width, otherwise plain
  * lines when what is being done changes and every so often.
- * Not here: which records a watcher reads (run/suite_watch.c).
+ * Not here: which records a watcher reads (suite/suite_watch.c).
  */
 #ifndef LETHE_PROGRESS_H
 #define LETHE_PROGRESS_H

@@ -15,7 +15,7 @@
  *
  * Features are computed once per data set (rf_features) and passed to
  * rf_forward by pointer: the model borrows them until the next rf_forward.
- * Not here: data, losses, metrics, files (run/synthetic.h).
+ * Not here: data, losses, metrics, files (synthetic/synthetic.h).
  */
 #ifndef LETHE_RF_H
 #define LETHE_RF_H
