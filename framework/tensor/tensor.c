@@ -73,6 +73,14 @@ tensor_view tensor_transposed(tensor_view v) {
   return v;
 }
 
+/* A view as a cache key holds: ndim, then the used dims and strides; the
+ * caller zeroed *dst. Copying the whole struct would carry the source's
+ * padding and unused entries — stack garbage — into the hash. */
+static void key_view(tensor_view *dst, tensor_view v) {
+  dst->ndim = v.ndim;
+  for (int i = 0; i < v.ndim; i++) dst->dims[i] = v.dims[i], dst->strides[i] = v.strides[i];
+}
+
 static uint64_t hash_key(const mm_key *k) {
   const unsigned char *p = (const unsigned char *)k;
   uint64_t h = 1469598103934665603ULL;
@@ -297,9 +305,9 @@ void tensor_matmul_typed(float *c, tensor_view cv, const void *a, tensor_view av
   }
   mm_key key;
   memset(&key, 0, sizeof key); /* padding bytes take part in hashing */
-  key.a = av;
-  key.b = bv;
-  key.c = cv;
+  key_view(&key.a, av);
+  key_view(&key.b, bv);
+  key_view(&key.c, cv);
   key.alpha = alpha;
   key.accumulate = accumulate != 0;
   key.in_type = in;
