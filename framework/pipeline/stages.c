@@ -230,7 +230,7 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
     c->dlogp_cap = n;
   }
   /* every rank builds the whole batch, runs its rows and gets every row's logp */
-  int rc = objective_ref_logp(c->model, &tb, c->dlogp, err);
+  int rc = objective_target_logp(c->model, &tb, c->dlogp, err);
   if (rc == 0) {
     double sum = 0;
     long count = 0;

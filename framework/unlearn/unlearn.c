@@ -148,7 +148,7 @@ static int build_ref_cache(run_ctx *c, lethe_err *err) {
     lethe_segment seg[LETHE_SEG_COUNT];
     pack(c, idx, b, &tb, seg);
     float *lp = lethe_malloc(sizeof(float) * (size_t)tb.B * tb.T);
-    rc = objective_ref_logp(c->policy, &tb, lp, err);
+    rc = objective_target_logp(c->policy, &tb, lp, err);
     for (int s = 0; rc == 0 && s < LETHE_SEG_COUNT; s++)
       for (int r = 0; r < seg[s].nrows; r++) {
         ref_row *row = &c->ref_cache[s][idx[r]];
