@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/dist.h"
 #include "evaluate/evaluate.h"
+#include "pipeline/check.h"
 #include "pipeline/stages.h"
 
 void help_eval(void) {
@@ -48,6 +49,11 @@ int cmd_eval(int argc, char **argv) {
   lethe_err err = {0};
   int mode;
   if (llama_compute_from_name(compute, &mode, &err) != 0) return cli_usage_error("eval", "--compute: %s", err.msg);
+  eval_inputs inputs = {model_dir, ref_dir, data_dir, split, retain_eval, out};
+  if (eval_inputs_check(&inputs, &err) != 0) {
+    fprintf(stderr, "lethe eval: %s\n", err.msg);
+    return 1;
+  }
   tok_tokenizer *tok = NULL;
   llama_model m = {0}, ref = {0};
   eval_data d = {0};

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pipeline/check.h"
 #include "unlearn/unlearn.h"
 
 void help_train(void) {
@@ -82,7 +83,8 @@ int cmd_train(int argc, char **argv) {
   int rc = load("train", argc, argv, 0, &e, &out, &stages);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = run_prepare(&e, (stage_set)stages, &err);
+  rc = experiment_check(&e, NULL, experiment_check_stages((stage_set)stages), &err);
+  if (rc == 0) rc = run_prepare(&e, (stage_set)stages, &err);
   if (rc != 0) fprintf(stderr, "lethe train: %s\n", err.msg);
   experiment_free(&e);
   return rc ? 1 : 0;
@@ -94,7 +96,8 @@ int cmd_unlearn(int argc, char **argv) {
   int rc = load("unlearn", argc, argv, 1, &e, &out, NULL);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = run_unlearn(&e, out, &err);
+  rc = experiment_check(&e, out, EXPERIMENT_CHECK_UNLEARN, &err);
+  if (rc == 0) rc = run_unlearn(&e, out, &err);
   if (rc != 0) fprintf(stderr, "lethe unlearn: %s\n", err.msg);
   else if (!e.quiet) printf("results in %s\n", out);
   experiment_free(&e);
