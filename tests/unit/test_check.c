@@ -3,7 +3,8 @@
  * directory that cannot be created each fail at once (experiment_check, and
  * `lethe unlearn` / `lethe train` / `lethe eval` on the command line) with a
  * message naming the culprit, and nothing is created in the stage cache.
- * Also: lcfg_record_method, the one writer of a run's resolved method. */
+ * Also: lcfg_record_method, the one writer of a run's resolved method, and
+ * the command line's usage errors (a status, never an exit). */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -246,6 +247,27 @@ START_TEST(test_cli_fails_before_any_stage) {
 }
 END_TEST
 
+/* The argument helpers return a status (2, a usage error) instead of
+ * exiting: a missing value, a bad integer, an unknown argument. */
+START_TEST(test_cli_usage_errors) {
+  static const struct {
+    const char *args, *says;
+  } cases[] = {{"eval --model", "option --model needs a value"},
+               {"eval --max-rows x", "--max-rows expects an integer in [1, 1048576], got 'x'"},
+               {"eval --max-rows=0", "got '0'"},
+               {"unlearn --out", "option --out needs a value"},
+               {"train --stages", "option --stages needs a value"},
+               {"suite run x.cfg --threads 0", "--threads expects an integer"},
+               {"methods --plugin-path", "option --plugin-path needs a value"},
+               {"score --bogus", "unknown argument '--bogus'"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char msg[4096];
+    ck_assert_int_eq(run_lethe(cases[i].args, msg, sizeof msg), 2);
+    ck_assert_msg(strstr(msg, cases[i].says) != NULL, "lethe %s: %s", cases[i].args, msg);
+  }
+}
+END_TEST
+
 START_TEST(test_record_method) {
   const char *over[] = {"method.name=npo", "method.beta=0.25", "method.params.forget_coeff=2"};
   experiment e;
@@ -287,6 +309,7 @@ int main(void) {
   tcase_add_test(tc, test_output_directory);
   tcase_add_test(tc, test_eval_inputs);
   tcase_add_test(tc, test_cli_fails_before_any_stage);
+  tcase_add_test(tc, test_cli_usage_errors);
   tcase_add_test(tc, test_record_method);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
