@@ -285,13 +285,8 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   return rc;
 }
 
-/* On resume: keeps the lines of run_dir/file up to `step` (rank 0 rewrites
- * the file) and appends them, as JSON objects, to kept. A last line without
- * its newline is a write the kill tore, and is dropped; any other line that
- * is not a JSON object is an error naming the file and the line. A missing
- * file has no lines. */
-static int truncate_jsonl(const char *run_dir, const char *file, long step, json_t *kept,
-                          lethe_err *err) {
+int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, json_t *kept,
+                           lethe_err *err) {
   char *path = lethe_path_join(run_dir, file), *text = NULL;
   size_t len = 0, at = 0;
   int rc = lethe_file_exists(path) ? lethe_read_file(path, (size_t)1 << 30, &text, &len, err) : 0;
@@ -334,8 +329,8 @@ static int resume_history(run_ctx *c, long resumed, lethe_err *err) {
     return 0;
   }
   json_t *steps = json_array(), *points = json_array();
-  int rc = truncate_jsonl(c->run_dir, "steps.jsonl", resumed, steps, err);
-  if (rc == 0) rc = truncate_jsonl(c->run_dir, "history.jsonl", resumed, points, err);
+  int rc = unlearn_truncate_jsonl(c->run_dir, "steps.jsonl", resumed, steps, err);
+  if (rc == 0) rc = unlearn_truncate_jsonl(c->run_dir, "history.jsonl", resumed, points, err);
   for (size_t i = 0; rc == 0 && i < json_array_size(points); i++) consider(c, json_array_get(points, i));
   json_decref(steps);
   json_decref(points);
