@@ -2,6 +2,9 @@ lethe_test(test_config unit/test_config.c lethe_pipeline)
 lethe_test(test_pipeline unit/test_pipeline.c lethe_unlearn)
 add_dependencies(test_pipeline lethe plugin_npo_rt)
 lethe_test(test_trainer unit/test_trainer.c lethe_train)
+# a run's inputs checked before any stage (pipeline/check.h), on the command line too
+lethe_test(test_check unit/test_check.c lethe_pipeline)
+add_dependencies(test_check lethe plugin_npo)
 # a tiny suite interrupted with SIGKILL and resumed; suite config errors
 add_test(NAME suite_resume COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_resume_test.sh $<TARGET_FILE:lethe>)
 set_tests_properties(suite_resume PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")

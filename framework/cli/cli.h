@@ -42,14 +42,35 @@ void help_synthetic_report(void);
 int cmd_report(int argc, char **argv);
 void help_report(void);
 
-/* Argument helpers. cli_opt_value returns the value of "--name VALUE" or
- * "--name=VALUE" at argv[*i] (advancing *i), or NULL when argv[*i] is not that
- * option. On a missing value it prints an error and exits with status 2. */
-const char *cli_opt_value(int argc, char **argv, int *i, const char *name);
+/* A command's arguments, parsed left to right with a status instead of an
+ * exit: every helper prints its usage error itself and leaves 2 in status.
+ *
+ *   cli_args a = {"eval", argc, argv, 1, 0};
+ *   for (; a.i < argc; a.i++) {
+ *     if (cli_opt(&a, "--model", &model_dir)) continue;
+ *     if (cli_opt_long(&a, "--max-rows", 1, 1 << 20, &rows)) continue;
+ *     return cli_unknown(&a);
+ *   }
+ */
+typedef struct cli_args {
+  const char *cmd; /* for messages: "lethe CMD: ..." */
+  int argc;
+  char **argv;
+  int i;      /* the argument being parsed */
+  int status; /* 0, or 2 once a usage error has been printed */
+} cli_args;
+/* 1 when argv[i] is option `name` with a value ("NAME VALUE", i then moves
+ * past the value, or "NAME=VALUE"): *value points into argv. 0 otherwise;
+ * when it is `name` without a value, also prints so and sets status. */
+int cli_opt(cli_args *a, const char *name, const char **value);
+/* The same for an integer option in [min, max]; junk or a value out of range
+ * prints a usage error and sets status (returning 0). */
+int cli_opt_long(cli_args *a, const char *name, long min, long max, long *value);
+/* For an argument no option matched: the status when a helper already
+ * reported an error, else prints "unknown argument" and returns 2. */
+int cli_unknown(cli_args *a);
 int cli_is_help(const char *arg);
 /* Prints "lethe CMD: message" to stderr and returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Parses a non-negative integer option value; exits with status 2 on junk. */
-long cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max);
 
 #endif

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/dist.h"
 #include "evaluate/evaluate.h"
+#include "pipeline/check.h"
 #include "pipeline/stages.h"
 
 void help_eval(void) {
@@ -27,27 +28,34 @@ int cmd_eval(int argc, char **argv) {
   const char *model_dir = NULL, *data_dir = NULL, *split = NULL, *out = NULL, *retain_eval = NULL;
   const char *ref_dir = NULL, *compute = "auto", *v;
   eval_options opt = {.max_rows = 300, .max_new_tokens = 48, .batch_size = 64};
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--data"))) data_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--split"))) split = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--out"))) out = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--retain-eval"))) retain_eval = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--ref"))) ref_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--compute"))) compute = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--max-rows")))
-      opt.max_rows = (int)cli_parse_long("eval", "--max-rows", v, 1, 1 << 20);
-    else if ((v = cli_opt_value(argc, argv, &i, "--max-new-tokens")))
-      opt.max_new_tokens = (int)cli_parse_long("eval", "--max-new-tokens", v, 1, 4096);
-    else if ((v = cli_opt_value(argc, argv, &i, "--batch-size")))
-      opt.batch_size = (int)cli_parse_long("eval", "--batch-size", v, 1, 4096);
-    else return cli_usage_error("eval", "unknown argument '%s'", argv[i]);
+  cli_args a = {"eval", argc, argv, 1, 0};
+  long value;
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--model", &v)) model_dir = v;
+    else if (cli_opt(&a, "--data", &v)) data_dir = v;
+    else if (cli_opt(&a, "--split", &v)) split = v;
+    else if (cli_opt(&a, "--out", &v)) out = v;
+    else if (cli_opt(&a, "--retain-eval", &v)) retain_eval = v;
+    else if (cli_opt(&a, "--ref", &v)) ref_dir = v;
+    else if (cli_opt(&a, "--compute", &v)) compute = v;
+    else if (cli_opt_long(&a, "--max-rows", 1, 1 << 20, &value))
+      opt.max_rows = (int)value;
+    else if (cli_opt_long(&a, "--max-new-tokens", 1, 4096, &value))
+      opt.max_new_tokens = (int)value;
+    else if (cli_opt_long(&a, "--batch-size", 1, 4096, &value))
+      opt.batch_size = (int)value;
+    else return cli_unknown(&a);
   }
   if (!model_dir || !data_dir || !split || !out)
     return cli_usage_error("eval", "--model, --data, --split and --out are required");
   lethe_err err = {0};
   int mode;
   if (llama_compute_from_name(compute, &mode, &err) != 0) return cli_usage_error("eval", "--compute: %s", err.msg);
+  eval_inputs inputs = {model_dir, ref_dir, data_dir, split, retain_eval, out};
+  if (eval_inputs_check(&inputs, &err) != 0) {
+    fprintf(stderr, "lethe eval: %s\n", err.msg);
+    return 1;
+  }
   tok_tokenizer *tok = NULL;
   llama_model m = {0}, ref = {0};
   eval_data d = {0};

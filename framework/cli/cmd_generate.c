@@ -17,12 +17,14 @@ void help_generate(void) {
 int cmd_generate(int argc, char **argv) {
   const char *model_dir = NULL, *ids = NULL, *v;
   long max_new = 32;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--ids"))) ids = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--max-new-tokens")))
-      max_new = cli_parse_long("generate", "--max-new-tokens", v, 1, 1 << 20);
-    else return cli_usage_error("generate", "unknown argument '%s'", argv[i]);
+  cli_args a = {"generate", argc, argv, 1, 0};
+  long value;
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--model", &v)) model_dir = v;
+    else if (cli_opt(&a, "--ids", &v)) ids = v;
+    else if (cli_opt_long(&a, "--max-new-tokens", 1, 1 << 20, &value))
+      max_new = value;
+    else return cli_unknown(&a);
   }
   if (!model_dir || !ids) return cli_usage_error("generate", "--model and --ids are required");
   int n = 0, cap = 16;

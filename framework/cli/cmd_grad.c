@@ -35,19 +35,20 @@ int cmd_grad(int argc, char **argv) {
   const char *files[LETHE_SEG_COUNT] = {NULL, NULL, NULL}, *plugin_path = NULL, *v;
   const char **overrides = lethe_calloc((size_t)argc, sizeof *overrides);
   int n_over = 0, rc = 1;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--method"))) method = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--ref"))) ref_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--forget"))) files[LETHE_SEG_FORGET] = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--retain"))) files[LETHE_SEG_RETAIN] = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--idk"))) files[LETHE_SEG_IDK] = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--out"))) out_path = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--plugin-path"))) plugin_path = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "-s"))) overrides[n_over++] = v;
+  cli_args a = {"grad", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--method", &v)) method = v;
+    else if (cli_opt(&a, "--model", &v)) model_dir = v;
+    else if (cli_opt(&a, "--ref", &v)) ref_dir = v;
+    else if (cli_opt(&a, "--forget", &v)) files[LETHE_SEG_FORGET] = v;
+    else if (cli_opt(&a, "--retain", &v)) files[LETHE_SEG_RETAIN] = v;
+    else if (cli_opt(&a, "--idk", &v)) files[LETHE_SEG_IDK] = v;
+    else if (cli_opt(&a, "--out", &v)) out_path = v;
+    else if (cli_opt(&a, "--plugin-path", &v)) plugin_path = v;
+    else if (cli_opt(&a, "-s", &v)) overrides[n_over++] = v;
     else {
       free(overrides);
-      return cli_usage_error("grad", "unknown argument '%s'", argv[i]);
+      return cli_unknown(&a);
     }
   }
   if (!method || !model_dir || !files[LETHE_SEG_FORGET]) {

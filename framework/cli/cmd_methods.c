@@ -55,12 +55,13 @@ static int list_methods(const method_search *s) {
 
 int cmd_methods(int argc, char **argv) {
   const char *dirs = NULL, *name = NULL, *v;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--plugin-path"))) dirs = v;
-    else if (argv[i][0] == '-') return cli_usage_error("methods", "unknown option '%s'", argv[i]);
+  cli_args a = {"methods", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--plugin-path", &v)) dirs = v;
+    else if (argv[a.i][0] == '-') return cli_unknown(&a);
     else if (name)
-      return cli_usage_error("methods", "more than one NAME ('%s', '%s')", name, argv[i]);
-    else name = argv[i];
+      return cli_usage_error("methods", "more than one NAME ('%s', '%s')", name, argv[a.i]);
+    else name = argv[a.i];
   }
   method_search s;
   method_search_init(&s);

@@ -28,18 +28,19 @@ void help_report(void) {
 int cmd_report(int argc, char **argv) {
   const char *dir = NULL, *v;
   report_options opt = {0};
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--mu-fraction"))) {
+  cli_args a = {"report", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--mu-fraction", &v)) {
       char *end;
       opt.mu_fraction = strtod(v, &end);
       if (end == v || *end || !(opt.mu_fraction > 0 && opt.mu_fraction <= 1))
         return cli_usage_error("report", "--mu-fraction expects a number in (0, 1], got '%s'", v);
-    } else if (argv[i][0] == '-') {
-      return cli_usage_error("report", "unknown option '%s'", argv[i]);
+    } else if (argv[a.i][0] == '-') {
+      return cli_unknown(&a);
     } else if (!dir) {
-      dir = argv[i];
+      dir = argv[a.i];
     } else {
-      return cli_usage_error("report", "one directory expected, got '%s' too", argv[i]);
+      return cli_usage_error("report", "one directory expected, got '%s' too", argv[a.i]);
     }
   }
   if (!dir) return cli_usage_error("report", "DIR (a suite's output directory) is required");

@@ -21,11 +21,12 @@ void help_score(void) {
 
 int cmd_score(int argc, char **argv) {
   const char *model_dir = NULL, *data = NULL, *out_path = NULL, *v;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--model"))) model_dir = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--data"))) data = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--out"))) out_path = v;
-    else return cli_usage_error("score", "unknown argument '%s'", argv[i]);
+  cli_args a = {"score", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--model", &v)) model_dir = v;
+    else if (cli_opt(&a, "--data", &v)) data = v;
+    else if (cli_opt(&a, "--out", &v)) out_path = v;
+    else return cli_unknown(&a);
   }
   if (!model_dir || !data) return cli_usage_error("score", "--model and --data are required");
   lethe_err err = {0};

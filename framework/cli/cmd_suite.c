@@ -31,17 +31,19 @@ int cmd_suite(int argc, char **argv) {
   const char *file = argv[2], *out = NULL, *v;
   const char **extra = lethe_calloc((size_t)argc, sizeof *extra);
   suite_options opt = {1, 0, 0, NULL, extra, 0};
-  for (int i = 3; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--out"))) out = v;
-    else if (is_run && (v = cli_opt_value(argc, argv, &i, "-j")))
-      opt.jobs = (int)cli_parse_long("suite", "-j", v, 1, 256);
-    else if (is_run && (v = cli_opt_value(argc, argv, &i, "--threads")))
-      opt.threads = (int)cli_parse_long("suite", "--threads", v, 1, 1024);
-    else if (is_run && (v = cli_opt_value(argc, argv, &i, "-s"))) extra[opt.n_extra++] = v;
-    else if (is_run && !strcmp(argv[i], "--quiet")) opt.quiet = 1;
+  cli_args a = {"suite", argc, argv, 3, 0};
+  long value;
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--out", &v)) out = v;
+    else if (is_run && cli_opt_long(&a, "-j", 1, 256, &value))
+      opt.jobs = (int)value;
+    else if (is_run && cli_opt_long(&a, "--threads", 1, 1024, &value))
+      opt.threads = (int)value;
+    else if (is_run && cli_opt(&a, "-s", &v)) extra[opt.n_extra++] = v;
+    else if (is_run && !strcmp(argv[a.i], "--quiet")) opt.quiet = 1;
     else {
       free(extra);
-      return cli_usage_error("suite", "unknown argument '%s'", argv[i]);
+      return cli_unknown(&a);
     }
   }
   char exe[PATH_MAX];

@@ -43,14 +43,15 @@ int cmd_synthetic(int argc, char **argv) {
   const char *config = NULL, *out = NULL, *v;
   const char **over = lethe_calloc((size_t)argc + 1, sizeof *over);
   int n_over = 0, quiet = 0;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "-s"))) over[n_over++] = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--out"))) out = v;
-    else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-    else if (argv[i][0] != '-' && !config) config = argv[i];
+  cli_args a = {"synthetic", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "-s", &v)) over[n_over++] = v;
+    else if (cli_opt(&a, "--out", &v)) out = v;
+    else if (!strcmp(argv[a.i], "--quiet")) quiet = 1;
+    else if (argv[a.i][0] != '-' && !config) config = argv[a.i];
     else {
       free(over);
-      return cli_usage_error("synthetic", "unknown argument '%s'", argv[i]);
+      return cli_unknown(&a);
     }
   }
   if (!out) {
@@ -67,11 +68,12 @@ int cmd_synthetic(int argc, char **argv) {
 
 int cmd_synthetic_report(int argc, char **argv) {
   const char *dir = NULL, *html = NULL, *csv = NULL, *v;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--html"))) html = v;
-    else if ((v = cli_opt_value(argc, argv, &i, "--csv"))) csv = v;
-    else if (argv[i][0] != '-' && !dir) dir = argv[i];
-    else return cli_usage_error("synthetic-report", "unknown argument '%s'", argv[i]);
+  cli_args a = {"synthetic-report", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--html", &v)) html = v;
+    else if (cli_opt(&a, "--csv", &v)) csv = v;
+    else if (argv[a.i][0] != '-' && !dir) dir = argv[a.i];
+    else return cli_unknown(&a);
   }
   if (!dir) return cli_usage_error("synthetic-report", "DIR is required");
   char *html_path = html ? lethe_strdup(html) : lethe_path_join(dir, "synthetic.html");

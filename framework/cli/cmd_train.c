@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pipeline/check.h"
 #include "unlearn/unlearn.h"
 
 void help_train(void) {
@@ -41,21 +42,22 @@ static int load(const char *cmd, int argc, char **argv, int want_out, experiment
   const char **over = lethe_calloc((size_t)argc + 1, sizeof *over);
   int n_over = 0, quiet = 0, resume = 0;
   *out = NULL;
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "-s"))) over[n_over++] = v;
-    else if (want_out && (v = cli_opt_value(argc, argv, &i, "--out"))) *out = v;
-    else if (stages && (v = cli_opt_value(argc, argv, &i, "--stages"))) {
+  cli_args a = {cmd, argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "-s", &v)) over[n_over++] = v;
+    else if (want_out && cli_opt(&a, "--out", &v)) *out = v;
+    else if (stages && cli_opt(&a, "--stages", &v)) {
       if ((*stages = stage_set_parse(v)) < 0) {
         free(over);
         return cli_usage_error(cmd, "--stages must be all, base, target or retain, not '%s'", v);
       }
     }
-    else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-    else if (want_out && !strcmp(argv[i], "--resume")) resume = 1;
-    else if (argv[i][0] != '-' && !config) config = argv[i];
+    else if (!strcmp(argv[a.i], "--quiet")) quiet = 1;
+    else if (want_out && !strcmp(argv[a.i], "--resume")) resume = 1;
+    else if (argv[a.i][0] != '-' && !config) config = argv[a.i];
     else {
       free(over);
-      return cli_usage_error(cmd, "unknown argument '%s'", argv[i]);
+      return cli_unknown(&a);
     }
   }
   if (want_out && !*out) {
@@ -82,7 +84,8 @@ int cmd_train(int argc, char **argv) {
   int rc = load("train", argc, argv, 0, &e, &out, &stages);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = run_prepare(&e, (stage_set)stages, &err);
+  rc = experiment_check(&e, NULL, experiment_check_stages((stage_set)stages), &err);
+  if (rc == 0) rc = run_prepare(&e, (stage_set)stages, &err);
   if (rc != 0) fprintf(stderr, "lethe train: %s\n", err.msg);
   experiment_free(&e);
   return rc ? 1 : 0;
@@ -94,7 +97,8 @@ int cmd_unlearn(int argc, char **argv) {
   int rc = load("unlearn", argc, argv, 1, &e, &out, NULL);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = run_unlearn(&e, out, &err);
+  rc = experiment_check(&e, out, EXPERIMENT_CHECK_UNLEARN, &err);
+  if (rc == 0) rc = run_unlearn(&e, out, &err);
   if (rc != 0) fprintf(stderr, "lethe unlearn: %s\n", err.msg);
   else if (!e.quiet) printf("results in %s\n", out);
   experiment_free(&e);

@@ -30,19 +30,20 @@ int cmd_world(int argc, char **argv) {
   const char *out = NULL, *v;
   unsigned long long seed = 0;
   lethe_err err = {0};
-  for (int i = 1; i < argc; i++) {
-    if ((v = cli_opt_value(argc, argv, &i, "--out"))) {
+  cli_args a = {"world", argc, argv, 1, 0};
+  for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--out", &v)) {
       out = v;
-    } else if ((v = cli_opt_value(argc, argv, &i, "--seed"))) {
+    } else if (cli_opt(&a, "--seed", &v)) {
       char *end;
       seed = strtoull(v, &end, 10);
       if (end == v || *end || v[0] == '-')
         return cli_usage_error("world", "--seed expects a non-negative integer, got '%s'", v);
-    } else if ((v = cli_opt_value(argc, argv, &i, "-s"))) {
+    } else if (cli_opt(&a, "-s", &v)) {
       if (data_settings_override(world_settings_table, world_n_settings, &s, "world", v, &err))
         return cli_usage_error("world", "%s", err.msg);
     } else {
-      return cli_usage_error("world", "unknown argument '%s'", argv[i]);
+      return cli_unknown(&a);
     }
   }
   if (!out) return cli_usage_error("world", "--out DIR is required");

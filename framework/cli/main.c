@@ -1,4 +1,5 @@
 /* main — `lethe` entry point: dispatches to the subcommand named first. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,17 +101,41 @@ int main(int argc, char **argv) {
   return rc;
 }
 
-const char *cli_opt_value(int argc, char **argv, int *i, const char *name) {
-  const char *a = argv[*i];
+int cli_opt(cli_args *a, const char *name, const char **value) {
+  const char *arg = a->argv[a->i];
   size_t n = strlen(name);
-  if (strncmp(a, name, n)) return NULL;
-  if (a[n] == '=') return a + n + 1;
-  if (a[n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    fprintf(stderr, "lethe %s: option %s needs a value\n", argv[0], name);
-    exit(2);
+  if (strncmp(arg, name, n)) return 0;
+  if (arg[n] == '=') {
+    *value = arg + n + 1;
+    return 1;
   }
-  return argv[++*i];
+  if (arg[n] != '\0') return 0;
+  if (a->i + 1 >= a->argc) {
+    a->status = cli_usage_error(a->cmd, "option %s needs a value", name);
+    return 0;
+  }
+  *value = a->argv[++a->i];
+  return 1;
+}
+
+int cli_opt_long(cli_args *a, const char *name, long min, long max, long *value) {
+  const char *text;
+  if (!cli_opt(a, name, &text)) return 0;
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (end == text || *end || errno || v < min || v > max) {
+    a->status = cli_usage_error(a->cmd, "%s expects an integer in [%ld, %ld], got '%s'", name, min,
+                                max, text);
+    return 0;
+  }
+  *value = v;
+  return 1;
+}
+
+int cli_unknown(cli_args *a) {
+  if (a->status) return a->status;
+  return cli_usage_error(a->cmd, "unknown argument '%s'", a->argv[a->i]);
 }
 
 int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
@@ -123,15 +148,4 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_end(ap);
   fprintf(stderr, " (see lethe %s --help)\n", cmd);
   return 2;
-}
-
-long cli_parse_long(const char *cmd, const char *opt, const char *value, long min, long max) {
-  char *end;
-  long v = strtol(value, &end, 10);
-  if (end == value || *end || v < min || v > max) {
-    fprintf(stderr, "lethe %s: %s expects an integer in [%ld, %ld], got '%s'\n", cmd, opt, min,
-            max, value);
-    exit(2);
-  }
-  return v;
 }

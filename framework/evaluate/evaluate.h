@@ -1,5 +1,5 @@
 /* evaluate — TOFU evaluation of a model: the model side (scoring answers,
- * greedy generation, forget KL) feeding the formulas of eval/tofu_metrics.h.
+ * greedy generation, forget KL) feeding the formulas of metrics/tofu_metrics.h.
  *
  * Sets (first max_rows rows of each, as TOFU's code): forgetXX_perturbed,
  * retain_perturbed, real_authors_perturbed, world_facts_perturbed. A batch

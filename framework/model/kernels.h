@@ -51,17 +51,14 @@ void attention_softmax_backward(float *datt, const float *att, int b, int h, int
 /* The same for causal blocking with blocks of `block` queries: row i covers
  * keys [0, end) with end = min(t, (i / block + 1) · block) — entries after
  * the diagonal in that range become 0 — and entries from end on are neither
- * read nor written. block >= t gives the functions above. */
-void attention_softmax_blocked(float *scores, const int32_t *key_mask, int b, int h, int t,
-                               int block);
-void attention_softmax_backward_blocked(float *datt, const float *att, int b, int h, int t,
-                                        int block);
-/* The blocked functions that also write the computed entries [0, end) of
- * each row, rounded to bfloat16, into probs16 / datt16 (same layout). */
-void attention_softmax_blocked_bf16(float *scores, uint16_t *probs16, const int32_t *key_mask,
-                                    int b, int h, int t, int block);
-void attention_softmax_backward_blocked_bf16(float *datt, uint16_t *datt16, const float *att,
-                                             int b, int h, int t, int block);
+ * read nor written. block >= t gives the functions above. The result is
+ * float32 in place; with probs16 / datt16 (NULL: none, the f32 compute) the
+ * computed entries [0, end) of each row are also written rounded to
+ * bfloat16 there (same layout), the matmul input of bf16 compute. */
+void attention_softmax_blocked(float *scores, uint16_t *probs16, const int32_t *key_mask, int b,
+                               int h, int t, int block);
+void attention_softmax_backward_blocked(float *datt, uint16_t *datt16, const float *att, int b,
+                                        int h, int t, int block);
 
 /* In place on one row of n scores: softmax over the entries with
  * valid[j] != 0 (valid NULL = all); the others become 0, and so does the

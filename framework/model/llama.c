@@ -22,9 +22,13 @@ static dims dims_of(const llama_config *c) {
 }
 
 static void point_params(llama_params *p, float *mem, const size_t *sizes, int tied) {
-  float **ptrs[LLAMA_N_PARAM_TENSORS] = {&p->embed, &p->attn_norm, &p->wq, &p->wk,
-                                         &p->wv, &p->wo, &p->mlp_norm, &p->w_gate,
-                                         &p->w_up, &p->w_down, &p->final_norm, &p->lm_head};
+  float **ptrs[LLAMA_N_PARAM_TENSORS] = {
+      [LLAMA_PARAM_EMBED] = &p->embed,   [LLAMA_PARAM_ATTN_NORM] = &p->attn_norm,
+      [LLAMA_PARAM_WQ] = &p->wq,         [LLAMA_PARAM_WK] = &p->wk,
+      [LLAMA_PARAM_WV] = &p->wv,         [LLAMA_PARAM_WO] = &p->wo,
+      [LLAMA_PARAM_MLP_NORM] = &p->mlp_norm, [LLAMA_PARAM_W_GATE] = &p->w_gate,
+      [LLAMA_PARAM_W_UP] = &p->w_up,     [LLAMA_PARAM_W_DOWN] = &p->w_down,
+      [LLAMA_PARAM_FINAL_NORM] = &p->final_norm, [LLAMA_PARAM_LM_HEAD] = &p->lm_head};
   for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) {
     *ptrs[i] = mem;
     mem += sizes[i];
@@ -70,9 +74,10 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
   llama_params *p = &m->params;
   float *normal[] = {p->embed, p->wq, p->wk, p->wv, p->wo, p->w_gate, p->w_up, p->w_down,
                      p->lm_head};
-  size_t counts[] = {m->param_sizes[0], m->param_sizes[2], m->param_sizes[3],
-                     m->param_sizes[4], m->param_sizes[5], m->param_sizes[7],
-                     m->param_sizes[8], m->param_sizes[9], m->param_sizes[11]};
+  const size_t *sz = m->param_sizes;
+  size_t counts[] = {sz[LLAMA_PARAM_EMBED], sz[LLAMA_PARAM_WQ],     sz[LLAMA_PARAM_WK],
+                     sz[LLAMA_PARAM_WV],    sz[LLAMA_PARAM_WO],     sz[LLAMA_PARAM_W_GATE],
+                     sz[LLAMA_PARAM_W_UP],  sz[LLAMA_PARAM_W_DOWN], sz[LLAMA_PARAM_LM_HEAD]};
   for (size_t t = 0; t < sizeof normal / sizeof normal[0]; t++)
     for (size_t i = 0; i < counts[t]; i++) normal[t][i] = std * (float)lethe_rng_normal(&rng);
   for (size_t i = 0; i < (size_t)d.L * d.C; i++) p->attn_norm[i] = p->mlp_norm[i] = 1.0f;
@@ -337,7 +342,7 @@ static void attention_forward(llama_model *m, float *out, const attn_io *io, dou
        scale, 0);
   }
   lap(m, 0, LLAMA_PART_ATT_MM, t);
-  attention_softmax_blocked_bf16(io->att_f, io->att_h, m->attn_mask, B, H, T, ATT_BLOCK);
+  attention_softmax_blocked(io->att_f, io->att_h, m->attn_mask, B, H, T, ATT_BLOCK);
   lap(m, 0, LLAMA_PART_SOFTMAX, t);
   for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
     int n = T - r0 < ATT_BLOCK ? T - r0 : ATT_BLOCK, kend = r0 + n;
@@ -368,7 +373,7 @@ static void attention_backward(llama_model *m, float *dq, float *dk, float *dv, 
        heads_view(B, T, H, HD, rows), 1.0f, 0);
   }
   lap(m, 1, LLAMA_PART_ATT_MM, t);
-  attention_softmax_backward_blocked_bf16(datt_f, datt_h, io->att_f, B, H, T, ATT_BLOCK);
+  attention_softmax_backward_blocked(datt_f, datt_h, io->att_f, B, H, T, ATT_BLOCK);
   lap(m, 1, LLAMA_PART_SOFTMAX, t);
   operand ds = in2(datt_f, datt_h);
   for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) { /* dQ = scale·dS·K */

@@ -42,7 +42,14 @@ typedef struct llama_params {
   float *final_norm;/* (C) model.norm */
   float *lm_head;  /* (V, C); == embed when tied (no storage of its own) */
 } llama_params;
-#define LLAMA_N_PARAM_TENSORS 12
+/* The parameter tensors by role, in the order of llama_params and of their
+ * storage (params_memory, param_sizes). */
+typedef enum llama_param_role {
+  LLAMA_PARAM_EMBED, LLAMA_PARAM_ATTN_NORM, LLAMA_PARAM_WQ, LLAMA_PARAM_WK, LLAMA_PARAM_WV,
+  LLAMA_PARAM_WO, LLAMA_PARAM_MLP_NORM, LLAMA_PARAM_W_GATE, LLAMA_PARAM_W_UP, LLAMA_PARAM_W_DOWN,
+  LLAMA_PARAM_FINAL_NORM, LLAMA_PARAM_LM_HEAD,
+  LLAMA_N_PARAM_TENSORS
+} llama_param_role;
 
 /* Activations kept for backward, sized for (B_max, T_max). */
 typedef struct llama_acts {

@@ -333,6 +333,30 @@ char *lcfg_to_string(const lcfg *c) {
   return buf;
 }
 
+int lcfg_record_method(lcfg *c, const char *schema_text, const method_spec *ms, lethe_err *err) {
+  const lethe_method_desc *d = ms->plugin.desc;
+  char assign[256];
+  int len = snprintf(assign, sizeof assign, "method.name=\"%s\"", d->name);
+  if (len < 0 || (size_t)len >= sizeof assign)
+    return lethe_errf(err, LETHE_E_CONFIG, "method name '%s' is too long", d->name);
+  if (lcfg_override(c, schema_text, assign, err) != 0) return -1;
+  for (uint32_t i = 0; i < d->n_params; i++) {
+    double v = method_param_value(d, ms->params, i);
+    const char *name = d->params[i].name;
+    if (d->params[i].type == LETHE_PARAM_BOOL)
+      len = snprintf(assign, sizeof assign, "method.params.%s=%s", name, v != 0 ? "true" : "false");
+    else if (d->params[i].type == LETHE_PARAM_INT)
+      len = snprintf(assign, sizeof assign, "method.params.%s=%lld", name, (long long)v);
+    else /* %.17g round-trips; a whole number keeps ".0" to stay a float */
+      len = snprintf(assign, sizeof assign, "method.params.%s=%.17g%s", name, v,
+                     v == floor(v) && fabs(v) < 1e15 ? ".0" : "");
+    if (len < 0 || (size_t)len >= sizeof assign)
+      return lethe_errf(err, LETHE_E_CONFIG, "method %s: parameter name '%s' is too long", d->name, name);
+    if (lcfg_override(c, schema_text, assign, err) != 0) return -1;
+  }
+  return 0;
+}
+
 int lcfg_write(const lcfg *c, const char *path, lethe_err *err) {
   char *text = lcfg_to_string(c);
   int rc = lethe_write_file_atomic(path, text, strlen(text), err);

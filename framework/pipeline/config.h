@@ -16,6 +16,7 @@
 #include <libconfig.h>
 
 #include "core/core.h"
+#include "method/method_host.h"
 
 typedef struct lcfg {
   config_t tree;        /* the resolved configuration */
@@ -42,6 +43,12 @@ const char *lcfg_string(const lcfg *c, const char *path); /* valid until lcfg_fr
 config_setting_t *lcfg_setting(const lcfg *c, const char *path); /* NULL if absent */
 /* "file:line" of a setting for error messages ("command line" / "default"). */
 void lcfg_where(const config_setting_t *s, char *buf, size_t n);
+
+/* Records a resolved method in the configuration: method.name and every
+ * parameter of its table with the value it has in ms (defaults and -s
+ * overrides included), so that the written file reproduces the run. The
+ * settings are applied as overrides against schema_text. */
+int lcfg_record_method(lcfg *c, const char *schema_text, const method_spec *ms, lethe_err *err);
 
 /* Writes the resolved configuration (atomically). */
 int lcfg_write(const lcfg *c, const char *path, lethe_err *err);

@@ -46,6 +46,8 @@ void experiment_set_compute(const experiment *e, llama_model *m);
  * with `salt`; stage caches are keyed by the keys of everything a stage
  * depends on, plus the lethe version. */
 uint64_t experiment_key(const experiment *e, const char *const *paths, int n, uint64_t salt);
+/* The count of a static array of setting paths, for experiment_key. */
+#define EXPERIMENT_N_PATHS(paths) ((int)(sizeof(paths) / sizeof((paths)[0])))
 uint64_t lethe_hash_bytes(const void *data, size_t n, uint64_t h);
 uint64_t lethe_hash_str(const char *s, uint64_t h);
 

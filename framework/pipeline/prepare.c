@@ -48,7 +48,8 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   char name[128];
   /* "/2": evaluations cached before their options were all set may have run
    * on the pairwise path; never reuse them */
-  uint64_t key = experiment_key(e, deps, 6, lethe_hash_str(split, lethe_hash_str("/2", data->key)));
+  uint64_t key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps),
+                              lethe_hash_str(split, lethe_hash_str("/2", data->key)));
   snprintf(name, sizeof name, "eval-%s-%016llx", split, (unsigned long long)key);
   *out_dir = lethe_path_join(s->dir, name);
   char *summary = lethe_path_join(*out_dir, "summary.json");

@@ -157,7 +157,7 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
     return 0;
   }
   static const char *const deps[] = {"world"};
-  out->key = experiment_key(e, deps, 1, 0x77);
+  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), 0x77);
   out->dir = stage_dir(e, "world", out->key);
   int lock, build = stage_claim(out->dir, "the world", &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
@@ -216,7 +216,7 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
   ft_ctx *c = vctx;
   (void)micro;
   int B = c->batch_size < c->n ? c->batch_size : c->n;
-  int idx[4096];
+  int idx[STAGE_MAX_BATCH];
   for (int j = 0; j < B; j++)
     idx[j] = stage_stream_index(step * B + j, c->n, c->seed, c->order, &c->epoch);
   tofu_batch_fill(&c->tb, c->ex, idx, B, c->fmt, c->pad, c->eos);
@@ -230,7 +230,7 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
     c->dlogp_cap = n;
   }
   /* every rank builds the whole batch, runs its rows and gets every row's logp */
-  int rc = objective_ref_logp(c->model, &tb, c->dlogp, err);
+  int rc = objective_target_logp(c->model, &tb, c->dlogp, err);
   if (rc == 0) {
     double sum = 0;
     long count = 0;
@@ -254,9 +254,7 @@ static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, 
   char key[64];
   snprintf(key, sizeof key, "%s.batch_size", group);
   int bs = (int)lcfg_int(&e->cfg, key);
-  if (bs < 1 || bs > 4096) {
-    return lethe_errf(err, LETHE_E_CONFIG, "%s must be in [1, 4096]", key);
-  }
+  if (bs < 1 || bs > STAGE_MAX_BATCH) return lethe_errf(err, LETHE_E_CONFIG, "%s must be in [1, %d]", key, STAGE_MAX_BATCH);
   snprintf(key, sizeof key, "%s.epochs", group);
   double epochs = lcfg_float(&e->cfg, key);
   int eff = bs < n ? bs : n;
@@ -325,7 +323,7 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
   memset(out, 0, sizeof *out);
   static const char *const deps[] = {"model", "base", "data.question_start", "data.question_end",
                                      "data.answer_tag", "data.max_length", "compute"};
-  out->key = experiment_key(e, deps, 7, data->key);
+  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), data->key);
   out->dir = stage_dir(e, "base", out->key);
   int lock, build = stage_claim(out->dir, "the base model", &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
@@ -373,7 +371,7 @@ int stage_finetune(const experiment *e, const stage_out *data, const stage_out *
   static const char *const deps[] = {"finetune", "compute"};
   char salt_text[128];
   snprintf(salt_text, sizeof salt_text, "%s/%ld", split, seed_offset);
-  out->key = experiment_key(e, deps, 2, lethe_hash_str(salt_text, base->key));
+  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), lethe_hash_str(salt_text, base->key));
   char kind[64];
   snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);

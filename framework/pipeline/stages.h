@@ -12,6 +12,10 @@
 #include "pipeline/experiment.h"
 #include "tokenizer/tokenizer.h"
 
+/* The most rows one micro-batch may have (the upper bound of every
+ * batch_size setting). */
+#define STAGE_MAX_BATCH 4096
+
 typedef struct stage_out {
   char *dir;     /* the stage's directory (owned) */
   uint64_t key;  /* its cache key */

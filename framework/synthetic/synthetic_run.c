@@ -141,29 +141,6 @@ static int write_summary(const char *run_dir, const synth_setup *su, const metho
 }
 
 /* The resolved configuration, with the method's name and every parameter. */
-static int write_config(lcfg *c, const method_spec *ms, const char *run_dir, lethe_err *err) {
-  const lethe_method_desc *d = ms->plugin.desc;
-  char assign[200];
-  snprintf(assign, sizeof assign, "method.name=\"%s\"", d->name);
-  if (lcfg_override(c, synth_schema, assign, err) != 0) return -1;
-  for (uint32_t i = 0; i < d->n_params; i++) {
-    double v = method_param_value(d, ms->params, i);
-    const char *name = d->params[i].name;
-    if (d->params[i].type == LETHE_PARAM_BOOL)
-      snprintf(assign, sizeof assign, "method.params.%s=%s", name, v != 0 ? "true" : "false");
-    else if (d->params[i].type == LETHE_PARAM_INT)
-      snprintf(assign, sizeof assign, "method.params.%s=%lld", name, (long long)v);
-    else
-      snprintf(assign, sizeof assign, "method.params.%s=%.17g%s", name, v,
-               v == floor(v) && fabs(v) < 1e15 ? ".0" : "");
-    if (lcfg_override(c, synth_schema, assign, err) != 0) return -1;
-  }
-  char *path = lethe_path_join(run_dir, "config.cfg");
-  int rc = lcfg_write(c, path, err);
-  free(path);
-  return rc;
-}
-
 /* cache_dir, else $LETHE_CACHE_DIR, else ~/.cache/lethe (as for experiments). */
 static char *synth_cache_dir(const lcfg *c) {
   const char *dir = lcfg_string(c, "cache_dir"), *env = getenv("LETHE_CACHE_DIR");
@@ -204,7 +181,10 @@ int synth_run(const char *path, const char *const *overrides, int n_overrides,
   double t1 = lethe_now();
   if (synth_unlearn(&su, &ms, log_point, &log, NULL, err) != 0) goto done;
   double t2 = lethe_now();
-  if (write_config(&c, &ms, run_dir, err) || write_history(run_dir, &log, err) ||
+  char *config_path = lethe_path_join(run_dir, "config.cfg");
+  int failed = lcfg_record_method(&c, synth_schema, &ms, err) || lcfg_write(&c, config_path, err);
+  free(config_path);
+  if (failed || write_history(run_dir, &log, err) ||
       write_summary(run_dir, &su, &ms, &log, err))
     goto done;
   char *done_path = lethe_path_join(run_dir, "DONE");

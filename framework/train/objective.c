@@ -59,7 +59,7 @@ static void reserve(objective *o, int B, int T) {
   o->T_cap = T;
 }
 
-int objective_ref_logp(llama_model *model, const token_batch *batch, float *out, lethe_err *err) {
+int objective_target_logp(llama_model *model, const token_batch *batch, float *out, lethe_err *err) {
   long first, count;
   dist_share(batch->B, 0, &first, &count);
   size_t at = (size_t)first * batch->T;
@@ -84,7 +84,7 @@ void objective_backward(llama_model *model, const token_batch *batch, const floa
   llama_backward(model);
 }
 
-/* The whole batch's logits (B,T,V) after objective_ref_logp on m: m's own
+/* The whole batch's logits (B,T,V) after objective_target_logp on m: m's own
  * when one process ran all rows, else every rank's shard gathered into all. */
 static const float *batch_logits(const llama_model *m, float *all, int B, int T) {
   if (!all) return m->acts.logits;
@@ -111,12 +111,12 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
     if (!o->ref)
       return lethe_errf(err, LETHE_E_USAGE, "method %s needs a reference: none given",
                         o->method->plugin->desc->name);
-    if (objective_ref_logp(o->ref, batch, o->ref_logp, err) != 0) return -1;
+    if (objective_target_logp(o->ref, batch, o->ref_logp, err) != 0) return -1;
     ref_logp = need_ref_logp ? o->ref_logp : NULL;
     /* the reference's logits stay in o->ref->acts until its next forward */
     if (need_ref_logits) ref_logits = batch_logits(o->ref, o->ref_logits_all, B, T);
   }
-  if (objective_ref_logp(o->policy, batch, o->logp, err) != 0) return -1;
+  if (objective_target_logp(o->policy, batch, o->logp, err) != 0) return -1;
   for (size_t i = 0; i < n; i++) o->mask[i] = batch->targets[i] >= 0 ? 1.0f : 0.0f;
   memset(o->dlogp, 0, n * sizeof(float));
   if (o->dlogits) memset(o->dlogits, 0, n * V * sizeof(float));

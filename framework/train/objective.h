@@ -53,8 +53,8 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
  * share of the rows, every rank gets all of out. The model's activations
  * then hold this rank's rows. Fails on every rank when one rank's forward
  * fails (dist_status), with that rank's error. */
-int objective_ref_logp(llama_model *model, const token_batch *batch, float *out, lethe_err *err);
-/* After objective_ref_logp(model, batch): backpropagates this rank's rows
+int objective_target_logp(llama_model *model, const token_batch *batch, float *out, lethe_err *err);
+/* After objective_target_logp(model, batch): backpropagates this rank's rows
  * given the whole batch's dL/dlogp (B,T) and extra dL/dlogits (B,T,V, or
  * NULL), adding into model's gradients. */
 void objective_backward(llama_model *model, const token_batch *batch, const float *dlogp,

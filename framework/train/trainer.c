@@ -20,15 +20,21 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
-/* 1 for matrices (decayed), 0 for norm weights unless decay_norms. */
+/* 1 for matrices and embeddings (decayed), 0 for the RMSNorm weights
+ * unless decay_norms. */
 static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
   uint8_t *mask = lethe_malloc(m->n_params);
   memset(mask, 1, m->n_params);
   if (decay_norms) return mask;
   const llama_params *p = &m->params;
-  const float *norms[] = {p->attn_norm, p->mlp_norm, p->final_norm};
-  size_t sizes[] = {m->param_sizes[1], m->param_sizes[6], m->param_sizes[10]};
-  for (int i = 0; i < 3; i++) memset(mask + (norms[i] - m->params_memory), 0, sizes[i]);
+  const struct {
+    const float *data;
+    llama_param_role role;
+  } norms[] = {{p->attn_norm, LLAMA_PARAM_ATTN_NORM},
+               {p->mlp_norm, LLAMA_PARAM_MLP_NORM},
+               {p->final_norm, LLAMA_PARAM_FINAL_NORM}};
+  for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
+    memset(mask + (norms[i].data - m->params_memory), 0, m->param_sizes[norms[i].role]);
   return mask;
 }
 

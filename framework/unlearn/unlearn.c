@@ -20,10 +20,10 @@
 #include "train/objective.h"
 
 /* ---- the unlearning run ------------------------------------------------------- */
-#define MAX_METRICS 16
-
+/* A metric the plugin reported during the current step: its mean goes to
+ * steps.jsonl. */
 typedef struct metric_acc {
-  char name[48];
+  char *name; /* owned */
   double sum;
   long count;
 } metric_acc;
@@ -37,7 +37,10 @@ typedef struct ref_row {
 typedef struct run_ctx {
   const experiment *e;
   const char *run_dir;
-  llama_model *policy, *ref;
+  method_spec ms;
+  llama_model policy; /* trained */
+  llama_model ref;    /* frozen target: reference logits for KL terms, forget KL in evaluation */
+  tok_tokenizer *tok;
   objective obj;
   method_instance inst;
   uint32_t caps;
@@ -52,10 +55,9 @@ typedef struct run_ctx {
   ref_row *ref_cache[LETHE_SEG_COUNT]; /* per forget index: forget, retain partner, idk */
   float *ref_view;
   size_t ref_view_cap;
-  metric_acc metrics[MAX_METRICS];
-  int n_metrics;
+  metric_acc *metrics; /* this step's, in the order first reported */
+  int n_metrics, metrics_cap;
   /* evaluation */
-  const tok_tokenizer *tok;
   eval_data ed;
   eval_options eopt;
   eval_workspace *ews; /* kept across the run's evaluations */
@@ -77,11 +79,17 @@ static void host_metric(void *vctx, const char *name, double value) {
       c->metrics[i].count++;
       return;
     }
-  if (c->n_metrics == MAX_METRICS) return;
-  metric_acc *m = &c->metrics[c->n_metrics++];
-  snprintf(m->name, sizeof m->name, "%s", name);
-  m->sum = value;
-  m->count = 1;
+  if (c->n_metrics == c->metrics_cap) {
+    c->metrics_cap = c->metrics_cap ? 2 * c->metrics_cap : 8;
+    c->metrics = lethe_realloc(c->metrics, sizeof *c->metrics * (size_t)c->metrics_cap);
+  }
+  c->metrics[c->n_metrics++] = (metric_acc){lethe_strdup(name), value, 1};
+}
+
+/* Forgets the step's metrics (after writing them). */
+static void clear_metrics(run_ctx *c) {
+  for (int i = 0; i < c->n_metrics; i++) free(c->metrics[i].name);
+  c->n_metrics = 0;
 }
 
 static void host_log(void *vctx, int level, const char *msg) {
@@ -148,7 +156,7 @@ static int build_ref_cache(run_ctx *c, lethe_err *err) {
     lethe_segment seg[LETHE_SEG_COUNT];
     pack(c, idx, b, &tb, seg);
     float *lp = lethe_malloc(sizeof(float) * (size_t)tb.B * tb.T);
-    rc = objective_ref_logp(c->policy, &tb, lp, err);
+    rc = objective_target_logp(&c->policy, &tb, lp, err);
     for (int s = 0; rc == 0 && s < LETHE_SEG_COUNT; s++)
       for (int r = 0; r < seg[s].nrows; r++) {
         ref_row *row = &c->ref_cache[s][idx[r]];
@@ -184,7 +192,7 @@ static int ul_micro(void *vctx, long step, int micro, double grad_scale, double 
                     double *tokens, lethe_err *err) {
   run_ctx *c = vctx;
   int B = c->bs < c->n_forget ? c->bs : c->n_forget;
-  int idx[4096];
+  int idx[STAGE_MAX_BATCH];
   micro_indices(c, step, micro, B, idx);
   token_batch tb;
   lethe_segment seg[LETHE_SEG_COUNT];
@@ -241,7 +249,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
     for (int i = 0; i < c->n_metrics; i++)
       json_object_set_new(line, c->metrics[i].name,
                           json_real(c->metrics[i].sum / (double)c->metrics[i].count));
-    c->n_metrics = 0;
+    clear_metrics(c);
     rc = append_line(c->run_dir, "steps.jsonl", line, err);
     json_decref(line);
   }
@@ -249,7 +257,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   if (dist_status(rc, err) != 0) return -1; /* rank 0 appends alone; all evaluate, or none */
   eval_report r;
   double t0 = lethe_now();
-  if (evaluate_model(c->policy, c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
+  if (evaluate_model(&c->policy, &c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
                      c->n_retain_tr, c->ews, &r, err) != 0)
     return lethe_err_prefix(err, "evaluation at step %ld", step);
   c->eval_seconds += lethe_now() - t0;
@@ -277,29 +285,56 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   return rc;
 }
 
-/* On resume: drop lines past `step` from a .jsonl file (a torn last line
- * too; rank 0 rewrites it) and return the kept evaluation points. */
-static json_t *truncate_jsonl(const char *run_dir, const char *file, long step, lethe_err *err) {
+int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, json_t *kept,
+                           lethe_err *err) {
   char *path = lethe_path_join(run_dir, file), *text = NULL;
-  size_t len;
-  json_t *kept = json_array();
-  if (lethe_read_file(path, (size_t)1 << 30, &text, &len, NULL) == 0) {
-    char *out = lethe_malloc(len + 1);
-    size_t at = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-      json_t *o = json_loads(line, 0, NULL);
-      if (o && json_integer_value(json_object_get(o, "step")) <= step) {
-        at += (size_t)sprintf(out + at, "%s\n", line);
-        json_array_append(kept, o);
-      }
-      json_decref(o);
+  size_t len = 0, at = 0;
+  int rc = lethe_file_exists(path) ? lethe_read_file(path, (size_t)1 << 30, &text, &len, err) : 0;
+  char *out = lethe_malloc(len + 1);
+  long line_no = 0;
+  for (char *line = text, *end; rc == 0 && text && line < text + len; line = end + 1) {
+    end = memchr(line, '\n', (size_t)(text + len - line));
+    line_no++;
+    if (!end) break; /* torn by the kill: rewritten below without it */
+    *end = '\0';
+    json_error_t jerr;
+    json_t *o = json_loads(line, 0, &jerr);
+    if (!json_is_object(o)) {
+      rc = lethe_errf(err, LETHE_E_FORMAT, "%s:%ld: not a JSON object (%s); cannot resume this run",
+                      path, line_no, o ? "another JSON value" : jerr.text);
+    } else if (json_integer_value(json_object_get(o, "step")) <= step) {
+      at += (size_t)sprintf(out + at, "%s\n", line);
+      json_array_append(kept, o);
     }
-    if (dist_is_root()) lethe_write_file_atomic(path, out, at, err);
-    free(out);
-    free(text);
+    json_decref(o);
   }
+  if (rc == 0 && text && dist_is_root()) rc = lethe_write_file_atomic(path, out, at, err);
+  free(out);
+  free(text);
   free(path);
-  return kept;
+  return rc;
+}
+
+/* Before training: a fresh start (resumed < 0) removes stale lines; a
+ * resumed run keeps those up to its checkpoint's step and takes the kept
+ * evaluation points into best and best-constrained. Every rank calls it. */
+static int resume_history(run_ctx *c, long resumed, lethe_err *err) {
+  if (resumed < 0) {
+    const char *files[] = {"steps.jsonl", "history.jsonl"};
+    for (int i = 0; i < 2 && dist_is_root(); i++) {
+      char *path = lethe_path_join(c->run_dir, files[i]);
+      unlink(path);
+      free(path);
+    }
+    return 0;
+  }
+  json_t *steps = json_array(), *points = json_array();
+  int rc = unlearn_truncate_jsonl(c->run_dir, "steps.jsonl", resumed, steps, err);
+  if (rc == 0) rc = unlearn_truncate_jsonl(c->run_dir, "history.jsonl", resumed, points, err);
+  for (size_t i = 0; rc == 0 && i < json_array_size(points); i++) consider(c, json_array_get(points, i));
+  json_decref(steps);
+  json_decref(points);
+  return dist_status(rc, err); /* rank 0's rewrite failed: every rank stops */
 }
 
 static long checkpoint_step(const char *path) {
@@ -346,33 +381,15 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   return rc;
 }
 
-/* The resolved configuration, with the method's resolved parameters written
- * into method.params so the file reproduces the run. */
-static int write_config(experiment *e, const method_spec *ms, const char *run_dir, lethe_err *err) {
-  const lethe_method_desc *d = ms->plugin.desc;
-  char assign[160];
-  snprintf(assign, sizeof assign, "method.name=\"%s\"", d->name);
-  if (lcfg_override(&e->cfg, experiment_schema, assign, err) != 0) return -1;
-  for (uint32_t i = 0; i < d->n_params; i++) {
-    double v = method_param_value(d, ms->params, i);
-    if (d->params[i].type == LETHE_PARAM_BOOL)
-      snprintf(assign, sizeof assign, "method.params.%s=%s", d->params[i].name, v != 0 ? "true" : "false");
-    else if (d->params[i].type == LETHE_PARAM_INT)
-      snprintf(assign, sizeof assign, "method.params.%s=%lld", d->params[i].name, (long long)v);
-    else
-      snprintf(assign, sizeof assign, "method.params.%s=%.17g%s", d->params[i].name, v,
-               v == floor(v) && fabs(v) < 1e15 ? ".0" : "");
-    if (lcfg_override(&e->cfg, experiment_schema, assign, err) != 0) return -1;
-  }
-  char *path = lethe_path_join(run_dir, "config.cfg");
-  int rc = dist_is_root() ? lcfg_write(&e->cfg, path, err) : 0;
-  free(path);
-  return rc;
-}
-
 static void run_ctx_free(run_ctx *c) {
   objective_free(&c->obj);
   if (c->inst.plugin) method_instance_destroy(&c->inst);
+  if (c->ms.params) method_spec_free(&c->ms);
+  llama_free(&c->policy);
+  llama_free(&c->ref);
+  if (c->tok) tok_free(c->tok);
+  clear_metrics(c);
+  free(c->metrics);
   tofu_forget_data_free(&c->fd);
   tofu_batch_free(&c->fb);
   tofu_batch_free(&c->rb);
@@ -410,132 +427,146 @@ static int load_forget_data(run_ctx *c, const char *data_dir, const char *split,
   return rc;
 }
 
-int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
-  experiment *e = (experiment *)ce; /* write_config records resolved params in e->cfg */
-  double t0 = lethe_now();
-  prepared p;
-  run_ctx c;
-  memset(&c, 0, sizeof c);
-  method_spec ms = {0};
-  llama_model policy = {0}, ref = {0};
-  tok_tokenizer *tok = NULL;
-  int rc = -1;
-  if (prepare_stages(e, STAGES_ALL, &p, err) != 0 || lethe_mkdir_p(run_dir, err) != 0) goto done;
-  if (method_spec_from_config(&ms, lcfg_setting(&e->cfg, "method"),
-                              (const char *const *)e->method_overrides, e->n_method_overrides,
-                              err) != 0 ||
-      write_config(e, &ms, run_dir, err) != 0)
-    goto done;
+/* The run's batch shape, schedule and evaluation settings. */
+static void read_settings(run_ctx *c, const char *split) {
+  const lcfg *cfg = &c->e->cfg;
+  c->caps = c->ms.plugin.desc->caps;
+  c->epoch = -1;
+  experiment_eval_options(c->e, &c->eopt);
+  long every = lcfg_int(cfg, "eval.every");
+  c->eval_at_start = lcfg_bool(cfg, "eval.at_start");
+  c->mu_fraction = lcfg_float(cfg, "eval.mu_fraction");
+  long eff = (long)(c->bs < c->n_forget ? c->bs : c->n_forget) * c->accum;
+  c->steps_per_epoch = c->n_forget / eff > 1 ? c->n_forget / eff : 1;
+  c->total_steps = (long)(lcfg_float(cfg, "unlearn.epochs") * c->n_forget) / eff;
+  if (c->total_steps < 1) c->total_steps = 1;
+  c->eval_every = every > 0 ? every : (!strcmp(split, "forget01") ? 1 : c->steps_per_epoch);
+}
+
+/* The evaluation's data and references: the eval sets, the retain model's
+ * forget truth ratios, the target's model utility. */
+static int load_eval_refs(run_ctx *c, const prepared *p, const char *split, lethe_err *err) {
+  if (eval_data_load(&c->ed, p->data.dir, split, c->eopt.max_rows, err) != 0) return -1;
+  c->ews = eval_workspace_new();
+  char *retain_eval = lethe_path_join(p->retain_eval, "eval.json");
+  int rc = eval_read_forget_tr(retain_eval, &c->retain_tr, &c->n_retain_tr, err);
+  free(retain_eval);
+  char *target_summary = lethe_path_join(p->target_eval, "summary.json");
+  json_t *ts = json_load_file(target_summary, 0, NULL);
+  c->target_mu = jnum(ts, "model_utility");
+  json_decref(ts);
+  free(target_summary);
+  return rc;
+}
+
+/* Everything the steps need: tokenizer, forget data, policy and reference
+ * (the target), the plugin instance and objective, the evaluation, and the
+ * reference log-probs when the method wants them cached. */
+static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
+  const experiment *e = c->e;
   const char *split = lcfg_string(&e->cfg, "data.forget_split");
   char retain_split[32];
   forget_split_retain(split, retain_split, sizeof retain_split);
-  c.e = e;
-  c.run_dir = run_dir;
-  c.caps = ms.plugin.desc->caps;
-  c.seed = (uint64_t)lcfg_int(&e->cfg, "unlearn.seed");
-  c.bs = (int)lcfg_int(&e->cfg, "unlearn.batch_size");
-  c.accum = (int)lcfg_int(&e->cfg, "unlearn.grad_accum");
-  c.epoch = -1;
-  experiment_format(e, &c.fmt);
-  experiment_eval_options(e, &c.eopt);
-  if (c.bs < 1 || c.bs > 4096 || c.accum < 1) {
-    lethe_errf(err, LETHE_E_CONFIG, "unlearn.batch_size must be in [1, 4096] and unlearn.grad_accum >= 1");
-    goto done;
-  }
-  if (stage_tokenizer(p.data.dir, &tok, err) != 0) goto done;
-  c.tok = tok;
-  tok_special_ids sp = tok_special(tok);
-  c.pad = sp.pad, c.eos = sp.eos;
-  if (load_forget_data(&c, p.data.dir, split, retain_split, err) != 0 ||
-      llama_load(&policy, p.target.dir, err) != 0 || llama_load(&ref, p.target.dir, err) != 0)
-    goto done;
-  experiment_set_compute(e, &policy);
-  experiment_set_compute(e, &ref);
-  c.policy = &policy;
-  c.ref = &ref; /* frozen target: reference logits for KL terms, forget KL in evaluation */
-  lethe_host_api host = {sizeof host, &c, host_metric, host_log};
-  if (method_instance_create(&c.inst, &ms.plugin, ms.params, &host, err) != 0 ||
-      objective_init(&c.obj, &policy, (c.caps & LETHE_CAP_REF_LOGITS) ? &ref : NULL, &c.inst, err) != 0)
-    goto done;
-  c.order = lethe_malloc(sizeof(int) * (size_t)c.n_forget);
-  long eff = (long)(c.bs < c.n_forget ? c.bs : c.n_forget) * c.accum;
-  c.steps_per_epoch = c.n_forget / eff > 1 ? c.n_forget / eff : 1;
-  c.total_steps = (long)(lcfg_float(&e->cfg, "unlearn.epochs") * c.n_forget) / eff;
-  if (c.total_steps < 1) c.total_steps = 1;
-  long every = lcfg_int(&e->cfg, "eval.every");
-  c.eval_every = every > 0 ? every : (!strcmp(split, "forget01") ? 1 : c.steps_per_epoch);
-  c.eval_at_start = lcfg_bool(&e->cfg, "eval.at_start");
-  c.mu_fraction = lcfg_float(&e->cfg, "eval.mu_fraction");
-  if (eval_data_load(&c.ed, p.data.dir, split, c.eopt.max_rows, err) != 0) goto done;
-  c.ews = eval_workspace_new();
-  char *retain_eval = lethe_path_join(p.retain_eval, "eval.json");
-  rc = eval_read_forget_tr(retain_eval, &c.retain_tr, &c.n_retain_tr, err);
-  free(retain_eval);
-  if (rc != 0) goto done;
-  rc = -1;
-  char *target_summary = lethe_path_join(p.target_eval, "summary.json");
-  json_t *ts = json_load_file(target_summary, 0, NULL);
-  c.target_mu = jnum(ts, "model_utility");
-  json_decref(ts);
-  free(target_summary);
-  if ((c.caps & LETHE_CAP_REF_LOGP) && !(c.caps & LETHE_CAP_REF_LOGITS) && build_ref_cache(&c, err) != 0)
-    goto done;
+  experiment_format(e, &c->fmt);
+  c->seed = (uint64_t)lcfg_int(&e->cfg, "unlearn.seed");
+  if (stage_tokenizer(p->data.dir, &c->tok, err) != 0) return -1;
+  tok_special_ids sp = tok_special(c->tok);
+  c->pad = sp.pad, c->eos = sp.eos;
+  if (load_forget_data(c, p->data.dir, split, retain_split, err) != 0 ||
+      llama_load(&c->policy, p->target.dir, err) != 0 || llama_load(&c->ref, p->target.dir, err) != 0)
+    return -1;
+  read_settings(c, split);
+  experiment_set_compute(e, &c->policy);
+  experiment_set_compute(e, &c->ref);
+  lethe_host_api host = {sizeof host, c, host_metric, host_log};
+  if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
+      objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,
+                     &c->inst, err) != 0)
+    return -1;
+  c->order = lethe_malloc(sizeof(int) * (size_t)c->n_forget);
+  if (load_eval_refs(c, p, split, err) != 0) return -1;
+  if ((c->caps & LETHE_CAP_REF_LOGP) && !(c->caps & LETHE_CAP_REF_LOGITS)) return build_ref_cache(c, err);
+  return 0;
+}
 
-  train_config tc = {0};
-  tc.opt.lr = lcfg_float(&e->cfg, "unlearn.lr");
-  tc.opt.weight_decay = lcfg_float(&e->cfg, "unlearn.weight_decay");
-  tc.opt.beta1 = 0.9, tc.opt.beta2 = 0.999, tc.opt.eps = 1e-8;
-  tc.total_steps = c.total_steps;
-  tc.warmup_steps = (long)(lcfg_float(&e->cfg, "unlearn.warmup_epochs") * c.steps_per_epoch);
-  tc.grad_accum = c.accum;
-  tc.max_grad_norm = lcfg_float(&e->cfg, "unlearn.max_grad_norm");
-  char label[96];
-  snprintf(label, sizeof label, "unlearn %s on %s", ms.plugin.desc->name, split);
-  tc.label = label;
-  char *ckpt = lethe_path_join(run_dir, "checkpoint.safetensors");
-  tc.checkpoint_path = ckpt;
-  tc.checkpoint_every = lcfg_int(&e->cfg, "unlearn.checkpoint_every");
-  tc.resume = e->resume;
-  tc.quiet = e->quiet;
-  tc.epochs = lcfg_float(&e->cfg, "unlearn.epochs");
-  c.tc = &tc;
-  long resumed = e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
-  if (resumed < 0) { /* a fresh start: no stale lines */
-    const char *files[] = {"steps.jsonl", "history.jsonl"};
-    for (int i = 0; i < 2 && dist_is_root(); i++) {
-      char *path = lethe_path_join(run_dir, files[i]);
-      unlink(path);
-      free(path);
-    }
-  } else {
-    json_decref(truncate_jsonl(run_dir, "steps.jsonl", resumed, err));
-    json_t *points = truncate_jsonl(run_dir, "history.jsonl", resumed, err);
-    for (size_t i = 0; i < json_array_size(points); i++) consider(&c, json_array_get(points, i));
-    json_decref(points);
-  }
-  train_result res;
-  rc = trainer_run(&policy, &tc, ul_micro, ul_after, &c, &res, err);
-  if (!dist_is_root()) goto finished; /* rank 0 writes the results */
-  if (rc == 0 && lcfg_bool(&e->cfg, "unlearn.save_model")) {
-    char *dir = lethe_path_join(run_dir, "model");
-    rc = llama_save(&policy, dir, err);
+/* The trainer's configuration (label and checkpoint path borrowed). */
+static void fill_train_config(const run_ctx *c, const char *label, const char *ckpt,
+                              train_config *tc) {
+  const lcfg *cfg = &c->e->cfg;
+  memset(tc, 0, sizeof *tc);
+  tc->opt.lr = lcfg_float(cfg, "unlearn.lr");
+  tc->opt.weight_decay = lcfg_float(cfg, "unlearn.weight_decay");
+  tc->opt.beta1 = 0.9, tc->opt.beta2 = 0.999, tc->opt.eps = 1e-8;
+  tc->total_steps = c->total_steps;
+  tc->warmup_steps = (long)(lcfg_float(cfg, "unlearn.warmup_epochs") * c->steps_per_epoch);
+  tc->grad_accum = c->accum;
+  tc->max_grad_norm = lcfg_float(cfg, "unlearn.max_grad_norm");
+  tc->label = label;
+  tc->checkpoint_path = ckpt;
+  tc->checkpoint_every = lcfg_int(cfg, "unlearn.checkpoint_every");
+  tc->resume = c->e->resume;
+  tc->quiet = c->e->quiet;
+  tc->epochs = lcfg_float(cfg, "unlearn.epochs");
+}
+
+/* Rank 0 after training: the model (if asked), summary.json, then DONE in
+ * place of the checkpoint. */
+static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double seconds,
+                      lethe_err *err) {
+  int rc = 0;
+  if (lcfg_bool(&c->e->cfg, "unlearn.save_model")) {
+    char *dir = lethe_path_join(c->run_dir, "model");
+    rc = llama_save(&c->policy, dir, err);
     free(dir);
   }
-  if (rc == 0) rc = write_summary(&c, &p, lethe_now() - t0, err);
+  if (rc == 0) rc = write_summary(c, p, seconds, err);
   if (rc == 0) {
     unlink(ckpt);
-    char *done_path = lethe_path_join(run_dir, "DONE");
+    char *done_path = lethe_path_join(c->run_dir, "DONE");
     rc = lethe_write_file_atomic(done_path, "ok\n", 3, err);
     free(done_path);
   }
-finished:
-  free(ckpt);
+  return rc;
+}
+
+int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
+  experiment *e = (experiment *)ce; /* the resolved method is recorded in e->cfg */
+  double t0 = lethe_now();
+  prepared p = {0};
+  run_ctx c = {.e = e, .run_dir = run_dir};
+  char *ckpt = lethe_path_join(run_dir, "checkpoint.safetensors");
+  int rc = -1;
+  c.bs = (int)lcfg_int(&e->cfg, "unlearn.batch_size");
+  c.accum = (int)lcfg_int(&e->cfg, "unlearn.grad_accum");
+  if (c.bs < 1 || c.bs > STAGE_MAX_BATCH || c.accum < 1) {
+    lethe_errf(err, LETHE_E_CONFIG, "unlearn.batch_size must be in [1, %d] and unlearn.grad_accum >= 1",
+               STAGE_MAX_BATCH);
+    goto done;
+  }
+  /* the method before the stages: a wrong name or parameter costs no stage */
+  if (method_spec_from_config(&c.ms, lcfg_setting(&e->cfg, "method"),
+                              (const char *const *)e->method_overrides, e->n_method_overrides,
+                              err) != 0 ||
+      prepare_stages(e, STAGES_ALL, &p, err) != 0 || lethe_mkdir_p(run_dir, err) != 0 ||
+      lcfg_record_method(&e->cfg, experiment_schema, &c.ms, err) != 0)
+    goto done;
+  char *config_path = lethe_path_join(run_dir, "config.cfg");
+  rc = dist_is_root() ? lcfg_write(&e->cfg, config_path, err) : 0;
+  free(config_path);
+  if (rc != 0 || (rc = open_run(&c, &p, err)) != 0) goto done;
+  train_config tc;
+  char label[96];
+  snprintf(label, sizeof label, "unlearn %s on %s", c.ms.plugin.desc->name, c.ed.forget_split);
+  fill_train_config(&c, label, ckpt, &tc);
+  c.tc = &tc;
+  long resumed = e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
+  if ((rc = resume_history(&c, resumed, err)) != 0) goto done;
+  train_result res;
+  rc = trainer_run(&c.policy, &tc, ul_micro, ul_after, &c, &res, err);
+  if (rc == 0 && dist_is_root()) rc = finish_run(&c, &p, ckpt, lethe_now() - t0, err);
 done:
+  free(ckpt);
   run_ctx_free(&c);
-  if (ms.params) method_spec_free(&ms);
-  llama_free(&policy);
-  llama_free(&ref);
-  if (tok) tok_free(tok);
   prepared_free(&p);
   return rc;
 }

@@ -20,4 +20,14 @@
  * rank 0 alone writes files (the others wait where they must read them). */
 int run_unlearn(const experiment *e, const char *run_dir, lethe_err *err);
 
+/* On resume: keeps the lines of run_dir/file (steps.jsonl, history.jsonl)
+ * whose "step" is at most `step`, rank 0 rewriting the file, and appends
+ * them as JSON objects to the array kept. A last line without its newline
+ * is a write torn by the kill, and is dropped; any other line that is not a
+ * JSON object is an error naming the file and the line. A missing file has
+ * no lines. */
+struct json_t;
+int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, struct json_t *kept,
+                           lethe_err *err);
+
 #endif

@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
   lethe_err err = {0};
   float *ref_logp = lethe_alloc_aligned(sizeof(float) * (size_t)n);
   double t0 = lethe_now();
-  if (objective_ref_logp(&npo.model, &tb, ref_logp, &err) != 0) die(&err);
+  if (objective_target_logp(&npo.model, &tb, ref_logp, &err) != 0) die(&err);
   double ref_secs = lethe_now() - t0;
   step(&ga, &tb, seg, NULL, 0, reps + 1); /* warm-up: primitive creation */
   step(&npo, &tb, seg, ref_logp, 0, reps + 1);

@@ -106,7 +106,8 @@ START_TEST(test_block_attention_matches_kv_cache) {
   loss(&s, 1);
   float *tensors[] = {s.m.params.wq, s.m.params.wk, s.m.params.wv};
   float *grads[] = {s.m.grads.wq, s.m.grads.wk, s.m.grads.wv};
-  size_t sizes[] = {s.m.param_sizes[2], s.m.param_sizes[3], s.m.param_sizes[4]};
+  size_t sizes[] = {s.m.param_sizes[LLAMA_PARAM_WQ], s.m.param_sizes[LLAMA_PARAM_WK],
+                    s.m.param_sizes[LLAMA_PARAM_WV]};
   float *an = malloc(sizeof(float) * sizes[0]);
   lethe_rng rng;
   lethe_rng_seed(&rng, 3);
@@ -207,7 +208,7 @@ START_TEST(test_bf16_generation) {
   fprintf(stderr, "bf16 vs f32 KV-cache logits: %.2e absolute\n", worst);
   /* weights changed between sequences are seen: doubling the head (exact in
    * bf16) doubles every logit exactly */
-  for (size_t i = 0; i < s.m.param_sizes[11]; i++) s.m.params.lm_head[i] *= 2.0f;
+  for (size_t i = 0; i < s.m.param_sizes[LLAMA_PARAM_LM_HEAD]; i++) s.m.params.lm_head[i] *= 2.0f;
   kv_logits(&s, &c, 40, l16x2);
   for (size_t i = 0; i < n; i++) ck_assert_float_eq(l16x2[i], 2.0f * l16[i]);
   llama_kv_free(&c);

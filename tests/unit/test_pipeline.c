@@ -143,6 +143,42 @@ START_TEST(test_unlearning_run_writes_history) {
 }
 END_TEST
 
+/* Resume keeps the lines up to the checkpoint's step, drops a torn last
+ * line, and refuses (naming file and line) one it cannot parse. */
+START_TEST(test_resume_truncates_history) {
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/truncate", cache_dir);
+  lethe_err err = {0};
+  ck_assert_int_eq(lethe_mkdir_p(dir, &err), 0);
+  char *path = lethe_path_join(dir, "history.jsonl");
+  const char *good = "{\"step\": 0}\n{\"step\": 2, \"x\": 1}\n{\"step\": 4}\n{\"step\": 6";
+  ck_assert_int_eq(lethe_write_file_atomic(path, good, strlen(good), &err), 0);
+  json_t *kept = json_array();
+  ck_assert_msg(unlearn_truncate_jsonl(dir, "history.jsonl", 2, kept, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(json_array_size(kept), 2);
+  char *text;
+  size_t len;
+  ck_assert_int_eq(lethe_read_file(path, 1 << 20, &text, &len, &err), 0);
+  ck_assert_str_eq(text, "{\"step\": 0}\n{\"step\": 2, \"x\": 1}\n");
+  free(text);
+  const char *bad = "{\"step\": 0}\nnot json\n{\"step\": 1}\n";
+  ck_assert_int_eq(lethe_write_file_atomic(path, bad, strlen(bad), &err), 0);
+  ck_assert_int_ne(unlearn_truncate_jsonl(dir, "history.jsonl", 2, kept, &err), 0);
+  char where[256];
+  snprintf(where, sizeof where, "%s:2:", path);
+  ck_assert_msg(strstr(err.msg, where) != NULL, "%s", err.msg);
+  ck_assert_int_eq(lethe_read_file(path, 1 << 20, &text, &len, &err), 0);
+  ck_assert_str_eq(text, bad); /* left as it was */
+  free(text);
+  json_decref(kept);
+  kept = json_array();
+  ck_assert_int_eq(unlearn_truncate_jsonl(dir, "steps.jsonl", 2, kept, &err), 0); /* none */
+  ck_assert_int_eq(json_array_size(kept), 0);
+  json_decref(kept);
+  free(path);
+}
+END_TEST
+
 /* probability and truth ratio of the first retain row, from `lethe score` */
 START_TEST(test_eval_matches_lethe_score) {
   experiment e;
@@ -292,6 +328,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
   tcase_add_test(tc, test_unlearning_run_writes_history);
+  tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
   tcase_add_test(tc, test_eval_shared_prompt_equals_pairwise);
   suite_add_tcase(s, tc);

@@ -290,7 +290,7 @@ static inline int block_end(int i, int t, int block) {
   return end < t ? end : t;
 }
 
-void LETHE_ISA_NAME(attention_softmax_blocked_bf16)(float *scores, uint16_t *probs16, const int32_t *key_mask,
+void LETHE_ISA_NAME(attention_softmax_blocked)(float *scores, uint16_t *probs16, const int32_t *key_mask,
                                     int b, int h, int t, int block) {
   int64_t rows = (int64_t)b * h * t;
 #pragma omp parallel for schedule(static)
@@ -301,13 +301,8 @@ void LETHE_ISA_NAME(attention_softmax_blocked_bf16)(float *scores, uint16_t *pro
   }
 }
 
-void LETHE_ISA_NAME(attention_softmax_blocked)(float *scores, const int32_t *key_mask, int b, int h, int t,
-                               int block) {
-  attention_softmax_blocked_bf16(scores, NULL, key_mask, b, h, t, block);
-}
-
 void LETHE_ISA_NAME(attention_softmax)(float *scores, const int32_t *key_mask, int b, int h, int t) {
-  LETHE_ISA_NAME(attention_softmax_blocked)(scores, key_mask, b, h, t, t);
+  LETHE_ISA_NAME(attention_softmax_blocked)(scores, NULL, key_mask, b, h, t, t);
 }
 
 static void softmax_backward_row(float *d, const float *p, int last, int end) {
@@ -319,7 +314,7 @@ static void softmax_backward_row(float *d, const float *p, int last, int end) {
   for (int j = last + 1; j < end; j++) d[j] = 0.0f;
 }
 
-void LETHE_ISA_NAME(attention_softmax_backward_blocked_bf16)(float *datt, uint16_t *datt16, const float *att,
+void LETHE_ISA_NAME(attention_softmax_backward_blocked)(float *datt, uint16_t *datt16, const float *att,
                                              int b, int h, int t, int block) {
   int64_t rows = (int64_t)b * h * t;
 #pragma omp parallel for schedule(static)
@@ -330,13 +325,8 @@ void LETHE_ISA_NAME(attention_softmax_backward_blocked_bf16)(float *datt, uint16
   }
 }
 
-void LETHE_ISA_NAME(attention_softmax_backward_blocked)(float *datt, const float *att, int b, int h, int t,
-                                        int block) {
-  attention_softmax_backward_blocked_bf16(datt, NULL, att, b, h, t, block);
-}
-
 void LETHE_ISA_NAME(attention_softmax_backward)(float *datt, const float *att, int b, int h, int t) {
-  LETHE_ISA_NAME(attention_softmax_backward_blocked)(datt, att, b, h, t, t);
+  LETHE_ISA_NAME(attention_softmax_backward_blocked)(datt, NULL, att, b, h, t, t);
 }
 
 /* ---- GQA ------------------------------------------------------------------- */

@@ -1,0 +1,124 @@
+/* eval_io — the files of evaluation: the eval sets read from a TOFU
+ * directory, eval.json and summary.json written, a retain model's forget
+ * truth ratios read back. Not here: computing any number (evaluate.c). */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_file.h"
+#include "evaluate/evaluate.h"
+
+int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
+                   lethe_err *err) {
+  memset(d, 0, sizeof *d);
+  char forget_name[96];
+  snprintf(forget_name, sizeof forget_name, "%s_perturbed", forget_split);
+  const char *names[TOFU_N_SETS] = {forget_name, "retain_perturbed", "real_authors_perturbed",
+                                    "world_facts_perturbed"};
+  unsigned need[TOFU_N_SETS] = {TOFU_F_PARA_A | TOFU_F_PERTURBED, TOFU_F_PARA_A | TOFU_F_PERTURBED,
+                                TOFU_F_PERTURBED, TOFU_F_PERTURBED};
+  for (int s = 0; s < TOFU_N_SETS; s++) {
+    if (tofu_load_split(dir, names[s], need[s], &d->sets[s], err) != 0) {
+      eval_data_free(d);
+      return -1;
+    }
+    /* the first max_rows rows, as TOFU's code */
+    for (size_t i = (size_t)max_rows; i < d->sets[s].n; i++) tofu_qa_free(&d->sets[s].rows[i]);
+    if (d->sets[s].n > (size_t)max_rows) d->sets[s].n = (size_t)max_rows;
+  }
+  d->forget_split = lethe_strdup(forget_split);
+  return 0;
+}
+
+void eval_data_free(eval_data *d) {
+  for (int s = 0; s < TOFU_N_SETS; s++) tofu_set_free(&d->sets[s]);
+  free(d->forget_split);
+  memset(d, 0, sizeof *d);
+}
+
+/* JSON numbers: NaN/Inf become null. */
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+json_t *eval_summary_json(const eval_report *r) {
+  json_t *o = json_object();
+  json_object_set_new(o, "model_utility", num(r->model_utility));
+  json_object_set_new(o, "forget_quality", num(r->forget_quality));
+  json_object_set_new(o, "forget_kl", num(r->forget_kl));
+  json_object_set_new(o, "forget_truth_ratio_median", num(r->forget_truth_ratio_median));
+  for (int s = 0; s < TOFU_N_SETS; s++) {
+    json_t *set = json_object();
+    json_object_set_new(set, "prob", num(r->summary[s].prob));
+    json_object_set_new(set, "rouge", num(r->summary[s].rouge));
+    json_object_set_new(set, "truth", num(r->summary[s].truth));
+    json_object_set_new(set, "n", json_integer((json_int_t)r->n[s]));
+    json_object_set_new(o, tofu_set_keys[s], set);
+  }
+  return o;
+}
+
+static int write_json(const char *dir, const char *name, json_t *j, lethe_err *err) {
+  char *path = lethe_path_join(dir, name);
+  int rc = lethe_json_write_atomic(path, j, JSON_INDENT(1) | JSON_ENSURE_ASCII, LETHE_JSON_NEWLINE,
+                                   err);
+  free(path);
+  return rc;
+}
+
+int eval_report_write(const eval_report *r, const eval_data *d, const char *dir, lethe_err *err) {
+  if (lethe_mkdir_p(dir, err) != 0) return -1;
+  json_t *all = json_object();
+  for (int s = 0; s < TOFU_N_SETS; s++) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->n[s]; i++) {
+      const eval_example *e = &r->ex[s][i];
+      json_t *o = json_object();
+      json_object_set_new(o, "question", json_string(d->sets[s].rows[i].question));
+      json_object_set_new(o, "answer", json_string(d->sets[s].rows[i].answer));
+      json_object_set_new(o, "generation", json_string(e->generation ? e->generation : ""));
+      json_object_set_new(o, "avg_nll", num(e->avg_nll));
+      json_object_set_new(o, "prob", num(e->prob));
+      json_object_set_new(o, "truth_ratio", num(e->truth_ratio));
+      json_object_set_new(o, "rouge", num(e->rouge));
+      if (isfinite(e->kl)) json_object_set_new(o, "kl", num(e->kl));
+      json_array_append_new(arr, o);
+    }
+    json_object_set_new(all, tofu_set_keys[s], arr);
+  }
+  json_t *summary = eval_summary_json(r);
+  json_object_set_new(summary, "forget_split", json_string(d->forget_split));
+  int rc = write_json(dir, "eval.json", all, err);
+  if (rc == 0) rc = write_json(dir, "summary.json", summary, err);
+  json_decref(all);
+  json_decref(summary);
+  return rc;
+}
+
+int eval_read_forget_tr(const char *eval_json, double **tr, size_t *n, lethe_err *err) {
+  json_error_t jerr;
+  json_t *root = json_load_file(eval_json, 0, &jerr);
+  *tr = NULL;
+  *n = 0;
+  if (!root)
+    return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: %s", eval_json, jerr.line, jerr.text);
+  json_t *forget = json_object_get(root, "forget");
+  if (!json_is_array(forget) || json_array_size(forget) == 0) {
+    json_decref(root);
+    return lethe_errf(err, LETHE_E_FORMAT, "%s: no \"forget\" array of examples", eval_json);
+  }
+  *n = json_array_size(forget);
+  *tr = lethe_malloc(sizeof(double) * *n);
+  for (size_t i = 0; i < *n; i++) {
+    json_t *v = json_object_get(json_array_get(forget, i), "truth_ratio");
+    if (!json_is_number(v)) {
+      free(*tr);
+      *tr = NULL;
+      json_decref(root);
+      return lethe_errf(err, LETHE_E_FORMAT, "%s: forget example %zu has no numeric truth_ratio",
+                        eval_json, i);
+    }
+    (*tr)[i] = json_number_value(v);
+  }
+  json_decref(root);
+  return 0;
+}

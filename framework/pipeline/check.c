@@ -1,0 +1,169 @@
+/* check — a command's inputs checked before any work (see check.h). */
+#include "pipeline/check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "method/method_host.h"
+
+/* path must be a file this process can read; `what` says what it is for. */
+static int check_path(const char *path, const char *what, lethe_err *err) {
+  struct stat st;
+  if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+    return lethe_errf(err, LETHE_E_IO, "%s: cannot read %s (%s)", path, what, strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    return lethe_errf(err, LETHE_E_IO, "%s: %s is a directory, not a file", path, what);
+  return 0;
+}
+
+static int check_file(const char *dir, const char *name, const char *what, lethe_err *err) {
+  char *path = lethe_path_join(dir, name);
+  int rc = check_path(path, what, err);
+  free(path);
+  return rc;
+}
+
+static int check_dir(const char *dir, const char *what, lethe_err *err) {
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return lethe_errf(err, LETHE_E_IO, "%s: cannot open %s (%s)", dir, what, strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return lethe_errf(err, LETHE_E_IO, "%s: %s is not a directory", dir, what);
+  return 0;
+}
+
+/* dir exists and is writable, or its nearest existing ancestor is a
+ * directory where it can be created. */
+static int check_writable_dir(const char *dir, const char *what, lethe_err *err) {
+  char *at = lethe_strdup(*dir ? dir : ".");
+  struct stat st;
+  int rc = 0;
+  while (stat(at, &st) != 0 && errno == ENOENT) {
+    char *slash = strrchr(at, '/');
+    if (!slash) {
+      strcpy(at, ".");
+    } else {
+      if (slash == at) slash++; /* "/x" → "/" */
+      *slash = '\0';
+    }
+  }
+  if (stat(at, &st) != 0)
+    rc = lethe_errf(err, LETHE_E_IO, "%s: %s cannot be created (%s: %s)", dir, what, at, strerror(errno));
+  else if (!S_ISDIR(st.st_mode))
+    rc = lethe_errf(err, LETHE_E_IO, "%s: %s cannot be created (%s is not a directory)", dir, what, at);
+  else if (access(at, W_OK | X_OK) != 0)
+    rc = lethe_errf(err, LETHE_E_IO, "%s: %s cannot be written (%s: %s)", dir, what, at, strerror(errno));
+  free(at);
+  return rc;
+}
+
+/* An integer setting in [min, max], with its file:line on error. */
+static int check_range(const experiment *e, const char *key, long min, long max, lethe_err *err) {
+  long v = lcfg_int(&e->cfg, key);
+  if (v >= min && v <= max) return 0;
+  char where[600];
+  lcfg_where(lcfg_setting(&e->cfg, key), where, sizeof where);
+  return lethe_errf(err, LETHE_E_CONFIG, "%s: %s must be in [%ld, %ld], not %ld", where, key, min,
+                    max, v);
+}
+
+/* The four eval sets of a forget split (evaluate.h's eval_data_load). */
+static int check_eval_sets(const char *dir, const char *split, lethe_err *err) {
+  char forget[96];
+  snprintf(forget, sizeof forget, "%s_perturbed.json", split);
+  const char *files[] = {forget, "retain_perturbed.json", "real_authors_perturbed.json",
+                         "world_facts_perturbed.json"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    if (check_file(dir, files[i], "an eval set", err) != 0) return -1;
+  return 0;
+}
+
+/* The TOFU files the stages and the run in `what` read from data.dir. */
+static int check_data_dir(const char *dir, const char *split, const char *retain, unsigned what,
+                          lethe_err *err) {
+  char forget_file[96], retain_file[96];
+  snprintf(forget_file, sizeof forget_file, "%s.json", split);
+  snprintf(retain_file, sizeof retain_file, "%s.json", retain);
+  if (check_dir(dir, "data.dir", err) != 0 ||
+      check_file(dir, "tokenizer.json", "the data's tokenizer", err) != 0 ||
+      check_file(dir, "pretrain.json", "the base model's data", err) != 0)
+    return -1;
+  if ((what & EXPERIMENT_CHECK_TARGET) && check_file(dir, "full.json", "the target's data", err) != 0)
+    return -1;
+  if ((what & (EXPERIMENT_CHECK_RETAIN | EXPERIMENT_CHECK_METHOD)) &&
+      check_file(dir, retain_file, "the retain split", err) != 0)
+    return -1;
+  if ((what & EXPERIMENT_CHECK_RETAIN) && check_eval_sets(dir, split, err) != 0) return -1;
+  if ((what & EXPERIMENT_CHECK_METHOD) &&
+      (check_file(dir, forget_file, "the forget split", err) != 0 ||
+       check_file(dir, "idontknow.jsonl", "the idk answers", err) != 0))
+    return -1;
+  return 0;
+}
+
+/* The method's plugin and parameters, resolved as run_unlearn will. */
+static int check_method(const experiment *e, lethe_err *err) {
+  method_spec ms = {0};
+  if (method_spec_from_config(&ms, lcfg_setting(&e->cfg, "method"),
+                              (const char *const *)e->method_overrides, e->n_method_overrides,
+                              err) != 0)
+    return -1;
+  method_spec_free(&ms);
+  return 0;
+}
+
+unsigned experiment_check_stages(stage_set which) {
+  switch (which) {
+  case STAGES_BASE: return EXPERIMENT_CHECK_BASE;
+  case STAGES_TARGET: return EXPERIMENT_CHECK_BASE | EXPERIMENT_CHECK_TARGET;
+  case STAGES_RETAIN: return EXPERIMENT_CHECK_BASE | EXPERIMENT_CHECK_RETAIN;
+  default: return EXPERIMENT_CHECK_TRAIN;
+  }
+}
+
+int experiment_check(const experiment *e, const char *out_dir, unsigned what, lethe_err *err) {
+  const char *split = lcfg_string(&e->cfg, "data.forget_split"), *data_dir = lcfg_string(&e->cfg, "data.dir");
+  char retain[32];
+  if (!forget_split_retain(split, retain, sizeof retain)) {
+    char where[600];
+    lcfg_where(lcfg_setting(&e->cfg, "data.forget_split"), where, sizeof where);
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
+  }
+  if ((what & EXPERIMENT_CHECK_METHOD) && check_method(e, err) != 0) return -1;
+  const struct {
+    unsigned bit;
+    const char *key;
+  } batches[] = {{EXPERIMENT_CHECK_BASE, "base.batch_size"},
+                 {EXPERIMENT_CHECK_TARGET | EXPERIMENT_CHECK_RETAIN, "finetune.batch_size"},
+                 {EXPERIMENT_CHECK_RETAIN | EXPERIMENT_CHECK_METHOD, "eval.batch_size"},
+                 {EXPERIMENT_CHECK_METHOD, "unlearn.batch_size"}};
+  for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
+    if ((what & batches[i].bit) && check_range(e, batches[i].key, 1, STAGE_MAX_BATCH, err) != 0)
+      return -1;
+  if ((what & EXPERIMENT_CHECK_METHOD) && check_range(e, "unlearn.grad_accum", 1, 1L << 30, err) != 0)
+    return -1;
+  if (*data_dir && check_data_dir(data_dir, split, retain, what, err) != 0) return -1;
+  if (what && check_writable_dir(e->cache_dir, "the stage cache", err) != 0) return -1;
+  if (out_dir && check_writable_dir(out_dir, "the output directory", err) != 0) return -1;
+  return 0;
+}
+
+int eval_inputs_check(const eval_inputs *in, lethe_err *err) {
+  const char *models[] = {in->model_dir, in->ref_dir};
+  for (int i = 0; i < 2; i++)
+    if (models[i] && (check_dir(models[i], "a model directory", err) != 0 ||
+                      check_file(models[i], "config.json", "the model's config", err) != 0 ||
+                      check_file(models[i], "model.safetensors", "the model's weights", err) != 0))
+      return -1;
+  if (check_dir(in->data_dir, "the data directory", err) != 0 ||
+      check_file(in->data_dir, "tokenizer.json", "the data's tokenizer", err) != 0 ||
+      check_eval_sets(in->data_dir, in->split, err) != 0)
+    return -1;
+  if (in->retain_eval && check_path(in->retain_eval, "the retain model's eval.json", err) != 0)
+    return -1;
+  return check_writable_dir(in->out_dir, "the output directory", err);
+}
