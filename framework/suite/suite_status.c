@@ -31,8 +31,8 @@ int suite_marker_write(const char *out_dir, const suite_run *r, const char *mark
   int rc = lethe_write_file_atomic(path, text, strlen(text), err);
   free(path);
   if (rc != 0)
-    return lethe_err_prefix(err, "run %s: cannot write its %s marker (`lethe suite status` would "
-                            "not show it as %s)", r->name, marker, marker);
+    return lethe_err_prefix(err, "run %s: cannot write its %s marker (read by `lethe suite status`)",
+                            r->name, marker);
   return 0;
 }
 
