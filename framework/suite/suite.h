@@ -36,7 +36,8 @@ typedef struct suite_kind {
   const char *command;
   const char *flag;      /* NULL: none */
   int shared_stages;     /* 1: the runs' cached stages are built first (`lethe train --stages`) */
-  /* One line about a finished run from its summary.json (NULL: unreadable). */
+  /* One line about a finished run from its summary.json ("done" when the
+   * file holds none of the kind's numbers). */
   void (*summarize)(const char *summary_path, char *buf, size_t n);
   /* After every run is done: writes the suite's report, or names the
    * command that does; line gets what to tell the user. */

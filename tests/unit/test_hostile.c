@@ -343,6 +343,15 @@ START_TEST(test_suite_run_count_and_names) {
   ck_assert_int_eq(suite_load(&s, path, &err), -1);
   ck_assert_has(err.msg, "unknown kind \"nope\" (known: tofu, synthetic)");
   free(path);
+  /* every kind core/kind.h names has a complete row of the suite's table */
+  for (int k = 0; k < LETHE_N_KINDS; k++) {
+    const suite_kind *row = suite_kind_find(lethe_kind_name((lethe_kind)k));
+    ck_assert_ptr_nonnull(row);
+    ck_assert_int_eq(row->id, k);
+    ck_assert(row->validate && row->command && row->summarize && row->report);
+  }
+  ck_assert_ptr_null(suite_kind_find("nope"));
+  ck_assert_ptr_null(suite_kind_find(NULL));
   remove_dir();
 }
 END_TEST
