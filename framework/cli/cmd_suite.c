@@ -35,12 +35,13 @@ static int report(const suite *s, const char *dir, lethe_err *err) {
 }
 
 int cmd_suite(int argc, char **argv) {
-  static const char *const actions[] = {"run", "validate", "status"};
+  enum { RUN, VALIDATE, STATUS, N_ACTIONS };
+  static const char *const actions[N_ACTIONS] = {"run", "validate", "status"};
   int action = -1;
-  for (int a = 0; argc >= 3 && a < 3; a++)
+  for (int a = 0; argc >= 3 && a < N_ACTIONS; a++)
     if (!strcmp(argv[1], actions[a])) action = a;
   if (action < 0) return cli_usage_error("suite", "expected 'run FILE', 'validate FILE' or 'status FILE'");
-  int is_run = action == 0, takes_s = action != 2, takes_out = action != 1;
+  int is_run = action == RUN, takes_s = action != STATUS, takes_out = action != VALIDATE;
   const char *file = argv[2], *out = NULL, *v;
   const char **extra = lethe_calloc((size_t)argc, sizeof *extra);
   suite_options opt = {1, 0, 0, NULL, extra, 0};
@@ -74,8 +75,9 @@ int cmd_suite(int argc, char **argv) {
     return 1;
   }
   char *dir = out ? lethe_strdup(out) : suite_default_out(&s);
-  int rc = action == 2 ? suite_print_status(&s, dir, &err) : suite_validate(&s, extra, opt.n_extra, &err);
-  if (rc == 0 && action == 1)
+  int rc = action == STATUS ? suite_print_status(&s, dir, &err)
+                            : suite_validate(&s, extra, opt.n_extra, &err);
+  if (rc == 0 && action == VALIDATE)
     printf("%s: %d runs of kind %s, every one valid\n", file, s.n_runs, lethe_kind_name(s.kind->id));
   if (rc == 0 && is_run) rc = suite_execute(&s, dir, &opt, &err);
   if (rc == 0 && is_run && dist_is_root()) rc = report(&s, dir, &err); /* rank 0 writes the report */

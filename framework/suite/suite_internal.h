@@ -59,7 +59,8 @@ void suite_file_free(suite_file *f);
 char *suite_value_text(const config_setting_t *v);
 /* Flattens a group of settings into "path=value" overrides. */
 int suite_flatten(const config_setting_t *g, const char *prefix, suite_strvec *out, lethe_err *err);
-/* "file:line" of a setting. */
+/* "file:line" of a setting, for a message (lethe_err holds 1024 bytes). */
+#define SUITE_WHERE_MAX 600
 void suite_where(const config_setting_t *s, char *buf, size_t n);
 
 /* ---- suite_status.c ---------------------------------------------------------- */

@@ -73,7 +73,7 @@ static char *child_path(const char *prefix, const config_setting_t *s) {
 int suite_flatten(const config_setting_t *g, const char *prefix, suite_strvec *out, lethe_err *err) {
   for (int i = 0; i < config_setting_length(g); i++) {
     config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-    char *path = child_path(prefix, s), *text = NULL, w[600];
+    char *path = child_path(prefix, s), *text = NULL, w[SUITE_WHERE_MAX];
     int rc = 0;
     if (config_setting_is_group(s)) {
       rc = suite_flatten(s, path, out, err);
@@ -92,7 +92,7 @@ int suite_flatten(const config_setting_t *g, const char *prefix, suite_strvec *o
 
 /* One grid dimension: a non-empty list of scalars. */
 static int check_dim(const config_setting_t *s, const char *path, lethe_err *err) {
-  char w[600];
+  char w[SUITE_WHERE_MAX];
   suite_where(s, w, sizeof w);
   if (!config_setting_is_array(s) && !config_setting_is_list(s))
     return lethe_errf(err, LETHE_E_CONFIG, "%s: grid.%s must be a list of values, e.g. [1, 2]", w, path);
@@ -134,7 +134,7 @@ static int check_top_level(config_setting_t *root, lethe_err *err) {
     int ok = 0;
     for (int k = 0; known[k]; k++) ok |= !strcmp(known[k], config_setting_name(c));
     if (!ok) {
-      char w[600];
+      char w[SUITE_WHERE_MAX];
       suite_where(c, w, sizeof w);
       return lethe_errf(err, LETHE_E_CONFIG,
                         "%s: unknown suite setting '%s' (known: name, base, set, grid, groups)", w,
@@ -160,7 +160,7 @@ static char *suite_name(const config_t *cfg, const char *path) {
 static int read_kind(const config_t *cfg, suite *s, lethe_err *err) {
   config_t b;
   config_init(&b);
-  char *bd = lethe_strdup(s->base), w[600];
+  char *bd = lethe_strdup(s->base), w[SUITE_WHERE_MAX];
   config_set_include_dir(&b, dirname(bd));
   const char *kind = lethe_kind_name(LETHE_KIND_TOFU);
   int rc = 0;
@@ -204,7 +204,7 @@ static int read_settings(suite_file *f, const char *path, lethe_err *err) {
   for (int g = 0; g < f->n_groups; g++) {
     config_setting_t *gr = config_setting_get_elem(groups, (unsigned)g), *gset;
     const char *gname;
-    char w[600];
+    char w[SUITE_WHERE_MAX];
     suite_where(gr, w, sizeof w);
     if (!config_setting_is_group(gr) || config_setting_lookup_string(gr, "name", &gname) != CONFIG_TRUE ||
         !(gset = config_setting_get_member(gr, "set")) || !config_setting_is_group(gset))

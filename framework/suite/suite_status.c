@@ -36,7 +36,11 @@ int suite_marker_write(const char *out_dir, const suite_run *r, const char *mark
   return 0;
 }
 
-/* 1 when pid is a live (not zombie) process. */
+/* The largest RUNNING marker read: a pid and a newline. */
+#define RUNNING_MARKER_MAX 64
+
+/* 1 when pid is a live (not zombie) process: the state after the command
+ * name in /proc/PID/stat ("PID (COMM) S ...", COMM at most 16 bytes). */
 static int process_alive(pid_t pid) {
   char path[64], buf[256];
   snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -59,7 +63,7 @@ static run_state state_of(const char *out_dir, const suite_run *run) {
     char *m = suite_run_path(out_dir, run, "RUNNING"), *text;
     size_t len;
     run_state state = RUN_PENDING;
-    if (lethe_read_file(m, 64, &text, &len, NULL) == 0) {
+    if (lethe_read_file(m, RUNNING_MARKER_MAX, &text, &len, NULL) == 0) {
       long pid = strtol(text, NULL, 10);
       if (pid > 0 && process_alive((pid_t)pid)) state = RUN_RUNNING;
       free(text);
