@@ -15,3 +15,7 @@ set_tests_properties(suite_progress PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT
 # the rooms' dependency order, file and function sizes, no cycles between files
 add_test(NAME architecture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/arch/check_architecture.py
   ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+# every run of a suite checked before any starts (a method typo fails in
+# milliseconds, tofu and synthetic alike); markers that cannot be written
+add_test(NAME suite_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_check_test.sh $<TARGET_FILE:lethe>)
+set_tests_properties(suite_check PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive")

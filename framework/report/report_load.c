@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kind.h"
 #include "report/report.h"
 #include "report/svg.h"
 
@@ -484,7 +485,7 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
   if (!json_is_object(suite) || !json_is_array(runs))
     return lethe_errf(err, LETHE_E_FORMAT, "%s: expected an object with a \"runs\" array", path);
   const char *kind = json_string_value(json_object_get(suite, "kind"));
-  if (kind && strcmp(kind, "tofu"))
+  if (kind && lethe_kind_parse(kind) != LETHE_KIND_TOFU)
     return lethe_errf(err, LETHE_E_USAGE,
                       "%s: a \"%s\" suite, not a TOFU one; its report is `lethe %s-report %s`",
                       path, kind, kind, r->dir);

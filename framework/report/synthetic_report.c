@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/kind.h"
 #include "metrics/stats.h"
 #include "report/synthetic_report.h"
 
@@ -172,7 +173,7 @@ static int add_run(report *r, const char *summary_path, lethe_err *err) {
   json_t *sum = json_load_file(summary_path, 0, &je);
   if (!sum) return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: %s", summary_path, je.line, je.text);
   const char *kind = json_string_value(json_object_get(sum, "kind"));
-  if (!kind || strcmp(kind, "synthetic")) { /* another kind of run: not ours */
+  if (lethe_kind_parse(kind) != LETHE_KIND_SYNTHETIC) { /* another kind of run: not ours */
     json_decref(sum);
     return 0;
   }

@@ -12,12 +12,40 @@
  * Runs = grid (cartesian, in file order) × groups (each group once; none =
  * one run per grid point). Output directory: suite.json (the expansion),
  * runs/<name>/ per run (the unlearning run's files, log.txt, DONE/FAILED).
+ * The base experiment's `kind` picks a row of the kind table (suite_kind):
+ * how every run is checked before any starts, which `lethe` command runs
+ * one, and what is reported at the end.
  * Not here: what a run does (unlearn.h, synthetic.h) or the report.
  */
 #ifndef LETHE_SUITE_H
 #define LETHE_SUITE_H
 
 #include "core/core.h"
+#include "core/kind.h"
+
+/* ---- experiment kinds ------------------------------------------------------------
+ * One row per kind (core/kind.h names them); adding a kind is one row and the
+ * room that runs it. */
+typedef struct suite_kind {
+  lethe_kind id;         /* its name: lethe_kind_name(id) */
+  /* Checks one run's configuration (the base experiment with overrides) as
+   * its command will read it, without running anything. */
+  int (*validate)(const char *base, const char *const *overrides, int n_overrides,
+                  lethe_err *err);
+  /* run: `lethe COMMAND BASE --out RUN_DIR [FLAG] --quiet -s ...` */
+  const char *command;
+  const char *flag;      /* NULL: none */
+  int shared_stages;     /* 1: the runs' cached stages are built first (`lethe train --stages`) */
+  /* One line about a finished run from its summary.json ("done" when the
+   * file holds none of the kind's numbers). */
+  void (*summarize)(const char *summary_path, char *buf, size_t n);
+  /* After every run is done: writes the suite's report, or names the
+   * command that does; line gets what to tell the user. */
+  int (*report)(const char *out_dir, char *line, size_t n, lethe_err *err);
+} suite_kind;
+
+/* The row of kind `name`; NULL for an unknown name. */
+const suite_kind *suite_kind_find(const char *name);
 
 typedef struct suite_run {
   char *name;        /* directory name, from the varying values */
@@ -28,7 +56,7 @@ typedef struct suite_run {
 
 typedef struct suite {
   char *path, *name, *base;  /* suite file, suite name, base experiment (resolved path) */
-  char *kind;                /* the base experiment's kind: "tofu" or "synthetic" */
+  const suite_kind *kind;    /* the base experiment's kind */
   char **dims;               /* grid dimension paths */
   int n_dims;
   suite_run *runs;
@@ -36,11 +64,19 @@ typedef struct suite {
   char *json;                /* suite.json text */
 } suite;
 
+/* Reads and expands a suite file (at most SUITE_MAX_RUNS runs; a run name,
+ * made of the varying values, at most SUITE_MAX_NAME bytes). */
+#define SUITE_MAX_RUNS 100000
+#define SUITE_MAX_NAME 255 /* one path component (NAME_MAX) */
 int suite_load(suite *s, const char *path, lethe_err *err);
-/* Checks every run's settings against the base experiment before anything
- * runs (kind "tofu": the experiment schema and the method plugin and its
- * parameters); errors name the suite file and line of the offending value. */
-int suite_validate(const suite *s, lethe_err *err);
+/* Checks every run's configuration as its kind's command will read it
+ * (suite_kind.validate: for "tofu" the experiment schema and the method
+ * plugin and its parameters; for "synthetic" that and the synthetic
+ * settings), before anything runs, with the extra overrides every run gets
+ * (suite_options.extra; may be NULL when n_extra is 0). Each setting is
+ * checked alone first, so an error names the suite file's line (or the -s)
+ * and the run. */
+int suite_validate(const suite *s, const char *const *extra, int n_extra, lethe_err *err);
 void suite_free(suite *s);
 /* The default output directory of a suite: results/<name>. */
 char *suite_default_out(const suite *s);

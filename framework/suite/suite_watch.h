@@ -1,5 +1,5 @@
 /* suite_watch — what a suite's running children do, shown to a person while
- * the suite waits for them (used by suite.c only).
+ * the suite waits for them (used by suite_pool.c and suite_exec.c only).
  *
  * Each child writes a progress record (core/progress.h) to the file the
  * watch names for it, runs/<run>/progress.<task>; the watch reads them and
@@ -12,7 +12,7 @@
  * the phase is over; otherwise it is printed when a child's stage changes and
  * every 20 s. A watch that does not show (--quiet, or a rank other than 0)
  * names no record files and waits for children as before.
- * Not here: starting and reaping the children (suite.c).
+ * Not here: starting and reaping the children (suite_pool.c).
  */
 #ifndef LETHE_SUITE_WATCH_H
 #define LETHE_SUITE_WATCH_H

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kind.h"
 #include "core/json_file.h"
 #include "pipeline/experiment.h"
 
@@ -60,7 +61,7 @@ static int read_float(const lcfg *c, const char *path, double lo, double hi, dou
 int synth_settings_read(const lcfg *c, synth_settings *s, lethe_err *err) {
   memset(s, 0, sizeof *s);
   const char *kind = lcfg_string(c, "kind");
-  if (strcmp(kind, "synthetic")) {
+  if (lethe_kind_parse(kind) != LETHE_KIND_SYNTHETIC) {
     char where[600];
     lcfg_where(lcfg_setting(c, "kind"), where, sizeof where);
     return lethe_errf(err, LETHE_E_CONFIG,

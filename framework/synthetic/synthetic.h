@@ -119,6 +119,12 @@ int synth_unlearn(const synth_setup *su, const method_spec *ms, synth_eval_fn on
 int synth_run(const char *path, const char *const *overrides, int n_overrides,
               const char *run_dir, int quiet, lethe_err *err);
 
+/* Checks one run's configuration as synth_run reads it (the experiment
+ * schema, the `synthetic` settings and their ranges, the method plugin and
+ * its parameters) without building or running anything: what a suite checks
+ * for every run before it starts one. */
+int synth_check(const char *path, const char *const *overrides, int n_overrides, lethe_err *err);
+
 /* The paper's name for a method configuration ("NPO+RT", "DPO+RT", ...; the
  * plugin name for others). Returns buf. */
 const char *synth_method_label(const method_spec *ms, char *buf, size_t n);

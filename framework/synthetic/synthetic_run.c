@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kind.h"
 #include "core/json_file.h"
 
 #include "synthetic/synthetic.h"
@@ -102,7 +103,7 @@ static int write_summary(const char *run_dir, const synth_setup *su, const metho
   const synth_settings *s = &su->s;
   char label[64];
   json_t *o = json_object();
-  json_object_set_new(o, "kind", json_string("synthetic"));
+  json_object_set_new(o, "kind", json_string(lethe_kind_name(LETHE_KIND_SYNTHETIC)));
   json_object_set_new(o, "method", json_string(ms->plugin.desc->name));
   json_object_set_new(o, "label", json_string(synth_method_label(ms, label, sizeof label)));
   json_object_set_new(o, "params", params_json(ms));
@@ -150,29 +151,52 @@ static char *synth_cache_dir(const lcfg *c) {
   return lethe_path_join(home && *home ? home : "/tmp", ".cache/lethe");
 }
 
-int synth_run(const char *path, const char *const *overrides, int n_overrides,
-              const char *run_dir, int quiet, lethe_err *err) {
-  /* method.* overrides go to the method loader, which knows the parameter table */
+/* One run's configuration as `lethe synthetic` reads it: the layered
+ * settings (*c), their typed view (*s) and the method plugin with its
+ * parameters (*ms; method.* overrides go to the method loader, which knows
+ * the parameter table). On success the caller frees *c and *ms; on failure
+ * nothing is left to free. */
+static int load_run_config(const char *path, const char *const *overrides, int n_overrides,
+                           lcfg *c, synth_settings *s, method_spec *ms, lethe_err *err) {
   const char **rest = lethe_calloc((size_t)n_overrides + 1, sizeof *rest);
   const char **method_over = lethe_calloc((size_t)n_overrides + 1, sizeof *method_over);
-  int n_rest = 0, n_method = 0;
+  int n_rest = 0, n_method = 0, rc = -1;
   for (int i = 0; i < n_overrides; i++) {
     if (!strncmp(overrides[i], "method.", 7)) method_over[n_method++] = overrides[i];
     else rest[n_rest++] = overrides[i];
   }
+  memset(ms, 0, sizeof *ms);
+  if (lcfg_load(c, synth_schema, synth_open_groups, path, rest, n_rest, err) == 0) {
+    rc = synth_settings_read(c, s, err);
+    if (rc == 0) rc = method_spec_from_config(ms, lcfg_setting(c, "method"), method_over, n_method, err);
+    if (rc != 0) lcfg_free(c);
+  }
+  free(rest);
+  free(method_over);
+  return rc;
+}
+
+int synth_check(const char *path, const char *const *overrides, int n_overrides, lethe_err *err) {
   lcfg c;
   synth_settings s;
-  method_spec ms = {0};
+  method_spec ms;
+  if (load_run_config(path, overrides, n_overrides, &c, &s, &ms, err) != 0) return -1;
+  method_spec_free(&ms);
+  lcfg_free(&c);
+  return 0;
+}
+
+int synth_run(const char *path, const char *const *overrides, int n_overrides,
+              const char *run_dir, int quiet, lethe_err *err) {
+  lcfg c;
+  synth_settings s;
+  method_spec ms;
   synth_setup su = {0};
   run_log log = {json_array(), {0}, {0}, -1, 0.0};
   char *cache_dir = NULL;
-  int rc = -1, have_cfg = 0, have_spec = 0, have_setup = 0;
-  if (lcfg_load(&c, synth_schema, synth_open_groups, path, rest, n_rest, err) != 0) goto done;
-  have_cfg = 1;
-  if (synth_settings_read(&c, &s, err) != 0) goto done;
-  if (method_spec_from_config(&ms, lcfg_setting(&c, "method"), method_over, n_method, err) != 0)
-    goto done;
-  have_spec = 1;
+  int rc = -1, have_config = 0, have_setup = 0;
+  if (load_run_config(path, overrides, n_overrides, &c, &s, &ms, err) != 0) goto done;
+  have_config = 1;
   if (lethe_mkdir_p(run_dir, err) != 0) goto done;
   double t0 = lethe_now();
   cache_dir = synth_cache_dir(&c);
@@ -203,9 +227,9 @@ done:
   free(cache_dir);
   json_decref(log.points);
   if (have_setup) synth_setup_free(&su);
-  if (have_spec) method_spec_free(&ms);
-  if (have_cfg) lcfg_free(&c);
-  free(rest);
-  free(method_over);
+  if (have_config) {
+    method_spec_free(&ms);
+    lcfg_free(&c);
+  }
   return rc;
 }

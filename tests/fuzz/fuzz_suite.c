@@ -1,6 +1,7 @@
-/* fuzz_suite — a suite file (run/suite.c) on arbitrary text, next to a fixed
- * small base experiment. An accepted suite has runs with distinct names
- * and a suite.json that is valid JSON; a refused one has a message. */
+/* fuzz_suite — a suite file (suite/suite_parse.c, suite_expand.c) on
+ * arbitrary text, next to a fixed small base experiment. An accepted suite
+ * has runs with distinct names and a suite.json that is valid JSON; a
+ * refused one has a message. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>

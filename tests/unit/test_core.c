@@ -1,4 +1,4 @@
-/* test_core — errors, RNG determinism, atomic writes, file helpers. */
+/* test_core — errors, RNG determinism, atomic writes, file helpers, kind names. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "core/kind.h"
 
 START_TEST(test_errf_and_prefix) {
   lethe_err err = {0};
@@ -98,6 +99,21 @@ START_TEST(test_mkdir_p_and_join) {
 }
 END_TEST
 
+START_TEST(test_kind_names_round_trip) {
+  for (int k = 0; k < LETHE_N_KINDS; k++) {
+    const char *name = lethe_kind_name((lethe_kind)k);
+    ck_assert_ptr_nonnull(name);
+    ck_assert_int_eq(lethe_kind_parse(name), k);
+  }
+  ck_assert_str_eq(lethe_kind_name(LETHE_KIND_TOFU), "tofu");
+  ck_assert_str_eq(lethe_kind_name(LETHE_KIND_SYNTHETIC), "synthetic");
+  ck_assert_ptr_null(lethe_kind_name(LETHE_KIND_UNKNOWN));
+  ck_assert_int_eq(lethe_kind_parse(NULL), LETHE_KIND_UNKNOWN);
+  ck_assert_int_eq(lethe_kind_parse("Tofu"), LETHE_KIND_UNKNOWN);
+  ck_assert_int_eq(lethe_kind_parse(""), LETHE_KIND_UNKNOWN);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
@@ -105,6 +121,7 @@ int main(void) {
   tcase_add_test(tc, test_rng_deterministic);
   tcase_add_test(tc, test_atomic_write_keeps_old_on_failure);
   tcase_add_test(tc, test_mkdir_p_and_join);
+  tcase_add_test(tc, test_kind_names_round_trip);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);

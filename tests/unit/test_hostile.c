@@ -317,6 +317,41 @@ START_TEST(test_suite_run_count_and_names) {
   ck_assert_int_eq(suite_load(&s, path, &err), -1);
   ck_assert_has(err.msg, "'seed' must be a single value here");
   free(path);
+  /* a run name longer than a directory name: refused (it was cut at 1023
+   * bytes, and mkdir failed later); long setting paths and values stay whole
+   * (they were cut at 511 bytes) */
+  char long_name[301], long_path[701];
+  memset(long_name, 'n', 300), long_name[300] = '\0';
+  memset(long_path, 'p', 700), long_path[700] = '\0';
+  p = text + sprintf(text, "base = \"base.cfg\";\ngroups = ( { name = \"%s\"; set = { seed = 1; }; } );\n",
+                     long_name);
+  path = write_file("long.cfg", text, (size_t)(p - text));
+  ck_assert_int_eq(suite_load(&s, path, &err), -1);
+  ck_assert_has(err.msg, "is 300 bytes, more than a directory name holds (255)");
+  free(path);
+  p = text + sprintf(text, "base = \"base.cfg\";\nset = { %s = \"%s\"; };\n", long_path, long_path);
+  path = write_file("long_path.cfg", text, (size_t)(p - text));
+  ck_assert_msg(suite_load(&s, path, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(s.n_runs, 1);
+  ck_assert_int_eq((int)strlen(s.runs[0].overrides[0]), 2 * 700 + 1);
+  suite_free(&s);
+  free(path);
+  /* a base experiment of a kind the suite cannot run */
+  static const char kind_base[] = "kind = \"nope\";\n", kind_suite[] = "base = \"kind_base.cfg\";\n";
+  free(write_file("kind_base.cfg", kind_base, sizeof kind_base - 1));
+  path = write_file("kind.cfg", kind_suite, sizeof kind_suite - 1);
+  ck_assert_int_eq(suite_load(&s, path, &err), -1);
+  ck_assert_has(err.msg, "unknown kind \"nope\" (known: tofu, synthetic)");
+  free(path);
+  /* every kind core/kind.h names has a complete row of the suite's table */
+  for (int k = 0; k < LETHE_N_KINDS; k++) {
+    const suite_kind *row = suite_kind_find(lethe_kind_name((lethe_kind)k));
+    ck_assert_ptr_nonnull(row);
+    ck_assert_int_eq(row->id, k);
+    ck_assert(row->validate && row->command && row->summarize && row->report);
+  }
+  ck_assert_ptr_null(suite_kind_find("nope"));
+  ck_assert_ptr_null(suite_kind_find(NULL));
   remove_dir();
 }
 END_TEST

@@ -405,26 +405,34 @@ START_TEST(test_runs_are_deterministic) {
 }
 END_TEST
 
-/* The config loader's and the settings reader's errors. */
-static void expect_error(const char *file_text, const char *override, const char *needle) {
+/* The config loader's and the settings reader's errors. Configuration
+ * errors (checked = 1) are synth_check's too, with the same message and
+ * nothing written; others (checked = 0) only show when the run runs. */
+static void expect_error(const char *file_text, const char *override, const char *needle, int checked) {
   char *base = temp_dir(), *path = lethe_path_join(base, "x.cfg"), *out = lethe_path_join(base, "run");
-  lethe_err err = {0};
+  lethe_err err = {0}, check_err = {0};
   if (file_text) ck_assert(lethe_write_file_atomic(path, file_text, strlen(file_text), &err) == 0);
   const char *over[] = {override};
-  ck_assert_int_ne(synth_run(file_text ? path : NULL, over, override ? 1 : 0, out, 1, &err), 0);
+  int n_over = override ? 1 : 0;
+  ck_assert_int_eq(synth_check(file_text ? path : NULL, over, n_over, &check_err), checked ? -1 : 0);
+  ck_assert(!lethe_file_exists(out));
+  ck_assert_int_ne(synth_run(file_text ? path : NULL, over, n_over, out, 1, &err), 0);
   ck_assert_msg(strstr(err.msg, needle), "error '%s' does not mention '%s'", err.msg, needle);
+  if (checked) ck_assert_str_eq(check_err.msg, err.msg);
   remove_tree(base);
   free(base), free(path), free(out);
 }
 
 START_TEST(test_config_errors) {
-  expect_error("kind = \"synthetic\";\nsynthetic = { alpah = 1.0; };\n", NULL, "x.cfg:2");
-  expect_error("kind = \"tofu\";\n", NULL, "kind = \"tofu\"");
-  expect_error(NULL, "synthetic.steps=-5", "synthetic.steps = -5");
-  expect_error(NULL, "synthetic.lr=fast", "synthetic.lr");
-  expect_error(NULL, "method.name=no_such_method", "no_such_method");
-  expect_error(NULL, "method.params.beta=-1", "beta");
-  expect_error(NULL, "synthetic.pretrain_steps=10", "did not converge");
+  expect_error("kind = \"synthetic\";\nsynthetic = { alpah = 1.0; };\n", NULL, "x.cfg:2", 1);
+  expect_error("kind = \"tofu\";\n", NULL, "kind = \"tofu\"", 1);
+  expect_error(NULL, "synthetic.steps=-5", "synthetic.steps = -5", 1);
+  expect_error(NULL, "synthetic.lr=fast", "synthetic.lr", 1);
+  expect_error(NULL, "method.name=no_such_method", "no_such_method", 1);
+  expect_error(NULL, "method.params.beta=-1", "beta", 1);
+  expect_error(NULL, "synthetic.pretrain_steps=10", "did not converge", 0);
+  lethe_err err = {0};
+  ck_assert_msg(synth_check(NULL, NULL, 0, &err) == 0, "%s", err.msg); /* the defaults */
 }
 END_TEST
 
