@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "method/method_host.h"
+#include "pipeline/check.h"
 #include "pipeline/experiment.h"
 #include "report/report.h"
 #include "suite/suite.h"
@@ -16,10 +16,8 @@ static int tofu_check(const char *base, const char *const *overrides, int n_over
                          lethe_err *err) {
   experiment e;
   if (experiment_load(&e, base, overrides, n_overrides, err) != 0) return -1;
-  method_spec ms = {0};
-  int rc = method_spec_from_config(&ms, lcfg_setting(&e.cfg, "method"),
-                                   (const char *const *)e.method_overrides, e.n_method_overrides, err);
-  if (rc == 0) method_spec_free(&ms);
+  /* the run directory is the suite's to make: checked once for the suite */
+  int rc = experiment_check(&e, NULL, EXPERIMENT_CHECK_UNLEARN, err);
   experiment_free(&e);
   return rc;
 }
