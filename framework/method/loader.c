@@ -162,13 +162,6 @@ const char *method_desc_colour(const lethe_method_desc *d) {
   return DESC_HAS(d, colour) ? d->colour : NULL;
 }
 
-int method_colour_valid(const char *colour) {
-  if (!colour || colour[0] != '#' || strlen(colour) != 7) return 0;
-  for (int i = 1; i < 7; i++)
-    if (!strchr("0123456789abcdefABCDEF", colour[i])) return 0;
-  return 1;
-}
-
 /* The optional title and colour (ABI 1.1), when the descriptor has them. */
 static int check_style(const lethe_method_desc *d, const char *path, lethe_err *err) {
   const char *title = method_desc_title(d), *colour = method_desc_colour(d);
@@ -182,7 +175,7 @@ static int check_style(const lethe_method_desc *d, const char *path, lethe_err *
                         "plugin %s (method '%s'): title \"%.40s\" is not 1 to %d printable "
                         "bytes", path, d->name, title, METHOD_MAX_TITLE);
   }
-  if (colour && !method_colour_valid(colour))
+  if (colour && !lethe_is_colour(colour))
     return lethe_errf(err, LETHE_E_PLUGIN,
                       "plugin %s (method '%s'): colour \"%.16s\" is not a \"#rrggbb\" colour",
                       path, d->name, colour);

@@ -66,8 +66,6 @@ void method_plugin_close(method_plugin *p);
  * struct_size does not cover them). The loader has checked them. */
 const char *method_desc_title(const lethe_method_desc *d);
 const char *method_desc_colour(const lethe_method_desc *d);
-/* 1 when colour is "#rrggbb" (six hex digits, either case). */
-int method_colour_valid(const char *colour);
 /* "retain, idk, reference log-probs, ..." for caps (or "none"); returns buf. */
 const char *method_caps_string(uint32_t caps, char *buf, size_t n);
 

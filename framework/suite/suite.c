@@ -730,7 +730,7 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
   if (dist_is_root()) { /* rank 0 writes the expansion and decides what is left */
     char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
     rc = lethe_mkdir_p(runs_dir, err);
-    if (rc == 0) rc = lethe_write_file_atomic(sj, s->json, strlen(s->json), err);
+    if (rc == 0) rc = suite_write_json(s, sj, err);
     free(runs_dir);
     free(sj);
     for (int r = 0; r < s->n_runs; r++)

@@ -142,12 +142,6 @@ START_TEST(test_plugin_titles_and_colours) {
     ck_assert_str_eq(method_desc_colour(p.desc), expected[i][2]);
     method_plugin_close(&p);
   }
-  ck_assert(method_colour_valid("#00AAff"));
-  ck_assert(!method_colour_valid("#00aaf"));
-  ck_assert(!method_colour_valid("#00aaffe"));
-  ck_assert(!method_colour_valid("00aaff"));
-  ck_assert(!method_colour_valid("#00aafg"));
-  ck_assert(!method_colour_valid(NULL));
 }
 END_TEST
 
