@@ -457,7 +457,7 @@ static void distance_row(FILE *out, const char *tag, series **ss, int k) {
 
 static void write_html(FILE *out, series *all, int n) {
   series **ss = lethe_calloc((size_t)n + 1, sizeof *ss);
-  double alphas[64];
+  double *alphas = lethe_calloc((size_t)n + 1, sizeof *alphas); /* at most one per series */
   int runs = 0;
   for (int i = 0; i < n; i++) runs += all[i].n_seeds;
   fprintf(out,
@@ -522,6 +522,7 @@ static void write_html(FILE *out, series *all, int n) {
   key_table(out, ss, n);
   fprintf(out, "</body></html>\n");
   free(ss);
+  free(alphas);
 }
 
 /* Writes through an atomic file: the page appears complete or not at all. */
