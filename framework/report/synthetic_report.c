@@ -3,10 +3,12 @@
  * SVG, no scripts, no network) and a CSV of key numbers (see synthetic.h).
  *
  * Runs that differ only in their seed form a series; each figure draws the
- * mean over seeds with a min–max band. A run's summary.json says which
- * figure it belongs to (synthetic.figure: "fig4" — also the source of Fig. 9
- * — or "fig3"); untagged runs go to an "other runs" section.
- * Not here: running anything (synthetic_run.c).
+ * mean over seeds with a min–max band, in the method's colour (summary.json's
+ * "colour", from the plugin; shades of it for several series of one method).
+ * A run's summary.json says which figure it belongs to (synthetic.figure:
+ * "fig4" — also the source of Fig. 9 — or "fig3"); untagged runs go to an
+ * "other runs" section. Not here: running anything (synthetic_run.c) or
+ * drawing primitives (svg.c, shared with the TOFU report).
  */
 #include <dirent.h>
 #include <jansson.h>
