@@ -5,6 +5,9 @@ lethe_test(test_trainer unit/test_trainer.c lethe_train)
 # a run's inputs checked before any stage (pipeline/check.h), on the command line too
 lethe_test(test_check unit/test_check.c lethe_pipeline)
 add_dependencies(test_check lethe plugin_npo)
+# suite.json: each run's method title and colour from its plugin (suite_methods.c)
+lethe_test(test_suite unit/test_suite.c lethe_suite PkgConfig::JANSSON)
+add_dependencies(test_suite plugin_ga plugin_npo_rt)
 # a tiny suite interrupted with SIGKILL and resumed; suite config errors
 add_test(NAME suite_resume COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_resume_test.sh $<TARGET_FILE:lethe>)
 set_tests_properties(suite_resume PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")

@@ -88,6 +88,8 @@ static const lethe_method_desc example_desc = {
     .create = example_create,
     .loss_and_grad = example_loss_and_grad,
     .destroy = example_destroy,
+    .title = "Example",
+    .colour = "#44aa99",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &example_desc; }

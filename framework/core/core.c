@@ -1,6 +1,7 @@
 /* core — errors, logging, memory, RNG, files (see core.h). */
 #include "core/core.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -88,6 +89,13 @@ char *lethe_strdup(const char *s) {
   char *d = lethe_malloc(n);
   memcpy(d, s, n);
   return d;
+}
+
+int lethe_is_colour(const char *s) {
+  if (!s || s[0] != '#' || strlen(s) != 7) return 0;
+  for (int i = 1; i < 7; i++)
+    if (!isxdigit((unsigned char)s[i])) return 0;
+  return 1;
 }
 
 void *lethe_alloc_aligned(size_t n) {

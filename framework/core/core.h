@@ -47,6 +47,11 @@ char *lethe_strdup(const char *s);
 /* 64-byte aligned allocation (free with free()); zero-filled. */
 void *lethe_alloc_aligned(size_t n);
 
+/* ---- text --------------------------------------------------------------- */
+/* 1 when s is a colour "#rrggbb" (six hex digits, either case), as method
+ * descriptors and result files give one. */
+int lethe_is_colour(const char *s);
+
 /* ---- RNG: xoshiro256**, seeded through splitmix64 ----------------------
  * Deterministic on every platform; the state is plain data so training
  * checkpoints can save and restore it. */

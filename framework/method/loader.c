@@ -21,6 +21,7 @@
 
 #define METHOD_MAX_PARAMS 64
 #define METHOD_MAX_NAME 63
+#define METHOD_MAX_TITLE 31
 
 /* ---- search path ------------------------------------------------------------ */
 void method_search_init(method_search *s) {
@@ -149,6 +150,38 @@ static int check_param(const lethe_method_desc *d, uint32_t i, const char *path,
   return 0;
 }
 
+/* Whether the plugin's descriptor is long enough to hold `field`. */
+#define DESC_HAS(d, field) \
+  ((d)->struct_size >= offsetof(lethe_method_desc, field) + sizeof(d)->field)
+
+const char *method_desc_title(const lethe_method_desc *d) {
+  return DESC_HAS(d, title) ? d->title : NULL;
+}
+
+const char *method_desc_colour(const lethe_method_desc *d) {
+  return DESC_HAS(d, colour) ? d->colour : NULL;
+}
+
+/* The optional title and colour (ABI 1.1), when the descriptor has them. */
+static int check_style(const lethe_method_desc *d, const char *path, lethe_err *err) {
+  const char *title = method_desc_title(d), *colour = method_desc_colour(d);
+  if (title) {
+    size_t len = strlen(title);
+    int printable = len > 0 && len <= METHOD_MAX_TITLE;
+    for (size_t i = 0; printable && i < len; i++)
+      printable = (unsigned char)title[i] >= 0x20 && title[i] != 0x7f;
+    if (!printable)
+      return lethe_errf(err, LETHE_E_PLUGIN,
+                        "plugin %s (method '%s'): title \"%.40s\" is not 1 to %d printable "
+                        "bytes", path, d->name, title, METHOD_MAX_TITLE);
+  }
+  if (colour && !lethe_is_colour(colour))
+    return lethe_errf(err, LETHE_E_PLUGIN,
+                      "plugin %s (method '%s'): colour \"%.16s\" is not a \"#rrggbb\" colour",
+                      path, d->name, colour);
+  return 0;
+}
+
 static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *err) {
   if (!d)
     return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s: %s() returned NULL (expected a descriptor)",
@@ -189,7 +222,7 @@ static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *e
                       d->n_params, METHOD_MAX_PARAMS);
   for (uint32_t i = 0; i < d->n_params; i++)
     if (check_param(d, i, path, err)) return -1;
-  return 0;
+  return check_style(d, path, err);
 }
 
 /* ---- loading ----------------------------------------------------------------- */

@@ -61,6 +61,11 @@ int method_plugin_open(method_plugin *p, const char *path, lethe_err *err);
 int method_plugin_find(method_plugin *p, const method_search *s, const char *name,
                        lethe_err *err);
 void method_plugin_close(method_plugin *p);
+/* The descriptor's optional title and colour (method.h), or NULL when the
+ * plugin leaves them unset or was built before they existed (its
+ * struct_size does not cover them). The loader has checked them. */
+const char *method_desc_title(const lethe_method_desc *d);
+const char *method_desc_colour(const lethe_method_desc *d);
 /* "retain, idk, reference log-probs, ..." for caps (or "none"); returns buf. */
 const char *method_caps_string(uint32_t caps, char *buf, size_t n);
 

@@ -256,6 +256,9 @@ void method_describe(FILE *out, const method_plugin *p) {
   char caps[160];
   fprintf(out, "%s %s — %s\n", d->name, d->version, d->summary);
   fprintf(out, "  file:  %s\n", p->path);
+  const char *title = method_desc_title(d), *colour = method_desc_colour(d);
+  fprintf(out, "  title: %s\n", title ? title : "(not set; reports show the name)");
+  fprintf(out, "  colour: %s\n", colour ? colour : "(not set; reports pick one)");
   fprintf(out, "  needs: %s\n", method_caps_string(d->caps, caps, sizeof caps));
   if (!d->n_params) {
     fprintf(out, "  parameters: none\n");

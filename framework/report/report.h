@@ -4,14 +4,19 @@
  * DIR/results.json (one row per finished run).
  *
  * Input (written by the suite runner and the unlearning runs, unlearn.h):
- *   DIR/suite.json            name, grid, runs [{name, dir, settings}]
+ *   DIR/suite.json            name, grid, runs [{name, dir, settings, method}]
+ *                             (method: {name, title, colour} of the run's
+ *                             plugin; older suites lack it: the report then
+ *                             shows the method's name and a palette colour)
  *   DIR/<run dir>/DONE        the run finished (FAILED: it stopped)
  *   DIR/<run dir>/summary.json, history.jsonl, eval.json, best/eval.json
  * JSON null (NaN/Inf when written) reads as "unknown" everywhere.
  *
  * The code is split by job: report_load.c (reading, grouping, statistics),
- * svg.c (plot primitives), report_plots.c (the figures), report_html.c (the
- * page), report_results.c (CSV and JSON). Not here: running suites (suite.h).
+ * report_format.c (numbers as text), svg.c (plot primitives and colours),
+ * report_plots.c (the figures, SVG only), report_html.c (the page and its
+ * legends), report_results.c (CSV and JSON). Not here: running suites
+ * (suite.h).
  */
 #ifndef LETHE_REPORT_H
 #define LETHE_REPORT_H
@@ -89,6 +94,8 @@ typedef struct report_run {
   char **values;        /* per report key: the setting's text ("" if unset) */
   double *numbers;      /* per report key: its number, NaN if not numeric */
   char *method, *split; /* from summary.json */
+  char *title;          /* suite.json's method title; NULL when it has none */
+  char colour[8];       /* suite.json's method colour; "" when it has none */
   long seed;            /* from a seed setting or config.cfg; -1 unknown */
   int sample_count;     /* config.cfg's eval.samples: questions per set shown */
   long steps, steps_per_epoch;
@@ -151,11 +158,9 @@ void report_free(report *r);
  * the method and the split, and except key `skip_key` (-1: none), as
  * "NPO+RT · retain_coeff=2". Returns a malloc'd string. */
 char *report_settings_label(const report *r, const report_run *run, int skip_key);
-/* Variant `variant` of `variants` of a method colour: dark to light shades
- * (the colour itself when there is one variant). */
-void report_variant_colour(const char *base, int variant, int variants, char out[8]);
-/* The paper's display name of a method ("npo_rt" → "NPO+RT"), or the name. */
-const char *report_method_title(const char *method);
+/* How a run's method is shown: its title from suite.json ("NPO+RT"), or
+ * its name when suite.json has none. */
+const char *report_run_title(const report_run *run);
 
 /* Mean and spread of a field over a group's runs at one selection. Log
  * fields (FQ) use the geometric mean and the spread of log10 values;
@@ -181,8 +186,15 @@ int report_plot_trajectories(FILE *out, const report *r, int split);
 int report_plot_grid(FILE *out, const report *r, int key, int split);
 /* Whether report_plot_grid has anything to draw for this key and split. */
 int report_grid_applies(const report *r, int key, int split);
-/* The HTML legend entries (colour and label) of report_plot_grid's lines. */
-void report_grid_legend(FILE *out, const report *r, int key, int split);
+/* One line of a figure: its label and colour. */
+typedef struct report_legend_item {
+  char *label; /* malloc'd */
+  char colour[8];
+} report_legend_item;
+/* The lines report_plot_grid draws for this key and split, in its order;
+ * *items is malloc'd: free with report_legend_free. Returns the count. */
+int report_grid_legend(const report *r, int key, int split, report_legend_item **items);
+void report_legend_free(report_legend_item *items, int n);
 int report_write_html(const report *r, const char *path, lethe_err *err);
 int report_write_csv(const report *r, const char *path, lethe_err *err);
 int report_write_json(const report *r, const char *path, lethe_err *err);

@@ -42,18 +42,6 @@ static const char page_css[] =
     "details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:15px}\n"
     "footer{margin-top:30px;color:#777;font-size:12px}\n";
 
-const char *report_fmt(char *buf, size_t n, double v, int field) {
-  if (!isfinite(v))
-    snprintf(buf, n, "–");
-  else if (field == REPORT_F_FQ)
-    snprintf(buf, n, "%.3g", v);
-  else if (field == REPORT_F_STEP)
-    snprintf(buf, n, "%.0f", v);
-  else
-    snprintf(buf, n, "%.3f", v);
-  return buf;
-}
-
 static void esc(FILE *out, const char *s) { svg_escape(out, s); }
 
 /* A table cell with a group's mean and, over several seeds and when
@@ -71,12 +59,18 @@ static void stat_cell(FILE *out, report_stat s, int field, int spread, int top) 
   fprintf(out, "</td>");
 }
 
-static int label_keys(const report *r, int *keys) {
-  int n = 0;
+/* The settings shown as their own columns: their count and, when out is
+ * not NULL, their indices (*out malloc'd: free it). */
+static int label_keys(const report *r, int **out) {
+  int n = 0, *keys = lethe_calloc((size_t)r->n_keys + 1, sizeof *keys);
   for (int k = 0; k < r->n_keys; k++)
     if (!r->key_seed[k] && strcmp(r->keys[k], "method.name") &&
         strcmp(r->keys[k], "data.forget_split"))
       keys[n++] = k;
+  if (out)
+    *out = keys;
+  else
+    free(keys);
   return n;
 }
 
@@ -88,6 +82,18 @@ static void series_legend(FILE *out, const report *r) {
     esc(out, r->series[i].label);
     fprintf(out, "</span>");
   }
+}
+
+/* The lines of report_plot_grid's panels. */
+static void grid_legend(FILE *out, const report *r, int key, int split) {
+  report_legend_item *items;
+  int n = report_grid_legend(r, key, split, &items);
+  for (int i = 0; i < n; i++) {
+    fprintf(out, "<span class=\"key\"><i style=\"background:%s\"></i>", items[i].colour);
+    esc(out, items[i].label);
+    fprintf(out, "</span>");
+  }
+  report_legend_free(items, n);
 }
 
 static void line_key(FILE *out, const char *colour, const char *style, const char *text) {
@@ -272,7 +278,7 @@ static void write_figures(FILE *out, const report *r) {
       fprintf(out, "</code> on ");
       esc(out, r->splits[s]);
       fprintf(out, "</h3>\n<div class=\"legend\">");
-      report_grid_legend(out, r, k, s);
+      grid_legend(out, r, k, s);
       fprintf(out, "</div>\n<div class=\"panels\">\n");
       report_plot_grid(out, r, k, s);
       fprintf(out, "</div>\n");
@@ -282,7 +288,7 @@ static void write_figures(FILE *out, const report *r) {
 /* ---- the results table ------------------------------------------------------------ */
 
 static void table_head(FILE *out, const report *r, int per_run) {
-  int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
+  int *keys, n_keys = label_keys(r, &keys);
   int lead = 1 + n_keys + (per_run ? 2 : 1);
   fprintf(out,
           "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
@@ -298,6 +304,7 @@ static void table_head(FILE *out, const report *r, int per_run) {
     esc(out, last ? last + 1 : r->keys[keys[i]]);
     fprintf(out, "</th>");
   }
+  free(keys);
   fprintf(out,
           "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
           "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
@@ -309,7 +316,7 @@ static void table_head(FILE *out, const report *r, int per_run) {
 static void ref_row(FILE *out, const report *r, int split, int retain, int per_run) {
   const report_point *p = report_split_ref(r, split, retain);
   if (!p) return;
-  int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
+  int n_keys = label_keys(r, NULL);
   char a[32], b[32];
   fprintf(out, "<tr class=\"ref\"><td class=\"l\" colspan=\"%d\">%s model</td>",
           2 + n_keys + (per_run ? 1 : 0), retain ? "retain" : "target");
@@ -326,7 +333,7 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
 /* A row of a group (mean over its seeds) or, with one run, of that run. */
 static void group_row(FILE *out, const report *r, const report_group *g, int per_run, int top) {
   const report_run *first = &r->runs[g->runs[0]];
-  int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
+  int *keys, n_keys = label_keys(r, &keys);
   fprintf(out, "<tr class=\"%s\">", per_run ? "seed" : "run");
   if (per_run) {
     fprintf(out, "<td class=\"l\"><small>");
@@ -335,13 +342,14 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
   }
   fprintf(out, "<td class=\"l\"><span class=\"swatch\" style=\"background:%s\"></span>",
           r->series[g->series].colour);
-  esc(out, report_method_title(first->method));
+  esc(out, report_run_title(first));
   fprintf(out, "</td>");
   for (int i = 0; i < n_keys; i++) {
     fprintf(out, "<td>");
     esc(out, first->values[keys[i]]);
     fprintf(out, "</td>");
   }
+  free(keys);
   if (per_run && first->seed >= 0)
     fprintf(out, "<td>%ld</td>", first->seed);
   else if (per_run)
@@ -386,7 +394,7 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
 }
 
 static void split_row(FILE *out, const report *r, int split, int per_run) {
-  int keys[r->n_keys + 1], n_keys = label_keys(r, keys);
+  int n_keys = label_keys(r, NULL);
   long steps = -1;
   for (int i = 0; i < r->n_runs; i++)
     if (r->groups[r->runs[i].group].split == split && r->runs[i].steps > steps)
@@ -466,8 +474,8 @@ static void write_samples(FILE *out, const report *r) {
           "Fig. 7), from each method setting's first seed, at the final evaluation and at the "
           "highest-FQ one. One table per forget split; click a split to open it.</p>\n");
   int shown = 0;
+  const report_group **groups = lethe_calloc((size_t)r->n_groups + 1, sizeof *groups);
   for (int s = 0; s < r->n_splits; s++) {
-    const report_group *groups[r->n_groups + 1];
     int n = 0;
     for (int se = 0; se < r->n_series; se++)
       for (int g = 0; g < r->n_groups; g++)
@@ -510,6 +518,7 @@ static void write_samples(FILE *out, const report *r) {
       }
     fprintf(out, "</tbody></table>\n</details>\n");
   }
+  free((void *)groups);
 }
 
 int report_write_html(const report *r, const char *path, lethe_err *err) {

@@ -16,33 +16,8 @@ const char *const report_sel_titles[REPORT_N_SEL] = {"highest FQ", "final", "uti
 
 #define MAX_JSON_BYTES ((size_t)1 << 30)
 
-/* ---- methods -------------------------------------------------------------- */
-
-typedef struct method_style {
-  const char *name, *title, *colour;
-} method_style;
-
-/* Known methods in the paper's order, with fixed colours so that every
- * report colours a method the same way. */
-static const method_style known_methods[] = {
-    {"ga", "GA", "#d55e00"},         {"grad_diff", "GA+RT", "#e69f00"},
-    {"kl", "GA+KL", "#cc79a7"},      {"idk", "IDK+RT", "#56b4e9"},
-    {"dpo", "DPO", "#0072b2"},       {"npo", "NPO", "#7b4ea3"},
-    {"npo_rt", "NPO+RT", "#117733"}, {"npo_kl", "NPO+KL", "#999933"},
-    {"simnpo", "SimNPO", "#882255"},
-};
-static const char *const spare_colours[] = {"#332288", "#aa4499", "#6699cc",
-                                            "#661100", "#ddaa33", "#888888"};
-
-static const method_style *find_method(const char *name) {
-  for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
-    if (!strcmp(known_methods[i].name, name)) return &known_methods[i];
-  return NULL;
-}
-
-const char *report_method_title(const char *method) {
-  const method_style *m = find_method(method);
-  return m ? m->title : method;
+const char *report_run_title(const report_run *run) {
+  return run->title ? run->title : run->method;
 }
 
 /* ---- JSON helpers ------------------------------------------------------- */
@@ -406,7 +381,7 @@ static int intern_split(report *r, const char *split) {
 char *report_settings_label(const report *r, const report_run *run, int skip_key) {
   size_t cap = 256, len = 0;
   char *s = lethe_malloc(cap);
-  len = (size_t)snprintf(s, cap, "%s", report_method_title(run->method));
+  len = (size_t)snprintf(s, cap, "%s", report_run_title(run));
   for (int k = 0; k < r->n_keys; k++) {
     if (k == skip_key || r->key_seed[k] || key_is_structural(r->keys[k])) continue;
     const char *last = strrchr(r->keys[k], '.');
@@ -416,10 +391,6 @@ char *report_settings_label(const report *r, const report_run *run, int skip_key
     len += (size_t)snprintf(s + len, cap - len, " · %s=%s", name, run->values[k]);
   }
   return s;
-}
-
-void report_variant_colour(const char *base, int variant, int variants, char out[8]) {
-  svg_shade(base, variants > 1 ? -0.55 + 1.15 * variant / (variants - 1) : 0.0, out);
 }
 
 static void build_groups(report *r) {
@@ -434,6 +405,7 @@ static void build_groups(report *r) {
       report_series *x = &r->series[r->n_series];
       memset(x, 0, sizeof *x);
       x->method = lethe_strdup(run->method);
+      snprintf(x->base, sizeof x->base, "%s", run->colour); /* "" when unknown */
       x->label = label;
       se = r->n_series++;
     } else {
@@ -453,7 +425,8 @@ static void build_groups(report *r) {
     grp->runs[grp->n_runs++] = i;
     run->group = g;
   }
-  /* Colours: a method's own colour; its variants shaded dark to light. */
+  /* Colours: a method's own colour (else a palette colour, the same for
+   * every series of the method); its variants shaded dark to light. */
   int n_unknown = 0;
   for (int i = 0; i < r->n_series; i++) {
     report_series *x = &r->series[i];
@@ -464,20 +437,33 @@ static void build_groups(report *r) {
         if (k < i) variant++;
         variants++;
       }
-    const method_style *m = find_method(x->method);
-    const char *base;
-    if (m)
-      base = m->colour;
+    char base[8];
+    if (x->base[0])
+      snprintf(base, sizeof base, "%s", x->base);
     else if (first < i)
-      base = r->series[first].base;
+      snprintf(base, sizeof base, "%s", r->series[first].base);
     else
-      base = spare_colours[n_unknown++ % (sizeof spare_colours / sizeof spare_colours[0])];
-    report_variant_colour(base, variant, variants, x->colour);
+      snprintf(base, sizeof base, "%s", svg_palette(n_unknown++));
+    svg_variant_colour(base, variant, variants, x->colour);
     snprintf(x->base, sizeof x->base, "%s", base);
   }
 }
 
 /* ---- loading the suite -------------------------------------------------------- */
+
+/* A run's method title and colour from suite.json's runs[i].method (both
+ * optional: older suites have no "method"). */
+static int read_method_style(report_run *run, const json_t *method, const char *path, size_t i,
+                             lethe_err *err) {
+  const char *title = json_string_value(json_object_get(method, "title"));
+  const json_t *colour = json_object_get(method, "colour");
+  if (colour && !lethe_is_colour(json_string_value(colour)))
+    return lethe_errf(err, LETHE_E_FORMAT,
+                      "%s: runs[%zu].method.colour is not a \"#rrggbb\" string", path, i);
+  if (colour) snprintf(run->colour, sizeof run->colour, "%s", json_string_value(colour));
+  if (title && *title) run->title = lethe_strdup(title);
+  return 0;
+}
 
 static int load_suite(report *r, const json_t *suite, const char *path, const report_options *opt,
                       lethe_err *err) {
@@ -538,7 +524,9 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
       run->values[k] = value_text(v);
       run->numbers[k] = value_number(v);
     }
-    if (load_run(run, settings, opt, err) != 0) return -1;
+    if (read_method_style(run, json_object_get(entry, "method"), path, i, err) != 0 ||
+        load_run(run, settings, opt, err) != 0)
+      return -1;
   }
   build_groups(r);
   r->mu_fraction = NAN;
@@ -584,6 +572,7 @@ void report_free(report *r) {
     free(run->name);
     free(run->dir);
     free(run->method);
+    free(run->title);
     free(run->split);
     free(run->history);
     for (int s = 0; s < TOFU_N_SETS; s++) {
@@ -655,13 +644,15 @@ static report_stat stat_of(const double *v, int n, int log_scale) {
 }
 
 report_stat report_group_stat(const report *r, const report_group *g, int sel, int field) {
-  double v[g->n_runs + 1];
+  double *v = lethe_calloc((size_t)g->n_runs + 1, sizeof *v);
   for (int i = 0; i < g->n_runs; i++) v[i] = report_field(&r->runs[g->runs[i]].sel[sel], field);
-  return stat_of(v, g->n_runs, report_field_is_log(field));
+  report_stat s = stat_of(v, g->n_runs, report_field_is_log(field));
+  free(v);
+  return s;
 }
 
 report_stat report_group_stat_at(const report *r, const report_group *g, long step, int field) {
-  double v[g->n_runs + 1];
+  double *v = lethe_calloc((size_t)g->n_runs + 1, sizeof *v);
   for (int i = 0; i < g->n_runs; i++) {
     const report_run *run = &r->runs[g->runs[i]];
     v[i] = NAN;
@@ -671,7 +662,9 @@ report_stat report_group_stat_at(const report *r, const report_group *g, long st
         break;
       }
   }
-  return stat_of(v, g->n_runs, report_field_is_log(field));
+  report_stat s = stat_of(v, g->n_runs, report_field_is_log(field));
+  free(v);
+  return s;
 }
 
 const report_point *report_split_ref(const report *r, int split, int retain) {

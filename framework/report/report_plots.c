@@ -1,8 +1,8 @@
 /* report_plots — the report's figures as inline SVG: forget quality vs model
  * utility per split (the paper's Fig. 5), trajectories of FQ, MU and forget
  * KL against the step (Figs. 6 and 10), and metrics against a numeric grid
- * setting (Fig. 11). Legends are HTML (report_html.c); each figure here only
- * draws its panels. */
+ * setting (Fig. 11). SVG only: the page and its HTML legends are
+ * report_html.c's; this file says which lines a grid figure has. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +52,13 @@ static const report_series *series_of(const report *r, const report_group *g) {
   return &r->series[g->series];
 }
 
-/* The groups of one split, in series order. */
-static int split_groups(const report *r, int split, const report_group **out) {
+/* The groups of one split, in series order; *out is malloc'd (free it). */
+static int split_groups(const report *r, int split, const report_group ***out) {
   int n = 0;
+  *out = lethe_calloc((size_t)r->n_groups + 1, sizeof **out);
   for (int se = 0; se < r->n_series; se++)
     for (int g = 0; g < r->n_groups; g++)
-      if (r->groups[g].split == split && r->groups[g].series == se) out[n++] = &r->groups[g];
+      if (r->groups[g].split == split && r->groups[g].series == se) (*out)[n++] = &r->groups[g];
   return n;
 }
 
@@ -71,8 +72,8 @@ static void seeds_note(char *buf, size_t n, int runs) {
 /* ---- FQ vs MU --------------------------------------------------------------- */
 
 static void tradeoff_panel(FILE *out, const report *r, int split) {
-  const report_group *groups[r->n_groups + 1];
-  int n = split_groups(r, split, groups);
+  const report_group **groups;
+  int n = split_groups(r, split, &groups);
   const report_point *target = report_split_ref(r, split, 0);
   const report_point *retain = report_split_ref(r, split, 1);
   range fq = {NAN, NAN};
@@ -136,6 +137,7 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
               names[k]);
   }
   svg_close(&p);
+  free((void *)groups);
 }
 
 int report_plot_tradeoff(FILE *out, const report *r) {
@@ -145,36 +147,50 @@ int report_plot_tradeoff(FILE *out, const report *r) {
 
 /* ---- trajectories -------------------------------------------------------------- */
 
-/* The steps a group was evaluated at (its first run's history). */
-static size_t group_steps(const report *r, const report_group *g, double **steps) {
+/* A group's trajectory of one field: at each step its first run was
+ * evaluated at, the mean and the ±1 sd band over seeds (NaN for one seed). */
+typedef struct trajectory {
+  size_t n;
+  double *steps, *mean, *lo, *hi; /* (n) each */
+} trajectory;
+
+static void trajectory_of(const report *r, const report_group *g, int field, trajectory *t) {
   const report_run *run = &r->runs[g->runs[0]];
-  *steps = lethe_calloc(run->n_history + 1, sizeof(double));
-  for (size_t k = 0; k < run->n_history; k++) (*steps)[k] = (double)run->history[k].step;
-  return run->n_history;
+  t->n = run->n_history;
+  t->steps = lethe_calloc(t->n + 1, sizeof(double));
+  t->mean = lethe_calloc(t->n + 1, sizeof(double));
+  t->lo = lethe_calloc(t->n + 1, sizeof(double));
+  t->hi = lethe_calloc(t->n + 1, sizeof(double));
+  for (size_t k = 0; k < t->n; k++) {
+    t->steps[k] = (double)run->history[k].step;
+    report_stat s = report_group_stat_at(r, g, run->history[k].step, field);
+    t->mean[k] = s.mean;
+    t->lo[k] = s.n > 1 ? s.lo : NAN;
+    t->hi[k] = s.n > 1 ? s.hi : NAN;
+  }
+}
+
+static void trajectory_free(trajectory *t) {
+  free(t->steps);
+  free(t->mean);
+  free(t->lo);
+  free(t->hi);
 }
 
 static void trajectory_panel(FILE *out, const report *r, int split, int field) {
-  const report_group *groups[r->n_groups + 1];
-  int n = split_groups(r, split, groups);
+  const report_group **groups;
+  int n = split_groups(r, split, &groups);
   int log_scale = report_field_is_log(field);
   const report_point *target = report_split_ref(r, split, 0);
   const report_point *retain = report_split_ref(r, split, 1);
   range xr = {0, NAN}, yr = {NAN, NAN};
-  double *steps[n + 1], *mean[n + 1], *lo[n + 1], *hi[n + 1];
-  size_t counts[n + 1];
+  trajectory *tr = lethe_calloc((size_t)n + 1, sizeof *tr);
   for (int i = 0; i < n; i++) {
-    counts[i] = group_steps(r, groups[i], &steps[i]);
-    mean[i] = lethe_calloc(counts[i] + 1, sizeof(double));
-    lo[i] = lethe_calloc(counts[i] + 1, sizeof(double));
-    hi[i] = lethe_calloc(counts[i] + 1, sizeof(double));
-    for (size_t k = 0; k < counts[i]; k++) {
-      report_stat s = report_group_stat_at(r, groups[i], (long)steps[i][k], field);
-      mean[i][k] = s.mean;
-      lo[i][k] = s.n > 1 ? s.lo : NAN;
-      hi[i][k] = s.n > 1 ? s.hi : NAN;
-      widen(&xr, steps[i][k], 0);
-      widen(&yr, s.lo, log_scale);
-      widen(&yr, s.hi, log_scale);
+    trajectory_of(r, groups[i], field, &tr[i]);
+    for (size_t k = 0; k < tr[i].n; k++) {
+      widen(&xr, tr[i].steps[k], 0);
+      widen(&yr, tr[i].lo[k], log_scale);
+      widen(&yr, tr[i].hi[k], log_scale);
     }
   }
   if (field == REPORT_F_FQ) widen(&yr, 1.0, 1);
@@ -198,21 +214,21 @@ static void trajectory_panel(FILE *out, const report *r, int split, int field) {
   if (!n) svg_note(&p, "no finished runs");
   for (int i = 0; i < n; i++) {
     const report_series *se = series_of(r, groups[i]);
-    svg_band(&p, steps[i], lo[i], hi[i], counts[i], se->colour, 0.16);
-    svg_line(&p, steps[i], mean[i], counts[i], se->colour, 2.0, NULL);
-    if (counts[i] <= 40)
-      for (size_t k = 0; k < counts[i]; k++) {
+    const trajectory *t = &tr[i];
+    svg_band(&p, t->steps, t->lo, t->hi, t->n, se->colour, 0.16);
+    svg_line(&p, t->steps, t->mean, t->n, se->colour, 2.0, NULL);
+    if (t->n <= 40)
+      for (size_t k = 0; k < t->n; k++) {
         char tip[256], a[32];
-        snprintf(tip, sizeof tip, "%s, step %ld: %s %s", se->label, (long)steps[i][k],
-                 field_short[field], report_fmt(a, sizeof a, mean[i][k], field));
-        svg_marker(&p, steps[i][k], mean[i][k], SVG_CIRCLE, 2.4, se->colour, 1, tip);
+        snprintf(tip, sizeof tip, "%s, step %ld: %s %s", se->label, (long)t->steps[k],
+                 field_short[field], report_fmt(a, sizeof a, t->mean[k], field));
+        svg_marker(&p, t->steps[k], t->mean[k], SVG_CIRCLE, 2.4, se->colour, 1, tip);
       }
-    free(steps[i]);
-    free(mean[i]);
-    free(lo[i]);
-    free(hi[i]);
+    trajectory_free(&tr[i]);
   }
   svg_close(&p);
+  free(tr);
+  free((void *)groups);
 }
 
 int report_plot_trajectories(FILE *out, const report *r, int split) {
@@ -247,9 +263,11 @@ typedef struct grid_line {
   char base[8], colour[8]; /* the method's colour; this line's shade of it */
 } grid_line;
 
-static int grid_lines(const report *r, int key, int split, grid_line *lines) {
-  const report_group *groups[r->n_groups + 1];
-  int n = split_groups(r, split, groups), n_lines = 0;
+/* The lines of a grid figure; *out is malloc'd (free_lines). */
+static int grid_lines(const report *r, int key, int split, grid_line **out) {
+  const report_group **groups;
+  int n = split_groups(r, split, &groups), n_lines = 0;
+  grid_line *lines = *out = lethe_calloc((size_t)n + 1, sizeof *lines);
   for (int i = 0; i < n; i++) {
     char *id = report_settings_label(r, &r->runs[groups[i]->runs[0]], key);
     int l = -1;
@@ -276,8 +294,9 @@ static int grid_lines(const report *r, int key, int split, grid_line *lines) {
     int variant = 0, variants = 0;
     for (int k = 0; k < n_lines; k++)
       if (!strcmp(lines[k].base, lines[l].base)) variants++, variant += k < l;
-    report_variant_colour(lines[l].base, variant, variants, lines[l].colour);
+    svg_variant_colour(lines[l].base, variant, variants, lines[l].colour);
   }
+  free((void *)groups);
   return n_lines;
 }
 
@@ -310,7 +329,8 @@ static void grid_panel(FILE *out, const report *r, int key, int split, const gri
   if (field == REPORT_F_FQ) svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
   for (int l = 0; l < n_lines; l++) {
     const grid_line *ln = &lines[l];
-    double xs[ln->n + 1], ys[ln->n + 1];
+    double *xs = lethe_calloc((size_t)ln->n + 1, sizeof *xs);
+    double *ys = lethe_calloc((size_t)ln->n + 1, sizeof *ys);
     for (int sel = 0; sel < REPORT_N_SEL; sel++) {
       for (int i = 0; i < ln->n; i++) {
         report_stat s = report_group_stat(r, ln->groups[i], sel, field);
@@ -328,6 +348,8 @@ static void grid_panel(FILE *out, const report *r, int key, int split, const gri
       svg_line(&p, xs, ys, (size_t)ln->n, ln->colour, sel == REPORT_SEL_BEST ? 2.0 : 1.5,
                sel_dash[sel]);
     }
+    free(xs);
+    free(ys);
   }
   svg_close(&p);
 }
@@ -337,23 +359,31 @@ static void free_lines(grid_line *lines, int n_lines) {
     free(lines[l].id);
     free((void *)lines[l].groups);
   }
+  free(lines);
 }
 
-void report_grid_legend(FILE *out, const report *r, int key, int split) {
-  grid_line lines[r->n_groups + 1];
-  int n_lines = grid_lines(r, key, split, lines);
+int report_grid_legend(const report *r, int key, int split, report_legend_item **items) {
+  grid_line *lines;
+  int n_lines = grid_lines(r, key, split, &lines);
+  *items = lethe_calloc((size_t)n_lines + 1, sizeof **items);
   for (int l = 0; l < n_lines; l++) {
-    fprintf(out, "<span class=\"key\"><i style=\"background:%s\"></i>", lines[l].colour);
-    svg_escape(out, lines[l].id);
-    fprintf(out, "</span>");
+    (*items)[l].label = lines[l].id;
+    lines[l].id = NULL; /* now the item's */
+    snprintf((*items)[l].colour, sizeof (*items)[l].colour, "%s", lines[l].colour);
   }
   free_lines(lines, n_lines);
+  return n_lines;
+}
+
+void report_legend_free(report_legend_item *items, int n) {
+  for (int i = 0; i < n; i++) free(items[i].label);
+  free(items);
 }
 
 int report_plot_grid(FILE *out, const report *r, int key, int split) {
   static const int fields[] = {REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL};
-  grid_line lines[r->n_groups + 1];
-  int n_lines = grid_lines(r, key, split, lines);
+  grid_line *lines;
+  int n_lines = grid_lines(r, key, split, &lines);
   for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
     grid_panel(out, r, key, split, lines, n_lines, fields[f]);
   free_lines(lines, n_lines);

@@ -363,6 +363,28 @@ void svg_note(const svg_plot *p, const char *text) {
   fprintf(p->out, "</text>\n");
 }
 
+void svg_legend(const svg_plot *p, const char *const *labels, const char *const *colours,
+                size_t n) {
+  if (!n) return;
+  size_t longest = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strlen(labels[i]) > longest) longest = strlen(labels[i]);
+  double w = 30 + 5.8 * (double)longest, x = p->right - w - 4, y = p->top + 4;
+  fprintf(p->out,
+          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
+          "fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
+          x, y, w, 13.0 * (double)n + 6);
+  for (size_t i = 0; i < n; i++) {
+    double ly = y + 10 + 13.0 * (double)i;
+    fprintf(p->out,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"10.5\" fill=\"#222\">",
+            x + 6, ly, x + 22, ly, colours[i], x + 26, ly + 3.5);
+    svg_escape(p->out, labels[i]);
+    fprintf(p->out, "</text>\n");
+  }
+}
+
 /* ---- text and colour ------------------------------------------------------ */
 
 void svg_escape(FILE *out, const char *s) {
@@ -396,4 +418,15 @@ void svg_shade(const char *colour, double amount, char buf[8]) {
     c[k] = (int)lround(v < 0 ? 0 : v > 255 ? 255 : v);
   }
   snprintf(buf, 8, "#%02x%02x%02x", c[0], c[1], c[2]);
+}
+
+void svg_variant_colour(const char *base, int variant, int variants, char out[8]) {
+  svg_shade(base, variants > 1 ? -0.55 + 1.15 * variant / (variants - 1) : 0.0, out);
+}
+
+const char *svg_palette(int i) {
+  static const char *const colours[] = {"#332288", "#aa4499", "#6699cc",
+                                        "#661100", "#ddaa33", "#888888"};
+  int n = (int)(sizeof colours / sizeof colours[0]);
+  return colours[((i % n) + n) % n];
 }

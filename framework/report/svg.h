@@ -5,7 +5,7 @@
  * Everything is written to a FILE* as it is called; nothing is kept. Values
  * outside the axis range are clamped to the plot area's edge, and a value
  * <= 0 on a log axis sits on the bottom edge. Not here: what to plot (the
- * report's figures are in report_plots.c).
+ * figures are in report_plots.c and synthetic_report.c).
  */
 #ifndef LETHE_SVG_H
 #define LETHE_SVG_H
@@ -71,6 +71,10 @@ void svg_label(const svg_plot *p, double x, double y, double dx, double dy, cons
                const char *text);
 /* A centred grey note over the plot area (e.g. "no data"). */
 void svg_note(const svg_plot *p, const char *text);
+/* A legend in the plot area's top right corner: a line of colours[i] and
+ * labels[i] per entry, on a white box. */
+void svg_legend(const svg_plot *p, const char *const *labels, const char *const *colours,
+                size_t n);
 
 /* Writes s with &, <, >, " and ' escaped (for SVG and HTML text and attributes). */
 void svg_escape(FILE *out, const char *s);
@@ -78,5 +82,10 @@ void svg_escape(FILE *out, const char *s);
 /* Mixes a "#rrggbb" colour towards white (amount > 0) or black (amount < 0),
  * |amount| <= 1, into buf (8 bytes). */
 void svg_shade(const char *colour, double amount, char buf[8]);
+/* Variant `variant` of `variants` of a colour: dark to light shades (the
+ * colour itself when there is one variant). */
+void svg_variant_colour(const char *base, int variant, int variants, char out[8]);
+/* Colour i of a fixed cycle, for a method that brings no colour of its own. */
+const char *svg_palette(int i);
 
 #endif

@@ -3,10 +3,12 @@
  * SVG, no scripts, no network) and a CSV of key numbers (see synthetic.h).
  *
  * Runs that differ only in their seed form a series; each figure draws the
- * mean over seeds with a min–max band. A run's summary.json says which
- * figure it belongs to (synthetic.figure: "fig4" — also the source of Fig. 9
- * — or "fig3"); untagged runs go to an "other runs" section.
- * Not here: running anything (synthetic_run.c).
+ * mean over seeds with a min–max band, in the method's colour (summary.json's
+ * "colour", from the plugin; shades of it for several series of one method).
+ * A run's summary.json says which figure it belongs to (synthetic.figure:
+ * "fig4" — also the source of Fig. 9 — or "fig3"); untagged runs go to an
+ * "other runs" section. Not here: running anything (synthetic_run.c) or
+ * drawing primitives (svg.c, shared with the TOFU report).
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -17,6 +19,7 @@
 
 #include "core/kind.h"
 #include "metrics/stats.h"
+#include "report/svg.h"
 #include "report/synthetic_report.h"
 
 enum { M_FORGET_DIST, M_RETAIN_DIST, M_FORGET_KL, M_COUNT };
@@ -28,7 +31,9 @@ static const char *const metric_titles[M_COUNT] = {"forget distance", "retain di
 typedef struct series {
   char key[1024];   /* everything but the seed */
   char label[96];   /* legend text */
-  char method[64];  /* the paper's method name */
+  char method[64];  /* the paper's method name (summary.json's label) */
+  char name[64];    /* the plugin's name */
+  char base[8];     /* the method's colour: summary.json's, else a palette one */
   char figure[32];
   double alpha, lr, beta; /* beta NaN when the method has none */
   int steps, n_seeds, n_points;
@@ -149,6 +154,10 @@ static series *series_for(report *r, const json_t *sum, int n_points) {
   snprintf(s->key, sizeof s->key, "%s", key);
   snprintf(s->figure, sizeof s->figure, "%s", fig ? fig : "");
   snprintf(s->method, sizeof s->method, "%s", label ? label : "?");
+  const char *name = json_string_value(json_object_get(sum, "method"));
+  const char *colour = json_string_value(json_object_get(sum, "colour"));
+  snprintf(s->name, sizeof s->name, "%s", name ? name : s->method);
+  if (lethe_is_colour(colour)) snprintf(s->base, sizeof s->base, "%s", colour);
   s->alpha = jnum(sum, "alpha");
   s->lr = jnum(sum, "lr");
   s->steps = (int)jnum(sum, "steps");
@@ -259,149 +268,92 @@ static int cmp_series(const void *pa, const void *pb) {
   return strcmp(a->key, b->key);
 }
 
-/* ---- SVG panels -------------------------------------------------------------------- */
+/* ---- SVG panels (svg.c) ------------------------------------------------------------ */
 
-typedef struct axis {
-  int log;
-  double lo, hi; /* data range (log10 when log) */
-} axis;
+#define PANEL_W 420
+#define PANEL_H 300
+#define LOG_FLOOR 1e-5 /* log axes leave values at or below this out of their range */
 
-#define PW 420 /* panel width and height, plot margins */
-#define PH 300
-#define ML 62
-#define MR 12
-#define MT 28
-#define MB 44
-
-static double ax_value(const axis *a, double v) { return a->log ? log10(v) : v; }
-static double ax_px(const axis *a, double v, double p0, double p1) {
-  double t = (ax_value(a, v) - a->lo) / (a->hi - a->lo);
-  return p0 + t * (p1 - p0);
-}
-
-/* Widens the axis to include v (log axes skip v <= floor). */
-static void ax_include(axis *a, double v, double floor) {
-  if (!isfinite(v) || (a->log && v <= floor)) return;
-  double x = ax_value(a, v);
-  a->lo = fmin(a->lo, x);
-  a->hi = fmax(a->hi, x);
-}
-
-static void ax_finish(axis *a) {
-  if (!(a->hi >= a->lo)) a->lo = 0, a->hi = 1;
-  if (a->log) {
-    a->lo = floor(a->lo), a->hi = ceil(a->hi);
-    if (a->hi <= a->lo) a->hi = a->lo + 1;
-  } else {
-    if (a->lo > 0 && a->lo < 0.3 * a->hi) a->lo = 0;
-    if (a->hi == a->lo) a->hi = a->lo + 1;
-    double pad = 0.04 * (a->hi - a->lo);
-    a->hi += pad;
-    if (a->lo != 0) a->lo -= pad;
+/* Methods without a colour of their own: a palette colour each, the same for
+ * every series of the method (series are sorted). */
+static void assign_colours(series *all, int n) {
+  int n_unknown = 0;
+  for (int i = 0; i < n; i++) {
+    if (all[i].base[0]) continue;
+    int same = -1;
+    for (int k = 0; k < i && same < 0; k++)
+      if (!strcmp(all[k].name, all[i].name)) same = k;
+    snprintf(all[i].base, sizeof all[i].base, "%s",
+             same >= 0 ? all[same].base : svg_palette(n_unknown++));
   }
 }
 
-static void ax_ticks(FILE *out, const axis *a, int vertical, double p0, double p1, double other) {
-  double span = a->hi - a->lo, step;
-  if (a->log) {
-    step = ceil(span / 6);
-  } else {
-    double raw = span / 5, mag = pow(10, floor(log10(raw)));
-    step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
-  }
-  for (double t = ceil(a->lo / step - 1e-9) * step; t <= a->hi + 1e-9 * step; t += step) {
-    double px = p0 + (t - a->lo) / span * (p1 - p0);
-    char text[32];
-    if (a->log) snprintf(text, sizeof text, "%g", pow(10, t));
-    else snprintf(text, sizeof text, "%g", fabs(t) < 1e-12 * step ? 0.0 : t);
-    if (vertical)
-      fprintf(out,
-              "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' class='grid'/>"
-              "<text x='%d' y='%.1f' text-anchor='end' dy='0.32em'>%s</text>\n",
-              ML, PW - MR, px, px, ML - 4, px, text);
-    else
-      fprintf(out,
-              "<line x1='%.1f' x2='%.1f' y1='%d' y2='%.0f' class='grid'/>"
-              "<text x='%.1f' y='%.0f' text-anchor='middle'>%s</text>\n",
-              px, px, MT, other, px, other + 14, text);
-  }
+/* The colour of series k of a panel: its method's, in shades when the panel
+ * has several series of that method (Fig. 3's β). */
+static void colour_of(series *const *ss, int n, int k, char out[8]) {
+  int variant = 0, variants = 0;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(ss[i]->name, ss[k]->name)) variants++, variant += i < k;
+  svg_variant_colour(ss[k]->base, variant, variants, out);
 }
 
-static const char *color_of(const series *s, int index) {
-  static const char *const by_method[][2] = {
-      {"GA", "#d62728"},     {"GA+RT", "#ff7f0e"}, {"IDK+RT", "#9467bd"}, {"DPO+RT", "#8c564b"},
-      {"NPO", "#1f77b4"},    {"NPO+RT", "#2ca02c"}, {"GA+KL", "#e377c2"}, {"NPO+KL", "#17becf"},
-  };
-  static const char *const ramp[] = {"#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1",
-                                     "#bcbd22", "#7f7f7f"};
-  if (!strcmp(s->figure, "fig3") && strcmp(s->method, "GA")) return ramp[index % 7];
-  for (size_t i = 0; i < sizeof by_method / sizeof by_method[0]; i++)
-    if (!strcmp(by_method[i][0], s->method)) return by_method[i][1];
-  return ramp[(index + 5) % 7];
+typedef struct range {
+  double lo, hi;
+} range;
+
+static void widen(range *g, double v, int log_scale) {
+  if (!isfinite(v) || (log_scale && v <= LOG_FLOOR)) return;
+  if (!(g->lo <= v)) g->lo = v;
+  if (!(g->hi >= v)) g->hi = v;
+}
+
+static void fit(svg_axis *a, const range *g, int log_scale, const char *label) {
+  double lo = isfinite(g->lo) ? g->lo : (log_scale ? 1e-3 : 0.0);
+  double hi = isfinite(g->hi) ? g->hi : 1.0;
+  svg_axis_fit(a, lo, hi, log_scale, 1, 0);
+  a->label = label;
 }
 
 /* x metric < 0 means "step". Draws the mean of each series, with the min–max
- * band when x is the step. Values at or below floor are clipped on log axes. */
-static void panel(FILE *out, int id, const char *title, series *const *ss, int n, int xm, int ym,
+ * band when x is the step, and a legend. */
+static void panel(FILE *out, const char *title, series *const *ss, int n, int xm, int ym,
                   int xlog, int ylog) {
-  const double floor_v = 1e-5;
-  axis ax = {xlog, INFINITY, -INFINITY}, ay = {ylog, INFINITY, -INFINITY};
+  range xr = {NAN, NAN}, yr = {NAN, NAN};
   for (int k = 0; k < n; k++)
     for (int i = 0; i < ss[k]->n_points; i++) {
-      ax_include(&ax, xm < 0 ? ss[k]->step[i] : ss[k]->mean[xm][i], floor_v);
-      ax_include(&ay, ss[k]->mean[ym][i], floor_v);
-      if (xm < 0) ax_include(&ay, ss[k]->hi[ym][i], floor_v), ax_include(&ay, ss[k]->lo[ym][i], floor_v);
+      widen(&xr, xm < 0 ? ss[k]->step[i] : ss[k]->mean[xm][i], xlog);
+      widen(&yr, ss[k]->mean[ym][i], ylog);
+      if (xm < 0) widen(&yr, ss[k]->hi[ym][i], ylog), widen(&yr, ss[k]->lo[ym][i], ylog);
     }
-  ax_finish(&ax);
-  ax_finish(&ay);
-  double x0 = ML, x1 = PW - MR, y0 = PH - MB, y1 = MT;
-  fprintf(out, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d'>\n",
-          PW, PH, PW, PH);
-  fprintf(out, "<text x='%d' y='16' class='title'>%s</text>\n", ML, title);
-  ax_ticks(out, &ay, 1, y0, y1, 0);
-  ax_ticks(out, &ax, 0, x0, x1, y0);
-  fprintf(out, "<rect x='%d' y='%d' width='%d' height='%d' class='frame'/>\n", ML, MT,
-          PW - ML - MR, PH - MT - MB);
-  fprintf(out, "<text x='%.0f' y='%d' text-anchor='middle'>%s%s</text>\n", (x0 + x1) / 2, PH - 6,
-          xm < 0 ? "step" : metric_titles[xm], xlog ? " (log)" : "");
-  fprintf(out, "<text transform='translate(13 %.0f) rotate(-90)' text-anchor='middle'>%s%s</text>\n",
-          (y0 + y1) / 2, metric_titles[ym], ylog ? " (log)" : "");
-  fprintf(out, "<clipPath id='clip%d'><rect x='%d' y='%d' width='%d' height='%d'/></clipPath>\n",
-          id, ML, MT, PW - ML - MR, PH - MT - MB);
-  fprintf(out, "<g clip-path='url(#clip%d)'>\n", id);
+  char xlabel[64], ylabel[64];
+  snprintf(xlabel, sizeof xlabel, "%s%s", xm < 0 ? "step" : metric_titles[xm], xlog ? " (log)" : "");
+  snprintf(ylabel, sizeof ylabel, "%s%s", metric_titles[ym], ylog ? " (log)" : "");
+  svg_axis x, y;
+  if (xm < 0) /* steps: from 0 to the last one */
+    x = (svg_axis){0, isfinite(xr.hi) && xr.hi > 0 ? xr.hi : 1, 0, xlabel};
+  else
+    fit(&x, &xr, xlog, xlabel);
+  fit(&y, &yr, ylog, ylabel);
+  svg_plot p;
+  svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
+  const char **labels = lethe_calloc((size_t)n + 1, sizeof *labels);
+  const char **colours = lethe_calloc((size_t)n + 1, sizeof *colours);
+  char(*shade)[8] = lethe_calloc((size_t)n + 1, sizeof *shade);
   for (int k = 0; k < n; k++) {
     const series *s = ss[k];
-    const char *col = color_of(s, k);
-#define XV(i) (xm < 0 ? s->step[i] : s->mean[xm][i])
-#define CLIP(v) (ylog ? fmax((v), pow(10, ay.lo)) : (v))
-    if (xm < 0 && s->n_seeds > 1) {
-      fprintf(out, "<polygon fill='%s' fill-opacity='0.18' stroke='none' points='", col);
-      for (int i = 0; i < s->n_points; i++)
-        fprintf(out, "%.1f,%.1f ", ax_px(&ax, XV(i), x0, x1), ax_px(&ay, CLIP(s->hi[ym][i]), y0, y1));
-      for (int i = s->n_points - 1; i >= 0; i--)
-        fprintf(out, "%.1f,%.1f ", ax_px(&ax, XV(i), x0, x1), ax_px(&ay, CLIP(s->lo[ym][i]), y0, y1));
-      fprintf(out, "'/>\n");
-    }
-    fprintf(out, "<polyline fill='none' stroke='%s' stroke-width='1.6' points='", col);
-    for (int i = 0; i < s->n_points; i++) {
-      double xv = XV(i);
-      if (xlog && xv <= floor_v) xv = pow(10, ax.lo);
-      fprintf(out, "%.1f,%.1f ", ax_px(&ax, xv, x0, x1), ax_px(&ay, CLIP(s->mean[ym][i]), y0, y1));
-    }
-    fprintf(out, "'/>\n");
-#undef XV
-#undef CLIP
+    colour_of(ss, n, k, shade[k]);
+    if (xm < 0 && s->n_seeds > 1)
+      svg_band(&p, s->step, s->lo[ym], s->hi[ym], (size_t)s->n_points, shade[k], 0.18);
+    svg_line(&p, xm < 0 ? s->step : s->mean[xm], s->mean[ym], (size_t)s->n_points, shade[k], 1.6,
+             NULL);
+    labels[k] = s->label;
+    colours[k] = shade[k];
   }
-  fprintf(out, "</g>\n");
-  fprintf(out, "<rect x='%d' y='%d' width='108' height='%d' fill='#fff' fill-opacity='0.8'/>\n",
-          PW - MR - 116, MT + 2, 13 * n + 4);
-  for (int k = 0; k < n; k++) /* legend, top right */
-    fprintf(out,
-            "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='2'/>"
-            "<text x='%d' y='%d' dy='0.32em' class='legend'>%s</text>\n",
-            PW - MR - 112, PW - MR - 96, MT + 10 + 13 * k, MT + 10 + 13 * k, color_of(ss[k], k),
-            PW - MR - 92, MT + 10 + 13 * k, ss[k]->label);
-  fprintf(out, "</svg>\n");
+  svg_legend(&p, labels, colours, (size_t)n);
+  svg_close(&p);
+  free((void *)labels);
+  free((void *)colours);
+  free(shade);
 }
 
 /* ---- key numbers ------------------------------------------------------------------------ */
@@ -496,61 +448,64 @@ static int alphas_of(series *all, int n, const char *figure, double *out) {
 }
 
 /* Forget distance, retain distance (both vs step) and the Pareto curve. */
-static void distance_row(FILE *out, int *id, const char *tag, series **ss, int k) {
+static void distance_row(FILE *out, const char *tag, series **ss, int k) {
   char title[160];
   snprintf(title, sizeof title, "%s: forget distance", tag);
-  panel(out, (*id)++, title, ss, k, -1, M_FORGET_DIST, 0, 1);
+  panel(out, title, ss, k, -1, M_FORGET_DIST, 0, 1);
   snprintf(title, sizeof title, "%s: retain distance", tag);
-  panel(out, (*id)++, title, ss, k, -1, M_RETAIN_DIST, 0, 1);
+  panel(out, title, ss, k, -1, M_RETAIN_DIST, 0, 1);
   snprintf(title, sizeof title, "%s: retain vs forget distance", tag);
-  panel(out, (*id)++, title, ss, k, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
+  panel(out, title, ss, k, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
 }
 
 static void write_html(FILE *out, series *all, int n) {
   series **ss = lethe_calloc((size_t)n + 1, sizeof *ss);
-  double alphas[64];
-  int id = 0, runs = 0;
+  double *alphas = lethe_calloc((size_t)n + 1, sizeof *alphas); /* at most one per series */
+  int runs = 0;
   for (int i = 0; i < n; i++) runs += all[i].n_seeds;
   fprintf(out,
           "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>lethe — synthetic experiment"
-          "</title>\n<style>body{font:14px sans-serif;margin:20px;max-width:1320px}"
-          "svg{margin:4px;background:#fff}text{font:11px sans-serif;fill:#222}"
-          ".title{font-weight:bold;font-size:12px}.legend{font-size:10px}"
-          ".grid{stroke:#e4e4e4}.frame{fill:none;stroke:#888}"
-          "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px}"
-          "small{color:#666}</style></head><body>\n"
+          "</title>\n<style>body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+          "margin:0 auto;padding:18px 20px 40px;max-width:1320px;background:#fafafa}"
+          ".panels{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:10px;"
+          "margin:6px 0}.panels svg{display:block;width:100%%;height:auto;border:1px solid #ddd;"
+          "border-radius:4px;background:#fff}"
+          "table{border-collapse:collapse;font-size:12px;background:#fff}"
+          "td,th{border:1px solid #ccc;padding:2px 5px}small{color:#666}</style></head><body>\n"
           "<h1>Synthetic experiment (NPO paper §4)</h1>\n"
           "<p>%d runs in %d configurations. Random-feature model (ReLU features of a fixed\n"
           "Gaussian W, trained last layer), full-batch gradient descent from the reference model,\n"
           "method plugins unchanged. Lines: mean over seeds; bands: min–max over seeds.\n"
           "Distances are mean KL(π<sub>retrained</sub> ‖ π<sub>θ</sub>) on fresh forget- and\n"
           "retain-distribution samples; forget KL is mean KL(π<sub>ref</sub> ‖ π<sub>θ</sub>) on\n"
-          "forget samples. Log axes clip values below their lowest decade.</p>\n",
+          "forget samples. On log axes, values below the lowest decade sit on its edge.</p>\n",
           runs, n);
   int na = alphas_of(all, n, "fig4", alphas);
   if (na) fprintf(out, "<h2>Figure 4: forget and retain distance, Pareto curve</h2>\n");
   for (int a = 0; a < na; a++) {
     char tag[64];
     snprintf(tag, sizeof tag, "α = %g", alphas[a]);
-    fprintf(out, "<h3>%s</h3><div>\n", tag);
-    distance_row(out, &id, tag, ss, pick(all, n, "fig4", alphas[a], ss));
+    fprintf(out, "<h3>%s</h3><div class='panels'>\n", tag);
+    distance_row(out, tag, ss, pick(all, n, "fig4", alphas[a], ss));
     fprintf(out, "</div>\n");
   }
-  if (na) fprintf(out, "<h2>Figure 9: forget KL (to the reference) vs step</h2><div>\n");
+  if (na)
+    fprintf(out, "<h2>Figure 9: forget KL (to the reference) vs step</h2><div class='panels'>\n");
   for (int a = 0; a < na; a++) {
     char title[64];
     snprintf(title, sizeof title, "α = %g: forget KL", alphas[a]);
-    panel(out, id++, title, ss, pick(all, n, "fig4", alphas[a], ss), -1, M_FORGET_KL, 0, 0);
+    panel(out, title, ss, pick(all, n, "fig4", alphas[a], ss), -1, M_FORGET_KL, 0, 0);
   }
   if (na) fprintf(out, "</div>\n");
   int k3 = pick(all, n, "fig3", NAN, ss);
   if (k3) {
-    fprintf(out, "<h2>Figure 3: GA and NPO over β (same step size)</h2><div>\n");
+    fprintf(out,
+            "<h2>Figure 3: GA and NPO over β (same step size)</h2><div class='panels'>\n");
     char title[64];
     snprintf(title, sizeof title, "α = %g: retain vs forget distance", ss[0]->alpha);
-    panel(out, id++, title, ss, k3, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
-    panel(out, id++, "forget distance", ss, k3, -1, M_FORGET_DIST, 0, 1);
-    panel(out, id++, "retain distance", ss, k3, -1, M_RETAIN_DIST, 0, 1);
+    panel(out, title, ss, k3, M_FORGET_DIST, M_RETAIN_DIST, 1, 1);
+    panel(out, "forget distance", ss, k3, -1, M_FORGET_DIST, 0, 1);
+    panel(out, "retain distance", ss, k3, -1, M_RETAIN_DIST, 0, 1);
     fprintf(out, "</div>\n");
   }
   for (int i = 0; i < n; i++) { /* runs of any other figure tag */
@@ -559,9 +514,9 @@ static void write_html(FILE *out, series *all, int n) {
       continue;
     char tag[96];
     snprintf(tag, sizeof tag, "%s α = %g", *all[i].figure ? all[i].figure : "other runs", all[i].alpha);
-    fprintf(out, "<h2>%s</h2><div>\n", tag);
-    distance_row(out, &id, tag, ss, pick(all, n, all[i].figure, all[i].alpha, ss));
-    panel(out, id++, "forget KL", ss, pick(all, n, all[i].figure, all[i].alpha, ss), -1,
+    fprintf(out, "<h2>%s</h2><div class='panels'>\n", tag);
+    distance_row(out, tag, ss, pick(all, n, all[i].figure, all[i].alpha, ss));
+    panel(out, "forget KL", ss, pick(all, n, all[i].figure, all[i].alpha, ss), -1,
           M_FORGET_KL, 0, 0);
     fprintf(out, "</div>\n");
   }
@@ -570,6 +525,7 @@ static void write_html(FILE *out, series *all, int n) {
   key_table(out, ss, n);
   fprintf(out, "</body></html>\n");
   free(ss);
+  free(alphas);
 }
 
 /* Writes through an atomic file: the page appears complete or not at all. */
@@ -601,6 +557,7 @@ int synth_report(const char *dir, const char *out_html, const char *out_csv, let
   }
   for (int i = 0; i < r.n; i++) finish_series(&r.s[i]);
   qsort(r.s, (size_t)r.n, sizeof *r.s, cmp_series);
+  assign_colours(r.s, r.n);
   if (write_atomic(out_html, write_html, r.s, r.n, err) == 0 &&
       write_atomic(out_csv, fill_csv, r.s, r.n, err) == 0)
     rc = 0;

@@ -90,6 +90,12 @@ typedef struct suite_options {
   int n_extra;
 } suite_options;
 
+/* Writes suite.json to path: s->json and, for TOFU suites, each run's
+ * method as the report shows it ("method": {"name", "title", "colour"},
+ * from the plugin's descriptor; title and colour only when it has them).
+ * Errors name the suite file and the run whose method does not resolve. */
+int suite_write_json(const suite *s, const char *path, lethe_err *err);
+
 /* Runs every run that is not done yet; returns 0 when all are done. */
 int suite_execute(const suite *s, const char *out_dir, const suite_options *opt, lethe_err *err);
 /* Prints done / running / failed / pending per run and totals. */

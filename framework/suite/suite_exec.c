@@ -125,7 +125,7 @@ static int forget_percent(const suite_run *r) {
 static int plan(const suite *s, const char *out_dir, int *pending, int *n_pending, lethe_err *err) {
   char *runs_dir = lethe_path_join(out_dir, "runs"), *sj = lethe_path_join(out_dir, "suite.json");
   int rc = lethe_mkdir_p(runs_dir, err);
-  if (rc == 0) rc = lethe_write_file_atomic(sj, s->json, strlen(s->json), err);
+  if (rc == 0) rc = suite_write_json(s, sj, err);
   free(runs_dir);
   free(sj);
   for (int r = 0; r < s->n_runs; r++)

@@ -125,8 +125,9 @@ int synth_run(const char *path, const char *const *overrides, int n_overrides,
  * for every run before it starts one. */
 int synth_check(const char *path, const char *const *overrides, int n_overrides, lethe_err *err);
 
-/* The paper's name for a method configuration ("NPO+RT", "DPO+RT", ...; the
- * plugin name for others). Returns buf. */
+/* The paper's name for a method configuration: the plugin's title (its name
+ * when it has none), with "+RT" when the title names no added term ("+")
+ * and the method's retain_coeff is > 0 ("DPO+RT"). Returns buf. */
 const char *synth_method_label(const method_spec *ms, char *buf, size_t n);
 
 

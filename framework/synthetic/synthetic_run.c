@@ -15,24 +15,14 @@
 #define SYNTH_FORGOTTEN 0.005
 
 const char *synth_method_label(const method_spec *ms, char *buf, size_t n) {
-  static const char *const names[][2] = {
-      {"ga", "GA"},         {"grad_diff", "GA+RT"}, {"kl", "GA+KL"},  {"npo", "NPO"},
-      {"npo_rt", "NPO+RT"}, {"npo_kl", "NPO+KL"},   {"idk", "IDK+RT"}, {"simnpo", "SimNPO"},
-  };
   const lethe_method_desc *d = ms->plugin.desc;
-  if (!strcmp(d->name, "dpo")) {
-    double retain = 0.0;
-    for (uint32_t i = 0; i < d->n_params; i++)
-      if (!strcmp(d->params[i].name, "retain_coeff")) retain = method_param_value(d, ms->params, i);
-    snprintf(buf, n, "%s", retain > 0 ? "DPO+RT" : "DPO");
-    return buf;
-  }
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (!strcmp(d->name, names[i][0])) {
-      snprintf(buf, n, "%s", names[i][1]);
-      return buf;
-    }
-  snprintf(buf, n, "%s", d->name);
+  const char *title = method_desc_title(d);
+  if (!title) title = d->name;
+  /* a method whose title names no added term gets "+RT" when it has one */
+  double retain = 0.0;
+  for (uint32_t i = 0; i < d->n_params; i++)
+    if (!strcmp(d->params[i].name, "retain_coeff")) retain = method_param_value(d, ms->params, i);
+  snprintf(buf, n, "%s%s", title, retain > 0 && !strchr(title, '+') ? "+RT" : "");
   return buf;
 }
 
@@ -106,6 +96,8 @@ static int write_summary(const char *run_dir, const synth_setup *su, const metho
   json_object_set_new(o, "kind", json_string(lethe_kind_name(LETHE_KIND_SYNTHETIC)));
   json_object_set_new(o, "method", json_string(ms->plugin.desc->name));
   json_object_set_new(o, "label", json_string(synth_method_label(ms, label, sizeof label)));
+  const char *colour = method_desc_colour(ms->plugin.desc);
+  if (colour) json_object_set_new(o, "colour", json_string(colour));
   json_object_set_new(o, "params", params_json(ms));
   json_object_set_new(o, "figure", json_string(s->figure));
   json_object_set_new(o, "alpha", json_real(s->alpha));

@@ -207,6 +207,13 @@ typedef struct lethe_method_desc {
   void (*destroy)(void *state);
   /* ABI 1.x additions go below this line; the host reads them only when
    * struct_size covers them. */
+
+  /* How reports and `lethe methods` show the method (optional, NULL = unset):
+   * title is the paper's name ("NPO+RT"; printable, at most 31 bytes) and
+   * colour its colour in figures, "#rrggbb". Unset, reports show the name
+   * and pick a colour of their own. */
+  const char *title;
+  const char *colour;
 } lethe_method_desc;
 
 /* The one exported symbol (define it in the plugin with LETHE_METHOD_EXPORT). */

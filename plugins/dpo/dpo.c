@@ -79,6 +79,8 @@ static const lethe_method_desc dpo_desc = {
     .create = dpo_create,
     .loss_and_grad = dpo_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "DPO",
+    .colour = "#0072b2",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &dpo_desc; }

@@ -43,6 +43,8 @@ static const lethe_method_desc ga_desc = {
     .create = ga_create,
     .loss_and_grad = ga_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "GA",
+    .colour = "#d55e00",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &ga_desc; }

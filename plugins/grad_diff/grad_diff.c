@@ -50,6 +50,8 @@ static const lethe_method_desc grad_diff_desc = {
     .create = grad_diff_create,
     .loss_and_grad = grad_diff_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "GA+RT",
+    .colour = "#e69f00",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &grad_diff_desc; }

@@ -34,6 +34,8 @@ static const lethe_method_desc idk_desc = {
     .create = idk_create,
     .loss_and_grad = idk_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "IDK+RT",
+    .colour = "#56b4e9",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &idk_desc; }

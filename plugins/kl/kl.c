@@ -54,6 +54,8 @@ static const lethe_method_desc kl_desc = {
     .create = kl_create,
     .loss_and_grad = kl_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "GA+KL",
+    .colour = "#cc79a7",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &kl_desc; }

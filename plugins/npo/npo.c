@@ -48,6 +48,8 @@ static const lethe_method_desc npo_desc = {
     .create = npo_create,
     .loss_and_grad = npo_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "NPO",
+    .colour = "#7b4ea3",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_desc; }

@@ -58,6 +58,8 @@ static const lethe_method_desc npo_kl_desc = {
     .create = npo_kl_create,
     .loss_and_grad = npo_kl_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "NPO+KL",
+    .colour = "#999933",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_kl_desc; }

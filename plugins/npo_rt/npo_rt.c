@@ -54,6 +54,8 @@ static const lethe_method_desc npo_rt_desc = {
     .create = npo_rt_create,
     .loss_and_grad = npo_rt_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "NPO+RT",
+    .colour = "#117733",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_rt_desc; }

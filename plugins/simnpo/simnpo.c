@@ -74,6 +74,8 @@ static const lethe_method_desc simnpo_desc = {
     .create = simnpo_create,
     .loss_and_grad = simnpo_loss_and_grad,
     .destroy = lt_destroy,
+    .title = "SimNPO",
+    .colour = "#882255",
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &simnpo_desc; }

@@ -2,7 +2,8 @@
  * for showing that the gradient check can fail. One source, one variant per
  * target, chosen by -DBAD_<KIND>: each breaks exactly one rule of
  * lethe/method.h (or, for BAD_DUP / BAD_WRONG_GRAD / BAD_NAN_*, is a
- * valid plugin that misbehaves at a later stage). */
+ * valid plugin that misbehaves at a later stage; BAD_OLD_SIZE is a valid
+ * plugin built before the descriptor had a title and a colour). */
 #include <math.h>
 #include <stddef.h>
 
@@ -73,7 +74,11 @@ static const lethe_method_desc bad_desc = {
 #else
     .abi_major = LETHE_METHOD_ABI_MAJOR,
 #endif
+#ifdef BAD_OLD_SIZE /* built before title and colour: the host must not read them */
+    .struct_size = offsetof(lethe_method_desc, title),
+#else
     .struct_size = sizeof(lethe_method_desc),
+#endif
 #ifdef BAD_DUP
     .name = "ga",
 #else
@@ -96,6 +101,12 @@ static const lethe_method_desc bad_desc = {
     .loss_and_grad = bad_loss_and_grad,
 #endif
     .destroy = bad_destroy,
+#if defined(BAD_COLOUR) || defined(BAD_OLD_SIZE)
+    .colour = "red",
+#endif
+#ifdef BAD_TITLE
+    .title = "a title longer than thirty-one bytes",
+#endif
 };
 
 #ifdef BAD_NOSYM

@@ -266,6 +266,26 @@ static void write_run(const char *run_dir, const char *method, const char *split
   write_text(run_dir, "DONE", "ok\n");
 }
 
+/* A run's "method" in suite.json: the titles and colours the plugins'
+ * descriptors give (an unknown method: its name alone). */
+static json_t *method_json(const char *name) {
+  static const char *const styles[][3] = {
+      {"ga", "GA", "#d55e00"},         {"grad_diff", "GA+RT", "#e69f00"},
+      {"kl", "GA+KL", "#cc79a7"},      {"idk", "IDK+RT", "#56b4e9"},
+      {"dpo", "DPO", "#0072b2"},       {"npo", "NPO", "#7b4ea3"},
+      {"npo_rt", "NPO+RT", "#117733"}, {"npo_kl", "NPO+KL", "#999933"},
+      {"simnpo", "SimNPO", "#882255"},
+  };
+  json_t *o = json_object();
+  json_object_set_new(o, "name", json_string(name));
+  for (size_t i = 0; i < sizeof styles / sizeof styles[0]; i++)
+    if (!strcmp(styles[i][0], name)) {
+      json_object_set_new(o, "title", json_string(styles[i][1]));
+      json_object_set_new(o, "colour", json_string(styles[i][2]));
+    }
+  return o;
+}
+
 static json_t *string_array(const char *const *v, int n) {
   json_t *a = json_array();
   for (int i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
@@ -315,6 +335,7 @@ int fixture_write(const char *dir, const fixture_spec *spec) {
           json_object_set_new(run, "name", json_string(name));
           json_object_set_new(run, "dir", json_string(rel));
           json_object_set_new(run, "settings", settings);
+          if (!spec->no_methods) json_object_set_new(run, "method", method_json(spec->methods[m]));
           json_array_append_new(runs, run);
           char *run_dir = lethe_path_join(dir, rel);
           int done = index < total - spec->n_unfinished;

@@ -16,6 +16,7 @@ typedef struct fixture_spec {
   int n_betas;
   int n_unfinished; /* the last runs: not done (the very last one FAILED) */
   int nulls;        /* write nulls where the format allows them */
+  int no_methods;   /* suite.json without each run's "method" (as before it had one) */
 } fixture_spec;
 
 /* Writes the suite into dir (created); returns the number of runs. Exits

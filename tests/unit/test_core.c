@@ -114,10 +114,24 @@ START_TEST(test_kind_names_round_trip) {
 }
 END_TEST
 
+START_TEST(test_is_colour) {
+  ck_assert(lethe_is_colour("#00AAff"));
+  ck_assert(lethe_is_colour("#000000"));
+  ck_assert(!lethe_is_colour("#00aaf"));
+  ck_assert(!lethe_is_colour("#00aaffe"));
+  ck_assert(!lethe_is_colour("00aaff"));
+  ck_assert(!lethe_is_colour("#00aafg"));
+  ck_assert(!lethe_is_colour("# 0aaff"));
+  ck_assert(!lethe_is_colour(""));
+  ck_assert(!lethe_is_colour(NULL));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_errf_and_prefix);
+  tcase_add_test(tc, test_is_colour);
   tcase_add_test(tc, test_rng_deterministic);
   tcase_add_test(tc, test_atomic_write_keeps_old_on_failure);
   tcase_add_test(tc, test_mkdir_p_and_join);

@@ -104,6 +104,47 @@ START_TEST(test_refuse_bad_descriptor_fields) {
 }
 END_TEST
 
+START_TEST(test_refuse_bad_style) {
+  expect_refused("colour", "(method 'bad_colour'): colour \"red\" is not a \"#rrggbb\" colour");
+  expect_refused("title", "(method 'bad_title'): title \"a title longer than thirty-one bytes\" "
+                          "is not 1 to 31 printable bytes");
+}
+END_TEST
+
+/* A plugin built before title and colour existed: its struct_size stops
+ * short of them, so the host neither reads nor checks them (its colour is
+ * "red", which a newer plugin would be refused for). */
+START_TEST(test_old_descriptor_without_style) {
+  char *path = bad_path("old_size");
+  method_plugin p;
+  lethe_err err = {0};
+  ck_assert_msg(method_plugin_open(&p, path, &err) == 0, "%s", err.msg);
+  ck_assert_ptr_null(method_desc_title(p.desc));
+  ck_assert_ptr_null(method_desc_colour(p.desc));
+  method_plugin_close(&p);
+  free(path);
+}
+END_TEST
+
+/* Every shipped plugin has the paper's title and a colour of one palette. */
+START_TEST(test_plugin_titles_and_colours) {
+  static const char *const expected[][3] = {
+      {"ga", "GA", "#d55e00"},         {"grad_diff", "GA+RT", "#e69f00"},
+      {"kl", "GA+KL", "#cc79a7"},      {"idk", "IDK+RT", "#56b4e9"},
+      {"dpo", "DPO", "#0072b2"},       {"npo", "NPO", "#7b4ea3"},
+      {"npo_rt", "NPO+RT", "#117733"}, {"npo_kl", "NPO+KL", "#999933"},
+      {"simnpo", "SimNPO", "#882255"},
+  };
+  for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+    method_plugin p;
+    open_real(&p, expected[i][0]);
+    ck_assert_str_eq(method_desc_title(p.desc), expected[i][1]);
+    ck_assert_str_eq(method_desc_colour(p.desc), expected[i][2]);
+    method_plugin_close(&p);
+  }
+}
+END_TEST
+
 START_TEST(test_dlerror_passed_on) {
   expect_refused("undefined", "undefined symbol: bad_symbol_nobody_defines");
   method_plugin p;
@@ -157,14 +198,15 @@ START_TEST(test_scan) {
   method_set_init(&set);
   refusals r = {0};
   int refused = method_set_scan(&set, &s, collect_refusal, &r);
-  /* abi, nosym, caps, param_range, null_callback, undefined, and dup ('ga' again) */
-  ck_assert_int_eq(refused, 7);
-  ck_assert_int_eq(r.n, 7);
+  /* abi, nosym, caps, param_range, null_callback, undefined, colour, title, and dup
+   * ('ga' again) */
+  ck_assert_int_eq(refused, 9);
+  ck_assert_int_eq(r.n, 9);
   int saw_dup = 0;
   for (int i = 0; i < r.n; i++) saw_dup |= strstr(r.msgs[i], "duplicate method name 'ga'") != NULL;
   ck_assert(saw_dup);
-  /* nine real plugins plus the loadable bad ones (nan_loss, nan_grad, wrong_grad) */
-  ck_assert_int_eq(set.n, 12);
+  /* nine real plugins plus the loadable bad ones (nan_loss, nan_grad, wrong_grad, old_size) */
+  ck_assert_int_eq(set.n, 13);
   for (int i = 1; i < 9; i++) /* one directory's files come in name order */
     ck_assert_int_lt(strcmp(set.items[i - 1].path, set.items[i].path), 0);
   method_set_free(&set);
@@ -348,6 +390,7 @@ START_TEST(test_describe) {
   method_describe(mem, &p);
   fclose(mem);
   ck_assert_msg_has(text, "dpo 1.0.0 — ");
+  ck_assert_msg_has(text, "  title: DPO\n  colour: #0072b2\n");
   ck_assert_msg_has(text, "needs: retain, idk, reference log-probs");
   ck_assert_msg_has(text, "beta          double  0.1        (0, 1000]");
   ck_assert_msg_has(text, "retain_coeff  double  0.0        [0, inf)");
@@ -621,6 +664,9 @@ static Suite *method_suite(void) {
   tcase_add_test(load, test_refuse_missing_symbol);
   tcase_add_test(load, test_refuse_unknown_caps);
   tcase_add_test(load, test_refuse_bad_descriptor_fields);
+  tcase_add_test(load, test_refuse_bad_style);
+  tcase_add_test(load, test_old_descriptor_without_style);
+  tcase_add_test(load, test_plugin_titles_and_colours);
   tcase_add_test(load, test_dlerror_passed_on);
   tcase_add_test(load, test_refuse_duplicate_name);
   tcase_add_test(load, test_scan);

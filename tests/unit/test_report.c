@@ -87,10 +87,10 @@ static int write_fixture(const char *dir, const char *kind) {
   fixture_spec s = {0};
   s.name = kind;
   if (!strcmp(kind, "paper")) {
-    s = (fixture_spec){"paper", paper_methods, 7, all_splits, 3, 2, NULL, 0, 0, 0};
+    s = (fixture_spec){"paper", paper_methods, 7, all_splits, 3, 2, NULL, 0, 0, 0, 0};
   } else if (!strcmp(kind, "grid")) {
     static const char *const m[] = {"npo", "npo_rt"};
-    s = (fixture_spec){"beta", m, 2, all_splits + 1, 1, 2, betas, 3, 0, 0};
+    s = (fixture_spec){"beta", m, 2, all_splits + 1, 1, 2, betas, 3, 0, 0, 0};
   } else {
     return -1;
   }
@@ -137,7 +137,7 @@ END_TEST
 START_TEST(test_methods_splits_seeds) {
   char *dir = scratch("paper");
   static const char *const m[] = {"ga", "grad_diff", "npo", "npo_rt"};
-  fixture_spec s = {"paper4", m, 4, all_splits, 3, 3, NULL, 0, 0, 0};
+  fixture_spec s = {"paper4", m, 4, all_splits, 3, 3, NULL, 0, 0, 0, 0};
   ck_assert_int_eq(fixture_write(dir, &s), 36);
   write_report(dir, 0);
   /* per split: one FQ-vs-MU panel and three trajectories; no numeric grid */
@@ -195,6 +195,16 @@ START_TEST(test_numeric_grid) {
   char *html = read_all(dir, "report.html");
   ck_assert_ptr_nonnull(strstr(html, "Metrics vs numeric settings"));
   ck_assert_int_eq(count(html, " vs beta</title>"), 3);
+  /* the grid's lines: one per method, named without beta, in the HTML legend */
+  report_legend_item *items;
+  int n_items = report_grid_legend(&r, beta, 0, &items);
+  ck_assert_int_eq(n_items, 2);
+  ck_assert_str_eq(items[0].label, "NPO");
+  ck_assert_str_eq(items[1].label, "NPO+RT");
+  ck_assert_str_eq(items[0].colour, "#7b4ea3");
+  ck_assert_ptr_nonnull(strstr(html, "<span class=\"key\"><i style=\"background:#117733\"></i>"
+                                     "NPO+RT</span>"));
+  report_legend_free(items, n_items);
   free(html);
   report_free(&r);
   free(dir);
@@ -204,7 +214,7 @@ END_TEST
 START_TEST(test_nulls) {
   char *dir = scratch("nulls");
   static const char *const m[] = {"ga", "npo_rt", "mystery"};
-  fixture_spec s = {"nulls", m, 3, all_splits, 1, 2, NULL, 0, 0, 1};
+  fixture_spec s = {"nulls", m, 3, all_splits, 1, 2, NULL, 0, 0, 1, 0};
   ck_assert_int_eq(fixture_write(dir, &s), 6);
   write_report(dir, 0);
   check_counts(dir, 4, 3, 6);
@@ -222,7 +232,9 @@ START_TEST(test_nulls) {
   report_stat c = report_group_stat(&r, &r.groups[0], REPORT_SEL_CONSTRAINED, REPORT_F_FQ);
   ck_assert_int_eq(c.n, 0);
   ck_assert(isnan(c.mean));
-  ck_assert_str_eq(r.series[2].label, "mystery"); /* an unknown method keeps its name */
+  ck_assert_str_eq(r.series[2].label, "mystery"); /* no title: the method's name */
+  ck_assert_str_eq(r.series[2].colour, "#332288"); /* no colour: the palette's first */
+  ck_assert_str_eq(r.series[1].label, "NPO+RT");
   report_free(&r);
   char *csv = read_all(dir, "results.csv");
   ck_assert_ptr_nonnull(strstr(csv, ",,")); /* unknown numbers are empty cells */
@@ -235,10 +247,34 @@ START_TEST(test_nulls) {
 }
 END_TEST
 
+/* A suite.json from before runs carried their method's title and colour:
+ * the report shows the names, in palette colours (one per method). */
+START_TEST(test_suite_without_methods) {
+  char *dir = scratch("old");
+  static const char *const m[] = {"ga", "npo_rt"};
+  fixture_spec s = {"old", m, 2, all_splits, 1, 2, NULL, 0, 0, 0, 1};
+  ck_assert_int_eq(fixture_write(dir, &s), 4);
+  write_report(dir, 0);
+  check_counts(dir, 4, 2, 4);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(r.n_series, 2);
+  ck_assert_str_eq(r.series[0].label, "ga");
+  ck_assert_str_eq(r.series[1].label, "npo_rt");
+  ck_assert_str_eq(r.series[0].colour, "#332288");
+  ck_assert_str_eq(r.series[1].colour, "#aa4499");
+  ck_assert_ptr_null(r.runs[0].title);
+  ck_assert_str_eq(report_run_title(&r.runs[0]), "ga");
+  report_free(&r);
+  free(dir);
+}
+END_TEST
+
 START_TEST(test_unfinished) {
   char *dir = scratch("unfinished");
   static const char *const m[] = {"ga", "npo"};
-  fixture_spec s = {"partial", m, 2, all_splits, 1, 3, NULL, 0, 2, 0};
+  fixture_spec s = {"partial", m, 2, all_splits, 1, 3, NULL, 0, 2, 0, 0};
   ck_assert_int_eq(fixture_write(dir, &s), 6);
   write_report(dir, 0);
   check_counts(dir, 4, 2, 4);
@@ -265,7 +301,7 @@ END_TEST
 START_TEST(test_mu_fraction) {
   char *dir = scratch("fraction");
   static const char *const m[] = {"ga", "npo_rt"};
-  fixture_spec s = {"fraction", m, 2, all_splits + 2, 1, 2, NULL, 0, 0, 0};
+  fixture_spec s = {"fraction", m, 2, all_splits + 2, 1, 2, NULL, 0, 0, 0, 0};
   fixture_write(dir, &s);
   report r;
   lethe_err err = {0};
@@ -326,7 +362,14 @@ START_TEST(test_bad_input) {
       "suite.json: a \"synthetic\" suite, not a TOFU one; its report is `lethe synthetic-report");
 
   static const char *const m[] = {"ga"};
-  fixture_spec s = {"bad", m, 1, all_splits, 1, 2, NULL, 0, 0, 0};
+  fixture_spec s = {"bad", m, 1, all_splits, 1, 2, NULL, 0, 0, 0, 0};
+  fixture_write(dir, &s);
+  char *suite = read_all(dir, "suite.json"), *red = strstr(suite, "#d55e00");
+  ck_assert_ptr_nonnull(red);
+  memcpy(red, "#d55e0z", 7);
+  overwrite(dir, "suite.json", suite);
+  expect_error(dir, "suite.json: runs[0].method.colour is not a \"#rrggbb\" string");
+  free(suite);
   fixture_write(dir, &s);
   overwrite(dir, "runs/unlearn.seed=1/history.jsonl",
             "{\"step\":0,\"model_utility\":0.7}\n{\"step\":1,\"model_uti\n");
@@ -349,7 +392,7 @@ END_TEST
 START_TEST(test_cli) {
   char *dir = scratch("cli");
   static const char *const m[] = {"npo"};
-  fixture_spec s = {"cli", m, 1, all_splits, 1, 1, NULL, 0, 0, 0};
+  fixture_spec s = {"cli", m, 1, all_splits, 1, 1, NULL, 0, 0, 0, 0};
   fixture_write(dir, &s);
   char cmd[1200], line[512] = "";
   snprintf(cmd, sizeof cmd, "'%s/framework/lethe' report '%s' 2>&1", LETHE_BINARY_DIR, dir);
@@ -395,6 +438,14 @@ START_TEST(test_svg_axes) {
   ck_assert_str_eq(c, "#ffffff");
   svg_shade("#117733", -1.0, c);
   ck_assert_str_eq(c, "#000000");
+  svg_variant_colour("#117733", 0, 1, c); /* one variant: the colour itself */
+  ck_assert_str_eq(c, "#117733");
+  svg_variant_colour("#117733", 0, 3, c); /* darkest first */
+  ck_assert_str_eq(c, "#083617");
+  svg_variant_colour("#117733", 2, 3, c);
+  ck_assert_str_eq(c, "#a0c9ad");
+  ck_assert_str_eq(svg_palette(0), "#332288");
+  ck_assert_str_eq(svg_palette(7), "#aa4499"); /* a cycle of six */
 
   char *buf = NULL;
   size_t len = 0;
@@ -410,6 +461,8 @@ START_TEST(test_svg_axes) {
   double xs[] = {0, 1, 2, NAN, 4}, ys[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
   svg_line(&p, xs, ys, 5, "#000", 1, NULL);
   svg_marker(&p, NAN, 1, SVG_STAR, 4, "#000", 1, NULL);
+  const char *labels[] = {"GA", "NPO β<1"}, *colours[] = {"#d55e00", "#7b4ea3"};
+  svg_legend(&p, labels, colours, 2);
   svg_close(&p);
   fclose(f);
   ck_assert_ptr_nonnull(strstr(buf, "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"));
@@ -417,6 +470,8 @@ START_TEST(test_svg_axes) {
   ck_assert_int_eq(count(buf, "<polyline"), 1); /* the NaN splits off a single point */
   ck_assert_int_eq(count(buf, "<polygon"), 0);
   ck_assert_ptr_nonnull(strstr(buf, "10<tspan dy=\"-5\" font-size=\"9\">-6</tspan>"));
+  ck_assert_ptr_nonnull(strstr(buf, "stroke=\"#7b4ea3\" stroke-width=\"2\"/><text"));
+  ck_assert_ptr_nonnull(strstr(buf, ">NPO β&lt;1</text>"));
   free(buf);
 }
 END_TEST
@@ -433,6 +488,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_methods_splits_seeds);
   tcase_add_test(tc, test_numeric_grid);
   tcase_add_test(tc, test_nulls);
+  tcase_add_test(tc, test_suite_without_methods);
   tcase_add_test(tc, test_unfinished);
   tcase_add_test(tc, test_mu_fraction);
   tcase_add_test(tc, test_bad_input);

@@ -436,6 +436,29 @@ START_TEST(test_config_errors) {
 }
 END_TEST
 
+/* A method's label is its plugin's title, with "+RT" when a title without an
+ * added term runs with a retain term. */
+static void expect_label(const char *name, const char *override, const char *label) {
+  method_spec ms = {0};
+  lethe_err err = {0};
+  const char *over[] = {override};
+  ck_assert_msg(method_spec_from_name(&ms, name, NULL, over, override ? 1 : 0, &err) == 0, "%s",
+                err.msg);
+  char buf[64];
+  ck_assert_str_eq(synth_method_label(&ms, buf, sizeof buf), label);
+  method_spec_free(&ms);
+}
+
+START_TEST(test_method_labels) {
+  expect_label("ga", NULL, "GA");
+  expect_label("npo_rt", NULL, "NPO+RT");
+  expect_label("grad_diff", "method.retain_coeff=2", "GA+RT");
+  expect_label("dpo", NULL, "DPO");
+  expect_label("dpo", "method.retain_coeff=1", "DPO+RT");
+  expect_label("simnpo", "method.retain_coeff=0.5", "SimNPO+RT");
+}
+END_TEST
+
 START_TEST(test_report) {
   char *base = temp_dir();
   const char *names[] = {"s1_ga", "s2_ga", "s1_npo", "s2_npo", "s1_x"};
@@ -456,6 +479,10 @@ START_TEST(test_report) {
   ck_assert_ptr_nonnull(strstr(h, "Figure 3"));
   ck_assert_ptr_nonnull(strstr(h, "NPO β=0.5"));
   ck_assert_ptr_nonnull(strstr(h, "other runs"));
+  /* each method in its plugin's colour (summary.json's "colour"), drawn by svg.c */
+  ck_assert_ptr_nonnull(strstr(h, "<polyline fill=\"none\" stroke=\"#d55e00\""));
+  ck_assert_ptr_nonnull(strstr(h, "<polyline fill=\"none\" stroke=\"#56b4e9\""));
+  ck_assert_ptr_nonnull(strstr(h, "<polygon fill=\"#d55e00\" fill-opacity=\"0.18\""));
   ck_assert_ptr_null(strstr(h, "<script")); /* self-contained: no scripts, nothing fetched */
   ck_assert_ptr_null(strstr(h, "src="));
   ck_assert_ptr_nonnull(strstr(c, "figure,alpha,method,beta,lr,steps,seeds,metric,step,mean"));
@@ -487,6 +514,7 @@ int main(void) {
   tcase_add_test(tc, test_paper_setting);
   tcase_add_test(tc, test_runs_are_deterministic);
   tcase_add_test(tc, test_config_errors);
+  tcase_add_test(tc, test_method_labels);
   tcase_add_test(tc, test_report);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
