@@ -25,7 +25,8 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
   return 0;
 }
 
-void objective_free(objective *o) {
+/* The per-batch buffers reserve() sizes. */
+static void free_buffers(objective *o) {
   free(o->logp);
   free(o->ref_logp);
   free(o->mask);
@@ -33,19 +34,17 @@ void objective_free(objective *o) {
   free(o->dlogits);
   free(o->logits_all);
   free(o->ref_logits_all);
+}
+
+void objective_free(objective *o) {
+  free_buffers(o);
   memset(o, 0, sizeof *o);
 }
 
 static void reserve(objective *o, int B, int T) {
   if (B <= o->B_cap && T <= o->T_cap) return;
   size_t n = (size_t)B * T, V = (size_t)o->policy->cfg.vocab_size;
-  free(o->logp);
-  free(o->ref_logp);
-  free(o->mask);
-  free(o->dlogp);
-  free(o->dlogits);
-  free(o->logits_all);
-  free(o->ref_logits_all);
+  free_buffers(o);
   o->logp = lethe_alloc_aligned(n * sizeof(float));
   o->ref_logp = lethe_alloc_aligned(n * sizeof(float));
   o->mask = lethe_alloc_aligned(n * sizeof(float));
