@@ -10,17 +10,20 @@
 
 void help_train(void) {
   printf(
-      "usage: lethe train [CONFIG] [-s path=value ...] [--stages all|base|target|retain]\n"
-      "                   [--quiet]\n\n"
+      "usage: lethe train [CONFIG] [-s path=value ...]\n"
+      "                   [--stages all|base|target|retain|replica] [--quiet]\n\n"
       "Builds (or reuses from the stage cache) every model an unlearning experiment\n"
       "needs: the data (the embedded world unless data.dir is set), the base model,\n"
       "the target model (fine-tuned on `full`) and the retain model of\n"
-      "data.forget_split, and evaluates target and retain once. Prints the\n"
-      "directories. Stages are cached by a hash of everything they depend on\n"
-      "(cache_dir, default $LETHE_CACHE_DIR or ~/.cache/lethe); an interrupted\n"
-      "stage resumes from its checkpoint. --stages builds only up to the base, the\n"
-      "target, or the retain model and its evaluation (suites use it to train the\n"
-      "target and the retain models in parallel). Settings: docs/configuration.md.\n");
+      "data.forget_split, and evaluates target and retain once; with calibration =\n"
+      "true (the default) also a second retain model (another data order),\n"
+      "evaluated against the first: whether the benchmark discriminates at all\n"
+      "(docs/report.md). Prints the directories. Stages are cached by a hash of\n"
+      "everything they depend on (cache_dir, default $LETHE_CACHE_DIR or\n"
+      "~/.cache/lethe); an interrupted stage resumes from its checkpoint. --stages\n"
+      "builds only up to the base, the target, the retain model and its evaluation,\n"
+      "or the second retain model (suites use it to train them in parallel).\n"
+      "Settings: docs/configuration.md.\n");
 }
 
 void help_unlearn(void) {
@@ -49,7 +52,7 @@ static int load(const char *cmd, int argc, char **argv, int want_out, experiment
     else if (stages && cli_opt(&a, "--stages", &v)) {
       if ((*stages = stage_set_parse(v)) < 0) {
         free(over);
-        return cli_usage_error(cmd, "--stages must be all, base, target or retain, not '%s'", v);
+        return cli_usage_error(cmd, "--stages must be all, base, target, retain or replica, not '%s'", v);
       }
     }
     else if (!strcmp(argv[a.i], "--quiet")) quiet = 1;

@@ -119,7 +119,8 @@ unsigned experiment_check_stages(stage_set which) {
   switch (which) {
   case STAGES_BASE: return EXPERIMENT_CHECK_BASE;
   case STAGES_TARGET: return EXPERIMENT_CHECK_BASE | EXPERIMENT_CHECK_TARGET;
-  case STAGES_RETAIN: return EXPERIMENT_CHECK_BASE | EXPERIMENT_CHECK_RETAIN;
+  case STAGES_RETAIN:
+  case STAGES_REPLICA: return EXPERIMENT_CHECK_BASE | EXPERIMENT_CHECK_RETAIN;
   default: return EXPERIMENT_CHECK_TRAIN;
   }
 }

@@ -13,6 +13,7 @@ const char *const experiment_schema =
     "version = 1;\n"
     "kind = \"tofu\";\n"
     "compute = \"auto\";\n"
+    "calibration = true;\n"
     "seed = 0;\n"
     "threads = 0;\n"
     "cache_dir = \"\";\n"

@@ -10,6 +10,10 @@
 #include "core/progress.h"
 #include "evaluate/evaluate.h"
 
+/* The calibration's second retain model: its fine-tuning seed is the retain
+ * model's mixed with this offset (another data order, same data). */
+#define REPLICA_SEED_OFFSET 1
+
 const char *forget_split_retain(const char *forget_split, char *buf, size_t n) {
   int pct;
   char tail;
@@ -32,8 +36,10 @@ void prepared_free(prepared *p) {
   stage_out_free(&p->base);
   stage_out_free(&p->target);
   stage_out_free(&p->retain);
+  stage_out_free(&p->replica);
   free(p->retain_eval);
   free(p->target_eval);
+  free(p->replica_eval);
   memset(p, 0, sizeof *p);
 }
 
@@ -87,8 +93,8 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
 }
 
 int stage_set_parse(const char *s) {
-  static const char *const names[] = {"all", "base", "target", "retain"};
-  for (int i = 0; i < 4; i++)
+  static const char *const names[] = {"all", "base", "target", "retain", "replica"};
+  for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
 }
@@ -107,6 +113,10 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
   if (stage_data(e, &p->data, err) != 0 || stage_base(e, &p->data, &p->base, err) != 0) return -1;
   if (which == STAGES_BASE) return 0;
   if (which == STAGES_TARGET) return stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
+  if (which == STAGES_REPLICA)
+    return lcfg_bool(&e->cfg, "calibration")
+               ? stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET, &p->replica, err)
+               : 0;
   /* the retain model first: a suite may be training the target meanwhile */
   if (stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0 ||
       stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, &p->retain_eval, err) != 0)
@@ -119,6 +129,12 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
   int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
   free(eval_json);
   if (rc == 0) rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, &p->target_eval, err);
+  if (rc == 0 && lcfg_bool(&e->cfg, "calibration")) /* is the benchmark able to tell them apart? */
+    rc = stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET, &p->replica, err) != 0 ||
+                 stage_eval(e, &p->data, &p->replica, "second retain model", split, tr, n,
+                            &p->replica_eval, err) != 0
+             ? -1
+             : 0;
   free(tr);
   return rc;
 }
@@ -132,6 +148,8 @@ int run_prepare(const experiment *e, stage_set which, lethe_err *err) {
     if (p.retain.dir) printf("retain: %s\n", p.retain.dir);
     if (p.target_eval) printf("target eval: %s\n", p.target_eval);
     if (p.retain_eval) printf("retain eval: %s\n", p.retain_eval);
+    if (p.replica.dir) printf("second retain: %s\n", p.replica.dir);
+    if (p.replica_eval) printf("second retain eval: %s\n", p.replica_eval);
   }
   prepared_free(&p);
   return rc;

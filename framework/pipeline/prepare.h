@@ -15,11 +15,18 @@
 const char *forget_split_retain(const char *forget_split, char *buf, size_t n);
 
 /* Which stages run_prepare/run_stages build: everything (data, base, retain
- * model and its evaluation, target model and its evaluation), or only up to
- * the base, the target, or the retain model and its evaluation (so that a
- * suite can train the target and the retain models in parallel). */
-typedef enum { STAGES_ALL = 0, STAGES_BASE, STAGES_TARGET, STAGES_RETAIN } stage_set;
-/* Parses "all", "base", "target", "retain"; -1 otherwise. */
+ * model and its evaluation, target model and its evaluation and, with
+ * `calibration = true`, a second retain model and its evaluation), or only
+ * up to the base, the target, the retain model and its evaluation, or the
+ * second retain model (so that a suite can train them in parallel). */
+typedef enum {
+  STAGES_ALL = 0,
+  STAGES_BASE,
+  STAGES_TARGET,
+  STAGES_RETAIN,
+  STAGES_REPLICA
+} stage_set;
+/* Parses "all", "base", "target", "retain", "replica"; -1 otherwise. */
 int stage_set_parse(const char *s);
 
 /* Builds (or reuses) the stages the experiment needs and prints their
@@ -31,7 +38,11 @@ int run_stages(const experiment *e, stage_set which, lethe_err *err);
 /* The stages of one run, kept (directories owned; prepared_free). */
 typedef struct prepared {
   stage_out data, base, target, retain;
-  char *retain_eval, *target_eval; /* eval directories (summary.json, eval.json) */
+  /* the calibration's second retain model: the retain split again, another
+   * data-order seed; its evaluation's forget quality is measured against
+   * the retain model (NULL dir without `calibration`) */
+  stage_out replica;
+  char *retain_eval, *target_eval, *replica_eval; /* eval directories (summary.json, eval.json) */
 } prepared;
 int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err *err);
 void prepared_free(prepared *p);

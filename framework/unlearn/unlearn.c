@@ -366,8 +366,11 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set(o, "final", c->final ? c->final : json_null());
   json_object_set(o, "best", c->best ? c->best : json_null());
   json_object_set(o, "best_constrained", c->best_constrained ? c->best_constrained : json_null());
-  const char *refs[2][2] = {{"target", p->target_eval}, {"retain", p->retain_eval}};
-  for (int i = 0; i < 2; i++) {
+  /* the references; the second retain model only where calibration ran */
+  const char *refs[3][2] = {{"target", p->target_eval},
+                            {"retain", p->retain_eval},
+                            {"retain_replica", p->replica_eval}};
+  for (int i = 0; i < 3 && refs[i][1]; i++) {
     char *path = lethe_path_join(refs[i][1], "summary.json");
     json_t *s = json_load_file(path, 0, NULL);
     json_object_set_new(o, refs[i][0], s ? s : json_null());
