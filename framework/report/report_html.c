@@ -40,7 +40,11 @@ static const char page_css[] =
     "table.samples td.q{background:#f6f6f6}table.samples td.g{font-family:ui-monospace,"
     "Menlo,Consolas,monospace;font-size:12px;word-wrap:break-word}\n"
     "details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:15px}\n"
-    "footer{margin-top:30px;color:#777;font-size:12px}\n";
+    "footer{margin-top:30px;color:#777;font-size:12px}\n"
+    "td.w{white-space:normal;max-width:520px}td.pass{background:#e6f4ea}"
+    "td.fail{background:#fdecea}\n"
+    "tr.holds td.v{background:#e6f4ea}tr.fails td.v{background:#fdecea}"
+    "tr.ns td.v,tr.nt td.v{background:#f6f6f6}\n";
 
 static void esc(FILE *out, const char *s) { svg_escape(out, s); }
 
@@ -532,7 +536,9 @@ int report_write_html(const report *r, const char *path, lethe_err *err) {
   esc(out, r->name);
   fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_css);
   write_intro(out, r);
+  report_write_gate_html(out, r);
   write_headlines(out, r);
+  if (r->n_runs) report_write_claims_html(out, r);
   if (r->n_runs) {
     write_figures(out, r);
     write_table(out, r);
