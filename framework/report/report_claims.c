@@ -196,8 +196,9 @@ static void claim_ga_collapses(const report *r, const char *split, report_claim 
   c->verdict = count_verdict(holds, n, &c->p);
   append(c, "%s: lowest MU in the run / target MU, median ", group_label(r, g));
   append_spread(c, ratio, n, 0);
-  append(c, " over %d seed%s; below %g in %d of %d; sign test p = %.3g.", n, n == 1 ? "" : "s",
-         REPORT_COLLAPSE_MU_RATIO, holds, n, c->p);
+  append(c, " over %d seed%s; below %g in %d of %d; sign test p = %.3g (the opposite: %.3g).", n,
+         n == 1 ? "" : "s", REPORT_COLLAPSE_MU_RATIO, holds, n, c->p,
+         stats_sign_test_greater((size_t)(n - holds), (size_t)n));
   free(ratio);
 }
 
@@ -281,7 +282,8 @@ static void claim_npo_slower(const report *r, const char *split, report_claim *c
     append_spread(c, kl, n, 0);
     append(c, "; NPO's KL growth over the last third of the run, median ");
     append_spread(c, growth, n, 0);
-    append(c, "; all three hold in %d of %d pairs; sign test p = %.3g.", holds, n, c->p);
+    append(c, "; all three hold in %d of %d pairs; sign test p = %.3g (the opposite: %.3g).",
+           holds, n, c->p, stats_sign_test_greater((size_t)(n - holds), (size_t)n));
   }
   free(ia);
   free(ib);
@@ -306,7 +308,8 @@ static int paired_log_fq_diff(const report *r, int g_a, int g_b, double *d) {
 static void append_test(report_claim *c, double *d, int n, const stats_signed_rank *sr) {
   append(c, "%d pair%s, median log10 FQ ratio ", n, n == 1 ? "" : "s");
   append_spread(c, d, n, 0);
-  append(c, ", Wilcoxon W+ = %g, one-sided p = %.3g", sr->statistic, sr->p_greater);
+  append(c, ", Wilcoxon W+ = %g, one-sided p = %.3g (the opposite: %.3g)", sr->statistic,
+         sr->p_greater, sr->p_less);
 }
 
 static void claim_npo_rt_best(const report *r, const char *split, report_claim *c) {

@@ -31,18 +31,18 @@ void report_gate_of(const report *r, int split, report_gate *g) {
   g->why[0] = '\0';
   if (target_bad)
     len += (size_t)snprintf(g->why + len, sizeof g->why - len,
-                            "the target's FQ %.3g is above %g: FQ barely tells it from the "
+                            "The target's FQ %.3g is above %g: FQ barely tells it from the "
                             "retain model. ",
                             g->target_fq, REPORT_GATE_TARGET_FQ_MAX);
   if (replica_bad)
     len += (size_t)snprintf(g->why + len, sizeof g->why - len,
-                            "a second retain model scores FQ %.3g, below %g: FQ rejects a model "
+                            "A second retain model scores FQ %.3g, below %g: FQ rejects a model "
                             "that never saw the forget authors. ",
                             g->replica_fq, REPORT_GATE_REPLICA_FQ_MIN);
   if (!isfinite(g->target_fq))
-    len += (size_t)snprintf(g->why + len, sizeof g->why - len, "the target's FQ is unknown. ");
+    len += (size_t)snprintf(g->why + len, sizeof g->why - len, "The target's FQ is unknown. ");
   if (!replica)
-    snprintf(g->why + len, sizeof g->why - len, "second retain model not measured.");
+    snprintf(g->why + len, sizeof g->why - len, "Second retain model not measured.");
   if (target_bad || replica_bad)
     g->status = REPORT_GATE_NOT_DISCRIMINATING;
   else if (!replica || !isfinite(g->target_fq))
