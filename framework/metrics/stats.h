@@ -4,7 +4,9 @@
  * scipy.stats.ks_2samp (two-sided; method 'auto', 'exact' or 'asymp'), the
  * distribution it falls back on (scipy.stats.kstwo, the one-sample two-sided
  * KS statistic, and scipy.special.smirnov, the one-sided one), and the plain
- * and harmonic means used by TOFU's aggregates. Double precision throughout.
+ * and harmonic means used by TOFU's aggregates, and the exact paired tests
+ * the report's claims rest on (sign test, Wilcoxon signed-rank). Double
+ * precision throughout.
  *
  * Every function here is pure: no globals, no I/O, safe to call from any
  * thread. Memory a function needs is allocated and freed inside the call.
@@ -73,5 +75,29 @@ double stats_kstwo_sf(double d, int64_t n);
 /* Survival function P(D_n^+ >= d) of the one-sided statistic:
  * scipy.special.smirnov(n, d). NaN outside n >= 1, 0 <= d <= 1. */
 double stats_smirnov_sf(int64_t n, double d);
+
+/* ---- exact paired tests (one-sided) -------------------------------------- */
+
+/* Exact sign test: P(X >= k) for X ~ Binomial(n, 1/2), i.e.
+ * scipy.stats.binomtest(k, n, 0.5, alternative='greater').pvalue. 1 when
+ * k == 0; 0 when k > n. */
+double stats_sign_test_greater(size_t k, size_t n);
+
+typedef struct stats_signed_rank {
+  double statistic; /* W+: the sum of the (mid)ranks of |d| over d > 0 */
+  double p_greater; /* P(W+ >= statistic): the differences tend to be > 0 */
+  double p_less;    /* P(W+ <= statistic): the differences tend to be < 0 */
+  size_t n;         /* non-zero differences the test used */
+} stats_signed_rank;
+
+/* Exact Wilcoxon signed-rank test of the paired differences d[0..n): zeros
+ * are dropped (scipy's zero_method='wilcox'), the others ranked by |d| with
+ * tied values sharing their mean rank, and both one-sided p-values taken
+ * from the exact permutation distribution of W+ (each sign + or - with
+ * probability 1/2). Without ties this is scipy.stats.wilcoxon(d,
+ * alternative=..., method='exact'); with ties scipy 1.10 falls back to the
+ * normal approximation, while this stays exact. With no non-zero
+ * difference both p-values are 1. Fails on a NaN. d is not modified. */
+int stats_wilcoxon_exact(const double *d, size_t n, stats_signed_rank *out, lethe_err *err);
 
 #endif

@@ -15,7 +15,9 @@
  * The code is split by job: report_load.c (reading, grouping, statistics),
  * report_format.c (numbers as text), svg.c (plot primitives and colours),
  * report_plots.c (the figures, SVG only), report_html.c (the page and its
- * legends), report_results.c (CSV and JSON). Not here: running suites
+ * legends), report_results.c (CSV and JSON), report_gate.c (whether the
+ * benchmark discriminates at each split), report_claims.c (the paper's
+ * claims as verdicts computed from the runs). Not here: running suites
  * (suite.h).
  */
 #ifndef LETHE_REPORT_H
@@ -102,6 +104,9 @@ typedef struct report_run {
   double seconds, mu_fraction;
   report_point sel[REPORT_N_SEL];
   report_point target, retain; /* the models before unlearning and retrained */
+  /* A second retain model (another data-order seed); its FQ is measured
+   * against the retain model. Absent (present == 0) in older runs. */
+  report_point retain_replica;
   report_point *history;
   size_t n_history;
   report_sample *samples[TOFU_N_SETS];
@@ -195,6 +200,64 @@ typedef struct report_legend_item {
  * *items is malloc'd: free with report_legend_free. Returns the count. */
 int report_grid_legend(const report *r, int key, int split, report_legend_item **items);
 void report_legend_free(report_legend_item *items, int n);
+/* ---- calibration gate (report_gate.c) ------------------------------------
+ * Per forget split: does forget quality tell the target from the retain
+ * model (target FQ at most REPORT_GATE_TARGET_FQ_MAX), and does it accept a
+ * second retain model trained with another data order (its FQ against the
+ * retain model at least REPORT_GATE_REPLICA_FQ_MIN)? docs/report.md. */
+#define REPORT_GATE_TARGET_FQ_MAX 1e-6
+#define REPORT_GATE_REPLICA_FQ_MIN 0.1
+
+typedef enum report_gate_status {
+  REPORT_GATE_PASS,              /* both conditions hold */
+  REPORT_GATE_NOT_DISCRIMINATING, /* one of them fails */
+  REPORT_GATE_UNMEASURED          /* the target passes, no second retain model (or no target FQ) */
+} report_gate_status;
+extern const char *const report_gate_status_names[3]; /* "pass", "not discriminating", ... */
+
+typedef struct report_gate {
+  double target_fq, replica_fq, replica_mu; /* NaN when not measured */
+  report_gate_status status;
+  char why[256];
+} report_gate;
+/* The gate of split index `split` (first run's target and second retain model). */
+void report_gate_of(const report *r, int split, report_gate *g);
+void report_write_gate_html(FILE *out, const report *r);
+
+/* ---- the paper's claims (report_claims.c) --------------------------------
+ * Each row a verdict computed from the runs; the exact rules are in
+ * docs/report.md. Thresholds: */
+#define REPORT_CLAIM_ALPHA 0.05       /* one-sided level of every test */
+#define REPORT_CLAIM_MIN_PAIRS 5      /* fewer seeds or pairs: "not significant" */
+#define REPORT_COLLAPSE_MU_RATIO 0.1  /* claim 1: MU below 0.1 × the target's */
+#define REPORT_DIVERGE_MU_RATIO 0.5   /* claim 2: "diverged" = MU below 0.5 × the target's */
+#define REPORT_DIVERGE_SLOWER 2.0     /* claim 2: NPO's steps at least 2 × GA's */
+#define REPORT_KL_PLATEAU_GROWTH 1.25 /* claim 2: KL over the last third grows by at most 25 % */
+#define REPORT_KL_WELL_BELOW 0.5      /* claim 2: NPO's final KL at most 0.5 × GA's */
+#define REPORT_RETAIN_WEIGHT_PEAK 2.0 /* claim 4: FQ rises up to this retain weight */
+
+typedef enum report_verdict {
+  REPORT_VERDICT_HOLDS,
+  REPORT_VERDICT_FAILS,
+  REPORT_VERDICT_NOT_SIGNIFICANT,
+  REPORT_VERDICT_NOT_TESTED
+} report_verdict;
+extern const char *const report_verdict_names[4]; /* "holds", "fails", "not significant", "not tested" */
+
+typedef struct report_claim {
+  int number;            /* the claim's number, 1..4 */
+  const char *id;        /* "ga_collapses", "npo_slower", "npo_rt_best", "retain_weight", "retain_weight_vs_ga_rt" */
+  const char *statement; /* the claim in words */
+  char split[32];        /* the forget split, or "–" */
+  report_verdict verdict;
+  int n;                 /* seeds (or seed pairs) the verdict rests on */
+  double p;              /* the test's one-sided p-value; NaN when no test ran */
+  char detail[2048];     /* the numbers, their spread over seeds, and why */
+} report_claim;
+/* Computes every claim row; *out malloc'd (free it). Returns the count. */
+int report_claims(const report *r, report_claim **out);
+void report_write_claims_html(FILE *out, const report *r);
+
 int report_write_html(const report *r, const char *path, lethe_err *err);
 int report_write_csv(const report *r, const char *path, lethe_err *err);
 int report_write_json(const report *r, const char *path, lethe_err *err);

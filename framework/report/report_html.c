@@ -40,7 +40,11 @@ static const char page_css[] =
     "table.samples td.q{background:#f6f6f6}table.samples td.g{font-family:ui-monospace,"
     "Menlo,Consolas,monospace;font-size:12px;word-wrap:break-word}\n"
     "details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:15px}\n"
-    "footer{margin-top:30px;color:#777;font-size:12px}\n";
+    "footer{margin-top:30px;color:#777;font-size:12px}\n"
+    "td.w{white-space:normal;max-width:520px}td.pass{background:#e6f4ea}"
+    "td.fail{background:#fdecea}\n"
+    "tr.holds td.v{background:#e6f4ea}tr.fails td.v{background:#fdecea}"
+    "tr.ns td.v,tr.nt td.v{background:#f6f6f6}\n";
 
 static void esc(FILE *out, const char *s) { svg_escape(out, s); }
 
@@ -168,6 +172,12 @@ static void write_intro(FILE *out, const report *r) {
           frac, r->mu_fraction_mixed ? " (the runs used different fractions)" : "");
 }
 
+/* "1 seed", "5 seeds" into buf (32 bytes). */
+static const char *seeds_text(char *buf, int n) {
+  snprintf(buf, 32, "%d seed%s", n, n == 1 ? "" : "s");
+  return buf;
+}
+
 /* One line per split: the best utility-constrained group, the highest-FQ
  * group and whether its MU clears the bar, the groups above FQ 0.05. */
 static void write_headlines(FILE *out, const report *r) {
@@ -195,8 +205,8 @@ static void write_headlines(FILE *out, const report *r) {
       fprintf(out, "highest utility-constrained FQ (MU ≥ %s): <b>",
               report_fmt(c, sizeof c, bar, REPORT_F_MU));
       esc(out, r->series[r->groups[best_c].series].label);
-      fprintf(out, "</b>, FQ %s at MU %s. ", report_fmt(a, sizeof a, best_c_fq, REPORT_F_FQ),
-              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU));
+      fprintf(out, "</b>, FQ %s at MU %s (%s). ", report_fmt(a, sizeof a, best_c_fq, REPORT_F_FQ),
+              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU), seeds_text(c, mu.n));
     } else {
       fprintf(out, "no run has an evaluation that meets the utility bar. ");
     }
@@ -204,8 +214,8 @@ static void write_headlines(FILE *out, const report *r) {
       report_stat mu = report_group_stat(r, &r->groups[best_any], REPORT_SEL_BEST, REPORT_F_MU);
       fprintf(out, "Highest FQ at any evaluation: ");
       esc(out, r->series[r->groups[best_any].series].label);
-      fprintf(out, ", %s at MU %s", report_fmt(a, sizeof a, best_any_fq, REPORT_F_FQ),
-              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU));
+      fprintf(out, ", %s at MU %s (%s)", report_fmt(a, sizeof a, best_any_fq, REPORT_F_FQ),
+              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU), seeds_text(c, mu.n));
       if (isfinite(bar) && mu.mean < bar) fprintf(out, " — below the utility bar");
       fprintf(out, ". ");
     }
@@ -217,6 +227,7 @@ static void write_headlines(FILE *out, const report *r) {
       if (!(f.mean > 0.05)) continue;
       fprintf(out, "%s", n_above++ ? ", " : "");
       esc(out, r->series[r->groups[g].series].label);
+      fprintf(out, " (%s)", seeds_text(a, f.n));
     }
     fprintf(out, "%s.</li>\n", n_above ? "" : "none");
   }
@@ -412,7 +423,8 @@ static void write_table(FILE *out, const report *r) {
           "± one standard deviation (FQ: ×÷ factor). <i>n</i>: seeds; <i>step</i>: the "
           "evaluation chosen; <i>KL</i>: forget KL to the target; "
           "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
-          "the bold green cell is the split's highest utility-constrained FQ. "
+          "the bold green cell is the split's highest utility-constrained FQ (a point "
+          "estimate; the Claims section tests it over seeds). "
           "<code>results.csv</code> has every run.</p>\n");
   table_head(out, r, 0);
   for (int s = 0; s < r->n_splits; s++) {
@@ -532,7 +544,9 @@ int report_write_html(const report *r, const char *path, lethe_err *err) {
   esc(out, r->name);
   fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_css);
   write_intro(out, r);
+  report_write_gate_html(out, r);
   write_headlines(out, r);
+  if (r->n_runs) report_write_claims_html(out, r);
   if (r->n_runs) {
     write_figures(out, r);
     write_table(out, r);

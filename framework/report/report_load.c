@@ -298,6 +298,7 @@ static int load_run(report_run *run, const json_t *settings, const report_option
     parse_point(json_object_get(s, "best_constrained"), &run->sel[REPORT_SEL_CONSTRAINED]);
     parse_point(json_object_get(s, "target"), &run->target);
     parse_point(json_object_get(s, "retain"), &run->retain);
+    parse_point(json_object_get(s, "retain_replica"), &run->retain_replica);
     /* The retain model is the reference of the KS test: its FQ is 1. */
     if (run->retain.present && !isfinite(run->retain.fq)) run->retain.fq = 1.0;
   }

@@ -188,6 +188,7 @@ static json_t *run_json(const report *r, const report_run *run) {
     json_object_set_new(o, sel_keys[sel], point_json(&run->sel[sel]));
   json_object_set_new(o, "target", point_json(&run->target));
   json_object_set_new(o, "retain", point_json(&run->retain));
+  json_object_set_new(o, "retain_replica", point_json(&run->retain_replica));
   return o;
 }
 
@@ -209,11 +210,55 @@ static json_t *group_json(const report *r, const report_group *g) {
   return o;
 }
 
+/* The calibration gate per split and the claims (report_gate.c,
+ * report_claims.c). */
+static json_t *gate_json(const report *r) {
+  json_t *a = json_array();
+  for (int s = 0; s < r->n_splits; s++) {
+    report_gate g;
+    report_gate_of(r, s, &g);
+    json_t *o = json_object();
+    json_object_set_new(o, "split", json_string(r->splits[s]));
+    json_object_set_new(o, "target_forget_quality", jnumber(g.target_fq));
+    json_object_set_new(o, "retain_replica_forget_quality", jnumber(g.replica_fq));
+    json_object_set_new(o, "retain_replica_model_utility", jnumber(g.replica_mu));
+    json_object_set_new(o, "target_fq_max", json_real(REPORT_GATE_TARGET_FQ_MAX));
+    json_object_set_new(o, "replica_fq_min", json_real(REPORT_GATE_REPLICA_FQ_MIN));
+    json_object_set_new(o, "status", json_string(report_gate_status_names[g.status]));
+    json_object_set_new(o, "discriminating", json_boolean(g.status == REPORT_GATE_PASS));
+    json_object_set_new(o, "why", json_string(g.why));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+static json_t *claims_json(const report *r) {
+  report_claim *c;
+  int n = report_claims(r, &c);
+  json_t *a = json_array();
+  for (int i = 0; i < n; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "number", json_integer(c[i].number));
+    json_object_set_new(o, "id", json_string(c[i].id));
+    json_object_set_new(o, "statement", json_string(c[i].statement));
+    json_object_set_new(o, "split", json_string(c[i].split));
+    json_object_set_new(o, "verdict", json_string(report_verdict_names[c[i].verdict]));
+    json_object_set_new(o, "seeds", json_integer(c[i].n));
+    json_object_set_new(o, "p", jnumber(c[i].p));
+    json_object_set_new(o, "detail", json_string(c[i].detail));
+    json_array_append_new(a, o);
+  }
+  free(c);
+  return a;
+}
+
 int report_write_json(const report *r, const char *path, lethe_err *err) {
   json_t *root = json_object(), *keys = json_array(), *runs = json_array();
   json_t *groups = json_array(), *unfinished = json_array();
   json_object_set_new(root, "suite", json_string(r->name));
   json_object_set_new(root, "mu_fraction", jnumber(r->mu_fraction));
+  json_object_set_new(root, "gate", gate_json(r));
+  json_object_set_new(root, "claims", claims_json(r));
   for (int k = 0; k < r->n_keys; k++) json_array_append_new(keys, json_string(r->keys[k]));
   json_object_set_new(root, "varying", keys);
   for (int i = 0; i < r->n_runs; i++) json_array_append_new(runs, run_json(r, &r->runs[i]));

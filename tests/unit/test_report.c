@@ -2,8 +2,10 @@
  * (tests/data/report/e2e) and synthetic suites (report_fixture.c) with
  * several methods, splits and seeds, a β grid, null values, unfinished runs
  * and bad input; the counts of figures, table rows and CSV rows; the SVG
- * axis helpers. `test_report fixture paper|grid DIR` only writes a fixture
- * suite (for tests/report/render_test.sh). */
+ * axis helpers; the calibration gate and the paper's claims on hand-made
+ * suites whose verdicts are known (holds, fails, not significant, not
+ * tested). `test_report fixture paper|grid DIR` only writes a fixture suite
+ * (for tests/report/render_test.sh). */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -476,6 +478,289 @@ START_TEST(test_svg_axes) {
 }
 END_TEST
 
+/* ---- the calibration gate and the claims, on hand-made suites ---------------- */
+
+/* One hand-made run: 11 evaluations at steps 0..10, target MU 0.8. MU is
+ * 0.7 until `fall_step`, then `mu_floor` (0: never falls); the forget KL
+ * rises linearly to `kl_end` at step `kl_sat` and stays there; the
+ * utility-constrained FQ is `fq`. */
+typedef struct claim_run {
+  const char *method, *split;
+  int seed;
+  double weight; /* method.params.retain_coeff; NaN: not set */
+  long fall_step;
+  double mu_floor, kl_end;
+  long kl_sat;
+  double fq;
+} claim_run;
+
+typedef struct claim_suite {
+  double target_fq;  /* the target's FQ (1e-12 discriminates) */
+  double replica_fq; /* the second retain model's FQ; NaN: not measured */
+} claim_suite;
+
+static const char *claim_title(const char *method) {
+  static const char *const names[][2] = {
+      {"ga", "GA"}, {"npo", "NPO"}, {"npo_rt", "NPO+RT"}, {"grad_diff", "GA+RT"}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(names[i][0], method)) return names[i][1];
+  return method;
+}
+
+static json_t *claim_point(long step, double mu, double fq, double kl) {
+  json_t *p = json_pack("{s:I, s:f, s:f, s:f}", "step", (json_int_t)step, "model_utility", mu,
+                        "forget_quality", fq, "forget_kl", kl);
+  return p;
+}
+
+static void write_claim_run(const char *dir, const claim_suite *cs, const claim_run *x,
+                            const char *name) {
+  char *runs = lethe_path_join(dir, "runs"), *rd = lethe_path_join(runs, name);
+  lethe_err err = {0};
+  ck_assert_int_eq(lethe_mkdir_p(rd, &err), 0);
+  char *hist = NULL;
+  size_t len = 0;
+  FILE *h = open_memstream(&hist, &len);
+  json_t *last = NULL;
+  for (long t = 0; t <= 10; t++) {
+    double mu = t == 0 ? 0.8 : (x->fall_step > 0 && t >= x->fall_step ? x->mu_floor : 0.7);
+    double kl = x->kl_end * (t >= x->kl_sat ? 1.0 : (double)t / (double)x->kl_sat);
+    json_t *p = claim_point(t, mu, t == 0 ? cs->target_fq : x->fq, kl);
+    char *line = json_dumps(p, JSON_COMPACT);
+    fprintf(h, "%s\n", line);
+    free(line);
+    json_decref(last);
+    last = p;
+  }
+  fclose(h);
+  overwrite(rd, "history.jsonl", hist);
+  free(hist);
+  json_t *s = json_pack("{s:s, s:s, s:I, s:f}", "method", x->method, "forget_split", x->split,
+                        "steps", (json_int_t)10, "mu_fraction", 0.8);
+  json_object_set_new(s, "final", last);
+  json_object_set_new(s, "best", claim_point(1, 0.7, x->fq, 0.1));
+  json_object_set_new(s, "best_constrained", claim_point(1, 0.7, x->fq, 0.1));
+  json_object_set_new(s, "target", json_pack("{s:f, s:f}", "model_utility", 0.8,
+                                             "forget_quality", cs->target_fq));
+  json_object_set_new(s, "retain", json_pack("{s:f, s:f}", "model_utility", 0.8,
+                                             "forget_quality", 1.0));
+  if (isfinite(cs->replica_fq))
+    json_object_set_new(s, "retain_replica", json_pack("{s:f, s:f}", "model_utility", 0.79,
+                                                       "forget_quality", cs->replica_fq));
+  char *text = json_dumps(s, JSON_INDENT(1));
+  overwrite(rd, "summary.json", text);
+  overwrite(rd, "DONE", "");
+  free(text);
+  json_decref(s);
+  free(rd);
+  free(runs);
+}
+
+/* Writes suite.json and each run into dir. */
+static void write_claim_suite(const char *dir, const claim_suite *cs, const claim_run *x, int n) {
+  json_t *runs = json_array();
+  for (int i = 0; i < n; i++) {
+    char name[96];
+    snprintf(name, sizeof name, "%s-%s-w%g-s%d", x[i].method, x[i].split,
+             isfinite(x[i].weight) ? x[i].weight : -1.0, x[i].seed);
+    json_t *settings = json_pack("{s:s, s:s, s:i}", "method.name", x[i].method,
+                                 "data.forget_split", x[i].split, "unlearn.seed", x[i].seed);
+    if (isfinite(x[i].weight))
+      json_object_set_new(settings, "method.params.retain_coeff", json_real(x[i].weight));
+    json_array_append_new(runs, json_pack("{s:s, s:o, s:{s:s, s:s}}", "name", name, "settings",
+                                          settings, "method", "name", x[i].method, "title",
+                                          claim_title(x[i].method)));
+    write_claim_run(dir, cs, &x[i], name);
+  }
+  json_t *suite = json_pack("{s:s, s:o}", "name", "claims", "runs", runs);
+  char *text = json_dumps(suite, JSON_INDENT(1));
+  overwrite(dir, "suite.json", text);
+  free(text);
+  json_decref(suite);
+}
+
+/* GA collapses fast with a linearly growing KL; NPO falls late with a KL
+ * plateau at a quarter of GA's; NPO+RT has the highest FQ; seeds 1..n. */
+static int paper_like(claim_run *x, const char *split, int seeds, double ga_rt_fq) {
+  int n = 0;
+  for (int s = 1; s <= seeds; s++) {
+    x[n++] = (claim_run){"ga", split, s, NAN, 2, 0.02, 20.0, 10, 1e-6 * s};
+    x[n++] = (claim_run){"npo", split, s, NAN, 6, 0.3, 5.0, 3, 1e-3 * s};
+    x[n++] = (claim_run){"npo_rt", split, s, NAN, 0, 0.0, 3.0, 3, 0.05 * s};
+    x[n++] = (claim_run){"grad_diff", split, s, NAN, 0, 0.0, 1.0, 3, ga_rt_fq * s};
+  }
+  return n;
+}
+
+/* results.json's claim `id` at `split`; asserts it is there. */
+static const json_t *find_claim(const json_t *root, const char *id, const char *split) {
+  const json_t *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "claims"), i, c) {
+    if (!strcmp(json_string_value(json_object_get(c, "id")), id) &&
+        !strcmp(json_string_value(json_object_get(c, "split")), split))
+      return c;
+  }
+  ck_abort_msg("no claim %s at %s in results.json", id, split);
+  return NULL;
+}
+
+static void expect_claim(const json_t *root, const char *id, const char *split,
+                         const char *verdict, int seeds) {
+  const json_t *c = find_claim(root, id, split);
+  const char *got = json_string_value(json_object_get(c, "verdict"));
+  ck_assert_msg(!strcmp(got, verdict), "claim %s at %s: %s, expected %s (%s)", id, split, got,
+                verdict, json_string_value(json_object_get(c, "detail")));
+  ck_assert_int_eq(json_integer_value(json_object_get(c, "seeds")), seeds);
+}
+
+static json_t *claims_report(const char *dir) {
+  write_report(dir, 0);
+  char *path = lethe_path_join(dir, "results.json");
+  json_error_t jerr;
+  json_t *root = json_load_file(path, 0, &jerr);
+  ck_assert_msg(root != NULL, "results.json: %s", jerr.text);
+  free(path);
+  return root;
+}
+
+START_TEST(test_claims_hold) {
+  char *dir = scratch("claims-hold");
+  claim_run x[32];
+  int n = paper_like(x, "forget10", 5, 1e-4);
+  write_claim_suite(dir, &(claim_suite){1e-12, 0.9}, x, n);
+  json_t *root = claims_report(dir);
+  const json_t *gate = json_array_get(json_object_get(root, "gate"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(gate, "status")), "pass");
+  ck_assert(json_is_true(json_object_get(gate, "discriminating")));
+  expect_claim(root, "ga_collapses", "forget10", "holds", 5);
+  expect_claim(root, "npo_slower", "forget10", "holds", 5);
+  expect_claim(root, "npo_rt_best", "forget10", "holds", 5);
+  /* all five seeds favour NPO+RT: the exact one-sided p is 2^-5 */
+  ck_assert_double_eq_tol(
+      json_real_value(json_object_get(find_claim(root, "npo_rt_best", "forget10"), "p")),
+      0.03125, 1e-12);
+  expect_claim(root, "ga_collapses", "forget05", "not tested", 0);
+  expect_claim(root, "npo_rt_best", "forget05", "not tested", 0);
+  expect_claim(root, "retain_weight", "–", "not tested", 0);
+  const char *why = json_string_value(json_object_get(find_claim(root, "ga_collapses", "forget05"),
+                                                      "detail"));
+  ck_assert_ptr_nonnull(strstr(why, "no GA runs at forget05"));
+  char *html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "<h2>Calibration gate</h2>"));
+  ck_assert_ptr_nonnull(strstr(html, "<h2>Claims</h2>"));
+  ck_assert_int_eq(count(html, "<tr class=\"claim holds\">"), 3);
+  ck_assert_ptr_nonnull(strstr(html, "over 5 seeds"));
+  free(html);
+  json_decref(root);
+  free(dir);
+}
+END_TEST
+
+/* GA keeps its utility and GA+RT beats NPO+RT in every seed: both claims
+ * fail; NPO cannot be compared with a GA that never diverges; no second
+ * retain model: the gate says so and is not a pass. */
+START_TEST(test_claims_fail) {
+  char *dir = scratch("claims-fail");
+  claim_run x[32];
+  int n = paper_like(x, "forget05", 5, 0.5);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(x[i].method, "ga")) x[i].fall_step = 0;
+  write_claim_suite(dir, &(claim_suite){1e-12, NAN}, x, n);
+  json_t *root = claims_report(dir);
+  const json_t *gate = json_array_get(json_object_get(root, "gate"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(gate, "status")),
+                   "second retain model not measured");
+  ck_assert(json_is_false(json_object_get(gate, "discriminating")));
+  expect_claim(root, "ga_collapses", "forget05", "fails", 5);
+  expect_claim(root, "npo_slower", "forget05", "not tested", 0);
+  expect_claim(root, "npo_rt_best", "forget05", "fails", 5);
+  const char *detail = json_string_value(
+      json_object_get(find_claim(root, "npo_rt_best", "forget05"), "detail"));
+  ck_assert_ptr_nonnull(strstr(detail, "Calibration unverified at forget05: Second retain model not measured."));
+  ck_assert_ptr_nonnull(strstr(detail, "vs GA+RT"));
+  char *html = read_all(dir, "report.html");
+  ck_assert_ptr_nonnull(strstr(html, "second retain model not measured"));
+  ck_assert_int_eq(count(html, "<tr class=\"claim fails\">"), 2);
+  free(html);
+  json_decref(root);
+  free(dir);
+}
+END_TEST
+
+/* Three seeds, all in the claims' favour: not significant (fewer than five
+ * pairs). One seed where GA+RT wins among five: not significant either. */
+START_TEST(test_claims_not_significant) {
+  char *dir = scratch("claims-ns");
+  claim_run x[32];
+  int n = paper_like(x, "forget10", 3, 1e-4);
+  write_claim_suite(dir, &(claim_suite){1e-12, 0.9}, x, n);
+  json_t *root = claims_report(dir);
+  expect_claim(root, "ga_collapses", "forget10", "not significant", 3);
+  expect_claim(root, "npo_slower", "forget10", "not significant", 3);
+  expect_claim(root, "npo_rt_best", "forget10", "not significant", 3);
+  json_decref(root);
+
+  n = paper_like(x, "forget10", 5, 1e-4);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(x[i].method, "grad_diff") && x[i].seed == 1) x[i].fq = 1.0;
+  char *dir2 = scratch("claims-ns-mixed");
+  write_claim_suite(dir2, &(claim_suite){1e-12, 0.9}, x, n);
+  root = claims_report(dir2);
+  expect_claim(root, "npo_rt_best", "forget10", "not significant", 5);
+  json_decref(root);
+  free(dir2);
+  free(dir);
+}
+END_TEST
+
+/* A target that FQ barely rejects: the gate fails, the FQ claims at that
+ * split are not tested, the others still are. */
+START_TEST(test_gate_not_discriminating) {
+  char *dir = scratch("claims-gate");
+  claim_run x[32];
+  int n = paper_like(x, "forget10", 5, 1e-4);
+  write_claim_suite(dir, &(claim_suite){1e-3, 0.05}, x, n);
+  json_t *root = claims_report(dir);
+  const json_t *gate = json_array_get(json_object_get(root, "gate"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(gate, "status")), "not discriminating");
+  ck_assert_double_eq_tol(
+      json_real_value(json_object_get(gate, "retain_replica_forget_quality")), 0.05, 1e-15);
+  expect_claim(root, "npo_rt_best", "forget10", "not tested", 0);
+  expect_claim(root, "ga_collapses", "forget10", "holds", 5);
+  const char *detail = json_string_value(
+      json_object_get(find_claim(root, "npo_rt_best", "forget10"), "detail"));
+  ck_assert_ptr_nonnull(strstr(detail, "Calibration gate not passed"));
+  json_decref(root);
+  free(dir);
+}
+END_TEST
+
+/* NPO+RT and GA+RT over retain weights 0, 1, 2, 5 and five seeds: NPO+RT's
+ * FQ rises to weight 2 (then drops) and stays above GA+RT's at each weight. */
+START_TEST(test_claims_retain_weight) {
+  char *dir = scratch("claims-weight");
+  static const double weights[] = {0.0, 1.0, 2.0, 5.0}, npo_fq[] = {1e-4, 1e-2, 0.2, 0.01};
+  claim_run x[48];
+  int n = 0;
+  for (int s = 1; s <= 5; s++)
+    for (int w = 0; w < 4; w++) {
+      x[n++] = (claim_run){"npo_rt", "forget10", s, weights[w], 0, 0, 3.0, 3, npo_fq[w] * s};
+      x[n++] = (claim_run){"grad_diff", "forget10", s, weights[w], 0, 0, 1.0, 3, 1e-6 * s};
+    }
+  write_claim_suite(dir, &(claim_suite){1e-12, 0.9}, x, n);
+  json_t *root = claims_report(dir);
+  expect_claim(root, "retain_weight", "forget10", "holds", 5);
+  expect_claim(root, "retain_weight_vs_ga_rt", "forget10", "holds", 20);
+  expect_claim(root, "npo_rt_best", "forget10", "holds", 5);
+  const char *detail = json_string_value(
+      json_object_get(find_claim(root, "retain_weight", "forget10"), "detail"));
+  ck_assert_ptr_nonnull(strstr(detail, "Weight 2 vs 0"));
+  json_decref(root);
+  free(dir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "fixture")) {
     int n = write_fixture(argv[3], argv[2]);
@@ -494,6 +779,11 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_bad_input);
   tcase_add_test(tc, test_cli);
   tcase_add_test(tc, test_svg_axes);
+  tcase_add_test(tc, test_claims_hold);
+  tcase_add_test(tc, test_claims_fail);
+  tcase_add_test(tc, test_claims_not_significant);
+  tcase_add_test(tc, test_gate_not_discriminating);
+  tcase_add_test(tc, test_claims_retain_weight);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,7 @@
 /* test_stats — KS test, KS distributions and means against SciPy (values in
  * tests/data/stats/ks_cases.json, made by make_ks_cases.py), and TOFU's
- * per-example and aggregate formulas on hand-computed cases. */
+ * per-example and aggregate formulas on hand-computed cases; the exact sign
+ * and signed-rank tests against SciPy (make_paired_cases.py). */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -186,6 +187,60 @@ START_TEST(test_means_and_errors) {
 }
 END_TEST
 
+/* ---- exact paired tests against SciPy (tests/data/stats/make_paired_cases.py) ---- */
+
+START_TEST(test_sign_test_matches_scipy) {
+  static const struct {
+    size_t k, n;
+    double p;
+  } cases[] = {{0, 5, 1.0},          {5, 5, 0.03125},         {4, 5, 0.1875},
+               {3, 5, 0.5},          {9, 10, 0.0107421875},   {7, 12, 0.38720703125},
+               {20, 20, 9.5367431640625e-07}, {1, 1, 0.5}, {13, 30, 0.8192026959732175}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double got = stats_sign_test_greater(cases[i].k, cases[i].n);
+    ck_assert_msg(rel_error(got, cases[i].p) <= 1e-12, "sign test k=%zu n=%zu: %.17g, scipy %.17g",
+                  cases[i].k, cases[i].n, got, cases[i].p);
+  }
+  ck_assert_double_eq(stats_sign_test_greater(6, 5), 0.0);
+}
+END_TEST
+
+START_TEST(test_wilcoxon_matches_scipy) {
+  /* The first five without ties (scipy.stats.wilcoxon, method='exact'),
+   * the last three with ties or zeros (exact enumeration over mid-ranks). */
+  static const struct {
+    size_t n;
+    double d[12], w, p_greater, p_less;
+  } cases[] = {
+      {5, {1.5, 2.25, 3.0, -0.5, 4.0}, 14.0, 0.0625, 0.96875},
+      {6, {0.3, 0.1, 0.7, 0.2, 0.9, 1.1}, 21.0, 0.015625, 1.0},
+      {7, {-2.0, 1.0, -3.0, 0.5, -4.0, -5.5, 0.25}, 6.0, 0.921875, 0.109375},
+      {10, {2.1, -0.4, 3.3, 1.7, -0.9, 2.8, 4.4, 0.6, 1.2, -1.3}, 46.0, 0.0322265625, 0.9755859375},
+      {5, {0.01, 0.02, 0.03, 0.04, 0.05}, 15.0, 0.03125, 1.0},
+      {5, {1.0, 1.0, -1.0, 2.0, 3.0}, 13.0, 0.125, 0.96875},
+      {7, {0.0, 2.0, -2.0, 2.0, 5.0, 0.0, 1.0}, 12.0, 0.15625, 0.9375},
+      {6, {1.0, 1.0, 1.0, 1.0, 1.0, 1.0}, 21.0, 0.015625, 1.0},
+  };
+  lethe_err err = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    stats_signed_rank r;
+    ck_assert_int_eq(stats_wilcoxon_exact(cases[i].d, cases[i].n, &r, &err), 0);
+    ck_assert_double_eq(r.statistic, cases[i].w);
+    ck_assert_msg(rel_error(r.p_greater, cases[i].p_greater) <= 1e-12 &&
+                      rel_error(r.p_less, cases[i].p_less) <= 1e-12,
+                  "wilcoxon case %zu: %.17g / %.17g, want %.17g / %.17g", i, r.p_greater,
+                  r.p_less, cases[i].p_greater, cases[i].p_less);
+  }
+  stats_signed_rank r;
+  const double zeros[] = {0.0, 0.0}, with_nan[] = {1.0, NAN};
+  ck_assert_int_eq(stats_wilcoxon_exact(zeros, 2, &r, &err), 0);
+  ck_assert_uint_eq(r.n, 0);
+  ck_assert_double_eq(r.p_greater, 1.0);
+  ck_assert_int_eq(stats_wilcoxon_exact(with_nan, 2, &r, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "NaN"));
+}
+END_TEST
+
 /* ---- TOFU formulas on hand-computed cases ----------------------------- */
 
 START_TEST(test_tofu_per_example) {
@@ -282,6 +337,8 @@ static Suite *stats_suite(void) {
   tcase_add_test(tc, test_distribution_edges);
   tcase_add_test(tc, test_hmean_matches_scipy);
   tcase_add_test(tc, test_means_and_errors);
+  tcase_add_test(tc, test_sign_test_matches_scipy);
+  tcase_add_test(tc, test_wilcoxon_matches_scipy);
   suite_add_tcase(s, tc);
   TCase *tofu = tcase_create("tofu");
   tcase_add_test(tofu, test_tofu_per_example);
