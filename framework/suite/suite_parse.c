@@ -54,7 +54,15 @@ char *suite_value_text(const config_setting_t *v) {
   case CONFIG_TYPE_INT:
   case CONFIG_TYPE_INT64: return suite_printf("%lld", (long long)config_setting_get_int64(v));
   case CONFIG_TYPE_FLOAT: {
-    char *t = suite_printf("%.17g", config_setting_get_float(v));
+    /* the fewest digits that read back as the same number: 3e-4 is
+     * "0.0003" in a run's name, not "0.00029999999999999997" */
+    double x = config_setting_get_float(v);
+    char *t = NULL;
+    for (int digits = 15; digits <= 17; digits++) {
+      free(t);
+      t = suite_printf("%.*g", digits, x);
+      if (strtod(t, NULL) == x) break;
+    }
     if (strpbrk(t, ".eEni")) return t;
     char *with_point = suite_printf("%s.0", t);
     free(t);

@@ -171,6 +171,15 @@ START_TEST(test_seeds) {
   ck_assert_str_eq(run_name(&s, 0), "seed=0");
   suite_free(&s);
   free(path);
+  /* a learning rate as written, with the fewest digits that read back exactly */
+  path = write_file("s.cfg", "base = \"base.cfg\";\ngrid = { unlearn = { lr = [3e-4, 0.1]; }; };\n"
+                             "seeds = 2;\n");
+  ck_assert_msg(suite_load(&s, path, &err) == 0, "%s", err.msg);
+  ck_assert_str_eq(run_name(&s, 1), "lr=0.0003,seed=1");
+  ck_assert_str_eq(run_name(&s, 2), "lr=0.1,seed=0");
+  ck_assert(has_override(&s, 1, "unlearn.lr=0.0003"));
+  suite_free(&s);
+  free(path);
   /* a synthetic suite varies synthetic.seed, and has no model seed */
   path = write_file("s.cfg", "base = \"synth.cfg\";\nseeds = 2;\n");
   ck_assert_msg(suite_load(&s, path, &err) == 0, "%s", err.msg);
