@@ -13,9 +13,10 @@ void help_world(void) {
   printf(
       "usage: lethe world --out DIR [--seed N] [-s world.KEY=VALUE]...\n\n"
       "Writes the embedded world: fictitious authors with 20 QA each (paraphrased\n"
-      "and perturbed answers), TOFU's splits (full, forget01/05/10/20/50,\n"
-      "retain99/95/90/80/50, *_perturbed, real_authors, world_facts), idontknow.jsonl, pretrain.json,\n"
-      "tokenizer.json and world.json. The same seed and settings give the same bytes.\n\n"
+      "and perturbed answers), TOFU's splits (full, forget01/05/10, retain99/95/90,\n"
+      "*_perturbed, real_authors, world_facts) and forget20/50 with retain80/50,\n"
+      "idontknow.jsonl, pretrain.json, tokenizer.json and world.json. The same\n"
+      "seed and settings give the same bytes.\n\n"
       "options:\n"
       "  --out DIR     directory to write (created if needed)\n"
       "  --seed N      world seed (default 0)\n"
