@@ -58,9 +58,21 @@ typedef struct world {
 int world_generate(world *w, const world_settings *s, uint64_t seed, lethe_err *err);
 void world_free(world *w);
 
-/* Authors in the forget split of `percent` (1, 5 or 10): the last
- * max(1, round(authors * percent / 100)) authors. retain_perturbed holds the
- * first max(1, authors / 10). */
+/* The forget splits' percentages (forget01 ⊂ forget05 ⊂ ... ⊂ forget50),
+ * each written with its retain(100-NN) and forgetNN_perturbed. */
+#define WORLD_N_FORGET_SPLITS 5
+extern const int world_forget_percents[WORLD_N_FORGET_SPLITS];
+/* The fewest authors a world has (world.authors); with at least 2,
+ * retain_perturbed never meets forget50 (world_write.c proves it). */
+#define WORLD_MIN_AUTHORS 4
+/* The directory's format: 2 added forget20/50, retain80/50 and their
+ * _perturbed files. The data stage's cache key includes it, so a cached
+ * world of another format is never reused. */
+#define WORLD_FORMAT_VERSION 2
+
+/* Authors in the forget split of `percent` (one of world_forget_percents):
+ * the last max(1, round(authors * percent / 100)) authors. retain_perturbed
+ * holds the first max(1, authors / 10). */
 int world_forget_authors(int n_authors, int percent);
 int world_retain_eval_authors(int n_authors);
 

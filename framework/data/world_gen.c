@@ -15,7 +15,7 @@ enum { YEAR_FIRST = 1935, YEAR_SPAN = 51, MAX_TRIES = 10000 };
 const data_setting world_settings_table[] = {
 #define INT_SETTING(field, def, min, max, doc) \
   { #field, DATA_SETTING_INT, offsetof(world_settings, field), def, min, max, NULL, doc }
-    INT_SETTING(authors, 200, 4, 500, "fictitious authors"),
+    INT_SETTING(authors, 200, WORLD_MIN_AUTHORS, 500, "fictitious authors"),
     INT_SETTING(qa_per_author, 20, 1, WORLD_N_TYPES, "QA per author"),
     INT_SETTING(perturbed, 5, 1, 8, "perturbed answers per author QA"),
     INT_SETTING(general_qa, 100, 3, 120, "QA in each general-knowledge set"),

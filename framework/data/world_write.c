@@ -1,6 +1,7 @@
 /* world_write — the world's directory: TOFU splits cut by author, the
  * general-knowledge sets, idontknow.jsonl, pretrain.json, tokenizer.json and
  * world.json (what was generated, from which seed and settings). */
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +9,22 @@
 #include "core/json_file.h"
 #include "data/world_internal.h"
 
-#define WORLD_FORMAT_VERSION 1
-
 const char *const world_split_names[] = {"full",
                                          "forget01",
                                          "forget05",
                                          "forget10",
+                                         "forget20",
+                                         "forget50",
                                          "retain99",
                                          "retain95",
                                          "retain90",
+                                         "retain80",
+                                         "retain50",
                                          "forget01_perturbed",
                                          "forget05_perturbed",
                                          "forget10_perturbed",
+                                         "forget20_perturbed",
+                                         "forget50_perturbed",
                                          "retain_perturbed",
                                          "real_authors",
                                          "real_authors_perturbed",
@@ -28,7 +33,7 @@ const char *const world_split_names[] = {"full",
                                          "pretrain",
                                          NULL};
 
-static const int forget_percents[3] = {1, 5, 10};
+const int world_forget_percents[WORLD_N_FORGET_SPLITS] = {1, 5, 10, 20, 50};
 
 int world_forget_authors(int n_authors, int percent) {
   int n = (n_authors * percent + 50) / 100;
@@ -36,6 +41,12 @@ int world_forget_authors(int n_authors, int percent) {
 }
 
 int world_retain_eval_authors(int n_authors) { return n_authors / 10 < 1 ? 1 : n_authors / 10; }
+
+/* retain_perturbed (the first max(1, n/10) authors) never meets a forget
+ * split (the last ceil(n/2) authors at most, forget50): n - ceil(n/2) =
+ * floor(n/2) >= max(1, floor(n/10)) for every n >= 2, and a world has at
+ * least WORLD_MIN_AUTHORS. Every retain split keeps at least one author. */
+_Static_assert(WORLD_MIN_AUTHORS >= 2, "forget50 and retain_perturbed must be disjoint");
 
 static void add_qa(tok_builder *b, const tofu_qa *qa) {
   const char *texts[4] = {qa->question, qa->answer, qa->paraphrased_question,
@@ -94,11 +105,11 @@ static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err
         settings, world_settings_table[i].name,
         json_integer(*(const int *)((const char *)&w->settings + world_settings_table[i].offset)));
   json_t *forget = json_object();
-  for (int p = 0; p < 3; p++) {
+  for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) {
     char key[16];
-    snprintf(key, sizeof key, "forget%02d", forget_percents[p]);
+    snprintf(key, sizeof key, "forget%02d", world_forget_percents[p]);
     json_object_set_new(forget, key,
-                        json_integer(world_forget_authors(w->n_authors, forget_percents[p])));
+                        json_integer(world_forget_authors(w->n_authors, world_forget_percents[p])));
   }
   json_t *root = json_pack(
       "{s:s, s:i, s:I, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:i, s:s}", "generator",
@@ -122,14 +133,15 @@ int world_write(const world *w, const char *dir, lethe_err *err) {
   const unsigned general = TOFU_F_OPTIONS | TOFU_F_PARA_A | TOFU_F_PERTURBED;
   int n = w->n_authors;
   if (write_authors(w, dir, "full", 0, n, 0, err)) return -1;
-  for (int p = 0; p < 3; p++) {
-    int k = n - world_forget_authors(n, forget_percents[p]);
+  for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) {
+    int k = n - world_forget_authors(n, world_forget_percents[p]);
+    assert(k >= world_retain_eval_authors(n)); /* proved above */
     char name[32];
-    snprintf(name, sizeof name, "forget%02d", forget_percents[p]);
+    snprintf(name, sizeof name, "forget%02d", world_forget_percents[p]);
     if (write_authors(w, dir, name, k, n, 0, err)) return -1;
-    snprintf(name, sizeof name, "forget%02d_perturbed", forget_percents[p]);
+    snprintf(name, sizeof name, "forget%02d_perturbed", world_forget_percents[p]);
     if (write_authors(w, dir, name, k, n, perturbed, err)) return -1;
-    snprintf(name, sizeof name, "retain%02d", 100 - forget_percents[p]);
+    snprintf(name, sizeof name, "retain%02d", 100 - world_forget_percents[p]);
     if (write_authors(w, dir, name, 0, k, 0, err)) return -1;
   }
   if (write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||

@@ -157,7 +157,9 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
     return 0;
   }
   static const char *const deps[] = {"world"};
-  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), 0x77);
+  /* the format in the key: a world cached by another format lacks files */
+  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps),
+                            0x77 ^ ((uint64_t)WORLD_FORMAT_VERSION << 8));
   out->dir = stage_dir(e, "world", out->key);
   int lock, build = stage_claim(out->dir, "the world", &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);

@@ -9,8 +9,10 @@
  *   grid = { method = { name = ["ga", "npo"]; };      # every array leaf is a
  *            data = { forget_split = ["forget01", "forget10"]; }; };   # dimension
  *   groups = ( { name = "beta1"; set = { method = { params = { beta = 1.0; }; }; }; } );
+ *   seeds = 5;          # optional: every run with the kind's seed_setting 0..4
+ *   model_seeds = 2;    # optional: and with its model_seed_setting 0..1
  * Runs = grid (cartesian, in file order) × groups (each group once; none =
- * one run per grid point). Output directory: suite.json (the expansion),
+ * one run per grid point) × model seeds × seeds (the last fastest). Output directory: suite.json (the expansion),
  * runs/<name>/ per run (the unlearning run's files, log.txt, DONE/FAILED).
  * The base experiment's `kind` picks a row of the kind table (suite_kind):
  * how every run is checked before any starts, which `lethe` command runs
@@ -36,6 +38,10 @@ typedef struct suite_kind {
   const char *command;
   const char *flag;      /* NULL: none */
   int shared_stages;     /* 1: the runs' cached stages are built first (`lethe train --stages`) */
+  /* What a suite's `seeds = N;` varies (0..N-1 per grid point), and
+   * `model_seeds = M;` (NULL: the kind has no separate model seed). */
+  const char *seed_setting;
+  const char *model_seed_setting;
   /* One line about a finished run from its summary.json ("done" when the
    * file holds none of the kind's numbers). */
   void (*summarize)(const char *summary_path, char *buf, size_t n);
@@ -59,6 +65,7 @@ typedef struct suite {
   const suite_kind *kind;    /* the base experiment's kind */
   char **dims;               /* grid dimension paths */
   int n_dims;
+  int seeds, model_seeds;    /* `seeds`, `model_seeds` (0: not set) */
   suite_run *runs;
   int n_runs;
   char *json;                /* suite.json text */

@@ -43,11 +43,24 @@ static const char **run_overrides(const suite_run *run, const char *const *extra
   return all;
 }
 
+/* 1 when override o sets `setting` (NULL: never). */
+static int sets(const char *o, const char *setting) {
+  size_t n = setting ? strlen(setting) : 0;
+  return setting && !strncmp(o, setting, n) && o[n] == '=';
+}
+
 int suite_validate(const suite *s, const char *const *extra, int n_extra, lethe_err *err) {
   const suite_kind *kind = s->kind;
-  for (int i = 0; i < n_extra; i++) /* alone first, so an error names the -s */
+  for (int i = 0; i < n_extra; i++) { /* alone first, so an error names the -s */
+    int seed = s->seeds && sets(extra[i], kind->seed_setting);
+    if (seed || (s->model_seeds && sets(extra[i], kind->model_seed_setting)))
+      return lethe_errf(err, LETHE_E_CONFIG,
+                        "-s %s: the suite %s varies it (%s = %d); the override would give every "
+                        "run the same one",
+                        extra[i], s->path, seed ? "seeds" : "model_seeds", seed ? s->seeds : s->model_seeds);
     if (kind->validate(s->base, &extra[i], 1, err) != 0)
       return lethe_err_prefix(err, "-s %s", extra[i]);
+  }
   long k = 0;
   char *first = first_occurrences(s);
   int rc = 0;

@@ -1,5 +1,6 @@
 /* suite_expand — a read suite file (suite_parse.c) into runs: grid (mixed
- * radix, last dimension fastest) × groups, each run's overrides and name,
+ * radix, last dimension fastest) × groups × model seeds × seeds, each run's
+ * overrides and name,
  * and suite.json, the expansion as the report reads it (suite_load).
  * Not here: checking the runs' settings (suite_check.c) or running them. */
 #include <jansson.h>
@@ -45,14 +46,16 @@ static void name_append(char **name, const char *label, const char *value) {
 }
 
 /* Grid points (capped past SUITE_MAX_RUNS: 20 dimensions of 10 overflowed)
- * times groups; an error past SUITE_MAX_RUNS. */
+ * times groups and seeds; an error past SUITE_MAX_RUNS. */
 static int count_runs(const suite_file *f, const char *path, long *points, lethe_err *err) {
   long total = 1;
   for (int d = 0; d < f->n_dims && total <= SUITE_MAX_RUNS; d++)
     total *= config_setting_length(f->dims[d].values);
-  long per_group = f->n_groups ? f->n_groups : 1;
-  if (total > SUITE_MAX_RUNS || total * per_group > SUITE_MAX_RUNS)
-    return lethe_errf(err, LETHE_E_CONFIG, "%s: more than %d runs (grid x groups) is too many", path,
+  long per_point = (long)(f->n_groups ? f->n_groups : 1) * f->n_model_seeds; /* each <= SUITE_MAX_RUNS */
+  if (total > SUITE_MAX_RUNS || per_point > SUITE_MAX_RUNS || total * per_point > SUITE_MAX_RUNS ||
+      total * per_point * f->n_seeds > SUITE_MAX_RUNS)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: more than %d runs (grid x groups x model_seeds x seeds) is too many", path,
                       SUITE_MAX_RUNS);
   *points = total;
   return 0;
@@ -63,14 +66,20 @@ static const char *leaf(const char *path) {
   return dot ? dot + 1 : path;
 }
 
+/* The name parts of the seed dimensions. */
+#define SEED_LABEL "seed"
+#define MODEL_SEED_LABEL "model_seed"
+
 /* A dimension's label in run names: its last path part, or the whole path
- * when another dimension ends in the same part. */
+ * when another dimension, or a seed dimension, ends in the same part. */
 static const char **dim_labels(const suite_file *f) {
   const char **labels = lethe_calloc((size_t)f->n_dims + 1, sizeof *labels);
   for (int d = 0; d < f->n_dims; d++) {
-    int clash = 0;
+    const char *own = leaf(f->dims[d].path);
+    int clash = (f->seeds && !strcmp(own, SEED_LABEL)) ||
+                (f->model_seeds && !strcmp(own, MODEL_SEED_LABEL));
     for (int e = 0; e < f->n_dims; e++)
-      clash |= e != d && !strcmp(leaf(f->dims[e].path), leaf(f->dims[d].path));
+      clash |= e != d && !strcmp(leaf(f->dims[e].path), own);
     labels[d] = clash ? f->dims[d].path : leaf(f->dims[d].path);
   }
   return labels;
@@ -121,17 +130,39 @@ static int add_group(const suite_file *f, int g, suite_strvec *ov, json_t *setti
   return 0;
 }
 
-/* Run r: grid point `point` in group `group` (-1: no groups); its entry of
- * suite.json's runs goes to jruns. */
-static int expand_run(const suite_file *f, const char *const *labels, long point, int group,
+/* A seed dimension's value: `setting`=value as an override (at the line of
+ * `count`, the file's seeds or model_seeds), in settings and in the name;
+ * nothing when the file does not set `count`. */
+static void add_seed(const config_setting_t *count, const char *setting, const char *label, int value,
+                     suite_strvec *ov, json_t *settings, char **name) {
+  if (!count) return;
+  char text[16];
+  snprintf(text, sizeof text, "%d", value);
+  suite_strvec_push(ov, suite_printf("%s=%s", setting, text), config_setting_source_line(count));
+  json_object_set_new(settings, setting, json_integer(value));
+  name_append(name, label, text);
+}
+
+/* Where one run sits in the expansion. */
+typedef struct run_pick {
+  long point;      /* grid point */
+  int group;       /* -1: no groups */
+  int model_seed, seed;
+} run_pick;
+
+/* Run r at pick `at`; its entry of suite.json's runs goes to jruns. */
+static int expand_run(const suite *s, const suite_file *f, const char *const *labels, run_pick at,
                       const char *path, suite_run *run, json_t *jruns, lethe_err *err) {
   suite_strvec ov = {0};
   json_t *settings = json_object();
   char *name = NULL;
   for (int i = 0; i < f->common.n; i++)
     suite_strvec_push(&ov, lethe_strdup(f->common.v[i]), f->common.line[i]);
-  add_grid_point(f, labels, point, &ov, settings, &name);
-  int rc = group >= 0 ? add_group(f, group, &ov, settings, &name, err) : 0;
+  add_grid_point(f, labels, at.point, &ov, settings, &name);
+  int rc = at.group >= 0 ? add_group(f, at.group, &ov, settings, &name, err) : 0;
+  add_seed(f->model_seeds, s->kind->model_seed_setting, MODEL_SEED_LABEL, at.model_seed, &ov, settings,
+           &name);
+  add_seed(f->seeds, s->kind->seed_setting, SEED_LABEL, at.seed, &ov, settings, &name);
   if (rc == 0 && name && strlen(name) > SUITE_MAX_NAME)
     rc = lethe_errf(err, LETHE_E_CONFIG,
                     "%s: run name '%.60s...' is %zu bytes, more than a directory name holds (%d); "
@@ -156,6 +187,8 @@ static int expand_run(const suite_file *f, const char *const *labels, long point
   json_object_set_new(jr, "name", json_string(run->name));
   json_object_set_new(jr, "dir", json_string(dir));
   json_object_set_new(jr, "settings", settings);
+  if (f->model_seeds) json_object_set_new(jr, "model_seed", json_integer(at.model_seed));
+  if (f->seeds) json_object_set_new(jr, "seed", json_integer(at.seed));
   json_array_append_new(jruns, jr);
   free(dir);
   return 0;
@@ -189,8 +222,8 @@ static int check_run_names(const suite *s, const char *path, lethe_err *err) {
   return rc;
 }
 
-/* suite.json: name, file, base, kind, the grid's values, the groups' names
- * and the runs (jruns, taken over). */
+/* suite.json: name, file, base, kind, the grid's values, the groups' names,
+ * the seed counts (when set) and the runs (jruns, taken over). */
 static char *suite_json(const suite *s, const suite_file *f, json_t *jruns) {
   json_t *root = json_object(), *jgrid = json_object(), *jgroups = json_array();
   for (int d = 0; d < f->n_dims; d++) {
@@ -210,6 +243,8 @@ static char *suite_json(const suite *s, const suite_file *f, json_t *jruns) {
   json_object_set_new(root, "kind", json_string(lethe_kind_name(s->kind->id)));
   json_object_set_new(root, "grid", jgrid);
   json_object_set_new(root, "groups", jgroups);
+  if (f->model_seeds) json_object_set_new(root, "model_seeds", json_integer(f->n_model_seeds));
+  if (f->seeds) json_object_set_new(root, "seeds", json_integer(f->n_seeds));
   json_object_set_new(root, "runs", jruns);
   char *text = json_dumps(root, JSON_INDENT(1) | JSON_ENSURE_ASCII);
   json_decref(root);
@@ -218,21 +253,27 @@ static char *suite_json(const suite *s, const suite_file *f, json_t *jruns) {
 
 /* Every run of the read file f into s. */
 static int expand(suite *s, const suite_file *f, const char *path, lethe_err *err) {
-  long points;
+  long points = 0;
   if (count_runs(f, path, &points, err) != 0) return -1;
   int per_point = f->n_groups ? f->n_groups : 1;
-  s->runs = lethe_calloc((size_t)(points * per_point), sizeof(suite_run));
+  s->runs = lethe_calloc((size_t)(points * per_point * f->n_model_seeds * f->n_seeds), sizeof(suite_run));
   s->n_dims = f->n_dims;
+  s->seeds = f->seeds ? f->n_seeds : 0;
+  s->model_seeds = f->model_seeds ? f->n_model_seeds : 0;
   s->dims = lethe_calloc((size_t)f->n_dims + 1, sizeof(char *));
   for (int d = 0; d < f->n_dims; d++) s->dims[d] = lethe_strdup(f->dims[d].path);
   const char **labels = dim_labels(f);
   json_t *jruns = json_array();
   int rc = 0;
-  for (long p = 0; p < points && rc == 0; p++)
-    for (int g = 0; g < per_point && rc == 0; g++) {
-      rc = expand_run(f, labels, p, f->n_groups ? g : -1, path, &s->runs[s->n_runs], jruns, err);
-      if (rc == 0) s->n_runs++;
-    }
+  run_pick at;
+  for (at.point = 0; at.point < points && rc == 0; at.point++)
+    for (int g = 0; g < per_point && rc == 0; g++)
+      for (at.model_seed = 0; at.model_seed < f->n_model_seeds && rc == 0; at.model_seed++)
+        for (at.seed = 0; at.seed < f->n_seeds && rc == 0; at.seed++) {
+          at.group = f->n_groups ? g : -1;
+          rc = expand_run(s, f, labels, at, path, &s->runs[s->n_runs], jruns, err);
+          if (rc == 0) s->n_runs++;
+        }
   free(labels);
   if (rc == 0) rc = check_run_names(s, path, err);
   if (rc == 0) s->json = suite_json(s, f, jruns);

@@ -48,6 +48,10 @@ typedef struct suite_file {
   int n_dims;
   const config_setting_t *groups; /* `groups` (NULL: none) */
   int n_groups;
+  /* `seeds` and `model_seeds` (NULL: not set) and their counts (1 when
+   * not set): the innermost dimensions, over the kind's seed settings */
+  const config_setting_t *seeds, *model_seeds;
+  int n_seeds, n_model_seeds;
 } suite_file;
 
 /* Reads the suite file at path into f, and s->path, name, base and kind.

@@ -68,8 +68,10 @@ static int synthetic_suite_report(const char *out_dir, char *line, size_t n, let
 /* ---- the table -------------------------------------------------------------------- */
 static const suite_kind kinds[LETHE_N_KINDS] = {
     [LETHE_KIND_TOFU] = {LETHE_KIND_TOFU, tofu_check, "unlearn", "--resume", 1,
+                         "unlearn.seed", "finetune.seed",
                          tofu_run_line, tofu_suite_report},
     [LETHE_KIND_SYNTHETIC] = {LETHE_KIND_SYNTHETIC, synth_check, "synthetic", NULL, 0,
+                              "synthetic.seed", NULL,
                               synthetic_run_line, synthetic_suite_report},
 };
 

@@ -1,6 +1,7 @@
 /* suite_parse — reads a suite file (libconfig, the format in suite.h): its
  * top-level settings, the base experiment and its kind, the common `set`,
- * the grid's dimensions and the groups, each checked with file:line.
+ * the grid's dimensions, the groups and the seed counts, each checked with
+ * file:line.
  * Not here: expanding them into runs (suite_expand.c). */
 #include <libgen.h>
 #include <stdarg.h>
@@ -53,7 +54,15 @@ char *suite_value_text(const config_setting_t *v) {
   case CONFIG_TYPE_INT:
   case CONFIG_TYPE_INT64: return suite_printf("%lld", (long long)config_setting_get_int64(v));
   case CONFIG_TYPE_FLOAT: {
-    char *t = suite_printf("%.17g", config_setting_get_float(v));
+    /* the fewest digits that read back as the same number: 3e-4 is
+     * "0.0003" in a run's name, not "0.00029999999999999997" */
+    double x = config_setting_get_float(v);
+    char *t = NULL;
+    for (int digits = 15; digits <= 17; digits++) {
+      free(t);
+      t = suite_printf("%.*g", digits, x);
+      if (strtod(t, NULL) == x) break;
+    }
     if (strpbrk(t, ".eEni")) return t;
     char *with_point = suite_printf("%s.0", t);
     free(t);
@@ -128,7 +137,8 @@ static int collect_dims(const config_setting_t *g, const char *prefix, suite_fil
 }
 
 static int check_top_level(config_setting_t *root, lethe_err *err) {
-  static const char *const known[] = {"name", "base", "set", "grid", "groups", NULL};
+  static const char *const known[] = {"name", "base", "set", "grid", "groups", "seeds", "model_seeds",
+                                      NULL};
   for (int i = 0; i < config_setting_length(root); i++) {
     config_setting_t *c = config_setting_get_elem(root, (unsigned)i);
     int ok = 0;
@@ -137,7 +147,8 @@ static int check_top_level(config_setting_t *root, lethe_err *err) {
       char w[SUITE_WHERE_MAX];
       suite_where(c, w, sizeof w);
       return lethe_errf(err, LETHE_E_CONFIG,
-                        "%s: unknown suite setting '%s' (known: name, base, set, grid, groups)", w,
+                        "%s: unknown suite setting '%s' (known: name, base, set, grid, groups, "
+                        "seeds, model_seeds)", w,
                         config_setting_name(c));
     }
   }
@@ -213,6 +224,54 @@ static int read_settings(suite_file *f, const char *path, lethe_err *err) {
   return 0;
 }
 
+/* Where the file itself sets `setting` (a dotted path): in set, in the grid
+ * or in a group's set; NULL when nowhere. */
+static const config_setting_t *set_in_file(const suite_file *f, const char *setting) {
+  static const char *const places[] = {"set", "grid"};
+  const config_setting_t *found = NULL;
+  for (int i = 0; i < 2 && !found; i++) {
+    char *p = suite_printf("%s.%s", places[i], setting);
+    found = config_lookup(&f->cfg, p);
+    free(p);
+  }
+  char *in_group = suite_printf("set.%s", setting);
+  for (int g = 0; g < f->n_groups && !found; g++)
+    found = config_setting_lookup(config_setting_get_elem(f->groups, (unsigned)g), in_group);
+  free(in_group);
+  return found;
+}
+
+/* `key = N;` (seeds or model_seeds): N runs of each grid point over
+ * `setting` = 0..N-1, which the file must then not set itself. */
+static int read_seed_count(suite_file *f, const char *key, const char *setting,
+                           const config_setting_t **out, int *n, lethe_err *err) {
+  const config_setting_t *c = config_lookup(&f->cfg, key), *clash;
+  *out = NULL;
+  *n = 1;
+  if (!c) return 0;
+  char w[SUITE_WHERE_MAX], wc[SUITE_WHERE_MAX];
+  suite_where(c, w, sizeof w);
+  int type = config_setting_type(c);
+  long long v = type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 ? config_setting_get_int64(c) : 0;
+  if (v < 1 || v > SUITE_MAX_RUNS)
+    return lethe_errf(err, LETHE_E_CONFIG, "%s: %s must be a whole number of seeds, 1 to %d", w, key,
+                      SUITE_MAX_RUNS);
+  if (!setting)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: %s: this kind of experiment has no model seed apart from its seed "
+                      "(use seeds)", w, key);
+  if ((clash = set_in_file(f, setting))) {
+    suite_where(clash, wc, sizeof wc);
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: %s is set here, but %s = %lld (%s) already runs every grid point with "
+                      "%s = 0..%lld; remove one of them",
+                      wc, setting, key, v, w, setting, v - 1);
+  }
+  *out = c;
+  *n = (int)v;
+  return 0;
+}
+
 int suite_file_read(suite_file *f, suite *s, const char *path, lethe_err *err) {
   memset(f, 0, sizeof *f);
   config_init(&f->cfg);
@@ -236,6 +295,11 @@ int suite_file_read(suite_file *f, suite *s, const char *path, lethe_err *err) {
       s->base = base[0] == '/' ? lethe_strdup(base) : lethe_path_join(dir, base);
       rc = read_kind(&f->cfg, s, err);
       if (rc == 0) rc = read_settings(f, path, err);
+      if (rc == 0)
+        rc = read_seed_count(f, "seeds", s->kind->seed_setting, &f->seeds, &f->n_seeds, err);
+      if (rc == 0)
+        rc = read_seed_count(f, "model_seeds", s->kind->model_seed_setting, &f->model_seeds,
+                             &f->n_model_seeds, err);
     }
   }
   free(dir_copy);

@@ -29,6 +29,10 @@ echo "after the kill: $done_first of 4 runs done"
 status=$("$lethe" suite status "$work/suite.cfg" --out "$out" | tail -1)
 echo "$status"
 echo "$status" | grep -q "4 runs: 4 done, 0 running, 0 failed, 0 pending" || { echo "FAIL: $status"; exit 1; }
+# suite.json lists each run's seed (seeds = 2), as the report reads it
+[ "$(grep -c '"unlearn.seed": [01]' "$out/suite.json")" -eq 4 ] &&
+  [ "$(grep -c '"seed": [01]' "$out/suite.json")" -eq 4 ] ||
+  { echo "FAIL: suite.json lacks the runs' seeds"; exit 1; }
 for h in "$out"/runs/*/history.jsonl; do
   steps=$(grep -o '"step":[0-9]*' "$h" | sort | uniq -d | wc -l)
   [ "$steps" -eq 0 ] || { echo "FAIL: duplicated evaluation steps in $h"; exit 1; }
@@ -53,6 +57,8 @@ expect_error() { # suite text, expected substring
 }
 expect_error 'base = "base.cfg"; grid = { method = { name = "ga"; }; };' 'bad.cfg:1: grid.method.name must be a list'
 expect_error 'base = "base.cfg"; gird = { };' 'bad.cfg:1: unknown suite setting'
+expect_error 'base = "base.cfg"; seeds = 2;
+grid = { unlearn = { seed = [0, 1]; }; };' 'bad.cfg:2: unlearn.seed is set here, but seeds = 2 (.*bad.cfg:1)'
 expect_error 'base = "base.cfg";
 grid = { unlearn = { lrx = [1e-3]; }; };' 'bad.cfg:2'
 expect_error 'base = "base.cfg";

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline/check.h"
+#include "pipeline/prepare.h"
 
 static char tmp[64];
 
@@ -124,6 +125,23 @@ static char *tofu_dir(const char *skip) {
   }
   return dir;
 }
+
+/* forgetNN names its retain split retain(100-NN), for any NN the world
+ * writes (docs/world.md) and any other a data directory may have. */
+START_TEST(test_forget_split_retain) {
+  static const char *const cases[][2] = {{"forget01", "retain99"}, {"forget05", "retain95"},
+                                         {"forget10", "retain90"}, {"forget20", "retain80"},
+                                         {"forget50", "retain50"}, {"forget99", "retain01"},
+                                         {"forget100", NULL},      {"forget0", NULL},
+                                         {"forget", NULL},         {"forget10x", NULL}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[32];
+    const char *got = forget_split_retain(cases[i][0], buf, sizeof buf);
+    if (cases[i][1]) ck_assert_str_eq(got, cases[i][1]);
+    else ck_assert_ptr_null(got);
+  }
+}
+END_TEST
 
 START_TEST(test_tofu_files) {
   static const struct {
@@ -305,6 +323,7 @@ int main(void) {
   tcase_add_test(tc, test_method_typo_fails_naming_it);
   tcase_add_test(tc, test_method_parameter_out_of_range);
   tcase_add_test(tc, test_batch_settings);
+  tcase_add_test(tc, test_forget_split_retain);
   tcase_add_test(tc, test_tofu_files);
   tcase_add_test(tc, test_output_directory);
   tcase_add_test(tc, test_eval_inputs);

@@ -59,7 +59,7 @@ START_TEST(test_determinism) {
       free(x), free(y);
       n_files++;
     }
-  ck_assert_int_eq(n_files, 19);
+  ck_assert_int_eq(n_files, 25);
   size_t la, lc;
   char *x = slurp(a, "full.json", &la), *y = slurp(c, "full.json", &lc);
   ck_assert(la != lc || memcmp(x, y, la));
@@ -99,20 +99,27 @@ static void free_keys(keys *k) {
 }
 
 START_TEST(test_split_relations) {
+  enum { N = WORLD_N_FORGET_SPLITS };
   char *dir = tmpdir();
   write_world(dir, 3);
   keys full = load_keys(dir, "full");
   ck_assert_uint_eq(full.n, 200);
-  keys forget[3] = {load_keys(dir, "forget01"), load_keys(dir, "forget05"),
-                    load_keys(dir, "forget10")};
-  keys retain[3] = {load_keys(dir, "retain99"), load_keys(dir, "retain95"),
-                    load_keys(dir, "retain90")};
-  keys pert[3] = {load_keys(dir, "forget01_perturbed"), load_keys(dir, "forget05_perturbed"),
-                  load_keys(dir, "forget10_perturbed")};
+  keys forget[N], retain[N], pert[N];
+  for (int p = 0; p < N; p++) {
+    char name[32];
+    snprintf(name, sizeof name, "forget%02d", world_forget_percents[p]);
+    forget[p] = load_keys(dir, name);
+    snprintf(name, sizeof name, "forget%02d_perturbed", world_forget_percents[p]);
+    pert[p] = load_keys(dir, name);
+    snprintf(name, sizeof name, "retain%02d", 100 - world_forget_percents[p]);
+    retain[p] = load_keys(dir, name);
+  }
   keys retain_pert = load_keys(dir, "retain_perturbed");
   ck_assert_uint_eq(retain_pert.n, 20); /* the first 10% of 10 authors */
-  for (int p = 0; p < 3; p++) {
-    ck_assert_uint_eq(forget[p].n, 20); /* max(1, round) = one author of 10 */
+  /* max(1, round) of 10 authors: one author up to forget10, then 2 and 5 */
+  static const size_t want_rows[N] = {20, 20, 20, 40, 100};
+  for (int p = 0; p < N; p++) {
+    ck_assert_uint_eq(forget[p].n, want_rows[p]);
     ck_assert_uint_eq(forget[p].n + retain[p].n, full.n);
     /* retain = full - forget, in order; forget = the last authors of full */
     for (size_t i = 0; i < full.n; i++) {
@@ -124,11 +131,17 @@ START_TEST(test_split_relations) {
     for (size_t i = 0; i < forget[p].n; i++) {
       ck_assert_str_eq(pert[p].v[i], forget[p].v[i]);
       ck_assert(!contains(&retain_pert, forget[p].v[i]));
-      if (p < 2) ck_assert(contains(&forget[p + 1], forget[p].v[i]));
+      if (p < N - 1) ck_assert(contains(&forget[p + 1], forget[p].v[i]));
     }
   }
   for (size_t i = 0; i < retain_pert.n; i++) ck_assert_str_eq(retain_pert.v[i], full.v[i]);
-  for (int p = 0; p < 3; p++) free_keys(&forget[p]), free_keys(&retain[p]), free_keys(&pert[p]);
+  size_t len;
+  char *meta = slurp(dir, "world.json", &len);
+  ck_assert_msg(strstr(meta, "\"format_version\": 2,") && strstr(meta, "\"forget20\": 2,") &&
+                    strstr(meta, "\"forget50\": 5\n"),
+                "%s", meta);
+  free(meta);
+  for (int p = 0; p < N; p++) free_keys(&forget[p]), free_keys(&retain[p]), free_keys(&pert[p]);
   free_keys(&full);
   free_keys(&retain_pert);
   free(dir);
@@ -141,8 +154,23 @@ START_TEST(test_split_sizes) {
   ck_assert_int_eq(world_forget_authors(200, 10), 20);
   ck_assert_int_eq(world_forget_authors(10, 1), 1);
   ck_assert_int_eq(world_forget_authors(30, 5), 2);
+  ck_assert_int_eq(world_forget_authors(200, 20), 40);
+  ck_assert_int_eq(world_forget_authors(200, 50), 100);
+  ck_assert_int_eq(world_forget_authors(5, 50), 3);
   ck_assert_int_eq(world_retain_eval_authors(200), 20);
   ck_assert_int_eq(world_retain_eval_authors(4), 1);
+  /* every world size: the splits nest, every retain split keeps an author,
+   * and retain_perturbed (the first authors) meets no forget split (the
+   * last ones), forget50 included */
+  ck_assert_str_eq(world_settings_table[0].name, "authors");
+  ck_assert_int_eq(world_settings_table[0].min, WORLD_MIN_AUTHORS);
+  for (int n = WORLD_MIN_AUTHORS; n <= 500; n++)
+    for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) {
+      int forget = world_forget_authors(n, world_forget_percents[p]);
+      ck_assert_int_ge(forget, 1);
+      ck_assert_int_le(world_retain_eval_authors(n), n - forget);
+      if (p > 0) ck_assert_int_ge(forget, world_forget_authors(n, world_forget_percents[p - 1]));
+    }
 }
 END_TEST
 
