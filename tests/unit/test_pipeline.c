@@ -130,6 +130,15 @@ START_TEST(test_unlearning_run_writes_history) {
   /* NPO moves the forget answers away from the target */
   ck_assert(get(final, "forget", "prob") < get(json_object_get(s, "target"), "forget", "prob"));
   ck_assert(get(final, NULL, "forget_kl") > 0);
+  /* calibration (on by default): the second retain model's FQ against the
+   * retain model is recorded, and a model that never saw the forget authors
+   * is not rejected (the same check as the stage test above) */
+  json_t *replica = json_object_get(s, "retain_replica");
+  ck_assert_msg(json_is_object(replica), "summary.json lacks retain_replica");
+  ck_assert_msg(get(replica, NULL, "forget_quality") > 0.1, "FQ(second retain) = %g",
+                get(replica, NULL, "forget_quality"));
+  ck_assert(get(json_object_get(s, "target"), NULL, "forget_quality") <
+            get(replica, NULL, "forget_quality"));
   json_decref(s);
   char *hist = lethe_path_join(run_dir, "history.jsonl"), *text;
   size_t len;
@@ -145,6 +154,22 @@ END_TEST
 
 /* Resume keeps the lines up to the checkpoint's step, drops a torn last
  * line, and refuses (naming file and line) one it cannot parse. */
+/* calibration = false: no second retain model, no retain_replica. */
+START_TEST(test_run_without_calibration) {
+  experiment e;
+  load_tiny(&e, "calibration=false");
+  char run_dir[128];
+  snprintf(run_dir, sizeof run_dir, "%s/run-nocal", cache_dir);
+  lethe_err err = {0};
+  ck_assert_msg(run_unlearn(&e, run_dir, &err) == 0, "%s", err.msg);
+  json_t *s = load_json(run_dir, "summary.json");
+  ck_assert(json_object_get(s, "retain_replica") == NULL);
+  ck_assert(json_is_object(json_object_get(s, "retain")));
+  json_decref(s);
+  experiment_free(&e);
+}
+END_TEST
+
 START_TEST(test_resume_truncates_history) {
   char dir[128];
   snprintf(dir, sizeof dir, "%s/truncate", cache_dir);
@@ -328,6 +353,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
   tcase_add_test(tc, test_unlearning_run_writes_history);
+  tcase_add_test(tc, test_run_without_calibration);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
   tcase_add_test(tc, test_eval_shared_prompt_equals_pairwise);
