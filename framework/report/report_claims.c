@@ -244,39 +244,82 @@ static int npo_slower_pair(const report_run *ga, const report_run *npo, double *
          *kl_ratio <= REPORT_KL_WELL_BELOW;
 }
 
+/* Runs a and b have the same settings apart from the method, the split and
+ * the seed: every other key that both runs set has the same value (a
+ * method's own parameter, set for one of them only, does not count). */
+static int same_setting(const report *r, const report_run *a, const report_run *b) {
+  for (int k = 0; k < r->n_keys; k++) {
+    if (r->key_seed[k] || !strcmp(r->keys[k], "method.name") ||
+        !strcmp(r->keys[k], "data.forget_split"))
+      continue;
+    if (a->values[k][0] && b->values[k][0] && strcmp(a->values[k], b->values[k])) return 0;
+  }
+  return 1;
+}
+
+/* Unlike claims 3 and 4 this one compares GA and NPO at the same setting
+ * (the same learning rate): how fast a method diverges depends on the step
+ * size, and each method's best learning rate can differ. Every NPO group is
+ * paired with the GA group of equal settings, run by run by seed, and the
+ * pairs of all settings are pooled. */
 static void claim_npo_slower(const report *r, const char *split, report_claim *c) {
   start(c, 2, "npo_slower",
-        "NPO diverges more slowly than GA: steps until MU < 0.5 × target at least 2 × GA's, "
-        "and NPO's forget KL plateaus well below GA's",
+        "NPO diverges more slowly than GA at the same learning rate: steps until MU < 0.5 × "
+        "target at least 2 × GA's, and NPO's forget KL plateaus well below GA's",
         split);
-  int s = split_of(r, split);
-  int g_ga = s < 0 ? -1 : best_group(r, s, GA, -1, 0);
-  int g_npo = s < 0 ? -1 : best_group(r, s, NPO, -1, 0);
-  if (g_ga < 0 || g_npo < 0) {
-    append(c, "The suite has no %s runs at %s.", g_ga < 0 ? "GA" : "NPO", split);
+  int s = split_of(r, split), any_ga = 0, any_npo = 0;
+  for (int g = 0; s >= 0 && g < r->n_groups; g++) {
+    if (r->groups[g].split != s) continue;
+    any_ga |= !strcmp(r->series[r->groups[g].series].method, GA);
+    any_npo |= !strcmp(r->series[r->groups[g].series].method, NPO);
+  }
+  if (!any_ga || !any_npo) {
+    append(c, "The suite has no %s runs at %s.", !any_ga ? "GA" : "NPO", split);
     return;
   }
-  const report_group *a = &r->groups[g_ga], *b = &r->groups[g_npo];
-  int *ia = lethe_malloc((size_t)a->n_runs * sizeof *ia), *ib = lethe_malloc((size_t)a->n_runs * sizeof *ib);
-  double *steps = lethe_malloc((size_t)a->n_runs * 3 * sizeof *steps); /* (3, n_runs) */
-  double *kl = steps + a->n_runs, *growth = kl + a->n_runs;
-  int pairs = pair_runs(r, a, b, ia, ib), n = 0, holds = 0, never = 0;
-  for (int k = 0; k < pairs; k++) {
-    int h = npo_slower_pair(&r->runs[ia[k]], &r->runs[ib[k]], &steps[n], &kl[n], &growth[n]);
-    if (h < 0) continue;
-    never += isinf(steps[n]);
-    holds += h;
-    n++;
+  int cap = r->n_runs + 1;
+  int *ia = lethe_malloc((size_t)cap * sizeof *ia), *ib = lethe_malloc((size_t)cap * sizeof *ib);
+  double *steps = lethe_malloc((size_t)cap * 3 * sizeof *steps); /* (3, cap) */
+  double *kl = steps + cap, *growth = kl + cap;
+  int pairs = 0, n = 0, holds = 0, never = 0, settings = 0;
+  char used[256] = "";
+  for (int gn = 0; gn < r->n_groups; gn++) {
+    const report_group *b = &r->groups[gn];
+    if (b->split != s || strcmp(r->series[b->series].method, NPO)) continue;
+    for (int gg = 0; gg < r->n_groups; gg++) {
+      const report_group *a = &r->groups[gg];
+      if (a->split != s || strcmp(r->series[a->series].method, GA) ||
+          !same_setting(r, &r->runs[a->runs[0]], &r->runs[b->runs[0]]))
+        continue;
+      int got = pair_runs(r, a, b, ia, ib), decided = 0;
+      pairs += got;
+      for (int k = 0; k < got; k++) {
+        int h = npo_slower_pair(&r->runs[ia[k]], &r->runs[ib[k]], &steps[n], &kl[n], &growth[n]);
+        if (h < 0) continue;
+        never += isinf(steps[n]);
+        holds += h;
+        n++;
+        decided++;
+      }
+      if (decided) {
+        size_t len = strlen(used);
+        snprintf(used + len, sizeof used - len, "%s%s (%d)", settings ? ", " : "",
+                 group_label(r, gn), decided);
+        settings++;
+      }
+      break;
+    }
   }
   c->n = n;
   if (!n) {
-    append(c, "No seed pair of GA and NPO at %s can decide it (%d pairs: GA never falls below "
-              "0.5 × the target's MU, or a forget KL is unknown).", split, pairs);
+    append(c, "No pair of GA and NPO runs with the same settings and seed at %s can decide it "
+              "(%d pairs: GA never falls below 0.5 × the target's MU, or a forget KL is "
+              "unknown).", split, pairs);
   } else {
     c->verdict = count_verdict(holds, n, &c->p);
-    append(c, "%s vs %s, %d seed pair%s: NPO's steps / GA's steps to MU < %g × target, median ",
-           group_label(r, g_npo), group_label(r, g_ga), n, n == 1 ? "" : "s",
-           REPORT_DIVERGE_MU_RATIO);
+    append(c, "NPO vs GA at the same settings and seed, %d pair%s: %s. NPO's steps / GA's "
+              "steps to MU < %g × target, median ",
+           n, n == 1 ? "" : "s", used, REPORT_DIVERGE_MU_RATIO);
     append_spread(c, steps, n, 0);
     append(c, " (NPO never below in %d); NPO's final forget KL / GA's, median ", never);
     append_spread(c, kl, n, 0);

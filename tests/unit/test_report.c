@@ -492,6 +492,7 @@ typedef struct claim_run {
   double mu_floor, kl_end;
   long kl_sat;
   double fq;
+  double lr; /* unlearn.lr; 0: not set */
 } claim_run;
 
 typedef struct claim_suite {
@@ -561,12 +562,13 @@ static void write_claim_suite(const char *dir, const claim_suite *cs, const clai
   json_t *runs = json_array();
   for (int i = 0; i < n; i++) {
     char name[96];
-    snprintf(name, sizeof name, "%s-%s-w%g-s%d", x[i].method, x[i].split,
-             isfinite(x[i].weight) ? x[i].weight : -1.0, x[i].seed);
+    snprintf(name, sizeof name, "%s-%s-w%g-lr%g-s%d", x[i].method, x[i].split,
+             isfinite(x[i].weight) ? x[i].weight : -1.0, x[i].lr, x[i].seed);
     json_t *settings = json_pack("{s:s, s:s, s:i}", "method.name", x[i].method,
                                  "data.forget_split", x[i].split, "unlearn.seed", x[i].seed);
     if (isfinite(x[i].weight))
       json_object_set_new(settings, "method.params.retain_coeff", json_real(x[i].weight));
+    if (x[i].lr > 0) json_object_set_new(settings, "unlearn.lr", json_real(x[i].lr));
     json_array_append_new(runs, json_pack("{s:s, s:o, s:{s:s, s:s}}", "name", name, "settings",
                                           settings, "method", "name", x[i].method, "title",
                                           claim_title(x[i].method)));
@@ -584,10 +586,10 @@ static void write_claim_suite(const char *dir, const claim_suite *cs, const clai
 static int paper_like(claim_run *x, const char *split, int seeds, double ga_rt_fq) {
   int n = 0;
   for (int s = 1; s <= seeds; s++) {
-    x[n++] = (claim_run){"ga", split, s, NAN, 2, 0.02, 20.0, 10, 1e-6 * s};
-    x[n++] = (claim_run){"npo", split, s, NAN, 6, 0.3, 5.0, 3, 1e-3 * s};
-    x[n++] = (claim_run){"npo_rt", split, s, NAN, 0, 0.0, 3.0, 3, 0.05 * s};
-    x[n++] = (claim_run){"grad_diff", split, s, NAN, 0, 0.0, 1.0, 3, ga_rt_fq * s};
+    x[n++] = (claim_run){"ga", split, s, NAN, 2, 0.02, 20.0, 10, 1e-6 * s, 0};
+    x[n++] = (claim_run){"npo", split, s, NAN, 6, 0.3, 5.0, 3, 1e-3 * s, 0};
+    x[n++] = (claim_run){"npo_rt", split, s, NAN, 0, 0.0, 3.0, 3, 0.05 * s, 0};
+    x[n++] = (claim_run){"grad_diff", split, s, NAN, 0, 0.0, 1.0, 3, ga_rt_fq * s, 0};
   }
   return n;
 }
@@ -714,6 +716,32 @@ START_TEST(test_claims_not_significant) {
 }
 END_TEST
 
+/* Claim 2 compares GA and NPO at the same learning rate, not each at its
+ * best: at lr 1e-4 GA never diverges (the pair cannot decide), at lr 1e-3
+ * NPO falls at the same step as GA. NPO's best lr (1e-4, where it never
+ * falls) against GA's best (1e-3) would hold; at equal lr it fails. */
+START_TEST(test_claims_npo_slower_same_lr) {
+  char *dir = scratch("claims-same-lr");
+  claim_run x[32];
+  int n = 0;
+  for (int s = 1; s <= 5; s++) {
+    x[n++] = (claim_run){"ga", "forget10", s, NAN, 0, 0.0, 1.0, 3, 1e-6, 1e-4};
+    x[n++] = (claim_run){"ga", "forget10", s, NAN, 2, 0.02, 20.0, 10, 1e-2, 1e-3};
+    x[n++] = (claim_run){"npo", "forget10", s, NAN, 0, 0.0, 2.0, 3, 1e-1, 1e-4};
+    x[n++] = (claim_run){"npo", "forget10", s, NAN, 2, 0.3, 5.0, 3, 1e-3, 1e-3};
+  }
+  write_claim_suite(dir, &(claim_suite){1e-12, 0.9}, x, n);
+  json_t *root = claims_report(dir);
+  expect_claim(root, "npo_slower", "forget10", "fails", 5);
+  const char *detail = json_string_value(
+      json_object_get(find_claim(root, "npo_slower", "forget10"), "detail"));
+  ck_assert_ptr_nonnull(strstr(detail, "NPO · lr=0.001 (5)"));
+  ck_assert_ptr_null(strstr(detail, "lr=0.0001 ("));
+  json_decref(root);
+  free(dir);
+}
+END_TEST
+
 /* A target that FQ barely rejects: the gate fails, the FQ claims at that
  * split are not tested, the others still are. */
 START_TEST(test_gate_not_discriminating) {
@@ -745,8 +773,8 @@ START_TEST(test_claims_retain_weight) {
   int n = 0;
   for (int s = 1; s <= 5; s++)
     for (int w = 0; w < 4; w++) {
-      x[n++] = (claim_run){"npo_rt", "forget10", s, weights[w], 0, 0, 3.0, 3, npo_fq[w] * s};
-      x[n++] = (claim_run){"grad_diff", "forget10", s, weights[w], 0, 0, 1.0, 3, 1e-6 * s};
+      x[n++] = (claim_run){"npo_rt", "forget10", s, weights[w], 0, 0, 3.0, 3, npo_fq[w] * s, 0};
+      x[n++] = (claim_run){"grad_diff", "forget10", s, weights[w], 0, 0, 1.0, 3, 1e-6 * s, 0};
     }
   write_claim_suite(dir, &(claim_suite){1e-12, 0.9}, x, n);
   json_t *root = claims_report(dir);
@@ -782,6 +810,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_claims_hold);
   tcase_add_test(tc, test_claims_fail);
   tcase_add_test(tc, test_claims_not_significant);
+  tcase_add_test(tc, test_claims_npo_slower_same_lr);
   tcase_add_test(tc, test_gate_not_discriminating);
   tcase_add_test(tc, test_claims_retain_weight);
   suite_add_tcase(s, tc);
