@@ -159,6 +159,10 @@ typedef struct report {
 int report_load(report *r, const char *dir, const report_options *opt, lethe_err *err);
 void report_free(report *r);
 
+/* Key k is a setting of its own: not a seed, not the method's name
+ * (method.name), not the split (data.forget_split), which have their own
+ * columns. */
+int report_key_is_setting(const report *r, int k);
 /* A run's label: the method's title and every varying setting except seeds,
  * the method and the split, and except key `skip_key` (-1: none), as
  * "NPO+RT · retain_coeff=2". Returns a malloc'd string. */

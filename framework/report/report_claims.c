@@ -249,9 +249,7 @@ static int npo_slower_pair(const report_run *ga, const report_run *npo, double *
  * method's own parameter, set for one of them only, does not count). */
 static int same_setting(const report *r, const report_run *a, const report_run *b) {
   for (int k = 0; k < r->n_keys; k++) {
-    if (r->key_seed[k] || !strcmp(r->keys[k], "method.name") ||
-        !strcmp(r->keys[k], "data.forget_split"))
-      continue;
+    if (!report_key_is_setting(r, k)) continue;
     if (a->values[k][0] && b->values[k][0] && strcmp(a->values[k], b->values[k])) return 0;
   }
   return 1;
@@ -267,12 +265,9 @@ static void claim_npo_slower(const report *r, const char *split, report_claim *c
         "NPO diverges more slowly than GA at the same learning rate: steps until MU < 0.5 × "
         "target at least 2 × GA's, and NPO's forget KL plateaus well below GA's",
         split);
-  int s = split_of(r, split), any_ga = 0, any_npo = 0;
-  for (int g = 0; s >= 0 && g < r->n_groups; g++) {
-    if (r->groups[g].split != s) continue;
-    any_ga |= !strcmp(r->series[r->groups[g].series].method, GA);
-    any_npo |= !strcmp(r->series[r->groups[g].series].method, NPO);
-  }
+  int s = split_of(r, split);
+  int any_ga = s >= 0 && best_group(r, s, GA, -1, 0) >= 0;
+  int any_npo = s >= 0 && best_group(r, s, NPO, -1, 0) >= 0;
   if (!any_ga || !any_npo) {
     append(c, "The suite has no %s runs at %s.", !any_ga ? "GA" : "NPO", split);
     return;

@@ -68,9 +68,7 @@ static void stat_cell(FILE *out, report_stat s, int field, int spread, int top) 
 static int label_keys(const report *r, int **out) {
   int n = 0, *keys = lethe_calloc((size_t)r->n_keys + 1, sizeof *keys);
   for (int k = 0; k < r->n_keys; k++)
-    if (!r->key_seed[k] && strcmp(r->keys[k], "method.name") &&
-        strcmp(r->keys[k], "data.forget_split"))
-      keys[n++] = k;
+    if (report_key_is_setting(r, k)) keys[n++] = k;
   if (out)
     *out = keys;
   else

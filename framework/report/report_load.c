@@ -364,9 +364,9 @@ static void find_keys(report *r, const json_t *suite, const json_t *runs) {
   r->n_keys = kept;
 }
 
-/* Keys that name the method or the split: shown by their own columns. */
-static int key_is_structural(const char *key) {
-  return !strcmp(key, "method.name") || !strcmp(key, "data.forget_split");
+int report_key_is_setting(const report *r, int k) {
+  return !r->key_seed[k] && strcmp(r->keys[k], "method.name") &&
+         strcmp(r->keys[k], "data.forget_split");
 }
 
 /* ---- grouping --------------------------------------------------------------- */
@@ -384,7 +384,7 @@ char *report_settings_label(const report *r, const report_run *run, int skip_key
   char *s = lethe_malloc(cap);
   len = (size_t)snprintf(s, cap, "%s", report_run_title(run));
   for (int k = 0; k < r->n_keys; k++) {
-    if (k == skip_key || r->key_seed[k] || key_is_structural(r->keys[k])) continue;
+    if (k == skip_key || !report_key_is_setting(r, k)) continue;
     const char *last = strrchr(r->keys[k], '.');
     const char *name = last ? last + 1 : r->keys[k];
     size_t need = len + strlen(name) + strlen(run->values[k]) + 8;
