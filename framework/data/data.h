@@ -20,7 +20,7 @@
  * min, max, doc); used for the world's settings and the prompt format, so the
  * `-s group.KEY=VALUE` overrides share one parser and unknown keys are errors. */
 typedef enum { DATA_SETTING_INT, DATA_SETTING_STRING } data_setting_type;
-#define DATA_SETTING_STRLEN 64 /* string settings are char[DATA_SETTING_STRLEN] */
+#define DATA_SETTING_STRLEN 512 /* string settings are char[DATA_SETTING_STRLEN] */
 
 typedef struct data_setting {
   const char *name;
@@ -98,14 +98,29 @@ int tofu_idk_save(const char *path, char *const *answers, size_t n, lethe_err *e
 void tofu_idk_free(tofu_idk *idk);
 
 /* ---- prompt format and masking ---------------------------------------------
- * text = question_start + question + question_end + answer_tag + answer,
- * tokenized with the tokenizer's special tokens (BOS first). The first
- * len(tokenize(question_start + question + question_end, special)) tokens are
- * the prompt: never targets. The answer tokens and one EOS after them are. */
+ * A row is two segments, each tokenized on its own so that the boundary
+ * between them is always a token boundary:
+ *   prompt = question_start + question + question_end   (the post-processor's
+ *            leading special tokens, e.g. BOS, first; never targets)
+ *   answer = answer_tag + answer                         (targets, encoded as
+ *            a continuation: no BOS, no prefix space or leading ▁)
+ * followed by one end token as the last target: answer_end's token, or the
+ * tokenizer's EOS when answer_end is "". The prompt ids are exactly what
+ * generation is fed at evaluation, and the target ids decode to exactly
+ * answer_tag + answer: a tokenizer that would merge across the boundary in
+ * the concatenated text (Llama-2's "[/INST]" + " Paris") cannot shift the
+ * mask (docs/file-formats.md, "How rows become training rows").
+ *
+ * `format` names a preset (tofu_format_presets) that fills the four strings,
+ * with `system_prompt` placed where the preset's chat format puts it; "" means
+ * the strings as given. */
 typedef struct tofu_format {
+  char format[DATA_SETTING_STRLEN];         /* "" or a preset name */
+  char system_prompt[DATA_SETTING_STRLEN];  /* "" = none; only with a chat preset */
   char question_start[DATA_SETTING_STRLEN]; /* "[INST] " */
   char question_end[DATA_SETTING_STRLEN];   /* " [/INST]" */
   char answer_tag[DATA_SETTING_STRLEN];     /* "" */
+  char answer_end[DATA_SETTING_STRLEN];     /* "": the tokenizer's EOS */
   int max_length;                           /* 500: rows are truncated to it */
   int pad_to_max_length; /* 0: pad to the longest row of a batch; 1: to max_length (TOFU) */
 } tofu_format;
@@ -113,9 +128,35 @@ extern const data_setting tofu_format_settings[];
 extern const size_t tofu_format_n_settings;
 void tofu_format_default(tofu_format *f);
 
-/* One tokenized example. ids = BOS + prompt + answer (no EOS; the EOS label is
- * added by batching), truncated to max_length. n_prompt tokens are masked;
- * n_prompt = 1 (only BOS) for full-sequence language modelling. */
+/* A named prompt format: the strings of tofu_format, and where a system
+ * prompt goes (system: a printf format with one %s inserted at the start of
+ * question_start; NULL = the format has no system prompt). */
+typedef struct tofu_format_preset {
+  const char *name, *question_start, *question_end, *answer_tag, *answer_end, *system;
+  const char *source; /* where the strings come from */
+} tofu_format_preset;
+extern const tofu_format_preset tofu_format_presets[];
+extern const size_t tofu_format_n_presets;
+/* Applies f->format (when not ""): fills the four strings from the preset.
+ * Errors (naming data.KEY) for an unknown preset, a string set to something
+ * other than its default next to a preset, a system prompt with a format
+ * that has none, or strings that no longer fit. Idempotent. */
+int tofu_format_resolve(tofu_format *f, lethe_err *err);
+
+/* The ids a format needs from a tokenizer. pad: the tokenizer's pad token,
+ * else its EOS, else 0 (pad positions are masked and never targets). end: the
+ * target after the answer and the token that stops generation: answer_end's
+ * single token, or the tokenizer's EOS. Errors when answer_end is not exactly
+ * one token of this tokenizer, or there is no EOS and no answer_end. */
+typedef struct tofu_ids {
+  int32_t pad, end;
+} tofu_ids;
+int tofu_format_ids(const tok_tokenizer *tok, const tofu_format *fmt, tofu_ids *out, lethe_err *err);
+
+/* One tokenized example. ids = prompt segment + answer segment (no end
+ * token; batching adds its label), truncated to max_length. The n_prompt
+ * tokens of the prompt segment are masked; n_prompt = 1 (only BOS) for
+ * full-sequence language modelling. */
 typedef struct tofu_example {
   int32_t *ids; /* owned */
   int len;
@@ -137,7 +178,7 @@ void tofu_examples_free(tofu_example *ex, size_t n);
 
 /* ---- batches (Hugging Face convention) ---------------------------------------
  * Row b: input_ids = ids then pad_id; attention_mask 1 on ids, 0 on padding;
- * labels = -100 on the prompt, the ids on the answer, eos_id at position len
+ * labels = -100 on the prompt, the ids on the answer, end_id (tofu_format_ids) at position len
  * (when it fits: not for a row truncated to T), -100 on the rest. Logits at
  * position t predict labels[t + 1]. T = longest row + 1 (capped at
  * max_length), or max_length with pad_to_max_length. */
@@ -155,7 +196,7 @@ typedef struct tofu_batch {
 /* Fills b with the examples ex[idx[0..B)]. Reuses b's buffers (grows them as
  * needed); start from a zeroed tofu_batch, free with tofu_batch_free. */
 void tofu_batch_fill(tofu_batch *b, const tofu_example *ex, const int *idx, int B,
-                     const tofu_format *fmt, int32_t pad_id, int32_t eos_id);
+                     const tofu_format *fmt, int32_t pad_id, int32_t end_id);
 void tofu_batch_free(tofu_batch *b);
 
 /* A fresh permutation of 0..n-1 for one epoch: shuffled by a lethe_rng seeded
@@ -187,7 +228,7 @@ void tofu_forget_data_free(tofu_forget_data *d);
 /* For forget rows idx[0..B): forget row k = forget example idx[k], idk row k =
  * its idk example, retain row k = its retain partner. Any batch may be NULL. */
 void tofu_forget_batch(const tofu_forget_data *d, const tofu_format *fmt, const int *idx, int B,
-                       int32_t pad_id, int32_t eos_id, tofu_batch *forget, tofu_batch *retain,
+                       int32_t pad_id, int32_t end_id, tofu_batch *forget, tofu_batch *retain,
                        tofu_batch *idk);
 
 #endif

@@ -109,9 +109,12 @@ void data_settings_print(FILE *out, const data_setting *table, size_t n, const v
 #define FMT_STR(field, def, doc) \
   { #field, DATA_SETTING_STRING, offsetof(tofu_format, field), 0, 0, 0, def, doc }
 const data_setting tofu_format_settings[] = {
+    FMT_STR(format, "", "a preset that sets the four strings below (\"\": use them as given)"),
+    FMT_STR(system_prompt, "", "system prompt, placed where the preset's chat format puts it"),
     FMT_STR(question_start, "[INST] ", "text before the question"),
     FMT_STR(question_end, " [/INST]", "text after the question"),
-    FMT_STR(answer_tag, "", "text before the answer"),
+    FMT_STR(answer_tag, "", "text before the answer (a target, as in TOFU)"),
+    FMT_STR(answer_end, "", "the token after the answer (\"\": the tokenizer's EOS)"),
     {"max_length", DATA_SETTING_INT, offsetof(tofu_format, max_length), 500, 8, 1 << 20, NULL,
      "rows are truncated to this many tokens"},
     {"pad_to_max_length", DATA_SETTING_INT, offsetof(tofu_format, pad_to_max_length), 0, 0, 1, NULL,

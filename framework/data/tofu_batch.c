@@ -1,79 +1,14 @@
-/* tofu_batch — the TOFU prompt format and label masking, padded batches in
- * the Hugging Face convention, epoch orders, and the forget/retain/idk
- * pairing of the NPO code. Nothing here reads files. */
+/* tofu_batch — padded batches in the Hugging Face convention, epoch orders,
+ * and the forget/retain/idk pairing of the NPO code (the prompt format and
+ * its encoding are in prompt_format.c). Nothing here reads files. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/data.h"
 
-/* ---- examples -------------------------------------------------------------- */
-static char *concat(const char *a, const char *b, const char *c, const char *d, const char *e) {
-  const char *parts[5] = {a, b, c, d, e};
-  size_t n = 1;
-  for (int i = 0; i < 5; i++) n += strlen(parts[i]);
-  char *out = lethe_malloc(n);
-  out[0] = '\0';
-  for (int i = 0; i < 5; i++) strcat(out, parts[i]);
-  return out;
-}
-
-int tofu_encode(const tok_tokenizer *tok, const tofu_format *fmt, const char *question,
-                const char *answer, tofu_example *out, lethe_err *err) {
-  memset(out, 0, sizeof *out);
-  char *prompt = concat(fmt->question_start, question, fmt->question_end, "", "");
-  char *full = concat(fmt->question_start, question, fmt->question_end, fmt->answer_tag, answer);
-  int32_t *prompt_ids = NULL;
-  int n_prompt = 0;
-  int rc = tok_encode(tok, full, 1, &out->ids, &out->len, NULL, err);
-  if (!rc) rc = tok_encode(tok, prompt, 1, &prompt_ids, &n_prompt, NULL, err);
-  free(prompt_ids);
-  free(prompt);
-  free(full);
-  if (rc) {
-    tofu_example_free(out);
-    return lethe_err_prefix(err, "question '%.60s'", question);
-  }
-  if (out->len > fmt->max_length) out->len = fmt->max_length;
-  out->n_prompt = n_prompt < out->len ? n_prompt : out->len;
-  return 0;
-}
-
-int tofu_encode_text(const tok_tokenizer *tok, const tofu_format *fmt, const char *text,
-                     tofu_example *out, lethe_err *err) {
-  memset(out, 0, sizeof *out);
-  if (tok_encode(tok, text, 1, &out->ids, &out->len, NULL, err))
-    return lethe_err_prefix(err, "text '%.60s'", text);
-  if (out->len > fmt->max_length) out->len = fmt->max_length;
-  out->n_prompt = out->len < 1 ? out->len : 1;
-  return 0;
-}
-
-void tofu_example_free(tofu_example *e) {
-  free(e->ids);
-  memset(e, 0, sizeof *e);
-}
-
-int tofu_encode_set(const tok_tokenizer *tok, const tofu_format *fmt, const tofu_set *set,
-                    tofu_example **out, lethe_err *err) {
-  tofu_example *ex = lethe_calloc(set->n ? set->n : 1, sizeof *ex);
-  for (size_t i = 0; i < set->n; i++)
-    if (tofu_encode(tok, fmt, set->rows[i].question, set->rows[i].answer, &ex[i], err)) {
-      tofu_examples_free(ex, i);
-      return lethe_err_prefix(err, "row %zu", i + 1);
-    }
-  *out = ex;
-  return 0;
-}
-
-void tofu_examples_free(tofu_example *ex, size_t n) {
-  if (!ex) return;
-  for (size_t i = 0; i < n; i++) tofu_example_free(&ex[i]);
-  free(ex);
-}
-
 /* ---- batches ------------------------------------------------------------------ */
 void tofu_batch_fill(tofu_batch *b, const tofu_example *ex, const int *idx, int B,
-                     const tofu_format *fmt, int32_t pad_id, int32_t eos_id) {
+                     const tofu_format *fmt, int32_t pad_id, int32_t end_id) {
   int T = 1;
   for (int k = 0; k < B; k++)
     if (ex[idx[k]].len + 1 > T) T = ex[idx[k]].len + 1;
@@ -98,7 +33,7 @@ void tofu_batch_fill(tofu_batch *b, const tofu_example *ex, const int *idx, int 
       mask[t] = real;
       lab[t] = t < e->n_prompt ? TOFU_IGNORE
                : real          ? e->ids[t]
-               : t == e->len   ? eos_id
+               : t == e->len   ? end_id
                                : TOFU_IGNORE;
     }
   }
@@ -180,14 +115,14 @@ void tofu_forget_data_free(tofu_forget_data *d) {
 }
 
 void tofu_forget_batch(const tofu_forget_data *d, const tofu_format *fmt, const int *idx, int B,
-                       int32_t pad_id, int32_t eos_id, tofu_batch *forget, tofu_batch *retain,
+                       int32_t pad_id, int32_t end_id, tofu_batch *forget, tofu_batch *retain,
                        tofu_batch *idk) {
-  if (forget) tofu_batch_fill(forget, d->forget, idx, B, fmt, pad_id, eos_id);
-  if (idk) tofu_batch_fill(idk, d->idk, idx, B, fmt, pad_id, eos_id);
+  if (forget) tofu_batch_fill(forget, d->forget, idx, B, fmt, pad_id, end_id);
+  if (idk) tofu_batch_fill(idk, d->idk, idx, B, fmt, pad_id, end_id);
   if (retain) {
     int *partners = lethe_malloc((size_t)(B ? B : 1) * sizeof *partners);
     for (int k = 0; k < B; k++) partners[k] = d->retain_partner[idx[k]];
-    tofu_batch_fill(retain, d->retain, partners, B, fmt, pad_id, eos_id);
+    tofu_batch_fill(retain, d->retain, partners, B, fmt, pad_id, end_id);
     free(partners);
   }
 }

@@ -15,6 +15,7 @@ typedef struct eval_set_job {
   llama_model *ref; /* forget KL on this set (NULL: none) */
   const tok_tokenizer *tok;
   const tofu_format *fmt;
+  tofu_ids ids; /* pad, and the end token: the last target, where generation stops */
   const tofu_set *set;
   int has_para; /* the rows' paraphrased answers are scored (forget, retain) */
   const eval_options *opt;
@@ -27,9 +28,9 @@ size_t eval_n_answers(const tofu_set *set, int has_para);
 
 /* Decodes n gathered generations to text: row i of res (per_row int32)
  * holds the generated count, then the ids; it goes to out[order ? order[i] : i]
- * (a trailing EOS dropped). */
-void eval_decode_generations(const tok_tokenizer *tok, const int32_t *res, size_t per_row,
-                             const size_t *order, size_t n, eval_example *out);
+ * (a trailing end token dropped). */
+void eval_decode_generations(const tok_tokenizer *tok, int32_t end, const int32_t *res,
+                             size_t per_row, const size_t *order, size_t n, eval_example *out);
 
 /* ---- the shared-prompt path (eval_shared.c) -------------------------------- */
 struct eval_workspace {
@@ -47,7 +48,7 @@ struct eval_workspace {
 };
 
 /* The encoded variants of one question: ex[k] for k < n (answer first),
- * each ending with the EOS target where batching would add it. */
+ * each ending with the end target where batching would add it. */
 typedef struct question_enc {
   tofu_example *ex;
   int n, n_prompt;

@@ -18,13 +18,12 @@ size_t eval_n_answers(const tofu_set *set, int has_para) {
   return total;
 }
 
-void eval_decode_generations(const tok_tokenizer *tok, const int32_t *res, size_t per_row,
-                             const size_t *order, size_t n, eval_example *out) {
-  int32_t eos = tok_special(tok).eos;
+void eval_decode_generations(const tok_tokenizer *tok, int32_t end, const int32_t *res,
+                             size_t per_row, const size_t *order, size_t n, eval_example *out) {
   for (size_t p = 0; p < n; p++) {
     const int32_t *row = res + p * per_row;
     int g = row[0];
-    if (g > 0 && row[g] == eos) g--;
+    if (g > 0 && row[g] == end) g--;
     out[order ? order[p] : p].generation = tok_decode(tok, row + 1, g, 1);
   }
 }
@@ -72,9 +71,8 @@ static int by_length(const void *a, const void *b, void *examples) {
 
 /* Average NLL (and optionally the KL to ref) of n (question, answer) pairs. */
 static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
-                       const tofu_format *fmt, const char *const *q, const char *const *a, size_t n,
+                       const tofu_format *fmt, tofu_ids ids, const char *const *q, const char *const *a, size_t n,
                        int bs, long *turn, double *avg_nll, double *kl, lethe_err *err) {
-  tok_special_ids sp = tok_special(tok);
   tofu_example *ex = lethe_calloc(n ? n : 1, sizeof *ex);
   int rc = 0;
   size_t encoded = 0;
@@ -98,9 +96,9 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
     size_t start = (size_t)k * (size_t)bs;
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
     for (int j = 0; j < B; j++) idx[j] = (int)order[start + (size_t)j];
-    tofu_batch_fill(&b, ex, idx, B, fmt, sp.pad, sp.eos);
+    tofu_batch_fill(&b, ex, idx, B, fmt, ids.pad, ids.end);
     token_batch tb;
-    token_batch_from_arrays(&tb, b.B, b.T, b.input_ids, b.attention_mask, b.labels, sp.pad);
+    token_batch_from_arrays(&tb, b.B, b.T, b.input_ids, b.attention_mask, b.labels, ids.pad);
     size_t cells = (size_t)B * b.T;
     if (cells > logp_cap) {
       free(logp);
@@ -148,7 +146,6 @@ static int generate_answers(llama_kv_cache *kv, const eval_set_job *job, long *t
   const tofu_format *fmt = job->fmt;
   const tofu_set *set = job->set;
   const eval_options *opt = job->opt;
-  tok_special_ids sp = tok_special(tok);
   int bs = opt->batch_size, max_new = opt->max_new_tokens, rc = 0;
   long n_batches = (long)((set->n + (size_t)bs - 1) / (size_t)bs), first, count;
   dist_share(n_batches, *turn, &first, &count);
@@ -170,7 +167,7 @@ static int generate_answers(llama_kv_cache *kv, const eval_set_job *job, long *t
       lens[enc] = ex[enc].n_prompt;
     }
     if (rc == 0)
-      rc = llama_generate_greedy_kv(job->m, kv, prompts, lens, B, max_new, sp.eos, gen, n_out, err);
+      rc = llama_generate_greedy_kv(job->m, kv, prompts, lens, B, max_new, job->ids.end, gen, n_out, err);
     for (int j = 0; rc == 0 && j < B; j++) {
       int32_t *row = res + (start + (size_t)j) * per_row;
       row[0] = n_out[j];
@@ -181,7 +178,7 @@ static int generate_answers(llama_kv_cache *kv, const eval_set_job *job, long *t
   rc = dist_status(rc, err);
   if (rc == 0) {
     dist_allgather_shares(res, sizeof(int32_t) * per_row * (size_t)bs, n_batches, *turn);
-    eval_decode_generations(tok, res, per_row, NULL, set->n, out);
+    eval_decode_generations(tok, job->ids.end, res, per_row, NULL, set->n, out);
   }
   *turn += n_batches;
   free(res);
@@ -205,7 +202,7 @@ int eval_set_pairwise(llama_kv_cache *kv, const eval_set_job *job, long *turn, d
     if (job->has_para) q[k] = row->question, a[k++] = row->paraphrased_answer;
     for (int j = 0; j < row->n_perturbed; j++) q[k] = row->question, a[k++] = row->perturbed[j];
   }
-  int rc = score_pairs(job->m, NULL, job->tok, job->fmt, q, a, total, job->opt->batch_size, turn,
+  int rc = score_pairs(job->m, NULL, job->tok, job->fmt, job->ids, q, a, total, job->opt->batch_size, turn,
                        nll, NULL, err);
   free(q);
   free(a);
@@ -218,7 +215,7 @@ int eval_forget_kl_pairwise(const eval_set_job *job, long *turn, double *kl, let
   const char **q = lethe_malloc(sizeof(char *) * (set->n + 1)), **a = lethe_malloc(sizeof(char *) * (set->n + 1));
   double *nll = lethe_malloc(sizeof(double) * (set->n + 1));
   for (size_t i = 0; i < set->n; i++) q[i] = set->rows[i].question, a[i] = set->rows[i].answer;
-  int rc = score_pairs(job->m, job->ref, job->tok, job->fmt, q, a, set->n, job->opt->batch_size,
+  int rc = score_pairs(job->m, job->ref, job->tok, job->fmt, job->ids, q, a, set->n, job->opt->batch_size,
                        turn, nll, kl, err);
   free(q);
   free(a);

@@ -190,12 +190,12 @@ static double answer_kl(const eval_workspace *ws, const float *slots, const floa
 }
 
 /* Encodes every variant of every question of the set, each followed by the
- * EOS target when batching would add it (tofu_batch_fill: not after a row
+ * end target when batching would add it (tofu_batch_fill: not after a row
  * cut at max_length), so that ids[n_prompt..len) are exactly the targets. */
 int eval_questions_encode(const eval_set_job *job, eval_questions *qs, lethe_err *err) {
   const tofu_set *set = job->set;
   int has_para = job->has_para;
-  int32_t eos = tok_special(job->tok).eos;
+  int32_t end = job->ids.end;
   qs->n = set->n;
   qs->q = lethe_calloc(set->n ? set->n : 1, sizeof *qs->q);
   for (size_t i = 0; i < set->n; i++) {
@@ -209,9 +209,9 @@ int eval_questions_encode(const eval_set_job *job, eval_questions *qs, lethe_err
         return lethe_err_prefix(err, "row %zu", i + 1);
       q->n = k + 1;
       tofu_example *t = &q->ex[k];
-      if (eos >= 0 && t->len < job->fmt->max_length) {
+      if (t->len < job->fmt->max_length) {
         t->ids = lethe_realloc(t->ids, sizeof(int32_t) * ((size_t)t->len + 1));
-        t->ids[t->len++] = eos;
+        t->ids[t->len++] = end;
       }
     }
     q->n_prompt = q->ex[0].n_prompt;
@@ -321,8 +321,7 @@ static int score_from_prompts(eval_workspace *ws, const eval_set_job *job, share
                               lethe_err *err) {
   const llama_model *m = job->m;
   int V = m->cfg.vocab_size, rc = 0;
-  tok_special_ids sp = tok_special(job->tok);
-  int32_t pad = sp.pad >= 0 ? sp.pad : 0;
+  int32_t pad = job->ids.pad;
   question_enc *const *bq = sc->bq;
   for (int v = 0; rc == 0 && v <= base; v++) {
     int ns = 0;
@@ -361,8 +360,7 @@ static int shared_batch(eval_workspace *ws, const eval_set_job *job, shared_scra
                         int K, double *scores, int32_t *gens, lethe_err *err) {
   const llama_model *m = job->m;
   int max_new = job->opt->max_new_tokens, V = m->cfg.vocab_size, P = 0, Amax = 0;
-  tok_special_ids sp = tok_special(job->tok);
-  int32_t pad = sp.pad >= 0 ? sp.pad : 0;
+  int32_t pad = job->ids.pad;
   size_t rec = (size_t)K + 1, grec = (size_t)max_new + 1;
   for (int b = 0; b < B; b++) {
     sc->prompts[b] = sc->bq[b]->ex[0].ids;
@@ -380,7 +378,7 @@ static int shared_batch(eval_workspace *ws, const eval_set_job *job, shared_scra
   ws->first = grow(ws->first, &ws->first_cap, (size_t)B * V);
   memcpy(ws->first, ws->kv.logits, sizeof(float) * (size_t)B * V);
   if (max_new > 0) {
-    rc = llama_kv_greedy(m, &ws->kv, max_new, sp.eos, sc->gen, sc->n_gen, err);
+    rc = llama_kv_greedy(m, &ws->kv, max_new, job->ids.end, sc->gen, sc->n_gen, err);
     llama_kv_rewind(&ws->kv, P);
   }
   for (int b = 0; rc == 0 && b < B; b++) {
@@ -441,7 +439,7 @@ int eval_set_shared(eval_workspace *ws, const eval_set_job *job, const eval_ques
       for (int v = 0; v < qs->q[i].n; v++) nll[at[i] + (size_t)v] = r[v];
       out[i].kl = r[K];
     }
-    eval_decode_generations(job->tok, gens, grec, order, n, out);
+    eval_decode_generations(job->tok, job->ids.end, gens, grec, order, n, out);
     free(at);
   }
   *turn += n_batches;

@@ -113,12 +113,13 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   if (!rs) return -1;
   eval_workspace *own = ws ? NULL : eval_workspace_new();
   if (!ws) ws = own;
-  int rc = 0, kl_done = 0;
+  tofu_ids ids;
+  int rc = tofu_format_ids(tok, fmt, &ids, err), kl_done = 0;
   long turn = 0; /* spreads the batches of successive lists over the ranks */
   for (int s = 0; s < TOFU_N_SETS && rc == 0; s++) {
     const tofu_set *set = &d->sets[s];
     int has_para = s == TOFU_SET_FORGET || s == TOFU_SET_RETAIN;
-    eval_set_job job = {m, s == TOFU_SET_FORGET ? ref : NULL, tok, fmt, set, has_para, opt};
+    eval_set_job job = {m, s == TOFU_SET_FORGET ? ref : NULL, tok, fmt, ids, set, has_para, opt};
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
     for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
@@ -130,7 +131,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     rc = dist_status(rc, err); /* no rank goes on to the next set's gathers alone */
     if (rc != 0) lethe_err_prefix(err, "evaluating %s", tofu_set_keys[s]);
   }
-  eval_set_job forget = {m, ref, tok, fmt, &d->sets[TOFU_SET_FORGET], 1, opt};
+  eval_set_job forget = {m, ref, tok, fmt, ids, &d->sets[TOFU_SET_FORGET], 1, opt};
   if (rc == 0) rc = finish_report(&forget, kl_done, &turn, retain_tr, n_retain_tr, out, err);
   rouge_scorer_free(rs);
   eval_workspace_free(own);

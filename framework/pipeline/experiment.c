@@ -1,6 +1,7 @@
 /* experiment — the schema, typed views and cache keys (see experiment.h). */
 #include "pipeline/experiment.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,12 @@ const char *const experiment_schema =
     "data = {\n"
     "  dir = \"\";\n"
     "  forget_split = \"forget10\";\n"
+    "  format = \"\";\n"
+    "  system_prompt = \"\";\n"
     "  question_start = \"[INST] \";\n"
     "  question_end = \" [/INST]\";\n"
     "  answer_tag = \"\";\n"
+    "  answer_end = \"\";\n"
     "  max_length = 256;\n"
     "};\n"
     "model = {\n"
@@ -57,6 +61,54 @@ static int resolve_compute(experiment *e, lethe_err *err) {
   }
   config_setting_set_string(s, llama_compute_name(mode));
   return 0;
+}
+
+/* The prompt format's settings as written (no preset applied yet). */
+static void format_settings(const experiment *e, tofu_format *fmt) {
+  tofu_format_default(fmt);
+  struct {
+    char *field;
+    const char *path;
+  } strings[] = {{fmt->format, "data.format"},
+                 {fmt->system_prompt, "data.system_prompt"},
+                 {fmt->question_start, "data.question_start"},
+                 {fmt->question_end, "data.question_end"},
+                 {fmt->answer_tag, "data.answer_tag"},
+                 {fmt->answer_end, "data.answer_end"}};
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+    snprintf(strings[i].field, DATA_SETTING_STRLEN, "%s", lcfg_string(&e->cfg, strings[i].path));
+  fmt->max_length = (int)lcfg_int(&e->cfg, "data.max_length");
+  fmt->pad_to_max_length = 0;
+}
+
+/* Checks the prompt format once, at load, so that experiment_format cannot fail. */
+static int check_format(const experiment *e, lethe_err *err) {
+  tofu_format fmt;
+  format_settings(e, &fmt);
+  for (const char *const *k = (const char *const[]){"data.format", "data.system_prompt",
+                                                    "data.question_start", "data.question_end",
+                                                    "data.answer_tag", "data.answer_end", NULL};
+       *k; k++)
+    if (strlen(lcfg_string(&e->cfg, *k)) >= DATA_SETTING_STRLEN) {
+      char where[600];
+      lcfg_where(lcfg_setting(&e->cfg, *k), where, sizeof where);
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: %s is longer than %d bytes", where, *k,
+                        DATA_SETTING_STRLEN - 1);
+    }
+  if (tofu_format_resolve(&fmt, err) != 0) {
+    char where[600];
+    lcfg_where(lcfg_setting(&e->cfg, "data.format"), where, sizeof where);
+    return lethe_err_prefix(err, "%s", where);
+  }
+  return 0;
+}
+
+void experiment_format(const experiment *e, tofu_format *fmt) {
+  format_settings(e, fmt);
+  lethe_err err = {0};
+  int rc = tofu_format_resolve(fmt, &err);
+  assert(rc == 0 && "checked by experiment_load");
+  (void)rc;
 }
 
 int experiment_load(experiment *e, const char *path, const char *const *overrides, int n_overrides,
@@ -93,7 +145,7 @@ int experiment_load(experiment *e, const char *path, const char *const *override
     return -1;
   }
   world_settings ws;
-  if (experiment_world(e, &ws, err) != 0) {
+  if (experiment_world(e, &ws, err) != 0 || check_format(e, err) != 0) {
     experiment_free(e);
     return -1;
   }
@@ -124,16 +176,6 @@ int experiment_world(const experiment *e, world_settings *ws, lethe_err *err) {
       return lethe_err_prefix(err, "%s", where);
   }
   return 0;
-}
-
-void experiment_format(const experiment *e, tofu_format *fmt) {
-  tofu_format_default(fmt);
-  snprintf(fmt->question_start, sizeof fmt->question_start, "%s",
-           lcfg_string(&e->cfg, "data.question_start"));
-  snprintf(fmt->question_end, sizeof fmt->question_end, "%s", lcfg_string(&e->cfg, "data.question_end"));
-  snprintf(fmt->answer_tag, sizeof fmt->answer_tag, "%s", lcfg_string(&e->cfg, "data.answer_tag"));
-  fmt->max_length = (int)lcfg_int(&e->cfg, "data.max_length");
-  fmt->pad_to_max_length = 0;
 }
 
 void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,

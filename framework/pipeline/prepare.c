@@ -49,8 +49,8 @@ void prepared_free(prepared *p) {
 static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s, const char *what,
                       const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
                       lethe_err *err) {
-  static const char *const deps[] = {"eval", "data.question_start", "data.question_end",
-                                     "data.answer_tag", "data.max_length", "compute"};
+  static const char *const deps[] = {"eval", "data.format", "data.system_prompt", "data.question_start", "data.question_end",
+                                     "data.answer_tag", "data.answer_end", "data.max_length", "compute"};
   char name[128];
   /* "/2": evaluations cached before their options were all set may have run
    * on the pairwise path; never reuse them */

@@ -323,8 +323,8 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
 
 int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
-  static const char *const deps[] = {"model", "base", "data.question_start", "data.question_end",
-                                     "data.answer_tag", "data.max_length", "compute"};
+  static const char *const deps[] = {"model", "base", "data.format", "data.system_prompt", "data.question_start", "data.question_end",
+                                     "data.answer_tag", "data.answer_end", "data.max_length", "compute"};
   out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), data->key);
   out->dir = stage_dir(e, "base", out->key);
   int lock, build = stage_claim(out->dir, "the base model", &lock, err);
@@ -346,13 +346,15 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
                lethe_mkdir_p(partial, err) != 0;
   if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   tok_special_ids sp = tok_special(tok);
+  tofu_ids ids;
+  if (tofu_format_ids(tok, &fmt, &ids, err) != 0) goto done;
   llama_config cfg;
   experiment_model_config(e, tok_vocab_size(tok), sp.bos, sp.eos, sp.pad, &cfg);
   uint64_t seed = (uint64_t)lcfg_int(&e->cfg, "base.seed");
   if (llama_init(&m, &cfg, tofu_mix_seed(seed, 101), err) != 0) goto done;
   experiment_set_compute(e, &m);
   rc = finetune_loop(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
-                     &fmt, sp.pad, sp.eos, err);
+                     &fmt, ids.pad, ids.end, err);
   if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
 done:
   if (rc != 0) lethe_err_prefix(err, "base model");
@@ -407,9 +409,11 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   all = lethe_calloc(n, sizeof *all);
   memcpy(all, qa, n_qa * sizeof *all);
   if (n_replay) memcpy(all + n_qa, replay, n_replay * sizeof *all);
-  tok_special_ids sp = tok_special(tok);
+  tofu_ids ids;
   uint64_t seed = tofu_mix_seed((uint64_t)lcfg_int(&e->cfg, "finetune.seed"), 200 + (uint64_t)seed_offset);
-  rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, sp.pad, sp.eos, err);
+  rc = tofu_format_ids(tok, &fmt, &ids, err);
+  if (rc == 0)
+    rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
   if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
 done:
   if (rc != 0) lethe_err_prefix(err, "%s", label);

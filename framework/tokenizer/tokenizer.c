@@ -318,6 +318,21 @@ int tok_encode(const tok_tokenizer *t, const char *text, int add_special, int32_
   return 0;
 }
 
+int tok_encode_segment(const tok_tokenizer *t, const char *text, int segment, int32_t **ids, int *n,
+                       lethe_err *err) {
+  int32_t *body;
+  int n_body;
+  if (tok_encode(t, text, 0, &body, &n_body, NULL, err) != 0) return -1;
+  int n_pre = segment == TOK_SEG_FIRST ? t->n_prefix : 0;
+  int32_t *v = lethe_malloc(sizeof *v * ((size_t)n_pre + (size_t)n_body + 1));
+  memcpy(v, t->prefix, sizeof *v * (size_t)n_pre);
+  memcpy(v + n_pre, body, sizeof *v * (size_t)n_body);
+  free(body);
+  *ids = v;
+  *n = n_pre + n_body;
+  return 0;
+}
+
 static int is_added(const tok_tokenizer *t, int32_t id) {
   for (int i = 0; i < t->n_added; i++)
     if (t->added[i] == id) return 1;

@@ -78,6 +78,16 @@ const char *tok_word(const tok_tokenizer *t, int32_t id);
  * how many pieces were not in the vocabulary. */
 int tok_encode(const tok_tokenizer *t, const char *text, int add_special, int32_t **ids, int *n,
                int *n_unknown, lethe_err *err);
+/* Encodes one segment of a text made of several (a prompt, then its answer),
+ * so that the segments meet at a token boundary. TOK_SEG_FIRST: the
+ * post-processor's leading special tokens (BOS), then the text as the start
+ * of a text. TOK_SEG_CONTINUATION: no special tokens, and the text continues
+ * one already begun — no prefix space, no leading ▁ (the text's own leading
+ * space is kept). The trailing special tokens of the post-processor are
+ * never added. Fails only on invalid UTF-8. */
+enum { TOK_SEG_FIRST = 0, TOK_SEG_CONTINUATION = 1 };
+int tok_encode_segment(const tok_tokenizer *t, const char *text, int segment, int32_t **ids, int *n,
+                       lethe_err *err);
 /* Decodes ids into a malloc'd string (see the top of this file). Ids out of
  * range decode as the unk token's text. */
 char *tok_decode(const tok_tokenizer *t, const int32_t *ids, int n, int skip_special);

@@ -46,7 +46,7 @@ typedef struct run_ctx {
   uint32_t caps;
   tofu_forget_data fd;
   tofu_format fmt;
-  int32_t pad, eos;
+  int32_t pad, end; /* tofu_format_ids */
   int bs, accum, n_forget;
   uint64_t seed;
   int *order;
@@ -122,7 +122,7 @@ static void micro_indices(run_ctx *c, long step, int micro, int B, int *idx) {
 /* One packed batch (forget, retain, idk as the method needs) for indices idx. */
 static void pack(run_ctx *c, const int *idx, int B, token_batch *out, lethe_segment *seg) {
   int need_retain = (c->caps & LETHE_CAP_RETAIN) != 0, need_idk = (c->caps & LETHE_CAP_IDK) != 0;
-  tofu_forget_batch(&c->fd, &c->fmt, idx, B, c->pad, c->eos, &c->fb, need_retain ? &c->rb : NULL,
+  tofu_forget_batch(&c->fd, &c->fmt, idx, B, c->pad, c->end, &c->fb, need_retain ? &c->rb : NULL,
                     need_idk ? &c->ib : NULL);
   token_batch parts[LETHE_SEG_COUNT] = {{0}};
   const token_batch *stack[LETHE_SEG_COUNT] = {NULL, NULL, NULL};
@@ -473,8 +473,9 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_format(e, &c->fmt);
   c->seed = (uint64_t)lcfg_int(&e->cfg, "unlearn.seed");
   if (stage_tokenizer(p->data.dir, &c->tok, err) != 0) return -1;
-  tok_special_ids sp = tok_special(c->tok);
-  c->pad = sp.pad, c->eos = sp.eos;
+  tofu_ids ids;
+  if (tofu_format_ids(c->tok, &c->fmt, &ids, err) != 0) return -1;
+  c->pad = ids.pad, c->end = ids.end;
   if (load_forget_data(c, p->data.dir, split, retain_split, err) != 0 ||
       llama_load(&c->policy, p->target.dir, err) != 0 || llama_load(&c->ref, p->target.dir, err) != 0)
     return -1;

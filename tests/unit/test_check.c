@@ -67,6 +67,28 @@ static void assert_no_cache(void) {
   free(cache);
 }
 
+START_TEST(test_prompt_format_checked_at_load) {
+  char *path = at("fmt.cfg");
+  write_text(path, "data = {\n  format = \"chatlm\";\n};\n");
+  experiment e;
+  lethe_err err = {0};
+  ck_assert_int_eq(experiment_load(&e, path, NULL, 0, &err), -1);
+  ck_assert_msg(strstr(err.msg, "fmt.cfg:2") && strstr(err.msg, "unknown preset \"chatlm\""), "%s",
+                err.msg);
+  write_text(path, "data = {\n  format = \"tofu-phi\";\n  answer_tag = \"A: \";\n};\n");
+  ck_assert_int_eq(experiment_load(&e, path, NULL, 0, &err), -1);
+  ck_assert_msg(strstr(err.msg, "data.answer_tag is set next to data.format"), "%s", err.msg);
+  write_text(path, "data = {\n  format = \"tofu-phi\";\n};\n");
+  ck_assert_msg(experiment_load(&e, path, NULL, 0, &err) == 0, "%s", err.msg);
+  tofu_format fmt;
+  experiment_format(&e, &fmt);
+  ck_assert_str_eq(fmt.answer_tag, "Answer: ");
+  experiment_free(&e);
+  free(path);
+  assert_no_cache();
+}
+END_TEST
+
 START_TEST(test_valid_experiment_passes_and_creates_nothing) {
   lethe_err err;
   char *out = at("run/out");
@@ -320,6 +342,7 @@ int main(void) {
   TCase *tc = tcase_create("check");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_valid_experiment_passes_and_creates_nothing);
+  tcase_add_test(tc, test_prompt_format_checked_at_load);
   tcase_add_test(tc, test_method_typo_fails_naming_it);
   tcase_add_test(tc, test_method_parameter_out_of_range);
   tcase_add_test(tc, test_batch_settings);

@@ -185,6 +185,56 @@ START_TEST(test_settings) {
 }
 END_TEST
 
+START_TEST(test_format_presets) {
+  lethe_err err = {0};
+  tofu_format f;
+  tofu_format_default(&f);
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), 0); /* "" = the strings as given */
+  ck_assert_str_eq(f.question_start, "[INST] ");
+  snprintf(f.format, sizeof f.format, "chatml");
+  snprintf(f.system_prompt, sizeof f.system_prompt, "Be brief.");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), 0);
+  ck_assert_str_eq(f.question_start, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n");
+  ck_assert_str_eq(f.question_end, "<|im_end|>\n<|im_start|>assistant\n");
+  ck_assert_str_eq(f.answer_tag, "");
+  ck_assert_str_eq(f.answer_end, "<|im_end|>");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), 0); /* idempotent */
+  ck_assert_str_eq(f.answer_end, "<|im_end|>");
+  /* TOFU's phi tags, written out in its model_config.yaml */
+  tofu_format_default(&f);
+  snprintf(f.format, sizeof f.format, "tofu-phi");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), 0);
+  ck_assert_str_eq(f.question_start, "Question: ");
+  ck_assert_str_eq(f.question_end, "\n");
+  ck_assert_str_eq(f.answer_tag, "Answer: ");
+  tofu_format_default(&f);
+  snprintf(f.format, sizeof f.format, "llama3-chat");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), 0);
+  ck_assert_str_eq(f.question_end, "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  ck_assert_str_eq(f.answer_end, "<|eot_id|>");
+  /* errors name the setting */
+  tofu_format_default(&f);
+  snprintf(f.format, sizeof f.format, "chatml");
+  snprintf(f.question_start, sizeof f.question_start, "Q: ");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "data.question_start is set next to data.format = \"chatml\""));
+  tofu_format_default(&f);
+  snprintf(f.format, sizeof f.format, "chatlm");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "unknown preset \"chatlm\""));
+  ck_assert_ptr_nonnull(strstr(err.msg, "\"llama3-chat\""));
+  tofu_format_default(&f);
+  snprintf(f.format, sizeof f.format, "tofu-phi");
+  snprintf(f.system_prompt, sizeof f.system_prompt, "x");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "has no system prompt"));
+  tofu_format_default(&f);
+  snprintf(f.system_prompt, sizeof f.system_prompt, "x");
+  ck_assert_int_eq(tofu_format_resolve(&f, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "data.system_prompt needs a chat preset"));
+}
+END_TEST
+
 /* A tokenizer over the words of the masking examples. */
 static tok_tokenizer *qa_tokenizer(void) {
   tok_builder *b = tok_builder_new();
@@ -195,6 +245,25 @@ static tok_tokenizer *qa_tokenizer(void) {
 }
 
 static int id_of(const tok_tokenizer *t, const char *w) { return tok_id(t, w, strlen(w)); }
+
+START_TEST(test_format_ids) {
+  tok_tokenizer *t = qa_tokenizer();
+  lethe_err err = {0};
+  tofu_format f;
+  tofu_format_default(&f);
+  tofu_ids ids;
+  ck_assert_int_eq(tofu_format_ids(t, &f, &ids, &err), 0);
+  ck_assert_int_eq(ids.pad, TOK_PAD_ID);
+  ck_assert_int_eq(ids.end, TOK_EOS_ID);
+  snprintf(f.answer_end, sizeof f.answer_end, "Z");
+  ck_assert_int_eq(tofu_format_ids(t, &f, &ids, &err), 0);
+  ck_assert_int_eq(ids.end, id_of(t, "Z"));
+  snprintf(f.answer_end, sizeof f.answer_end, "X is");
+  ck_assert_int_eq(tofu_format_ids(t, &f, &ids, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "data.answer_end \"X is\" is 2 tokens"));
+  tok_free(t);
+}
+END_TEST
 
 START_TEST(test_masking) {
   tok_tokenizer *t = qa_tokenizer();
@@ -377,7 +446,9 @@ int main(void) {
   tcase_add_test(tc, test_load_errors);
   tcase_add_test(tc, test_idk);
   tcase_add_test(tc, test_settings);
+  tcase_add_test(tc, test_format_presets);
   tcase_add_test(tc, test_masking);
+  tcase_add_test(tc, test_format_ids);
   tcase_add_test(tc, test_epoch_order);
   tcase_add_test(tc, test_pairing);
   suite_add_tcase(s, tc);
