@@ -15,8 +15,8 @@ void help_eval(void) {
       "                  [--retain-eval EVAL.json] [--ref MODEL_DIR]\n"
       "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n"
       "                  [--compute auto|f32|bf16]\n\n"
-      "Evaluates a model on a TOFU-format data directory (its tokenizer.json is\n"
-      "used): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
+      "Evaluates a model on a TOFU-format data directory with the model's own\n"
+      "tokenizer (the data's where the model has none): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
       "example: probability, truth ratio, ROUGE-L recall, the greedy answer) and\n"
       "summary.json (per set and model utility). --retain-eval (the retain model's\n"
@@ -64,7 +64,7 @@ int cmd_eval(int argc, char **argv) {
   size_t n_tr = 0;
   tofu_format fmt;
   tofu_format_default(&fmt);
-  int rc = stage_tokenizer(data_dir, &tok, &err);
+  int rc = stage_model_tokenizer(model_dir, data_dir, &tok, &err);
   if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0)
     llama_set_compute(&m, mode);
   if (rc == 0 && ref_dir) rc = llama_load(&ref, ref_dir, &err);

@@ -81,17 +81,57 @@ static int check_eval_sets(const char *dir, const char *split, lethe_err *err) {
   return 0;
 }
 
+/* Which models are trained here rather than given by path. */
+typedef struct trained {
+  int base, target, retain, replay; /* replay: fine-tuning reads pretrain.json */
+} trained;
+
+static trained trained_models(const experiment *e) {
+  trained t;
+  int given_retain = *lcfg_string(&e->cfg, "retain.path") || *lcfg_string(&e->cfg, "retain.eval");
+  t.target = !*lcfg_string(&e->cfg, "target.path");
+  t.retain = !given_retain;
+  t.base = (t.target || t.retain) && !*lcfg_string(&e->cfg, "base.path");
+  t.replay = (t.target || t.retain) && lcfg_bool(&e->cfg, "finetune.replay");
+  return t;
+}
+
+/* base.path, target.path, retain.path (each a model directory) and
+ * retain.eval (a file or a directory with eval.json), where set. */
+static int check_given_models(const experiment *e, lethe_err *err) {
+  static const char *const keys[] = {"base.path", "target.path", "retain.path"};
+  char where[700], what[800];
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const char *dir = lcfg_string(&e->cfg, keys[i]);
+    if (!*dir) continue;
+    lcfg_where(lcfg_setting(&e->cfg, keys[i]), where, sizeof where);
+    snprintf(what, sizeof what, "%s (%s)", keys[i], where);
+    if (stage_model_dir_check(dir, what, 1, err) != 0) return -1;
+  }
+  const char *eval = lcfg_string(&e->cfg, "retain.eval");
+  if (*eval) {
+    struct stat st;
+    char *file = stat(eval, &st) == 0 && S_ISDIR(st.st_mode) ? lethe_path_join(eval, "eval.json")
+                                                             : lethe_strdup(eval);
+    int rc = check_path(file, "retain.eval (the retain model's eval.json)", err);
+    free(file);
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
+
 /* The TOFU files the stages and the run in `what` read from data.dir. */
 static int check_data_dir(const char *dir, const char *split, const char *retain, unsigned what,
-                          lethe_err *err) {
+                          trained t, lethe_err *err) {
   char forget_file[96], retain_file[96];
   snprintf(forget_file, sizeof forget_file, "%s.json", split);
   snprintf(retain_file, sizeof retain_file, "%s.json", retain);
-  if (check_dir(dir, "data.dir", err) != 0 ||
-      check_file(dir, "tokenizer.json", "the data's tokenizer", err) != 0 ||
-      check_file(dir, "pretrain.json", "the base model's data", err) != 0)
+  if (check_dir(dir, "data.dir", err) != 0) return -1;
+  if (t.base && check_file(dir, "tokenizer.json", "the data's tokenizer", err) != 0) return -1;
+  if ((t.base || t.replay) && check_file(dir, "pretrain.json", "the base model's data", err) != 0)
     return -1;
-  if ((what & EXPERIMENT_CHECK_TARGET) && check_file(dir, "full.json", "the target's data", err) != 0)
+  if ((what & EXPERIMENT_CHECK_TARGET) && t.target &&
+      check_file(dir, "full.json", "the target's data", err) != 0)
     return -1;
   if ((what & (EXPERIMENT_CHECK_RETAIN | EXPERIMENT_CHECK_METHOD)) &&
       check_file(dir, retain_file, "the retain split", err) != 0)
@@ -147,7 +187,9 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
       return -1;
   if ((what & EXPERIMENT_CHECK_METHOD) && check_range(e, "unlearn.grad_accum", 1, 1L << 30, err) != 0)
     return -1;
-  if (*data_dir && check_data_dir(data_dir, split, retain, what, err) != 0) return -1;
+  if (what && check_given_models(e, err) != 0) return -1;
+  if (*data_dir && check_data_dir(data_dir, split, retain, what, trained_models(e), err) != 0)
+    return -1;
   if (what && check_writable_dir(e->cache_dir, "the stage cache", err) != 0) return -1;
   if (out_dir && check_writable_dir(out_dir, "the output directory", err) != 0) return -1;
   return 0;
@@ -156,12 +198,9 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
 int eval_inputs_check(const eval_inputs *in, lethe_err *err) {
   const char *models[] = {in->model_dir, in->ref_dir};
   for (int i = 0; i < 2; i++)
-    if (models[i] && (check_dir(models[i], "a model directory", err) != 0 ||
-                      check_file(models[i], "config.json", "the model's config", err) != 0 ||
-                      check_file(models[i], "model.safetensors", "the model's weights", err) != 0))
+    if (models[i] && stage_model_dir_check(models[i], i ? "--ref" : "--model", 0, err) != 0)
       return -1;
   if (check_dir(in->data_dir, "the data directory", err) != 0 ||
-      check_file(in->data_dir, "tokenizer.json", "the data's tokenizer", err) != 0 ||
       check_eval_sets(in->data_dir, in->split, err) != 0)
     return -1;
   if (in->retain_eval && check_path(in->retain_eval, "the retain model's eval.json", err) != 0)

@@ -43,9 +43,9 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
 
 /* What `lethe eval` reads and writes. */
 typedef struct eval_inputs {
-  const char *model_dir;   /* config.json, model.safetensors */
+  const char *model_dir;   /* config.json, the weights, tokenizer.json (stage_model_dir_check) */
   const char *ref_dir;     /* the same, or NULL */
-  const char *data_dir;    /* tokenizer.json and the four eval sets */
+  const char *data_dir;    /* the four eval sets */
   const char *split;       /* forgetNN: SPLIT_perturbed.json */
   const char *retain_eval; /* an eval.json, or NULL */
   const char *out_dir;     /* created or written into */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/dist.h"
 #include "core/progress.h"
@@ -44,20 +45,22 @@ void prepared_free(prepared *p) {
 }
 
 /* Evaluates the model of stage `s` (`what`, e.g. "retain model") on the
- * forget split once (cached inside the stage directory). Every rank takes
- * part; rank 0 decides and writes. */
+ * forget split once (cached inside the stage directory, or its work
+ * directory for a user's model), with the model's own tokenizer. retain_key
+ * identifies the truth ratios it is scored against (0: none). Every rank
+ * takes part; rank 0 decides and writes. */
 static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s, const char *what,
-                      const char *split, const double *retain_tr, size_t n_retain_tr, char **out_dir,
-                      lethe_err *err) {
+                      const char *split, const double *retain_tr, size_t n_retain_tr,
+                      uint64_t retain_key, char **out_dir, lethe_err *err) {
   static const char *const deps[] = {"eval", "data.format", "data.system_prompt", "data.question_start", "data.question_end",
                                      "data.answer_tag", "data.answer_end", "data.max_length", "compute"};
   char name[128];
   /* "/2": evaluations cached before their options were all set may have run
    * on the pairwise path; never reuse them */
   uint64_t key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps),
-                              lethe_hash_str(split, lethe_hash_str("/2", data->key)));
+                              lethe_hash_str(split, lethe_hash_str("/2", data->key ^ retain_key)));
   snprintf(name, sizeof name, "eval-%s-%016llx", split, (unsigned long long)key);
-  *out_dir = lethe_path_join(s->dir, name);
+  *out_dir = lethe_path_join(s->work ? s->work : s->dir, name);
   char *summary = lethe_path_join(*out_dir, "summary.json");
   int have = lethe_file_exists(summary);
   free(summary);
@@ -74,7 +77,7 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   experiment_eval_options(e, &opt);
   tofu_format fmt;
   experiment_format(e, &fmt);
-  int rc = stage_tokenizer(data->dir, &tok, err);
+  int rc = stage_tokenizer(s->dir, &tok, err);
   if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   rc = dist_status(rc, err); /* the files every rank read */
@@ -99,6 +102,68 @@ int stage_set_parse(const char *s) {
   return -1;
 }
 
+/* The base model: base.path, or trained from scratch on the data. */
+static int base_stage(const experiment *e, prepared *p, lethe_err *err) {
+  return *lcfg_string(&e->cfg, "base.path") ? stage_external(e, "base.path", &p->base, err)
+                                            : stage_base(e, &p->data, &p->base, err);
+}
+
+/* The target model: target.path, or the base fine-tuned on `full`. */
+static int target_stage(const experiment *e, prepared *p, lethe_err *err) {
+  return *lcfg_string(&e->cfg, "target.path")
+             ? stage_external(e, "target.path", &p->target, err)
+             : stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
+}
+
+/* retain.eval: an eval.json (or a directory holding one, as `lethe eval --out`
+ * writes it) of the retain model; keyed by its contents. */
+static int retain_from_eval(const experiment *e, prepared *p, uint64_t *key, lethe_err *err) {
+  const char *given = lcfg_string(&e->cfg, "retain.eval");
+  char where[600];
+  lcfg_where(lcfg_setting(&e->cfg, "retain.eval"), where, sizeof where);
+  struct stat st;
+  int is_dir = stat(given, &st) == 0 && S_ISDIR(st.st_mode);
+  char *dir = lethe_strdup(given); /* given is not "" */
+  if (!is_dir) {
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else strcpy(dir, ".");
+  }
+  char *file = is_dir ? lethe_path_join(given, "eval.json") : lethe_strdup(given), *text;
+  size_t len;
+  int rc = lethe_read_file(file, (size_t)1 << 31, &text, &len, err);
+  free(file);
+  if (rc != 0) {
+    free(dir);
+    return lethe_err_prefix(err, "%s: retain.eval", where);
+  }
+  *key = lethe_hash_bytes(text, len, 0x7265);
+  free(text);
+  p->retain_eval = dir;
+  return 0;
+}
+
+/* Which models are given rather than trained, checked against each other. */
+static int given_models(const experiment *e, int *given_retain, lethe_err *err) {
+  const char *target = lcfg_string(&e->cfg, "target.path"), *base = lcfg_string(&e->cfg, "base.path");
+  const char *retain = lcfg_string(&e->cfg, "retain.path"), *retain_eval = lcfg_string(&e->cfg, "retain.eval");
+  char where[600];
+  *given_retain = *retain || *retain_eval;
+  if (*retain && *retain_eval) {
+    lcfg_where(lcfg_setting(&e->cfg, "retain.eval"), where, sizeof where);
+    return lethe_errf(err, LETHE_E_CONFIG, "%s: set retain.path or retain.eval, not both", where);
+  }
+  if (*target && !*given_retain && !*base) {
+    lcfg_where(lcfg_setting(&e->cfg, "target.path"), where, sizeof where);
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: target.path is a model of its own; the retain model must match it: set "
+                      "retain.path (a retain model), retain.eval (its eval.json) or base.path (the "
+                      "model to fine-tune it from)",
+                      where);
+  }
+  return 0;
+}
+
 int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err *err) {
   memset(p, 0, sizeof *p);
   const char *split = lcfg_string(&e->cfg, "data.forget_split");
@@ -110,29 +175,45 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
   }
-  if (stage_data(e, &p->data, err) != 0 || stage_base(e, &p->data, &p->base, err) != 0) return -1;
+  int given_retain, given_target = *lcfg_string(&e->cfg, "target.path") != '\0';
+  if (given_models(e, &given_retain, err) != 0) return -1;
+  /* the second retain model is trained like the first: not when that one is given */
+  int calibrate = lcfg_bool(&e->cfg, "calibration") && !given_retain;
+  if (stage_data(e, &p->data, err) != 0) return -1;
+  if ((!given_target || !given_retain) && base_stage(e, p, err) != 0) return -1;
   if (which == STAGES_BASE) return 0;
-  if (which == STAGES_TARGET) return stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err);
+  if (which == STAGES_TARGET) return target_stage(e, p, err);
   if (which == STAGES_REPLICA)
-    return lcfg_bool(&e->cfg, "calibration")
-               ? stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET, &p->replica, err)
-               : 0;
+    return calibrate ? stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET,
+                                      &p->replica, err)
+                     : 0;
   /* the retain model first: a suite may be training the target meanwhile */
-  if (stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err) != 0 ||
-      stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, &p->retain_eval, err) != 0)
-    return -1;
+  uint64_t retain_key = 0;
+  if (*lcfg_string(&e->cfg, "retain.eval")) {
+    if (retain_from_eval(e, p, &retain_key, err) != 0) return -1;
+  } else {
+    int rc = *lcfg_string(&e->cfg, "retain.path")
+                 ? stage_external(e, "retain.path", &p->retain, err)
+                 : stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err);
+    if (rc != 0 || stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, 0,
+                              &p->retain_eval, err) != 0)
+      return -1;
+    retain_key = p->retain.key;
+  }
   if (which == STAGES_RETAIN) return 0;
-  if (stage_finetune(e, &p->data, &p->base, "full", 0, &p->target, err) != 0) return -1;
+  if (target_stage(e, p, err) != 0) return -1;
   char *eval_json = lethe_path_join(p->retain_eval, "eval.json");
   double *tr = NULL;
   size_t n = 0;
   int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
   free(eval_json);
-  if (rc == 0) rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, &p->target_eval, err);
-  if (rc == 0 && lcfg_bool(&e->cfg, "calibration")) /* is the benchmark able to tell them apart? */
+  if (rc == 0)
+    rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, retain_key,
+                    &p->target_eval, err);
+  if (rc == 0 && calibrate) /* is the benchmark able to tell them apart? */
     rc = stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET, &p->replica, err) != 0 ||
                  stage_eval(e, &p->data, &p->replica, "second retain model", split, tr, n,
-                            &p->replica_eval, err) != 0
+                            retain_key, &p->replica_eval, err) != 0
              ? -1
              : 0;
   free(tr);
@@ -143,7 +224,8 @@ int run_prepare(const experiment *e, stage_set which, lethe_err *err) {
   prepared p;
   int rc = prepare_stages(e, which, &p, err);
   if (rc == 0) {
-    printf("data:   %s\nbase:   %s\n", p.data.dir, p.base.dir);
+    printf("data:   %s\n", p.data.dir);
+    if (p.base.dir) printf("base:   %s\n", p.base.dir);
     if (p.target.dir) printf("target: %s\n", p.target.dir);
     if (p.retain.dir) printf("retain: %s\n", p.retain.dir);
     if (p.target_eval) printf("target eval: %s\n", p.target_eval);

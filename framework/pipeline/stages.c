@@ -20,6 +20,7 @@
 
 void stage_out_free(stage_out *s) {
   free(s->dir);
+  free(s->work);
   memset(s, 0, sizeof *s);
 }
 
@@ -182,11 +183,91 @@ static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
   return rc;
 }
 
-int stage_tokenizer(const char *data_dir, tok_tokenizer **tok, lethe_err *err) {
-  char *path = lethe_path_join(data_dir, "tokenizer.json");
+int stage_tokenizer(const char *dir, tok_tokenizer **tok, lethe_err *err) {
+  char *path = lethe_path_join(dir, "tokenizer.json");
   int rc = tok_load(path, tok, err);
   free(path);
   return rc;
+}
+
+int stage_model_tokenizer(const char *model_dir, const char *fallback_dir, tok_tokenizer **tok,
+                          lethe_err *err) {
+  char *path = lethe_path_join(model_dir, "tokenizer.json");
+  int own = lethe_file_exists(path);
+  free(path);
+  return stage_tokenizer(own ? model_dir : fallback_dir, tok, err);
+}
+
+/* ---- a user's model directory ------------------------------------------------------ */
+int stage_model_dir_check(const char *dir, const char *what, int need_tokenizer, lethe_err *err) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return lethe_errf(err, LETHE_E_IO, "%s: %s is not a directory", what, dir);
+  static const char *const weights[] = {"model.safetensors", "model.safetensors.index.json"};
+  char *config = lethe_path_join(dir, "config.json"), *tok = lethe_path_join(dir, "tokenizer.json");
+  char *w0 = lethe_path_join(dir, weights[0]), *w1 = lethe_path_join(dir, weights[1]);
+  char *spm = lethe_path_join(dir, "tokenizer.model");
+  int rc = 0;
+  if (!lethe_file_exists(config))
+    rc = lethe_errf(err, LETHE_E_IO, "%s: %s has no config.json", what, dir);
+  else if (!lethe_file_exists(w0) && !lethe_file_exists(w1))
+    rc = lethe_errf(err, LETHE_E_IO,
+                    "%s: %s has neither model.safetensors nor model.safetensors.index.json "
+                    "(PyTorch .bin checkpoints are not read: save with safe_serialization=True)",
+                    what, dir);
+  else if (need_tokenizer && !lethe_file_exists(tok))
+    rc = lethe_errf(err, LETHE_E_IO, "%s: %s has no tokenizer.json%s", what, dir,
+                    lethe_file_exists(spm) ? " (a SentencePiece tokenizer.model alone is not read: "
+                                             "save the fast tokenizer with transformers first)"
+                                           : "");
+  free(config), free(tok), free(w0), free(w1), free(spm);
+  return rc;
+}
+
+/* The key of a user's directory: its real path, and each file's name, size
+ * and modification time, in name order. */
+static uint64_t external_key(const char *dir, lethe_err *err) {
+  char *real = realpath(dir, NULL);
+  uint64_t h = lethe_hash_str(real ? real : dir, 0x6578);
+  free(real);
+  struct dirent **list;
+  int n = scandir(dir, &list, NULL, alphasort);
+  if (n < 0) {
+    lethe_errf(err, LETHE_E_IO, "%s: cannot read the directory", dir);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    char *path = lethe_path_join(dir, list[i]->d_name);
+    struct stat st;
+    if (list[i]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      char meta[96];
+      snprintf(meta, sizeof meta, "%lld/%lld.%09ld", (long long)st.st_size,
+               (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+      h = lethe_hash_str(meta, lethe_hash_str(list[i]->d_name, h));
+    }
+    free(path);
+    free(list[i]);
+  }
+  free(list);
+  return h;
+}
+
+int stage_external(const experiment *e, const char *key, stage_out *out, lethe_err *err) {
+  memset(out, 0, sizeof *out);
+  config_setting_t *s = lcfg_setting(&e->cfg, key);
+  char where[700];
+  lcfg_where(s, where, sizeof where);
+  char what[800];
+  snprintf(what, sizeof what, "%s (%s)", key, where);
+  const char *dir = lcfg_string(&e->cfg, key);
+  if (stage_model_dir_check(dir, what, 1, err) != 0) return -1;
+  lethe_err_clear(err);
+  out->key = external_key(dir, err);
+  if (err && err->code) return -1;
+  out->dir = lethe_strdup(dir);
+  out->work = stage_dir(e, "external", out->key);
+  out->reused = out->external = 1;
+  return 0;
 }
 
 /* ---- fine-tuning loop (shared by base and fine-tune stages) --------------------- */
@@ -303,20 +384,32 @@ static int load_examples(const char *dir, const char *name, const tok_tokenizer 
   return rc;
 }
 
-/* Rank 0 writes the model and moves the stage into place. */
-static int save_stage_model(llama_model *m, const char *partial, const char *data_dir,
+int stage_copy_tokenizer(const char *from, const char *to, lethe_err *err) {
+  static const char *const files[] = {"tokenizer.json", "tokenizer_config.json",
+                                      "special_tokens_map.json", "generation_config.json"};
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+    char *src = lethe_path_join(from, files[i]), *dst = lethe_path_join(to, files[i]);
+    char *text;
+    size_t len;
+    if (i == 0 || lethe_file_exists(src)) { /* tokenizer.json is required, the rest optional */
+      rc = lethe_read_file(src, (size_t)1 << 30, &text, &len, err);
+      if (rc == 0) rc = lethe_write_file_atomic(dst, text, len, err);
+      if (rc == 0) free(text);
+    }
+    free(src);
+    free(dst);
+  }
+  return rc;
+}
+
+/* Rank 0 writes the model with the tokenizer it was trained with (the files
+ * in tok_dir) and moves the stage into place. */
+static int save_stage_model(llama_model *m, const char *partial, const char *tok_dir,
                             const char *dir, lethe_err *err) {
   if (!dist_is_root()) return 0;
-  if (llama_save(m, partial, err) != 0) return -1;
-  char *src = lethe_path_join(data_dir, "tokenizer.json"), *dst = lethe_path_join(partial, "tokenizer.json");
-  char *text;
-  size_t len;
-  int rc = lethe_read_file(src, (size_t)1 << 30, &text, &len, err);
-  if (rc == 0) rc = lethe_write_file_atomic(dst, text, len, err);
-  if (rc == 0) free(text);
-  free(src);
-  free(dst);
-  return rc == 0 ? finish_stage(partial, dir, err) : -1;
+  if (llama_save(m, partial, err) != 0 || stage_copy_tokenizer(tok_dir, partial, err) != 0) return -1;
+  return finish_stage(partial, dir, err);
 }
 
 static int build_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err);
@@ -397,7 +490,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   tofu_format fmt;
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
-  int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
+  int failed = stage_tokenizer(base->dir, &tok, err) != 0 || /* the model's own tokenizer */
                load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
                (lcfg_bool(&e->cfg, "finetune.replay") &&
                 load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
@@ -414,7 +507,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   rc = tofu_format_ids(tok, &fmt, &ids, err);
   if (rc == 0)
     rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
-  if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
+  if (rc == 0) rc = save_stage_model(&m, partial, base->dir, out->dir, err);
 done:
   if (rc != 0) lethe_err_prefix(err, "%s", label);
   free(partial);

@@ -18,8 +18,11 @@
 
 typedef struct stage_out {
   char *dir;     /* the stage's directory (owned) */
+  char *work;    /* where what is derived from it goes (its evaluations) when that is not
+                    dir: cache_dir/external-KEY for a user's directory (owned; NULL = dir) */
   uint64_t key;  /* its cache key */
   int reused;    /* 1 when it came from the cache */
+  int external;  /* 1: a user's directory, read and never written */
 } stage_out;
 
 void stage_out_free(stage_out *s);
@@ -27,8 +30,29 @@ void stage_out_free(stage_out *s);
 /* The data directory: data.dir if set (keyed by its files' contents), else
  * the embedded world generated into the cache. */
 int stage_data(const experiment *e, stage_out *out, lethe_err *err);
-/* The data directory's tokenizer (DIR/tokenizer.json). */
-int stage_tokenizer(const char *data_dir, tok_tokenizer **tok, lethe_err *err);
+/* The tokenizer in DIR (DIR/tokenizer.json). */
+int stage_tokenizer(const char *dir, tok_tokenizer **tok, lethe_err *err);
+/* A user's model directory named by the setting `key` (base.path,
+ * target.path, retain.path) as a stage: checked (config.json, the weights,
+ * tokenizer.json; stage_model_dir_check), keyed by its real path and each
+ * file's name, size and modification time — not the contents, which for a
+ * 7B checkpoint would cost more to hash than a run's setup — with its
+ * evaluations under cache_dir/external-KEY. A model's tokenizer travels with
+ * it: stages built from it copy its tokenizer files. */
+int stage_external(const experiment *e, const char *key, stage_out *out, lethe_err *err);
+/* Copies a model's tokenizer files (tokenizer.json, required; and where
+ * present tokenizer_config.json, special_tokens_map.json,
+ * generation_config.json) from one directory to another, atomically each. */
+int stage_copy_tokenizer(const char *from, const char *to, lethe_err *err);
+/* Checks that dir holds a model lethe can load: config.json, model.safetensors
+ * or model.safetensors.index.json, and (with need_tokenizer) tokenizer.json.
+ * `what` names it in the error ("target.path (file:line)"). Reads nothing but
+ * the directory. */
+int stage_model_dir_check(const char *dir, const char *what, int need_tokenizer, lethe_err *err);
+/* The tokenizer of a model: model_dir's tokenizer.json, else (a model saved
+ * without one) fallback_dir's. */
+int stage_model_tokenizer(const char *model_dir, const char *fallback_dir, tok_tokenizer **tok,
+                          lethe_err *err);
 /* The base model: trained from scratch on DIR/pretrain.json (whole-sequence
  * language modelling). */
 int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe_err *err);

@@ -472,7 +472,7 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   forget_split_retain(split, retain_split, sizeof retain_split);
   experiment_format(e, &c->fmt);
   c->seed = (uint64_t)lcfg_int(&e->cfg, "unlearn.seed");
-  if (stage_tokenizer(p->data.dir, &c->tok, err) != 0) return -1;
+  if (stage_tokenizer(p->target.dir, &c->tok, err) != 0) return -1; /* the model's own */
   tofu_ids ids;
   if (tofu_format_ids(c->tok, &c->fmt, &ids, err) != 0) return -1;
   c->pad = ids.pad, c->end = ids.end;
@@ -521,6 +521,7 @@ static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double se
   if (lcfg_bool(&c->e->cfg, "unlearn.save_model")) {
     char *dir = lethe_path_join(c->run_dir, "model");
     rc = llama_save(&c->policy, dir, err);
+    if (rc == 0) rc = stage_copy_tokenizer(p->target.dir, dir, err); /* transformers loads it whole */
     free(dir);
   }
   if (rc == 0) rc = write_summary(c, p, seconds, err);
