@@ -16,24 +16,32 @@
 #include <unistd.h>
 
 #include "evaluate/evaluate.h"
+#include "pipeline/prepare.h"
 #include "pipeline/stages.h"
 #include "unlearn/unlearn.h"
 #include "unit/bf16_skip.h"
 
 static char cache_dir[64];
 
-static void load_tiny(experiment *e, const char *extra) {
+/* The tiny experiment with n_extra further overrides. */
+static void load_tiny_with(experiment *e, const char *const *extra, int n_extra) {
   char cache[128];
   snprintf(cache, sizeof cache, "cache_dir=\"%s\"", cache_dir);
-  const char *over[] = {cache, "world.authors=10", "world.general_qa=20", "world.idk=20",
-                        "model.hidden_size=64", "model.intermediate_size=176",
-                        "model.num_hidden_layers=2", "base.epochs=20", "base.batch_size=16",
-                        "base.lr=3e-3", "finetune.epochs=20", "finetune.batch_size=16",
-                        "finetune.lr=3e-3", "unlearn.epochs=4", "unlearn.batch_size=8",
-                        "unlearn.lr=1e-3", extra ? extra : "seed=0"};
+  const char *over[24] = {cache, "world.authors=10", "world.general_qa=20", "world.idk=20",
+                          "model.hidden_size=64", "model.intermediate_size=176",
+                          "model.num_hidden_layers=2", "base.epochs=20", "base.batch_size=16",
+                          "base.lr=3e-3", "finetune.epochs=20", "finetune.batch_size=16",
+                          "finetune.lr=3e-3", "unlearn.epochs=4", "unlearn.batch_size=8",
+                          "unlearn.lr=1e-3"};
+  int n = 16;
+  for (int i = 0; i < n_extra && n < 24; i++) over[n++] = extra[i];
   lethe_err err = {0};
-  ck_assert_msg(experiment_load(e, NULL, over, sizeof over / sizeof over[0], &err) == 0, "%s", err.msg);
+  ck_assert_msg(experiment_load(e, NULL, over, n, &err) == 0, "%s", err.msg);
   e->quiet = 1;
+}
+
+static void load_tiny(experiment *e, const char *extra) {
+  load_tiny_with(e, &extra, extra ? 1 : 0);
 }
 
 static json_t *load_json(const char *dir, const char *name) {
@@ -167,6 +175,64 @@ START_TEST(test_run_without_calibration) {
   ck_assert(json_is_object(json_object_get(s, "retain")));
   json_decref(s);
   experiment_free(&e);
+}
+END_TEST
+
+/* A run that names its target by path and the retain model by its eval.json
+ * (or by path) is the same run as the one that trained them: same numbers. */
+START_TEST(test_user_models_give_the_same_run) {
+  experiment e;
+  lethe_err err = {0};
+  load_tiny(&e, "calibration=false");
+  char staged[128], given[128], by_path[128];
+  snprintf(staged, sizeof staged, "%s/run-staged", cache_dir);
+  snprintf(given, sizeof given, "%s/run-given", cache_dir);
+  snprintf(by_path, sizeof by_path, "%s/run-retain-path", cache_dir);
+  ck_assert_msg(run_unlearn(&e, staged, &err) == 0, "%s", err.msg);
+  prepared p;
+  ck_assert_msg(prepare_stages(&e, STAGES_ALL, &p, &err) == 0, "%s", err.msg);
+  experiment_free(&e);
+  /* the user's target: the trained one's files, copied */
+  char user[128], cmd[1024], target[512], retain_eval[512], retain[512];
+  snprintf(user, sizeof user, "%s/user-target", cache_dir);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/config.json %s/model.safetensors %s/tokenizer.json %s",
+           user, p.target.dir, p.target.dir, p.target.dir, user);
+  ck_assert_int_eq(system(cmd), 0);
+  snprintf(target, sizeof target, "target.path=\"%s\"", user);
+  snprintf(retain_eval, sizeof retain_eval, "retain.eval=\"%s/eval.json\"", p.retain_eval);
+  snprintf(retain, sizeof retain, "retain.path=\"%s\"", p.retain.dir);
+  /* a target alone cannot be scored: its retain model must come with it */
+  const char *alone[] = {"calibration=false", target};
+  load_tiny_with(&e, alone, 2);
+  prepared refused;
+  ck_assert_int_eq(prepare_stages(&e, STAGES_ALL, &refused, &err), -1);
+  ck_assert_msg(strstr(err.msg, "target.path") && strstr(err.msg, "retain.eval"), "%s", err.msg);
+  experiment_free(&e);
+  const char *with_eval[] = {"calibration=false", target, retain_eval};
+  const char *with_path[] = {"calibration=false", target, retain};
+  const char *const *variants[] = {with_eval, with_path};
+  const char *dirs[] = {given, by_path};
+  json_t *want = load_json(staged, "summary.json");
+  for (int v = 0; v < 2; v++) {
+    load_tiny_with(&e, variants[v], 3);
+    ck_assert_msg(run_unlearn(&e, dirs[v], &err) == 0, "%s", err.msg);
+    experiment_free(&e);
+    json_t *got = load_json(dirs[v], "summary.json");
+    const char *parts[] = {"final", "target"};
+    for (int i = 0; i < 2; i++) {
+      json_t *w = json_object_get(want, parts[i]), *g = json_object_get(got, parts[i]);
+      ck_assert_msg(get(w, NULL, "forget_quality") == get(g, NULL, "forget_quality"),
+                    "%s %s: FQ %.17g given vs %.17g trained", dirs[v], parts[i],
+                    get(g, NULL, "forget_quality"), get(w, NULL, "forget_quality"));
+      ck_assert(get(w, NULL, "model_utility") == get(g, NULL, "model_utility"));
+    }
+    json_decref(got);
+  }
+  json_decref(want);
+  /* nothing was written into the user's directory */
+  snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 3", user);
+  ck_assert_msg(system(cmd) == 0, "%s holds more than the three files copied there", user);
+  prepared_free(&p);
 }
 END_TEST
 
@@ -354,6 +420,7 @@ int main(void) {
   tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
   tcase_add_test(tc, test_unlearning_run_writes_history);
   tcase_add_test(tc, test_run_without_calibration);
+  tcase_add_test(tc, test_user_models_give_the_same_run);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
   tcase_add_test(tc, test_eval_shared_prompt_equals_pairwise);
