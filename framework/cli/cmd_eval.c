@@ -14,14 +14,18 @@ void help_eval(void) {
       "usage: lethe eval --model DIR --data DIR --split forgetNN --out DIR\n"
       "                  [--retain-eval EVAL.json] [--ref MODEL_DIR]\n"
       "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n"
-      "                  [--compute auto|f32|bf16]\n\n"
+      "                  [--compute auto|f32|bf16] [--format PRESET]\n"
+      "                  [--system-prompt TEXT] [-s data.KEY=VALUE]...\n\n"
       "Evaluates a model on a TOFU-format data directory with the model's own\n"
       "tokenizer (the data's where the model has none): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
       "example: probability, truth ratio, ROUGE-L recall, the greedy answer) and\n"
       "summary.json (per set and model utility). --retain-eval (the retain model's\n"
       "eval.json) adds forget quality; --ref (the model before unlearning) adds\n"
-      "forget KL. Definitions: docs/metrics.md.\n");
+      "forget KL. --format names a prompt-format preset (tofu-llama2, the default,\n"
+      "tofu-phi, llama2-chat, llama3-chat, chatml, qwen3-chat, zephyr); -s sets\n"
+      "any prompt-format key (docs/configuration.md, data.*). Definitions:\n"
+      "docs/metrics.md.\n");
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -30,7 +34,26 @@ int cmd_eval(int argc, char **argv) {
   eval_options opt = {.max_rows = 300, .max_new_tokens = 48, .batch_size = 64};
   cli_args a = {"eval", argc, argv, 1, 0};
   long value;
+  lethe_err err = {0};
+  tofu_format fmt;
+  tofu_format_default(&fmt);
+  const data_setting *fs = tofu_format_settings;
   for (; a.i < argc; a.i++) {
+    if (cli_opt(&a, "--format", &v)) {
+      if (data_settings_set(fs, tofu_format_n_settings, &fmt, "data", "format", v, &err) != 0)
+        return cli_usage_error("eval", "--format: %s", err.msg);
+      continue;
+    }
+    if (cli_opt(&a, "--system-prompt", &v)) {
+      if (data_settings_set(fs, tofu_format_n_settings, &fmt, "data", "system_prompt", v, &err) != 0)
+        return cli_usage_error("eval", "--system-prompt: %s", err.msg);
+      continue;
+    }
+    if (cli_opt(&a, "-s", &v)) {
+      if (data_settings_override(fs, tofu_format_n_settings, &fmt, "data", v, &err) != 0)
+        return cli_usage_error("eval", "-s: %s", err.msg);
+      continue;
+    }
     if (cli_opt(&a, "--model", &v)) model_dir = v;
     else if (cli_opt(&a, "--data", &v)) data_dir = v;
     else if (cli_opt(&a, "--split", &v)) split = v;
@@ -48,7 +71,7 @@ int cmd_eval(int argc, char **argv) {
   }
   if (!model_dir || !data_dir || !split || !out)
     return cli_usage_error("eval", "--model, --data, --split and --out are required");
-  lethe_err err = {0};
+  if (tofu_format_resolve(&fmt, &err) != 0) return cli_usage_error("eval", "%s", err.msg);
   int mode;
   if (llama_compute_from_name(compute, &mode, &err) != 0) return cli_usage_error("eval", "--compute: %s", err.msg);
   eval_inputs inputs = {model_dir, ref_dir, data_dir, split, retain_eval, out};
@@ -62,8 +85,6 @@ int cmd_eval(int argc, char **argv) {
   eval_report r = {0};
   double *tr = NULL;
   size_t n_tr = 0;
-  tofu_format fmt;
-  tofu_format_default(&fmt);
   int rc = stage_model_tokenizer(model_dir, data_dir, &tok, &err);
   if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0)
     llama_set_compute(&m, mode);

@@ -299,7 +299,13 @@ START_TEST(test_cli_usage_errors) {
                {"train --stages", "option --stages needs a value"},
                {"suite run x.cfg --threads 0", "--threads expects an integer"},
                {"methods --plugin-path", "option --plugin-path needs a value"},
-               {"score --bogus", "unknown argument '--bogus'"}};
+               {"score --bogus", "unknown argument '--bogus'"},
+               {"eval --model m --data d --split forget10 --out o --format chatlm",
+                "unknown preset \"chatlm\""},
+               {"eval --model m --data d --split forget10 --out o -s data.answer_tag=x "
+                "--format tofu-phi",
+                "data.answer_tag is set next to data.format"},
+               {"eval -s data.nope=1", "unknown setting 'data.nope'"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char msg[4096];
     ck_assert_int_eq(run_lethe(cases[i].args, msg, sizeof msg), 2);
