@@ -7,6 +7,7 @@
  * the command line's usage errors (a status, never an exit). */
 #include <check.h>
 #include <dirent.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,33 @@ START_TEST(test_prompt_format_checked_at_load) {
   experiment_free(&e);
   free(path);
   assert_no_cache();
+}
+END_TEST
+
+/* Every example experiment loads; the ones that start from a user's model
+ * (configs/experiments/own) are refused by the check only for the paths
+ * that do not exist here, naming the setting. */
+START_TEST(test_example_configs_load) {
+  glob_t g;
+  ck_assert_int_eq(glob(LETHE_SOURCE_DIR "/configs/experiments/*.cfg", 0, NULL, &g), 0);
+  ck_assert_int_eq(glob(LETHE_SOURCE_DIR "/configs/experiments/own/*.cfg", GLOB_APPEND, NULL, &g), 0);
+  int own = 0;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    if (strstr(g.gl_pathv[i], "synthetic")) continue; /* kind "synthetic": its own schema */
+    experiment e;
+    lethe_err err = {0};
+    ck_assert_msg(experiment_load(&e, g.gl_pathv[i], NULL, 0, &err) == 0, "%s", err.msg);
+    if (strstr(g.gl_pathv[i], "/own/")) {
+      own++;
+      ck_assert_int_eq(experiment_check(&e, NULL, EXPERIMENT_CHECK_UNLEARN, &err), -1);
+      ck_assert_msg(strstr(err.msg, ".path (") || strstr(err.msg, "retain.eval") ||
+                        strstr(err.msg, "data.dir"),
+                    "%s: %s", g.gl_pathv[i], err.msg);
+    }
+    experiment_free(&e);
+  }
+  ck_assert_int_ge(own, 5);
+  globfree(&g);
 }
 END_TEST
 
@@ -349,6 +377,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_valid_experiment_passes_and_creates_nothing);
   tcase_add_test(tc, test_prompt_format_checked_at_load);
+  tcase_add_test(tc, test_example_configs_load);
   tcase_add_test(tc, test_method_typo_fails_naming_it);
   tcase_add_test(tc, test_method_parameter_out_of_range);
   tcase_add_test(tc, test_batch_settings);
