@@ -8,3 +8,5 @@ foreach(p ga grad_diff kl npo npo_rt npo_kl dpo idk simnpo)
     add_dependencies(test_objective_golden plugin_${p})
   endif()
 endforeach()
+add_test(NAME lethe_init COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/model/init_test.sh
+         $<TARGET_FILE:lethe> ${LETHE_TEST_DATA})

@@ -189,6 +189,10 @@ int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
 int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err *err);
 /* Reads DIR/config.json and DIR/model.safetensors (HF names; F32 or BF16). */
 int llama_load(llama_model *m, const char *dir, lethe_err *err);
+/* A new model directory from a config.json of any supported family:
+ * llama_init's weights (seed), the pad_token_id row of the embedding zeroed
+ * as HF does, written by llama_save. */
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err);
 /* Writes DIR/config.json and DIR/model.safetensors (F32), creating DIR. */
 int llama_save(const llama_model *m, const char *dir, lethe_err *err);
 void llama_free(llama_model *m);

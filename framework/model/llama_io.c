@@ -156,3 +156,16 @@ int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
   free(cfg_path);
   return rc;
 }
+
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err) {
+  llama_config cfg;
+  llama_model m;
+  if (llama_config_read(&cfg, config_path, err) != 0 || llama_init(&m, &cfg, seed, err) != 0)
+    return -1;
+  if (cfg.pad_token_id >= 0) /* HF zeroes the padding_idx row of the embedding */
+    memset(m.params.embed + (size_t)cfg.pad_token_id * cfg.hidden_size, 0,
+           sizeof(float) * (size_t)cfg.hidden_size);
+  int rc = llama_save(&m, dir, err);
+  llama_free(&m);
+  return rc;
+}

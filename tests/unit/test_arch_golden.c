@@ -8,7 +8,8 @@
  * position, token log-probs, the gradient of the forget NLL for every
  * HF-named parameter, each within 1e-4 (abs or rel); the KV-cache greedy
  * continuation exactly; batched generation = single; save and load back;
- * bf16 compute close to f32 where the machine runs it. The largest
+ * llama_init_dir (lethe init) per family; bf16 compute close to f32 where
+ * the machine runs it. The largest
  * differences are printed (docs/file-formats.md quotes them). */
 #include <check.h>
 #include <jansson.h>
@@ -238,6 +239,41 @@ START_TEST(test_save_load_round_trip) {
 }
 END_TEST
 
+/* llama_init_dir (lethe init) from each family's config: loads back with
+ * the same config; norm weights 1, biases 0, matrices N(0, 0.2). */
+START_TEST(test_init_dir) {
+  fixture f;
+  open_case(&f, _i);
+  char out[] = "/tmp/lethe_init_XXXXXX", path[600];
+  ck_assert_ptr_nonnull(mkdtemp(out));
+  snprintf(path, sizeof path, "%s/model/config.json", f.dir);
+  lethe_err err = {0};
+  ck_assert_msg(llama_init_dir(path, out, 11, &err) == 0, "%s", err.msg);
+  llama_model m;
+  ck_assert_msg(llama_load(&m, out, &err) == 0, "%s", err.msg);
+  ck_assert(memcmp(&m.cfg, &f.m.cfg, sizeof m.cfg) == 0);
+  const float *at = m.params_memory;
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; at += m.param_sizes[r], r++) {
+    size_t n = m.param_sizes[r];
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) sum += at[i], sq += (double)at[i] * at[i];
+    int is_norm = r == LLAMA_PARAM_ATTN_NORM || r == LLAMA_PARAM_MLP_NORM ||
+                  r == LLAMA_PARAM_FINAL_NORM || r == LLAMA_PARAM_Q_NORM ||
+                  r == LLAMA_PARAM_K_NORM;
+    if (n == 0) continue;
+    if (llama_param_role_is_matrix(r))
+      ck_assert_msg(fabs(sqrt(sq / n) - 0.2) < 0.02, "%s role %d: std %g", cases[_i], r,
+                    sqrt(sq / n));
+    else
+      ck_assert_msg(sum == (is_norm ? (double)n : 0.0) && sq == sum, "%s role %d", cases[_i], r);
+  }
+  llama_free(&m);
+  snprintf(path, sizeof path, "rm -rf %s", out);
+  ck_assert_int_eq(system(path), 0);
+  close_case(&f);
+}
+END_TEST
+
 /* bf16 compute: the forget NLL within 2% of f32's, and decoding runs. */
 START_TEST(test_bf16_compute) {
   if (!bf16_runs_here("test_arch_golden bf16 compute")) return;
@@ -277,6 +313,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_greedy_continuation, 0, N_CASES);
   tcase_add_loop_test(tc, test_batched_generation_matches_single, 0, N_CASES);
   tcase_add_loop_test(tc, test_save_load_round_trip, 0, N_CASES);
+  tcase_add_loop_test(tc, test_init_dir, 0, N_CASES);
   tcase_add_loop_test(tc, test_bf16_compute, 0, N_CASES);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
