@@ -252,6 +252,7 @@ START_TEST(test_init_dir) {
   llama_model m;
   ck_assert_msg(llama_load(&m, out, &err) == 0, "%s", err.msg);
   ck_assert(memcmp(&m.cfg, &f.m.cfg, sizeof m.cfg) == 0);
+  ck_assert_uint_eq(llama_config_n_params(&m.cfg), m.n_params);
   const float *at = m.params_memory;
   for (int r = 0; r < LLAMA_N_PARAM_TENSORS; at += m.param_sizes[r], r++) {
     size_t n = m.param_sizes[r];
