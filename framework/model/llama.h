@@ -1,4 +1,7 @@
-/* llama — a Llama-style causal LM, forward and backward, on the CPU.
+/* llama — a Llama-style causal LM, forward and backward, on the CPU, for
+ * every family config.h reads (llama, mistral, qwen2, qwen3, phi: what each
+ * adds — biases, q/k norms, scaled or partial rotary, phi's LayerNorm and
+ * parallel GELU MLP — is switched on by the config; model/llama_layers.c).
  *
  * Layers follow llm.c: x_forward keeps what x_backward needs in named
  * activation tensors; backward adds (+=) into gradients. One contiguous buffer
@@ -242,7 +245,9 @@ int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
 const char *llama_compute_name(int mode); /* "f32" or "bf16" */
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
- * valid until llama_backward returns. Token ids must be < V (checked). */
+ * valid until llama_backward returns. Token ids must be < V (checked); with a
+ * sliding_window (mistral), T must not exceed it (checked: the window is
+ * not implemented, only windows covering the whole sequence). */
 int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
                   lethe_err *err);
 /* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]
