@@ -64,7 +64,7 @@ static int read_mistral(llama_config *cfg, json_t *root, const char *path, lethe
 
 static int read_qwen(llama_config *cfg, json_t *root, const char *path, lethe_err *err) {
   if (read_silu(root, path, err) ||
-      refuse_true(root, "use_sliding_window", "sliding-window attention is not implemented",
+      refuse_true(root, "use_sliding_window", "qwen's per-layer window is not implemented",
                   path, err))
     return -1;
   if (cfg->family == LLAMA_FAMILY_QWEN2) {

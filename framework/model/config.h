@@ -43,7 +43,7 @@ typedef struct llama_config {
   int o_bias;             /* the output projection has a bias (phi, llama attention_bias) */
   int mlp_bias;           /* the MLP projections have biases (phi, llama mlp_bias) */
   int qk_norm;            /* RMSNorm on each q and k head before RoPE (qwen3) */
-  int sliding_window;     /* mistral: keys in the window (0 = none); see llama_forward */
+  int sliding_window;     /* mistral: keys in the window, the query's own included (0 = none) */
   int tie_word_embeddings;/* 0/1 */
   int bos_token_id, eos_token_id, pad_token_id; /* -1 if absent */
   double initializer_range;

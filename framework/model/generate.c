@@ -22,6 +22,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->v = lethe_alloc_aligned(L * B * S_cap * KVD * sizeof(float));
   c->valid = lethe_calloc((size_t)B * S_cap, sizeof *c->valid);
   c->next_pos = lethe_calloc((size_t)B, sizeof *c->next_pos);
+  c->slot_pos = lethe_calloc((size_t)B * S_cap, sizeof *c->slot_pos);
   c->pos = lethe_calloc(BN, sizeof *c->pos);
   c->rows = lethe_calloc(BN, sizeof *c->rows);
   c->inv = lethe_calloc(BN, sizeof *c->inv);
@@ -52,7 +53,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
 }
 
 void llama_kv_free(llama_kv_cache *c) {
-  void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->pos, c->x, c->xn, c->q, c->k_new,
+  void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->slot_pos, c->pos, c->x, c->xn, c->q, c->k_new,
                   c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
                   c->rope_sin, c->w16, c->in16, c->saved_valid, c->saved_pos, c->rows, c->inv, c->ctok, c->cpos};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
@@ -109,11 +110,13 @@ static void clean_values(llama_kv_cache *c, int layers, int64_t kvd) {
 /* Attention of the n new slots of every row over all filled slots, with
  * oneDNN matmuls: for each of the G query heads that share a kv head,
  * scores (B, NKV, n, keys) = scale·Q·Kᵀ straight from the cache, a masked
- * softmax per query row, then out = P·V. */
+ * softmax per query row (with a sliding window: only the real slots whose
+ * positions are within the window of the query's), then out = P·V. */
 static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
   const llama_config *cf = &m->cfg;
   int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
   int G = NH / NKV, B = c->B, S = c->S_cap, slot0 = c->len - n, keys = key_span(c);
+  int window = cf->sliding_window;
   int64_t KVD = (int64_t)NKV * HD, QD = (int64_t)NH * HD;
   float scale = 1.0f / sqrtf((float)HD);
   const float *kl = c->k + (int64_t)layer * B * S * KVD, *vl = c->v + (int64_t)layer * B * S * KVD;
@@ -128,8 +131,15 @@ static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
     for (int64_t r = 0; r < rows; r++) {
       int b = (int)(r / ((int64_t)NKV * n)), i = (int)(r % n);
       float *row = c->scores + r * keys;
-      int seen = slot0 + i + 1; /* slots this query sees */
-      softmax_masked_row(row, c->valid + (int64_t)b * S, seen);
+      int seen = slot0 + i + 1, first = 0; /* slots this query sees: [first, seen) */
+      const int32_t *valid = c->valid + (int64_t)b * S;
+      if (window > 0) { /* real slots at positions > the query's − window */
+        const int32_t *pos = c->slot_pos + (int64_t)b * S;
+        int oldest = c->pos[(int64_t)b * n + i] - window;
+        while (first < seen && (!valid[first] || pos[first] <= oldest)) first++;
+        memset(row, 0, sizeof(float) * first);
+      }
+      softmax_masked_row(row + first, valid + first, seen - first);
       memset(row + seen, 0, sizeof(float) * (keys - seen));
     }
     tensor_matmul(c->att_out + g * HD, qv, c->scores, sv, vl, kv, 1.0f, 0);
@@ -297,11 +307,6 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
   if (n < 1 || n > c->n_cap || c->len + n > c->S_cap)
     return lethe_errf(err, LETHE_E_USAGE, "KV cache full: %d + %d slots exceed %d (or step %d > %d)",
                       c->len, n, c->S_cap, n, c->n_cap);
-  if (cf->sliding_window > 0 && c->len + n > cf->sliding_window)
-    return lethe_errf(err, LETHE_E_USAGE,
-                      "%d positions exceed sliding_window = %d, and sliding-window attention is "
-                      "not implemented (only windows covering the whole sequence)",
-                      c->len + n, cf->sliding_window);
   for (int64_t i = 0; i < BN; i++)
     if (tokens[i] < 0 || tokens[i] >= V)
       return lethe_errf(err, LETHE_E_FORMAT, "token id %d outside the vocabulary [0, %d)",
@@ -311,6 +316,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
       int real = valid ? valid[b * n + i] != 0 : 1;
       c->valid[(int64_t)b * c->S_cap + c->len + i] = real;
       c->pos[b * n + i] = real ? c->next_pos[b]++ : 0;
+      c->slot_pos[(int64_t)b * c->S_cap + c->len + i] = c->pos[b * n + i];
     }
   if (c->w16 && c->len == 0) /* a new sequence: see the current weights */
     tensor_to_bf16(c->w16, m->params_memory, (int64_t)m->n_params);

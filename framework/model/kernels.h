@@ -54,9 +54,11 @@ void attention_softmax_backward(float *datt, const float *att, int b, int h, int
  * read nor written. block >= t gives the functions above. The result is
  * float32 in place; with probs16 / datt16 (NULL: none, the f32 compute) the
  * computed entries [0, end) of each row are also written rounded to
- * bfloat16 there (same layout), the matmul input of bf16 compute. */
+ * bfloat16 there (same layout), the matmul input of bf16 compute. A
+ * window > 0 (sliding-window attention) also hides keys j <= i − window
+ * (they become 0); 0 = none. */
 void attention_softmax_blocked(float *scores, uint16_t *probs16, const int32_t *key_mask, int b,
-                               int h, int t, int block);
+                               int h, int t, int block, int window);
 void attention_softmax_backward_blocked(float *datt, uint16_t *datt16, const float *att, int b,
                                         int h, int t, int block);
 

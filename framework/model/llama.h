@@ -245,9 +245,8 @@ int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
 const char *llama_compute_name(int mode); /* "f32" or "bf16" */
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
- * valid until llama_backward returns. Token ids must be < V (checked); with a
- * sliding_window (mistral), T must not exceed it (checked: the window is
- * not implemented, only windows covering the whole sequence). */
+ * valid until llama_backward returns. Token ids must be < V (checked). With
+ * a sliding_window W (mistral), query t sees keys t − W < j <= t. */
 int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
                   lethe_err *err);
 /* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]

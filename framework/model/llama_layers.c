@@ -132,7 +132,8 @@ static void attention_forward(llama_model *m, float *out, const attn_io *io, dou
        scale, 0);
   }
   lap(m, 0, LLAMA_PART_ATT_MM, t);
-  attention_softmax_blocked(io->att_f, io->att_h, m->attn_mask, B, H, T, ATT_BLOCK);
+  attention_softmax_blocked(io->att_f, io->att_h, m->attn_mask, B, H, T, ATT_BLOCK,
+                            m->cfg.sliding_window);
   lap(m, 0, LLAMA_PART_SOFTMAX, t);
   for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
     int n = T - r0 < ATT_BLOCK ? T - r0 : ATT_BLOCK, kend = r0 + n;
@@ -373,11 +374,6 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
       return lethe_errf(err, LETHE_E_FORMAT,
                         "token id %d at row %lld position %lld is outside the vocabulary [0, %d)",
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
-  if (m->cfg.sliding_window > 0 && T > m->cfg.sliding_window)
-    return lethe_errf(err, LETHE_E_USAGE,
-                      "sequences of %d positions exceed sliding_window = %d, and sliding-window "
-                      "attention is not implemented (only windows covering the whole sequence)",
-                      T, m->cfg.sliding_window);
   llama_reserve(m, B, T);
   m->B = B;
   m->T = T;

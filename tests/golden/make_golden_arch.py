@@ -54,8 +54,9 @@ CASES = {
         "llama", "LlamaForCausalLM", attention_bias=False, mlp_bias=False, head_dim=16,
         tie_word_embeddings=True, rope_theta=None,
         rope_parameters={"rope_type": "linear", "factor": 4.0, "rope_theta": 10000.0}),
+    # a window of 8 keys: it binds in the 24-token batches and in greedy decoding
     "mistral-tiny": base_config("mistral", "MistralForCausalLM", head_dim=16,
-                                sliding_window=4096),
+                                sliding_window=8),
     "qwen2-tiny": base_config("qwen2", "Qwen2ForCausalLM", tie_word_embeddings=True,
                               use_sliding_window=False, sliding_window=32768,
                               max_window_layers=2, rope_theta=1000000.0),
@@ -92,6 +93,7 @@ class Arch:
         self.o_bias = self.phi or (self.family == "llama" and bool(cfg.get("attention_bias")))
         self.mlp_bias = self.phi or (self.family == "llama" and bool(cfg.get("mlp_bias")))
         self.qk_norm = self.family == "qwen3"
+        self.window = (cfg.get("sliding_window") or 0) if self.family == "mistral" else 0
 
 
 def param_shapes(a):
@@ -202,7 +204,11 @@ def attention(a, P, p, h, cos, sin, allowed):
     k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(a.HD)
     scores = scores.masked_fill(~allowed, float("-inf"))
-    out = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(B, T, a.NH * a.HD)
+    # a query with no visible key (a padding query whose whole window is
+    # padding) attends to nothing: zeros, as lethe does (HF's finfo.min mask
+    # spreads it over every key; such positions carry no loss)
+    probs = torch.nan_to_num(torch.softmax(scores, -1), nan=0.0)
+    out = (probs @ v).transpose(1, 2).reshape(B, T, a.NH * a.HD)
     return linear(P, p + ("dense" if a.phi else "o_proj"), out)
 
 
@@ -212,7 +218,10 @@ def forward(a, P, ids, mask):
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq(a)[None, :]
     ang = torch.cat((ang, ang), -1)
     cos, sin = ang.cos(), ang.sin()
-    allowed = torch.ones(T, T, dtype=torch.bool).tril()[None, None] & mask.bool()[:, None, None, :]
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    if a.window:  # notes 3.6: key k visible from query q iff q - window < k <= q
+        causal &= ~torch.ones(T, T, dtype=torch.bool).tril(-a.window)
+    allowed = causal[None, None] & mask.bool()[:, None, None, :]
     for i in range(a.L):
         p = "model.layers.%d." % i
         if a.phi:  # one LayerNorm, attention and MLP in parallel
