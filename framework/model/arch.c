@@ -239,10 +239,19 @@ static int read_rope(llama_config *cfg, json_t *root, const char *path, lethe_er
     return -1;
   int params_typed = json_is_object(params) && (json_object_get(params, "rope_type") ||
                                                 json_object_get(params, "type"));
-  if (params_typed) {
+  if (json_is_object(scaling) && read_rope_type(cfg, scaling, "rope_scaling", path, err))
+    return -1;
+  if (params_typed) { /* transformers 5's form wins, but both must say the same */
+    llama_config legacy = *cfg;
     if (read_rope_type(cfg, params, "rope_parameters", path, err)) return -1;
-  } else if (json_is_object(scaling)) {
-    if (read_rope_type(cfg, scaling, "rope_scaling", path, err)) return -1;
+    if (json_is_object(scaling) &&
+        (legacy.rope_type != cfg->rope_type || legacy.rope_factor != cfg->rope_factor ||
+         legacy.rope_low_freq_factor != cfg->rope_low_freq_factor ||
+         legacy.rope_high_freq_factor != cfg->rope_high_freq_factor ||
+         legacy.rope_original_max_positions != cfg->rope_original_max_positions))
+      return lethe_errf(err, LETHE_E_CONFIG,
+                        "%s: rope_scaling and rope_parameters describe different rotary rules",
+                        path);
   }
   if (!isnan(top) && !isnan(nested) && top != nested)
     return lethe_errf(err, LETHE_E_CONFIG,

@@ -601,6 +601,9 @@ START_TEST(test_config_rope_scaling) {
                       "rope_scaling.type \"dynamic\" is not supported");
   expect_config_error("{" CFG_SHAPE "\"rope_scaling\": {\"type\": \"linear\", \"factor\": -2.0}}",
                       "rope factor = -2 must be > 0");
+  expect_config_error("{" CFG_SHAPE "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}, "
+                      "\"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 4.0}}",
+                      "rope_scaling and rope_parameters describe different rotary rules");
 }
 END_TEST
 
