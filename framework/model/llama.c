@@ -2,11 +2,9 @@
  * (see llama.h). The forward and backward passes are llama_layers.c's. */
 #include "model/llama.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/kernels.h"
 #include "model/llama_dims.h"
 #include "tensor/tensor.h"
 
