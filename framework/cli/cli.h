@@ -31,6 +31,8 @@ void help_grad(void);
 
 int cmd_methods(int argc, char **argv);
 void help_methods(void);
+int cmd_init(int argc, char **argv);
+void help_init(void);
 int cmd_world(int argc, char **argv);
 void help_world(void);
 int cmd_data(int argc, char **argv);

@@ -26,6 +26,8 @@ static const cli_command commands[] = {
      help_grad, 1},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,
      help_methods, 0},
+    {"init", "a randomly initialised model directory from a config.json (any family)",
+     cmd_init, help_init, 0},
     {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
      help_world, 0},
     {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data, 0},

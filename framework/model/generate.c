@@ -22,6 +22,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->v = lethe_alloc_aligned(L * B * S_cap * KVD * sizeof(float));
   c->valid = lethe_calloc((size_t)B * S_cap, sizeof *c->valid);
   c->next_pos = lethe_calloc((size_t)B, sizeof *c->next_pos);
+  c->slot_pos = lethe_calloc((size_t)B * S_cap, sizeof *c->slot_pos);
   c->pos = lethe_calloc(BN, sizeof *c->pos);
   c->rows = lethe_calloc(BN, sizeof *c->rows);
   c->inv = lethe_calloc(BN, sizeof *c->inv);
@@ -33,15 +34,16 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   c->k_new = lethe_alloc_aligned(BN * KVD * sizeof(float));
   c->v_new = lethe_alloc_aligned(BN * KVD * sizeof(float));
   c->att_out = lethe_alloc_aligned(BN * QD * sizeof(float));
-  c->gate = lethe_alloc_aligned(BN * F * sizeof(float));
+  size_t gate_width = F > (size_t)cf->num_attention_heads ? F : (size_t)cf->num_attention_heads;
+  c->gate = lethe_alloc_aligned(BN * gate_width * sizeof(float)); /* also norms' 1/rms */
   c->up = lethe_alloc_aligned(BN * F * sizeof(float));
   c->scores = lethe_alloc_aligned(BN * cf->num_key_value_heads * S_cap * sizeof(float));
   c->logits = lethe_alloc_aligned((size_t)B * cf->vocab_size * sizeof(float)); /* last slot only */
-  size_t half = (size_t)cf->head_dim / 2;
+  size_t half = (size_t)cf->rotary_dim / 2;
   c->branch_len = -1;
   c->rope_cos = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
   c->rope_sin = lethe_alloc_aligned((size_t)S_cap * half * sizeof(float));
-  rope_tables(c->rope_cos, c->rope_sin, S_cap, cf->head_dim, cf->rope_theta);
+  llama_rope_tables(cf, c->rope_cos, c->rope_sin, S_cap);
   if (m->compute == LLAMA_COMPUTE_BF16) {
     size_t widest = C > QD ? C : QD;
     widest = widest > F ? widest : F;
@@ -51,7 +53,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
 }
 
 void llama_kv_free(llama_kv_cache *c) {
-  void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->pos, c->x, c->xn, c->q, c->k_new,
+  void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->slot_pos, c->pos, c->x, c->xn, c->q, c->k_new,
                   c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
                   c->rope_sin, c->w16, c->in16, c->saved_valid, c->saved_pos, c->rows, c->inv, c->ctok, c->cpos};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
@@ -108,11 +110,13 @@ static void clean_values(llama_kv_cache *c, int layers, int64_t kvd) {
 /* Attention of the n new slots of every row over all filled slots, with
  * oneDNN matmuls: for each of the G query heads that share a kv head,
  * scores (B, NKV, n, keys) = scale·Q·Kᵀ straight from the cache, a masked
- * softmax per query row, then out = P·V. */
+ * softmax per query row (with a sliding window: only the real slots whose
+ * positions are within the window of the query's), then out = P·V. */
 static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
   const llama_config *cf = &m->cfg;
   int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
   int G = NH / NKV, B = c->B, S = c->S_cap, slot0 = c->len - n, keys = key_span(c);
+  int window = cf->sliding_window;
   int64_t KVD = (int64_t)NKV * HD, QD = (int64_t)NH * HD;
   float scale = 1.0f / sqrtf((float)HD);
   const float *kl = c->k + (int64_t)layer * B * S * KVD, *vl = c->v + (int64_t)layer * B * S * KVD;
@@ -127,8 +131,15 @@ static void attend(const llama_model *m, llama_kv_cache *c, int layer, int n) {
     for (int64_t r = 0; r < rows; r++) {
       int b = (int)(r / ((int64_t)NKV * n)), i = (int)(r % n);
       float *row = c->scores + r * keys;
-      int seen = slot0 + i + 1; /* slots this query sees */
-      softmax_masked_row(row, c->valid + (int64_t)b * S, seen);
+      int seen = slot0 + i + 1, first = 0; /* slots this query sees: [first, seen) */
+      const int32_t *valid = c->valid + (int64_t)b * S;
+      if (window > 0) { /* real slots at positions > the query's − window */
+        const int32_t *pos = c->slot_pos + (int64_t)b * S;
+        int oldest = c->pos[(int64_t)b * n + i] - window;
+        while (first < seen && (!valid[first] || pos[first] <= oldest)) first++;
+        memset(row, 0, sizeof(float) * first);
+      }
+      softmax_masked_row(row + first, valid + first, seen - first);
       memset(row + seen, 0, sizeof(float) * (keys - seen));
     }
     tensor_matmul(c->att_out + g * HD, qv, c->scores, sv, vl, kv, 1.0f, 0);
@@ -159,16 +170,140 @@ static int64_t slot_offset(const llama_kv_cache *c, int l, int64_t r, int n, int
   return (((int64_t)l * c->B + r / n) * c->S_cap + slot0 + r % n) * kvd;
 }
 
+/* y (Mr, N) += bias (N) when the model has that bias. */
+static void kv_bias(float *y, const float *bias, int64_t Mr, int n) {
+  if (bias) bias_forward(y, bias, Mr, n);
+}
+
+/* The model's norm of x (Mr, C) into out: RMSNorm, or phi's LayerNorm with
+ * bias; c->gate holds the 1/rms scratch. */
+static void kv_norm(const llama_model *m, llama_kv_cache *c, float *out, const float *x,
+                    const float *w, const float *b, int64_t Mr) {
+  const llama_config *cf = &m->cfg;
+  if (llama_config_is_phi(cf))
+    layernorm_forward(out, c->gate, x, w, b, Mr, cf->hidden_size, (float)cf->rms_norm_eps);
+  else
+    rmsnorm_forward(out, c->gate, x, w, Mr, cf->hidden_size, (float)cf->rms_norm_eps);
+}
+
+/* Rotary on x (Mr, heads, HD) at the compact rows' positions. */
+static void kv_rope(const llama_model *m, const llama_kv_cache *c, float *x, int64_t Mr,
+                    int heads) {
+  const llama_config *cf = &m->cfg;
+  if (cf->rotary_dim == cf->head_dim)
+    rope_apply(x, c->rope_cos, c->rope_sin, 1, (int)Mr, heads, cf->head_dim, c->cpos, 0);
+  else
+    rope_apply_partial(x, c->rope_cos, c->rope_sin, 1, (int)Mr, heads, cf->head_dim,
+                       cf->rotary_dim, c->cpos, 0);
+}
+
+/* q (into qc), and this step's k, v (into the cache) of layer l. */
+static void kv_qkv(const llama_model *m, llama_kv_cache *c, int l, float *qc, int64_t M,
+                   int64_t Mr, int n, int slot0) {
+  const llama_config *cf = &m->cfg;
+  const llama_params *p = &m->params;
+  int C = cf->hidden_size, NH = cf->num_attention_heads, NKV = cf->num_key_value_heads;
+  int HD = cf->head_dim;
+  int64_t QD = (int64_t)NH * HD, KVD = (int64_t)NKV * HD;
+  const void *in = mm_input(c, c->xn, Mr * C);
+  kv_linear(m, c, qc, in, p->wq + (int64_t)l * QD * C, Mr, C, QD, 0);
+  kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, Mr, C, KVD, 0);
+  kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, Mr, C, KVD, 0);
+  if (p->bq) {
+    bias_forward(qc, p->bq + (int64_t)l * QD, Mr, (int)QD);
+    bias_forward(c->k_new, p->bk + (int64_t)l * KVD, Mr, (int)KVD);
+    bias_forward(c->v_new, p->bv + (int64_t)l * KVD, Mr, (int)KVD);
+  }
+  if (cf->qk_norm) { /* in place, per head */
+    float eps = (float)cf->rms_norm_eps;
+    rmsnorm_forward(qc, c->gate, qc, p->q_norm + (int64_t)l * HD, Mr * NH, HD, eps);
+    rmsnorm_forward(c->k_new, c->gate, c->k_new, p->k_norm + (int64_t)l * HD, Mr * NKV, HD, eps);
+  }
+  kv_rope(m, c, qc, Mr, NH);
+  kv_rope(m, c, c->k_new, Mr, NKV);
+  for (int64_t j = 0; j < M; j++) {
+    int64_t at = slot_offset(c, l, c->rows[j], n, slot0, KVD);
+    memcpy(c->k + at, c->k_new + j * KVD, sizeof(float) * KVD);
+    memcpy(c->v + at, c->v_new + j * KVD, sizeof(float) * KVD);
+  }
+}
+
+/* The MLP of layer l on the Mr compact rows, added into c->x. phi reads the
+ * attention's input norm (still in c->xn): fc2(gelu(fc1)). */
+static void kv_mlp(const llama_model *m, llama_kv_cache *c, int l, int64_t Mr) {
+  const llama_config *cf = &m->cfg;
+  const llama_params *p = &m->params;
+  int C = cf->hidden_size, F = cf->intermediate_size, phi = llama_config_is_phi(cf);
+  if (!phi) kv_norm(m, c, c->xn, c->x, p->mlp_norm + (int64_t)l * C, NULL, Mr);
+  const void *in = mm_input(c, c->xn, Mr * C);
+  kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, Mr, C, F, 0);
+  kv_bias(c->up, p->b_up ? p->b_up + (int64_t)l * F : NULL, Mr, F);
+  if (phi) {
+    gelu_forward(c->up, c->up, Mr * F);
+  } else {
+    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, Mr, C, F, 0);
+    kv_bias(c->gate, p->b_gate ? p->b_gate + (int64_t)l * F : NULL, Mr, F);
+    swiglu_forward(c->up, c->gate, c->up, Mr * F);
+  }
+  kv_linear(m, c, c->x, mm_input(c, c->up, Mr * F), p->w_down + (int64_t)l * C * F, Mr, F, C, 1);
+  kv_bias(c->x, p->b_down ? p->b_down + (int64_t)l * C : NULL, Mr, C);
+}
+
+/* Layer l on this step's M real slots (Mr compact rows); the attention
+ * works on the (B, n) layout, padding slots getting zero K/V. */
+static void kv_layer(const llama_model *m, llama_kv_cache *c, int l, int64_t M, int64_t Mr,
+                     int n, int slot0) {
+  const llama_config *cf = &m->cfg;
+  const llama_params *p = &m->params;
+  int C = cf->hidden_size;
+  int64_t QD = (int64_t)cf->num_attention_heads * cf->head_dim;
+  int64_t KVD = (int64_t)cf->num_key_value_heads * cf->head_dim, BN = (int64_t)c->B * n;
+  int dense = M == BN;
+  for (int64_t r = 0; !dense && r < BN; r++) /* padding slots: zero keys and values */
+    if (c->inv[r] < 0) {
+      int64_t at = slot_offset(c, l, r, n, slot0, KVD);
+      memset(c->k + at, 0, sizeof(float) * KVD);
+      memset(c->v + at, 0, sizeof(float) * KVD);
+    }
+  if (M == 0) return;
+  float *qc = dense ? c->q : c->att_out; /* compact queries before the scatter */
+  kv_norm(m, c, c->xn, c->x, p->attn_norm + (int64_t)l * C,
+          p->attn_norm_bias ? p->attn_norm_bias + (int64_t)l * C : NULL, Mr);
+  kv_qkv(m, c, l, qc, M, Mr, n, slot0);
+  if (!dense) { /* queries to the (B, n) layout */
+    for (int64_t r = 0; r < BN; r++)
+      if (c->inv[r] < 0) memset(c->q + r * QD, 0, sizeof(float) * QD);
+    for (int64_t j = 0; j < M; j++)
+      memcpy(c->q + (int64_t)c->rows[j] * QD, qc + j * QD, sizeof(float) * QD);
+  }
+  attend(m, c, l, n);
+  for (int64_t j = 0; !dense && j < M; j++) /* back to compact rows (rows[j] >= j) */
+    if (c->rows[j] != j)
+      memcpy(c->att_out + j * QD, c->att_out + (int64_t)c->rows[j] * QD, sizeof(float) * QD);
+  kv_linear(m, c, c->x, mm_input(c, c->att_out, Mr * QD), p->wo + (int64_t)l * C * QD, Mr, QD,
+            C, 1);
+  kv_bias(c->x, p->bo ? p->bo + (int64_t)l * C : NULL, Mr, C);
+  kv_mlp(m, c, l, Mr);
+}
+
+/* Final norm and head (+ bias) on rows rows of x into logits. */
+static void kv_head(const llama_model *m, llama_kv_cache *c, float *logits, float *out,
+                    const float *x, int64_t rows) {
+  const llama_params *p = &m->params;
+  int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+  kv_norm(m, c, out, x, p->final_norm, p->final_norm_bias, rows);
+  kv_linear(m, c, logits, mm_input(c, out, rows * C), p->lm_head, rows, C, V, 0);
+  kv_bias(logits, p->lm_head_bias, rows, V);
+}
+
 /* Appends n slots per row and runs the layers; the head runs on each row's
  * last new slot into c->logits, or, when all_logits is non-NULL, on every
  * new slot into all_logits (B, n, V). */
 static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *tokens,
                       const int32_t *valid, int n, float *all_logits, lethe_err *err) {
   const llama_config *cf = &m->cfg;
-  const llama_params *p = &m->params;
-  int B = c->B, C = cf->hidden_size, F = cf->intermediate_size, V = cf->vocab_size;
-  int NH = cf->num_attention_heads, NKV = cf->num_key_value_heads, HD = cf->head_dim;
-  int64_t QD = (int64_t)NH * HD, KVD = (int64_t)NKV * HD, BN = (int64_t)B * n;
+  int B = c->B, C = cf->hidden_size, V = cf->vocab_size;
+  int64_t KVD = (int64_t)cf->num_key_value_heads * cf->head_dim, BN = (int64_t)B * n;
   if (n < 1 || n > c->n_cap || c->len + n > c->S_cap)
     return lethe_errf(err, LETHE_E_USAGE, "KV cache full: %d + %d slots exceed %d (or step %d > %d)",
                       c->len, n, c->S_cap, n, c->n_cap);
@@ -181,16 +316,15 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
       int real = valid ? valid[b * n + i] != 0 : 1;
       c->valid[(int64_t)b * c->S_cap + c->len + i] = real;
       c->pos[b * n + i] = real ? c->next_pos[b]++ : 0;
+      c->slot_pos[(int64_t)b * c->S_cap + c->len + i] = c->pos[b * n + i];
     }
   if (c->w16 && c->len == 0) /* a new sequence: see the current weights */
     tensor_to_bf16(c->w16, m->params_memory, (int64_t)m->n_params);
   c->len += n;
   clean_values(c, cf->num_hidden_layers, KVD);
   int S = c->S_cap, slot0 = c->len - n;
-  float eps = (float)cf->rms_norm_eps;
   /* Only the real new slots go through the linear layers and the MLP, as
-   * M compact rows (padding and finished rows cost nothing there); the
-   * attention works on the (B, n) layout, padding slots getting zero K/V. */
+   * M compact rows (padding and finished rows cost nothing there). */
   int64_t M = 0;
   for (int64_t r = 0; r < BN; r++) {
     int b = (int)(r / n), i = (int)(r % n);
@@ -206,51 +340,11 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
     if (Mr > BN) Mr = BN;
     for (int64_t j = M; j < Mr; j++) c->ctok[j] = 0, c->cpos[j] = 0; /* rows computed, unused */
   }
-  float *qc = dense ? c->q : c->att_out; /* compact queries before the scatter */
-  if (M > 0) embedding_forward(c->x, p->embed, c->ctok, Mr, C);
-  for (int l = 0; l < cf->num_hidden_layers; l++) {
-    for (int64_t r = 0; !dense && r < BN; r++) /* padding slots: zero keys and values */
-      if (c->inv[r] < 0) {
-        int64_t at = slot_offset(c, l, r, n, slot0, KVD);
-        memset(c->k + at, 0, sizeof(float) * KVD);
-        memset(c->v + at, 0, sizeof(float) * KVD);
-      }
-    if (M == 0) continue;
-    rmsnorm_forward(c->xn, c->gate, c->x, p->attn_norm + (int64_t)l * C, Mr, C, eps);
-    const void *in = mm_input(c, c->xn, Mr * C);
-    kv_linear(m, c, qc, in, p->wq + (int64_t)l * QD * C, Mr, C, QD, 0);
-    kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, Mr, C, KVD, 0);
-    kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, Mr, C, KVD, 0);
-    rope_apply(qc, c->rope_cos, c->rope_sin, 1, (int)Mr, NH, HD, c->cpos, 0);
-    rope_apply(c->k_new, c->rope_cos, c->rope_sin, 1, (int)Mr, NKV, HD, c->cpos, 0);
-    for (int64_t j = 0; j < M; j++) {
-      int64_t at = slot_offset(c, l, c->rows[j], n, slot0, KVD);
-      memcpy(c->k + at, c->k_new + j * KVD, sizeof(float) * KVD);
-      memcpy(c->v + at, c->v_new + j * KVD, sizeof(float) * KVD);
-    }
-    if (!dense) { /* queries to the (B, n) layout */
-      for (int64_t r = 0; r < BN; r++)
-        if (c->inv[r] < 0) memset(c->q + r * QD, 0, sizeof(float) * QD);
-      for (int64_t j = 0; j < M; j++) memcpy(c->q + (int64_t)c->rows[j] * QD, qc + j * QD, sizeof(float) * QD);
-    }
-    attend(m, c, l, n);
-    for (int64_t j = 0; !dense && j < M; j++) /* back to compact rows (rows[j] >= j) */
-      if (c->rows[j] != j)
-        memcpy(c->att_out + j * QD, c->att_out + (int64_t)c->rows[j] * QD, sizeof(float) * QD);
-    kv_linear(m, c, c->x, mm_input(c, c->att_out, Mr * QD), p->wo + (int64_t)l * C * QD, Mr, QD,
-              C, 1);
-    rmsnorm_forward(c->xn, c->gate, c->x, p->mlp_norm + (int64_t)l * C, Mr, C, eps);
-    in = mm_input(c, c->xn, Mr * C);
-    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, Mr, C, F, 0);
-    kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, Mr, C, F, 0);
-    swiglu_forward(c->up, c->gate, c->up, Mr * F);
-    kv_linear(m, c, c->x, mm_input(c, c->up, Mr * F), p->w_down + (int64_t)l * C * F, Mr, F, C,
-              1);
-  }
+  if (M > 0) embedding_forward(c->x, m->params.embed, c->ctok, Mr, C);
+  for (int l = 0; l < cf->num_hidden_layers; l++) kv_layer(m, c, l, M, Mr, n, slot0);
   if (all_logits) { /* final norm and head on every real new slot */
     if (M == 0) return 0;
-    rmsnorm_forward(c->xn, c->gate, c->x, p->final_norm, Mr, C, eps);
-    kv_linear(m, c, all_logits, mm_input(c, c->xn, Mr * C), p->lm_head, Mr, C, V, 0);
+    kv_head(m, c, all_logits, c->xn, c->x, Mr);
     for (int64_t j = M - 1; !dense && j >= 0; j--) /* to (B, n) rows; padding rows unspecified */
       if (c->rows[j] != j)
         memcpy(all_logits + (int64_t)c->rows[j] * V, all_logits + j * V, sizeof(float) * V);
@@ -263,8 +357,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
     if (j >= 0) memmove(c->xn + (int64_t)b * C, c->x + (int64_t)j * C, sizeof(float) * C);
     else memset(c->xn + (int64_t)b * C, 0, sizeof(float) * C);
   }
-  rmsnorm_forward(c->x, c->gate, c->xn, p->final_norm, B, C, eps);
-  kv_linear(m, c, c->logits, mm_input(c, c->x, (int64_t)B * C), p->lm_head, B, C, V, 0);
+  kv_head(m, c, c->logits, c->x, c->xn, B);
   return 0;
 }
 

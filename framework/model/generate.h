@@ -19,6 +19,7 @@ typedef struct llama_kv_cache {
   float *k, *v;       /* (L, B, S_cap, NKV*HD) after rotary */
   int32_t *valid;     /* (B, S_cap) 1 = real token */
   int32_t *next_pos;  /* (B) position of the row's next real token */
+  int32_t *slot_pos;  /* (B, S_cap) each real slot's position (sliding windows count positions) */
   /* work buffers sized for B * n_cap new tokens per step */
   int n_cap;
   float *x, *xn, *q, *k_new, *v_new, *att_out, *gate, *up, *scores, *logits;

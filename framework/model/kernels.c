@@ -20,7 +20,7 @@
   X(void, swiglu_backward_bf16, (uint16_t *dgate, uint16_t *dup, const float *dout, const float *gate, const float *up, int64_t n), (dgate, dup, dout, gate, up, n)) \
   X(void, attention_softmax, (float *scores, const int32_t *key_mask, int b, int h, int t), (scores, key_mask, b, h, t)) \
   X(void, attention_softmax_backward, (float *datt, const float *att, int b, int h, int t), (datt, att, b, h, t)) \
-  X(void, attention_softmax_blocked, (float *scores, uint16_t *probs16, const int32_t *key_mask, int b, int h, int t, int block), (scores, probs16, key_mask, b, h, t, block)) \
+  X(void, attention_softmax_blocked, (float *scores, uint16_t *probs16, const int32_t *key_mask, int b, int h, int t, int block, int window), (scores, probs16, key_mask, b, h, t, block, window)) \
   X(void, attention_softmax_backward_blocked, (float *datt, uint16_t *datt16, const float *att, int b, int h, int t, int block), (datt, datt16, att, b, h, t, block)) \
   X(void, softmax_masked_row, (float *row, const int32_t *valid, int n), (row, valid, n)) \
   X(void, gqa_expand, (float *out, const float *kv, int64_t bt, int nh, int nkv, int hd), (out, kv, bt, nh, nkv, hd)) \

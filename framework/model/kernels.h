@@ -54,9 +54,11 @@ void attention_softmax_backward(float *datt, const float *att, int b, int h, int
  * read nor written. block >= t gives the functions above. The result is
  * float32 in place; with probs16 / datt16 (NULL: none, the f32 compute) the
  * computed entries [0, end) of each row are also written rounded to
- * bfloat16 there (same layout), the matmul input of bf16 compute. */
+ * bfloat16 there (same layout), the matmul input of bf16 compute. A
+ * window > 0 (sliding-window attention) also hides keys j <= i − window
+ * (they become 0); 0 = none. */
 void attention_softmax_blocked(float *scores, uint16_t *probs16, const int32_t *key_mask, int b,
-                               int h, int t, int block);
+                               int h, int t, int block, int window);
 void attention_softmax_backward_blocked(float *datt, uint16_t *datt16, const float *att, int b,
                                         int h, int t, int block);
 
@@ -82,5 +84,28 @@ void logits_target_logp(float *logp, const float *logits, const int32_t *targets
 /* In place: logits (N,V) become g·(onehot − softmax(logits)) (+ extra). */
 void logits_to_dlogits(float *logits, const int32_t *targets, const float *g,
                        const float *extra, int64_t n, int v);
+
+/* ---- the other families' element-wise parts (model/arch_kernels.c): plain
+ * C with OpenMP, built once (not per ISA level); the llama fast path never
+ * calls them. ---- */
+
+/* y (M,N) += b (N) on every row;  db (N) += column sums of dy (M,N) */
+void bias_forward(float *y, const float *b, int64_t m, int n);
+void bias_backward(float *db, const float *dy, int64_t m, int n);
+/* LayerNorm with bias (phi): out (N,C) = (x − mean)·rstd·w + b, rstd (N) =
+ * 1/sqrt(var + eps), var the biased variance. Backward adds into dx, dw, db
+ * (the mean is recomputed from x). */
+void layernorm_forward(float *out, float *rstd, const float *x, const float *w, const float *b,
+                       int64_t n, int c, float eps);
+void layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                        const float *w, const float *rstd, int64_t n, int c);
+/* gelu_new (tanh approximation): out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)));
+ * backward overwrites dx (N) = dout · gelu'(x). */
+void gelu_forward(float *out, const float *x, int64_t n);
+void gelu_backward(float *dx, const float *dout, const float *x, int64_t n);
+/* rope_apply on the first `rot` dims of each head only (partial rotary,
+ * phi); tables (T, rot/2); the other dims pass through. */
+void rope_apply_partial(float *x, const float *cos_t, const float *sin_t, int b, int t, int heads,
+                        int head_dim, int rot, const int32_t *positions, int inverse);
 
 #endif

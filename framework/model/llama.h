@@ -1,4 +1,7 @@
-/* llama — a Llama-style causal LM, forward and backward, on the CPU.
+/* llama — a Llama-style causal LM, forward and backward, on the CPU, for
+ * every family config.h reads (llama, mistral, qwen2, qwen3, phi: what each
+ * adds — biases, q/k norms, scaled or partial rotary, phi's LayerNorm and
+ * parallel GELU MLP — is switched on by the config; model/llama_layers.c).
  *
  * Layers follow llm.c: x_forward keeps what x_backward needs in named
  * activation tensors; backward adds (+=) into gradients. One contiguous buffer
@@ -27,7 +30,10 @@
 
 /* Parameter tensors, pointers into one buffer, in this order. Per-layer
  * tensors are stacked over layers: e.g. wq is (L, NH*HD, C). Linear weights
- * keep PyTorch's (out, in) layout, so Y = X·Wᵀ. */
+ * keep PyTorch's (out, in) layout, so Y = X·Wᵀ. A tensor the family does not
+ * have (config.h: biases, q/k norms, phi's LayerNorm biases; phi has no
+ * mlp_norm and no w_gate) has size 0 and a NULL pointer. phi keeps its fc1 in
+ * w_up/b_up and fc2 in w_down/b_down, its one norm per layer in attn_norm. */
 typedef struct llama_params {
   float *embed;    /* (V, C) model.embed_tokens.weight */
   float *attn_norm;/* (L, C) input_layernorm */
@@ -41,13 +47,26 @@ typedef struct llama_params {
   float *w_down;   /* (L, C, F) */
   float *final_norm;/* (C) model.norm */
   float *lm_head;  /* (V, C); == embed when tied (no storage of its own) */
+  float *bq;       /* (L, NH*HD) q_proj.bias */
+  float *bk, *bv;  /* (L, NKV*HD) */
+  float *bo;       /* (L, C) o_proj.bias (phi: dense.bias) */
+  float *q_norm, *k_norm; /* (L, HD) qwen3 self_attn.q_norm / k_norm */
+  float *attn_norm_bias;  /* (L, C) phi input_layernorm.bias */
+  float *b_gate, *b_up;   /* (L, F) */
+  float *b_down;   /* (L, C) */
+  float *final_norm_bias; /* (C) phi model.final_layernorm.bias */
+  float *lm_head_bias;    /* (V) phi lm_head.bias */
 } llama_params;
 /* The parameter tensors by role, in the order of llama_params and of their
- * storage (params_memory, param_sizes). */
+ * storage (params_memory, param_sizes). llama_param_role_is_matrix tells the
+ * matrices and embeddings (weight decay) from norms and biases. */
 typedef enum llama_param_role {
   LLAMA_PARAM_EMBED, LLAMA_PARAM_ATTN_NORM, LLAMA_PARAM_WQ, LLAMA_PARAM_WK, LLAMA_PARAM_WV,
   LLAMA_PARAM_WO, LLAMA_PARAM_MLP_NORM, LLAMA_PARAM_W_GATE, LLAMA_PARAM_W_UP, LLAMA_PARAM_W_DOWN,
   LLAMA_PARAM_FINAL_NORM, LLAMA_PARAM_LM_HEAD,
+  LLAMA_PARAM_BQ, LLAMA_PARAM_BK, LLAMA_PARAM_BV, LLAMA_PARAM_BO, LLAMA_PARAM_Q_NORM,
+  LLAMA_PARAM_K_NORM, LLAMA_PARAM_ATTN_NORM_BIAS, LLAMA_PARAM_B_GATE, LLAMA_PARAM_B_UP,
+  LLAMA_PARAM_B_DOWN, LLAMA_PARAM_FINAL_NORM_BIAS, LLAMA_PARAM_LM_HEAD_BIAS,
   LLAMA_N_PARAM_TENSORS
 } llama_param_role;
 
@@ -57,6 +76,8 @@ typedef struct llama_acts {
   float *attn_xn;   /* (L, B, T, C) RMSNorm output before attention */
   float *attn_rstd; /* (L, B, T) 1/rms */
   float *q;         /* (L, B, T, NH*HD) after rotary */
+  float *q_raw, *k_raw; /* (L, B, T, NH*HD / NKV*HD) before the q/k norms (qwen3 only) */
+  float *q_rstd, *k_rstd; /* (L, B, T, NH / NKV) their 1/rms */
   float *k;         /* (L, B, T, NKV*HD) after rotary */
   float *v;         /* (L, B, T, NKV*HD) */
   float *att;       /* (L, B, NH, T, T) softmax probabilities */
@@ -64,9 +85,9 @@ typedef struct llama_acts {
   float *resid_mid; /* (L, B, T, C) residual after attention, entering the MLP */
   float *mlp_xn;    /* (L, B, T, C) */
   float *mlp_rstd;  /* (L, B, T) */
-  float *gate;      /* (L, B, T, F) pre-activation */
-  float *up;        /* (L, B, T, F) */
-  float *swiglu;    /* (L, B, T, F) silu(gate)*up */
+  float *gate;      /* (L, B, T, F) pre-activation (none for phi) */
+  float *up;        /* (L, B, T, F) (phi: fc1 output) */
+  float *swiglu;    /* (L, B, T, F) silu(gate)*up (phi: gelu(fc1)) */
   float *final_xn;  /* (B, T, C) */
   float *final_rstd;/* (B, T) */
   float *logits;    /* (B, T, V); llama_backward reads dlogits from here */
@@ -77,6 +98,7 @@ typedef struct llama_scratch {
   float *d_resid;   /* (B, T, C) */
   float *d_xn;      /* (B, T, C) */
   float *d_q, *d_k, *d_v; /* (B, T, NH*HD) / (B, T, NKV*HD) */
+  float *d_q_raw, *d_k_raw; /* the same before the q/k norms (qwen3 only) */
   float *d_att_out; /* (B, T, NH*HD) */
   float *d_att;     /* (B, NH, T, T) */
   float *d_gate, *d_up, *d_swiglu; /* (B, T, F) */
@@ -156,13 +178,24 @@ typedef struct llama_model {
   llama_acts_bf16 acts_bf16;
 } llama_model;
 
+/* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */
+int llama_param_role_is_matrix(int role);
+/* Rotary tables (positions 0..t_max-1, rotary_dim/2 frequencies each) with
+ * the config's rope rule (model/arch.c). */
+void llama_rope_tables(const llama_config *cfg, float *cos_t, float *sin_t, int t_max);
+
 /* Allocates zeroed parameters for cfg (validated first). */
 int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
 /* Allocates parameters for cfg (validated) and initialises them as HF does:
- * N(0, initializer_range) for matrices and embeddings, 1 for norms. */
+ * N(0, initializer_range) for matrices and embeddings, 1 for norm weights, 0
+ * for biases (LayerNorm biases included). */
 int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err *err);
 /* Reads DIR/config.json and DIR/model.safetensors (HF names; F32 or BF16). */
 int llama_load(llama_model *m, const char *dir, lethe_err *err);
+/* A new model directory from a config.json of any supported family:
+ * llama_init's weights (seed), the pad_token_id row of the embedding zeroed
+ * as HF does, written by llama_save. */
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err);
 /* Writes DIR/config.json and DIR/model.safetensors (F32), creating DIR. */
 int llama_save(const llama_model *m, const char *dir, lethe_err *err);
 void llama_free(llama_model *m);
@@ -212,7 +245,8 @@ int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
 const char *llama_compute_name(int mode); /* "f32" or "bf16" */
 
 /* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
- * valid until llama_backward returns. Token ids must be < V (checked). */
+ * valid until llama_backward returns. Token ids must be < V (checked). With
+ * a sliding_window W (mistral), query t sees keys t − W < j <= t. */
 int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
                   lethe_err *err);
 /* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]

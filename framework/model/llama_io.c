@@ -1,5 +1,5 @@
-/* llama_io — HF tensor names for the parameter buffers; model directory
- * load/save (config.json + model.safetensors). */
+/* llama_io — HF tensor names for the parameter buffers (every family's:
+ * notes §4), model directory load/save (config.json + model.safetensors). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +27,42 @@ int llama_named_tensors(const llama_model *m, const llama_params *which, llama_t
     }                                                               \
     n++;                                                            \
   } while (0)
+  int phi = llama_config_is_phi(c), HD = c->head_dim;
+  const char *o = phi ? "dense" : "o_proj", *up = phi ? "fc1" : "up_proj";
+  const char *down = phi ? "fc2" : "down_proj";
   ADD(which->embed, 2, V, C, "model.embed_tokens.weight");
   for (int l = 0; l < c->num_hidden_layers; l++) {
     ADD(which->attn_norm + l * C, 1, C, 0, "model.layers.%d.input_layernorm.weight", l);
+    if (which->attn_norm_bias)
+      ADD(which->attn_norm_bias + l * C, 1, C, 0, "model.layers.%d.input_layernorm.bias", l);
     ADD(which->wq + l * QD * C, 2, QD, C, "model.layers.%d.self_attn.q_proj.weight", l);
     ADD(which->wk + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.k_proj.weight", l);
     ADD(which->wv + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.v_proj.weight", l);
-    ADD(which->wo + l * C * QD, 2, C, QD, "model.layers.%d.self_attn.o_proj.weight", l);
-    ADD(which->mlp_norm + l * C, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
-    ADD(which->w_gate + l * F * C, 2, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
-    ADD(which->w_up + l * F * C, 2, F, C, "model.layers.%d.mlp.up_proj.weight", l);
-    ADD(which->w_down + l * C * F, 2, C, F, "model.layers.%d.mlp.down_proj.weight", l);
+    if (which->bq) {
+      ADD(which->bq + l * QD, 1, QD, 0, "model.layers.%d.self_attn.q_proj.bias", l);
+      ADD(which->bk + l * KVD, 1, KVD, 0, "model.layers.%d.self_attn.k_proj.bias", l);
+      ADD(which->bv + l * KVD, 1, KVD, 0, "model.layers.%d.self_attn.v_proj.bias", l);
+    }
+    if (which->q_norm) {
+      ADD(which->q_norm + l * HD, 1, HD, 0, "model.layers.%d.self_attn.q_norm.weight", l);
+      ADD(which->k_norm + l * HD, 1, HD, 0, "model.layers.%d.self_attn.k_norm.weight", l);
+    }
+    ADD(which->wo + l * C * QD, 2, C, QD, "model.layers.%d.self_attn.%s.weight", l, o);
+    if (which->bo) ADD(which->bo + l * C, 1, C, 0, "model.layers.%d.self_attn.%s.bias", l, o);
+    if (which->mlp_norm)
+      ADD(which->mlp_norm + l * C, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+    if (which->w_gate)
+      ADD(which->w_gate + l * F * C, 2, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
+    if (which->b_gate) ADD(which->b_gate + l * F, 1, F, 0, "model.layers.%d.mlp.gate_proj.bias", l);
+    ADD(which->w_up + l * F * C, 2, F, C, "model.layers.%d.mlp.%s.weight", l, up);
+    if (which->b_up) ADD(which->b_up + l * F, 1, F, 0, "model.layers.%d.mlp.%s.bias", l, up);
+    ADD(which->w_down + l * C * F, 2, C, F, "model.layers.%d.mlp.%s.weight", l, down);
+    if (which->b_down) ADD(which->b_down + l * C, 1, C, 0, "model.layers.%d.mlp.%s.bias", l, down);
   }
-  ADD(which->final_norm, 1, C, 0, "model.norm.weight");
+  ADD(which->final_norm, 1, C, 0, phi ? "model.final_layernorm.weight" : "model.norm.weight");
+  if (which->final_norm_bias) ADD(which->final_norm_bias, 1, C, 0, "model.final_layernorm.bias");
   if (!c->tie_word_embeddings) ADD(which->lm_head, 2, V, C, "lm_head.weight");
+  if (which->lm_head_bias) ADD(which->lm_head_bias, 1, V, 0, "lm_head.bias");
 #undef ADD
   return n;
 }
@@ -132,5 +154,18 @@ int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
   if (rc == 0) rc = llama_config_write(&m->cfg, cfg_path, err);
   free(st_path);
   free(cfg_path);
+  return rc;
+}
+
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err) {
+  llama_config cfg;
+  llama_model m;
+  if (llama_config_read(&cfg, config_path, err) != 0 || llama_init(&m, &cfg, seed, err) != 0)
+    return -1;
+  if (cfg.pad_token_id >= 0) /* HF zeroes the padding_idx row of the embedding */
+    memset(m.params.embed + (size_t)cfg.pad_token_id * cfg.hidden_size, 0,
+           sizeof(float) * (size_t)cfg.hidden_size);
+  int rc = llama_save(&m, dir, err);
+  llama_free(&m);
   return rc;
 }

@@ -20,21 +20,15 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
-/* 1 for matrices and embeddings (decayed), 0 for the RMSNorm weights
- * unless decay_norms. */
+/* 1 for matrices and embeddings (decayed), 0 for norm weights and biases
+ * (HF's usual recipe) unless decay_norms. */
 static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
   uint8_t *mask = lethe_malloc(m->n_params);
   memset(mask, 1, m->n_params);
   if (decay_norms) return mask;
-  const llama_params *p = &m->params;
-  const struct {
-    const float *data;
-    llama_param_role role;
-  } norms[] = {{p->attn_norm, LLAMA_PARAM_ATTN_NORM},
-               {p->mlp_norm, LLAMA_PARAM_MLP_NORM},
-               {p->final_norm, LLAMA_PARAM_FINAL_NORM}};
-  for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
-    memset(mask + (norms[i].data - m->params_memory), 0, m->param_sizes[norms[i].role]);
+  size_t at = 0; /* roles in storage order */
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; at += m->param_sizes[r], r++)
+    if (!llama_param_role_is_matrix(r)) memset(mask + at, 0, m->param_sizes[r]);
   return mask;
 }
 

@@ -1,6 +1,7 @@
 /* test_gradcheck — finite-difference checks of every layer's backward and of
  * the whole model. Each check compares analytic gradients with central
- * differences of a scalar loss L = Σ out·R (R random) and fails beyond
+ * differences (the other families' LayerNorm, GELU and partial rotary too)
+ * of a scalar loss L = Σ out·R (R random) and fails beyond
  * |fd − an| > rtol·max(|fd|, |an|) + atol. A control case feeds a gradient
  * that is 5% off and asserts the comparator rejects it, so the tolerance is
  * known to be able to fail. */
@@ -71,6 +72,83 @@ START_TEST(test_rmsnorm) {
   for (int i = 0; i < c; i++) dw[i] *= 1.05f;
   ck_assert_int_gt(fd_mismatches(norm_loss, &k, k.w, dw, c, c, 1e-2f, 1e-2, 1e-3, NULL), c / 2);
   free(k.x), free(k.w), free(k.r), free(k.out), free(k.rstd), free(dx), free(dw);
+}
+END_TEST
+
+/* ---- LayerNorm with bias (phi) ----------------------------------------- */
+typedef struct { float *x, *w, *b, *r, *out, *rstd; int n, c; } ln_ctx;
+static double ln_loss(void *p) {
+  ln_ctx *k = p;
+  layernorm_forward(k->out, k->rstd, k->x, k->w, k->b, k->n, k->c, 1e-5f);
+  double s = 0;
+  for (int i = 0; i < k->n * k->c; i++) s += (double)k->out[i] * k->r[i];
+  return s;
+}
+
+START_TEST(test_layernorm) {
+  lethe_rng_seed(&rng, 11);
+  int n = 5, c = 12;
+  ln_ctx k = {malloc(4 * n * c), malloc(4 * c), malloc(4 * c), malloc(4 * n * c),
+              malloc(4 * n * c), malloc(4 * n), n, c};
+  fill(k.x, n * c, 1.0f);
+  fill(k.w, c, 1.0f);
+  fill(k.b, c, 1.0f);
+  fill(k.r, n * c, 1.0f);
+  float *dx = calloc(n * c, 4), *dw = calloc(c, 4), *db = calloc(c, 4);
+  ln_loss(&k);
+  layernorm_backward(dx, dw, db, k.r, k.x, k.w, k.rstd, n, c);
+  ck_assert_int_eq(fd_mismatches(ln_loss, &k, k.x, dx, n * c, n * c, 1e-2f, 1e-2, 1e-3, "layernorm dx"), 0);
+  ck_assert_int_eq(fd_mismatches(ln_loss, &k, k.w, dw, c, c, 1e-2f, 1e-2, 1e-3, "layernorm dw"), 0);
+  ck_assert_int_eq(fd_mismatches(ln_loss, &k, k.b, db, c, c, 1e-2f, 1e-2, 1e-3, "layernorm db"), 0);
+  free(k.x), free(k.w), free(k.b), free(k.r), free(k.out), free(k.rstd), free(dx), free(dw), free(db);
+}
+END_TEST
+
+/* ---- GELU (tanh) and partial rotary ------------------------------------ */
+typedef struct { float *x, *r, *out; int n; } gelu_ctx;
+static double gelu_loss(void *p) {
+  gelu_ctx *k = p;
+  gelu_forward(k->out, k->x, k->n);
+  double s = 0;
+  for (int i = 0; i < k->n; i++) s += (double)k->out[i] * k->r[i];
+  return s;
+}
+
+START_TEST(test_gelu) {
+  lethe_rng_seed(&rng, 12);
+  int n = 40;
+  gelu_ctx k = {malloc(4 * n), malloc(4 * n), malloc(4 * n), n};
+  fill(k.x, n, 2.0f);
+  fill(k.r, n, 1.0f);
+  float *dx = malloc(4 * n);
+  gelu_backward(dx, k.r, k.x, n);
+  ck_assert_int_eq(fd_mismatches(gelu_loss, &k, k.x, dx, n, n, 1e-2f, 1e-2, 1e-3, "gelu dx"), 0);
+  free(k.x), free(k.r), free(k.out), free(dx);
+}
+END_TEST
+
+typedef struct { float *x, *tmp, *r, *cs, *sn; int n; } prope_ctx;
+static double prope_loss(void *p) {
+  prope_ctx *k = p;
+  memcpy(k->tmp, k->x, 4 * k->n);
+  rope_apply_partial(k->tmp, k->cs, k->sn, 2, 5, 3, 8, 4, NULL, 0); /* (2,5,3,8), 4 rotated */
+  double s = 0;
+  for (int i = 0; i < k->n; i++) s += (double)k->tmp[i] * k->r[i];
+  return s;
+}
+
+START_TEST(test_rope_partial) {
+  lethe_rng_seed(&rng, 13);
+  int n = 2 * 5 * 3 * 8;
+  prope_ctx k = {malloc(4 * n), malloc(4 * n), malloc(4 * n), malloc(4 * 5 * 2), malloc(4 * 5 * 2), n};
+  rope_tables(k.cs, k.sn, 5, 4, 10000.0);
+  fill(k.x, n, 1.0f);
+  fill(k.r, n, 1.0f);
+  float *dx = malloc(4 * n);
+  memcpy(dx, k.r, 4 * n);
+  rope_apply_partial(dx, k.cs, k.sn, 2, 5, 3, 8, 4, NULL, 1);
+  ck_assert_int_eq(fd_mismatches(prope_loss, &k, k.x, dx, n, n, 1e-2f, 1e-3, 1e-4, "rope partial dx"), 0);
+  free(k.x), free(k.tmp), free(k.r), free(k.cs), free(k.sn), free(dx);
 }
 END_TEST
 
@@ -280,6 +358,9 @@ int main(void) {
   TCase *tc = tcase_create("layers");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_rmsnorm);
+  tcase_add_test(tc, test_layernorm);
+  tcase_add_test(tc, test_gelu);
+  tcase_add_test(tc, test_rope_partial);
   tcase_add_test(tc, test_rope);
   tcase_add_test(tc, test_swiglu);
   tcase_add_test(tc, test_attention_softmax);

@@ -291,18 +291,22 @@ static inline int block_end(int i, int t, int block) {
 }
 
 void LETHE_ISA_NAME(attention_softmax_blocked)(float *scores, uint16_t *probs16, const int32_t *key_mask,
-                                    int b, int h, int t, int block) {
+                                    int b, int h, int t, int block, int window) {
   int64_t rows = (int64_t)b * h * t;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     int i = (int)(r % t), bi = (int)(r / ((int64_t)h * t)), end = block_end(i, t, block);
-    softmax_row(scores + r * t, key_mask ? key_mask + (int64_t)bi * t : NULL, i, end);
-    if (probs16) row_to_bf16(probs16 + r * t, scores + r * t, end);
+    int first = window > 0 && i >= window ? i - window + 1 : 0; /* keys before: outside */
+    float *row = scores + r * t;
+    const int32_t *km = key_mask ? key_mask + (int64_t)bi * t + first : NULL;
+    memset(row, 0, sizeof(float) * first);
+    softmax_row(row + first, km, i - first, end - first);
+    if (probs16) row_to_bf16(probs16 + r * t, row, end);
   }
 }
 
 void LETHE_ISA_NAME(attention_softmax)(float *scores, const int32_t *key_mask, int b, int h, int t) {
-  LETHE_ISA_NAME(attention_softmax_blocked)(scores, NULL, key_mask, b, h, t, t);
+  LETHE_ISA_NAME(attention_softmax_blocked)(scores, NULL, key_mask, b, h, t, t, 0);
 }
 
 static void softmax_backward_row(float *d, const float *p, int last, int end) {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `lethe init` for every family of tests/data: writes a directory that loads
+# back (lethe generate decodes from it), refuses a config it cannot honour
+# naming the field, and needs --config and --out.
+# usage: init_test.sh LETHE_BINARY TEST_DATA_DIR
+set -euo pipefail
+lethe=$1
+data=$2
+work=$(mktemp -d /tmp/lethe_init_XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() {
+  echo "FAIL: $1"
+  exit 1
+}
+for case in llama3-rope-bias llama-linear mistral-tiny qwen2-tiny qwen3-tiny phi-tiny; do
+  "$lethe" init --config "$data/$case/model/config.json" --out "$work/$case" --seed 7 > /dev/null
+  out=$("$lethe" generate --model "$work/$case" --ids "3 4 5" --max-new-tokens 4)
+  [ "$(wc -w <<< "$out")" -eq 4 ] || fail "$case: generated '$out'"
+  type=$(sed -n 's/.*"model_type": "\(.*\)".*/\1/p' "$data/$case/model/config.json")
+  grep -q "\"model_type\": \"$type\"" "$work/$case/config.json" || fail "$case: model_type"
+done
+sed 's/"model_type": "qwen2"/"model_type": "gemma2"/' "$data/qwen2-tiny/model/config.json" \
+  > "$work/bad.json"
+if "$lethe" init --config "$work/bad.json" --out "$work/bad" 2> "$work/err"; then
+  fail "an unknown model_type was accepted"
+fi
+grep -q 'model_type "gemma2" is not supported' "$work/err" || fail "message: $(cat "$work/err")"
+[ ! -e "$work/bad" ] || fail "a refused config wrote a directory"
+if "$lethe" init --out "$work/x" 2> /dev/null; then fail "init without --config"; fi
+echo "ok"
