@@ -33,6 +33,8 @@ static const dtype_info dtype_table[] = {
     [ST_F32] = {"F32", 4, 1},  [ST_BF16] = {"BF16", 2, 1}, [ST_F16] = {"F16", 2, 1},
     [ST_F64] = {"F64", 8, 1},  [ST_I64] = {"I64", 8, 0},   [ST_I32] = {"I32", 4, 0},
     [ST_I8] = {"I8", 1, 0},    [ST_U8] = {"U8", 1, 0},     [ST_BOOL] = {"BOOL", 1, 0},
+    [ST_I16] = {"I16", 2, 0},  [ST_U16] = {"U16", 2, 0},   [ST_U32] = {"U32", 4, 0},
+    [ST_U64] = {"U64", 8, 0},
 };
 #define N_DTYPES ((int)(sizeof dtype_table / sizeof dtype_table[0]))
 
@@ -104,7 +106,7 @@ static int parse_tensor(st_tensor *t, json_t *entry, uint64_t data_len, const ch
   if (dtype_from_name(json_string_value(dtype), &t->dtype) != 0)
     return lethe_errf(err, LETHE_E_FORMAT,
                       "%s: tensor '%s': unknown dtype '%s' (expected one of F32, BF16, F16, "
-                      "F64, I64, I32, I8, U8, BOOL)",
+                      "F64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL)",
                       path, t->name, json_string_value(dtype));
   if (parse_shape(t, json_object_get(entry, "shape"), path, err) != 0) return -1;
   uint64_t elem = dtype_table[t->dtype].size;

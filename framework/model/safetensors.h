@@ -23,7 +23,8 @@
 #define ST_MAX_HEADER_BYTES (100u << 20) /* as the reference implementation */
 
 typedef enum { ST_F32 = 0, ST_BF16 = 1, ST_F16 = 2, ST_F64 = 3, ST_I64 = 4, ST_I32 = 5,
-               ST_I8 = 6, ST_U8 = 7, ST_BOOL = 8 } st_dtype;
+               ST_I8 = 6, ST_U8 = 7, ST_BOOL = 8, ST_I16 = 9, ST_U16 = 10,
+               ST_U32 = 11, ST_U64 = 12 } st_dtype;
 
 typedef struct st_tensor {
   char *name;
