@@ -110,10 +110,12 @@ def write_safetensors(path, tensors):
             f.write(data)
 
 
-def split(tensors, max_size):
+def split(tensors, max_size, size_of=lambda t: len(t[3])):
+    """Greedy, in order: a tensor that would overflow the current shard starts
+    a new one; one larger than max_size is a shard of its own, placed when met."""
     shards, current, current_size = [], [], 0
     for t in tensors:
-        size = len(t[3])
+        size = size_of(t)
         if max_size and size > max_size:
             shards.append([t])
             continue
