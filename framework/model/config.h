@@ -37,6 +37,10 @@ typedef struct llama_config {
 int llama_config_read(llama_config *cfg, const char *path, lethe_err *err);
 /* Writes a config.json that transformers loads as LlamaForCausalLM. Atomic. */
 int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err);
+/* The same with `dtype` and `torch_dtype` set to the weights' PyTorch dtype
+ * ("float32", "bfloat16", "float16"); llama_config_write says "float32". */
+int llama_config_write_dtype(const llama_config *cfg, const char *path, const char *torch_dtype,
+                             lethe_err *err);
 /* Checks a config built in code (same rules as the reader). */
 int llama_config_validate(const llama_config *cfg, const char *where, lethe_err *err);
 void llama_config_defaults(llama_config *cfg);

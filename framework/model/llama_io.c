@@ -138,7 +138,7 @@ int llama_save_as(const llama_model *m, const char *dir, const llama_storage *ho
   int rc = n_shards < 0 ? -1 : st_set_write(dir, entries, n, shard_of, n_shards, meta, 1, err);
   if (rc == 0) {
     char *cfg_path = lethe_path_join(dir, "config.json");
-    rc = llama_config_write(&m->cfg, cfg_path, err);
+    rc = llama_config_write_dtype(&m->cfg, cfg_path, llama_storage_torch_dtype(entries, n), err);
     free(cfg_path);
   }
   free(shard_of);

@@ -58,3 +58,13 @@ int llama_storage_plan(const llama_storage *how, const llama_tensor_ref *refs, i
   }
   return same ? how->n_shards : st_split_shards(entries, n, how->max_shard_size, shard_of);
 }
+
+const char *llama_storage_torch_dtype(const st_entry *entries, int n) {
+  int count[3] = {0}; /* F32, BF16, F16 */
+  for (int i = 0; i < n; i++)
+    count[entries[i].dtype == ST_BF16 ? 1 : entries[i].dtype == ST_F16 ? 2 : 0]++;
+  int most = count[1] > count[0] ? 1 : 0;
+  if (count[2] > count[most]) most = 2;
+  static const char *const names[] = {"float32", "bfloat16", "float16"};
+  return names[most];
+}

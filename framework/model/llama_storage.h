@@ -45,5 +45,8 @@ void llama_storage_free(llama_storage *s);
  * written. */
 int llama_storage_plan(const llama_storage *how, const struct llama_tensor_ref *refs, int n,
                        struct st_entry *entries, int *shard_of, const char *dir, lethe_err *err);
+/* The PyTorch name of the dtype most of entries[n] are stored as
+ * ("float32", "bfloat16" or "float16"), for config.json's torch_dtype. */
+const char *llama_storage_torch_dtype(const struct st_entry *entries, int n);
 
 #endif

@@ -166,6 +166,8 @@ static void narrow_and_verify(int dtype) {
   llama_storage how = {.dtype = dtype, .max_shard_size = 40000};
   ck_assert_msg(llama_save_as(&m, out, &how, &err) == 0, "%s", err.msg);
   run(PYTHON " " WRITER " verify %s %s > /dev/null", out, ref);
+  run("grep -q '\"torch_dtype\": \"%s\"' %s/config.json", dtype == ST_BF16 ? "bfloat16" : "float16",
+      out);
   /* and lethe reads back exactly the rounded values, remembering the layout */
   llama_model back;
   ck_assert_msg(llama_load(&back, out, &err) == 0, "%s", err.msg);
