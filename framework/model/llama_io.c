@@ -133,9 +133,10 @@ int llama_save_as(const llama_model *m, const char *dir, const llama_storage *ho
   llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
   st_entry *entries = lethe_calloc((size_t)n + 1, sizeof *entries);
   int *shard_of = lethe_calloc((size_t)n + 1, sizeof *shard_of);
-  int n_shards = llama_storage_plan(how, refs, n, entries, shard_of, dir, err);
+  st_layout layout;
   static const char *const meta[] = {"format", "pt"};
-  int rc = n_shards < 0 ? -1 : st_set_write(dir, entries, n, shard_of, n_shards, meta, 1, err);
+  int rc = llama_storage_plan(how, refs, n, entries, shard_of, &layout, dir, err);
+  if (rc == 0) rc = st_set_write(dir, entries, n, &layout, meta, 1, err);
   if (rc == 0) {
     char *cfg_path = lethe_path_join(dir, "config.json");
     rc = llama_config_write_dtype(&m->cfg, cfg_path, llama_storage_torch_dtype(entries, n), err);

@@ -20,6 +20,7 @@ void llama_storage_remember(llama_storage *s, const st_set *set, const llama_ten
   s->n_tensors = n;
   s->n_shards = set->sharded ? set->n_files : 0;
   s->max_shard_size = set->sharded ? ST_DEFAULT_MAX_SHARD_SIZE : 0;
+  s->omit_total_parameters = set->sharded && !set->has_total_parameters;
   for (int i = 0; i < n; i++) {
     int file = 0;
     const st_tensor *t = st_set_find(set, refs[i].name, &file);
@@ -45,7 +46,8 @@ static int remembers(const llama_storage *how, const llama_tensor_ref *refs, int
 }
 
 int llama_storage_plan(const llama_storage *how, const llama_tensor_ref *refs, int n,
-                       st_entry *entries, int *shard_of, const char *dir, lethe_err *err) {
+                       st_entry *entries, int *shard_of, st_layout *layout, const char *dir,
+                       lethe_err *err) {
   if (writable_dtype((st_dtype)how->dtype) != how->dtype)
     return lethe_errf(err, LETHE_E_USAGE, "saving %s: dtype %s cannot be written (F32, BF16 or "
                       "F16)", dir, st_dtype_name((st_dtype)how->dtype));
@@ -56,7 +58,10 @@ int llama_storage_plan(const llama_storage *how, const llama_tensor_ref *refs, i
     entries[i].dtype = (st_dtype)(same ? how->tensors[i].dtype : how->dtype);
     shard_of[i] = same ? how->tensors[i].shard : 0;
   }
-  return same ? how->n_shards : st_split_shards(entries, n, how->max_shard_size, shard_of);
+  layout->shard_of = shard_of;
+  layout->n_shards = same ? how->n_shards : st_split_shards(entries, n, how->max_shard_size, shard_of);
+  layout->omit_total_parameters = same && how->omit_total_parameters;
+  return 0;
 }
 
 const char *llama_storage_torch_dtype(const st_entry *entries, int n) {

@@ -23,6 +23,7 @@ typedef struct llama_storage {
   int dtype;               /* st_dtype of every tensor when none is remembered (ST_F32 = 0) */
   uint64_t max_shard_size; /* bytes per shard when splitting afresh; 0 = one file */
   int n_shards;            /* of the remembered layout: 0 = model.safetensors */
+  int omit_total_parameters; /* the remembered index had no metadata.total_parameters */
   int n_tensors;
   llama_stored_tensor *tensors; /* owned: the loaded tensors, in llama_named_tensors order */
 } llama_storage;
@@ -37,14 +38,16 @@ struct llama_tensor_ref;
 void llama_storage_remember(llama_storage *s, const struct st_set *set,
                             const struct llama_tensor_ref *refs, int n);
 void llama_storage_free(llama_storage *s);
-/* Fills entries[n] (borrowing refs' names and data) and shard_of[n] for
- * st_set_write and returns the shard count (0 = one file): the remembered
- * dtype and shard of each tensor when `how` remembers exactly refs' names in
- * order, otherwise every tensor as how->dtype split by how->max_shard_size
+struct st_layout;
+/* Fills entries[n] (borrowing refs' names and data), shard_of[n] and
+ * layout (pointing at shard_of) for st_set_write: the remembered dtype and
+ * shard of each tensor when `how` remembers exactly refs' names in order,
+ * otherwise every tensor as how->dtype split by how->max_shard_size
  * (st_split_shards). -1 with err (naming dir) for a dtype that cannot be
  * written. */
 int llama_storage_plan(const llama_storage *how, const struct llama_tensor_ref *refs, int n,
-                       struct st_entry *entries, int *shard_of, const char *dir, lethe_err *err);
+                       struct st_entry *entries, int *shard_of, struct st_layout *layout,
+                       const char *dir, lethe_err *err);
 /* The PyTorch name of the dtype most of entries[n] are stored as
  * ("float32", "bfloat16" or "float16"), for config.json's torch_dtype. */
 const char *llama_storage_torch_dtype(const struct st_entry *entries, int n);

@@ -124,6 +124,8 @@ static int open_index(st_set *s, const char *dir, const char *path, lethe_err *e
     goto done;
   }
   if (read_total_size(root, path, &total, &given, err) != 0) goto done;
+  s->has_total_parameters = json_object_get(json_object_get(root, "metadata"),
+                                            "total_parameters") != NULL;
   if (!(names = shard_names(map, path, &n, err))) goto done;
   s->files = lethe_calloc((size_t)n, sizeof *s->files);
   for (; s->n_files < n; s->n_files++) {
@@ -241,20 +243,21 @@ static char *shard_path(const char *dir, int shard, int n_shards) {
 
 /* The index as transformers writes it: sorted keys, 2-space indent, a final
  * newline. */
-static int write_index(const char *dir, const st_entry *entries, int n, const int *shard_of,
-                       int n_shards, lethe_err *err) {
+static int write_index(const char *dir, const st_entry *entries, int n, const st_layout *layout,
+                       lethe_err *err) {
   json_t *map = json_object();
   uint64_t total_size = 0, total_parameters = 0;
   for (int i = 0; i < n; i++) {
-    char *path = shard_path(dir, shard_of[i], n_shards);
+    char *path = shard_path(dir, layout->shard_of[i], layout->n_shards);
     json_object_set_new(map, entries[i].name, json_string(base_name(path)));
     free(path);
     total_size += entry_bytes(&entries[i]);
     total_parameters += entry_bytes(&entries[i]) / st_dtype_size(entries[i].dtype);
   }
-  json_t *root = json_pack("{s:{s:I,s:I},s:o}", "metadata", "total_parameters",
-                           (json_int_t)total_parameters, "total_size", (json_int_t)total_size,
-                           "weight_map", map);
+  json_t *meta = json_pack("{s:I}", "total_size", (json_int_t)total_size);
+  if (!layout->omit_total_parameters)
+    json_object_set_new(meta, "total_parameters", json_integer((json_int_t)total_parameters));
+  json_t *root = json_pack("{s:o,s:o}", "metadata", meta, "weight_map", map);
   char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
   json_decref(root);
   size_t len = strlen(text);
@@ -293,9 +296,10 @@ static int remove_stale(const char *dir, int n_shards, lethe_err *err) {
   return rc;
 }
 
-int st_set_write(const char *dir, const st_entry *entries, int n, const int *shard_of,
-                 int n_shards, const char *const *meta_kv, int n_meta, lethe_err *err) {
-  int rc = 0;
+int st_set_write(const char *dir, const st_entry *entries, int n, const st_layout *layout,
+                 const char *const *meta_kv, int n_meta, lethe_err *err) {
+  int rc = 0, n_shards = layout->n_shards;
+  const int *shard_of = layout->shard_of;
   for (int i = 0; i < n && n_shards; i++)
     if (shard_of[i] < 0 || shard_of[i] >= n_shards)
       return lethe_errf(err, LETHE_E_USAGE, "%s: tensor '%s': shard %d is not in 0..%d", dir,
@@ -315,7 +319,7 @@ int st_set_write(const char *dir, const st_entry *entries, int n, const int *sha
     free(path);
   }
   free(subset);
-  if (rc == 0 && n_shards) rc = write_index(dir, entries, n, shard_of, n_shards, err);
+  if (rc == 0 && n_shards) rc = write_index(dir, entries, n, layout, err);
   if (rc == 0) rc = remove_stale(dir, n_shards, err);
   return rc;
 }

@@ -26,6 +26,7 @@ typedef struct st_set {
   int n_files;       /* 1 for model.safetensors; shards sorted by file name */
   st_file *files;    /* owned, each open until st_set_close */
   uint64_t data_bytes; /* bytes of tensor data in all files */
+  int has_total_parameters; /* the index's metadata has total_parameters */
 } st_set;
 
 /* Opens DIR's weights: model.safetensors, or the index and its shards (a
@@ -45,14 +46,20 @@ int st_set_load_f32(const st_set *s, const char *name, int ndim, const int64_t *
  * (numbered when it is met). Fills shard_of[n] and returns the number of
  * shards, or 0 when everything fits in one file (or max_shard_size is 0). */
 int st_split_shards(const st_entry *entries, int n, uint64_t max_shard_size, int *shard_of);
-/* Writes entries to DIR: n_shards == 0 → model.safetensors; otherwise
- * shard_of[i] (0..n_shards-1) picks each entry's file
- * model-%05d-of-%05d.safetensors and the index (metadata total_size and
- * total_parameters, weight_map sorted, 2-space indent, as transformers) is
- * written last. Every file is atomic; afterwards the files of the other
+/* Where st_set_write puts each entry. */
+typedef struct st_layout {
+  int n_shards;          /* 0 = one model.safetensors */
+  const int *shard_of;   /* per entry, 0..n_shards-1 (unused when n_shards is 0) */
+  int omit_total_parameters; /* index metadata with total_size only (transformers
+                                before mid-2025); 0 = both, as transformers now */
+} st_layout;
+/* Writes entries to DIR as layout says: model.safetensors, or one
+ * model-%05d-of-%05d.safetensors per shard and the index (metadata,
+ * weight_map sorted, 2-space indent, a final newline, as transformers
+ * writes it), last. Every file is atomic; afterwards the files of the other
  * layout (a stale model.safetensors, index or shard of another count) are
  * removed. meta_kv: safetensors metadata pairs for every file. */
-int st_set_write(const char *dir, const st_entry *entries, int n, const int *shard_of,
-                 int n_shards, const char *const *meta_kv, int n_meta, lethe_err *err);
+int st_set_write(const char *dir, const st_entry *entries, int n, const st_layout *layout,
+                 const char *const *meta_kv, int n_meta, lethe_err *err);
 
 #endif

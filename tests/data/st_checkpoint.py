@@ -3,7 +3,7 @@
 json only, no numpy, no torch): written from the format description in
 docs/file-formats.md, not from lethe's C code.
 
-  st_checkpoint.py write DIR CONFIG DTYPE MAX_SHARD_SIZE SEED
+  st_checkpoint.py write DIR CONFIG DTYPE MAX_SHARD_SIZE SEED [old]
       A Llama checkpoint for CONFIG (config.json copied to DIR) with random
       weights stored as DTYPE (F32, BF16, F16), the way transformers'
       save_pretrained lays it out: tensors in module order, split greedily
@@ -12,7 +12,9 @@ docs/file-formats.md, not from lethe's C code.
       model-0000k-of-0000n.safetensors, model.safetensors.index.json with
       sorted keys and a 2-space indent; each file's header is compact JSON,
       {"format":"pt"} metadata first, tensors sorted by name, padded with
-      spaces to a multiple of 8 bytes.
+      spaces to a multiple of 8 bytes. The index's metadata has total_size and
+      total_parameters, or with `old` total_size only (transformers before
+      mid-2025).
   st_checkpoint.py verify DIR REFDIR
       Parses every weights file of DIR (lethe's output) with the checks of the
       reference reader, and requires each tensor to equal REFDIR's (an F32
@@ -129,7 +131,7 @@ def split(tensors, max_size, size_of=lambda t: len(t[3])):
     return shards
 
 
-def write(out_dir, config_path, dtype, max_size, seed):
+def write(out_dir, config_path, dtype, max_size, seed, old=False):
     cfg = json.load(open(config_path))
     os.makedirs(out_dir, exist_ok=True)
     shutil.copy(config_path, os.path.join(out_dir, 'config.json'))
@@ -142,6 +144,8 @@ def write(out_dir, config_path, dtype, max_size, seed):
         return
     index = {'metadata': {'total_parameters': sum(numel(t[2]) for t in tensors),
                           'total_size': sum(len(t[3]) for t in tensors)}, 'weight_map': {}}
+    if old:
+        del index['metadata']['total_parameters']
     for k, shard in enumerate(shards):
         name = f'model-{k + 1:05d}-of-{len(shards):05d}.safetensors'
         write_safetensors(os.path.join(out_dir, name), shard)
@@ -202,7 +206,8 @@ def verify(out_dir, ref_dir):
 
 if __name__ == '__main__':
     if sys.argv[1] == 'write':
-        write(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+        write(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]),
+              sys.argv[7:] == ['old'])
     elif sys.argv[1] == 'verify':
         verify(sys.argv[2], sys.argv[3])
     else:

@@ -43,10 +43,10 @@ static void write_back(const st_entry *entries, int n) {
   char *out = fuzz_path("out");
   mkdir(out, 0700);
   int *shard_of = calloc((size_t)n + 1, sizeof *shard_of);
-  int n_shards = st_split_shards(entries, n, 64, shard_of);
+  st_layout layout = {st_split_shards(entries, n, 64, shard_of), shard_of, n % 2};
   lethe_err err = {0};
   static const char *const meta[] = {"format", "pt"};
-  FUZZ_CHECK(st_set_write(out, entries, n, shard_of, n_shards, meta, 1, &err) == 0,
+  FUZZ_CHECK(st_set_write(out, entries, n, &layout, meta, 1, &err) == 0,
              "what was read can be written");
   st_set again;
   FUZZ_CHECK(st_set_open(&again, out, &err) == 0, "what was written opens");
