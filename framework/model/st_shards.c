@@ -169,8 +169,8 @@ int st_set_open(st_set *s, const char *dir, lethe_err *err) {
   if (has_single && has_index)
     rc = lethe_errf(err, LETHE_E_FORMAT, "%s holds both %s and %s: remove the stale one", dir,
                     ST_SINGLE_NAME, ST_INDEX_NAME);
-  else if (has_index)
-    s->sharded = 1, rc = open_index(s, dir, index, err);
+  else if ((s->sharded = has_index))
+    rc = open_index(s, dir, index, err);
   else
     rc = open_single(s, single, err); /* its error says the file is missing */
   if (rc != 0) st_set_close(s);
