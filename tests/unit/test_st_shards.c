@@ -91,6 +91,26 @@ START_TEST(test_narrowing_rounds_to_nearest_even) {
 }
 END_TEST
 
+/* ---- splitting into shards --------------------------------------------------- */
+
+START_TEST(test_split_as_transformers) {
+  static const float data[8] = {0};
+  /* F32 tensors of 12, 32, 12, 16 bytes with a 24-byte limit: the 32-byte one
+   * is a shard of its own, numbered when met; the last overflows shard 0 */
+  st_entry e[] = {{"a", 1, {3}, data, ST_F32}, {"big", 1, {8}, data, ST_F32},
+                  {"c", 1, {3}, data, ST_F32}, {"d", 1, {4}, data, ST_F32}};
+  int shard_of[4];
+  ck_assert_int_eq(st_split_shards(e, 4, 24, shard_of), 3);
+  ck_assert(shard_of[0] == 0 && shard_of[1] == 1 && shard_of[2] == 0 && shard_of[3] == 2);
+  ck_assert_int_eq(st_split_shards(e, 4, 72, shard_of), 0); /* all fit: one file */
+  ck_assert(shard_of[0] == 0 && shard_of[3] == 0);
+  ck_assert_int_eq(st_split_shards(e, 4, 0, shard_of), 0); /* no limit */
+  e[1].dtype = ST_BF16;                                    /* 16 bytes now */
+  ck_assert_int_eq(st_split_shards(e, 4, 28, shard_of), 2); /* 12+16 | 12+16: exactly full */
+  ck_assert(shard_of[0] == 0 && shard_of[1] == 0 && shard_of[2] == 1 && shard_of[3] == 1);
+}
+END_TEST
+
 /* ---- round trips through lethe --------------------------------------------- */
 
 /* Compares two files byte for byte. */
@@ -434,6 +454,7 @@ static Suite *shards_suite(void) {
   TCase *conv = tcase_create("conversions");
   tcase_add_test(conv, test_every_16_bit_pattern_survives_f32);
   tcase_add_test(conv, test_narrowing_rounds_to_nearest_even);
+  tcase_add_test(conv, test_split_as_transformers);
   suite_add_tcase(s, conv);
   TCase *trip = tcase_create("round_trip");
   tcase_add_test(trip, test_bf16_sharded_round_trip);
