@@ -5,7 +5,8 @@ docs/file-formats.md, not from lethe's C code.
 
   st_checkpoint.py write DIR CONFIG DTYPE MAX_SHARD_SIZE SEED [old]
       A Llama checkpoint for CONFIG (config.json copied to DIR) with random
-      weights stored as DTYPE (F32, BF16, F16), the way transformers'
+      weights stored as DTYPE (F32, BF16, F16, or MIXED: norms F32 and
+      matrices BF16, as some fine-tuning tools keep them), the way transformers'
       save_pretrained lays it out: tensors in module order, split greedily
       into shards of at most MAX_SHARD_SIZE bytes (0: one file; a tensor
       larger than the limit gets a shard of its own), shard files
@@ -136,8 +137,10 @@ def write(out_dir, config_path, dtype, max_size, seed, old=False):
     os.makedirs(out_dir, exist_ok=True)
     shutil.copy(config_path, os.path.join(out_dir, 'config.json'))
     rng = random.Random(seed)
-    tensors = [(name, dtype, shape, encode(dtype, random_values(rng, numel(shape), dtype)))
-               for name, shape in llama_tensors(cfg)]
+    tensors = []
+    for name, shape in llama_tensors(cfg):
+        dt = dtype if dtype != 'MIXED' else 'F32' if len(shape) == 1 else 'BF16'
+        tensors.append((name, dt, shape, encode(dt, random_values(rng, numel(shape), dt))))
     shards = split(tensors, max_size)
     if len(shards) == 1:
         write_safetensors(os.path.join(out_dir, 'model.safetensors'), tensors)

@@ -172,6 +172,11 @@ END_TEST
 START_TEST(test_f32_sharded_round_trip) { round_trip(TINY_CONFIG, "F32", 100000, 1, ""); }
 END_TEST
 
+/* F32 norms among BF16 matrices: each tensor keeps its dtype, F32 first in
+ * each file (the reference writer's order by element size) */
+START_TEST(test_mixed_dtypes_round_trip) { round_trip(TINY_CONFIG, "MIXED", 30000, 1, ""); }
+END_TEST
+
 /* an index without total_parameters (transformers before mid-2025) stays so */
 START_TEST(test_old_index_round_trip) { round_trip(TIED_CONFIG, "BF16", 20000, 1, "old"); }
 END_TEST
@@ -462,6 +467,7 @@ static Suite *shards_suite(void) {
   tcase_add_test(trip, test_bf16_single_file_round_trip);
   tcase_add_test(trip, test_f32_sharded_round_trip);
   tcase_add_test(trip, test_old_index_round_trip);
+  tcase_add_test(trip, test_mixed_dtypes_round_trip);
   tcase_add_test(trip, test_lethe_bf16_output_is_readable);
   tcase_add_test(trip, test_lethe_f16_output_is_readable);
   tcase_add_test(trip, test_save_removes_the_other_layout);
