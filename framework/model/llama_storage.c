@@ -59,7 +59,8 @@ int llama_storage_plan(const llama_storage *how, const llama_tensor_ref *refs, i
     shard_of[i] = same ? how->tensors[i].shard : 0;
   }
   layout->shard_of = shard_of;
-  layout->n_shards = same ? how->n_shards : st_split_shards(entries, n, how->max_shard_size, shard_of);
+  layout->n_shards =
+      same ? how->n_shards : st_split_shards(entries, n, how->max_shard_size, shard_of);
   layout->omit_total_parameters = same && how->omit_total_parameters;
   return 0;
 }

@@ -66,7 +66,8 @@ static int read_total_size(json_t *root, const char *path, uint64_t *total, int 
   json_t *size = json_object_get(meta, "total_size");
   if (!size || json_is_null(size)) return 0;
   double v = json_number_value(size);
-  if (!json_is_number(size) || v < 0 || v > 1.8e19 || (json_is_real(size) && v != (double)(uint64_t)v))
+  int integral = json_is_integer(size) || (v >= 0 && v <= 1.8e19 && v == (double)(uint64_t)v);
+  if (!json_is_number(size) || v < 0 || !integral)
     return lethe_errf(err, LETHE_E_FORMAT,
                       "%s: metadata.total_size must be a non-negative integer", path);
   *total = json_is_integer(size) ? (uint64_t)json_integer_value(size) : (uint64_t)v;

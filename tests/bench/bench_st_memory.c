@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "model/llama.h"
+#include "model/safetensors.h"
 
 /* A field of /proc/self/status in MiB (VmRSS, VmHWM), -1 if unknown. */
 static double status_mib(const char *field) {
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
   }
   double t_save = lethe_now() - t0, save_peak = status_mib("VmHWM");
   printf("parameters %zu (float32 %.0f MiB), stored as %s in %d shard(s)\n", m.n_params,
-         m.n_params * 4.0 / (1 << 20), m.storage.dtype == 1 ? "BF16" : m.storage.dtype == 2 ? "F16" : "F32",
+         m.n_params * 4.0 / (1 << 20), st_dtype_name((st_dtype)m.storage.dtype),
          m.storage.n_shards);
   printf("rss before load %.0f MiB; peak during load %.0f MiB (%.1f s); peak during save %.0f "
          "MiB (%.1f s)\n", before, load_peak, t_load, save_peak, t_save);

@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (a_len > size - index_len) a_len = size - index_len;
   char *paths[3] = {fuzz_write("model.safetensors.index.json", data, index_len),
                     fuzz_write("a.safetensors", data + index_len, a_len),
-                    fuzz_write("b.safetensors", data + index_len + a_len, size - index_len - a_len)};
+                    fuzz_write("b.safetensors", data + index_len + a_len,
+                               size - index_len - a_len)};
   char *dir = fuzz_path(".");
   st_set s;
   lethe_err err = {0};

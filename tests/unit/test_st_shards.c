@@ -320,6 +320,13 @@ END_TEST
 START_TEST(test_index_total_size_not_integer) {
   expect_refused("{\"metadata\": {\"total_size\": \"16\"}, \"weight_map\": {" MAP_OK "}}",
                  "index.json: metadata.total_size", "non-negative integer");
+  expect_refused("{\"metadata\": {\"total_size\": 16.5}, \"weight_map\": {" MAP_OK "}}",
+                 "index.json: metadata.total_size", "non-negative integer");
+  expect_refused("{\"metadata\": {\"total_size\": -16.0}, \"weight_map\": {" MAP_OK "}}",
+                 "index.json: metadata.total_size", "non-negative integer");
+  /* 17.0 is an integer written as a real (accepted), but not the sum */
+  expect_refused("{\"metadata\": {\"total_size\": 17.0}, \"weight_map\": {" MAP_OK "}}",
+                 "metadata.total_size is 17", "hold 16 bytes");
 }
 END_TEST
 
@@ -389,7 +396,8 @@ START_TEST(test_index_shard_missing_or_broken) {
   write_shards();
   char *path = lethe_path_join(dir, "c.safetensors");
   lethe_err err = {0};
-  ck_assert(lethe_write_file_atomic(path, "\x14\0\0\0\0\0\0\0{\"t\":{\"dtype\":\"Q7\"}}", 28, &err) == 0);
+  static const char bad[] = "\x14\0\0\0\0\0\0\0{\"t\":{\"dtype\":\"Q7\"}}";
+  ck_assert(lethe_write_file_atomic(path, bad, sizeof bad - 1, &err) == 0);
   free(path);
   static const char index[] = "{\"weight_map\": {\"t\": \"c.safetensors\"}}";
   path = lethe_path_join(dir, ST_INDEX_NAME);
