@@ -211,6 +211,11 @@ static void write_token_id(FILE *fp, const char *key, int id) {
 }
 
 int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err) {
+  return llama_config_write_dtype(cfg, path, "float32", err);
+}
+
+int llama_config_write_dtype(const llama_config *cfg, const char *path, const char *torch_dtype,
+                             lethe_err *err) {
   if (llama_config_validate(cfg, path, err) != 0) return -1;
   char theta[64], init[64];
   cj_format_real(theta, sizeof theta, cfg->rope_theta);
@@ -222,7 +227,7 @@ int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err
   arch_write(cfg, fp, theta);
   fprintf(fp, "  \"attention_dropout\": 0.0,\n");
   write_token_id(fp, "bos_token_id", cfg->bos_token_id);
-  fprintf(fp, "  \"dtype\": \"float32\",\n");
+  fprintf(fp, "  \"dtype\": \"%s\",\n", torch_dtype);
   write_token_id(fp, "eos_token_id", cfg->eos_token_id);
   fprintf(fp, "  \"hidden_size\": %d,\n  \"initializer_range\": %s,\n", cfg->hidden_size, init);
   fprintf(fp, "  \"intermediate_size\": %d,\n", cfg->intermediate_size);
@@ -233,7 +238,7 @@ int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err
   write_token_id(fp, "pad_token_id", cfg->pad_token_id);
   fprintf(fp, "  \"rope_theta\": %s,\n", theta);
   fprintf(fp, "  \"tie_word_embeddings\": %s,\n", cfg->tie_word_embeddings ? "true" : "false");
-  fprintf(fp, "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n");
+  fprintf(fp, "  \"torch_dtype\": \"%s\",\n  \"use_cache\": true,\n", torch_dtype);
   fprintf(fp, "  \"vocab_size\": %d\n}\n", cfg->vocab_size);
   return lethe_atomic_commit(&af, err);
 }

@@ -68,6 +68,10 @@ int llama_config_read(llama_config *cfg, const char *path, lethe_err *err);
 /* Writes a config.json that transformers loads as the same family (its
  * model_type, architectures and keys). Atomic. */
 int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err);
+/* The same with `dtype` and `torch_dtype` set to the weights' PyTorch dtype
+ * ("float32", "bfloat16", "float16"); llama_config_write says "float32". */
+int llama_config_write_dtype(const llama_config *cfg, const char *path, const char *torch_dtype,
+                             lethe_err *err);
 /* Checks a config built in code (same rules as the reader). */
 int llama_config_validate(const llama_config *cfg, const char *where, lethe_err *err);
 /* Defaults of a llama config (family llama, default rope, no biases). */

@@ -106,6 +106,7 @@ void llama_free(llama_model *m) {
   free(m->rope_sin);
   free(m->params_bf16);
   free(m->acts_bf16_memory);
+  llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
 }
 

@@ -27,6 +27,7 @@
 
 #include "core/core.h"
 #include "model/config.h"
+#include "model/llama_storage.h"
 
 /* Parameter tensors, pointers into one buffer, in this order. Per-layer
  * tensors are stacked over layers: e.g. wq is (L, NH*HD, C). Linear weights
@@ -176,6 +177,7 @@ typedef struct llama_model {
   uint16_t *params_bf16;    /* bf16 compute: weights rounded at each llama_forward */
   uint16_t *acts_bf16_memory;
   llama_acts_bf16 acts_bf16;
+  llama_storage storage;    /* how llama_save writes the weights (llama_storage.h) */
 } llama_model;
 
 /* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */
@@ -190,14 +192,22 @@ int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
  * N(0, initializer_range) for matrices and embeddings, 1 for norm weights, 0
  * for biases (LayerNorm biases included). */
 int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err *err);
-/* Reads DIR/config.json and DIR/model.safetensors (HF names; F32 or BF16). */
+/* Reads DIR/config.json and DIR's weights: model.safetensors or
+ * model.safetensors.index.json + shards (HF names; F32, BF16, F16, F64),
+ * remembering their layout in m->storage. */
 int llama_load(llama_model *m, const char *dir, lethe_err *err);
 /* A new model directory from a config.json of any supported family:
  * llama_init's weights (seed), the pad_token_id row of the embedding zeroed
  * as HF does, written by llama_save. */
 int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err);
-/* Writes DIR/config.json and DIR/model.safetensors (F32), creating DIR. */
+/* Writes DIR/config.json and the weights as m->storage says (F32 in one
+ * model.safetensors for a model lethe created), creating DIR. */
 int llama_save(const llama_model *m, const char *dir, lethe_err *err);
+/* llama_save with the layout `how` instead of m->storage (llama_storage.h):
+ * e.g. {.dtype = ST_BF16, .max_shard_size = 5000000000} for a bf16
+ * checkpoint split as transformers splits it. */
+int llama_save_as(const llama_model *m, const char *dir, const llama_storage *how,
+                  lethe_err *err);
 void llama_free(llama_model *m);
 
 /* HF name of parameter tensor i (0..LLAMA_N_PARAM_TENSORS-1) in layer l

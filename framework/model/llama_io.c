@@ -1,5 +1,6 @@
 /* llama_io — HF tensor names for the parameter buffers (every family's:
- * notes §4), model directory load/save (config.json + model.safetensors). */
+ * notes §4); model directory load/save (config.json + the weights:
+ * st_shards.h, llama_storage.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "model/llama.h"
 #include "model/safetensors.h"
+#include "model/st_shards.h"
 
 int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
                         int cap) {
@@ -88,30 +90,33 @@ static int check_finite(const llama_tensor_ref *r, const char *path, lethe_err *
 int llama_load(llama_model *m, const char *dir, lethe_err *err) {
   memset(m, 0, sizeof *m);
   char *cfg_path = lethe_path_join(dir, "config.json");
-  char *st_path = lethe_path_join(dir, "model.safetensors");
   llama_config cfg;
-  st_file f = {0};
+  st_set set = {0};
   int rc = -1;
   if (llama_config_read(&cfg, cfg_path, err) != 0) goto done;
-  if (st_open(&f, st_path, err) != 0) goto done;
-  /* Every parameter needs at least 2 bytes (BF16/F16) of the file: a config
+  if (st_set_open(&set, dir, err) != 0) goto done;
+  /* Every parameter needs at least 2 bytes (BF16/F16) of the files: a config
    * asking for more is refused before anything is allocated from it. */
   uint64_t numel = llama_config_n_params(&cfg);
-  if (numel > f.data_len / 2) {
+  if (numel > set.data_bytes / 2) {
     lethe_errf(err, LETHE_E_FORMAT,
                "%s asks for %llu parameters, but %s holds only %llu bytes of tensor data",
-               cfg_path, (unsigned long long)numel, st_path, (unsigned long long)f.data_len);
+               cfg_path, (unsigned long long)numel, set.path, (unsigned long long)set.data_bytes);
     goto done;
   }
   if (llama_alloc(m, &cfg, err) != 0) goto done;
   int n;
   llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
-  for (int i = 0; i < n; i++)
-    if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0 ||
-        check_finite(&refs[i], st_path, err) != 0) {
+  for (int i = 0; i < n; i++) {
+    int file = 0;
+    st_set_find(&set, refs[i].name, &file);
+    if (st_set_load_f32(&set, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0 ||
+        check_finite(&refs[i], set.files[file].path, err) != 0) {
       free(refs);
       goto done;
     }
+  }
+  llama_storage_remember(&m->storage, &set, refs, n);
   free(refs);
   rc = 0;
 done:
@@ -119,9 +124,8 @@ done:
     lethe_err_prefix(err, "loading model %s", dir);
     llama_free(m);
   }
-  st_close(&f);
+  st_set_close(&set);
   free(cfg_path);
-  free(st_path);
   return rc;
 }
 
@@ -145,16 +149,30 @@ int llama_write_safetensors(const llama_model *m, const llama_params *which, con
   return rc;
 }
 
-int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
+int llama_save_as(const llama_model *m, const char *dir, const llama_storage *how,
+                  lethe_err *err) {
   if (lethe_mkdir_p(dir, err) != 0) return -1;
+  int n;
+  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
+  st_entry *entries = lethe_calloc((size_t)n + 1, sizeof *entries);
+  int *shard_of = lethe_calloc((size_t)n + 1, sizeof *shard_of);
+  st_layout layout;
   static const char *const meta[] = {"format", "pt"};
-  char *st_path = lethe_path_join(dir, "model.safetensors");
-  char *cfg_path = lethe_path_join(dir, "config.json");
-  int rc = llama_write_safetensors(m, &m->params, st_path, NULL, 0, meta, 1, err);
-  if (rc == 0) rc = llama_config_write(&m->cfg, cfg_path, err);
-  free(st_path);
-  free(cfg_path);
+  int rc = llama_storage_plan(how, refs, n, entries, shard_of, &layout, dir, err);
+  if (rc == 0) rc = st_set_write(dir, entries, n, &layout, meta, 1, err);
+  if (rc == 0) {
+    char *cfg_path = lethe_path_join(dir, "config.json");
+    rc = llama_config_write_dtype(&m->cfg, cfg_path, llama_storage_torch_dtype(entries, n), err);
+    free(cfg_path);
+  }
+  free(shard_of);
+  free(entries);
+  free(refs);
   return rc;
+}
+
+int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
+  return llama_save_as(m, dir, &m->storage, err);
 }
 
 int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err) {

@@ -1,4 +1,4 @@
-/* safetensors — reader and F32 writer for Hugging Face's safetensors format
+/* safetensors — reader and writer (F32, BF16, F16) for Hugging Face's safetensors format
  * (see safetensors.h).
  *
  * Layout of a file: an 8-byte little-endian header length N, N bytes of JSON
@@ -33,6 +33,8 @@ static const dtype_info dtype_table[] = {
     [ST_F32] = {"F32", 4, 1},  [ST_BF16] = {"BF16", 2, 1}, [ST_F16] = {"F16", 2, 1},
     [ST_F64] = {"F64", 8, 1},  [ST_I64] = {"I64", 8, 0},   [ST_I32] = {"I32", 4, 0},
     [ST_I8] = {"I8", 1, 0},    [ST_U8] = {"U8", 1, 0},     [ST_BOOL] = {"BOOL", 1, 0},
+    [ST_I16] = {"I16", 2, 0},  [ST_U16] = {"U16", 2, 0},   [ST_U32] = {"U32", 4, 0},
+    [ST_U64] = {"U64", 8, 0},
 };
 #define N_DTYPES ((int)(sizeof dtype_table / sizeof dtype_table[0]))
 
@@ -104,7 +106,7 @@ static int parse_tensor(st_tensor *t, json_t *entry, uint64_t data_len, const ch
   if (dtype_from_name(json_string_value(dtype), &t->dtype) != 0)
     return lethe_errf(err, LETHE_E_FORMAT,
                       "%s: tensor '%s': unknown dtype '%s' (expected one of F32, BF16, F16, "
-                      "F64, I64, I32, I8, U8, BOOL)",
+                      "F64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL)",
                       path, t->name, json_string_value(dtype));
   if (parse_shape(t, json_object_get(entry, "shape"), path, err) != 0) return -1;
   uint64_t elem = dtype_table[t->dtype].size;
@@ -295,14 +297,14 @@ const st_tensor *st_find(const st_file *f, const char *name) {
 
 /* ---- conversions to float32 ---------------------------------------------- */
 
-static float bf16_to_f32(uint16_t h) {
+float st_bf16_to_f32(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float out;
   memcpy(&out, &bits, sizeof out);
   return out;
 }
 
-static float f16_to_f32(uint16_t h) {
+float st_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h >> 15) << 31;
   uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
   if (exponent == 0) { /* zero or subnormal: mantissa * 2^-24, exact in float */
@@ -317,6 +319,83 @@ static float f16_to_f32(uint16_t h) {
   return out;
 }
 
+static uint32_t f32_bits(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+
+/* value >> shift rounded to nearest, ties to even (1 <= shift <= 31). */
+static uint32_t shift_round_even(uint32_t value, unsigned shift) {
+  uint32_t kept = value >> shift, rest = value & ((1u << shift) - 1), half = 1u << (shift - 1);
+  return kept + (rest > half || (rest == half && (kept & 1)));
+}
+
+uint16_t st_f32_to_bf16(float x) {
+  uint32_t bits = f32_bits(x);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) { /* NaN: keep the top payload, stay NaN */
+    uint16_t h = (uint16_t)(bits >> 16);
+    return (h & 0x7f) ? h : (uint16_t)(h | 0x40);
+  }
+  return (uint16_t)shift_round_even(bits, 16); /* a carry into the exponent is right, up to inf */
+}
+
+uint16_t st_f32_to_f16(float x) {
+  uint32_t bits = f32_bits(x), mag = bits & 0x7fffffffu;
+  uint16_t sign = (uint16_t)((bits >> 16) & 0x8000);
+  if (mag > 0x7f800000u) { /* NaN */
+    uint16_t payload = (uint16_t)((mag >> 13) & 0x3ff);
+    return sign | 0x7c00 | (payload ? payload : 0x200);
+  }
+  if (mag >= 0x477ff000u) return sign | 0x7c00; /* >= 65520 rounds to inf (and inf) */
+  unsigned exponent = mag >> 23;
+  if (exponent < 113) { /* below 2^-14: an f16 subnormal (or zero) in units of 2^-24 */
+    unsigned shift = 126 - exponent;
+    if (shift > 24) return sign; /* below 2^-25, or exactly it (ties to even = 0) */
+    return sign | (uint16_t)shift_round_even((mag & 0x7fffffu) | 0x800000u, shift);
+  }
+  /* normal: rebias the exponent, round 23 mantissa bits to 10 (a carry is right) */
+  return sign | (uint16_t)shift_round_even(mag - ((uint32_t)(127 - 15) << 23), 13);
+}
+
+unsigned st_dtype_size(st_dtype dt) {
+  if ((int)dt < 0 || (int)dt >= N_DTYPES) return 0;
+  return dtype_table[dt].size;
+}
+
+/* Converts n elements of a float dtype at src to float32. */
+static void convert_to_f32(st_dtype dtype, const uint8_t *src, float *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (dtype == ST_F64) {
+      double d;
+      memcpy(&d, src + 8 * i, sizeof d);
+      dst[i] = (float)d;
+      continue;
+    }
+    uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+    dst[i] = dtype == ST_BF16 ? st_bf16_to_f32(h) : st_f16_to_f32(h);
+  }
+}
+
+/* Bytes read or written per step when converting: memory never grows with
+ * a tensor's size beyond its float32 copy. */
+#define ST_CHUNK_BYTES (1u << 20)
+
+static int pread_exact(const st_file *f, const st_tensor *t, void *buf, size_t nbytes,
+                       uint64_t at, lethe_err *err) {
+  for (size_t got = 0; got < nbytes;) {
+    ssize_t r = pread(fileno(f->fp), (uint8_t *)buf + got, nbytes - got,
+                      (off_t)(f->data_offset + at + got));
+    if (r <= 0) {
+      int e = r < 0 ? errno : 0;
+      return lethe_errf(err, LETHE_E_IO, "%s: tensor '%s': %s", f->path, t->name,
+                        e ? strerror(e) : "the file ended early (it changed since it was opened)");
+    }
+    got += (size_t)r;
+  }
+  return 0;
+}
+
 int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_numel,
                 lethe_err *err) {
   if (!dtype_table[t->dtype].is_float)
@@ -326,42 +405,18 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_n
     return lethe_errf(err, LETHE_E_FORMAT,
                       "%s: tensor '%s': has %llu elements, the destination holds %llu", f->path,
                       t->name, (unsigned long long)t->numel, (unsigned long long)dst_numel);
-  size_t n = (size_t)t->numel, nbytes = (size_t)(t->end - t->begin);
-  /* F32 lands in dst directly; other dtypes go through a buffer of their size */
-  uint8_t *buf = t->dtype == ST_F32 ? (uint8_t *)dst : lethe_malloc(nbytes ? nbytes : 1);
-  for (size_t got = 0; got < nbytes;) {
-    ssize_t r = pread(fileno(f->fp), buf + got, nbytes - got, (off_t)(f->data_offset + t->begin + got));
-    if (r <= 0) {
-      int e = r < 0 ? errno : 0;
-      if (buf != (uint8_t *)dst) free(buf);
-      return lethe_errf(err, LETHE_E_IO, "%s: tensor '%s': %s", f->path, t->name,
-                        e ? strerror(e) : "the file ended early (it changed since it was opened)");
-    }
-    got += (size_t)r;
+  if (t->dtype == ST_F32) /* lands in dst directly */
+    return pread_exact(f, t, dst, (size_t)(t->end - t->begin), t->begin, err);
+  size_t elem = dtype_table[t->dtype].size, per_chunk = ST_CHUNK_BYTES / elem;
+  uint8_t *buf = lethe_malloc(ST_CHUNK_BYTES);
+  int rc = 0;
+  for (size_t done = 0; done < t->numel && rc == 0; done += per_chunk) {
+    size_t n = t->numel - done < per_chunk ? (size_t)t->numel - done : per_chunk;
+    rc = pread_exact(f, t, buf, n * elem, t->begin + done * elem, err);
+    if (rc == 0) convert_to_f32(t->dtype, buf, dst + done, n);
   }
-  const uint8_t *src = buf;
-  switch (t->dtype) {
-  case ST_F32:
-    break;
-  case ST_BF16:
-  case ST_F16:
-    for (size_t i = 0; i < n; i++) {
-      uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
-      dst[i] = t->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-    }
-    break;
-  case ST_F64:
-    for (size_t i = 0; i < n; i++) {
-      double d;
-      memcpy(&d, src + 8 * i, sizeof d);
-      dst[i] = (float)d;
-    }
-    break;
-  default: /* not reached: non-float dtypes were refused above */
-    break;
-  }
-  if (buf != (uint8_t *)dst) free(buf);
-  return 0;
+  free(buf);
+  return rc;
 }
 
 int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape, float *dst,
@@ -383,21 +438,28 @@ int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *sha
 
 /* ---- writing -------------------------------------------------------------- */
 
-static int cmp_entry_names(const void *a, const void *b) {
+/* The reference writer's order: larger elements first, then by name. */
+static int cmp_entries(const void *a, const void *b) {
   const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
+  unsigned sx = dtype_table[x->dtype].size, sy = dtype_table[y->dtype].size;
+  if (sx != sy) return sx > sy ? -1 : 1;
   return strcmp(x->name, y->name);
 }
 
-/* Checks entries, sorts them by name into order[] and fills nbytes[] in
- * that order. */
+/* Checks entries, sorts them into order[] (cmp_entries) and fills nbytes[]
+ * in that order. */
 static int plan_entries(const char *path, const st_entry *entries, int n, const st_entry **order,
                         uint64_t *nbytes, lethe_err *err) {
   for (int i = 0; i < n; i++) {
     if (!entries[i].name || !entries[i].name[0] || strcmp(entries[i].name, "__metadata__") == 0)
       return lethe_errf(err, LETHE_E_USAGE, "%s: entry %d has an invalid name", path, i);
+    st_dtype dt = entries[i].dtype;
+    if (dt != ST_F32 && dt != ST_BF16 && dt != ST_F16)
+      return lethe_errf(err, LETHE_E_USAGE, "%s: tensor '%s': cannot write dtype %s (F32, BF16 "
+                        "or F16)", path, entries[i].name, st_dtype_name(dt));
     order[i] = &entries[i];
   }
-  qsort(order, (size_t)n, sizeof *order, cmp_entry_names);
+  qsort(order, (size_t)n, sizeof *order, cmp_entries);
   for (int i = 0; i < n; i++) {
     const st_entry *e = order[i];
     if (i > 0 && strcmp(order[i - 1]->name, e->name) == 0)
@@ -416,7 +478,7 @@ static int plan_entries(const char *path, const st_entry *entries, int n, const 
     }
     if (numel && !e->data)
       return lethe_errf(err, LETHE_E_USAGE, "%s: tensor '%s': no data", path, e->name);
-    nbytes[i] = numel * 4;
+    nbytes[i] = numel * dtype_table[e->dtype].size;
   }
   return 0;
 }
@@ -440,7 +502,7 @@ static char *build_header(const st_entry *const *order, const uint64_t *nbytes, 
     for (int d = 0; d < order[i]->ndim; d++)
       json_array_append_new(shape, json_integer((json_int_t)order[i]->shape[d]));
     json_t *entry = json_object();
-    json_object_set_new(entry, "dtype", json_string("F32"));
+    json_object_set_new(entry, "dtype", json_string(dtype_table[order[i]->dtype].name));
     json_object_set_new(entry, "shape", shape);
     json_object_set_new(entry, "data_offsets",
                         json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + nbytes[i])));
@@ -458,6 +520,26 @@ static char *build_header(const st_entry *const *order, const uint64_t *nbytes, 
   free(text);
   *len = padded;
   return out;
+}
+
+/* Writes one entry's nbytes of data, narrowed to its dtype a chunk at a time. */
+static int write_data(FILE *fp, const st_entry *e, uint64_t nbytes) {
+  if (e->dtype == ST_F32) return nbytes == 0 || fwrite(e->data, 1, (size_t)nbytes, fp) == nbytes;
+  uint8_t *buf = lethe_malloc(ST_CHUNK_BYTES);
+  size_t numel = (size_t)(nbytes / 2), per_chunk = ST_CHUNK_BYTES / 2;
+  int ok = 1;
+  for (size_t done = 0; done < numel && ok; done += per_chunk) {
+    size_t n = numel - done < per_chunk ? numel - done : per_chunk;
+    for (size_t i = 0; i < n; i++) {
+      float x = e->data[done + i];
+      uint16_t h = e->dtype == ST_BF16 ? st_f32_to_bf16(x) : st_f32_to_f16(x);
+      buf[2 * i] = (uint8_t)h;
+      buf[2 * i + 1] = (uint8_t)(h >> 8);
+    }
+    ok = fwrite(buf, 1, 2 * n, fp) == 2 * n;
+  }
+  free(buf);
+  return ok;
 }
 
 int st_write_f32(const char *path, const st_entry *entries, int n_entries,
@@ -484,8 +566,7 @@ int st_write_f32(const char *path, const st_entry *entries, int n_entries,
     for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)header_len >> (8 * i));
     int ok = fwrite(lenbuf, 1, 8, af.fp) == 8 &&
              fwrite(header, 1, header_len, af.fp) == header_len;
-    for (size_t i = 0; ok && i < n; i++)
-      ok = nbytes[i] == 0 || fwrite(order[i]->data, 1, (size_t)nbytes[i], af.fp) == nbytes[i];
+    for (size_t i = 0; ok && i < n; i++) ok = write_data(af.fp, order[i], nbytes[i]);
     if (ok) {
       rc = lethe_atomic_commit(&af, err);
     } else {

@@ -6,7 +6,8 @@
  * section, no two tensors overlapping, no duplicate names. A malformed file
  * gives an error naming the file, the tensor and what was expected — never a
  * crash and never an allocation sized by unchecked input.
- * Writing emits F32 only, atomically (see core.h).
+ * Writing takes float32 arrays and stores each tensor as F32, BF16 or F16
+ * (rounded to nearest, ties to even), atomically (see core.h).
  * Not here: what the tensors mean (model/llama.c maps HF names).
  */
 #ifndef LETHE_SAFETENSORS_H
@@ -22,7 +23,8 @@
 #define ST_MAX_HEADER_BYTES (100u << 20) /* as the reference implementation */
 
 typedef enum { ST_F32 = 0, ST_BF16 = 1, ST_F16 = 2, ST_F64 = 3, ST_I64 = 4, ST_I32 = 5,
-               ST_I8 = 6, ST_U8 = 7, ST_BOOL = 8 } st_dtype;
+               ST_I8 = 6, ST_U8 = 7, ST_BOOL = 8, ST_I16 = 9, ST_U16 = 10,
+               ST_U32 = 11, ST_U64 = 12 } st_dtype;
 
 typedef struct st_tensor {
   char *name;
@@ -51,6 +53,8 @@ int st_open(st_file *f, const char *path, lethe_err *err);
 void st_close(st_file *f);
 const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_dtype_name(st_dtype dt);
+/* Bytes per element (0 for a value outside st_dtype). */
+unsigned st_dtype_size(st_dtype dt);
 /* Copies a tensor into dst as float32 (F32 copied, BF16/F16/F64 converted);
  * fails unless dst_numel == t->numel or the dtype is not a float type. */
 int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_numel,
@@ -60,15 +64,27 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, uint64_t dst_n
 int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape, float *dst,
                 lethe_err *err);
 
-/* One tensor to write: float32 data, row-major. */
+/* Exact widenings and round-to-nearest-even narrowings between float32 and
+ * the 16-bit float types. Overflow gives ±inf, NaN stays NaN with its top
+ * payload bits, so every 16-bit pattern survives a trip through float32. */
+float st_bf16_to_f32(uint16_t h);
+float st_f16_to_f32(uint16_t h);
+uint16_t st_f32_to_bf16(float x);
+uint16_t st_f32_to_f16(float x);
+
+/* One tensor to write: float32 data, row-major, stored as `dtype` (ST_F32,
+ * the zero value, ST_BF16 or ST_F16). */
 typedef struct st_entry {
   const char *name;
   int ndim;
   int64_t shape[ST_MAX_DIMS];
   const float *data;
+  st_dtype dtype;
 } st_entry;
-/* Writes entries (sorted by name in the header, as HF does) with optional
- * string metadata (key/value pairs, may be NULL/0). Atomic. */
+/* Writes entries with optional string metadata (key/value pairs, may be
+ * NULL/0). As the reference writer: tensors ordered by element size
+ * (largest first), then by name. Converts through a small buffer, so memory
+ * does not grow with the tensors. Atomic. */
 int st_write_f32(const char *path, const st_entry *entries, int n_entries,
                  const char *const *meta_kv, int n_meta, lethe_err *err);
 

@@ -146,8 +146,8 @@ done:
 /* ---- checkpoints ------------------------------------------------------------ */
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err) {
-  st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m},
-                         {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v}};
+  st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32},
+                         {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32}};
   char step[32];
   snprintf(step, sizeof step, "%ld", opt->step);
   const char *meta[] = {"lethe_checkpoint", "1", "step", step};

@@ -1,7 +1,7 @@
 /* fuzz_safetensors — the safetensors reader (model/safetensors.c) on
  * arbitrary bytes. A file it accepts must describe tensors inside the data
- * section that convert to float32 without a fault; a file it refuses must
- * come with a message. */
+ * section that convert to float32 without a fault (BF16 and F16 exactly: each
+ * narrows back to its bits); a file it refuses must come with a message. */
 #include <stdlib.h>
 
 #include "fuzz_util.h"
@@ -25,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lethe_err rerr = {0};
     if (st_read_f32(&f, t, dst, t->numel, &rerr) != 0)
       FUZZ_CHECK(rerr.msg[0] != '\0', "a refused read has a message");
+    else if (t->dtype == ST_BF16 || t->dtype == ST_F16) /* widening is exact: narrowing undoes it */
+      for (uint64_t k = 0; k < t->numel; k++) {
+        const uint8_t *raw = data + f.data_offset + t->begin + 2 * k;
+        uint16_t bits = (uint16_t)(raw[0] | raw[1] << 8);
+        FUZZ_CHECK(bits == (t->dtype == ST_BF16 ? st_f32_to_bf16(dst[k]) : st_f32_to_f16(dst[k])),
+                   "16-bit floats survive a trip through float32");
+      }
     free(dst);
   }
   st_close(&f);
