@@ -404,11 +404,16 @@ int stage_copy_tokenizer(const char *from, const char *to, lethe_err *err) {
 }
 
 /* Rank 0 writes the model with the tokenizer it was trained with (the files
- * in tok_dir) and moves the stage into place. */
+ * in tok_dir) and moves the stage into place. Stages keep float32 master
+ * weights in one file whatever the model was loaded from (a bf16 base.path
+ * is not rounded back to bf16 between stages); the user's dtype and shards
+ * come back where a model is handed back (unlearn.save_model). */
 static int save_stage_model(llama_model *m, const char *partial, const char *tok_dir,
                             const char *dir, lethe_err *err) {
   if (!dist_is_root()) return 0;
-  if (llama_save(m, partial, err) != 0 || stage_copy_tokenizer(tok_dir, partial, err) != 0) return -1;
+  llama_storage f32 = {0}; /* the zero value: F32, one model.safetensors */
+  if (llama_save_as(m, partial, &f32, err) != 0 || stage_copy_tokenizer(tok_dir, partial, err) != 0)
+    return -1;
   return finish_stage(partial, dir, err);
 }
 
