@@ -198,8 +198,9 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 int llama_load(llama_model *m, const char *dir, lethe_err *err);
 /* A new model directory from a config.json of any supported family:
  * llama_init's weights (seed), the pad_token_id row of the embedding zeroed
- * as HF does, written by llama_save. */
-int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err);
+ * as HF does, written by llama_save_as with `how` (NULL: F32, one file). */
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed,
+                   const struct llama_storage *how, lethe_err *err);
 /* Writes DIR/config.json and the weights as m->storage says (F32 in one
  * model.safetensors for a model lethe created), creating DIR. */
 int llama_save(const llama_model *m, const char *dir, lethe_err *err);

@@ -175,7 +175,8 @@ int llama_save(const llama_model *m, const char *dir, lethe_err *err) {
   return llama_save_as(m, dir, &m->storage, err);
 }
 
-int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, lethe_err *err) {
+int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, const llama_storage *how,
+                   lethe_err *err) {
   llama_config cfg;
   llama_model m;
   if (llama_config_read(&cfg, config_path, err) != 0 || llama_init(&m, &cfg, seed, err) != 0)
@@ -183,7 +184,7 @@ int llama_init_dir(const char *config_path, const char *dir, uint64_t seed, leth
   if (cfg.pad_token_id >= 0) /* HF zeroes the padding_idx row of the embedding */
     memset(m.params.embed + (size_t)cfg.pad_token_id * cfg.hidden_size, 0,
            sizeof(float) * (size_t)cfg.hidden_size);
-  int rc = llama_save(&m, dir, err);
+  int rc = how ? llama_save_as(&m, dir, how, err) : llama_save(&m, dir, err);
   llama_free(&m);
   return rc;
 }

@@ -19,6 +19,22 @@ for case in llama3-rope-bias llama-linear mistral-tiny qwen2-tiny qwen3-tiny phi
   type=$(sed -n 's/.*"model_type": "\(.*\)".*/\1/p' "$data/$case/model/config.json")
   grep -q "\"model_type\": \"$type\"" "$work/$case/config.json" || fail "$case: model_type"
 done
+# a real-looking checkpoint: bf16, sharded, with a tokenizer; it loads and decodes
+"$lethe" world --out "$work/world" -s world.authors=4 > /dev/null
+"$lethe" init --config "$data/qwen2-tiny/model/config.json" --out "$work/sharded" --dtype bf16 \
+  --max-shard-size 20000 --tokenizer "$work/world" > /dev/null
+[ -f "$work/sharded/model.safetensors.index.json" ] || fail "no index for a sharded init"
+[ ! -e "$work/sharded/model.safetensors" ] || fail "a sharded init also wrote model.safetensors"
+n=$(ls "$work/sharded" | grep -c '^model-[0-9]\{5\}-of-[0-9]\{5\}.safetensors$')
+[ "$n" -ge 2 ] || fail "expected >= 2 shards, found $n"
+grep -q '"torch_dtype": "bfloat16"' "$work/sharded/config.json" || fail "torch_dtype of a bf16 init"
+cmp -s "$work/world/tokenizer.json" "$work/sharded/tokenizer.json" || fail "--tokenizer copy"
+out=$("$lethe" generate --model "$work/sharded" --ids "3 4 5" --max-new-tokens 4)
+[ "$(wc -w <<< "$out")" -eq 4 ] || fail "sharded bf16: generated '$out'"
+if "$lethe" init --config "$data/qwen2-tiny/model/config.json" --out "$work/x" --dtype f8 2> "$work/err"; then
+  fail "--dtype f8 was accepted"
+fi
+grep -q "dtype must be f32, bf16 or f16" "$work/err" || fail "message: $(cat "$work/err")"
 sed 's/"model_type": "qwen2"/"model_type": "gemma2"/' "$data/qwen2-tiny/model/config.json" \
   > "$work/bad.json"
 if "$lethe" init --config "$work/bad.json" --out "$work/bad" 2> "$work/err"; then

@@ -248,7 +248,7 @@ START_TEST(test_init_dir) {
   ck_assert_ptr_nonnull(mkdtemp(out));
   snprintf(path, sizeof path, "%s/model/config.json", f.dir);
   lethe_err err = {0};
-  ck_assert_msg(llama_init_dir(path, out, 11, &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_init_dir(path, out, 11, NULL, &err) == 0, "%s", err.msg);
   llama_model m;
   ck_assert_msg(llama_load(&m, out, &err) == 0, "%s", err.msg);
   ck_assert(memcmp(&m.cfg, &f.m.cfg, sizeof m.cfg) == 0);
