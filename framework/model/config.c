@@ -123,19 +123,32 @@ int llama_config_validate(const llama_config *cfg, const char *where, lethe_err 
 
 /* Token ids: an integer, null, or a list of integers (the first is used, as
  * Llama 3 lists several end-of-sequence ids). */
+/* A token id, or a list of them: the first in *out, up to `cap` more in
+ * more[] (*n_more of them; a list longer than 1 + cap is refused). */
+static int get_token_ids(json_t *root, const char *key, int *out, int *more, int cap, int *n_more,
+                         const char *path, lethe_err *err) {
+  json_t *v = json_object_get(root, key);
+  if (n_more) *n_more = 0;
+  if (!json_is_array(v)) return cj_int(root, key, key, 0, out, path, err);
+  size_t n = json_array_size(v);
+  if (n == 0) return lethe_errf(err, LETHE_E_CONFIG, "%s: field \"%s\" is an empty list", path, key);
+  if (n > (size_t)cap + 1)
+    return lethe_errf(err, LETHE_E_CONFIG, "%s: field \"%s\" lists %zu ids; at most %d are read",
+                      path, key, n, cap + 1);
+  for (size_t i = 0; i < n; i++) {
+    json_t *one = json_object();
+    json_object_set(one, key, json_array_get(v, i));
+    int rc = cj_int(one, key, key, 0, i ? &more[i - 1] : out, path, err);
+    json_decref(one);
+    if (rc != 0) return rc;
+  }
+  *n_more = (int)n - 1;
+  return 0;
+}
+
 static int get_token_id(json_t *root, const char *key, int *out, const char *path,
                         lethe_err *err) {
-  json_t *v = json_object_get(root, key);
-  if (json_is_array(v)) {
-    if (json_array_size(v) == 0)
-      return lethe_errf(err, LETHE_E_CONFIG, "%s: field \"%s\" is an empty list", path, key);
-    json_t *one = json_object();
-    json_object_set(one, key, json_array_get(v, 0));
-    int rc = cj_int(one, key, key, 0, out, path, err);
-    json_decref(one);
-    return rc;
-  }
-  return cj_int(root, key, key, 0, out, path, err);
+  return get_token_ids(root, key, out, NULL, 0, NULL, path, err);
 }
 
 static int read_fields(llama_config *cfg, json_t *root, const char *path, lethe_err *err) {
@@ -161,7 +174,8 @@ static int read_fields(llama_config *cfg, json_t *root, const char *path, lethe_
       cj_bool(root, "tie_word_embeddings", "tie_word_embeddings", &cfg->tie_word_embeddings, path,
               err) ||
       get_token_id(root, "bos_token_id", &cfg->bos_token_id, path, err) ||
-      get_token_id(root, "eos_token_id", &cfg->eos_token_id, path, err) ||
+      get_token_ids(root, "eos_token_id", &cfg->eos_token_id, cfg->more_eos_ids,
+                    LLAMA_MAX_EOS_IDS - 1, &cfg->n_more_eos_ids, path, err) ||
       get_token_id(root, "pad_token_id", &cfg->pad_token_id, path, err))
     return -1;
   /* Fill the derived defaults only once the fields they derive from are sane. */
@@ -228,7 +242,13 @@ int llama_config_write_dtype(const llama_config *cfg, const char *path, const ch
   fprintf(fp, "  \"attention_dropout\": 0.0,\n");
   write_token_id(fp, "bos_token_id", cfg->bos_token_id);
   fprintf(fp, "  \"dtype\": \"%s\",\n", torch_dtype);
-  write_token_id(fp, "eos_token_id", cfg->eos_token_id);
+  if (cfg->n_more_eos_ids > 0) {
+    fprintf(fp, "  \"eos_token_id\": [%d", cfg->eos_token_id);
+    for (int i = 0; i < cfg->n_more_eos_ids; i++) fprintf(fp, ", %d", cfg->more_eos_ids[i]);
+    fprintf(fp, "],\n");
+  } else {
+    write_token_id(fp, "eos_token_id", cfg->eos_token_id);
+  }
   fprintf(fp, "  \"hidden_size\": %d,\n  \"initializer_range\": %s,\n", cfg->hidden_size, init);
   fprintf(fp, "  \"intermediate_size\": %d,\n", cfg->intermediate_size);
   fprintf(fp, "  \"max_position_embeddings\": %d,\n", cfg->max_position_embeddings);

@@ -21,6 +21,8 @@ typedef enum llama_rope_type {
   LLAMA_ROPE_DEFAULT, LLAMA_ROPE_LINEAR, LLAMA_ROPE_LLAMA3
 } llama_rope_type;
 
+#define LLAMA_MAX_EOS_IDS 8 /* entries of an eos_token_id list kept */
+
 typedef struct llama_config {
   int family;             /* llama_family, from model_type */
   int vocab_size;
@@ -46,6 +48,10 @@ typedef struct llama_config {
   int sliding_window;     /* mistral: keys in the window, the query's own included (0 = none) */
   int tie_word_embeddings;/* 0/1 */
   int bos_token_id, eos_token_id, pad_token_id; /* -1 if absent */
+  /* eos_token_id given as a list (Llama-3.1+: end_of_text, eom, eot): its
+   * entries after the first, written back as the same list */
+  int more_eos_ids[LLAMA_MAX_EOS_IDS - 1];
+  int n_more_eos_ids;
   double initializer_range;
 } llama_config;
 

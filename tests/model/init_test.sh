@@ -35,6 +35,11 @@ if "$lethe" init --config "$data/qwen2-tiny/model/config.json" --out "$work/x" -
   fail "--dtype f8 was accepted"
 fi
 grep -q "dtype must be f32, bf16 or f16" "$work/err" || fail "message: $(cat "$work/err")"
+# an eos_token_id list (Llama-3.1+) comes back as the same list
+sed 's/"eos_token_id": 2,/"eos_token_id": [2, 1, 0],/' "$data/qwen2-tiny/model/config.json" > "$work/eos.json"
+grep -q '"eos_token_id": \[2, 1, 0\]' "$work/eos.json" || fail "the test's sed no longer matches"
+"$lethe" init --config "$work/eos.json" --out "$work/eos" > /dev/null
+grep -q '"eos_token_id": \[2, 1, 0\]' "$work/eos/config.json" || fail "eos list: $(grep eos "$work/eos/config.json")"
 sed 's/"model_type": "qwen2"/"model_type": "gemma2"/' "$data/qwen2-tiny/model/config.json" \
   > "$work/bad.json"
 if "$lethe" init --config "$work/bad.json" --out "$work/bad" 2> "$work/err"; then
