@@ -97,5 +97,11 @@ int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_leng
  * when absent); unk is model.unk_token. On success *out is a new tokenizer
  * the caller frees with tok_free. */
 int tok_load(const char *path, tok_tokenizer **out, lethe_err *err);
+/* Reads DIR/tokenizer.json (tok_load) and, when present,
+ * DIR/tokenizer_config.json: bos_token, eos_token, pad_token, unk_token
+ * (strings, AddedToken objects or null) set tok_special(); add_bos_token /
+ * add_eos_token, when true or false, replace the post-processor by
+ * [bos] $A [eos] as transformers' LlamaTokenizerFast does. */
+int tok_load_dir(const char *dir, tok_tokenizer **out, lethe_err *err);
 
 #endif
