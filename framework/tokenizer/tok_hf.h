@@ -141,7 +141,7 @@ struct tok_hf {
   tok_pretok pre[TOK_MAX_STAGES];
   int n_pre;
   tok_bpe bpe;
-  tok_added_token *added; /* sorted by id */
+  tok_added_token *added; /* sorted by id (tok_decode_hf_ids searches it) */
   int n_added;
   tok_decoder dec[TOK_MAX_STAGES];
   int n_dec;

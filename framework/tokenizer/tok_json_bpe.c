@@ -65,6 +65,11 @@ static int read_words(tok_json_ctx *c, json_t *model, json_t *added) {
   return rc;
 }
 
+static int by_id(const void *a, const void *b) {
+  int32_t x = ((const tok_added_token *)a)->id, y = ((const tok_added_token *)b)->id;
+  return (x > y) - (x < y);
+}
+
 static int read_added_tokens(tok_json_ctx *c, json_t *added) {
   struct tok_hf *h = c->h;
   h->added = lethe_calloc(json_array_size(added) + 1, sizeof *h->added);
@@ -82,11 +87,10 @@ static int read_added_tokens(tok_json_ctx *c, json_t *added) {
       return -1;
     const char *w = c->t->words[k->id];
     if (!w[0]) return tok_jerr(c, field, "has an empty content");
-    if (h->n_added && k->id <= h->added[h->n_added - 1].id)
-      return tok_jerr(c, field, "ids must be increasing");
     h->added_first[(unsigned char)w[0] >> 5] |= 1u << ((unsigned char)w[0] & 31);
     h->n_added++;
   }
+  qsort(h->added, (size_t)h->n_added, sizeof *h->added, by_id); /* files list them in any order */
   return 0;
 }
 

