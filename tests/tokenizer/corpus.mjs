@@ -52,7 +52,7 @@ function proseLines() {
     const text = buf.toString('utf8');
     if (Buffer.compare(Buffer.from(text, 'utf8'), buf) !== 0) continue; // not UTF-8
     for (const l of text.split('\n')) if (/[A-Za-z]{3}/.test(l)) lines.push(clean(l));
-    if (lines.length > 40000) break;
+    if (lines.length > 25000) break;
   }
   return lines;
 }
@@ -124,8 +124,10 @@ function hardLines(n) {
   return out;
 }
 
-const english = proseLines().concat(sentences(30000));
-const all = english.concat(codeLines(), hardLines(40000));
+const english = proseLines().concat(sentences(25000));
+const code = codeLines().slice(0, 25000);
+// at least 100,000 lines whatever this machine's /usr/share/doc holds
+const all = english.concat(code, hardLines(Math.max(20000, 101000 - english.length - code.length)));
 fs.writeFileSync(outFile, all.join('\n') + '\n');
 if (englishFile) fs.writeFileSync(englishFile, english.join('\n') + '\n');
 console.log(`corpus: ${all.length} lines (${english.length} English) -> ${outFile}`);

