@@ -5,3 +5,6 @@ add_test(NAME tokenizer_oracle
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer/run_oracle.sh $<TARGET_FILE:lethe>
           ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/npm-tokenizers)
 set_tests_properties(tokenizer_oracle PROPERTIES TIMEOUT 600)
+add_test(NAME tokenize_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer/cli_test.sh $<TARGET_FILE:lethe>
+          ${LETHE_TEST_DATA})

@@ -7,19 +7,6 @@
 
 #include "tokenizer/tok_hf.h"
 
-/* Byte of a byte-level character, or -1 (the inverse of bytes_to_unicode). */
-static int byte_of_char(uint32_t cp) {
-  if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
-    return (int)cp;
-  if (cp < 0x100 || cp > 0x143) return -1;
-  unsigned k = cp - 0x100; /* k-th byte outside the printable ranges */
-  for (unsigned c = 0; c < 256; c++) {
-    int printable = (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
-    if (!printable && k-- == 0) return (int)c;
-  }
-  return -1;
-}
-
 /* Length of the maximal prefix of an ill-formed sequence at s that could
  * start a valid one (at least 1): the unit that becomes one U+FFFD. */
 static size_t bad_unit(const unsigned char *s, size_t n) {
@@ -67,7 +54,7 @@ static void byte_level(const tok_pieces *in, tok_pieces *out, tok_buf *bytes) {
       uint32_t cp;
       int len = tok_utf8_next(u + k, n - k, &cp);
       if (!len) len = 1;
-      int b = len ? byte_of_char(cp) : -1;
+      int b = len ? tok_char_byte(cp) : -1;
       char c = (char)b;
       tok_buf_put(bytes, b >= 0 ? &c : (const char *)u + k, b >= 0 ? 1 : (size_t)len);
       k += (size_t)len;

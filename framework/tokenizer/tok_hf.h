@@ -155,6 +155,11 @@ int tok_encode_hf(const tok_tokenizer *t, const char *text, size_t len, int add_
                   int32_t **ids, int *n, int *n_unknown);
 char *tok_decode_hf_ids(const tok_tokenizer *t, const int32_t *ids, int n, int skip_special);
 
+/* The byte-level alphabet: a byte's character as UTF-8 (1-2 bytes), and a
+ * character's byte (-1 when it is not one of the 256). */
+const char *tok_byte_char(unsigned b, size_t *len);
+int tok_char_byte(uint32_t cp);
+
 /* UTF-8 helpers shared by the pipeline files. */
 int tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp); /* 0 = invalid */
 size_t tok_utf8_put(uint32_t cp, char *out);                        /* 1..4 bytes */

@@ -104,21 +104,6 @@ static void class_spans(char_class cls, const char *s, size_t n, spans *out) {
   span_add(out, run, n, 0);
 }
 
-/* The GPT-2 byte-to-character table (bytes_to_unicode) as UTF-8. */
-static const char *byte_char(unsigned b, size_t *len) {
-  static char table[256][3];
-  static unsigned char lens[256];
-  if (!lens[0]) {
-    unsigned next = 0x100;
-    for (unsigned c = 0; c < 256; c++) {
-      int printable = (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
-      lens[c] = (unsigned char)tok_utf8_put(printable ? c : next++, table[c]);
-    }
-  }
-  *len = lens[b];
-  return table[b];
-}
-
 /* ByteLevel: optional prefix space, optional GPT-2 split, byte mapping. */
 static void byte_level(const tok_pretok *pt, const char *src, const tok_piece *p,
                        tok_pieces *out, spans *sp, tok_buf *work) {
@@ -134,7 +119,7 @@ static void byte_level(const tok_pretok *pt, const char *src, const tok_piece *p
     tok_pieces_add(out, out->text.n, 0, p->at_start && sp->v[i].lo == 0);
     for (size_t k = sp->v[i].lo; k < sp->v[i].hi; k++) {
       size_t len;
-      const char *c = byte_char((unsigned char)work->s[k], &len);
+      const char *c = tok_byte_char((unsigned char)work->s[k], &len);
       tok_buf_put(&out->text, c, len);
     }
     out->v[out->n - 1].len = out->text.n - out->v[out->n - 1].off;

@@ -58,6 +58,35 @@ size_t tok_utf8_put(uint32_t cp, char *out) {
   return 4;
 }
 
+/* ---- the byte-level alphabet (GPT-2's bytes_to_unicode) --------------------- */
+/* Bytes that stand for themselves; the other 68 map to U+0100.. in order. */
+static int byte_is_printable(unsigned b) {
+  return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+}
+
+const char *tok_byte_char(unsigned b, size_t *len) {
+  static char table[256][3];
+  static unsigned char lens[256];
+  if (!lens[0]) { /* filled once; the same bytes on every call */
+    unsigned next = 0x100;
+    for (unsigned c = 0; c < 256; c++)
+      lens[c] = (unsigned char)tok_utf8_put(byte_is_printable(c) ? c : next++, table[c]);
+  }
+  *len = lens[b];
+  return table[b];
+}
+
+int tok_char_byte(uint32_t cp) {
+  static unsigned char shifted[68]; /* U+0100 + k -> the k-th byte that is not printable */
+  if (!shifted[67]) {
+    int k = 0;
+    for (unsigned c = 0; c < 256; c++)
+      if (!byte_is_printable(c)) shifted[k++] = (unsigned char)c;
+  }
+  if (cp < 0x100) return byte_is_printable(cp) ? (int)cp : -1;
+  return cp < 0x100 + 68 ? shifted[cp - 0x100] : -1;
+}
+
 /* ---- regexes ------------------------------------------------------------------ */
 struct tok_regex {
   pcre2_code *code;
