@@ -40,9 +40,9 @@ static int longest_at(const tok_tokenizer *t, int normalized, const char *s, siz
   for (int k = 0; k < h->n_added; k++) {
     const tok_added_token *a = &h->added[k];
     if (a->normalized != normalized) continue;
-    const char *w = t->words[a->id];
+    const char *w = a->match;
     size_t wl = strlen(w);
-    if (wl <= *len || wl > n - i || memcmp(s + i, w, wl)) continue;
+    if (!wl || wl <= *len || wl > n - i || memcmp(s + i, w, wl)) continue;
     if (a->single_word && !single_word_ok(s, n, i, i + wl)) continue;
     best = k, *len = wl;
   }

@@ -111,6 +111,7 @@ void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_
 /* ---- added tokens ------------------------------------------------------------ */
 typedef struct tok_added_token {
   int32_t id;
+  char *match; /* owned: the content, normalized when `normalized` ("" never matches) */
   int single_word, lstrip, rstrip, normalized, special;
 } tok_added_token;
 /* Leftmost-longest match of the added tokens with the given `normalized`

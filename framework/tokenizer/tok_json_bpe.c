@@ -7,8 +7,8 @@
 
 #include "tokenizer/tok_json_hf.h"
 
-/* Largest id in the vocab and added tokens (both checked), or -1. */
-static int32_t max_id(tok_json_ctx *c, json_t *vocab, json_t *added) {
+/* Largest id of model.vocab (every id checked), or -1 after an error. */
+static int32_t vocab_top(tok_json_ctx *c, json_t *vocab) {
   int32_t top = -1;
   const char *key;
   json_t *v;
@@ -19,26 +19,45 @@ static int32_t max_id(tok_json_ctx *c, json_t *vocab, json_t *added) {
                       TOK_MAX_VOCAB);
     if (id > top) top = (int32_t)id;
   }
-  for (size_t i = 0; i < json_array_size(added); i++) {
-    json_t *id = json_object_get(json_array_get(added, i), "id");
-    char field[64];
-    snprintf(field, sizeof field, "added_tokens[%zu]", i);
-    if (!json_is_integer(id) || json_integer_value(id) < 0 ||
-        json_integer_value(id) >= TOK_MAX_VOCAB ||
-        !json_is_string(json_object_get(json_array_get(added, i), "content")))
-      return tok_jerr(c, field, "needs an integer id in [0, %d) and a content string",
-                      TOK_MAX_VOCAB);
-    if (json_integer_value(id) > top) top = (int32_t)json_integer_value(id);
-  }
   return top;
 }
 
-static int read_words(tok_json_ctx *c, json_t *model, json_t *added) {
+/* The ids Hugging Face gives the added tokens, in file order: the model.vocab
+ * id when the content is there; otherwise the next id after the vocabulary
+ * (model.vocab's size) or after the largest added id when that is beyond it.
+ * The file's own "id" matches this in published files and is only checked
+ * for its type. Fills ids[] and returns the largest id, or -1 after an error. */
+static int32_t assign_added_ids(tok_json_ctx *c, json_t *vocab, json_t *added, int32_t *ids) {
+  int32_t n_vocab = (int32_t)json_object_size(vocab), top_added = -1;
+  for (size_t i = 0; i < json_array_size(added); i++) {
+    json_t *a = json_array_get(added, i), *content = json_object_get(a, "content");
+    char field[64];
+    snprintf(field, sizeof field, "added_tokens[%zu]", i);
+    if (!json_is_integer(json_object_get(a, "id")) || !json_is_string(content) ||
+        !json_string_length(content))
+      return tok_jerr(c, field, "needs an integer id and a non-empty content string");
+    json_t *in_vocab = json_object_get(vocab, json_string_value(content));
+    int32_t next = top_added >= n_vocab ? top_added + 1 : n_vocab;
+    ids[i] = in_vocab ? (int32_t)json_integer_value(in_vocab) : next;
+    if (ids[i] >= TOK_MAX_VOCAB) return tok_jerr(c, field, "makes more than %d ids", TOK_MAX_VOCAB);
+    if (ids[i] > top_added) top_added = ids[i];
+  }
+  return top_added;
+}
+
+/* The id -> text table of model.vocab and the added tokens (ids[] from
+ * assign_added_ids). */
+static int read_words(tok_json_ctx *c, json_t *model, json_t *added, int32_t *ids) {
   json_t *vocab = json_object_get(model, "vocab");
   if (!json_is_object(vocab) || !json_object_size(vocab))
     return tok_jerr(c, "model.vocab", "is missing, empty or not an object");
-  int32_t top = max_id(c, vocab, added);
+  int32_t top = vocab_top(c, vocab);
   if (top < 0) return -1;
+  if (json_array_size(added)) {
+    int32_t top_added = assign_added_ids(c, vocab, added, ids);
+    if (top_added < 0) return -1;
+    if (top_added > top) top = top_added;
+  }
   const char **words = lethe_calloc((size_t)top + 1, sizeof *words);
   const char *key;
   json_t *v;
@@ -50,15 +69,8 @@ static int read_words(tok_json_ctx *c, json_t *model, json_t *added) {
     }
     words[json_integer_value(v)] = key;
   }
-  for (size_t i = 0; !rc && i < json_array_size(added); i++) {
-    json_t *a = json_array_get(added, i);
-    int32_t id = (int32_t)json_integer_value(json_object_get(a, "id"));
-    const char *content = json_string_value(json_object_get(a, "content"));
-    if (words[id] && strcmp(words[id], content))
-      rc = tok_jerr(c, "added_tokens", "entry %zu: id %d is '%s' in model.vocab", i, (int)id,
-                    words[id]);
-    words[id] = content;
-  }
+  for (size_t i = 0; !rc && i < json_array_size(added); i++)
+    words[ids[i]] = json_string_value(json_object_get(json_array_get(added, i), "content"));
   if (!rc && !(c->t = tok_new_from_words(words, top + 1, c->err)))
     rc = lethe_err_prefix(c->err, "%s: model.vocab and added_tokens", c->path);
   free(words);
@@ -70,7 +82,7 @@ static int by_id(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int read_added_tokens(tok_json_ctx *c, json_t *added) {
+static int read_added_tokens(tok_json_ctx *c, json_t *added, const int32_t *ids) {
   struct tok_hf *h = c->h;
   h->added = lethe_calloc(json_array_size(added) + 1, sizeof *h->added);
   for (size_t i = 0; i < json_array_size(added); i++) {
@@ -78,20 +90,33 @@ static int read_added_tokens(tok_json_ctx *c, json_t *added) {
     char field[64];
     snprintf(field, sizeof field, "added_tokens[%zu]", i);
     tok_added_token *k = &h->added[h->n_added];
-    k->id = (int32_t)json_integer_value(json_object_get(a, "id"));
+    k->id = ids[i];
     if (tok_jbool(c, a, field, "special", 0, &k->special) ||
         tok_jbool(c, a, field, "single_word", 0, &k->single_word) ||
         tok_jbool(c, a, field, "lstrip", 0, &k->lstrip) ||
         tok_jbool(c, a, field, "rstrip", 0, &k->rstrip) ||
         tok_jbool(c, a, field, "normalized", !k->special, &k->normalized))
       return -1;
-    const char *w = c->t->words[k->id];
-    if (!w[0]) return tok_jerr(c, field, "has an empty content");
-    h->added_first[(unsigned char)w[0] >> 5] |= 1u << ((unsigned char)w[0] & 31);
     h->n_added++;
   }
   qsort(h->added, (size_t)h->n_added, sizeof *h->added, by_id); /* files list them in any order */
   return 0;
+}
+
+/* What each added token matches (normalized: true ones are matched as the
+ * normalizer writes them, as Hugging Face does) and the first bytes of all;
+ * after the normalizers are read. */
+static void added_match_strings(struct tok_hf *h, const tok_tokenizer *t) {
+  tok_buf b = {0};
+  for (int i = 0; i < h->n_added; i++) {
+    tok_added_token *k = &h->added[i];
+    const char *w = t->words[k->id];
+    tok_normalize(h->norm, k->normalized ? h->n_norm : 0, w, strlen(w), &b);
+    k->match = lethe_strdup(b.s ? b.s : "");
+    if (k->match[0])
+      h->added_first[(unsigned char)k->match[0] >> 5] |= 1u << ((unsigned char)k->match[0] & 31);
+  }
+  tok_buf_free(&b);
 }
 
 /* One merge: "a b" or ["a", "b"]; returns the two parts' ids and the merged id. */
@@ -180,21 +205,24 @@ int tok_hf_read(void *root_json, const char *path, tok_tokenizer **out, lethe_er
   json_t *added = json_object_get(root, "added_tokens");
   tok_json_ctx c = {path, err, NULL, lethe_calloc(1, sizeof(struct tok_hf))};
   int rc = -1;
+  int32_t *ids = lethe_calloc(json_array_size(added) + 1, sizeof *ids); /* their ids */
   if (added && !json_is_null(added) && !json_is_array(added)) {
     tok_jerr(&c, "added_tokens", "is not an array");
     goto done;
   }
-  if (read_words(&c, model, added)) goto done;
+  if (read_words(&c, model, added, ids)) goto done;
   c.t->hf = c.h;
   c.t->split_space = c.t->split_punct = 0;
-  if (read_added_tokens(&c, added) || read_bpe_options(&c, model) || read_merges(&c, model) ||
-      tok_read_components(&c, root))
+  if (read_added_tokens(&c, added, ids) || read_bpe_options(&c, model) ||
+      read_merges(&c, model) || tok_read_components(&c, root))
     goto done;
+  added_match_strings(c.h, c.t);
   const char *names[3] = {TOK_PAD, TOK_BOS, TOK_EOS};
   int32_t *slots[3] = {&c.t->special.pad, &c.t->special.bos, &c.t->special.eos};
   for (int i = 0; i < 3; i++) *slots[i] = tok_id(c.t, names[i], strlen(names[i]));
   rc = 0;
 done:
+  free(ids);
   if (rc) {
     if (c.t)
       tok_free(c.t);

@@ -47,12 +47,11 @@ static void cut(const spans *s, tok_split_behavior behavior, int invert, const c
     case TOK_SPLIT_ISOLATED: join = 0; break;
     case TOK_SPLIT_MERGED_PREV: join = have && match && !have_match; break;
     case TOK_SPLIT_MERGED_NEXT: join = have && have_match && !match; break;
-    case TOK_SPLIT_CONTIGUOUS: join = have && match && have_match; break;
+    case TOK_SPLIT_CONTIGUOUS: join = have && match == have_match; break; /* runs of one kind */
     }
     if (join) {
       hi = sp.hi;
-      have_match = behavior == TOK_SPLIT_CONTIGUOUS; /* a merged piece takes no more */
-      if (behavior != TOK_SPLIT_CONTIGUOUS) {
+      if (behavior != TOK_SPLIT_CONTIGUOUS) { /* a merged piece takes no more */
         emit(out, src, p->off + lo, p->off + hi, p->at_start && lo == 0);
         have = 0;
       }
@@ -65,22 +64,22 @@ static void cut(const spans *s, tok_split_behavior behavior, int invert, const c
   if (have) emit(out, src, p->off + lo, p->off + hi, p->at_start && lo == 0);
 }
 
-/* Spans of a pattern's matches and the gaps between them. */
+/* Spans of a pattern's matches and the gaps between them; empty matches
+ * are stepped over and make no span. */
 static void pattern_spans(const tok_pattern *pat, const char *s, size_t n, spans *out) {
-  size_t at = 0, ms, me;
+  size_t gap = 0, at = 0, ms, me;
   while (at < n && tok_pattern_find(pat, s, n, at, &ms, &me)) {
-    if (me == ms) { /* an empty match: step over one character */
+    if (me == ms) {
       uint32_t cp;
       int len = ms < n ? tok_utf8_next((const unsigned char *)s + ms, n - ms, &cp) : 1;
-      span_add(out, at, ms + (size_t)len > n ? n : ms + (size_t)len, 0);
-      at = ms + (size_t)len;
+      at = ms + (size_t)(len ? len : 1);
       continue;
     }
-    span_add(out, at, ms, 0);
+    span_add(out, gap, ms, 0);
     span_add(out, ms, me, 1);
-    at = me;
+    gap = at = me;
   }
-  span_add(out, at, n, 0);
+  span_add(out, gap, n, 0);
 }
 
 typedef int (*char_class)(uint32_t cp);

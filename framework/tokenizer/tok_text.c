@@ -93,16 +93,27 @@ struct tok_regex {
   pcre2_match_data *match;
 };
 
-/* Oniguruma's \s (Hugging Face's engine) is Unicode White_Space, which has
- * U+0085; PCRE2's \s with UCP does not. Rewrites \s and \S to include it. */
-static char *onig_spaces(const char *p, size_t n, size_t *out_n) {
+/* Hugging Face's engine is Oniguruma, whose \s is Unicode White_Space (with
+ * U+0085, which PCRE2's \s lacks) and whose \w is Unicode's word class
+ * (letters, marks, numbers, connector punctuation, ZWNJ and ZWJ; PCRE2's \w
+ * lacks the marks and the joiners). Rewrites \s \S \w \W to those sets. */
+static const char *onig_class(char c, int in_class) {
+  static const char *const sets[4][2] = {
+      {"[\\s\\x{85}]", "\\s\\x{85}"},
+      {"[^\\s\\x{85}]", NULL},
+      {"[\\w\\p{M}\\p{Pc}\\x{200C}\\x{200D}]", "\\w\\p{M}\\p{Pc}\\x{200C}\\x{200D}"},
+      {"[^\\w\\p{M}\\p{Pc}\\x{200C}\\x{200D}]", NULL},
+  };
+  const char *p = strchr("sSwW", c);
+  return c && p ? sets[p - "sSwW"][in_class] : NULL;
+}
+
+static char *onig_classes(const char *p, size_t n, size_t *out_n) {
   tok_buf b = {0};
   int in_class = 0;
   for (size_t i = 0; i < n; i++) {
     if (p[i] == '\\' && i + 1 < n) {
-      const char *rep = NULL;
-      if (p[i + 1] == 's') rep = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
-      if (p[i + 1] == 'S' && !in_class) rep = "[^\\s\\x{85}]";
+      const char *rep = onig_class(p[i + 1], in_class);
       if (rep)
         tok_buf_put(&b, rep, strlen(rep));
       else
@@ -121,7 +132,7 @@ static char *onig_spaces(const char *p, size_t n, size_t *out_n) {
 
 tok_regex *tok_regex_new(const char *pattern, size_t len, lethe_err *err) {
   size_t n;
-  char *p = onig_spaces(pattern, len, &n);
+  char *p = onig_classes(pattern, len, &n);
   int code;
   PCRE2_SIZE at;
   pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, n, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK,
@@ -186,5 +197,6 @@ void tok_hf_free(struct tok_hf *h) {
     free(h->dec[i].text);
   }
   free(h->bpe.merges);
+  for (int i = 0; i < h->n_added; i++) free(h->added[i].match);
   free(h->added);
 }

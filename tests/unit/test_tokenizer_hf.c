@@ -108,6 +108,9 @@ START_TEST(test_split_behaviors) {
   tok_pretok inv = {.kind = TOK_PRE_SPLIT, .behavior = TOK_SPLIT_REMOVED, .invert = 1,
                     .pattern = {.literal = "-", .n_literal = 1}};
   ck_assert_str_eq(pretok(&inv, "a-b--c", out), "-|-|-");
+  tok_pretok runs = {.kind = TOK_PRE_SPLIT, .behavior = TOK_SPLIT_CONTIGUOUS, .invert = 1,
+                     .pattern = {.literal = "e", .n_literal = 1}};
+  ck_assert_str_eq(pretok(&runs, "meet", out), "m|ee|t"); /* runs of either kind merge */
 }
 END_TEST
 
