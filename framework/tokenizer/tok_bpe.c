@@ -1,8 +1,9 @@
 /* tok_bpe — the BPE model on one pre-token: characters to ids (with byte
  * fallback, unk and fuse_unk), then merges lowest rank first, leftmost on
  * ties, until no adjacent pair has a merge. Merge ranks live in an
- * open-addressing table keyed by the pair of ids; a word's symbols sit in
- * stack arrays (heap only for very long words). */
+ * open-addressing table keyed by the pair of ids. A word's symbols sit in
+ * stack arrays and are merged by scanning for the lowest rank; words longer
+ * than that use a min-heap of candidate pairs instead (heap memory). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,74 @@ static int merge_all(const tok_bpe *m, int32_t *sym, int32_t *rank, int k) {
   return k;
 }
 
+/* ---- long words: a min-heap of candidate pairs ------------------------------ */
+/* A candidate merge of the symbols at pos and next[pos]; stale once either
+ * has changed (checked against left / right when it is popped). */
+typedef struct pair_entry {
+  int32_t rank, pos, left, right;
+} pair_entry;
+typedef struct pair_heap {
+  pair_entry *v;
+  int n;
+} pair_heap;
+
+static int before(const pair_entry *a, const pair_entry *b) {
+  return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos; /* leftmost on ties */
+}
+
+static void heap_push(pair_heap *h, pair_entry e) {
+  int i = h->n++;
+  while (i > 0 && before(&e, &h->v[(i - 1) / 2])) h->v[i] = h->v[(i - 1) / 2], i = (i - 1) / 2;
+  h->v[i] = e;
+}
+
+static pair_entry heap_pop(pair_heap *h) {
+  pair_entry top = h->v[0], last = h->v[--h->n];
+  int i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c])) c++;
+    if (!before(&h->v[c], &last)) break;
+    h->v[i] = h->v[c], i = c;
+  }
+  if (h->n) h->v[i] = last;
+  return top;
+}
+
+static void push_pair(const tok_bpe *m, pair_heap *h, const int32_t *sym, int32_t pos,
+                      int32_t next) {
+  if (pos < 0 || next < 0) return;
+  const tok_merge_slot *ms = find_merge(m, sym[pos], sym[next]);
+  if (ms) heap_push(h, (pair_entry){ms->rank, pos, sym[pos], sym[next]});
+}
+
+/* The same merges as merge_all in O(k log k): symbols stay at their first
+ * index and are linked left to right; returns the number left, compacted. */
+static int merge_long(const tok_bpe *m, int32_t *sym, int k) {
+  int32_t *prev = lethe_malloc((size_t)k * sizeof *prev), *next = lethe_malloc((size_t)k * sizeof *next);
+  pair_heap h = {lethe_malloc((size_t)(3 * k + 1) * sizeof *h.v), 0};
+  for (int i = 0; i < k; i++) prev[i] = i - 1, next[i] = i + 1 < k ? i + 1 : -1;
+  for (int i = 0; i + 1 < k; i++) push_pair(m, &h, sym, i, i + 1);
+  while (h.n) {
+    pair_entry e = heap_pop(&h);
+    int32_t right = next[e.pos];
+    if (sym[e.pos] != e.left || right < 0 || sym[right] != e.right || prev[e.pos] == -2) continue;
+    sym[e.pos] = find_merge(m, e.left, e.right)->merged;
+    next[e.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = e.pos;
+    prev[right] = -2; /* gone */
+    push_pair(m, &h, sym, prev[e.pos], e.pos);
+    push_pair(m, &h, sym, e.pos, next[e.pos]);
+  }
+  int n = 0;
+  for (int i = 0; i >= 0; i = next[i]) sym[n++] = sym[i];
+  free(prev);
+  free(next);
+  free(h.v);
+  return n;
+}
+
 void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_t n,
                   int32_t **ids, int *n_ids, int *cap) {
   if (!n) return;
@@ -115,7 +184,8 @@ void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_
     sym = lethe_malloc(n * sizeof *sym);
     rank = lethe_malloc(n * sizeof *rank);
   }
-  int k = merge_all(m, sym, rank, initial_symbols(t, m, s, n, sym));
+  int k = initial_symbols(t, m, s, n, sym);
+  k = k > STACK_SYMBOLS ? merge_long(m, sym, k) : merge_all(m, sym, rank, k);
   for (int i = 0; i < k; i++) push(ids, n_ids, cap, sym[i]);
   if (sym != stack_sym) {
     free(sym);

@@ -4,14 +4,16 @@
 // and NFD, CJK, emoji (ZWJ sequences, flags), combining marks, right-to-left
 // and Indic scripts, rare code points, and special tokens' strings in text.
 //
-//   node corpus.mjs SRC_DIR OUT_FILE [ENGLISH_OUT_FILE]
+//   node corpus.mjs SRC_DIR OUT_FILE [ENGLISH_OUT_FILE [LONG_OUT_FILE]]
 //
 // ENGLISH_OUT_FILE, when given, receives the English prose lines alone (the
-// benchmark's input).
+// benchmark's input); LONG_OUT_FILE long lines: every eight lines of the
+// corpus joined (3,000 of them), and runs of 10^5 spaces, letters, digits,
+// punctuation and CRs (words longer than the BPE's stack buffers).
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [srcDir, outFile, englishFile] = process.argv.slice(2);
+const [srcDir, outFile, englishFile, longFile] = process.argv.slice(2);
 if (!srcDir || !outFile) {
   console.error('usage: node corpus.mjs SRC_DIR OUT_FILE [ENGLISH_OUT_FILE]');
   process.exit(2);
@@ -130,4 +132,11 @@ const code = codeLines().slice(0, 25000);
 const all = english.concat(code, hardLines(Math.max(20000, 101000 - english.length - code.length)));
 fs.writeFileSync(outFile, all.join('\n') + '\n');
 if (englishFile) fs.writeFileSync(englishFile, english.join('\n') + '\n');
+if (longFile) {
+  const long = [];
+  for (let i = 0; i + 8 <= all.length && long.length < 3000; i += 8) long.push(all.slice(i, i + 8).join(' '));
+  long.push(`${' '.repeat(100000)}x`, 'a'.repeat(100000), '7'.repeat(100000),
+            `${'!'.repeat(100000)}${'\r'.repeat(1000)}`, ' \r'.repeat(50000), 'é'.repeat(50000));
+  fs.writeFileSync(longFile, long.join('\n') + '\n');
+}
 console.log(`corpus: ${all.length} lines (${english.length} English) -> ${outFile}`);

