@@ -61,6 +61,11 @@ START_TEST(test_sentencepiece_bpe) {
   expect_ids(t, "xy", 0, IDS(5, 0));          /* unknown, fused */
   expect_ids(t, "ab<s>ab", 0, IDS(10, 1, 10)); /* Prepend on each segment */
   expect_ids(t, "", 0, NULL, 0);
+  char longword[601]; /* 601 symbols: merged through the heap, not the scan */
+  int32_t want[300];
+  for (int i = 0; i < 300; i++) memcpy(longword + 2 * i, "ab", 2), want[i] = i ? 9 : 10;
+  longword[600] = '\0';
+  expect_ids(t, longword, 0, want, 300);
   expect_decode(t, IDS(1, 10, 10), 0, "<s> ab ab");
   expect_decode(t, IDS(1, 10, 10), 1, "ab ab");
   expect_decode(t, IDS(5, 3, 4), 0, "\xC3\xA9");
