@@ -92,7 +92,8 @@ static int merge_all(const tok_bpe *m, int32_t *sym, int32_t *rank, int k) {
     if (best < 0) break;
     sym[best] = find_merge(m, sym[best], sym[best + 1])->merged;
     memmove(sym + best + 1, sym + best + 2, (size_t)(k - best - 2) * sizeof *sym);
-    memmove(rank + best + 1, rank + best + 2, (size_t)(k > best + 3 ? k - best - 3 : 0) * sizeof *rank);
+    memmove(rank + best + 1, rank + best + 2,
+            (size_t)(k > best + 3 ? k - best - 3 : 0) * sizeof *rank);
     k--;
     if (best > 0) rank[best - 1] = pair_rank(m, sym[best - 1], sym[best]);
     if (best + 1 < k) rank[best] = pair_rank(m, sym[best], sym[best + 1]);
@@ -145,7 +146,8 @@ static void push_pair(const tok_bpe *m, pair_heap *h, const int32_t *sym, int32_
 /* The same merges as merge_all in O(k log k): symbols stay at their first
  * index and are linked left to right; returns the number left, compacted. */
 static int merge_long(const tok_bpe *m, int32_t *sym, int k) {
-  int32_t *prev = lethe_malloc((size_t)k * sizeof *prev), *next = lethe_malloc((size_t)k * sizeof *next);
+  int32_t *prev = lethe_malloc((size_t)k * sizeof *prev),
+          *next = lethe_malloc((size_t)k * sizeof *next);
   pair_heap h = {lethe_malloc((size_t)(3 * k + 1) * sizeof *h.v), 0};
   for (int i = 0; i < k; i++) prev[i] = i - 1, next[i] = i + 1 < k ? i + 1 : -1;
   for (int i = 0; i + 1 < k; i++) push_pair(m, &h, sym, i, i + 1);

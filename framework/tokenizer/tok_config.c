@@ -18,7 +18,8 @@ static int config_token(tok_json_ctx *c, json_t *cfg, const char *key, int32_t *
   if (json_is_object(v)) v = json_object_get(v, "content");
   if (!json_is_string(v)) return tok_jerr(c, key, "must be a string, an AddedToken or null");
   *id = tok_id(c->t, json_string_value(v), json_string_length(v));
-  if (*id < 0) return tok_jerr(c, key, "'%s' is not a token of tokenizer.json", json_string_value(v));
+  if (*id < 0)
+    return tok_jerr(c, key, "'%s' is not a token of tokenizer.json", json_string_value(v));
   return 0;
 }
 
@@ -29,21 +30,21 @@ static int read_config(const char *path, tok_tokenizer *t, lethe_err *err) {
   json_error_t jerr;
   json_t *cfg = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &jerr); /* model_max_length: 1e30 */
   free(text);
+  if (!cfg)
+    return lethe_errf(err, LETHE_E_FORMAT, "%s:%d:%d: invalid JSON: %s", path, jerr.line,
+                      jerr.column, jerr.text);
   if (!json_is_object(cfg)) {
     json_decref(cfg);
-    return lethe_errf(err, LETHE_E_FORMAT, "%s:%d:%d: not a JSON object: %s", path, jerr.line,
-                      jerr.column, jerr.text);
+    return lethe_errf(err, LETHE_E_FORMAT, "%s: the top level must be a JSON object", path);
   }
   tok_json_ctx c = {path, err, t, t->hf};
   tok_special_ids *s = &t->special;
   int add_bos = -1, add_eos = -1;
-  json_t *ab = json_object_get(cfg, "add_bos_token"), *ae = json_object_get(cfg, "add_eos_token");
-  int rc = config_token(&c, cfg, "bos_token", &s->bos) ||
-           config_token(&c, cfg, "eos_token", &s->eos) ||
-           config_token(&c, cfg, "pad_token", &s->pad) ||
-           config_token(&c, cfg, "unk_token", &s->unk) ||
-           (json_is_boolean(ab) && tok_jbool(&c, cfg, "add_bos_token", "add_bos_token", 0, &add_bos)) ||
-           (json_is_boolean(ae) && tok_jbool(&c, cfg, "add_eos_token", "add_eos_token", 0, &add_eos));
+  int rc =
+      config_token(&c, cfg, "bos_token", &s->bos) || config_token(&c, cfg, "eos_token", &s->eos) ||
+      config_token(&c, cfg, "pad_token", &s->pad) || config_token(&c, cfg, "unk_token", &s->unk) ||
+      tok_jbool(&c, cfg, "add_bos_token", "add_bos_token", -1, &add_bos) || /* -1: absent, null */
+      tok_jbool(&c, cfg, "add_eos_token", "add_eos_token", -1, &add_eos);
   if (!rc && (add_bos >= 0 || add_eos >= 0)) { /* LlamaTokenizerFast rebuilds the template */
     if ((add_bos == 1 && s->bos < 0) || (add_eos == 1 && s->eos < 0))
       rc = tok_jerr(&c, add_bos == 1 && s->bos < 0 ? "add_bos_token" : "add_eos_token",

@@ -14,8 +14,10 @@ static size_t bad_unit(const unsigned char *s, size_t n) {
   unsigned lo = 0x80, hi = 0xBF;
   size_t need;
   if (c >= 0xC2 && c <= 0xDF) need = 1;
-  else if (c >= 0xE0 && c <= 0xEF) need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-  else if (c >= 0xF0 && c <= 0xF4) need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else if (c >= 0xE0 && c <= 0xEF)
+    need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4)
+    need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
   else return 1;
   size_t k = 1;
   if (k < n && s[k] >= lo && s[k] <= hi) {
@@ -112,7 +114,8 @@ static void per_token(const tok_decoder *d, int index, const char *s, size_t n, 
   if (d->kind == TOK_DEC_STRIP) {
     size_t cl = strlen(d->text), lo = 0, hi = n;
     for (int k = 0; k < d->start && hi - lo >= cl && !memcmp(s + lo, d->text, cl); k++) lo += cl;
-    for (int k = 0; k < d->stop && hi - lo >= cl && !memcmp(s + hi - cl, d->text, cl); k++) hi -= cl;
+    for (int k = 0; k < d->stop && hi - lo >= cl && !memcmp(s + hi - cl, d->text, cl); k++)
+      hi -= cl;
     tok_buf_put(&out->text, s + lo, hi - lo);
   } else {
     const tok_pattern *pat = &d->pattern;

@@ -67,8 +67,8 @@ int tok_added_find(const tok_tokenizer *t, int normalized, const char *s, size_t
     }
     uint32_t cp;
     int cl;
-    while (a->rstrip && hi < n && (cl = tok_utf8_next((const unsigned char *)s + hi, n - hi, &cp)) &&
-           tok_is_space(cp))
+    while (a->rstrip && hi < n &&
+           (cl = tok_utf8_next((const unsigned char *)s + hi, n - hi, &cp)) && tok_is_space(cp))
       hi += (size_t)cl;
     *ms = lo, *me = hi, *id = a->id;
     return 1;

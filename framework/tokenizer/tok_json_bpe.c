@@ -159,7 +159,8 @@ static int read_merges(tok_json_ctx *c, json_t *model) {
     json_t *e = json_array_get(merges, i);
     int32_t ids[3] = {-1, -1, -1};
     if (json_is_string(e) && !strncmp(json_string_value(e), "#version", 8)) continue;
-    if (!(rc = read_merge(c, e, i, &buf, ids))) tok_bpe_add_merge(m, ids[0], ids[1], (int32_t)i, ids[2]);
+    if (!(rc = read_merge(c, e, i, &buf, ids)))
+      tok_bpe_add_merge(m, ids[0], ids[1], (int32_t)i, ids[2]);
   }
   tok_buf_free(&buf);
   return rc;

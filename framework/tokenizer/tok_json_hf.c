@@ -363,7 +363,8 @@ int tok_read_template(json_t *pp, const char *path, tok_tokenizer *t, lethe_err 
       (seen_a ? t->suffix : t->prefix)[(*count)++] = (int32_t)json_integer_value(id);
     }
   }
-  if (!seen_a) return tok_field_error(err, path, "post_processor.single", "%s", "has no Sequence item");
+  if (!seen_a)
+    return tok_field_error(err, path, "post_processor.single", "%s", "has no Sequence item");
   return 0;
 }
 

@@ -1,5 +1,6 @@
-/* tok_text — the pipeline's text plumbing and its lifetime (tok_hf_free): byte buffers, piece lists, UTF-8
- * output, and patterns (literal strings, or regexes through PCRE2 with UTF
+/* tok_text — the pipeline's text plumbing and its lifetime (tok_hf_free):
+ * byte buffers, piece lists, UTF-8 output, the byte-level alphabet, and
+ * patterns (literal strings, or regexes through PCRE2 with UTF
  * and Unicode properties, JIT-compiled where the platform has a JIT). Not
  * here: what the pieces mean (tok_pretok.c, tok_normalize.c). */
 #define PCRE2_CODE_UNIT_WIDTH 8

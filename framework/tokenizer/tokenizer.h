@@ -115,8 +115,8 @@ int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_leng
  * TemplateProcessing, decoder null), or model.type "BPE" with the pipeline
  * described at the top of this file. Anything else is refused naming the
  * field. The pad, bos and eos ids are those of the entries "<pad>", "<s>",
- * "</s>" (-1 when absent); unk is model.unk_token (-1 when null). On success *out is a new tokenizer
- * the caller frees with tok_free. */
+ * "</s>" (-1 when absent); unk is model.unk_token (-1 when null). On success
+ * *out is a new tokenizer the caller frees with tok_free. */
 int tok_load(const char *path, tok_tokenizer **out, lethe_err *err);
 /* Reads DIR/tokenizer.json (tok_load) and, when present,
  * DIR/tokenizer_config.json: bos_token, eos_token, pad_token, unk_token

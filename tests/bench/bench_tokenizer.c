@@ -26,7 +26,8 @@ int main(int argc, char **argv) {
   tok_tokenizer *t;
   char *text;
   size_t len;
-  if (tok_load_dir(argv[1], &t, &err) || lethe_read_file(argv[2], (size_t)1 << 30, &text, &len, &err)) {
+  if (tok_load_dir(argv[1], &t, &err) ||
+      lethe_read_file(argv[2], (size_t)1 << 30, &text, &len, &err)) {
     fprintf(stderr, "bench_tokenizer: %s\n", err.msg);
     return 1;
   }

@@ -67,7 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (tok_load_dir(dir, &t, &err) != 0) {
     FUZZ_CHECK(err.msg[0] != '\0', "a refused tokenizer has a message");
   } else {
-    use(t, "<s>Hello, world! It's <unk> caf\xc3\xa9 \xe2\x80\x94 done.</s> \t\r 12345 \xf0\x9f\x98\x80");
+    use(t,
+        "<s>Hello, world! It's <unk> caf\xc3\xa9 \xe2\x80\x94 done.</s> \t\r 12345 "
+        "\xf0\x9f\x98\x80");
     char *text = fuzz_string(data, size > 256 ? 256 : size);
     use(t, text); /* usually invalid UTF-8 or JSON noise: must not matter */
     free(text);

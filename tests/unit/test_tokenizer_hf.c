@@ -27,7 +27,8 @@ static void expect_ids(const tok_tokenizer *t, const char *text, int add_special
   lethe_err err = {0};
   ck_assert_int_eq(tok_encode(t, text, add_special, &ids, &got, NULL, &err), 0);
   ck_assert_msg(got == n, "'%s': %d ids, want %d", text, got, n);
-  for (int i = 0; i < n; i++) ck_assert_msg(ids[i] == want[i], "'%s': id %d is %d, want %d", text, i, ids[i], want[i]);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(ids[i] == want[i], "'%s': id %d is %d, want %d", text, i, ids[i], want[i]);
   free(ids);
 }
 #define IDS(...) ((const int32_t[]){__VA_ARGS__}), (int)(sizeof((int32_t[]){__VA_ARGS__}) / 4)
@@ -187,8 +188,9 @@ START_TEST(test_refused_fields) {
     char path[128], text[1024];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     int has_model = strstr(cases[i].part, "\"model\"") != NULL;
-    snprintf(text, sizeof text, "{%s%s}", cases[i].part,
-             has_model ? "" : ", \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}");
+    snprintf(
+        text, sizeof text, "{%s%s}", cases[i].part,
+        has_model ? "" : ", \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}");
     FILE *f = fopen(path, "w");
     fputs(text, f);
     fclose(f);
@@ -204,6 +206,39 @@ START_TEST(test_refused_fields) {
 }
 END_TEST
 
+/* tokenizer_config.json next to a good tokenizer.json: its errors. */
+START_TEST(test_config_errors) {
+  char dir[] = "/tmp/lethe_tokcfg_XXXXXX", path[128], json[128];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+  ck_assert_int_eq(symlink(DATA "bpe-sp/tokenizer.json", json), 0);
+  struct {
+    const char *text, *want;
+  } cases[] = {
+      {"{\"bos_token\": \"<bos>\"}", "tokenizer_config.json: bos_token '<bos>' is not a token"},
+      {"{\"eos_token\": null, \"add_eos_token\": true}",
+       "tokenizer_config.json: add_eos_token is true but the token is missing"},
+      {"{\"add_bos_token\": \"yes\"}", "add_bos_token (add_bos_token) must be true or false"},
+      {"[1]", "tokenizer_config.json: the top level must be a JSON object"},
+      {"{", "tokenizer_config.json:1:1: invalid JSON"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs(cases[i].text, f);
+    fclose(f);
+    tok_tokenizer *t = NULL;
+    lethe_err err = {0};
+    ck_assert_int_eq(tok_load_dir(dir, &t, &err), -1);
+    ck_assert_msg(strstr(err.msg, cases[i].want), "case %zu: got '%s', want '%s'", i, err.msg,
+                  cases[i].want);
+    unlink(path);
+  }
+  unlink(json);
+  rmdir(dir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tokenizer_hf");
   TCase *tc = tcase_create("hf");
@@ -213,6 +248,7 @@ int main(void) {
   tcase_add_test(tc, test_regex_and_metaspace);
   tcase_add_test(tc, test_normalizers);
   tcase_add_test(tc, test_refused_fields);
+  tcase_add_test(tc, test_config_errors);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
