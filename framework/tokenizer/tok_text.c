@@ -156,6 +156,9 @@ tok_regex *tok_regex_new(const char *pattern, size_t len, lethe_err *err) {
 int tok_regex_find(tok_regex *re, const char *s, size_t n, size_t start, size_t *mstart,
                    size_t *mend) {
   int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, re->match, NULL);
+  if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its backtracking on the heap */
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                     re->match, NULL);
   if (rc < 0) return 0;
   PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->match);
   *mstart = ov[0], *mend = ov[1];
