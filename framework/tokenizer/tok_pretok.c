@@ -125,37 +125,27 @@ static void byte_level(const tok_pretok *pt, const char *src, const tok_piece *p
   }
 }
 
-/* Metaspace: spaces become the replacement, the prefix, then the cuts. */
+/* Metaspace: the prefix, spaces become the replacement, then the cuts. */
 static void metaspace(const tok_pretok *pt, const char *src, const tok_piece *p, tok_pieces *out,
                       spans *sp, tok_buf *work) {
+  const char *in = src + p->off;
   size_t rl = strlen(pt->replacement);
-  work->n = 0;
-  for (size_t k = 0; k < p->len; k++)
-    if (src[p->off + k] == ' ')
-      tok_buf_put(work, pt->replacement, rl);
-    else
-      tok_buf_put(work, src + p->off + k, 1);
-  int starts = work->n >= rl && !memcmp(work->s, pt->replacement, rl);
+  int starts = (p->len && in[0] == ' ') || (p->len >= rl && !memcmp(in, pt->replacement, rl));
   int prepend = pt->prepend_scheme == TOK_PREPEND_ALWAYS ||
                 (pt->prepend_scheme == TOK_PREPEND_FIRST && p->at_start);
-  tok_buf tmp = {0};
-  const char *s = work->s ? work->s : "";
-  size_t n = work->n;
-  if (prepend && !starts) {
-    tok_buf_put(&tmp, pt->replacement, rl);
-    tok_buf_put(&tmp, s, n);
-    s = tmp.s, n = tmp.n;
-  }
-  tok_piece whole = {0, n, p->at_start};
+  work->n = 0;
+  tok_buf_put(work, pt->replacement, prepend && !starts ? rl : 0);
+  for (size_t k = 0; k < p->len; k++)
+    tok_buf_put(work, in[k] == ' ' ? pt->replacement : in + k, in[k] == ' ' ? rl : 1);
+  tok_piece whole = {0, work->n, p->at_start};
   sp->n = 0;
   if (pt->split) {
     tok_pattern pat = {.literal = (char *)pt->replacement, .n_literal = rl};
-    pattern_spans(&pat, s, n, sp);
-    cut(sp, TOK_SPLIT_MERGED_NEXT, 0, s, &whole, out);
-  } else if (n) {
-    emit(out, s, 0, n, p->at_start);
+    pattern_spans(&pat, work->s, work->n, sp);
+    cut(sp, TOK_SPLIT_MERGED_NEXT, 0, work->s, &whole, out);
+  } else if (work->n) {
+    emit(out, work->s, 0, work->n, p->at_start);
   }
-  tok_buf_free(&tmp);
 }
 
 static void run_stage(const tok_pretok *pt, const tok_pieces *in, tok_pieces *out, spans *sp,
