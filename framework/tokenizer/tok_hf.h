@@ -33,10 +33,13 @@ void tok_pieces_free(tok_pieces *p);
 
 /* ---- regexes (PCRE2, UTF + UCP, JIT where available) ---------------------- */
 typedef struct tok_regex tok_regex;
-/* Compiles an Oniguruma-style pattern (\s is Unicode White_Space, as there). */
+/* Compiles an Oniguruma-style pattern (\s \S \w \W widened to Oniguruma's
+ * Unicode classes). The compiled regex owns its match data: one thread at a
+ * time. */
 tok_regex *tok_regex_new(const char *pattern, size_t len, lethe_err *err);
-/* Finds the first match at or after start in s[0..n): 1 and [*mstart, *mend),
- * or 0 when there is none. */
+/* Finds the first match at or after start in s[0..n) (valid UTF-8): 1 and
+ * [*mstart, *mend), or 0 when there is none (or the match fails for lack of
+ * memory even in the interpreter). */
 int tok_regex_find(tok_regex *re, const char *s, size_t n, size_t start, size_t *mstart,
                    size_t *mend);
 void tok_regex_free(tok_regex *re);
