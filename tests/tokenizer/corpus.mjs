@@ -99,6 +99,8 @@ const fragments = [
   '\u0085', '\u200B', '\u200D', '\t', '\r', '\r\r', '  ', '     ', '\t\t ', ' \r ', "'S", "'ll",
   "I'M", "we'VE", '<s>', '</s>', '<unk>', '<|begin_of_text|>', '<|end_of_text|>', '<|im_start|>',
   '<|im_end|>', '<|endoftext|>', '<|im_sta', '<|begin_of', '<s', '</s', '<|eot_id|>', '$A',
+  '<think>', '</think>', '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|start_header_id|>',
+  '<|end_header_id|>', '<|reserved_special_token_5|>', '<bos>', '<eos>', '<pad>', '<|endofprompt|>',
   '▁', '▁▁x', 'Ġhello', '<0x0A>', '0', '00', '123', '1234', '12345', '3.14', '-7', '1,000,000',
   'ſ', 'K', 'İstanbul', 'ΣΊΣΥΦΟΣ', 'ß', '(hello)', '"quoted"', 'a.b.c', '...', '?!', '#include',
   'x++', 'foo_bar', 'camelCase', 'UPPER', 'ǅ', '\u0301', 'a\u0300\u0301\u0302', '\u00AD',
