@@ -32,8 +32,11 @@ node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/co
 # Derived files for the components the published ones do not use, on every
 # eighth line (tests/tokenizer/variants.mjs).
 awk 'NR % 8 == 0' "$cache/corpus.txt" > "$cache/corpus-eighth.txt"
+# The embedded world's word-level tokenizer (lethe's own tokenizer.json) too.
+"$lethe" world --out "$cache/world" >/dev/null
 node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/corpus-eighth.txt" \
-  $(node "$src/tests/tokenizer/variants.mjs" "$models" "$cache/variants") || status=1
+  $(node "$src/tests/tokenizer/variants.mjs" "$models" "$cache/variants") "world=$cache/world" ||
+  status=1
 # Long lines: whole-line BPE (Llama-2, Gemma) and 10^5-character words.
 node "$src/tests/tokenizer/oracle.mjs" "$lethe" "$cache/node_modules" "$cache/long.txt" \
   "llama2=$models/tokenizer-llama2/models" "llama3=$models/tokenizer-llama3/models" \
