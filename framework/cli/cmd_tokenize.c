@@ -11,11 +11,13 @@
 void help_tokenize(void) {
   printf(
       "usage: lethe tokenize --tokenizer DIR [--no-special] [--decode [--skip-special]]\n\n"
-      "Reads DIR/tokenizer.json (and DIR/tokenizer_config.json when present).\n"
-      "Encodes each UTF-8 line of stdin (without its final \\n; \\r and everything\n"
-      "else is kept) and writes one JSON array of ids per line, as Hugging Face\n"
-      "tokenizers' encode(line, add_special_tokens=True); --no-special leaves\n"
-      "out the post-processor's tokens. With --decode, reads one JSON array of ids\n"
+      "Reads DIR/tokenizer.json (and DIR/tokenizer_config.json when present:\n"
+      "special tokens; add_bos_token / add_eos_token, when set, replace the\n"
+      "post-processor as transformers does). Encodes each UTF-8 line of stdin\n"
+      "(without its final \\n; \\r and everything else is kept) and writes one\n"
+      "JSON array of ids per line, as Hugging Face tokenizers'\n"
+      "encode(line, add_special_tokens=True); --no-special leaves out the\n"
+      "post-processor's tokens. With --decode, reads one JSON array of ids\n"
       "per line and writes the decoded text per line (decode(ids,\n"
       "skip_special_tokens=False); --skip-special drops special added tokens).\n");
 }
