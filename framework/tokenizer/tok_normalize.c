@@ -14,6 +14,9 @@ static void unicode_form(tok_norm_kind kind, tok_buf *b) {
       [TOK_NORM_NFKC] = UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
       [TOK_NORM_NFKD] = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT,
   };
+  size_t i = 0;
+  while (i < b->n && !(b->s[i] & 0x80)) i++;
+  if (i == b->n) return; /* ASCII is the same in every form */
   utf8proc_uint8_t *out = NULL;
   utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)b->s, (utf8proc_ssize_t)b->n, &out,
                                     (utf8proc_option_t)(UTF8PROC_STABLE | options[kind]));
