@@ -16,6 +16,8 @@ typedef struct cli_command {
 /* Every subcommand; the table in main.c lists them in order. */
 int cmd_score(int argc, char **argv);
 void help_score(void);
+int cmd_tokenize(int argc, char **argv);
+void help_tokenize(void);
 int cmd_generate(int argc, char **argv);
 void help_generate(void);
 int cmd_grad(int argc, char **argv);

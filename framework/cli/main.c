@@ -13,6 +13,8 @@
 static const cli_command commands[] = {
     {"score", "per-token log-probs of target tokens (HF input_ids/labels rows)", cmd_score,
      help_score, 0},
+    {"tokenize", "Hugging Face tokenizer: stdin lines to id arrays, or back (--decode)",
+     cmd_tokenize, help_tokenize, 0},
     {"generate", "greedy continuation of a prompt with the KV cache", cmd_generate,
      help_generate, 0},
     {"train", "build the data, base, target and retain models of an experiment", cmd_train,

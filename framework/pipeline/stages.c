@@ -184,10 +184,7 @@ static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
 }
 
 int stage_tokenizer(const char *dir, tok_tokenizer **tok, lethe_err *err) {
-  char *path = lethe_path_join(dir, "tokenizer.json");
-  int rc = tok_load(path, tok, err);
-  free(path);
-  return rc;
+  return tok_load_dir(dir, tok, err);
 }
 
 int stage_model_tokenizer(const char *model_dir, const char *fallback_dir, tok_tokenizer **tok,

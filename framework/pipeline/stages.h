@@ -30,7 +30,8 @@ void stage_out_free(stage_out *s);
 /* The data directory: data.dir if set (keyed by its files' contents), else
  * the embedded world generated into the cache. */
 int stage_data(const experiment *e, stage_out *out, lethe_err *err);
-/* The tokenizer in DIR (DIR/tokenizer.json). */
+/* The tokenizer in DIR: DIR/tokenizer.json, with DIR/tokenizer_config.json
+ * where present (tok_load_dir). */
 int stage_tokenizer(const char *dir, tok_tokenizer **tok, lethe_err *err);
 /* A user's model directory named by the setting `key` (base.path,
  * target.path, retain.path) as a stage: checked (config.json, the weights,

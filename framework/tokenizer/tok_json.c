@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/json_file.h"
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_json_hf.h"
 
 #define TOK_MAX_JSON_BYTES ((size_t)256 << 20)
 
@@ -59,6 +59,9 @@ static int write_json(const char *path, json_t *root, lethe_err *err) {
 }
 
 int tok_save(const tok_tokenizer *t, const char *path, lethe_err *err) {
+  if (t->hf)
+    return lethe_errf(err, LETHE_E_FORMAT,
+                      "%s: only word-level tokenizers are written (this one is BPE)", path);
   json_t *added = json_array(), *vocab = json_object();
   for (int i = 0; i < t->n_added; i++)
     json_array_append_new(
@@ -91,19 +94,12 @@ int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_leng
 }
 
 /* ---- reading ------------------------------------------------------------------ */
-static int field_error(lethe_err *err, const char *path, const char *field, const char *fmt,
-                       const char *detail) {
-  char msg[512];
-  snprintf(msg, sizeof msg, fmt, detail);
-  return lethe_errf(err, LETHE_E_FORMAT, "%s: %s: %s", path, field, msg);
-}
-
 /* A field that must be JSON null or absent (a feature lethe does not run). */
 static int want_null(json_t *root, const char *path, const char *field, lethe_err *err) {
   json_t *v = json_object_get(root, field);
   if (!v || json_is_null(v)) return 0;
   json_t *type = json_is_object(v) ? json_object_get(v, "type") : NULL;
-  return field_error(err, path, field, "'%s' is not supported (only null)",
+  return tok_field_error(err, path, field, "'%s' is not supported (only null)",
                      json_is_string(type) ? json_string_value(type) : "non-null value");
 }
 
@@ -114,7 +110,7 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
   snprintf(sub, sizeof sub, "%s.type", field);
   json_t *type = json_object_get(pt, "type");
   if (!json_is_object(pt) || !json_is_string(type))
-    return field_error(err, path, sub, "%s", "missing or not a string");
+    return tok_field_error(err, path, sub, "%s", "missing or not a string");
   const char *name = json_string_value(type);
   if (!strcmp(name, "WhitespaceSplit")) {
     *space = 1;
@@ -123,7 +119,7 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
     if (behavior &&
         !(json_is_string(behavior) && !strcmp(json_string_value(behavior), "Isolated"))) {
       snprintf(sub, sizeof sub, "%s.behavior", field);
-      return field_error(err, path, sub, "%s", "only \"Isolated\" is supported");
+      return tok_field_error(err, path, sub, "%s", "only \"Isolated\" is supported");
     }
     *punct = 1;
   } else if (!strcmp(name, "BertPreTokenizer")) {
@@ -132,7 +128,7 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
     json_t *list = json_object_get(pt, "pretokenizers");
     if (!json_is_array(list)) {
       snprintf(sub, sizeof sub, "%s.pretokenizers", field);
-      return field_error(err, path, sub, "%s", "missing or not an array");
+      return tok_field_error(err, path, sub, "%s", "missing or not an array");
     }
     for (size_t i = 0; i < json_array_size(list); i++) {
       snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", field, i);
@@ -140,7 +136,7 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
         return -1;
     }
   } else {
-    return field_error(err, path, sub,
+    return tok_field_error(err, path, sub,
                        "'%s' is not supported (supported: WhitespaceSplit, Punctuation, "
                        "BertPreTokenizer, Sequence of them)",
                        name);
@@ -151,18 +147,19 @@ static int read_pre_tokenizer(json_t *pt, const char *path, const char *field, i
 static int read_vocab(json_t *root, const char *path, tok_tokenizer **out, lethe_err *err) {
   json_t *model = json_object_get(root, "model");
   if (!json_is_object(model))
-    return field_error(err, path, "model", "%s", "missing or not an object");
+    return tok_field_error(err, path, "model", "%s", "missing or not an object");
   json_t *type = json_object_get(model, "type");
   if (!json_is_string(type))
-    return field_error(err, path, "model.type", "%s", "missing or not a string");
+    return tok_field_error(err, path, "model.type", "%s", "missing or not a string");
   if (strcmp(json_string_value(type), "WordLevel"))
-    return field_error(err, path, "model.type", "'%s' is not supported (only WordLevel)",
-                       json_string_value(type));
+    return lethe_errf(err, LETHE_E_FORMAT,
+                      "%s: model.type \"%s\" is not supported (supported: BPE, WordLevel)", path,
+                      json_string_value(type));
   json_t *vocab = json_object_get(model, "vocab");
   if (!json_is_object(vocab) || json_object_size(vocab) == 0)
-    return field_error(err, path, "model.vocab", "%s", "missing, empty or not an object");
+    return tok_field_error(err, path, "model.vocab", "%s", "missing, empty or not an object");
   size_t n = json_object_size(vocab);
-  if (n > TOK_MAX_VOCAB) return field_error(err, path, "model.vocab", "%s", "too many entries");
+  if (n > TOK_MAX_VOCAB) return tok_field_error(err, path, "model.vocab", "%s", "too many entries");
   const char **words = lethe_calloc(n, sizeof *words);
   const char *key;
   json_t *value;
@@ -183,7 +180,7 @@ static int read_vocab(json_t *root, const char *path, tok_tokenizer **out, lethe
   if (rc) return -1;
   json_t *unk = json_object_get(model, "unk_token");
   if (!json_is_string(unk) || tok_id(*out, json_string_value(unk), json_string_length(unk)) < 0)
-    return field_error(err, path, "model.unk_token", "%s", "missing or not in model.vocab");
+    return tok_field_error(err, path, "model.unk_token", "%s", "missing or not in model.vocab");
   (*out)->special.unk = tok_id(*out, json_string_value(unk), json_string_length(unk));
   return 0;
 }
@@ -191,7 +188,7 @@ static int read_vocab(json_t *root, const char *path, tok_tokenizer **out, lethe
 static int read_added(json_t *root, const char *path, tok_tokenizer *t, lethe_err *err) {
   json_t *list = json_object_get(root, "added_tokens");
   if (!list || json_is_null(list)) return 0;
-  if (!json_is_array(list)) return field_error(err, path, "added_tokens", "%s", "not an array");
+  if (!json_is_array(list)) return tok_field_error(err, path, "added_tokens", "%s", "not an array");
   t->added = lethe_malloc((json_array_size(list) + 1) * sizeof *t->added);
   for (size_t i = 0; i < json_array_size(list); i++) {
     char field[64];
@@ -201,14 +198,14 @@ static int read_added(json_t *root, const char *path, tok_tokenizer *t, lethe_er
     if (!json_is_integer(id) || !json_is_string(content) ||
         json_integer_value(id) !=
             tok_id(t, json_string_value(content), json_string_length(content)))
-      return field_error(err, path, field, "%s",
+      return tok_field_error(err, path, field, "%s",
                          "needs an integer id and a content string equal to its model.vocab entry");
     if (!json_is_true(special))
-      return field_error(err, path, field, "%s", "only special added tokens are supported");
+      return tok_field_error(err, path, field, "%s", "only special added tokens are supported");
     static const char *const flags[3] = {"single_word", "lstrip", "rstrip"};
     for (int f = 0; f < 3; f++)
       if (json_is_true(json_object_get(tok, flags[f])))
-        return field_error(err, path, field, "'%s' is not supported", flags[f]);
+        return tok_field_error(err, path, field, "'%s' is not supported", flags[f]);
     t->added[t->n_added++] = (int32_t)json_integer_value(id);
   }
   return 0;
@@ -220,39 +217,10 @@ static int read_post_processor(json_t *root, const char *path, tok_tokenizer *t,
   if (!pp || json_is_null(pp)) return 0;
   json_t *type = json_object_get(pp, "type");
   if (!json_is_string(type) || strcmp(json_string_value(type), "TemplateProcessing"))
-    return field_error(err, path, "post_processor.type",
+    return tok_field_error(err, path, "post_processor.type",
                        "'%s' is not supported (only TemplateProcessing or null)",
                        json_is_string(type) ? json_string_value(type) : "(missing)");
-  json_t *single = json_object_get(pp, "single"), *specials = json_object_get(pp, "special_tokens");
-  if (!json_is_array(single) || !json_is_object(specials))
-    return field_error(err, path, "post_processor", "%s",
-                       "needs a 'single' array and 'special_tokens'");
-  int seen_a = 0;
-  for (size_t i = 0; i < json_array_size(single); i++) {
-    json_t *item = json_array_get(single, i), *seq = json_object_get(item, "Sequence"),
-           *sp = json_object_get(item, "SpecialToken");
-    if (seq && !seen_a) {
-      seen_a = 1;
-      continue;
-    }
-    json_t *name = json_object_get(sp, "id");
-    json_t *ids = json_object_get(json_object_get(specials, json_string_value(name)), "ids");
-    if (!json_is_string(name) || !json_is_array(ids))
-      return field_error(err, path, "post_processor.single", "%s",
-                         "each item must be the sequence A once or a special token listed in "
-                         "special_tokens");
-    for (size_t k = 0; k < json_array_size(ids); k++) {
-      json_t *id = json_array_get(ids, k);
-      int *count = seen_a ? &t->n_suffix : &t->n_prefix;
-      if (!json_is_integer(id) || json_integer_value(id) < 0 ||
-          json_integer_value(id) >= t->n_vocab || *count == TOK_MAX_TEMPLATE)
-        return field_error(err, path, "post_processor.special_tokens", "%s",
-                           "ids must be vocabulary ids (at most 8 per side)");
-      (seen_a ? t->suffix : t->prefix)[(*count)++] = (int32_t)json_integer_value(id);
-    }
-  }
-  if (!seen_a) return field_error(err, path, "post_processor.single", "%s", "has no Sequence item");
-  return 0;
+  return tok_read_template(pp, path, t, err);
 }
 
 int tok_load(const char *path, tok_tokenizer **out, lethe_err *err) {
@@ -270,6 +238,14 @@ int tok_load(const char *path, tok_tokenizer **out, lethe_err *err) {
   int rc = -1;
   if (!json_is_object(root)) {
     lethe_errf(err, LETHE_E_FORMAT, "%s: the top level must be a JSON object", path);
+    goto done;
+  }
+  json_t *type = json_object_get(json_object_get(root, "model"), "type");
+  if (json_is_string(type) && !strcmp(json_string_value(type), "BPE")) {
+    rc = tok_hf_read(root, path, &t, err) || want_null(root, path, "truncation", err) ||
+                 want_null(root, path, "padding", err)
+             ? -1
+             : 0;
     goto done;
   }
   if (read_vocab(root, path, &t, err)) goto done;

@@ -1,58 +1,12 @@
-/* tokenizer — UTF-8 checks, pre-tokenization, the vocabulary table, the
- * builder, encode and decode (see tokenizer.h). tokenizer.json lives in
- * tok_json.c, the character classes in tok_unicode.c. */
+/* tokenizer — word-level pre-tokenization, the builder, encode and decode
+ * (see tokenizer.h); a BPE tokenizer's pipeline runs in tok_encode_hf.c. The
+ * word table lives in tok_vocab.c, tokenizer.json in tok_json*.c. */
 #include "tokenizer/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/tok_internal.h"
-
-/* ---- UTF-8 ---------------------------------------------------------------- */
-/* Length of the valid UTF-8 sequence at s (n bytes left) and its code point,
- * or 0 when the bytes there are not valid UTF-8. */
-static int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-  if (n == 0) return 0;
-  unsigned c = s[0];
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  int len;
-  uint32_t v, min;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, v = c & 0x1F, min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3, v = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if ((size_t)len > n) return 0;
-  for (int i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
-}
-
-int tok_utf8_valid(const char *s, size_t n, size_t *bad_offset) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t i = 0;
-  while (i < n) {
-    uint32_t cp;
-    int len = utf8_decode(u + i, n - i, &cp);
-    if (!len) {
-      if (bad_offset) *bad_offset = i;
-      return 0;
-    }
-    i += (size_t)len;
-  }
-  return 1;
-}
+#include "tokenizer/tok_hf.h"
 
 /* ---- pre-tokenization ----------------------------------------------------- */
 int tok_pretokenize_with(const char *text, size_t len, int split_space, int split_punct,
@@ -62,7 +16,7 @@ int tok_pretokenize_with(const char *text, size_t len, int split_space, int spli
   int rc;
   while (i < len) {
     uint32_t cp;
-    int n = utf8_decode(u + i, len - i, &cp);
+    int n = tok_utf8_next(u + i, len - i, &cp);
     if (!n) n = 1, cp = 0xFFFD; /* callers validate; never split inside junk */
     int space = split_space && tok_is_space(cp);
     int punct = !space && split_punct && tok_is_punct(cp);
@@ -79,69 +33,6 @@ int tok_pretokenize_with(const char *text, size_t len, int split_space, int spli
 
 int tok_pretokenize(const char *text, tok_piece_fn fn, void *user) {
   return tok_pretokenize_with(text, strlen(text), 1, 1, fn, user);
-}
-
-/* ---- hash table of words --------------------------------------------------- */
-static uint32_t hash_bytes(const char *s, size_t n) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return h;
-}
-
-/* Slot holding word (or the empty slot where it would go). */
-static uint32_t find_slot(int32_t *slots, uint32_t n_slots, char *const *words, const char *w,
-                          size_t n) {
-  uint32_t mask = n_slots - 1, i = hash_bytes(w, n) & mask;
-  while (slots[i] >= 0) {
-    const char *cand = words[slots[i]];
-    if (strlen(cand) == n && !memcmp(cand, w, n)) break;
-    i = (i + 1) & mask;
-  }
-  return i;
-}
-
-tok_tokenizer *tok_new_from_words(const char *const *words, int n, lethe_err *err) {
-  tok_tokenizer *t = lethe_calloc(1, sizeof *t);
-  t->n_vocab = n;
-  t->words = lethe_calloc((size_t)n, sizeof *t->words);
-  t->n_slots = 16;
-  while (t->n_slots < 2u * (uint32_t)n) t->n_slots *= 2;
-  t->slots = lethe_malloc(t->n_slots * sizeof *t->slots);
-  memset(t->slots, 0xFF, t->n_slots * sizeof *t->slots);
-  t->special = (tok_special_ids){-1, -1, -1, -1};
-  t->split_space = t->split_punct = 1;
-  for (int id = 0; id < n; id++) {
-    t->words[id] = lethe_strdup(words[id]);
-    uint32_t s = find_slot(t->slots, t->n_slots, t->words, words[id], strlen(words[id]));
-    if (t->slots[s] >= 0) {
-      lethe_errf(err, LETHE_E_FORMAT, "vocabulary entry '%s' appears twice (ids %d and %d)",
-                 words[id], t->slots[s], id);
-      tok_free(t);
-      return NULL;
-    }
-    t->slots[s] = id;
-  }
-  return t;
-}
-
-void tok_free(tok_tokenizer *t) {
-  if (!t) return;
-  for (int i = 0; i < t->n_vocab; i++) free(t->words[i]);
-  free(t->words);
-  free(t->slots);
-  free(t->added);
-  free(t);
-}
-
-int tok_vocab_size(const tok_tokenizer *t) { return t->n_vocab; }
-tok_special_ids tok_special(const tok_tokenizer *t) { return t->special; }
-
-int32_t tok_id(const tok_tokenizer *t, const char *word, size_t len) {
-  return t->slots[find_slot(t->slots, t->n_slots, t->words, word, len)];
-}
-
-const char *tok_word(const tok_tokenizer *t, int32_t id) {
-  return id >= 0 && id < t->n_vocab ? t->words[id] : NULL;
 }
 
 /* ---- builder ---------------------------------------------------------------- */
@@ -167,13 +58,13 @@ static void builder_grow(tok_builder *b) {
   b->slots = lethe_malloc(b->n_slots * sizeof *b->slots);
   memset(b->slots, 0xFF, b->n_slots * sizeof *b->slots);
   for (size_t i = 0; i < b->n; i++)
-    b->slots[find_slot(b->slots, b->n_slots, b->words, b->words[i], strlen(b->words[i]))] =
+    b->slots[tok_find_slot(b->slots, b->n_slots, b->words, b->words[i], strlen(b->words[i]))] =
         (int32_t)i;
 }
 
 static int builder_count_piece(const char *piece, size_t len, void *user) {
   tok_builder *b = user;
-  uint32_t s = find_slot(b->slots, b->n_slots, b->words, piece, len);
+  uint32_t s = tok_find_slot(b->slots, b->n_slots, b->words, piece, len);
   if (b->slots[s] >= 0) {
     b->counts[b->slots[s]]++;
     return 0;
@@ -292,6 +183,9 @@ int tok_encode(const tok_tokenizer *t, const char *text, int add_special, int32_
   size_t bad, len = strlen(text);
   if (!tok_utf8_valid(text, len, &bad))
     return lethe_errf(err, LETHE_E_FORMAT, "text is not valid UTF-8 (byte %zu)", bad);
+  if (t->hf)
+    return tok_encode_hf(t, text, len, add_special ? TOK_HF_PREFIX | TOK_HF_SUFFIX : 0, ids, n,
+                         n_unknown);
   id_list l = {.t = t};
   if (add_special)
     for (int i = 0; i < t->n_prefix; i++) push_id(&l, t->prefix[i]);
@@ -322,6 +216,13 @@ int tok_encode_segment(const tok_tokenizer *t, const char *text, int segment, in
                        lethe_err *err) {
   int32_t *body;
   int n_body;
+  if (t->hf) {
+    size_t bad, len = strlen(text);
+    if (!tok_utf8_valid(text, len, &bad))
+      return lethe_errf(err, LETHE_E_FORMAT, "text is not valid UTF-8 (byte %zu)", bad);
+    unsigned flags = segment == TOK_SEG_FIRST ? TOK_HF_PREFIX : TOK_HF_CONTINUATION;
+    return tok_encode_hf(t, text, len, flags, ids, n, NULL);
+  }
   if (tok_encode(t, text, 0, &body, &n_body, NULL, err) != 0) return -1;
   int n_pre = segment == TOK_SEG_FIRST ? t->n_prefix : 0;
   int32_t *v = lethe_malloc(sizeof *v * ((size_t)n_pre + (size_t)n_body + 1));
@@ -340,6 +241,7 @@ static int is_added(const tok_tokenizer *t, int32_t id) {
 }
 
 char *tok_decode(const tok_tokenizer *t, const int32_t *ids, int n, int skip_special) {
+  if (t->hf) return tok_decode_hf_ids(t, ids, n, skip_special);
   size_t cap = 64, len = 0;
   char *out = lethe_malloc(cap);
   out[0] = '\0';

@@ -1,20 +1,39 @@
-/* tokenizer — the word-level tokenizer of the embedded world, and the
- * Hugging Face tokenizer.json reader/writer for that kind of tokenizer.
+/* tokenizer — two kinds of tokenizer behind one API: the word-level
+ * tokenizer of the embedded world (built here, written and read as a
+ * tokenizer.json), and Hugging Face BPE tokenizers read from a published
+ * tokenizer.json (+ tokenizer_config.json, tok_load_dir).
  *
- * Pre-tokenization is Hugging Face's Sequence[WhitespaceSplit, Punctuation
- * (Isolated)] (the same as BertPreTokenizer): text is split on Unicode white
- * space (dropped), then every punctuation character (ASCII punctuation or a
- * Unicode P* category) becomes a piece of its own. Before that, the added
- * (special) tokens are cut out of the raw text, longest match first, as
- * Hugging Face does. Each piece is looked up in the WordLevel vocabulary;
- * unknown pieces become the unk id. No normalizer (case is kept).
- *
+ * Word level: pre-tokenization is Hugging Face's Sequence[WhitespaceSplit,
+ * Punctuation(Isolated)] (the same as BertPreTokenizer): text is split on
+ * Unicode white space (dropped), then every punctuation character (ASCII
+ * punctuation or a Unicode P* category) becomes a piece of its own. Before
+ * that, the added (special) tokens are cut out of the raw text, longest match
+ * first, as Hugging Face does. Each piece is looked up in the WordLevel
+ * vocabulary; unknown pieces become the unk id. No normalizer (case is kept).
  * decode joins the pieces of the ids with one space (Hugging Face's behaviour
  * for a tokenizer.json without a decoder), optionally skipping special tokens:
  * "Paris , France ." — not the original spacing.
  *
- * Not here: subword models (BPE, Unigram, WordPiece); a tokenizer.json of those
- * kinds is refused with an error naming the field.
+ * BPE (byte-level: GPT-2, GPT-4, Llama-3, Qwen; SentencePiece-style with
+ * byte_fallback: Llama-2, Mistral, Gemma): encode and decode give the ids and
+ * text of Hugging Face tokenizers' encode(text, add_special_tokens) and
+ * decode(ids, skip_special_tokens), pipeline and all — added tokens (raw and
+ * normalized passes, single_word / lstrip / rstrip), normalizers NFC NFD NFKC
+ * NFKD Lowercase Prepend Replace Strip, pre-tokenizers Split (PCRE2 regexes)
+ * ByteLevel Metaspace Digits Whitespace WhitespaceSplit Punctuation
+ * BertPreTokenizer, BPE with merges in both JSON forms, ignore_merges,
+ * byte_fallback, unk / fuse_unk, post-processors TemplateProcessing and
+ * ByteLevel, decoders ByteLevel Metaspace ByteFallback Fuse Strip Replace;
+ * Sequence of each. docs/file-formats.md lists them. A BPE tokenizer is not
+ * saved (tok_save refuses it) and must not be used by two threads at once
+ * (its compiled regexes share their match data).
+ *
+ * Refused when read, with an error naming the field path (e.g.
+ * "tokenizer.json: model.type "Unigram" is not supported (supported: BPE,
+ * WordLevel)"): Unigram and WordPiece models, any component type not listed
+ * above (BertNormalizer, Precompiled, RobertaProcessing, BertProcessing, the
+ * WordPiece decoder, ...), merge dropout, subword affixes, truncation,
+ * padding.
  */
 #ifndef LETHE_TOKENIZER_H
 #define LETHE_TOKENIZER_H
@@ -73,7 +92,8 @@ const char *tok_word(const tok_tokenizer *t, int32_t id);
 
 /* Encodes text into *ids (malloc'd, caller frees) and *n. With
  * add_special != 0 the post-processor's tokens are added (for the tokenizers
- * built here: <s> first, as Llama's tokenizer does). Fails only on invalid
+ * built here: <s> first, as Llama's tokenizer does; for a BPE file: its
+ * TemplateProcessing, or tokenizer_config.json's add_bos/eos_token). Fails only on invalid
  * UTF-8 (the error names the byte offset). *n_unknown, if non-NULL, receives
  * how many pieces were not in the vocabulary. */
 int tok_encode(const tok_tokenizer *t, const char *text, int add_special, int32_t **ids, int *n,
@@ -99,13 +119,20 @@ int tok_save(const tok_tokenizer *t, const char *path, lethe_err *err);
  * the tokenizer.json next to it as a PreTrainedTokenizerFast with these
  * special tokens (atomically). */
 int tok_save_config(const tok_tokenizer *t, const char *path, int model_max_length, lethe_err *err);
-/* Reads a tokenizer.json of the kind tok_save writes: model.type "WordLevel",
- * normalizer null, pre_tokenizer WhitespaceSplit / Punctuation (Isolated) /
+/* Reads a tokenizer.json: model.type "WordLevel" of the kind tok_save writes
+ * (normalizer null, pre_tokenizer WhitespaceSplit / Punctuation (Isolated) /
  * BertPreTokenizer or a Sequence of them, post_processor null or
- * TemplateProcessing, decoder null. Anything else is refused naming the field.
- * The pad, bos and eos ids are those of the entries "<pad>", "<s>", "</s>" (-1
- * when absent); unk is model.unk_token. On success *out is a new tokenizer
- * the caller frees with tok_free. */
+ * TemplateProcessing, decoder null), or model.type "BPE" with the pipeline
+ * described at the top of this file. Anything else is refused naming the
+ * field. The pad, bos and eos ids are those of the entries "<pad>", "<s>",
+ * "</s>" (-1 when absent); unk is model.unk_token (-1 when null). On success
+ * *out is a new tokenizer the caller frees with tok_free. */
 int tok_load(const char *path, tok_tokenizer **out, lethe_err *err);
+/* Reads DIR/tokenizer.json (tok_load) and, when present,
+ * DIR/tokenizer_config.json: bos_token, eos_token, pad_token, unk_token
+ * (strings, AddedToken objects or null) set tok_special(); add_bos_token /
+ * add_eos_token, when true or false, replace the post-processor by
+ * [bos] $A [eos] as transformers' LlamaTokenizerFast does. */
+int tok_load_dir(const char *dir, tok_tokenizer **out, lethe_err *err);
 
 #endif

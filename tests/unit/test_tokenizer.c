@@ -263,8 +263,9 @@ START_TEST(test_json_errors) {
   } cases[] = {
       {"{\"model\": ", "invalid JSON"},
       {"[1, 2]", "top level must be a JSON object"},
-      {tokenizer_json("BPE", seq, ""), "model.type: 'BPE' is not supported (only WordLevel)"},
-      {tokenizer_json("Unigram", seq, ""), "model.type: 'Unigram' is not supported"},
+      {tokenizer_json("BPE", seq, ""), "model.merges is missing or not an array"},
+      {tokenizer_json("Unigram", seq, ""),
+       "model.type \"Unigram\" is not supported (supported: BPE, WordLevel)"},
       {tokenizer_json("WordLevel", "{\"type\": \"ByteLevel\"}", ""),
        "pre_tokenizer.type: 'ByteLevel' is not supported"},
       {tokenizer_json("WordLevel",
