@@ -15,7 +15,7 @@ npm=$2
 tok="$npm/tokenizer-llama3/models"
 [ -f "$tok/tokenizer.json" ] || { echo "FAIL: no Llama-3 tokenizer at $tok (the npm fixture installs it)"; exit 1; }
 work=$(mktemp -d /tmp/lethe_own_XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 fail() {
   echo "FAIL: $1"
   exit 1
