@@ -204,7 +204,7 @@ static int read_bpe_options(tok_json_ctx *c, json_t *model) {
 int tok_hf_read(void *root_json, const char *path, tok_tokenizer **out, lethe_err *err) {
   json_t *root = root_json, *model = json_object_get(root, "model");
   json_t *added = json_object_get(root, "added_tokens");
-  tok_json_ctx c = {path, err, NULL, lethe_calloc(1, sizeof(struct tok_hf))};
+  tok_json_ctx c = {path, err, NULL, lethe_calloc(1, sizeof(struct tok_hf)), 0};
   int rc = -1;
   int32_t *ids = lethe_calloc(json_array_size(added) + 1, sizeof *ids); /* their ids */
   if (added && !json_is_null(added) && !json_is_array(added)) {
