@@ -153,6 +153,7 @@ static int read_merges(tok_json_ctx *c, json_t *model) {
   m->n_slots = 16;
   while (m->n_slots < 2 * json_array_size(merges) + 2) m->n_slots *= 2;
   m->merges = lethe_calloc(m->n_slots, sizeof *m->merges);
+  m->cache = lethe_calloc(TOK_CACHE_SLOTS, sizeof *m->cache);
   tok_buf buf = {0};
   int rc = 0;
   for (size_t i = 0; !rc && i < json_array_size(merges); i++) {
