@@ -3,7 +3,8 @@
  * ties, until no adjacent pair has a merge. Merge ranks live in an
  * open-addressing table keyed by the pair of ids. A word's symbols sit in
  * stack arrays and are merged by scanning for the lowest rank; words longer
- * than that use a min-heap of candidate pairs instead (heap memory). */
+ * than that use a min-heap of candidate pairs instead (heap memory). Short
+ * words' results are kept in a direct-mapped cache. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,34 @@ static int merge_long(const tok_bpe *m, int32_t *sym, int k) {
   return n;
 }
 
+/* ---- the word cache ------------------------------------------------------------ */
+/* Direct-mapped: a short word's ids, found again by the word's bytes. The
+ * tokenizer's owner uses it from one thread at a time (tok_hf.h). */
+static uint32_t word_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static tok_cached_word *cache_slot(const tok_bpe *m, const char *s, size_t n) {
+  if (!m->cache || n > TOK_CACHE_WORD) return NULL;
+  return &m->cache[word_hash(s, n) & (TOK_CACHE_SLOTS - 1)];
+}
+
+static int cache_get(const tok_cached_word *c, const char *s, size_t n, int32_t **ids,
+                     int *n_ids, int *cap) {
+  if (!c || c->len != n || !c->n_ids || memcmp(c->word, s, n)) return 0;
+  for (int i = 0; i < c->n_ids; i++) push(ids, n_ids, cap, c->ids[i]);
+  return 1;
+}
+
+static void cache_put(tok_cached_word *c, const char *s, size_t n, const int32_t *sym, int k) {
+  if (!c || k < 1 || k > TOK_CACHE_IDS) return;
+  c->len = (uint8_t)n, c->n_ids = (uint8_t)k;
+  memcpy(c->word, s, n);
+  memcpy(c->ids, sym, (size_t)k * sizeof *sym);
+}
+
 void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_t n,
                   int32_t **ids, int *n_ids, int *cap) {
   if (!n) return;
@@ -180,6 +209,8 @@ void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_
       return;
     }
   }
+  tok_cached_word *cached = cache_slot(m, s, n);
+  if (cache_get(cached, s, n, ids, n_ids, cap)) return;
   int32_t stack_sym[STACK_SYMBOLS], stack_rank[STACK_SYMBOLS];
   int32_t *sym = stack_sym, *rank = stack_rank;
   if (n > STACK_SYMBOLS) {
@@ -188,6 +219,7 @@ void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_
   }
   int k = initial_symbols(t, m, s, n, sym);
   k = k > STACK_SYMBOLS ? merge_long(m, sym, k) : merge_all(m, sym, rank, k);
+  cache_put(cached, s, n, sym, k);
   for (int i = 0; i < k; i++) push(ids, n_ids, cap, sym[i]);
   if (sym != stack_sym) {
     free(sym);

@@ -37,7 +37,7 @@ static int read_config(const char *path, tok_tokenizer *t, lethe_err *err) {
     json_decref(cfg);
     return lethe_errf(err, LETHE_E_FORMAT, "%s: the top level must be a JSON object", path);
   }
-  tok_json_ctx c = {path, err, t, t->hf};
+  tok_json_ctx c = {path, err, t, t->hf, 0};
   tok_special_ids *s = &t->special;
   int add_bos = -1, add_eos = -1;
   int rc =

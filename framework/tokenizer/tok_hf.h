@@ -103,6 +103,14 @@ typedef struct tok_merge_slot {
   int32_t rank, merged;
 } tok_merge_slot;
 #define TOK_SMALL_CHARS 0x800 /* code points whose ids sit in a table */
+#define TOK_CACHE_SLOTS 8192  /* the BPE word cache: power of two */
+#define TOK_CACHE_WORD 22     /* longest word cached (bytes) */
+#define TOK_CACHE_IDS 8       /* most ids of a cached word */
+typedef struct tok_cached_word {
+  uint8_t len, n_ids; /* n_ids 0: empty */
+  char word[TOK_CACHE_WORD];
+  int32_t ids[TOK_CACHE_IDS];
+} tok_cached_word;
 typedef struct tok_bpe {
   tok_merge_slot *merges;
   uint32_t n_slots; /* power of two */
@@ -110,9 +118,11 @@ typedef struct tok_bpe {
   int fuse_unk, byte_fallback, ignore_merges;
   int32_t byte_ids[256]; /* ids of <0xHH>, -1 when absent */
   int32_t small_ids[TOK_SMALL_CHARS]; /* id of each one-character token, -1 */
+  tok_cached_word *cache; /* (TOK_CACHE_SLOTS) owned; written while encoding */
 } tok_bpe;
 void tok_bpe_add_merge(tok_bpe *m, int32_t left, int32_t right, int32_t rank, int32_t merged);
-/* Appends the ids of one pre-token (bytes s[0..n)) to *ids / *n / *cap. */
+/* Appends the ids of one pre-token (bytes s[0..n)) to *ids / *n / *cap.
+ * Fills m->cache: one thread at a time. */
 void tok_bpe_word(const tok_tokenizer *t, const tok_bpe *m, const char *s, size_t n,
                   int32_t **ids, int *n_ids, int *cap);
 

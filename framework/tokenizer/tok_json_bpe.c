@@ -153,6 +153,7 @@ static int read_merges(tok_json_ctx *c, json_t *model) {
   m->n_slots = 16;
   while (m->n_slots < 2 * json_array_size(merges) + 2) m->n_slots *= 2;
   m->merges = lethe_calloc(m->n_slots, sizeof *m->merges);
+  m->cache = lethe_calloc(TOK_CACHE_SLOTS, sizeof *m->cache);
   tok_buf buf = {0};
   int rc = 0;
   for (size_t i = 0; !rc && i < json_array_size(merges); i++) {
@@ -204,7 +205,7 @@ static int read_bpe_options(tok_json_ctx *c, json_t *model) {
 int tok_hf_read(void *root_json, const char *path, tok_tokenizer **out, lethe_err *err) {
   json_t *root = root_json, *model = json_object_get(root, "model");
   json_t *added = json_object_get(root, "added_tokens");
-  tok_json_ctx c = {path, err, NULL, lethe_calloc(1, sizeof(struct tok_hf))};
+  tok_json_ctx c = {path, err, NULL, lethe_calloc(1, sizeof(struct tok_hf)), 0};
   int rc = -1;
   int32_t *ids = lethe_calloc(json_array_size(added) + 1, sizeof *ids); /* their ids */
   if (added && !json_is_null(added) && !json_is_array(added)) {

@@ -68,7 +68,8 @@ static int compile_fixed(tok_json_ctx *c, const char *field, const char *regex, 
 typedef int (*component_reader)(tok_json_ctx *c, json_t *obj, const char *field);
 typedef struct component {
   const char *type;
-  component_reader read; /* NULL: refused */
+  component_reader read;
+  int kind; /* for a reader shared by several types: what to make (c->kind) */
 } component;
 
 static int read_component(tok_json_ctx *c, json_t *obj, const char *field, const component *table,
@@ -91,7 +92,7 @@ static int read_component(tok_json_ctx *c, json_t *obj, const char *field, const
     return 0;
   }
   for (const component *k = table; k->type; k++)
-    if (!strcmp(k->type, name)) return k->read(c, obj, field);
+    if (!strcmp(k->type, name)) return c->kind = k->kind, k->read(c, obj, field);
   return tok_jerr(c, sub, "\"%s\" is not supported (supported: %s)", name, supported);
 }
 
@@ -107,13 +108,8 @@ static tok_normalizer *new_norm(tok_json_ctx *c, const char *field, tok_norm_kin
 }
 
 static int norm_form(tok_json_ctx *c, json_t *obj, const char *field) {
-  static const char *const names[] = {"NFC", "NFD", "NFKC", "NFKD", "Lowercase"};
-  static const tok_norm_kind kinds[] = {TOK_NORM_NFC, TOK_NORM_NFD, TOK_NORM_NFKC, TOK_NORM_NFKD,
-                                        TOK_NORM_LOWERCASE};
-  const char *type = json_string_value(json_object_get(obj, "type"));
-  for (int i = 0; i < 5; i++)
-    if (!strcmp(type, names[i])) return new_norm(c, field, kinds[i]) ? 0 : -1;
-  return -1;
+  (void)obj;
+  return new_norm(c, field, (tok_norm_kind)c->kind) ? 0 : -1;
 }
 
 static int norm_prepend(tok_json_ctx *c, json_t *obj, const char *field) {
@@ -142,9 +138,15 @@ static int norm_strip(tok_json_ctx *c, json_t *obj, const char *field) {
 }
 
 static const component normalizers[] = {
-    {"NFC", norm_form},         {"NFD", norm_form},         {"NFKC", norm_form},
-    {"NFKD", norm_form},        {"Lowercase", norm_form},   {"Prepend", norm_prepend},
-    {"Replace", norm_replace},  {"Strip", norm_strip},      {NULL, NULL},
+    {"NFC", norm_form, TOK_NORM_NFC},
+    {"NFD", norm_form, TOK_NORM_NFD},
+    {"NFKC", norm_form, TOK_NORM_NFKC},
+    {"NFKD", norm_form, TOK_NORM_NFKD},
+    {"Lowercase", norm_form, TOK_NORM_LOWERCASE},
+    {"Prepend", norm_prepend, TOK_NORM_PREPEND},
+    {"Replace", norm_replace, TOK_NORM_REPLACE},
+    {"Strip", norm_strip, TOK_NORM_STRIP},
+    {NULL, NULL, 0},
 };
 
 /* ---- pre-tokenizers ---------------------------------------------------------- */
@@ -243,15 +245,15 @@ static int pre_bert(tok_json_ctx *c, json_t *obj, const char *field) {
 }
 
 static const component pre_tokenizers[] = {
-    {"Split", pre_split},
-    {"ByteLevel", pre_byte_level},
-    {"Metaspace", pre_metaspace},
-    {"Digits", pre_digits},
-    {"Whitespace", pre_whitespace},
-    {"WhitespaceSplit", pre_whitespace_split},
-    {"Punctuation", pre_punctuation},
-    {"BertPreTokenizer", pre_bert},
-    {NULL, NULL},
+    {"Split", pre_split, 0},
+    {"ByteLevel", pre_byte_level, 0},
+    {"Metaspace", pre_metaspace, 0},
+    {"Digits", pre_digits, 0},
+    {"Whitespace", pre_whitespace, 0},
+    {"WhitespaceSplit", pre_whitespace_split, 0},
+    {"Punctuation", pre_punctuation, 0},
+    {"BertPreTokenizer", pre_bert, 0},
+    {NULL, NULL, 0},
 };
 
 /* ---- post-processors ------------------------------------------------------- */
@@ -266,9 +268,9 @@ static int post_template(tok_json_ctx *c, json_t *obj, const char *field) {
 }
 
 static const component post_processors[] = {
-    {"TemplateProcessing", post_template},
-    {"ByteLevel", post_byte_level},
-    {NULL, NULL},
+    {"TemplateProcessing", post_template, 0},
+    {"ByteLevel", post_byte_level, 0},
+    {NULL, NULL, 0},
 };
 
 /* ---- decoders ---------------------------------------------------------------- */
@@ -283,11 +285,8 @@ static tok_decoder *new_dec(tok_json_ctx *c, const char *field, tok_dec_kind kin
 }
 
 static int dec_plain(tok_json_ctx *c, json_t *obj, const char *field) {
-  const char *type = json_string_value(json_object_get(obj, "type"));
-  tok_dec_kind kind = !strcmp(type, "ByteLevel")      ? TOK_DEC_BYTELEVEL
-                      : !strcmp(type, "ByteFallback") ? TOK_DEC_BYTEFALLBACK
-                                                      : TOK_DEC_FUSE;
-  return new_dec(c, field, kind) ? 0 : -1;
+  (void)obj;
+  return new_dec(c, field, (tok_dec_kind)c->kind) ? 0 : -1;
 }
 
 static int dec_metaspace(tok_json_ctx *c, json_t *obj, const char *field) {
@@ -321,9 +320,13 @@ static int dec_replace(tok_json_ctx *c, json_t *obj, const char *field) {
 }
 
 static const component decoders[] = {
-    {"ByteLevel", dec_plain},  {"ByteFallback", dec_plain}, {"Fuse", dec_plain},
-    {"Metaspace", dec_metaspace}, {"Strip", dec_strip},     {"Replace", dec_replace},
-    {NULL, NULL},
+    {"ByteLevel", dec_plain, TOK_DEC_BYTELEVEL},
+    {"ByteFallback", dec_plain, TOK_DEC_BYTEFALLBACK},
+    {"Fuse", dec_plain, TOK_DEC_FUSE},
+    {"Metaspace", dec_metaspace, TOK_DEC_METASPACE},
+    {"Strip", dec_strip, TOK_DEC_STRIP},
+    {"Replace", dec_replace, TOK_DEC_REPLACE},
+    {NULL, NULL, 0},
 };
 
 int tok_field_error(lethe_err *err, const char *path, const char *field, const char *fmt,

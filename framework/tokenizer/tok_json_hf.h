@@ -12,6 +12,7 @@ typedef struct tok_json_ctx {
   lethe_err *err;
   tok_tokenizer *t;
   struct tok_hf *h;
+  int kind; /* set from the component table before its reader runs */
 } tok_json_ctx;
 
 /* Fails with "PATH: FIELD <message>". */

@@ -201,6 +201,7 @@ void tok_hf_free(struct tok_hf *h) {
     free(h->dec[i].text);
   }
   free(h->bpe.merges);
+  free(h->bpe.cache);
   for (int i = 0; i < h->n_added; i++) free(h->added[i].match);
   free(h->added);
 }

@@ -26,7 +26,7 @@
  * ByteLevel, decoders ByteLevel Metaspace ByteFallback Fuse Strip Replace;
  * Sequence of each. docs/file-formats.md lists them. A BPE tokenizer is not
  * saved (tok_save refuses it) and must not be used by two threads at once
- * (its compiled regexes share their match data).
+ * (its compiled regexes share their match data; encode fills a word cache).
  *
  * Refused when read, with an error naming the field path (e.g.
  * "tokenizer.json: model.type "Unigram" is not supported (supported: BPE,

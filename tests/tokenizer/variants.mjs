@@ -1,6 +1,7 @@
 // variants.mjs — tokenizer.json files derived from the published ones, to
 // exercise components no published file in the oracle uses: the Llama-2
-// vocabulary with the non-legacy Metaspace pre-tokenizer and decoder, and the
+// vocabulary with the non-legacy Metaspace pre-tokenizer and decoder, the
+// GPT-2 vocabulary with ByteLevel's prefix space on every piece, and the
 // Llama-3 vocabulary behind normalizers (NFKC, NFD, Lowercase, Strip,
 // Replace with a regex), every Split behaviour with and without invert,
 // Digits, Punctuation, Whitespace, WhitespaceSplit, BertPreTokenizer, and
@@ -55,6 +56,10 @@ const variants = {
     t.pre_tokenizer = seq({ type: 'BertPreTokenizer' });
     t.decoder = { type: 'Sequence', decoders: [{ type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
       { type: 'Replace', pattern: { String: ' ' }, content: '_' }, { type: 'Strip', content: '_', start: 2, stop: 0 }] };
+  },
+  'gpt2-prefix': (t) => {
+    t.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' },
+      { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true }] };
   },
   'llama3-wssplit': (t) => {
     t.pre_tokenizer = seq({ type: 'WhitespaceSplit' }, split('Isolated', false, { String: 'th' }));
