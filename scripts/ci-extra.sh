@@ -17,7 +17,8 @@ jobs=$(nproc)
 t0=$(date +%s)
 echo "== AVX2 paths: ctest with ONEDNN_MAX_CPU_ISA=AVX2 LETHE_ISA=avx2 ($(build/framework/lethe --version | tail -1))"
 (cd build && ONEDNN_MAX_CPU_ISA=AVX2 LETHE_ISA=avx2 ctest --output-on-failure -j2 \
-  -E tokenizer_oracle) # the tokenizer has no ISA paths; the oracle ran in scripts/test.sh
+  -E 'tokenizer_oracle|own_model') # the tokenizer has no ISA paths (its oracle ran in
+# scripts/test.sh); own_model's model code is that of test_arch_golden and test_pipeline
 echo "== baseline kernels: model tests with LETHE_ISA=baseline"
 (cd build && ONEDNN_MAX_CPU_ISA=AVX2 LETHE_ISA=baseline ctest --output-on-failure -j2 \
   -R 'test_tensor|test_llama|test_gradcheck|test_objective_golden|test_trainer')
@@ -25,7 +26,10 @@ ta=$(date +%s)
 echo "== sanitizers: ASan + UBSan build and ctest"
 cmake -S . -B build-asan -DLETHE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
-(cd build-asan && ctest --output-on-failure -j2)
+# the tokenizer's 100k-line oracle and the own-model run are the two longest
+# tests and add nothing here the tokenizer's unit, CLI and prompt-mask tests
+# (real tokenizers), test_pipeline and the fuzzers do not already cover
+(cd build-asan && ctest --output-on-failure -j2 -E 'tokenizer_oracle|own_model')
 t1=$(date +%s)
 echo "== fuzzing: ${FUZZ_SECONDS:-45} s per harness"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLETHE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
