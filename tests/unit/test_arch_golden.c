@@ -23,61 +23,12 @@
 #include "model/llama.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
+#include "unit/golden_fixture.h"
 
 static const char *const cases[] = {"llama3-rope-bias", "llama-linear", "mistral-tiny",
                                     "qwen2-tiny", "qwen3-tiny", "phi-tiny"};
 #define N_CASES 6
 
-typedef struct fixture {
-  char dir[512];
-  llama_model m;
-  st_file golden;
-  json_t *summary;
-} fixture;
-
-static void open_case(fixture *f, int i) {
-  snprintf(f->dir, sizeof f->dir, "%s/%s", LETHE_TEST_DATA, cases[i]);
-  char path[600];
-  lethe_err err = {0};
-  snprintf(path, sizeof path, "%s/model", f->dir);
-  ck_assert_msg(llama_load(&f->m, path, &err) == 0, "%s", err.msg);
-  snprintf(path, sizeof path, "%s/golden.safetensors", f->dir);
-  ck_assert_msg(st_open(&f->golden, path, &err) == 0, "%s", err.msg);
-  snprintf(path, sizeof path, "%s/summary.json", f->dir);
-  json_error_t jerr;
-  f->summary = json_load_file(path, 0, &jerr);
-  ck_assert_msg(f->summary != NULL, "%s: %s", path, jerr.text);
-}
-
-static void close_case(fixture *f) {
-  llama_free(&f->m);
-  st_close(&f->golden);
-  json_decref(f->summary);
-}
-
-static float *golden(fixture *f, const char *name, size_t n) {
-  const st_tensor *t = st_find(&f->golden, name);
-  ck_assert_msg(t != NULL, "%s: golden tensor %s missing", f->dir, name);
-  ck_assert_msg(t->numel == n, "%s: %s has %llu values, expected %zu", f->dir, name,
-                (unsigned long long)t->numel, n);
-  float *buf = malloc(n * sizeof(float));
-  lethe_err err = {0};
-  ck_assert_msg(st_read_f32(&f->golden, t, buf, n, &err) == 0, "%s", err.msg);
-  return buf;
-}
-
-/* Fails on the first element beyond 1e-4 (absolute, or relative if larger);
- * returns the largest absolute difference. */
-static double expect_close(const char *what, const float *got, const float *want, size_t n) {
-  double worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - want[i]), lim = 1e-4 * fmax(1.0, fabs(want[i]));
-    ck_assert_msg(d <= lim, "%s[%zu]: got %.8g, want %.8g (diff %.3g)", what, i, got[i],
-                  want[i], d);
-    if (d > worst) worst = d;
-  }
-  return worst;
-}
 
 static void read_batch(fixture *f, const char *name, token_batch *tb) {
   char path[600];
@@ -118,7 +69,7 @@ static double check_batch(fixture *f, const char *batch) {
 
 START_TEST(test_logits_and_logprobs) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   double a = check_batch(&f, "forget"), b = check_batch(&f, "retain");
   printf("%-18s logits/logprobs max |diff| %.2e\n", cases[_i], a > b ? a : b);
   close_case(&f);
@@ -144,7 +95,7 @@ static void nll_forget_grad(llama_model *m, token_batch *tb) {
  * buffer holds exactly the family's tensors). */
 START_TEST(test_grad_every_parameter) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   nll_forget_grad(&f.m, &tb);
@@ -172,7 +123,7 @@ END_TEST
 
 START_TEST(test_greedy_continuation) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   json_t *greedy = json_object_get(f.summary, "greedy");
   json_t *prompt = json_object_get(greedy, "prompt"), *cont = json_object_get(greedy, "continuation");
   int np = (int)json_array_size(prompt), nc = (int)json_array_size(cont);
@@ -197,7 +148,7 @@ END_TEST
  * partial or scaled rotary, biases on padding rows). */
 START_TEST(test_batched_generation_matches_single) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   int lens[3] = {4, 7, 5}, n_new = 8;
@@ -220,7 +171,7 @@ END_TEST
 /* Saved and loaded back: the same family, config fields and tensors. */
 START_TEST(test_save_load_round_trip) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   char out[] = "/tmp/lethe_arch_XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(out));
   lethe_err err = {0};
@@ -243,7 +194,7 @@ END_TEST
  * the same config; norm weights 1, biases 0, matrices N(0, 0.2). */
 START_TEST(test_init_dir) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   char out[] = "/tmp/lethe_init_XXXXXX", path[600];
   ck_assert_ptr_nonnull(mkdtemp(out));
   snprintf(path, sizeof path, "%s/model/config.json", f.dir);
@@ -279,7 +230,7 @@ END_TEST
 START_TEST(test_bf16_compute) {
   if (!bf16_runs_here("test_arch_golden bf16 compute")) return;
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   lethe_err err = {0};

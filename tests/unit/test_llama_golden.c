@@ -14,60 +14,12 @@
 #include "model/llama.h"
 #include "model/safetensors.h"
 #include "model/token_batch.h"
+#include "unit/golden_fixture.h"
 #include "train/adamw.h"
 
 static const char *const cases[] = {"llama-tiny", "llama-mha-tied"};
 #define N_CASES 2
 
-typedef struct fixture {
-  char dir[512];
-  llama_model m;
-  st_file golden;
-  json_t *summary;
-} fixture;
-
-static void open_case(fixture *f, int i) {
-  snprintf(f->dir, sizeof f->dir, "%s/%s", LETHE_TEST_DATA, cases[i]);
-  char path[600];
-  lethe_err err = {0};
-  snprintf(path, sizeof path, "%s/model", f->dir);
-  ck_assert_msg(llama_load(&f->m, path, &err) == 0, "%s", err.msg);
-  snprintf(path, sizeof path, "%s/golden.safetensors", f->dir);
-  ck_assert_msg(st_open(&f->golden, path, &err) == 0, "%s", err.msg);
-  snprintf(path, sizeof path, "%s/summary.json", f->dir);
-  json_error_t jerr;
-  f->summary = json_load_file(path, 0, &jerr);
-  ck_assert_msg(f->summary != NULL, "%s: %s", path, jerr.text);
-}
-
-static void close_case(fixture *f) {
-  llama_free(&f->m);
-  st_close(&f->golden);
-  json_decref(f->summary);
-}
-
-/* Reads golden tensor `name` (n floats) into a new buffer. */
-static float *golden(fixture *f, const char *name, size_t n) {
-  const st_tensor *t = st_find(&f->golden, name);
-  ck_assert_msg(t != NULL, "%s: golden tensor %s missing", f->dir, name);
-  ck_assert_msg(t->numel == n, "%s: %s has %llu values, expected %zu", f->dir, name,
-                (unsigned long long)t->numel, n);
-  float *buf = malloc(n * sizeof(float));
-  lethe_err err = {0};
-  ck_assert_msg(st_read_f32(&f->golden, t, buf, n, &err) == 0, "%s", err.msg);
-  return buf;
-}
-
-/* Fails on the first element beyond 1e-4 (absolute, or relative if larger). */
-static void expect_close(const char *what, const float *got, const float *want, size_t n) {
-  double worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)got[i] - want[i]), lim = 1e-4 * fmax(1.0, fabs(want[i]));
-    ck_assert_msg(d <= lim, "%s[%zu]: got %.8g, want %.8g (diff %.3g)", what, i, got[i],
-                  want[i], d);
-    if (d > worst) worst = d;
-  }
-}
 
 static void read_batch(fixture *f, const char *name, token_batch *tb) {
   char path[600];
@@ -78,7 +30,7 @@ static void read_batch(fixture *f, const char *name, token_batch *tb) {
 
 START_TEST(test_logits_every_position) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   lethe_err err = {0};
@@ -96,7 +48,7 @@ END_TEST
 /* token_logprobs (B,T-1) and seq_nll (B) of each batch under policy and ref */
 START_TEST(test_token_logprobs_and_seq_nll) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   llama_model ref;
   lethe_err err = {0};
   char path[600];
@@ -165,7 +117,7 @@ static void nll_forget_grad(fixture *f, token_batch *tb) {
 
 START_TEST(test_grad_nll_forget_every_parameter) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   nll_forget_grad(&f, &tb);
@@ -187,7 +139,7 @@ END_TEST
 
 START_TEST(test_adamw_two_steps) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   nll_forget_grad(&f, &tb); /* the golden applies grad.nll_forget at both steps */
@@ -214,7 +166,7 @@ END_TEST
 
 START_TEST(test_greedy_continuation) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   json_t *greedy = json_object_get(f.summary, "greedy");
   json_t *prompt = json_object_get(greedy, "prompt"), *cont = json_object_get(greedy, "continuation");
   ck_assert(json_is_array(prompt) && json_is_array(cont));
@@ -240,7 +192,7 @@ END_TEST
  * decodes alone (left padding and per-row positions are correct). */
 START_TEST(test_batched_generation_matches_single) {
   fixture f;
-  open_case(&f, _i);
+  open_case(&f, cases[_i]);
   token_batch tb;
   read_batch(&f, "forget", &tb);
   int lens[3] = {4, 7, 5}, B = tb.B < 3 ? tb.B : 3, n_new = 8;
