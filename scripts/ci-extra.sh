@@ -31,7 +31,7 @@ cmake --build build-asan -j"$jobs" >/dev/null
 # (real tokenizers), test_pipeline and the fuzzers do not already cover
 (cd build-asan && ctest --output-on-failure -j2 -E 'tokenizer_oracle|own_model')
 t1=$(date +%s)
-echo "== fuzzing: ${FUZZ_SECONDS:-45} s per harness"
+echo "== fuzzing: ${FUZZ_SECONDS:-45} s per harness, one per core"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLETHE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   >/dev/null
 cmake --build build-fuzz --target fuzzers -j"$jobs" >/dev/null

@@ -4,6 +4,7 @@
 # fails on any crash, leak, timeout or sanitizer report.
 # usage: tests/fuzz/run_all.sh [BUILD_DIR]   (default: build-fuzz)
 #   FUZZ_SECONDS  seconds per fuzzer (default 60)
+#   FUZZ_JOBS     fuzzers run at once, each on one core (default: nproc)
 #   FUZZ_ONLY     space-separated subset, e.g. "safetensors tofu"
 #   FUZZ_OUT      where logs, grown corpora and crash inputs go (default: a
 #                 temporary directory, removed when everything passed)
@@ -25,18 +26,15 @@ dict_of() {
   esac
 }
 
-failed=0
-total_execs=0
-printf '%-14s %12s %8s  %s\n' fuzzer executions corpus result
-for name in $fuzzers; do
-  bin="$build/tests/fuzz/fuzz_$name"
-  work="$out/$name"
+# One fuzzer: its result line in $out/NAME.line, its status in $out/NAME.rc.
+run_one() {
+  local name=$1 bin="$build/tests/fuzz/fuzz_$1" work="$out/$1" rc execs size result
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/tmp"
   if [ ! -x "$bin" ]; then
-    printf '%-14s %12s %8s  %s\n' "$name" - - "MISSING ($bin; build the 'fuzzers' target)"
-    failed=1
-    continue
+    printf '%-14s %12s %8s  %s\n' "$name" - - "MISSING ($bin; build the 'fuzzers' target)" > "$out/$name.line"
+    echo "0 1" > "$out/$name.rc"
+    return
   fi
   cp "$here/corpus/$name"/* "$work/corpus/"
   # leaks are errors; the harnesses clean their own temporary files (TMPDIR)
@@ -49,23 +47,39 @@ for name in $fuzzers; do
       "$work/corpus" > "$work/log" 2>&1 < /dev/null
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
-  execs=${execs:-0}
-  total_execs=$((total_execs + execs))
   size=$(find "$work/corpus" -type f | wc -l)
   if [ "$rc" -eq 0 ]; then
     result=ok
   else
     result="FAILED (exit $rc): $(ls "$work" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | tr '\n' ' ')"
-    failed=1
   fi
-  printf '%-14s %12s %8s  %s\n' "$name" "$execs" "$size" "$result"
-  if [ "$rc" -ne 0 ]; then
-    grep -E 'ERROR|SUMMARY|fuzz check failed|runtime error|==[0-9]+==' "$work/log" | head -20 | sed 's/^/    /'
-    echo "    log: $work/log"
-  fi
+  {
+    printf '%-14s %12s %8s  %s\n' "$name" "${execs:-0}" "$size" "$result"
+    if [ "$rc" -ne 0 ]; then
+      grep -E 'ERROR|SUMMARY|fuzz check failed|runtime error|==[0-9]+==' "$work/log" | head -20 | sed 's/^/    /'
+      echo "    log: $work/log"
+    fi
+  } > "$out/$name.line"
+  echo "${execs:-0} $rc" > "$out/$name.rc"
   rm -rf "$work/tmp"
+}
+
+jobs=${FUZZ_JOBS:-$(nproc)}
+for name in $fuzzers; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  run_one "$name" &
 done
-echo "total executions: $total_execs (${seconds} s per fuzzer)"
+wait
+failed=0
+total_execs=0
+printf '%-14s %12s %8s  %s\n' fuzzer executions corpus result
+for name in $fuzzers; do
+  cat "$out/$name.line"
+  read -r execs rc < "$out/$name.rc" || { execs=0 rc=1; }
+  total_execs=$((total_execs + execs))
+  [ "$rc" -eq 0 ] || failed=1
+done
+echo "total executions: $total_execs (${seconds} s per fuzzer, $jobs at a time)"
 if [ "$failed" -ne 0 ]; then
   echo "FAIL: see $out"
   exit 1
