@@ -87,11 +87,11 @@ typedef struct trained {
 } trained;
 
 static trained trained_models(const experiment *e) {
+  stage_givens g = stage_given_models(e);
   trained t;
-  int given_retain = *lcfg_string(&e->cfg, "retain.path") || *lcfg_string(&e->cfg, "retain.eval");
-  t.target = !*lcfg_string(&e->cfg, "target.path");
-  t.retain = !given_retain;
-  t.base = (t.target || t.retain) && !*lcfg_string(&e->cfg, "base.path");
+  t.target = !g.target;
+  t.retain = !g.retain;
+  t.base = (t.target || t.retain) && !g.base;
   t.replay = (t.target || t.retain) && lcfg_bool(&e->cfg, "finetune.replay");
   return t;
 }
@@ -110,9 +110,7 @@ static int check_given_models(const experiment *e, lethe_err *err) {
   }
   const char *eval = lcfg_string(&e->cfg, "retain.eval");
   if (*eval) {
-    struct stat st;
-    char *file = stat(eval, &st) == 0 && S_ISDIR(st.st_mode) ? lethe_path_join(eval, "eval.json")
-                                                             : lethe_strdup(eval);
+    char *file = stage_retain_eval_file(eval);
     int rc = check_path(file, "retain.eval (the retain model's eval.json)", err);
     free(file);
     if (rc != 0) return -1;

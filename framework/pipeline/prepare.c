@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/dist.h"
 #include "core/progress.h"
@@ -121,15 +120,10 @@ static int retain_from_eval(const experiment *e, prepared *p, uint64_t *key, let
   const char *given = lcfg_string(&e->cfg, "retain.eval");
   char where[600];
   lcfg_where(lcfg_setting(&e->cfg, "retain.eval"), where, sizeof where);
-  struct stat st;
-  int is_dir = stat(given, &st) == 0 && S_ISDIR(st.st_mode);
-  char *dir = lethe_strdup(given); /* given is not "" */
-  if (!is_dir) {
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else strcpy(dir, ".");
-  }
-  char *file = is_dir ? lethe_path_join(given, "eval.json") : lethe_strdup(given), *text;
+  char *file = stage_retain_eval_file(given), *text;
+  char *dir = lethe_strdup(file), *slash = strrchr(dir, '/'); /* where summary.json may be */
+  if (slash) *slash = '\0';
+  else strcpy(dir, ".");
   size_t len;
   int rc = lethe_read_file(file, (size_t)1 << 31, &text, &len, err);
   free(file);
@@ -143,17 +137,14 @@ static int retain_from_eval(const experiment *e, prepared *p, uint64_t *key, let
   return 0;
 }
 
-/* Which models are given rather than trained, checked against each other. */
-static int given_models(const experiment *e, int *given_retain, lethe_err *err) {
-  const char *target = lcfg_string(&e->cfg, "target.path"), *base = lcfg_string(&e->cfg, "base.path");
-  const char *retain = lcfg_string(&e->cfg, "retain.path"), *retain_eval = lcfg_string(&e->cfg, "retain.eval");
+/* The given models checked against each other. */
+static int check_givens(const experiment *e, stage_givens g, lethe_err *err) {
   char where[600];
-  *given_retain = *retain || *retain_eval;
-  if (*retain && *retain_eval) {
+  if (*lcfg_string(&e->cfg, "retain.path") && *lcfg_string(&e->cfg, "retain.eval")) {
     lcfg_where(lcfg_setting(&e->cfg, "retain.eval"), where, sizeof where);
     return lethe_errf(err, LETHE_E_CONFIG, "%s: set retain.path or retain.eval, not both", where);
   }
-  if (*target && !*given_retain && !*base) {
+  if (g.target && !g.retain && !g.base) {
     lcfg_where(lcfg_setting(&e->cfg, "target.path"), where, sizeof where);
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: target.path is a model of its own; the retain model must match it: set "
@@ -175,12 +166,12 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
   }
-  int given_retain, given_target = *lcfg_string(&e->cfg, "target.path") != '\0';
-  if (given_models(e, &given_retain, err) != 0) return -1;
+  stage_givens g = stage_given_models(e);
+  if (check_givens(e, g, err) != 0) return -1;
   /* the second retain model is trained like the first: not when that one is given */
-  int calibrate = lcfg_bool(&e->cfg, "calibration") && !given_retain;
+  int calibrate = lcfg_bool(&e->cfg, "calibration") && !g.retain;
   if (stage_data(e, &p->data, err) != 0) return -1;
-  if ((!given_target || !given_retain) && base_stage(e, p, err) != 0) return -1;
+  if ((!g.target || !g.retain) && base_stage(e, p, err) != 0) return -1;
   if (which == STAGES_BASE) return 0;
   if (which == STAGES_TARGET) return target_stage(e, p, err);
   if (which == STAGES_REPLICA)

@@ -221,6 +221,19 @@ int stage_model_dir_check(const char *dir, const char *what, int need_tokenizer,
   return rc;
 }
 
+stage_givens stage_given_models(const experiment *e) {
+  stage_givens g = {*lcfg_string(&e->cfg, "base.path") != '\0',
+                    *lcfg_string(&e->cfg, "target.path") != '\0',
+                    *lcfg_string(&e->cfg, "retain.path") || *lcfg_string(&e->cfg, "retain.eval")};
+  return g;
+}
+
+char *stage_retain_eval_file(const char *given) {
+  struct stat st;
+  return stat(given, &st) == 0 && S_ISDIR(st.st_mode) ? lethe_path_join(given, "eval.json")
+                                                      : lethe_strdup(given);
+}
+
 /* The key of a user's directory: its real path, and each file's name, size
  * and modification time, in name order. */
 static uint64_t external_key(const char *dir, lethe_err *err) {

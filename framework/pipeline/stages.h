@@ -41,6 +41,15 @@ int stage_tokenizer(const char *dir, tok_tokenizer **tok, lethe_err *err);
  * evaluations under cache_dir/external-KEY. A model's tokenizer travels with
  * it: stages built from it copy its tokenizer files. */
 int stage_external(const experiment *e, const char *key, stage_out *out, lethe_err *err);
+/* Which models an experiment takes from the user rather than training:
+ * base.path, target.path, and retain.path or retain.eval. */
+typedef struct stage_givens {
+  int base, target, retain;
+} stage_givens;
+stage_givens stage_given_models(const experiment *e);
+/* The eval.json that retain.eval names: the setting itself, or DIR/eval.json
+ * when it names a directory (as `lethe eval --out DIR` writes it). malloc'd. */
+char *stage_retain_eval_file(const char *given);
 /* Copies a model's tokenizer files (tokenizer.json, required; and where
  * present tokenizer_config.json, special_tokens_map.json,
  * generation_config.json) from one directory to another, atomically each. */
