@@ -21,6 +21,13 @@ void bench_make_batch(int32_t *tok, int32_t *tgt, int B, int T, int V);
  * convention; the causal blocking actually skips part of that). */
 double bench_forward_flops(const llama_config *c, int B, int T);
 
+/* A field of /proc/self/status in MiB (VmRSS = resident now, VmHWM = peak
+ * resident), -1 where there is none. */
+double bench_status_mib(const char *field);
+/* Restarts VmHWM from the current resident set (Linux /proc/self/clear_refs
+ * "5"); 0 on success, -1 where that is not possible. */
+int bench_reset_peak(void);
+
 /* Threads the OpenMP runtime (and so oneDNN) will use. */
 int bench_threads(void);
 /* Median of n values (n >= 1); x is left unchanged. */

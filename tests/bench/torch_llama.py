@@ -19,30 +19,63 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 ST_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 
 
-def read_safetensors(path):
+def read_safetensors(path, out=None):
+    """Every tensor of one safetensors file as float32, each read straight into
+    its own tensor (no second copy of the file in memory)."""
+    out = {} if out is None else out
     with open(path, "rb") as f:
-        raw = f.read()
-    (hlen,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + hlen])
-    base = 8 + hlen
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        lo, hi = info["data_offsets"]
-        t = torch.frombuffer(bytearray(raw[base + lo:base + hi]), dtype=ST_DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).float()
+        (hlen,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(hlen))
+        base = 8 + hlen
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            lo, hi = info["data_offsets"]
+            t = torch.empty(info["shape"], dtype=ST_DTYPES[info["dtype"]])
+            f.seek(base + lo)
+            f.readinto(memoryview(t.view(-1).view(torch.uint8).numpy()))
+            out[name] = t if t.dtype == torch.float32 else t.float()
     return out
+
+
+def read_model_weights(dirname):
+    """model.safetensors, or the shards model.safetensors.index.json names."""
+    index = os.path.join(dirname, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return read_safetensors(os.path.join(dirname, "model.safetensors"))
+    with open(index) as f:
+        shards = sorted(set(json.load(f)["weight_map"].values()))
+    out = {}
+    for shard in shards:
+        read_safetensors(os.path.join(dirname, shard), out)
+    return out
+
+
+def llama3_rope(inv_freq, scaling):
+    """Llama 3.1's frequency rule (rope_type "llama3"): long wavelengths divided
+    by factor, short ones kept, a smooth blend between; other rules as given."""
+    if scaling.get("rope_type", scaling.get("type")) != "llama3":
+        return inv_freq
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    out = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    blended = (1 - smooth) * out / factor + smooth * out
+    medium = (wavelen >= old / high) & (wavelen <= old / low)
+    return torch.where(medium, blended, out)
 
 
 class Llama(torch.nn.Module):
@@ -52,12 +85,12 @@ class Llama(torch.nn.Module):
         self.C = cfg["hidden_size"]
         self.NH = cfg["num_attention_heads"]
         self.NKV = cfg.get("num_key_value_heads", self.NH)
-        self.HD = cfg.get("head_dim", self.C // self.NH)
+        self.HD = cfg.get("head_dim") or self.C // self.NH
         self.L = cfg["num_hidden_layers"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         theta = cfg.get("rope_theta", 10000.0)
         P = torch.nn.Parameter
-        self.embed = P(weights["model.embed_tokens.weight"].clone())
+        self.embed = P(weights["model.embed_tokens.weight"])
         self.layers = torch.nn.ModuleList()
         for l in range(self.L):
             pre = "model.layers.%d." % l
@@ -71,14 +104,15 @@ class Llama(torch.nn.Module):
                                 ("w_gate", "mlp.gate_proj.weight"),
                                 ("w_up", "mlp.up_proj.weight"),
                                 ("w_down", "mlp.down_proj.weight")]:
-                setattr(layer, short, P(weights[pre + name].clone()))
+                setattr(layer, short, P(weights[pre + name]))
             self.layers.append(layer)
-        self.final_norm = P(weights["model.norm.weight"].clone())
+        self.final_norm = P(weights["model.norm.weight"])
         self.tied = cfg.get("tie_word_embeddings", False)
         if not self.tied:
-            self.lm_head = P(weights["lm_head.weight"].clone())
+            self.lm_head = P(weights["lm_head.weight"])
+        self.lora, self.checkpoint = {}, False
         inv_freq = 1.0 / (theta ** (torch.arange(0, self.HD, 2, dtype=torch.int64).float() / self.HD))
-        self.inv_freq = inv_freq
+        self.inv_freq = llama3_rope(inv_freq, cfg.get("rope_scaling") or {})
 
     def rms(self, x, w):
         return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
@@ -92,40 +126,77 @@ class Llama(torch.nn.Module):
         rot = torch.cat([-x[..., h:], x[..., :h]], dim=-1)
         return x * cos + rot * sin
 
-    def forward(self, tokens, cache=None, start=0):
-        """tokens (B, T). cache: list of [k, v] (B, NKV, S, HD) tensors filled
-        up to `start`; the new keys/values are written after it."""
+    def lin(self, l, ly, short, x):
+        """x·Wᵀ, plus the LoRA path (scale·x·Aᵀ·Bᵀ) where the layer has one."""
+        y = x @ getattr(ly, short).t()
+        ab = self.lora.get((l, short))
+        if ab is not None:
+            y = y + self.lora_scale * ((x @ ab[0].t()) @ ab[1].t())
+        return y
+
+    def add_lora(self, rank, alpha, targets, seed=0):
+        """PEFT's LoRA on the named modules (q_proj ... down_proj): A ~ kaiming-
+        uniform(a=√5), i.e. U(±1/√in), B = 0; scale alpha/rank."""
+        short = {"q_proj": "wq", "k_proj": "wk", "v_proj": "wv", "o_proj": "wo",
+                 "gate_proj": "w_gate", "up_proj": "w_up", "down_proj": "w_down"}
+        g = torch.Generator().manual_seed(seed)
+        self.lora_scale = alpha / rank
+        self.lora_params = torch.nn.ParameterList()
+        for l, ly in enumerate(self.layers):
+            for t in targets:
+                w = getattr(ly, short[t])
+                bound = 1.0 / math.sqrt(w.shape[1])
+                A = torch.nn.Parameter(torch.empty(rank, w.shape[1]).uniform_(-bound, bound, generator=g))
+                B = torch.nn.Parameter(torch.zeros(w.shape[0], rank))
+                self.lora[(l, short[t])] = (A, B)
+                self.lora_params.extend([A, B])
+
+    def layer(self, l, ly, x, pos, mask, cache, start):
+        B, T = x.shape[0], x.shape[1]
+        group = self.NH // self.NKV
+        h = self.rms(x, ly.attn_norm)
+        q = self.lin(l, ly, "wq", h).view(B, T, self.NH, self.HD).transpose(1, 2)
+        k = self.lin(l, ly, "wk", h).view(B, T, self.NKV, self.HD).transpose(1, 2)
+        v = self.lin(l, ly, "wv", h).view(B, T, self.NKV, self.HD).transpose(1, 2)
+        q, k = self.rope(q, pos), self.rope(k, pos)
+        if cache is not None:
+            cache[l][0][:, :, start:start + T] = k
+            cache[l][1][:, :, start:start + T] = v
+            k = cache[l][0][:, :, :start + T]
+            v = cache[l][1][:, :, :start + T]
+        if group > 1:
+            k = k.repeat_interleave(group, dim=1)
+            v = v.repeat_interleave(group, dim=1)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(self.HD)
+        if mask is not None:
+            s = s + mask
+        a = torch.softmax(s, dim=-1) @ v
+        x = x + self.lin(l, ly, "wo", a.transpose(1, 2).reshape(B, T, self.NH * self.HD))
+        h = self.rms(x, ly.mlp_norm)
+        mlp = F.silu(self.lin(l, ly, "w_gate", h)) * self.lin(l, ly, "w_up", h)
+        return x + self.lin(l, ly, "w_down", mlp)
+
+    def hidden(self, tokens, cache=None, start=0):
+        """The final-norm output (B, T, C)."""
         B, T = tokens.shape
         x = F.embedding(tokens, self.embed)
         pos = torch.arange(start, start + T)
-        group = self.NH // self.NKV
         if cache is None or T > 1:
             mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
         else:
             mask = None
         for l, ly in enumerate(self.layers):
-            h = self.rms(x, ly.attn_norm)
-            q = (h @ ly.wq.t()).view(B, T, self.NH, self.HD).transpose(1, 2)
-            k = (h @ ly.wk.t()).view(B, T, self.NKV, self.HD).transpose(1, 2)
-            v = (h @ ly.wv.t()).view(B, T, self.NKV, self.HD).transpose(1, 2)
-            q, k = self.rope(q, pos), self.rope(k, pos)
-            if cache is not None:
-                cache[l][0][:, :, start:start + T] = k
-                cache[l][1][:, :, start:start + T] = v
-                k = cache[l][0][:, :, :start + T]
-                v = cache[l][1][:, :, :start + T]
-            if group > 1:
-                k = k.repeat_interleave(group, dim=1)
-                v = v.repeat_interleave(group, dim=1)
-            s = (q @ k.transpose(-1, -2)) / math.sqrt(self.HD)
-            if mask is not None:
-                s = s + mask
-            a = torch.softmax(s, dim=-1) @ v
-            x = x + a.transpose(1, 2).reshape(B, T, self.NH * self.HD) @ ly.wo.t()
-            h = self.rms(x, ly.mlp_norm)
-            x = x + (F.silu(h @ ly.w_gate.t()) * (h @ ly.w_up.t())) @ ly.w_down.t()
-        x = self.rms(x, self.final_norm)
-        return x @ (self.embed if self.tied else self.lm_head).t()
+            if self.checkpoint and cache is None and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(self.layer, l, ly, x, pos, mask, None, 0,
+                                                      use_reentrant=False)
+            else:
+                x = self.layer(l, ly, x, pos, mask, cache, start)
+        return self.rms(x, self.final_norm)
+
+    def forward(self, tokens, cache=None, start=0):
+        """tokens (B, T). cache: list of [k, v] (B, NKV, S, HD) tensors filled
+        up to `start`; the new keys/values are written after it."""
+        return self.hidden(tokens, cache, start) @ (self.embed if self.tied else self.lm_head).t()
 
 
 def target_logp(logits, targets):
@@ -143,7 +214,7 @@ def load(dirname):
         cfg = json.load(f)
     with open(os.path.join(dirname, "bench.json")) as f:
         meta = json.load(f)
-    weights = read_safetensors(os.path.join(dirname, "model.safetensors"))
+    weights = read_model_weights(dirname)
     B, T = meta["batch"], meta["seq"]
     with open(os.path.join(dirname, "batch.bin"), "rb") as f:
         raw = f.read()
@@ -168,10 +239,116 @@ def pick_threads(model, tokens, targets, candidates):
     return best[0]
 
 
+def rss_mib(field="VmHWM"):
+    """This process's peak (VmHWM) or current (VmRSS) resident set, MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def reset_peak_rss():
+    """Restarts VmHWM from the current RSS (Linux: clear_refs 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def unlearn(args, cfg, model):
+    """One NPO+RT step per rep (tests/bench/realsize.sh): rows [0, forget_rows)
+    are forget rows, the rest retain rows. L = -(2/beta)·mean_f logsigmoid(
+    -beta·(Σ logp - Σ ref_logp)) + retain token-mean NLL (plugins/npo_rt). The
+    reference log-probs are the policy's before the first step, computed once
+    without gradients (as lethe caches them). Trainable: everything, the
+    tensors whose HF names fully match one of --params, or LoRA adapters."""
+    with open(os.path.join(args.dir, "unlearn.json")) as f:
+        meta = json.load(f)
+    B, T, nf = meta["batch"], meta["seq"], meta["forget_rows"]
+    with open(os.path.join(args.dir, "unlearn_batch.bin"), "rb") as f:
+        raw = f.read()
+    ints = torch.tensor(struct.unpack("<%di" % (2 * B * T), raw[:8 * B * T]), dtype=torch.int64)
+    tokens, targets = ints[:B * T].view(B, T), ints[B * T:].view(B, T)
+    names = hf_names(model)
+    if args.setting == "lora":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        model.add_lora(args.lora_rank, args.lora_alpha, args.lora_targets.split(","))
+        trainable = list(model.lora_params)
+    elif args.setting == "subset":
+        pats = [re.compile(p) for p in args.params]
+        trainable = []
+        for name, p in names.items():
+            keep = any(r.fullmatch(name) for r in pats)
+            p.requires_grad_(keep)
+            if keep:
+                trainable.append(p)
+    else:
+        trainable = [p for p in model.parameters()]
+    model.checkpoint = args.checkpoint
+    beta = meta.get("beta", 0.1)
+    with torch.no_grad():
+        ref = target_logp(model(tokens), targets).sum(-1)
+    decay = [p for p in trainable if p.dim() >= 2]
+    nodecay = [p for p in trainable if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": meta.get("weight_decay", 0.01)},
+                             {"params": nodecay, "weight_decay": 0.0}],
+                            lr=meta.get("lr", 1e-5), betas=(0.9, 0.999), eps=1e-8)
+    load_rss = rss_mib("VmRSS")
+    reset = reset_peak_rss()
+    times, losses = [], []
+    for r in range(args.warmup + args.reps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        lp = target_logp(model(tokens), targets)
+        ratio = lp[:nf].sum(-1) - ref[:nf]
+        npo = -(2.0 / beta) * F.logsigmoid(-beta * ratio).mean()
+        rt = targets[nf:] >= 0
+        nll = -lp[nf:].sum() / rt.sum()
+        loss = npo + nll
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        losses.append(loss.item())
+        if r >= args.warmup:
+            times.append(dt)
+    return {"setting": args.setting, "checkpoint": args.checkpoint,
+            "trainable_parameters": sum(p.numel() for p in trainable),
+            "tokens": int(B * T), "forget_rows": nf, "seconds": times, "losses": losses,
+            "load_rss_mib": load_rss, "step_peak_rss_mib": rss_mib() if reset else None,
+            "peak_rss_mib": rss_mib() if not reset else None}
+
+
+def hf_names(model):
+    """HF tensor name -> parameter."""
+    out = {"model.embed_tokens.weight": model.embed, "model.norm.weight": model.final_norm}
+    if not model.tied:
+        out["lm_head.weight"] = model.lm_head
+    parts = [("attn_norm", "input_layernorm.weight"), ("wq", "self_attn.q_proj.weight"),
+             ("wk", "self_attn.k_proj.weight"), ("wv", "self_attn.v_proj.weight"),
+             ("wo", "self_attn.o_proj.weight"), ("mlp_norm", "post_attention_layernorm.weight"),
+             ("w_gate", "mlp.gate_proj.weight"), ("w_up", "mlp.up_proj.weight"),
+             ("w_down", "mlp.down_proj.weight")]
+    for l, ly in enumerate(model.layers):
+        for short, name in parts:
+            out["model.layers.%d.%s" % (l, name)] = getattr(ly, short)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
-    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul"], default="train")
+    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul", "unlearn"],
+                    default="train")
+    ap.add_argument("--setting", choices=["full", "subset", "lora"], default="full")
+    ap.add_argument("--params", action="append", default=[], help="subset: HF-name regex")
+    ap.add_argument("--lora-rank", type=int, default=16)
+    ap.add_argument("--lora-alpha", type=float, default=32.0)
+    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
+    ap.add_argument("--checkpoint", action="store_true", help="recompute each layer in backward")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", default="1", help="intra-op threads, or 'auto' (try 1 and cores)")
@@ -179,6 +356,17 @@ def main():
     ap.add_argument("--new", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(0)
+    if args.mode == "unlearn":
+        with open(os.path.join(args.dir, "config.json")) as f:
+            cfg = json.load(f)
+        torch.set_num_threads(int(args.threads))
+        model = Llama(cfg, read_model_weights(args.dir))
+        out = {"impl": "torch", "mode": "unlearn", "torch": torch.__version__,
+               "hidden": cfg["hidden_size"], "layers": cfg["num_hidden_layers"],
+               "vocab": cfg["vocab_size"], "compute": "f32", "threads": int(args.threads)}
+        out.update(unlearn(args, cfg, model))
+        print(json.dumps(out))
+        return
     cfg, meta, weights, tokens, targets = load(args.dir)
     model = Llama(cfg, weights)
     cores = os.cpu_count() or 1

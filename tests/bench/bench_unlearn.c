@@ -1,0 +1,165 @@
+/* bench_unlearn — one NPO+RT unlearning step on a model directory, as the
+ * unlearning run takes it (tests/bench/realsize.sh): the npo_rt plugin
+ * through the objective, AdamW on what is trainable. Rows [0, forget) of the
+ * batch are forget rows, the rest retain rows; tokens are random (seed 2),
+ * each row's targets its next tokens. The reference log-probs are the
+ * policy's before the first step, computed once (the run's cache). With
+ * --write-batch the batch is also written next to the model
+ * (unlearn_batch.bin: tokens then targets, int32; unlearn.json) for
+ * torch_llama.py --mode unlearn, so both sides step on the same rows.
+ *
+ *   bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] [--reps R]
+ *                 [--compute f32|bf16] [--write-batch]
+ *
+ * Prints one JSON line: per-step seconds and losses, tokens per second, the
+ * resident set after loading and the peak of the steps (VmHWM, restarted
+ * after loading), and the process's peak. Not run by ctest. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "model/llama.h"
+#include "model/token_batch.h"
+#include "train/adamw.h"
+#include "train/objective.h"
+
+typedef struct options {
+  const char *model;
+  int batch, seq, forget, reps, bf16, write_batch;
+} options;
+
+static void die(const lethe_err *err) {
+  fprintf(stderr, "bench_unlearn: %s\n", err->msg);
+  exit(1);
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] "
+                  "[--reps R] [--compute f32|bf16] [--write-batch]\n");
+  exit(2);
+}
+
+static void parse(int argc, char **argv, options *o) {
+  static const struct option longs[] = {
+      {"model", 1, 0, 'm'}, {"batch", 1, 0, 'B'},   {"seq", 1, 0, 'T'},
+      {"forget", 1, 0, 'f'}, {"reps", 1, 0, 'r'},   {"compute", 1, 0, 'c'},
+      {"write-batch", 0, 0, 'w'}, {0, 0, 0, 0}};
+  *o = (options){NULL, 8, 128, 4, 2, 0, 0};
+  int c;
+  while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    switch (c) {
+    case 'm': o->model = optarg; break;
+    case 'B': o->batch = atoi(optarg); break;
+    case 'T': o->seq = atoi(optarg); break;
+    case 'f': o->forget = atoi(optarg); break;
+    case 'r': o->reps = atoi(optarg); break;
+    case 'c': o->bf16 = !strcmp(optarg, "bf16"); break;
+    case 'w': o->write_batch = 1; break;
+    default: usage();
+    }
+  }
+  if (!o->model || o->batch < 2 || o->seq < 2 || o->forget < 1 || o->forget >= o->batch ||
+      o->reps < 1)
+    usage();
+}
+
+/* unlearn_batch.bin and unlearn.json in the model directory. */
+static void write_batch(const options *o, const int32_t *ids, const int32_t *tgt) {
+  lethe_err err = {0};
+  size_t n = (size_t)o->batch * o->seq;
+  int32_t *both = lethe_malloc(2 * n * sizeof(int32_t));
+  memcpy(both, ids, n * sizeof(int32_t));
+  memcpy(both + n, tgt, n * sizeof(int32_t));
+  char *bin = lethe_path_join(o->model, "unlearn_batch.bin");
+  char *meta = lethe_path_join(o->model, "unlearn.json");
+  char json[256];
+  int len = snprintf(json, sizeof json,
+                     "{\"batch\": %d, \"seq\": %d, \"forget_rows\": %d, \"beta\": 0.1, "
+                     "\"lr\": 1e-5, \"weight_decay\": 0.01}\n",
+                     o->batch, o->seq, o->forget);
+  if (lethe_write_file_atomic(bin, both, 2 * n * sizeof(int32_t), &err) != 0 ||
+      lethe_write_file_atomic(meta, json, (size_t)len, &err) != 0)
+    die(&err);
+  free(bin);
+  free(meta);
+  free(both);
+}
+
+int main(int argc, char **argv) {
+  options o;
+  parse(argc, argv, &o);
+  lethe_err err = {0};
+  double t0 = lethe_now();
+  llama_model m;
+  if (llama_load(&m, o.model, &err) != 0) die(&err);
+  if (o.bf16) llama_set_compute(&m, LLAMA_COMPUTE_BF16);
+  double load_secs = lethe_now() - t0;
+
+  int B = o.batch, T = o.seq, n = B * T;
+  int32_t *ids = lethe_calloc((size_t)n, 4), *tgt = lethe_calloc((size_t)n, 4);
+  int32_t *mask = lethe_calloc((size_t)n, 4);
+  bench_make_batch(ids, tgt, B, T, m.cfg.vocab_size);
+  for (int i = 0; i < n; i++) mask[i] = 1;
+  if (o.write_batch) write_batch(&o, ids, tgt);
+  token_batch tb;
+  /* token_batch labels are the tokens themselves (targets = next label) */
+  token_batch_from_arrays(&tb, B, T, ids, mask, ids, 0);
+  lethe_segment seg[LETHE_SEG_COUNT] = {{0, o.forget}, {o.forget, B - o.forget}, {B, 0}};
+
+  method_spec spec;
+  method_instance inst;
+  objective obj;
+  if (method_spec_from_name(&spec, "npo_rt", NULL, NULL, 0, &err) != 0 ||
+      method_instance_create(&inst, &spec.plugin, spec.params, NULL, &err) != 0 ||
+      objective_init(&obj, &m, NULL, &inst, &err) != 0)
+    die(&err);
+  adamw_state opt;
+  adamw_init(&opt, m.n_params);
+  double load_rss = bench_status_mib("VmRSS");
+  int reset = bench_reset_peak() == 0;
+
+  float *ref_logp = lethe_alloc_aligned(sizeof(float) * (size_t)n);
+  t0 = lethe_now();
+  if (objective_target_logp(&m, &tb, ref_logp, &err) != 0) die(&err);
+  double ref_secs = lethe_now() - t0;
+  static const adamw_config ac = {1e-5, 0.9, 0.999, 1e-8, 0.01};
+  int steps = o.reps + 1; /* the first is the warm-up (primitive creation) */
+  double *secs = lethe_calloc((size_t)steps, sizeof(double));
+  double *losses = lethe_calloc((size_t)steps, sizeof(double));
+  for (int s = 0; s < steps; s++) {
+    t0 = lethe_now();
+    llama_zero_grads(&m);
+    if (objective_step(&obj, &tb, seg, ref_logp, s, steps, 1.0, &losses[s], &err) != 0) die(&err);
+    adamw_step(&opt, &ac, ac.lr, m.params_memory, m.grads_memory, NULL);
+    secs[s] = lethe_now() - t0;
+  }
+  double med = bench_median(secs + 1, o.reps);
+  printf("{\"impl\": \"lethe\", \"mode\": \"unlearn\", \"setting\": \"full\", \"hidden\": %d, "
+         "\"layers\": %d, \"vocab\": %d, \"batch\": %d, \"seq\": %d, \"forget_rows\": %d, "
+         "\"threads\": %d, \"compute\": \"%s\", \"trainable_parameters\": %zu, "
+         "\"load_seconds\": %.3f, \"ref_logp_seconds\": %.3f, ",
+         m.cfg.hidden_size, m.cfg.num_hidden_layers, m.cfg.vocab_size, B, T, o.forget,
+         bench_threads(), o.bf16 ? "bf16" : "f32", m.n_params, load_secs, ref_secs);
+  bench_print_array("seconds", secs + 1, o.reps);
+  printf(", ");
+  bench_print_array("losses", losses, steps);
+  printf(", \"tokens_per_second\": %.1f, \"load_rss_mib\": %.0f, \"step_peak_rss_mib\": %.0f, "
+         "\"peak_rss_mib\": %.0f}\n",
+         n / med, load_rss, reset ? bench_status_mib("VmHWM") : -1.0,
+         reset ? -1.0 : bench_status_mib("VmHWM"));
+  objective_free(&obj);
+  method_instance_destroy(&inst);
+  method_spec_free(&spec);
+  adamw_free(&opt);
+  llama_free(&m);
+  token_batch_free(&tb);
+  free(ref_logp);
+  free(secs);
+  free(losses);
+  free(ids);
+  free(tgt);
+  free(mask);
+  return 0;
+}
