@@ -19,6 +19,38 @@ int llama_param_role_is_matrix(int role) {
   }
 }
 
+int llama_param_role_is_layered(int role) {
+  switch (role) {
+  case LLAMA_PARAM_EMBED: case LLAMA_PARAM_FINAL_NORM: case LLAMA_PARAM_LM_HEAD:
+  case LLAMA_PARAM_FINAL_NORM_BIAS: case LLAMA_PARAM_LM_HEAD_BIAS:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+int llama_role_slices(const llama_model *m, int role) {
+  return llama_param_role_is_layered(role) ? m->cfg.num_hidden_layers : 1;
+}
+
+size_t llama_slice_floats(const llama_model *m, int role) {
+  return m->param_sizes[role] / (size_t)llama_role_slices(m, role);
+}
+
+float *llama_param_slice(const llama_model *m, int role, int layer) {
+  size_t at = 0;
+  for (int r = 0; r < role; r++) at += m->param_sizes[r];
+  return m->params_memory + at + (size_t)layer * llama_slice_floats(m, role);
+}
+
+
+float *llama_grad(const llama_model *m, int role, int layer) {
+  if (!m->grads_memory) return NULL;
+  if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
+  size_t off = m->grad_offset[role * m->cfg.num_hidden_layers + layer];
+  return off == LLAMA_FROZEN ? NULL : m->grads_memory + off;
+}
+
 /* Points each role at its place in mem; roles of size 0 get NULL. */
 static void point_params(llama_params *p, float *mem, const size_t *sizes, int tied) {
   float **ptrs[LLAMA_N_PARAM_TENSORS] = {
@@ -42,8 +74,7 @@ static void point_params(llama_params *p, float *mem, const size_t *sizes, int t
   if (tied) p->lm_head = p->embed;
 }
 
-static void fill_param_sizes(llama_model *m) {
-  const llama_config *c = &m->cfg;
+void llama_param_sizes_of(const llama_config *c, size_t *out) {
   dims d = dims_of(c);
   size_t L = (size_t)d.L, C = (size_t)d.C, F = (size_t)d.F;
   int phi = llama_config_is_phi(c), gated_bias = c->mlp_bias && !phi;
@@ -55,11 +86,13 @@ static void fill_param_sizes(llama_model *m) {
       c->o_bias ? L * C : 0, c->qk_norm ? L * d.HD : 0, c->qk_norm ? L * d.HD : 0,
       phi ? L * C : 0, gated_bias ? L * F : 0, c->mlp_bias ? L * F : 0, c->mlp_bias ? L * C : 0,
       phi ? C : 0, phi ? (size_t)d.V : 0};
+  memcpy(out, sizes, sizeof sizes);
+}
+
+static void fill_param_sizes(llama_model *m) {
+  llama_param_sizes_of(&m->cfg, m->param_sizes);
   m->n_params = 0;
-  for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) {
-    m->param_sizes[i] = sizes[i];
-    m->n_params += sizes[i];
-  }
+  for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) m->n_params += m->param_sizes[i];
 }
 
 /* Allocates parameter storage (zeroed) for a validated config. */
@@ -100,6 +133,7 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 void llama_free(llama_model *m) {
   free(m->params_memory);
   free(m->grads_memory);
+  free(m->grad_offset);
   free(m->acts_memory);
   free(m->scratch_memory);
   free(m->rope_cos);
@@ -108,16 +142,6 @@ void llama_free(llama_model *m) {
   free(m->acts_bf16_memory);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
-}
-
-void llama_alloc_grads(llama_model *m) {
-  if (m->grads_memory) return;
-  m->grads_memory = lethe_alloc_aligned(m->n_params * sizeof(float));
-  point_params(&m->grads, m->grads_memory, m->param_sizes, m->cfg.tie_word_embeddings);
-}
-
-void llama_zero_grads(llama_model *m) {
-  if (m->grads_memory) memset(m->grads_memory, 0, m->n_params * sizeof(float));
 }
 
 /* Offsets (in elements, each a multiple of `align`) of `count` tensors of

@@ -69,10 +69,10 @@ static double weights_rel_diff(const char *dir_a, const char *dir_b, double *nor
   ck_assert_msg(llama_load(&a, pa, &err) == 0, "%s", err.msg);
   ck_assert_msg(llama_load(&b, pb, &err) == 0, "%s", err.msg);
   ck_assert_uint_eq(a.n_params, b.n_params);
-  int n = llama_named_tensors(&a, &a.params, NULL, 0);
+  int n = llama_named_tensors(&a, LLAMA_OF_PARAMS, NULL, 0);
   llama_tensor_ref *ra = calloc((size_t)n, sizeof *ra), *rb = calloc((size_t)n, sizeof *rb);
-  llama_named_tensors(&a, &a.params, ra, n);
-  llama_named_tensors(&b, &b.params, rb, n);
+  llama_named_tensors(&a, LLAMA_OF_PARAMS, ra, n);
+  llama_named_tensors(&b, LLAMA_OF_PARAMS, rb, n);
   double worst = 0;
   *norm_rel = 0;
   for (int t = 0; t < n; t++) {
