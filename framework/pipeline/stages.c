@@ -512,6 +512,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
                lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;
   if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   experiment_set_compute(e, &m);
+  if (experiment_set_trainable(e, "finetune", &m, err) != 0) goto done; /* checked up front */
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;
   all = lethe_calloc(n, sizeof *all);
