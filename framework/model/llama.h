@@ -71,7 +71,9 @@ typedef enum llama_param_role {
   LLAMA_N_PARAM_TENSORS
 } llama_param_role;
 
-/* Activations kept for backward, sized for (B_max, T_max). */
+/* Activations kept for backward, sized for (B_max, T_max). The per-layer
+ * ones (L, ...) hold one layer, (1, ...), with activation checkpointing
+ * (llama_set_checkpointing); resid always holds every layer's input. */
 typedef struct llama_acts {
   float *resid;     /* (L+1, B, T, C) residual stream entering each layer; [L] = final */
   float *attn_xn;   /* (L, B, T, C) RMSNorm output before attention */
@@ -168,6 +170,8 @@ typedef struct llama_model {
   size_t n_trainable;       /* floats of the trainable slices */
   size_t *grad_offset;      /* (LLAMA_N_PARAM_TENSORS, L) into grads_memory; LLAMA_FROZEN = none */
   int B_max, T_max;         /* activation capacity; 0 until llama_reserve */
+  int checkpointing;        /* 1: one layer of activations, recomputed in backward */
+  size_t acts_bytes;        /* of acts_memory and acts_bf16_memory (llama_reserve) */
   float *acts_memory;
   llama_acts acts;
   float *scratch_memory;
@@ -291,6 +295,15 @@ void llama_alloc_grads(llama_model *m);
 void llama_zero_grads(llama_model *m);
 /* Ensures activation capacity for (B, T); reallocates only when growing. */
 void llama_reserve(llama_model *m, int B, int T);
+/* Activation checkpointing (off by default): llama_forward keeps only each
+ * layer's input (acts.resid) and the final norm, everything else a layer's
+ * backward needs lives in one layer's worth of buffers, and llama_backward
+ * recomputes layer l's forward from its saved input just before its
+ * backward. Gradients are the same bits as without (the same kernels on the
+ * same inputs); activations take about 1/L of the memory, for one more
+ * forward pass per backward. Activation buffers are reallocated at the
+ * next forward. */
+void llama_set_checkpointing(llama_model *m, int on);
 
 /* Selects the compute precision of llama_forward/llama_backward (the default
  * is LLAMA_COMPUTE_F32). With LLAMA_COMPUTE_BF16 every matmul takes

@@ -52,6 +52,10 @@ static operand weight(const llama_model *m, const float *w) {
   return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
 }
 
+/* Where layer l's activations are: its own slot, or the one slot that
+ * activation checkpointing keeps (llama_set_checkpointing). */
+static int64_t act_layer(const llama_model *m, int l) { return m->checkpointing ? 0 : l; }
+
 /* Offsets an operand by n elements. */
 static operand shift(operand o, int64_t n) {
   return in2(o.f ? o.f + n : NULL, o.h ? o.h + n : NULL);
@@ -186,11 +190,11 @@ static void attention_backward(llama_model *m, float *dq, float *dk, float *dv, 
 static attn_io layer_attention(llama_model *m, int l, int expand, double *t, int backward) {
   dims d = dims_of(&m->cfg);
   int B = m->B, T = m->T;
-  int64_t BT = (int64_t)B * T;
+  int64_t BT = (int64_t)B * T, li = act_layer(m, l);
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
-  float *k = a->k + l * BT * d.KVD, *v = a->v + l * BT * d.KVD;
+  float *k = a->k + li * BT * d.KVD, *v = a->v + li * BT * d.KVD;
   if (expand && d.NKV != d.NH) {
     gqa_expand(s->k_rep, k, BT, d.NH, d.NKV, d.HD);
     gqa_expand(s->v_rep, v, BT, d.NH, d.NKV, d.HD);
@@ -198,7 +202,7 @@ static attn_io layer_attention(llama_model *m, int l, int expand, double *t, int
     v = s->v_rep;
     lap(m, backward, LLAMA_PART_COPY, t);
   }
-  int64_t off = l * BT * d.QD, att_off = l * (int64_t)B * d.NH * T * T;
+  int64_t off = li * BT * d.QD, att_off = li * (int64_t)B * d.NH * T * T;
   attn_io io = {in2(a->q + off, h->q ? h->q + off : NULL), in2(k, h->k ? h->k + off : NULL),
                 in2(v, h->v ? h->v + off : NULL),
                 in2(a->att + att_off, h->att ? h->att + att_off : NULL), a->att + att_off,
@@ -220,10 +224,10 @@ static void rope_heads(const llama_model *m, float *x, int heads, int inverse) {
 /* Layer l's pre-attention norm of x into attn_xn (and its bf16 copy). */
 static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
-  float *xn = m->acts.attn_xn + l * BT * d.C, *rstd = m->acts.attn_rstd + l * BT;
-  uint16_t *xn16 = bf16(m) ? m->acts_bf16.attn_xn + l * BT * d.C : NULL;
+  float *xn = m->acts.attn_xn + li * BT * d.C, *rstd = m->acts.attn_rstd + li * BT;
+  uint16_t *xn16 = bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL;
   float eps = (float)m->cfg.rms_norm_eps;
   if (llama_config_is_phi(&m->cfg)) {
     layernorm_forward(xn, rstd, x, p->attn_norm + l * d.C, p->attn_norm_bias + l * d.C, BT, d.C,
@@ -240,13 +244,13 @@ static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) 
 /* q, k, v of layer l: projections (+ biases), q/k norms, rotary. */
 static void qkv_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
-  operand xn = in2(a->attn_xn + l * BT * d.C, bf16(m) ? m->acts_bf16.attn_xn + l * BT * d.C : NULL);
-  float *q = a->q + l * BT * d.QD, *k = a->k + l * BT * d.KVD, *v = a->v + l * BT * d.KVD;
+  operand xn = in2(a->attn_xn + li * BT * d.C, bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL);
+  float *q = a->q + li * BT * d.QD, *k = a->k + li * BT * d.KVD, *v = a->v + li * BT * d.KVD;
   int qkn = m->cfg.qk_norm;
-  float *qp = qkn ? a->q_raw + l * BT * d.QD : q, *kp = qkn ? a->k_raw + l * BT * d.KVD : k;
+  float *qp = qkn ? a->q_raw + li * BT * d.QD : q, *kp = qkn ? a->k_raw + li * BT * d.KVD : k;
   lin_fwd(m, qp, xn, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, 0);
   lin_fwd(m, kp, xn, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
   lin_fwd(m, v, xn, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
@@ -258,8 +262,8 @@ static void qkv_forward(llama_model *m, int l, double *t) {
   lap(m, 0, LLAMA_PART_QKV, t);
   if (qkn) {
     float eps = (float)m->cfg.rms_norm_eps;
-    rmsnorm_forward(q, a->q_rstd + l * BT * d.NH, qp, p->q_norm + l * d.HD, BT * d.NH, d.HD, eps);
-    rmsnorm_forward(k, a->k_rstd + l * BT * d.NKV, kp, p->k_norm + l * d.HD, BT * d.NKV, d.HD,
+    rmsnorm_forward(q, a->q_rstd + li * BT * d.NH, qp, p->q_norm + l * d.HD, BT * d.NH, d.HD, eps);
+    rmsnorm_forward(k, a->k_rstd + li * BT * d.NKV, kp, p->k_norm + l * d.HD, BT * d.NKV, d.HD,
                     eps);
     lap(m, 0, LLAMA_PART_NORM, t);
   }
@@ -271,17 +275,17 @@ static void qkv_forward(llama_model *m, int l, double *t) {
 /* Attention block of layer l: x_mid = x + attention(attn_xn)·Woᵀ (+ bo). */
 static void attention_block_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   int half = bf16(m);
-  float *x_mid = a->resid_mid + l * BT * d.C, *att_out = a->att_out + l * BT * d.QD;
-  uint16_t *att_out16 = half ? m->acts_bf16.att_out + l * BT * d.QD : NULL;
+  float *x_mid = a->resid_mid + li * BT * d.C, *att_out = a->att_out + li * BT * d.QD;
+  uint16_t *att_out16 = half ? m->acts_bf16.att_out + li * BT * d.QD : NULL;
   attn_norm_forward(m, l, x, t);
   qkv_forward(m, l, t);
   attn_io io = layer_attention(m, l, 1, t, 0);
   if (half) {
-    tensor_to_bf16((uint16_t *)io.q.h, a->q + l * BT * d.QD, BT * d.QD);
+    tensor_to_bf16((uint16_t *)io.q.h, a->q + li * BT * d.QD, BT * d.QD);
     tensor_to_bf16((uint16_t *)io.k.h, io.k.f, BT * d.QD);
     tensor_to_bf16((uint16_t *)io.v.h, io.v.f, BT * d.QD);
     lap(m, 0, LLAMA_PART_CONVERT, t);
@@ -300,24 +304,24 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
  * the attention's input norm (parallel residual) and is fc2(gelu(fc1)). */
 static void mlp_block_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   int half = bf16(m), phi = llama_config_is_phi(&m->cfg);
   float eps = (float)m->cfg.rms_norm_eps;
-  float *x_mid = a->resid_mid + l * BT * d.C, *x_next = a->resid + (l + 1) * BT * d.C;
-  float *gate = phi ? NULL : a->gate + l * BT * d.F, *up = a->up + l * BT * d.F;
-  float *sw = a->swiglu + l * BT * d.F;
-  uint16_t *sw16 = half ? h->swiglu + l * BT * d.F : NULL;
-  operand in = phi ? in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL)
-                   : in2(a->mlp_xn + l * BT * d.C, half ? h->mlp_xn + l * BT * d.C : NULL);
+  float *x_mid = a->resid_mid + li * BT * d.C, *x_next = a->resid + (l + 1) * BT * d.C;
+  float *gate = phi ? NULL : a->gate + li * BT * d.F, *up = a->up + li * BT * d.F;
+  float *sw = a->swiglu + li * BT * d.F;
+  uint16_t *sw16 = half ? h->swiglu + li * BT * d.F : NULL;
+  operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
+                   : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
   if (!phi) {
     if (half)
-      rmsnorm_forward_bf16((uint16_t *)in.h, a->mlp_rstd + l * BT, x_mid, p->mlp_norm + l * d.C,
+      rmsnorm_forward_bf16((uint16_t *)in.h, a->mlp_rstd + li * BT, x_mid, p->mlp_norm + l * d.C,
                            BT, d.C, eps);
     else
-      rmsnorm_forward((float *)in.f, a->mlp_rstd + l * BT, x_mid, p->mlp_norm + l * d.C, BT, d.C,
+      rmsnorm_forward((float *)in.f, a->mlp_rstd + li * BT, x_mid, p->mlp_norm + l * d.C, BT, d.C,
                       eps);
     lap(m, 0, LLAMA_PART_NORM, t);
     lin_fwd(m, gate, in, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
@@ -442,7 +446,7 @@ static void head_backward(llama_model *m, int need_dx, double *t) {
  * need_dx (nothing below trains) neither is computed. */
 static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   float *g_down = llama_grad(m, LLAMA_PARAM_W_DOWN, l), *g_b_down = llama_grad(m, LLAMA_PARAM_B_DOWN, l);
   float *g_gate = llama_grad(m, LLAMA_PARAM_W_GATE, l), *g_b_gate = llama_grad(m, LLAMA_PARAM_B_GATE, l);
@@ -453,10 +457,10 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   llama_scratch *s = &m->scratch;
   int half = bf16(m), phi = llama_config_is_phi(&m->cfg), need_xn = need_dx || g_norm;
   operand d_resid = in2(s->d_resid, h->d_resid);
-  float *gate = a->gate ? a->gate + l * BT * d.F : NULL, *up = a->up + l * BT * d.F;
-  operand in = phi ? in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL)
-                   : in2(a->mlp_xn + l * BT * d.C, half ? h->mlp_xn + l * BT * d.C : NULL);
-  operand sw = in2(a->swiglu + l * BT * d.F, half ? h->swiglu + l * BT * d.F : NULL);
+  float *gate = a->gate ? a->gate + li * BT * d.F : NULL, *up = a->up + li * BT * d.F;
+  operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
+                   : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
+  operand sw = in2(a->swiglu + li * BT * d.F, half ? h->swiglu + li * BT * d.F : NULL);
   to_half(m, h->d_resid, s->d_resid, BT * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_swiglu, d_resid, p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 0);
@@ -483,8 +487,8 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   if (g_up) lin_dw(m, g_up, d_up, in, BT, d.C, d.F);
   lap(m, 1, LLAMA_PART_GATE_UP, t);
   if (phi || !need_xn) return;
-  rmsnorm_backward(s->d_resid, g_norm, s->d_xn, a->resid_mid + l * BT * d.C,
-                   p->mlp_norm + l * d.C, a->mlp_rstd + l * BT, BT, d.C);
+  rmsnorm_backward(s->d_resid, g_norm, s->d_xn, a->resid_mid + li * BT * d.C,
+                   p->mlp_norm + l * d.C, a->mlp_rstd + li * BT, BT, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
@@ -493,7 +497,7 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
  * holding ∂L/∂(x·Wqᵀ), ∂L/∂(x·Wkᵀ) in dq, dk. */
 static void qkv_backward(llama_model *m, int l, float **dq, float **dk, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_scratch *s = &m->scratch;
@@ -505,10 +509,10 @@ static void qkv_backward(llama_model *m, int l, float **dq, float **dk, double *
   if (m->cfg.qk_norm) {
     memset(s->d_q_raw, 0, sizeof(float) * BT * d.QD);
     memset(s->d_k_raw, 0, sizeof(float) * BT * d.KVD);
-    rmsnorm_backward(s->d_q_raw, llama_grad(m, LLAMA_PARAM_Q_NORM, l), s->d_q, a->q_raw + l * BT * d.QD,
-                     p->q_norm + l * d.HD, a->q_rstd + l * BT * d.NH, BT * d.NH, d.HD);
-    rmsnorm_backward(s->d_k_raw, llama_grad(m, LLAMA_PARAM_K_NORM, l), s->d_k, a->k_raw + l * BT * d.KVD,
-                     p->k_norm + l * d.HD, a->k_rstd + l * BT * d.NKV, BT * d.NKV, d.HD);
+    rmsnorm_backward(s->d_q_raw, llama_grad(m, LLAMA_PARAM_Q_NORM, l), s->d_q, a->q_raw + li * BT * d.QD,
+                     p->q_norm + l * d.HD, a->q_rstd + li * BT * d.NH, BT * d.NH, d.HD);
+    rmsnorm_backward(s->d_k_raw, llama_grad(m, LLAMA_PARAM_K_NORM, l), s->d_k, a->k_raw + li * BT * d.KVD,
+                     p->k_norm + l * d.HD, a->k_rstd + li * BT * d.NKV, BT * d.NKV, d.HD);
     *dq = s->d_q_raw;
     *dk = s->d_k_raw;
     lap(m, 1, LLAMA_PART_NORM, t);
@@ -536,7 +540,7 @@ static int qkv_trains(const llama_model *m, int l) {
  * the block's trainable tensors need. */
 static void attention_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   float *g_norm = llama_grad(m, LLAMA_PARAM_ATTN_NORM, l);
   float *g_norm_bias = llama_grad(m, LLAMA_PARAM_ATTN_NORM_BIAS, l);
@@ -550,8 +554,8 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   int half = bf16(m), gqa = d.NKV != d.NH, phi = llama_config_is_phi(&m->cfg);
   operand d_resid = in2(s->d_resid, h->d_resid);
   float *x = a->resid + l * BT * d.C;
-  operand xn = in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL);
-  operand att_out = in2(a->att_out + l * BT * d.QD, half ? h->att_out + l * BT * d.QD : NULL);
+  operand xn = in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL);
+  operand att_out = in2(a->att_out + li * BT * d.QD, half ? h->att_out + li * BT * d.QD : NULL);
   to_half(m, h->d_resid, s->d_resid, BT * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_att_out, d_resid, p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 0);
@@ -589,10 +593,10 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   if (!need_xn) return;
   if (phi)
     layernorm_backward(s->d_resid, g_norm, g_norm_bias, s->d_xn, x, p->attn_norm + l * d.C,
-                       a->attn_rstd + l * BT, BT, d.C);
+                       a->attn_rstd + li * BT, BT, d.C);
   else
     rmsnorm_backward(s->d_resid, g_norm, s->d_xn, x, p->attn_norm + l * d.C,
-                     a->attn_rstd + l * BT, BT, d.C);
+                     a->attn_rstd + li * BT, BT, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
@@ -620,8 +624,13 @@ static int lowest_trainable_block(const llama_model *m) {
 void llama_backward(llama_model *m) {
   double t = m->profile ? lethe_now() : 0.0;
   int L = m->cfg.num_hidden_layers, lowest = lowest_trainable_block(m);
+  int64_t BT = (int64_t)m->B * m->T;
   head_backward(m, lowest < 2 * L, &t);
   for (int l = L - 1; l >= 0 && 2 * l + 1 >= lowest; l--) {
+    if (m->checkpointing) { /* layer l's activations again, from its saved input */
+      attention_block_forward(m, l, m->acts.resid + l * BT * m->cfg.hidden_size, &t);
+      mlp_block_forward(m, l, &t);
+    }
     mlp_block_backward(m, l, 2 * l + 1 > lowest, &t);
     if (2 * l >= lowest) attention_block_backward(m, l, 2 * l > lowest, &t);
   }

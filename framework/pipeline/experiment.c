@@ -45,6 +45,7 @@ const char *const experiment_schema =
     "unlearn = { epochs = 10; batch_size = 32; grad_accum = 1; lr = 1.5e-4;\n"
     "  weight_decay = 0.01; warmup_epochs = 1.0; max_grad_norm = 0.0; seed = 0;\n"
     "  checkpoint_every = 0; save_model = false; params = []; };\n"
+    "memory = { checkpoint_activations = false; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
     "  batch_size = 64; samples = 3; mu_fraction = 0.8; };\n";
@@ -258,6 +259,10 @@ void experiment_set_compute(const experiment *e, llama_model *m) {
   /* resolved and checked by experiment_load */
   llama_set_compute(m, strcmp(lcfg_string(&e->cfg, "compute"), "bf16") ? LLAMA_COMPUTE_F32
                                                                        : LLAMA_COMPUTE_BF16);
+}
+
+void experiment_set_memory(const experiment *e, llama_model *m) {
+  llama_set_checkpointing(m, lcfg_bool(&e->cfg, "memory.checkpoint_activations"));
 }
 
 int experiment_trainable_mask(const experiment *e, const char *group, const llama_config *cfg,

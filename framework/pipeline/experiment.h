@@ -41,6 +41,9 @@ void experiment_model_config(const experiment *e, int vocab, int bos, int eos, i
 
 /* Applies the `compute` setting (f32 or bf16 matmuls) to a model. */
 void experiment_set_compute(const experiment *e, llama_model *m);
+/* Applies the `memory` group (memory.checkpoint_activations) to a model.
+ * It changes memory and time, never a result, so no stage key holds it. */
+void experiment_set_memory(const experiment *e, llama_model *m);
 
 /* The trainable tensors `group`.params names (finetune or unlearn: PCRE2
  * patterns over HF tensor names, full match; empty = every tensor) as a

@@ -484,6 +484,8 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   read_settings(c, split);
   experiment_set_compute(e, &c->policy);
   experiment_set_compute(e, &c->ref);
+  experiment_set_memory(e, &c->policy);
+  experiment_set_memory(e, &c->ref); /* forward only: one layer of activations, nothing to redo */
   if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||

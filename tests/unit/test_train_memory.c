@@ -1,9 +1,13 @@
-/* test_trainable — trainable subsets (llama.h, llama_set_trainable): the
- * gradients of the trainable tensors equal a full backward's, in every
- * family, f32 and bf16; frozen tensors stay bit-identical through training;
- * the trainer keeps 12 bytes (gradient, two moments) per trainable float;
- * name patterns that do not compile or match nothing are refused, and so is
- * a checkpoint resumed with another subset. */
+/* test_train_memory — what training keeps in memory (llama.h):
+ * - trainable subsets (llama_set_trainable): the gradients of the trainable
+ *   tensors equal a full backward's, in every family, f32 and bf16; frozen
+ *   tensors stay bit-identical through training; the trainer keeps 12 bytes
+ *   (gradient, two moments) per trainable float; name patterns that do not
+ *   compile or match nothing are refused, and so is a checkpoint resumed
+ *   with another subset;
+ * - activation checkpointing (llama_set_checkpointing): every gradient and
+ *   the logits are the same bits as without, in every family, f32 and bf16,
+ *   with a subset too; the activations shrink by L−1 layers' worth. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -275,8 +279,106 @@ START_TEST(test_patterns_refused) {
 }
 END_TEST
 
+/* ---- activation checkpointing ---------------------------------------------- */
+/* A checkpointed model against a plain one: the same logits and the same
+ * bits in every gradient; subset s (-1: every tensor) on both. */
+static void check_checkpointed(int family, int s, int compute) {
+  llama_model plain, ckpt;
+  make_model(&plain, family);
+  make_model(&ckpt, family);
+  if (s >= 0) {
+    uint8_t mask[LLAMA_N_PARAM_TENSORS * 8];
+    lethe_err err = {0};
+    ck_assert_msg(llama_trainable_mask(&plain.cfg, subsets[s], count(subsets[s]), mask, "t",
+                                       &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(llama_set_trainable(&plain, mask, &err), 0);
+    ck_assert_int_eq(llama_set_trainable(&ckpt, mask, &err), 0);
+  }
+  llama_alloc_grads(&plain);
+  llama_alloc_grads(&ckpt);
+  llama_set_compute(&plain, compute);
+  llama_set_compute(&ckpt, compute);
+  llama_set_checkpointing(&ckpt, 1);
+  grad(&plain);
+  grad(&ckpt); /* logits hold dlogits now: the same on both if the logits were */
+  ck_assert_msg(!memcmp(plain.acts.logits, ckpt.acts.logits, sizeof(float) * B * T * V),
+                "family %d %s: logits differ with checkpointing", family, llama_compute_name(compute));
+  llama_tensor_ref refs[128];
+  int n = llama_named_tensors(&ckpt, LLAMA_OF_GRADS, refs, 128);
+  for (int i = 0; i < n; i++) {
+    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
+    ck_assert_msg(!memcmp(refs[i].data, llama_grad(&plain, refs[i].role, refs[i].layer),
+                          numel * sizeof(float)),
+                  "family %d subset %d %s: %s differs with checkpointing", family, s,
+                  llama_compute_name(compute), refs[i].name);
+  }
+  llama_free(&plain);
+  llama_free(&ckpt);
+}
+
+START_TEST(test_checkpointing_same_gradients_f32) {
+  check_checkpointed(_i, -1, LLAMA_COMPUTE_F32);
+  check_checkpointed(_i, 6, LLAMA_COMPUTE_F32); /* layer 0's norm: the whole depth */
+  check_checkpointed(_i, 0, LLAMA_COMPUTE_F32); /* from layer 1 up */
+}
+END_TEST
+
+START_TEST(test_checkpointing_same_gradients_bf16) {
+  if (!bf16_runs_here("checkpointed gradients in bf16")) return;
+  check_checkpointed(_i, -1, LLAMA_COMPUTE_BF16);
+  check_checkpointed(_i, 0, LLAMA_COMPUTE_BF16);
+}
+END_TEST
+
+/* With B·T = 16 every buffer is a whole number of 64-byte lines, so the
+ * saving is exactly L−1 layers of the per-layer activations: for family 0
+ * (C 16, F 24, 4 heads of 4, 2 kv heads) per layer in floats attn_xn, q,
+ * att_out, resid_mid, mlp_xn 16·16 each, k and v 16·8, two rstd 16, att
+ * 2·4·8·8, gate, up, swiglu 16·24; in bf16 compute also its copies attn_xn,
+ * q, k, v (expanded), att_out, mlp_xn 16·16, att 512, swiglu 16·24 halves. */
+START_TEST(test_checkpointing_shrinks_activations) {
+  const size_t layer_f32 = 5 * 256 + 2 * 128 + 2 * 16 + 512 + 3 * 384;
+  const size_t layer_bf16 = 6 * 256 + 512 + 384;
+  for (int compute = 0; compute < 2; compute++) {
+    llama_model m;
+    make_model(&m, 0);
+    llama_set_compute(&m, compute);
+    llama_reserve(&m, 2, 8);
+    size_t plain = m.acts_bytes;
+    llama_set_checkpointing(&m, 1);
+    llama_reserve(&m, 2, 8);
+    size_t saved = (size_t)(m.cfg.num_hidden_layers - 1) *
+                   (layer_f32 * sizeof(float) + (compute ? layer_bf16 * sizeof(uint16_t) : 0));
+    fprintf(stderr, "activations (%s, L = 3, B·T = 16): %zu bytes, %zu checkpointed\n",
+            llama_compute_name(compute), plain, m.acts_bytes);
+    ck_assert_uint_eq(plain - m.acts_bytes, saved);
+    llama_set_checkpointing(&m, 0);
+    llama_reserve(&m, 2, 8);
+    ck_assert_uint_eq(m.acts_bytes, plain);
+    llama_free(&m);
+  }
+}
+END_TEST
+
+/* Training checkpointed ends on the same weights, bit for bit. */
+START_TEST(test_checkpointed_training_identical) {
+  llama_model plain, ckpt;
+  make_model(&plain, 4);
+  make_model(&ckpt, 4);
+  llama_set_checkpointing(&ckpt, 1);
+  train_config tc = config(NULL, 3);
+  train_result res;
+  lethe_err err = {0};
+  ck_assert_msg(trainer_run(&plain, &tc, micro, NULL, &plain, &res, &err) == 0, "%s", err.msg);
+  ck_assert_msg(trainer_run(&ckpt, &tc, micro, NULL, &ckpt, &res, &err) == 0, "%s", err.msg);
+  ck_assert(!memcmp(plain.params_memory, ckpt.params_memory, plain.n_params * sizeof(float)));
+  llama_free(&plain);
+  llama_free(&ckpt);
+}
+END_TEST
+
 int main(void) {
-  Suite *s = suite_create("trainable");
+  Suite *s = suite_create("train_memory");
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_subset_gradients_equal_full_f32, 0, N_FAMILIES);
@@ -285,6 +387,10 @@ int main(void) {
   tcase_add_test(tc, test_frozen_tensors_stay_bit_identical);
   tcase_add_test(tc, test_resume_needs_the_same_subset);
   tcase_add_test(tc, test_patterns_refused);
+  tcase_add_loop_test(tc, test_checkpointing_same_gradients_f32, 0, N_FAMILIES);
+  tcase_add_loop_test(tc, test_checkpointing_same_gradients_bf16, 0, N_FAMILIES);
+  tcase_add_test(tc, test_checkpointing_shrinks_activations);
+  tcase_add_test(tc, test_checkpointed_training_identical);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
