@@ -164,11 +164,12 @@ END_TEST
 /* Resume keeps the lines up to the checkpoint's step, drops a torn last
  * line, and refuses (naming file and line) one it cannot parse. */
 /* calibration = false: no second retain model, no retain_replica. With
- * unlearn.params, only those tensors train (summary.json counts them). */
+ * unlearn.params, only those tensors train (summary.json counts them);
+ * checkpointed activations on the way. */
 START_TEST(test_run_without_calibration) {
   experiment e;
-  const char *over[] = {"calibration=false", "unlearn.params=[\"model\\\\.layers\\\\.1\\\\.mlp\\\\..*\"]"};
-  load_tiny_with(&e, over, 2);
+  const char *over[] = {"calibration=false", "memory.checkpoint_activations=true", "unlearn.params=[\"model\\\\.layers\\\\.1\\\\.mlp\\\\..*\"]"};
+  load_tiny_with(&e, over, 3);
   char run_dir[128];
   snprintf(run_dir, sizeof run_dir, "%s/run-nocal", cache_dir);
   lethe_err err = {0};
