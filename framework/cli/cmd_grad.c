@@ -106,9 +106,9 @@ int cmd_grad(int argc, char **argv) {
     rc = fail(&err);
     goto done;
   }
-  dist_allreduce_sum_f32(policy.grads_memory, policy.n_params); /* each rank ran its rows */
+  dist_allreduce_sum_f32(policy.grads_memory, policy.n_trainable); /* each rank ran its rows */
   if (out_path && dist_is_root()) {
-    int wrc = llama_write_safetensors(&policy, &policy.grads, out_path, NULL, 0, NULL, 0, &err);
+    int wrc = llama_write_safetensors(&policy, LLAMA_OF_GRADS, out_path, NULL, 0, NULL, 0, &err);
     if (wrc != 0) {
       rc = fail(&err);
       goto done;

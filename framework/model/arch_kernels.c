@@ -60,6 +60,7 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dout, cons
       dx[r * c + i] += (float)(rstd[r] * (g - sg - xh * sgx));
     }
   }
+  if (!dw && !db) return; /* a frozen norm */
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < c; i++) { /* parameter sums over rows, in row order */
     double sw = 0, sb = 0;
@@ -69,8 +70,8 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dout, cons
       sw += (double)dout[r * c + i] * (xr[i] - mean) * rstd[r];
       sb += dout[r * c + i];
     }
-    dw[i] += (float)sw;
-    db[i] += (float)sb;
+    if (dw) dw[i] += (float)sw;
+    if (db) db[i] += (float)sb;
   }
 }
 

@@ -15,7 +15,7 @@
 /* out (N,C) = x · rstd · w;  rstd (N) = 1/sqrt(mean(x²) + eps) */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int64_t n, int c,
                      float eps);
-/* dx (N,C) += ∂/∂x;  dw (C) += ∂/∂w, given dout (N,C) */
+/* dx (N,C) += ∂/∂x;  dw (C) += ∂/∂w (dw NULL: none), given dout (N,C) */
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                       const float *rstd, int64_t n, int c);
 
@@ -94,7 +94,7 @@ void bias_forward(float *y, const float *b, int64_t m, int n);
 void bias_backward(float *db, const float *dy, int64_t m, int n);
 /* LayerNorm with bias (phi): out (N,C) = (x − mean)·rstd·w + b, rstd (N) =
  * 1/sqrt(var + eps), var the biased variance. Backward adds into dx, dw, db
- * (the mean is recomputed from x). */
+ * (either may be NULL: none; the mean is recomputed from x). */
 void layernorm_forward(float *out, float *rstd, const float *x, const float *w, const float *b,
                        int64_t n, int c, float eps);
 void layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,

@@ -19,6 +19,38 @@ int llama_param_role_is_matrix(int role) {
   }
 }
 
+int llama_param_role_is_layered(int role) {
+  switch (role) {
+  case LLAMA_PARAM_EMBED: case LLAMA_PARAM_FINAL_NORM: case LLAMA_PARAM_LM_HEAD:
+  case LLAMA_PARAM_FINAL_NORM_BIAS: case LLAMA_PARAM_LM_HEAD_BIAS:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+int llama_role_slices(const llama_model *m, int role) {
+  return llama_param_role_is_layered(role) ? m->cfg.num_hidden_layers : 1;
+}
+
+size_t llama_slice_floats(const llama_model *m, int role) {
+  return m->param_sizes[role] / (size_t)llama_role_slices(m, role);
+}
+
+float *llama_param_slice(const llama_model *m, int role, int layer) {
+  size_t at = 0;
+  for (int r = 0; r < role; r++) at += m->param_sizes[r];
+  return m->params_memory + at + (size_t)layer * llama_slice_floats(m, role);
+}
+
+
+float *llama_grad(const llama_model *m, int role, int layer) {
+  if (!m->grads_memory) return NULL;
+  if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
+  size_t off = m->grad_offset[role * m->cfg.num_hidden_layers + layer];
+  return off == LLAMA_FROZEN ? NULL : m->grads_memory + off;
+}
+
 /* Points each role at its place in mem; roles of size 0 get NULL. */
 static void point_params(llama_params *p, float *mem, const size_t *sizes, int tied) {
   float **ptrs[LLAMA_N_PARAM_TENSORS] = {
@@ -42,8 +74,7 @@ static void point_params(llama_params *p, float *mem, const size_t *sizes, int t
   if (tied) p->lm_head = p->embed;
 }
 
-static void fill_param_sizes(llama_model *m) {
-  const llama_config *c = &m->cfg;
+void llama_param_sizes_of(const llama_config *c, size_t *out) {
   dims d = dims_of(c);
   size_t L = (size_t)d.L, C = (size_t)d.C, F = (size_t)d.F;
   int phi = llama_config_is_phi(c), gated_bias = c->mlp_bias && !phi;
@@ -55,11 +86,13 @@ static void fill_param_sizes(llama_model *m) {
       c->o_bias ? L * C : 0, c->qk_norm ? L * d.HD : 0, c->qk_norm ? L * d.HD : 0,
       phi ? L * C : 0, gated_bias ? L * F : 0, c->mlp_bias ? L * F : 0, c->mlp_bias ? L * C : 0,
       phi ? C : 0, phi ? (size_t)d.V : 0};
+  memcpy(out, sizes, sizeof sizes);
+}
+
+static void fill_param_sizes(llama_model *m) {
+  llama_param_sizes_of(&m->cfg, m->param_sizes);
   m->n_params = 0;
-  for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) {
-    m->param_sizes[i] = sizes[i];
-    m->n_params += sizes[i];
-  }
+  for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) m->n_params += m->param_sizes[i];
 }
 
 /* Allocates parameter storage (zeroed) for a validated config. */
@@ -100,6 +133,7 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 void llama_free(llama_model *m) {
   free(m->params_memory);
   free(m->grads_memory);
+  free(m->grad_offset);
   free(m->acts_memory);
   free(m->scratch_memory);
   free(m->rope_cos);
@@ -108,16 +142,6 @@ void llama_free(llama_model *m) {
   free(m->acts_bf16_memory);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
-}
-
-void llama_alloc_grads(llama_model *m) {
-  if (m->grads_memory) return;
-  m->grads_memory = lethe_alloc_aligned(m->n_params * sizeof(float));
-  point_params(&m->grads, m->grads_memory, m->param_sizes, m->cfg.tie_word_embeddings);
-}
-
-void llama_zero_grads(llama_model *m) {
-  if (m->grads_memory) memset(m->grads_memory, 0, m->n_params * sizeof(float));
 }
 
 /* Offsets (in elements, each a multiple of `align`) of `count` tensors of
@@ -133,26 +157,36 @@ static size_t pack(size_t *off, const size_t *sizes, int count, size_t align) {
 
 #define MAX_CARVE 32
 
-/* Carves `count` float tensors out of one 64-byte aligned allocation. */
-static float *carve(float ***ptrs, const size_t *sizes, int count) {
+/* Carves `count` float tensors out of one 64-byte aligned allocation of
+ * *bytes bytes. */
+static float *carve(float ***ptrs, const size_t *sizes, int count, size_t *bytes) {
   size_t off[MAX_CARVE];
-  float *mem = lethe_alloc_aligned(pack(off, sizes, count, 16) * sizeof(float));
+  *bytes = pack(off, sizes, count, 16) * sizeof(float);
+  float *mem = lethe_alloc_aligned(*bytes);
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
   return mem;
 }
 
 /* The same for bfloat16 tensors. */
-static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count) {
+static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_t *bytes) {
   size_t off[MAX_CARVE];
-  uint16_t *mem = lethe_alloc_aligned(pack(off, sizes, count, 32) * sizeof(uint16_t));
+  *bytes = pack(off, sizes, count, 32) * sizeof(uint16_t);
+  uint16_t *mem = lethe_alloc_aligned(*bytes);
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
   return mem;
 }
 
-/* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16). */
-static void reserve_bf16(llama_model *m, int B, int T) {
+/* The layers whose activations are kept at once: all, or one with
+ * activation checkpointing. */
+static size_t kept_layers(const llama_model *m) {
+  return m->checkpointing ? 1 : (size_t)m->cfg.num_hidden_layers;
+}
+
+/* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16); returns
+ * their bytes. */
+static size_t reserve_bf16(llama_model *m, int B, int T) {
   dims d = dims_of(&m->cfg);
-  size_t L = (size_t)d.L, BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
+  size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
   llama_acts_bf16 *h = &m->acts_bf16;
   uint16_t **ptrs[] = {&h->attn_xn, &h->q,     &h->k,         &h->v,        &h->att,
@@ -163,7 +197,9 @@ static void reserve_bf16(llama_model *m, int B, int T) {
                     L * BT * d.QD, L * BT * C, L * BT * F, BT * C, BT * d.V,
                     BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
                     att, BT * F, BT * F};
-  m->acts_bf16_memory = carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]));
+  size_t bytes;
+  m->acts_bf16_memory = carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &bytes);
+  return bytes;
 }
 
 void llama_set_compute(llama_model *m, int mode) {
@@ -173,6 +209,12 @@ void llama_set_compute(llama_model *m, int mode) {
   m->params_bf16 = NULL;
   if (mode == LLAMA_COMPUTE_BF16)
     m->params_bf16 = lethe_alloc_aligned(m->n_params * sizeof(uint16_t));
+  m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
+}
+
+void llama_set_checkpointing(llama_model *m, int on) {
+  if (!on == !m->checkpointing) return;
+  m->checkpointing = !!on;
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 
@@ -208,7 +250,7 @@ void llama_reserve(llama_model *m, int B, int T) {
   m->acts_bf16_memory = NULL;
   memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
   dims d = dims_of(&m->cfg);
-  size_t L = (size_t)d.L, BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
+  size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
   llama_acts *a = &m->acts;
   size_t qkn = m->cfg.qk_norm ? 1 : 0, mlp_norm = llama_config_is_phi(&m->cfg) ? 0 : 1;
@@ -216,13 +258,14 @@ void llama_reserve(llama_model *m, int B, int T) {
                         &a->att, &a->att_out, &a->resid_mid, &a->mlp_xn, &a->mlp_rstd,
                         &a->gate, &a->up, &a->swiglu, &a->final_xn, &a->final_rstd,
                         &a->logits, &a->q_raw, &a->k_raw, &a->q_rstd, &a->k_rstd};
-  size_t act_sizes[] = {(L + 1) * BT * C, L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
+  size_t act_sizes[] = {((size_t)d.L + 1) * BT * C, /* every layer's input, always */ L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
                         L * BT * d.KVD, L * att, L * BT * d.QD, L * BT * C,
                         mlp_norm * L * BT * C, mlp_norm * L * BT, mlp_norm * L * BT * F,
                         L * BT * F, L * BT * F, BT * C, BT, BT * d.V,
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
                         qkn * L * BT * d.NKV};
-  m->acts_memory = carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]));
+  m->acts_memory =
+      carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]), &m->acts_bytes);
   llama_scratch *s = &m->scratch;
   float **scr_ptrs[] = {&s->d_resid, &s->d_xn, &s->d_q, &s->d_k, &s->d_v, &s->d_att_out,
                         &s->d_att, &s->d_gate, &s->d_up, &s->d_swiglu, &s->k_rep,
@@ -230,8 +273,10 @@ void llama_reserve(llama_model *m, int B, int T) {
   size_t scr_sizes[] = {BT * C, BT * C, BT * d.QD, BT * d.KVD, BT * d.KVD, BT * d.QD, att,
                         BT * F, BT * F, BT * F, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
                         qkn * BT * d.QD, qkn * BT * d.KVD};
-  m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]));
-  if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T);
+  size_t scratch_bytes;
+  m->scratch_memory =
+      carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]), &scratch_bytes);
+  if (m->compute == LLAMA_COMPUTE_BF16) m->acts_bytes += reserve_bf16(m, B, T);
   int t_rope = T > m->cfg.max_position_embeddings ? T : m->cfg.max_position_embeddings;
   m->rope_cos = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));
   m->rope_sin = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));

@@ -71,7 +71,9 @@ typedef enum llama_param_role {
   LLAMA_N_PARAM_TENSORS
 } llama_param_role;
 
-/* Activations kept for backward, sized for (B_max, T_max). */
+/* Activations kept for backward, sized for (B_max, T_max). The per-layer
+ * ones (L, ...) hold one layer, (1, ...), with activation checkpointing
+ * (llama_set_checkpointing); resid always holds every layer's input. */
 typedef struct llama_acts {
   float *resid;     /* (L+1, B, T, C) residual stream entering each layer; [L] = final */
   float *attn_xn;   /* (L, B, T, C) RMSNorm output before attention */
@@ -161,9 +163,15 @@ typedef struct llama_model {
   size_t n_params;          /* floats in params_memory */
   float *params_memory;
   llama_params params;
-  float *grads_memory;      /* NULL until llama_alloc_grads */
-  llama_params grads;
+  /* Gradients exist only for the trainable (role, layer) slices
+   * (llama_set_trainable; all of them by default), packed in storage order:
+   * reach one through llama_grad. */
+  float *grads_memory;      /* n_trainable floats; NULL until llama_alloc_grads */
+  size_t n_trainable;       /* floats of the trainable slices */
+  size_t *grad_offset;      /* (LLAMA_N_PARAM_TENSORS, L) into grads_memory; LLAMA_FROZEN = none */
   int B_max, T_max;         /* activation capacity; 0 until llama_reserve */
+  int checkpointing;        /* 1: one layer of activations, recomputed in backward */
+  size_t acts_bytes;        /* of acts_memory and acts_bf16_memory (llama_reserve) */
   float *acts_memory;
   llama_acts acts;
   float *scratch_memory;
@@ -211,31 +219,91 @@ int llama_save_as(const llama_model *m, const char *dir, const llama_storage *ho
                   lethe_err *err);
 void llama_free(llama_model *m);
 
-/* HF name of parameter tensor i (0..LLAMA_N_PARAM_TENSORS-1) in layer l
- * (-1 for non-layer tensors); returns the number of floats of one layer's (or
- * the whole) tensor. Used by load/save and `lethe grad`. */
+/* One HF-named tensor: a (role, layer) slice of a parameter tensor (layer 0
+ * for the roles that are not stacked over layers: embedding, final norm, LM
+ * head and their biases). Used by load/save, checkpoints and `lethe grad`. */
 typedef struct llama_tensor_ref {
   char name[96];
-  float *data;      /* into params or grads */
+  float *data;      /* into params_memory or grads_memory; NULL for llama_tensor_names */
   int ndim;
   int64_t shape[2];
+  int role, layer;  /* llama_param_role, 0..L-1 */
 } llama_tensor_ref;
-/* Enumerates every HF-named tensor of `which` (m->params or m->grads);
- * returns the count written to out (capacity cap). lm_head is skipped when tied. */
-int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
-                        int cap);
+/* What llama_named_tensors enumerates. */
+enum { LLAMA_OF_PARAMS = 0, LLAMA_OF_GRADS = 1 };
+/* Enumerates every HF-named tensor of the parameters (LLAMA_OF_PARAMS) or
+ * of the gradients (LLAMA_OF_GRADS: the trainable tensors only, those
+ * llama_grad gives); returns the count written to out (capacity cap).
+ * lm_head is skipped when tied. */
+int llama_named_tensors(const llama_model *m, int of, llama_tensor_ref *out, int cap);
+/* The same names for a config alone (no model allocated; data NULL), in the
+ * same order: what settings that name tensors are checked against. */
+int llama_tensor_names(const llama_config *cfg, llama_tensor_ref *out, int cap);
 struct st_entry;
-/* Writes every HF-named tensor of `which` (m->params or m->grads) as F32
+/* Writes every HF-named tensor of `of` (llama_named_tensors) as F32
  * safetensors at path, followed by n_extra further entries (may be NULL/0),
  * with string metadata pairs (may be NULL/0). Atomic. */
-int llama_write_safetensors(const llama_model *m, const llama_params *which, const char *path,
+int llama_write_safetensors(const llama_model *m, int of, const char *path,
                             const struct st_entry *extra, int n_extra, const char *const *meta_kv,
                             int n_meta, lethe_err *err);
 
+/* ---- trainable subsets (model/llama_trainable.c; llama_grad with the buffers in llama.c) ----
+ * A mask is (LLAMA_N_PARAM_TENSORS, L) bytes, role-major: mask[role * L +
+ * layer] = 1 when that slice trains; the roles not stacked over layers use
+ * layer 0 (their other entries are ignored, as are roles the family does not
+ * have and lm_head when tied: the embedding trains it). A frozen slice has
+ * no gradient buffer (llama_grad gives NULL) and no optimizer state, and
+ * llama_backward skips its weight gradient, and all work below the lowest
+ * trainable layer (with the embedding frozen, no scatter-add either). */
+#define LLAMA_FROZEN ((size_t)-1)
+/* The mask of the tensors whose HF names fully match one of the PCRE2
+ * patterns (n == 0: every tensor), for cfg. `setting` names where the
+ * patterns come from in errors (e.g. "finetune.params (exp.cfg:12)"): a
+ * pattern that does not compile (PCRE2's message and offset) or matches no
+ * tensor is refused. mask must hold LLAMA_N_PARAM_TENSORS * L bytes. */
+int llama_trainable_mask(const llama_config *cfg, const char *const *patterns, int n,
+                         uint8_t *mask, const char *setting, lethe_err *err);
+/* Makes the mask's slices (NULL = every tensor) the trainable ones and
+ * (re)allocates zeroed gradients for them alone (any earlier gradients are
+ * freed). Fails when the mask selects nothing. */
+int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err);
+/* Gradient of one (role, layer) slice (layer 0 for the roles not stacked
+ * over layers; lm_head when tied is the embedding's); NULL when frozen or
+ * before llama_alloc_grads. Consecutive trainable layers of a role are
+ * adjacent, so with every layer trainable llama_grad(m, role, 0) is the
+ * whole stacked (L, ...) gradient. */
+float *llama_grad(const llama_model *m, int role, int layer);
+/* 1 for the roles stacked over layers (wq, attn_norm, ...), 0 for the
+ * embedding, final norm, LM head and their biases. */
+int llama_param_role_is_layered(int role);
+/* A run of trainable parameters and their gradients: one role's
+ * consecutive trainable layers. In gradient order, so spans tile
+ * grads_memory: the optimizer's state follows the same layout. */
+typedef struct llama_span {
+  int role;
+  float *params, *grads;
+  size_t n;
+} llama_span;
+/* Writes the spans into out (capacity cap) and returns their count. */
+int llama_trainable_spans(const llama_model *m, llama_span *out, int cap);
+/* Trainable tensors (HF names) and floats. */
+int llama_trainable_tensors(const llama_model *m);
+
+/* All tensors trainable (unless llama_set_trainable chose), gradients zeroed;
+ * a no-op when they exist. */
 void llama_alloc_grads(llama_model *m);
 void llama_zero_grads(llama_model *m);
 /* Ensures activation capacity for (B, T); reallocates only when growing. */
 void llama_reserve(llama_model *m, int B, int T);
+/* Activation checkpointing (off by default): llama_forward keeps only each
+ * layer's input (acts.resid) and the final norm, everything else a layer's
+ * backward needs lives in one layer's worth of buffers, and llama_backward
+ * recomputes layer l's forward from its saved input just before its
+ * backward. Gradients are the same bits as without (the same kernels on the
+ * same inputs); activations take about 1/L of the memory, for one more
+ * forward pass per backward. Activation buffers are reallocated at the
+ * next forward. */
+void llama_set_checkpointing(llama_model *m, int on);
 
 /* Selects the compute precision of llama_forward/llama_backward (the default
  * is LLAMA_COMPUTE_F32). With LLAMA_COMPUTE_BF16 every matmul takes
@@ -268,7 +336,8 @@ void llama_target_logp(const llama_model *m, const int32_t *targets, float *out)
  * when non-NULL (plugins that asked for logits). */
 void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const float *dlogp,
                               const float *extra_dlogits);
-/* Backward from dL/dlogits (held in m->acts.logits); adds into m->grads. */
+/* Backward from dL/dlogits (held in m->acts.logits); adds into the
+ * gradients of the trainable slices (llama_grad). */
 void llama_backward(llama_model *m);
 
 #endif

@@ -7,72 +7,88 @@
 #include <string.h>
 
 #include "model/llama.h"
+#include "model/llama_dims.h"
 #include "model/safetensors.h"
 #include "model/st_shards.h"
 
-int llama_named_tensors(const llama_model *m, const llama_params *which, llama_tensor_ref *out,
-                        int cap) {
-  const llama_config *c = &m->cfg;
+/* One (role, layer) slice of the parameters or gradients; NULL without a
+ * model (names alone) or for a frozen gradient. */
+static float *slice_of(const llama_model *m, int of, int role, int layer) {
+  if (!m) return NULL;
+  return of == LLAMA_OF_GRADS ? llama_grad(m, role, layer) : llama_param_slice(m, role, layer);
+}
+
+/* The HF names of cfg's tensors, with their data in m (NULL: none) when of
+ * says so; frozen gradients are left out. */
+static int named(const llama_config *c, const llama_model *m, int of, llama_tensor_ref *out,
+                 int cap) {
+  size_t sizes[LLAMA_N_PARAM_TENSORS];
+  llama_param_sizes_of(c, sizes);
   int64_t C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
   int64_t QD = (int64_t)c->num_attention_heads * c->head_dim;
   int64_t KVD = (int64_t)c->num_key_value_heads * c->head_dim;
   int n = 0;
-#define ADD(ptr, nd, d0, d1, ...)                                   \
+#define ADD(role_, layer_, nd, d0, d1, ...)                         \
   do {                                                              \
+    float *data_ = slice_of(m, of, (role_), (layer_));              \
+    if (!sizes[role_] || (of == LLAMA_OF_GRADS && !data_)) break;   \
     if (n < cap) {                                                  \
       llama_tensor_ref *r = &out[n];                                \
       snprintf(r->name, sizeof r->name, __VA_ARGS__);               \
-      r->data = (ptr);                                              \
+      r->data = data_;                                              \
       r->ndim = (nd);                                               \
       r->shape[0] = (d0);                                           \
       r->shape[1] = (d1);                                           \
+      r->role = (role_);                                            \
+      r->layer = (layer_);                                          \
     }                                                               \
     n++;                                                            \
   } while (0)
   int phi = llama_config_is_phi(c), HD = c->head_dim;
   const char *o = phi ? "dense" : "o_proj", *up = phi ? "fc1" : "up_proj";
   const char *down = phi ? "fc2" : "down_proj";
-  ADD(which->embed, 2, V, C, "model.embed_tokens.weight");
+  ADD(LLAMA_PARAM_EMBED, 0, 2, V, C, "model.embed_tokens.weight");
   for (int l = 0; l < c->num_hidden_layers; l++) {
-    ADD(which->attn_norm + l * C, 1, C, 0, "model.layers.%d.input_layernorm.weight", l);
-    if (which->attn_norm_bias)
-      ADD(which->attn_norm_bias + l * C, 1, C, 0, "model.layers.%d.input_layernorm.bias", l);
-    ADD(which->wq + l * QD * C, 2, QD, C, "model.layers.%d.self_attn.q_proj.weight", l);
-    ADD(which->wk + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.k_proj.weight", l);
-    ADD(which->wv + l * KVD * C, 2, KVD, C, "model.layers.%d.self_attn.v_proj.weight", l);
-    if (which->bq) {
-      ADD(which->bq + l * QD, 1, QD, 0, "model.layers.%d.self_attn.q_proj.bias", l);
-      ADD(which->bk + l * KVD, 1, KVD, 0, "model.layers.%d.self_attn.k_proj.bias", l);
-      ADD(which->bv + l * KVD, 1, KVD, 0, "model.layers.%d.self_attn.v_proj.bias", l);
-    }
-    if (which->q_norm) {
-      ADD(which->q_norm + l * HD, 1, HD, 0, "model.layers.%d.self_attn.q_norm.weight", l);
-      ADD(which->k_norm + l * HD, 1, HD, 0, "model.layers.%d.self_attn.k_norm.weight", l);
-    }
-    ADD(which->wo + l * C * QD, 2, C, QD, "model.layers.%d.self_attn.%s.weight", l, o);
-    if (which->bo) ADD(which->bo + l * C, 1, C, 0, "model.layers.%d.self_attn.%s.bias", l, o);
-    if (which->mlp_norm)
-      ADD(which->mlp_norm + l * C, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
-    if (which->w_gate)
-      ADD(which->w_gate + l * F * C, 2, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
-    if (which->b_gate) ADD(which->b_gate + l * F, 1, F, 0, "model.layers.%d.mlp.gate_proj.bias", l);
-    ADD(which->w_up + l * F * C, 2, F, C, "model.layers.%d.mlp.%s.weight", l, up);
-    if (which->b_up) ADD(which->b_up + l * F, 1, F, 0, "model.layers.%d.mlp.%s.bias", l, up);
-    ADD(which->w_down + l * C * F, 2, C, F, "model.layers.%d.mlp.%s.weight", l, down);
-    if (which->b_down) ADD(which->b_down + l * C, 1, C, 0, "model.layers.%d.mlp.%s.bias", l, down);
+    ADD(LLAMA_PARAM_ATTN_NORM, l, 1, C, 0, "model.layers.%d.input_layernorm.weight", l);
+    ADD(LLAMA_PARAM_ATTN_NORM_BIAS, l, 1, C, 0, "model.layers.%d.input_layernorm.bias", l);
+    ADD(LLAMA_PARAM_WQ, l, 2, QD, C, "model.layers.%d.self_attn.q_proj.weight", l);
+    ADD(LLAMA_PARAM_WK, l, 2, KVD, C, "model.layers.%d.self_attn.k_proj.weight", l);
+    ADD(LLAMA_PARAM_WV, l, 2, KVD, C, "model.layers.%d.self_attn.v_proj.weight", l);
+    ADD(LLAMA_PARAM_BQ, l, 1, QD, 0, "model.layers.%d.self_attn.q_proj.bias", l);
+    ADD(LLAMA_PARAM_BK, l, 1, KVD, 0, "model.layers.%d.self_attn.k_proj.bias", l);
+    ADD(LLAMA_PARAM_BV, l, 1, KVD, 0, "model.layers.%d.self_attn.v_proj.bias", l);
+    ADD(LLAMA_PARAM_Q_NORM, l, 1, HD, 0, "model.layers.%d.self_attn.q_norm.weight", l);
+    ADD(LLAMA_PARAM_K_NORM, l, 1, HD, 0, "model.layers.%d.self_attn.k_norm.weight", l);
+    ADD(LLAMA_PARAM_WO, l, 2, C, QD, "model.layers.%d.self_attn.%s.weight", l, o);
+    ADD(LLAMA_PARAM_BO, l, 1, C, 0, "model.layers.%d.self_attn.%s.bias", l, o);
+    ADD(LLAMA_PARAM_MLP_NORM, l, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+    ADD(LLAMA_PARAM_W_GATE, l, 2, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
+    ADD(LLAMA_PARAM_B_GATE, l, 1, F, 0, "model.layers.%d.mlp.gate_proj.bias", l);
+    ADD(LLAMA_PARAM_W_UP, l, 2, F, C, "model.layers.%d.mlp.%s.weight", l, up);
+    ADD(LLAMA_PARAM_B_UP, l, 1, F, 0, "model.layers.%d.mlp.%s.bias", l, up);
+    ADD(LLAMA_PARAM_W_DOWN, l, 2, C, F, "model.layers.%d.mlp.%s.weight", l, down);
+    ADD(LLAMA_PARAM_B_DOWN, l, 1, C, 0, "model.layers.%d.mlp.%s.bias", l, down);
   }
-  ADD(which->final_norm, 1, C, 0, phi ? "model.final_layernorm.weight" : "model.norm.weight");
-  if (which->final_norm_bias) ADD(which->final_norm_bias, 1, C, 0, "model.final_layernorm.bias");
-  if (!c->tie_word_embeddings) ADD(which->lm_head, 2, V, C, "lm_head.weight");
-  if (which->lm_head_bias) ADD(which->lm_head_bias, 1, V, 0, "lm_head.bias");
+  ADD(LLAMA_PARAM_FINAL_NORM, 0, 1, C, 0, phi ? "model.final_layernorm.weight" : "model.norm.weight");
+  ADD(LLAMA_PARAM_FINAL_NORM_BIAS, 0, 1, C, 0, "model.final_layernorm.bias");
+  ADD(LLAMA_PARAM_LM_HEAD, 0, 2, V, C, "lm_head.weight"); /* size 0 when tied */
+  ADD(LLAMA_PARAM_LM_HEAD_BIAS, 0, 1, V, 0, "lm_head.bias");
 #undef ADD
   return n;
 }
 
-static llama_tensor_ref *all_tensors(const llama_model *m, const llama_params *which, int *n) {
-  *n = llama_named_tensors(m, which, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)*n, sizeof *refs);
-  llama_named_tensors(m, which, refs, *n);
+int llama_named_tensors(const llama_model *m, int of, llama_tensor_ref *out, int cap) {
+  return named(&m->cfg, m, of, out, cap);
+}
+
+int llama_tensor_names(const llama_config *cfg, llama_tensor_ref *out, int cap) {
+  return named(cfg, NULL, LLAMA_OF_PARAMS, out, cap);
+}
+
+static llama_tensor_ref *all_tensors(const llama_model *m, int of, int *n) {
+  *n = llama_named_tensors(m, of, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
+  llama_named_tensors(m, of, refs, *n);
   return refs;
 }
 
@@ -106,7 +122,7 @@ int llama_load(llama_model *m, const char *dir, lethe_err *err) {
   }
   if (llama_alloc(m, &cfg, err) != 0) goto done;
   int n;
-  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
+  llama_tensor_ref *refs = all_tensors(m, LLAMA_OF_PARAMS, &n);
   for (int i = 0; i < n; i++) {
     int file = 0;
     st_set_find(&set, refs[i].name, &file);
@@ -129,11 +145,11 @@ done:
   return rc;
 }
 
-int llama_write_safetensors(const llama_model *m, const llama_params *which, const char *path,
+int llama_write_safetensors(const llama_model *m, int of, const char *path,
                             const st_entry *extra, int n_extra, const char *const *meta_kv,
                             int n_meta, lethe_err *err) {
   int n;
-  llama_tensor_ref *refs = all_tensors(m, which, &n);
+  llama_tensor_ref *refs = all_tensors(m, of, &n);
   st_entry *entries = lethe_calloc((size_t)(n + n_extra), sizeof *entries);
   for (int i = 0; i < n; i++) {
     entries[i].name = refs[i].name;
@@ -153,7 +169,7 @@ int llama_save_as(const llama_model *m, const char *dir, const llama_storage *ho
                   lethe_err *err) {
   if (lethe_mkdir_p(dir, err) != 0) return -1;
   int n;
-  llama_tensor_ref *refs = all_tensors(m, &m->params, &n);
+  llama_tensor_ref *refs = all_tensors(m, LLAMA_OF_PARAMS, &n);
   st_entry *entries = lethe_calloc((size_t)n + 1, sizeof *entries);
   int *shard_of = lethe_calloc((size_t)n + 1, sizeof *shard_of);
   st_layout layout;

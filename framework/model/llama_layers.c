@@ -52,6 +52,10 @@ static operand weight(const llama_model *m, const float *w) {
   return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
 }
 
+/* Where layer l's activations are: its own slot, or the one slot that
+ * activation checkpointing keeps (llama_set_checkpointing). */
+static int64_t act_layer(const llama_model *m, int l) { return m->checkpointing ? 0 : l; }
+
 /* Offsets an operand by n elements. */
 static operand shift(operand o, int64_t n) {
   return in2(o.f ? o.f + n : NULL, o.h ? o.h + n : NULL);
@@ -186,11 +190,11 @@ static void attention_backward(llama_model *m, float *dq, float *dk, float *dv, 
 static attn_io layer_attention(llama_model *m, int l, int expand, double *t, int backward) {
   dims d = dims_of(&m->cfg);
   int B = m->B, T = m->T;
-  int64_t BT = (int64_t)B * T;
+  int64_t BT = (int64_t)B * T, li = act_layer(m, l);
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
-  float *k = a->k + l * BT * d.KVD, *v = a->v + l * BT * d.KVD;
+  float *k = a->k + li * BT * d.KVD, *v = a->v + li * BT * d.KVD;
   if (expand && d.NKV != d.NH) {
     gqa_expand(s->k_rep, k, BT, d.NH, d.NKV, d.HD);
     gqa_expand(s->v_rep, v, BT, d.NH, d.NKV, d.HD);
@@ -198,7 +202,7 @@ static attn_io layer_attention(llama_model *m, int l, int expand, double *t, int
     v = s->v_rep;
     lap(m, backward, LLAMA_PART_COPY, t);
   }
-  int64_t off = l * BT * d.QD, att_off = l * (int64_t)B * d.NH * T * T;
+  int64_t off = li * BT * d.QD, att_off = li * (int64_t)B * d.NH * T * T;
   attn_io io = {in2(a->q + off, h->q ? h->q + off : NULL), in2(k, h->k ? h->k + off : NULL),
                 in2(v, h->v ? h->v + off : NULL),
                 in2(a->att + att_off, h->att ? h->att + att_off : NULL), a->att + att_off,
@@ -220,10 +224,10 @@ static void rope_heads(const llama_model *m, float *x, int heads, int inverse) {
 /* Layer l's pre-attention norm of x into attn_xn (and its bf16 copy). */
 static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
-  float *xn = m->acts.attn_xn + l * BT * d.C, *rstd = m->acts.attn_rstd + l * BT;
-  uint16_t *xn16 = bf16(m) ? m->acts_bf16.attn_xn + l * BT * d.C : NULL;
+  float *xn = m->acts.attn_xn + li * BT * d.C, *rstd = m->acts.attn_rstd + li * BT;
+  uint16_t *xn16 = bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL;
   float eps = (float)m->cfg.rms_norm_eps;
   if (llama_config_is_phi(&m->cfg)) {
     layernorm_forward(xn, rstd, x, p->attn_norm + l * d.C, p->attn_norm_bias + l * d.C, BT, d.C,
@@ -240,13 +244,13 @@ static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) 
 /* q, k, v of layer l: projections (+ biases), q/k norms, rotary. */
 static void qkv_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
-  operand xn = in2(a->attn_xn + l * BT * d.C, bf16(m) ? m->acts_bf16.attn_xn + l * BT * d.C : NULL);
-  float *q = a->q + l * BT * d.QD, *k = a->k + l * BT * d.KVD, *v = a->v + l * BT * d.KVD;
+  operand xn = in2(a->attn_xn + li * BT * d.C, bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL);
+  float *q = a->q + li * BT * d.QD, *k = a->k + li * BT * d.KVD, *v = a->v + li * BT * d.KVD;
   int qkn = m->cfg.qk_norm;
-  float *qp = qkn ? a->q_raw + l * BT * d.QD : q, *kp = qkn ? a->k_raw + l * BT * d.KVD : k;
+  float *qp = qkn ? a->q_raw + li * BT * d.QD : q, *kp = qkn ? a->k_raw + li * BT * d.KVD : k;
   lin_fwd(m, qp, xn, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, 0);
   lin_fwd(m, kp, xn, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
   lin_fwd(m, v, xn, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
@@ -258,8 +262,8 @@ static void qkv_forward(llama_model *m, int l, double *t) {
   lap(m, 0, LLAMA_PART_QKV, t);
   if (qkn) {
     float eps = (float)m->cfg.rms_norm_eps;
-    rmsnorm_forward(q, a->q_rstd + l * BT * d.NH, qp, p->q_norm + l * d.HD, BT * d.NH, d.HD, eps);
-    rmsnorm_forward(k, a->k_rstd + l * BT * d.NKV, kp, p->k_norm + l * d.HD, BT * d.NKV, d.HD,
+    rmsnorm_forward(q, a->q_rstd + li * BT * d.NH, qp, p->q_norm + l * d.HD, BT * d.NH, d.HD, eps);
+    rmsnorm_forward(k, a->k_rstd + li * BT * d.NKV, kp, p->k_norm + l * d.HD, BT * d.NKV, d.HD,
                     eps);
     lap(m, 0, LLAMA_PART_NORM, t);
   }
@@ -271,17 +275,17 @@ static void qkv_forward(llama_model *m, int l, double *t) {
 /* Attention block of layer l: x_mid = x + attention(attn_xn)·Woᵀ (+ bo). */
 static void attention_block_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   int half = bf16(m);
-  float *x_mid = a->resid_mid + l * BT * d.C, *att_out = a->att_out + l * BT * d.QD;
-  uint16_t *att_out16 = half ? m->acts_bf16.att_out + l * BT * d.QD : NULL;
+  float *x_mid = a->resid_mid + li * BT * d.C, *att_out = a->att_out + li * BT * d.QD;
+  uint16_t *att_out16 = half ? m->acts_bf16.att_out + li * BT * d.QD : NULL;
   attn_norm_forward(m, l, x, t);
   qkv_forward(m, l, t);
   attn_io io = layer_attention(m, l, 1, t, 0);
   if (half) {
-    tensor_to_bf16((uint16_t *)io.q.h, a->q + l * BT * d.QD, BT * d.QD);
+    tensor_to_bf16((uint16_t *)io.q.h, a->q + li * BT * d.QD, BT * d.QD);
     tensor_to_bf16((uint16_t *)io.k.h, io.k.f, BT * d.QD);
     tensor_to_bf16((uint16_t *)io.v.h, io.v.f, BT * d.QD);
     lap(m, 0, LLAMA_PART_CONVERT, t);
@@ -300,24 +304,24 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
  * the attention's input norm (parallel residual) and is fc2(gelu(fc1)). */
 static void mlp_block_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   int half = bf16(m), phi = llama_config_is_phi(&m->cfg);
   float eps = (float)m->cfg.rms_norm_eps;
-  float *x_mid = a->resid_mid + l * BT * d.C, *x_next = a->resid + (l + 1) * BT * d.C;
-  float *gate = phi ? NULL : a->gate + l * BT * d.F, *up = a->up + l * BT * d.F;
-  float *sw = a->swiglu + l * BT * d.F;
-  uint16_t *sw16 = half ? h->swiglu + l * BT * d.F : NULL;
-  operand in = phi ? in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL)
-                   : in2(a->mlp_xn + l * BT * d.C, half ? h->mlp_xn + l * BT * d.C : NULL);
+  float *x_mid = a->resid_mid + li * BT * d.C, *x_next = a->resid + (l + 1) * BT * d.C;
+  float *gate = phi ? NULL : a->gate + li * BT * d.F, *up = a->up + li * BT * d.F;
+  float *sw = a->swiglu + li * BT * d.F;
+  uint16_t *sw16 = half ? h->swiglu + li * BT * d.F : NULL;
+  operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
+                   : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
   if (!phi) {
     if (half)
-      rmsnorm_forward_bf16((uint16_t *)in.h, a->mlp_rstd + l * BT, x_mid, p->mlp_norm + l * d.C,
+      rmsnorm_forward_bf16((uint16_t *)in.h, a->mlp_rstd + li * BT, x_mid, p->mlp_norm + l * d.C,
                            BT, d.C, eps);
     else
-      rmsnorm_forward((float *)in.f, a->mlp_rstd + l * BT, x_mid, p->mlp_norm + l * d.C, BT, d.C,
+      rmsnorm_forward((float *)in.f, a->mlp_rstd + li * BT, x_mid, p->mlp_norm + l * d.C, BT, d.C,
                       eps);
     lap(m, 0, LLAMA_PART_NORM, t);
     lin_fwd(m, gate, in, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
@@ -404,53 +408,64 @@ void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const floa
                     m->cfg.vocab_size);
 }
 
-/* Final norm and head backward: d_resid = ∂L/∂resid[L]. */
-static void head_backward(llama_model *m, double *t) {
+/* Final norm and head backward: d_resid = ∂L/∂resid[L] when need_dx
+ * (something below trains). */
+static void head_backward(llama_model *m, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
   int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params, *g = &m->grads;
+  llama_params *p = &m->params;
+  float *g_norm = llama_grad(m, LLAMA_PARAM_FINAL_NORM, 0);
+  float *g_norm_bias = llama_grad(m, LLAMA_PARAM_FINAL_NORM_BIAS, 0);
+  float *g_head = llama_grad(m, LLAMA_PARAM_LM_HEAD, 0);
+  float *g_head_bias = llama_grad(m, LLAMA_PARAM_LM_HEAD_BIAS, 0);
+  int need_xn = need_dx || g_norm || g_norm_bias;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
   to_half(m, h->d_logits, a->logits, BT * d.V);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   operand dlogits = in2(a->logits, h->d_logits);
-  lin_dx(m, s->d_xn, dlogits, p->lm_head, BT, d.C, d.V, 0);
-  lin_dw(m, g->lm_head, dlogits, in2(a->final_xn, h->final_xn), BT, d.C, d.V);
-  if (g->lm_head_bias) bias_backward(g->lm_head_bias, a->logits, BT, d.V);
+  if (need_xn) lin_dx(m, s->d_xn, dlogits, p->lm_head, BT, d.C, d.V, 0);
+  if (g_head) lin_dw(m, g_head, dlogits, in2(a->final_xn, h->final_xn), BT, d.C, d.V);
+  if (g_head_bias) bias_backward(g_head_bias, a->logits, BT, d.V);
   lap(m, 1, LLAMA_PART_HEAD, t);
+  if (!need_xn) return;
   memset(s->d_resid, 0, sizeof(float) * BT * d.C);
   float *x_last = a->resid + d.L * BT * d.C;
   if (llama_config_is_phi(&m->cfg))
-    layernorm_backward(s->d_resid, g->final_norm, g->final_norm_bias, s->d_xn, x_last,
-                       p->final_norm, a->final_rstd, BT, d.C);
+    layernorm_backward(s->d_resid, g_norm, g_norm_bias, s->d_xn, x_last, p->final_norm,
+                       a->final_rstd, BT, d.C);
   else
-    rmsnorm_backward(s->d_resid, g->final_norm, s->d_xn, x_last, p->final_norm, a->final_rstd,
-                     BT, d.C);
+    rmsnorm_backward(s->d_resid, g_norm, s->d_xn, x_last, p->final_norm, a->final_rstd, BT, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
 /* MLP block backward of layer l from d_resid (∂L/∂x_next = ∂L/∂x_mid through
  * the residual). llama: adds the norm's input gradient into d_resid; phi:
- * leaves ∂L/∂attn_xn of the MLP in d_xn for the attention block. */
-static void mlp_block_backward(llama_model *m, int l, double *t) {
+ * leaves ∂L/∂attn_xn of the MLP in d_xn for the attention block. Without
+ * need_dx (nothing below trains) neither is computed. */
+static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params, *g = &m->grads;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  llama_params *p = &m->params;
+  float *g_down = llama_grad(m, LLAMA_PARAM_W_DOWN, l), *g_b_down = llama_grad(m, LLAMA_PARAM_B_DOWN, l);
+  float *g_gate = llama_grad(m, LLAMA_PARAM_W_GATE, l), *g_b_gate = llama_grad(m, LLAMA_PARAM_B_GATE, l);
+  float *g_up = llama_grad(m, LLAMA_PARAM_W_UP, l), *g_b_up = llama_grad(m, LLAMA_PARAM_B_UP, l);
+  float *g_norm = llama_grad(m, LLAMA_PARAM_MLP_NORM, l);
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
-  int half = bf16(m), phi = llama_config_is_phi(&m->cfg);
+  int half = bf16(m), phi = llama_config_is_phi(&m->cfg), need_xn = need_dx || g_norm;
   operand d_resid = in2(s->d_resid, h->d_resid);
-  float *gate = a->gate ? a->gate + l * BT * d.F : NULL, *up = a->up + l * BT * d.F;
-  operand in = phi ? in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL)
-                   : in2(a->mlp_xn + l * BT * d.C, half ? h->mlp_xn + l * BT * d.C : NULL);
-  operand sw = in2(a->swiglu + l * BT * d.F, half ? h->swiglu + l * BT * d.F : NULL);
+  float *gate = a->gate ? a->gate + li * BT * d.F : NULL, *up = a->up + li * BT * d.F;
+  operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
+                   : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
+  operand sw = in2(a->swiglu + li * BT * d.F, half ? h->swiglu + li * BT * d.F : NULL);
   to_half(m, h->d_resid, s->d_resid, BT * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_swiglu, d_resid, p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 0);
-  lin_dw(m, g->w_down + (int64_t)l * d.C * d.F, d_resid, sw, BT, d.F, d.C);
-  if (g->b_down) bias_backward(g->b_down + (int64_t)l * d.C, s->d_resid, BT, d.C);
+  if (g_down) lin_dw(m, g_down, d_resid, sw, BT, d.F, d.C);
+  if (g_b_down) bias_backward(g_b_down, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_DOWN, t);
   if (phi) {
     gelu_backward(s->d_up, s->d_swiglu, up, BT * d.F);
@@ -463,16 +478,17 @@ static void mlp_block_backward(llama_model *m, int l, double *t) {
   if (phi || p->b_gate) to_half(m, h->d_up, s->d_up, BT * d.F);
   lap(m, 1, LLAMA_PART_SWIGLU, t);
   operand d_gate = in2(s->d_gate, h->d_gate), d_up = in2(s->d_up, h->d_up);
-  if (g->b_up) bias_backward(g->b_up + (int64_t)l * d.F, s->d_up, BT, d.F);
-  if (g->b_gate) bias_backward(g->b_gate + (int64_t)l * d.F, s->d_gate, BT, d.F);
-  if (!phi) lin_dx(m, s->d_xn, d_gate, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
-  lin_dx(m, s->d_xn, d_up, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, !phi);
-  if (!phi) lin_dw(m, g->w_gate + (int64_t)l * d.F * d.C, d_gate, in, BT, d.C, d.F);
-  lin_dw(m, g->w_up + (int64_t)l * d.F * d.C, d_up, in, BT, d.C, d.F);
+  if (g_b_up) bias_backward(g_b_up, s->d_up, BT, d.F);
+  if (g_b_gate) bias_backward(g_b_gate, s->d_gate, BT, d.F);
+  if (need_xn && !phi)
+    lin_dx(m, s->d_xn, d_gate, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
+  if (need_xn) lin_dx(m, s->d_xn, d_up, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, !phi);
+  if (g_gate) lin_dw(m, g_gate, d_gate, in, BT, d.C, d.F);
+  if (g_up) lin_dw(m, g_up, d_up, in, BT, d.C, d.F);
   lap(m, 1, LLAMA_PART_GATE_UP, t);
-  if (phi) return;
-  rmsnorm_backward(s->d_resid, g->mlp_norm + l * d.C, s->d_xn, a->resid_mid + l * BT * d.C,
-                   p->mlp_norm + l * d.C, a->mlp_rstd + l * BT, BT, d.C);
+  if (phi || !need_xn) return;
+  rmsnorm_backward(s->d_resid, g_norm, s->d_xn, a->resid_mid + li * BT * d.C,
+                   p->mlp_norm + l * d.C, a->mlp_rstd + li * BT, BT, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
@@ -481,8 +497,8 @@ static void mlp_block_backward(llama_model *m, int l, double *t) {
  * holding ∂L/∂(x·Wqᵀ), ∂L/∂(x·Wkᵀ) in dq, dk. */
 static void qkv_backward(llama_model *m, int l, float **dq, float **dk, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params, *g = &m->grads;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_scratch *s = &m->scratch;
   rope_heads(m, s->d_q, d.NH, 1);
@@ -493,42 +509,60 @@ static void qkv_backward(llama_model *m, int l, float **dq, float **dk, double *
   if (m->cfg.qk_norm) {
     memset(s->d_q_raw, 0, sizeof(float) * BT * d.QD);
     memset(s->d_k_raw, 0, sizeof(float) * BT * d.KVD);
-    rmsnorm_backward(s->d_q_raw, g->q_norm + l * d.HD, s->d_q, a->q_raw + l * BT * d.QD,
-                     p->q_norm + l * d.HD, a->q_rstd + l * BT * d.NH, BT * d.NH, d.HD);
-    rmsnorm_backward(s->d_k_raw, g->k_norm + l * d.HD, s->d_k, a->k_raw + l * BT * d.KVD,
-                     p->k_norm + l * d.HD, a->k_rstd + l * BT * d.NKV, BT * d.NKV, d.HD);
+    rmsnorm_backward(s->d_q_raw, llama_grad(m, LLAMA_PARAM_Q_NORM, l), s->d_q, a->q_raw + li * BT * d.QD,
+                     p->q_norm + l * d.HD, a->q_rstd + li * BT * d.NH, BT * d.NH, d.HD);
+    rmsnorm_backward(s->d_k_raw, llama_grad(m, LLAMA_PARAM_K_NORM, l), s->d_k, a->k_raw + li * BT * d.KVD,
+                     p->k_norm + l * d.HD, a->k_rstd + li * BT * d.NKV, BT * d.NKV, d.HD);
     *dq = s->d_q_raw;
     *dk = s->d_k_raw;
     lap(m, 1, LLAMA_PART_NORM, t);
   }
-  if (g->bq) {
-    bias_backward(g->bq + (int64_t)l * d.QD, *dq, BT, d.QD);
-    bias_backward(g->bk + (int64_t)l * d.KVD, *dk, BT, d.KVD);
-    bias_backward(g->bv + (int64_t)l * d.KVD, s->d_v, BT, d.KVD);
-    lap(m, 1, LLAMA_PART_QKV, t);
-  }
+  float *g_bq = llama_grad(m, LLAMA_PARAM_BQ, l), *g_bk = llama_grad(m, LLAMA_PARAM_BK, l);
+  float *g_bv = llama_grad(m, LLAMA_PARAM_BV, l);
+  if (g_bq) bias_backward(g_bq, *dq, BT, d.QD);
+  if (g_bk) bias_backward(g_bk, *dk, BT, d.KVD);
+  if (g_bv) bias_backward(g_bv, s->d_v, BT, d.KVD);
+  lap(m, 1, LLAMA_PART_QKV, t);
 }
 
-/* Attention block backward of layer l: adds ∂L/∂x into d_resid (d_xn holds
- * the MLP's share of ∂L/∂attn_xn for phi). */
-static void attention_block_backward(llama_model *m, int l, double *t) {
+/* Whether anything between layer l's attention input norm and its wo
+ * trains (q, k, v projections, their biases, the q/k norms). */
+static int qkv_trains(const llama_model *m, int l) {
+  static const int roles[] = {LLAMA_PARAM_WQ, LLAMA_PARAM_WK, LLAMA_PARAM_WV, LLAMA_PARAM_BQ,
+                              LLAMA_PARAM_BK, LLAMA_PARAM_BV, LLAMA_PARAM_Q_NORM, LLAMA_PARAM_K_NORM};
+  for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+    if (llama_grad(m, roles[i], l)) return 1;
+  return 0;
+}
+
+/* Attention block backward of layer l: adds ∂L/∂x into d_resid when need_dx
+ * (d_xn holds the MLP's share of ∂L/∂attn_xn for phi); without it, only what
+ * the block's trainable tensors need. */
+static void attention_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params, *g = &m->grads;
+  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  llama_params *p = &m->params;
+  float *g_norm = llama_grad(m, LLAMA_PARAM_ATTN_NORM, l);
+  float *g_norm_bias = llama_grad(m, LLAMA_PARAM_ATTN_NORM_BIAS, l);
+  float *g_wo = llama_grad(m, LLAMA_PARAM_WO, l), *g_bo = llama_grad(m, LLAMA_PARAM_BO, l);
+  float *g_wq = llama_grad(m, LLAMA_PARAM_WQ, l), *g_wk = llama_grad(m, LLAMA_PARAM_WK, l);
+  float *g_wv = llama_grad(m, LLAMA_PARAM_WV, l);
+  int need_xn = need_dx || g_norm || g_norm_bias;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
   int half = bf16(m), gqa = d.NKV != d.NH, phi = llama_config_is_phi(&m->cfg);
   operand d_resid = in2(s->d_resid, h->d_resid);
   float *x = a->resid + l * BT * d.C;
-  operand xn = in2(a->attn_xn + l * BT * d.C, half ? h->attn_xn + l * BT * d.C : NULL);
-  operand att_out = in2(a->att_out + l * BT * d.QD, half ? h->att_out + l * BT * d.QD : NULL);
+  operand xn = in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL);
+  operand att_out = in2(a->att_out + li * BT * d.QD, half ? h->att_out + li * BT * d.QD : NULL);
   to_half(m, h->d_resid, s->d_resid, BT * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_att_out, d_resid, p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 0);
-  lin_dw(m, g->wo + (int64_t)l * d.C * d.QD, d_resid, att_out, BT, d.QD, d.C);
-  if (g->bo) bias_backward(g->bo + (int64_t)l * d.C, s->d_resid, BT, d.C);
+  if (g_wo) lin_dw(m, g_wo, d_resid, att_out, BT, d.QD, d.C);
+  if (g_bo) bias_backward(g_bo, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_WO, t);
+  if (!need_xn && !qkv_trains(m, l)) return;
   to_half(m, h->d_att_out, s->d_att_out, BT * d.QD);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   attn_io io = layer_attention(m, l, !half, t, 1);
@@ -547,30 +581,62 @@ static void attention_block_backward(llama_model *m, int l, double *t) {
   to_half(m, h->d_v, s->d_v, BT * d.KVD);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   operand dq = in2(dqf, h->d_q), dk = in2(dkf, h->d_k), dv = in2(s->d_v, h->d_v);
-  lin_dx(m, s->d_xn, dq, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, phi);
-  lin_dx(m, s->d_xn, dk, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
-  lin_dx(m, s->d_xn, dv, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
-  lin_dw(m, g->wq + (int64_t)l * d.QD * d.C, dq, xn, BT, d.C, d.QD);
-  lin_dw(m, g->wk + (int64_t)l * d.KVD * d.C, dk, xn, BT, d.C, d.KVD);
-  lin_dw(m, g->wv + (int64_t)l * d.KVD * d.C, dv, xn, BT, d.C, d.KVD);
+  if (need_xn) {
+    lin_dx(m, s->d_xn, dq, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, phi);
+    lin_dx(m, s->d_xn, dk, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
+    lin_dx(m, s->d_xn, dv, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
+  }
+  if (g_wq) lin_dw(m, g_wq, dq, xn, BT, d.C, d.QD);
+  if (g_wk) lin_dw(m, g_wk, dk, xn, BT, d.C, d.KVD);
+  if (g_wv) lin_dw(m, g_wv, dv, xn, BT, d.C, d.KVD);
   lap(m, 1, LLAMA_PART_QKV, t);
+  if (!need_xn) return;
   if (phi)
-    layernorm_backward(s->d_resid, g->attn_norm + l * d.C, g->attn_norm_bias + l * d.C, s->d_xn,
-                       x, p->attn_norm + l * d.C, a->attn_rstd + l * BT, BT, d.C);
+    layernorm_backward(s->d_resid, g_norm, g_norm_bias, s->d_xn, x, p->attn_norm + l * d.C,
+                       a->attn_rstd + li * BT, BT, d.C);
   else
-    rmsnorm_backward(s->d_resid, g->attn_norm + l * d.C, s->d_xn, x, p->attn_norm + l * d.C,
-                     a->attn_rstd + l * BT, BT, d.C);
+    rmsnorm_backward(s->d_resid, g_norm, s->d_xn, x, p->attn_norm + l * d.C,
+                     a->attn_rstd + li * BT, BT, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
+}
+
+/* Backward's blocks bottom up: the embedding (-1), layer l's attention (2l)
+ * and MLP (2l+1), the final norm and head (2L). The lowest block that trains:
+ * no block below it needs an input gradient. */
+static int lowest_trainable_block(const llama_model *m) {
+  int L = m->cfg.num_hidden_layers, lowest = 2 * L;
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++)
+    for (int l = 0; l < (llama_param_role_is_layered(r) ? L : 1); l++) {
+      if (!llama_grad(m, r, l)) continue;
+      int block;
+      switch (r) {
+      case LLAMA_PARAM_EMBED: block = -1; break;
+      case LLAMA_PARAM_MLP_NORM: case LLAMA_PARAM_W_GATE: case LLAMA_PARAM_W_UP:
+      case LLAMA_PARAM_W_DOWN: case LLAMA_PARAM_B_GATE: case LLAMA_PARAM_B_UP:
+      case LLAMA_PARAM_B_DOWN: block = 2 * l + 1; break;
+      default: block = llama_param_role_is_layered(r) ? 2 * l : 2 * L;
+      }
+      if (block < lowest) lowest = block;
+    }
+  return lowest;
 }
 
 void llama_backward(llama_model *m) {
   double t = m->profile ? lethe_now() : 0.0;
-  head_backward(m, &t);
-  for (int l = m->cfg.num_hidden_layers - 1; l >= 0; l--) {
-    mlp_block_backward(m, l, &t);
-    attention_block_backward(m, l, &t);
+  int L = m->cfg.num_hidden_layers, lowest = lowest_trainable_block(m);
+  int64_t BT = (int64_t)m->B * m->T;
+  head_backward(m, lowest < 2 * L, &t);
+  for (int l = L - 1; l >= 0 && 2 * l + 1 >= lowest; l--) {
+    if (m->checkpointing) { /* layer l's activations again, from its saved input */
+      attention_block_forward(m, l, m->acts.resid + l * BT * m->cfg.hidden_size, &t);
+      mlp_block_forward(m, l, &t);
+    }
+    mlp_block_backward(m, l, 2 * l + 1 > lowest, &t);
+    if (2 * l >= lowest) attention_block_backward(m, l, 2 * l > lowest, &t);
   }
-  embedding_backward(m->grads.embed, m->scratch.d_resid, m->tokens,
-                     (int64_t)m->B * m->T, m->cfg.hidden_size);
+  float *g_embed = llama_grad(m, LLAMA_PARAM_EMBED, 0);
+  if (g_embed)
+    embedding_backward(g_embed, m->scratch.d_resid, m->tokens, (int64_t)m->B * m->T,
+                       m->cfg.hidden_size);
   lap(m, 1, LLAMA_PART_EMBED, &t);
 }

@@ -153,6 +153,36 @@ static int check_method(const experiment *e, lethe_err *err) {
   return 0;
 }
 
+/* The architecture of the model a group trains: a given model's
+ * config.json (target.path for unlearning, base.path), else the `model`
+ * group's (the vocabulary, unknown before the tokenizer, names no tensor). */
+static int trained_config(const experiment *e, int unlearning, llama_config *cfg, lethe_err *err) {
+  const char *keys[] = {"target.path", "base.path"};
+  for (int i = unlearning ? 0 : 1; i < 2; i++) {
+    const char *dir = lcfg_string(&e->cfg, keys[i]);
+    if (!*dir) continue;
+    char *path = lethe_path_join(dir, "config.json");
+    int rc = llama_config_read(cfg, path, err);
+    free(path);
+    return rc;
+  }
+  experiment_model_config(e, 1, 0, 0, -1, cfg);
+  return 0;
+}
+
+/* finetune.params / unlearn.params against the model they choose from. */
+static int check_params(const experiment *e, const char *group, int unlearning, lethe_err *err) {
+  char key[64];
+  snprintf(key, sizeof key, "%s.params", group);
+  if (!config_setting_length(lcfg_setting(&e->cfg, key))) return 0;
+  llama_config cfg;
+  if (trained_config(e, unlearning, &cfg, err) != 0) return -1;
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * (cfg.num_hidden_layers + 1));
+  int rc = experiment_trainable_mask(e, group, &cfg, mask, err);
+  free(mask);
+  return rc;
+}
+
 unsigned experiment_check_stages(stage_set which) {
   switch (which) {
   case STAGES_BASE: return EXPERIMENT_CHECK_BASE;
@@ -186,7 +216,12 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
   if ((what & EXPERIMENT_CHECK_METHOD) && check_range(e, "unlearn.grad_accum", 1, 1L << 30, err) != 0)
     return -1;
   if (what && check_given_models(e, err) != 0) return -1;
-  if (*data_dir && check_data_dir(data_dir, split, retain, what, trained_models(e), err) != 0)
+  trained t = trained_models(e);
+  if ((what & (EXPERIMENT_CHECK_TARGET | EXPERIMENT_CHECK_RETAIN)) && (t.target || t.retain) &&
+      check_params(e, "finetune", 0, err) != 0)
+    return -1;
+  if ((what & EXPERIMENT_CHECK_METHOD) && check_params(e, "unlearn", 1, err) != 0) return -1;
+  if (*data_dir && check_data_dir(data_dir, split, retain, what, t, err) != 0)
     return -1;
   if (what && check_writable_dir(e->cache_dir, "the stage cache", err) != 0) return -1;
   if (out_dir && check_writable_dir(out_dir, "the output directory", err) != 0) return -1;

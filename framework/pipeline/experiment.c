@@ -41,10 +41,11 @@ const char *const experiment_schema =
     "target = { path = \"\"; };\n"
     "retain = { path = \"\"; eval = \"\"; };\n"
     "finetune = { epochs = 15; batch_size = 32; lr = 2e-3; weight_decay = 0.01;\n"
-    "  warmup_ratio = 0.1; replay = true; seed = 0; };\n"
+    "  warmup_ratio = 0.1; replay = true; seed = 0; params = []; };\n"
     "unlearn = { epochs = 10; batch_size = 32; grad_accum = 1; lr = 1.5e-4;\n"
     "  weight_decay = 0.01; warmup_epochs = 1.0; max_grad_norm = 0.0; seed = 0;\n"
-    "  checkpoint_every = 0; save_model = false; };\n"
+    "  checkpoint_every = 0; save_model = false; params = []; };\n"
+    "memory = { checkpoint_activations = false; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
     "  batch_size = 64; samples = 3; mu_fraction = 0.8; };\n";
@@ -258,4 +259,39 @@ void experiment_set_compute(const experiment *e, llama_model *m) {
   /* resolved and checked by experiment_load */
   llama_set_compute(m, strcmp(lcfg_string(&e->cfg, "compute"), "bf16") ? LLAMA_COMPUTE_F32
                                                                        : LLAMA_COMPUTE_BF16);
+}
+
+void experiment_set_memory(const experiment *e, llama_model *m) {
+  llama_set_checkpointing(m, lcfg_bool(&e->cfg, "memory.checkpoint_activations"));
+}
+
+int experiment_trainable_mask(const experiment *e, const char *group, const llama_config *cfg,
+                              uint8_t *mask, lethe_err *err) {
+  char path[64], where[600], setting[700];
+  snprintf(path, sizeof path, "%s.params", group);
+  config_setting_t *s = lcfg_setting(&e->cfg, path);
+  lcfg_where(s, where, sizeof where);
+  snprintf(setting, sizeof setting, "%s (%s)", path, where);
+  int n = config_setting_length(s);
+  const char **patterns = lethe_calloc((size_t)n + 1, sizeof *patterns);
+  for (int i = 0; i < n; i++) {
+    patterns[i] = config_setting_get_string(config_setting_get_elem(s, (unsigned)i));
+    if (!patterns[i]) {
+      free(patterns);
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: every entry must be a string (a regular "
+                        "expression over tensor names), entry %d is not", setting, i + 1);
+    }
+  }
+  int rc = llama_trainable_mask(cfg, patterns, n, mask, setting, err);
+  free(patterns);
+  return rc;
+}
+
+int experiment_set_trainable(const experiment *e, const char *group, llama_model *m,
+                             lethe_err *err) {
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * m->cfg.num_hidden_layers);
+  int rc = experiment_trainable_mask(e, group, &m->cfg, mask, err);
+  if (rc == 0) rc = llama_set_trainable(m, mask, err);
+  free(mask);
+  return rc;
 }

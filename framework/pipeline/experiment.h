@@ -41,6 +41,21 @@ void experiment_model_config(const experiment *e, int vocab, int bos, int eos, i
 
 /* Applies the `compute` setting (f32 or bf16 matmuls) to a model. */
 void experiment_set_compute(const experiment *e, llama_model *m);
+/* Applies the `memory` group (memory.checkpoint_activations) to a model.
+ * It changes memory and time, never a result, so no stage key holds it. */
+void experiment_set_memory(const experiment *e, llama_model *m);
+
+/* The trainable tensors `group`.params names (finetune or unlearn: PCRE2
+ * patterns over HF tensor names, full match; empty = every tensor) as a
+ * mask for a model of cfg (llama_trainable_mask: LLAMA_N_PARAM_TENSORS * L
+ * bytes). Fails, naming the setting and its file:line, on an entry that is
+ * not a string, a pattern that does not compile or matches nothing. */
+int experiment_trainable_mask(const experiment *e, const char *group, const llama_config *cfg,
+                              uint8_t *mask, lethe_err *err);
+/* The same applied to a model (llama_set_trainable): only those tensors get
+ * gradients and optimizer state. */
+int experiment_set_trainable(const experiment *e, const char *group, llama_model *m,
+                             lethe_err *err);
 
 /* A stable 64-bit key of a settings subtree (canonical text, FNV-1a), mixed
  * with `salt`; stage caches are keyed by the keys of everything a stage

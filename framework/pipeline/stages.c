@@ -461,6 +461,7 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   uint64_t seed = (uint64_t)lcfg_int(&e->cfg, "base.seed");
   if (llama_init(&m, &cfg, tofu_mix_seed(seed, 101), err) != 0) goto done;
   experiment_set_compute(e, &m);
+  experiment_set_memory(e, &m);
   rc = finetune_loop(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
                      &fmt, ids.pad, ids.end, err);
   if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
@@ -512,6 +513,8 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
                lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;
   if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   experiment_set_compute(e, &m);
+  experiment_set_memory(e, &m);
+  if (experiment_set_trainable(e, "finetune", &m, err) != 0) goto done; /* checked up front */
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;
   all = lethe_calloc(n, sizeof *all);

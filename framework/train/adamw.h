@@ -1,5 +1,6 @@
-/* adamw — AdamW over one flat parameter buffer, matching torch.optim.AdamW
- * (decoupled weight decay applied before the moment update, bias correction).
+/* adamw — AdamW over runs of a flat parameter buffer (the trainable ones),
+ * matching torch.optim.AdamW (decoupled weight decay applied before the
+ * moment update, bias correction).
  * Not here: schedules or which tensors decay (the trainer decides). */
 #ifndef LETHE_ADAMW_H
 #define LETHE_ADAMW_H
@@ -17,12 +18,21 @@ typedef struct adamw_state {
   long step;    /* steps taken */
 } adamw_state;
 
+/* One contiguous run of parameters the optimizer updates: params[n] with
+ * grads[n]; decay 1 applies the weight decay, 0 not (norms, biases). */
+typedef struct adamw_span {
+  float *params;
+  const float *grads;
+  size_t n;
+  int decay;
+} adamw_span;
+
 void adamw_init(adamw_state *s, size_t n);
 void adamw_free(adamw_state *s);
-/* One step on params (n) with grads (n). decay (n, may be NULL = all 1) scales
- * the weight decay per element (0 = no decay, e.g. norms). lr overrides
- * cfg->lr (so schedules need no copy of the config). */
-void adamw_step(adamw_state *s, const adamw_config *cfg, double lr, float *params,
-                const float *grads, const uint8_t *decay);
+/* One step on the spans, whose moments follow each other in the state (the
+ * spans' n add up to s->n). lr overrides cfg->lr (so schedules need no copy
+ * of the config). */
+void adamw_step(adamw_state *s, const adamw_config *cfg, double lr, const adamw_span *spans,
+                int n_spans);
 
 #endif

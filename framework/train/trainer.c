@@ -20,22 +20,25 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
-/* 1 for matrices and embeddings (decayed), 0 for norm weights and biases
- * (HF's usual recipe) unless decay_norms. */
-static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
-  uint8_t *mask = lethe_malloc(m->n_params);
-  memset(mask, 1, m->n_params);
-  if (decay_norms) return mask;
-  size_t at = 0; /* roles in storage order */
-  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; at += m->param_sizes[r], r++)
-    if (!llama_param_role_is_matrix(r)) memset(mask + at, 0, m->param_sizes[r]);
-  return mask;
+/* The optimizer's runs: the model's trainable spans, decayed when their
+ * role is a matrix or an embedding (HF's usual recipe) or, with
+ * decay_norms, every one. */
+static adamw_span *opt_spans(const llama_model *m, int decay_norms, int *n) {
+  *n = llama_trainable_spans(m, NULL, 0);
+  llama_span *spans = lethe_calloc((size_t)*n, sizeof *spans);
+  adamw_span *out = lethe_calloc((size_t)*n, sizeof *out);
+  llama_trainable_spans(m, spans, *n);
+  for (int i = 0; i < *n; i++)
+    out[i] = (adamw_span){spans[i].params, spans[i].grads, spans[i].n,
+                          decay_norms || llama_param_role_is_matrix(spans[i].role)};
+  free(spans);
+  return out;
 }
 
 static const char *tensor_of(const llama_model *m, size_t index, char *buf, size_t n) {
-  int count = llama_named_tensors(m, &m->grads, NULL, 0);
+  int count = llama_named_tensors(m, LLAMA_OF_GRADS, NULL, 0);
   llama_tensor_ref *refs = lethe_calloc((size_t)count, sizeof *refs);
-  llama_named_tensors(m, &m->grads, refs, count);
+  llama_named_tensors(m, LLAMA_OF_GRADS, refs, count);
   snprintf(buf, n, "?");
   const float *at = m->grads_memory + index;
   for (int i = 0; i < count; i++) {
@@ -60,7 +63,7 @@ static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, lo
 
 /* Fails when a summed gradient is not finite, naming its tensor. */
 static int check_grads(const llama_model *m, const train_config *tc, long step, lethe_err *err) {
-  for (size_t i = 0; i < m->n_params; i++)
+  for (size_t i = 0; i < m->n_trainable; i++)
     if (!isfinite(m->grads_memory[i])) {
       char name[96];
       return lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
@@ -77,8 +80,10 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   memset(res, 0, sizeof *res);
   llama_alloc_grads(m);
   adamw_state opt;
-  adamw_init(&opt, m->n_params);
-  uint8_t *decay = decay_mask(m, tc->decay_norms);
+  adamw_init(&opt, m->n_trainable);
+  res->state_bytes = 3 * m->n_trainable * sizeof(float); /* gradients, two moments */
+  int n_spans;
+  adamw_span *spans = opt_spans(m, tc->decay_norms, &n_spans);
   int rc = -1, accum = tc->grad_accum > 0 ? tc->grad_accum : 1;
   long step = 0;
   double loss = 0;
@@ -105,18 +110,18 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
       step_loss += l / accum;
       step_tokens += toks;
     }
-    dist_allreduce_sum_f32(m->grads_memory, m->n_params); /* every rank added its shard's part */
+    dist_allreduce_sum_f32(m->grads_memory, m->n_trainable); /* every rank added its shard's part */
     if (dist_status(check_grads(m, tc, step, err), err) != 0) goto done;
     if (tc->max_grad_norm > 0) {
       double ss = 0;
-      for (size_t i = 0; i < m->n_params; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
+      for (size_t i = 0; i < m->n_trainable; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
       double norm = sqrt(ss);
       if (norm > tc->max_grad_norm) {
         float s = (float)(tc->max_grad_norm / (norm + 1e-6));
-        for (size_t i = 0; i < m->n_params; i++) m->grads_memory[i] *= s;
+        for (size_t i = 0; i < m->n_trainable; i++) m->grads_memory[i] *= s;
       }
     }
-    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), m->params_memory, m->grads_memory, decay);
+    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), spans, n_spans);
     loss = step_loss;
     progress_update(&prog, step + 1, loss, step_tokens);
     /* after() first: a checkpoint at step k means everything after() records
@@ -139,41 +144,85 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   rc = 0;
 done:
   adamw_free(&opt);
-  free(decay);
+  free(spans);
   return rc;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
+/* Which tensors train, one '1' (trainable) or '0' per HF-named parameter
+ * tensor in llama_named_tensors order: a checkpoint's moments only fit the
+ * subset they were written with. malloc'd. */
+static char *trainable_signature(const llama_model *m) {
+  int n = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)n + 1, sizeof *refs);
+  llama_named_tensors(m, LLAMA_OF_PARAMS, refs, n);
+  char *sig = lethe_malloc((size_t)n + 1);
+  for (int i = 0; i < n; i++) sig[i] = llama_grad(m, refs[i].role, refs[i].layer) ? '1' : '0';
+  sig[n] = '\0';
+  free(refs);
+  return sig;
+}
+
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err) {
   st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32},
                          {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32}};
   char step[32];
   snprintf(step, sizeof step, "%ld", opt->step);
-  const char *meta[] = {"lethe_checkpoint", "1", "step", step};
-  return llama_write_safetensors(m, &m->params, path, moments, 2, meta, 2, err);
+  char *sig = trainable_signature(m);
+  const char *meta[] = {"lethe_checkpoint", "1", "step", step, "trainable", sig};
+  int rc = llama_write_safetensors(m, LLAMA_OF_PARAMS, path, moments, 2, meta, 3, err);
+  free(sig);
+  return rc;
+}
+
+/* The checkpoint's trainable tensors (its signature; none written before
+ * subsets existed = all) must be the model's. */
+static int check_same_subset(const llama_model *m, const char *theirs, lethe_err *err) {
+  char *ours = trainable_signature(m);
+  size_t n = strlen(ours), first = n;
+  for (size_t i = 0; i < n && first == n; i++)
+    if ((theirs ? theirs[i] : '1') != ours[i]) first = i;
+  if (theirs && strlen(theirs) != n && first == n) first = 0;
+  int rc = 0;
+  if (first < n) {
+    llama_tensor_ref *refs = lethe_calloc(n + 1, sizeof *refs);
+    llama_named_tensors(m, LLAMA_OF_PARAMS, refs, (int)n);
+    int count_theirs = 0, count_ours = 0;
+    for (size_t i = 0; i < n; i++) count_ours += ours[i] == '1';
+    for (size_t i = 0; theirs && theirs[i]; i++) count_theirs += theirs[i] == '1';
+    rc = lethe_errf(err, LETHE_E_USAGE,
+                    "the checkpoint was written training another subset of the tensors (%d "
+                    "trainable there, %d here; %s is %s here): resume with the same trainable "
+                    "tensors (the params setting), or delete the checkpoint to start over",
+                    theirs ? count_theirs : (int)n, count_ours, refs[first].name,
+                    ours[first] == '1' ? "trainable" : "frozen");
+    free(refs);
+  }
+  free(ours);
+  return rc;
 }
 
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err) {
   st_file f;
   if (st_open(&f, path, err) != 0) return -1;
-  int rc = -1, n = llama_named_tensors(m, &m->params, NULL, 0);
+  int rc = -1, n = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0);
   llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
-  llama_named_tensors(m, &m->params, refs, n);
+  llama_named_tensors(m, LLAMA_OF_PARAMS, refs, n);
   int64_t flat[1] = {(int64_t)opt->n};
+  json_t *meta = f.metadata_json ? json_loads(f.metadata_json, 0, NULL) : NULL;
+  if (check_same_subset(m, json_string_value(json_object_get(meta, "trainable")), err) != 0)
+    goto done;
   for (int i = 0; i < n; i++)
     if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0)
       goto done;
   if (st_load_f32(&f, "optimizer.exp_avg", 1, flat, opt->m, err) != 0 ||
       st_load_f32(&f, "optimizer.exp_avg_sq", 1, flat, opt->v, err) != 0)
     goto done;
-  json_t *meta = f.metadata_json ? json_loads(f.metadata_json, 0, NULL) : NULL;
   const char *step = json_string_value(json_object_get(meta, "step"));
   char *end = NULL;
   long s = step ? strtol(step, &end, 10) : -1;
-  int bad = s < 0 || !end || *end;
-  json_decref(meta);
-  if (bad) {
+  if (s < 0 || !end || *end) {
     lethe_errf(err, LETHE_E_FORMAT, "%s: checkpoint has no step in its metadata", path);
     goto done;
   }
@@ -181,6 +230,7 @@ int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, le
   rc = 0;
 done:
   if (rc != 0) lethe_err_prefix(err, "resuming from %s", path);
+  json_decref(meta);
   free(refs);
   st_close(&f);
   return rc;

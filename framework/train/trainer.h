@@ -14,7 +14,8 @@
  * the micro-batches of a step the gradients are summed over ranks (one
  * all-reduce of the flat buffer), so the guard, clipping and AdamW see the
  * same numbers everywhere and every rank keeps the same parameters (checked
- * at the end). Rank 0 alone writes checkpoints; every rank reads them on
+ * at the end). Only the model's trainable tensors (llama_set_trainable)
+ * have gradients and optimizer state; the others stay as they are. Rank 0 alone writes checkpoints; every rank reads them on
  * resume (they must be on a shared filesystem).
  * Not here: losses, data, evaluation (callbacks), file layout of stages.
  */
@@ -55,6 +56,7 @@ typedef struct train_result {
   long steps;        /* steps completed */
   long resumed_from; /* 0 unless resumed */
   double last_loss;
+  size_t state_bytes; /* gradients and AdamW moments: 12 bytes per trainable float */
 } train_result;
 
 /* The learning rate at optimizer step `step` (0-based), as Hugging Face's
@@ -66,7 +68,8 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
                 void *ctx, train_result *res, lethe_err *err);
 
 /* Checkpoint files (safetensors): parameters under HF names plus the AdamW
- * moments and the step in the metadata. */
+ * moments (of the trainable tensors), the step and which tensors train in
+ * the metadata; loading refuses a checkpoint written for another subset. */
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err);
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err);

@@ -358,6 +358,8 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set_new(o, "seconds", json_real(seconds));
   json_object_set_new(o, "eval_seconds", json_real(c->eval_seconds));
   json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
+  json_object_set_new(o, "trainable_parameters", json_integer((json_int_t)c->policy.n_trainable));
+  json_object_set_new(o, "trainable_tensors", json_integer(llama_trainable_tensors(&c->policy)));
   /* what computed it: compute = "auto" resolved, and the CPU class */
   char machine[512];
   tensor_backend_describe(machine, sizeof machine);
@@ -482,6 +484,9 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   read_settings(c, split);
   experiment_set_compute(e, &c->policy);
   experiment_set_compute(e, &c->ref);
+  experiment_set_memory(e, &c->policy);
+  experiment_set_memory(e, &c->ref); /* forward only: one layer of activations, nothing to redo */
+  if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
       objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,

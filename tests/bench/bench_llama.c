@@ -179,7 +179,8 @@ static void run_train(const options *o, llama_model *m, const int32_t *tok, cons
     llama_zero_grads(m);
     llama_backward(m);
     double t3 = lethe_now();
-    adamw_step(&opt, &ac, ac.lr, m->params_memory, m->grads_memory, NULL);
+    adamw_span all = {m->params_memory, m->grads_memory, m->n_params, 1};
+    adamw_step(&opt, &ac, ac.lr, &all, 1);
     double t4 = lethe_now();
     loss_t += t2 - t1;
     adam_t += t4 - t3;

@@ -66,7 +66,8 @@ static double step(method_run *r, const token_batch *tb, const lethe_segment *se
   double t0 = lethe_now();
   llama_zero_grads(&r->model);
   if (objective_step(&r->obj, tb, seg, ref_logp, at, total, 1.0, &r->loss, &err) != 0) die(&err);
-  adamw_step(&r->opt, &ac, ac.lr, r->model.params_memory, r->model.grads_memory, NULL);
+  adamw_span all = {r->model.params_memory, r->model.grads_memory, r->model.n_params, 1};
+  adamw_step(&r->opt, &ac, ac.lr, &all, 1);
   return lethe_now() - t0;
 }
 

@@ -159,6 +159,30 @@ START_TEST(test_batch_settings) {
 }
 END_TEST
 
+/* finetune.params and unlearn.params: regexes over the model's tensor names,
+ * refused up front when one does not compile or matches nothing. */
+START_TEST(test_trainable_params) {
+  lethe_err err;
+  const char *good[] = {"finetune.params=[\"model\\\\.layers\\\\.(2|3)\\\\.mlp\\\\..*\"]",
+                        "unlearn.params=[\"model\\\\.norm\\\\.weight\", \"lm_head\\\\.weight\"]"};
+  ck_assert_msg(check_with(good, 2, NULL, EXPERIMENT_CHECK_UNLEARN, &err) == 0, "%s", err.msg);
+  const char *bad[] = {"unlearn.params=[\"model\\\\.layers\\\\.[0-\"]"};
+  ck_assert_int_ne(check_with(bad, 1, NULL, EXPERIMENT_CHECK_UNLEARN, &err), 0);
+  ck_assert_msg(strstr(err.msg, "unlearn.params (command line") &&
+                    strstr(err.msg, "model\\.layers\\.[0-") && strstr(err.msg, "offset"),
+                "%s", err.msg);
+  ck_assert_msg(check_with(bad, 1, NULL, EXPERIMENT_CHECK_TRAIN, &err) == 0, "%s", err.msg);
+  const char *none[] = {"finetune.params=[\"model\\\\.layers\\\\.4\\\\..*\"]"}; /* 4 layers: 0..3 */
+  ck_assert_int_ne(check_with(none, 1, NULL, EXPERIMENT_CHECK_TRAIN, &err), 0);
+  ck_assert_msg(strstr(err.msg, "finetune.params") && strstr(err.msg, "matches no tensor"), "%s",
+                err.msg);
+  const char *not_string[] = {"finetune.params=[1]"};
+  ck_assert_int_ne(check_with(not_string, 1, NULL, EXPERIMENT_CHECK_TRAIN, &err), 0);
+  ck_assert_msg(strstr(err.msg, "must be a string"), "%s", err.msg);
+  assert_no_cache();
+}
+END_TEST
+
 /* A data.dir with every file a run reads; `skip` (may be NULL) left out. */
 static char *tofu_dir(const char *skip) {
   char *dir = at("tofu");
@@ -376,6 +400,7 @@ int main(void) {
   TCase *tc = tcase_create("check");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_valid_experiment_passes_and_creates_nothing);
+  tcase_add_test(tc, test_trainable_params);
   tcase_add_test(tc, test_prompt_format_checked_at_load);
   tcase_add_test(tc, test_example_configs_load);
   tcase_add_test(tc, test_method_typo_fails_naming_it);

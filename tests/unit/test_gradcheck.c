@@ -336,9 +336,9 @@ static void check_model(int nh, int nkv, int tied) {
   llama_dlogits_from_dlogp(&m, tgt, r, NULL);
   llama_backward(&m);
   llama_tensor_ref refs[64];
-  int n = llama_named_tensors(&m, &m.params, refs, 64);
+  int n = llama_named_tensors(&m, LLAMA_OF_PARAMS, refs, 64);
   llama_tensor_ref grefs[64];
-  llama_named_tensors(&m, &m.grads, grefs, 64);
+  llama_named_tensors(&m, LLAMA_OF_GRADS, grefs, 64);
   for (int i = 0; i < n; i++) {
     size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
     int bad = fd_mismatches(model_loss, &k, refs[i].data, grefs[i].data, numel,

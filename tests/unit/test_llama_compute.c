@@ -105,7 +105,8 @@ START_TEST(test_block_attention_matches_kv_cache) {
   /* gradients of the attention weights by central differences */
   loss(&s, 1);
   float *tensors[] = {s.m.params.wq, s.m.params.wk, s.m.params.wv};
-  float *grads[] = {s.m.grads.wq, s.m.grads.wk, s.m.grads.wv};
+  float *grads[] = {llama_grad(&s.m, LLAMA_PARAM_WQ, 0), llama_grad(&s.m, LLAMA_PARAM_WK, 0),
+                    llama_grad(&s.m, LLAMA_PARAM_WV, 0)};
   size_t sizes[] = {s.m.param_sizes[LLAMA_PARAM_WQ], s.m.param_sizes[LLAMA_PARAM_WK],
                     s.m.param_sizes[LLAMA_PARAM_WV]};
   float *an = malloc(sizeof(float) * sizes[0]);
@@ -158,7 +159,7 @@ START_TEST(test_bf16_close_to_f32) {
                 loss16);
   ck_assert_msg(worst_logp <= 5e-2, "log-probs differ by up to %g", worst_logp);
   llama_tensor_ref grefs[64];
-  int count = llama_named_tensors(&s.m, &s.m.grads, grefs, 64);
+  int count = llama_named_tensors(&s.m, LLAMA_OF_GRADS, grefs, 64);
   double worst_grad = 0;
   for (int i = 0; i < count; i++) {
     size_t numel = (size_t)grefs[i].shape[0] * (grefs[i].ndim == 2 ? grefs[i].shape[1] : 1);

@@ -122,7 +122,7 @@ START_TEST(test_grad_nll_forget_every_parameter) {
   read_batch(&f, "forget", &tb);
   nll_forget_grad(&f, &tb);
   llama_tensor_ref refs[512];
-  int n = llama_named_tensors(&f.m, &f.m.grads, refs, 512);
+  int n = llama_named_tensors(&f.m, LLAMA_OF_GRADS, refs, 512);
   ck_assert_int_le(n, 512);
   for (int i = 0; i < n; i++) {
     size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
@@ -146,10 +146,11 @@ START_TEST(test_adamw_two_steps) {
   adamw_config cfg = {1e-3, 0.9, 0.999, 1e-8, 0.01};
   adamw_state st;
   adamw_init(&st, f.m.n_params);
-  adamw_step(&st, &cfg, cfg.lr, f.m.params_memory, f.m.grads_memory, NULL);
-  adamw_step(&st, &cfg, cfg.lr, f.m.params_memory, f.m.grads_memory, NULL);
+  adamw_span all = {f.m.params_memory, f.m.grads_memory, f.m.n_params, 1}; /* decay everywhere */
+  adamw_step(&st, &cfg, cfg.lr, &all, 1);
+  adamw_step(&st, &cfg, cfg.lr, &all, 1);
   llama_tensor_ref refs[512];
-  int n = llama_named_tensors(&f.m, &f.m.params, refs, 512);
+  int n = llama_named_tensors(&f.m, LLAMA_OF_PARAMS, refs, 512);
   for (int i = 0; i < n; i++) {
     size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
     char name[200];

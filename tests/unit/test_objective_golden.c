@@ -83,7 +83,7 @@ START_TEST(test_method_matches_reference) {
   snprintf(path, sizeof path, "%s/golden.safetensors", dir);
   ck_assert_msg(st_open(&golden, path, &err) == 0, "%s", err.msg);
   llama_tensor_ref refs[512];
-  int n = llama_named_tensors(&policy, &policy.grads, refs, 512);
+  int n = llama_named_tensors(&policy, LLAMA_OF_GRADS, refs, 512);
   for (int i = 0; i < n; i++) {
     char name[200];
     snprintf(name, sizeof name, "grad.%s.%.96s", method, refs[i].name);

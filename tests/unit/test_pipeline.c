@@ -130,6 +130,7 @@ START_TEST(test_unlearning_run_writes_history) {
   ck_assert_msg(run_unlearn(&e, run_dir, &err) == 0, "%s", err.msg);
   json_t *s = load_json(run_dir, "summary.json");
   ck_assert_str_eq(json_string_value(json_object_get(s, "method")), "npo_rt");
+  ck_assert_int_eq(json_integer_value(json_object_get(s, "trainable_tensors")), 21); /* all */
   json_t *final = json_object_get(s, "final"), *best = json_object_get(s, "best");
   ck_assert(json_is_object(final) && json_is_object(best));
   ck_assert_int_eq(json_integer_value(json_object_get(final, "step")),
@@ -162,10 +163,13 @@ END_TEST
 
 /* Resume keeps the lines up to the checkpoint's step, drops a torn last
  * line, and refuses (naming file and line) one it cannot parse. */
-/* calibration = false: no second retain model, no retain_replica. */
+/* calibration = false: no second retain model, no retain_replica. With
+ * unlearn.params, only those tensors train (summary.json counts them);
+ * checkpointed activations on the way. */
 START_TEST(test_run_without_calibration) {
   experiment e;
-  load_tiny(&e, "calibration=false");
+  const char *over[] = {"calibration=false", "memory.checkpoint_activations=true", "unlearn.params=[\"model\\\\.layers\\\\.1\\\\.mlp\\\\..*\"]"};
+  load_tiny_with(&e, over, 3);
   char run_dir[128];
   snprintf(run_dir, sizeof run_dir, "%s/run-nocal", cache_dir);
   lethe_err err = {0};
@@ -173,6 +177,8 @@ START_TEST(test_run_without_calibration) {
   json_t *s = load_json(run_dir, "summary.json");
   ck_assert(json_object_get(s, "retain_replica") == NULL);
   ck_assert(json_is_object(json_object_get(s, "retain")));
+  ck_assert_int_eq(json_integer_value(json_object_get(s, "trainable_tensors")), 3);
+  ck_assert_int_eq(json_integer_value(json_object_get(s, "trainable_parameters")), 3 * 64 * 176);
   json_decref(s);
   experiment_free(&e);
 }

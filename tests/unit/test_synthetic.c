@@ -222,7 +222,7 @@ START_TEST(test_plugins_run_on_both_backends) {
                 name, err.msg);
   ck_assert_msg(isfinite(loss), "%s: llama loss %g", name, loss);
   llama_tensor_ref refs[512];
-  int n = llama_named_tensors(&policy, &policy.grads, refs, 512);
+  int n = llama_named_tensors(&policy, LLAMA_OF_GRADS, refs, 512);
   double gsum = 0;
   for (int i = 0; i < n; i++) {
     size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);

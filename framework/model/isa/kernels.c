@@ -109,10 +109,12 @@ void LETHE_ISA_NAME(rmsnorm_backward)(float *dx, float *dw, const float *dout, c
 #pragma omp for schedule(static) nowait
     for (int64_t i = 0; i < n; i++)
       rms_row_backward(dx + i * c, dout + i * c, x + i * c, w, rstd[i], c);
+    if (dw) { /* NULL: a frozen norm */
 #pragma omp for schedule(static)
-    for (int bl = 0; bl < blocks; bl++) {
-      int j0 = bl * COL_BLOCK, j1 = j0 + COL_BLOCK < c ? j0 + COL_BLOCK : c;
-      rms_dw_block(dw, dout, x, rstd, n, c, j0, j1);
+      for (int bl = 0; bl < blocks; bl++) {
+        int j0 = bl * COL_BLOCK, j1 = j0 + COL_BLOCK < c ? j0 + COL_BLOCK : c;
+        rms_dw_block(dw, dout, x, rstd, n, c, j0, j1);
+      }
     }
   }
 }
