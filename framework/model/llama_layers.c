@@ -4,6 +4,7 @@
  * and phi's (one LayerNorm feeding attention and a GELU MLP in parallel).
  * A feature that is off costs nothing: no extra pass, no buffer. Not here:
  * the buffers (llama.c), the kernels (kernels.h). */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,8 +343,8 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   lap(m, 0, LLAMA_PART_DOWN, t);
 }
 
-/* Final norm and LM head (+ bias) into logits. */
-static void head_forward(llama_model *m, double *t) {
+/* Final norm of the last residual into final_xn (and its bf16 copy). */
+static void final_norm_forward(llama_model *m, double *t) {
   dims d = dims_of(&m->cfg);
   int64_t BT = (int64_t)m->B * m->T;
   llama_params *p = &m->params;
@@ -360,8 +361,27 @@ static void head_forward(llama_model *m, double *t) {
     rmsnorm_forward(a->final_xn, a->final_rstd, x_last, p->final_norm, BT, d.C, eps);
   }
   lap(m, 0, LLAMA_PART_NORM, t);
-  lin_fwd(m, a->logits, in2(a->final_xn, h->final_xn), p->lm_head, BT, d.C, d.V, 0);
-  if (p->lm_head_bias) bias_forward(a->logits, p->lm_head_bias, BT, d.V);
+}
+
+/* LM head (+ bias): logits (n, V) of the n rows of final_xn from row r0. */
+static void head_logits(const llama_model *m, float *logits, int64_t r0, int64_t n) {
+  dims d = dims_of(&m->cfg);
+  operand xn = shift(in2(m->acts.final_xn, m->acts_bf16.final_xn), r0 * d.C); /* (n, C) */
+  lin_fwd(m, logits, xn, m->params.lm_head, n, d.C, d.V, 0);
+  if (m->params.lm_head_bias) bias_forward(logits, m->params.lm_head_bias, n, d.V);
+}
+
+/* Rows in the chunk of B·T positions starting at r0 (chunked logits). */
+static int64_t chunk_rows(const llama_model *m, int64_t r0) {
+  int64_t BT = (int64_t)m->B * m->T;
+  return BT - r0 < m->logits_rows ? BT - r0 : m->logits_rows;
+}
+
+/* Final norm and, with whole logits, the LM head into acts.logits. */
+static void head_forward(llama_model *m, double *t) {
+  final_norm_forward(m, t);
+  if (m->logits_mode != LLAMA_LOGITS_WHOLE) return; /* llama_target_logp runs the chunks */
+  head_logits(m, m->acts.logits, 0, (int64_t)m->B * m->T);
   lap(m, 0, LLAMA_PART_HEAD, t);
 }
 
@@ -395,30 +415,68 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
 }
 
 void llama_target_logp(const llama_model *m, const int32_t *targets, float *out) {
-  logits_target_logp(out, m->acts.logits, targets, (int64_t)m->B * m->T, m->cfg.vocab_size);
+  int64_t BT = (int64_t)m->B * m->T;
+  int V = m->cfg.vocab_size;
+  if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
+    logits_target_logp(out, m->acts.logits, targets, BT, V);
+    return;
+  }
+  double t = m->profile ? lethe_now() : 0.0;
+  for (int64_t r0 = 0; r0 < BT; r0 += m->logits_rows) {
+    int64_t n = chunk_rows(m, r0);
+    head_logits(m, m->acts.logits_chunk, r0, n); /* (n, V) */
+    logits_target_logp(out + r0, m->acts.logits_chunk, targets + r0, n, V);
+  }
+  lap(m, 0, LLAMA_PART_HEAD, &t);
 }
 
 void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const float *dlogp,
                               const float *extra_dlogits) {
+  if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
+    assert(!extra_dlogits); /* whole logits only: objective.c picks the mode */
+    m->head_targets = targets;
+    m->head_dlogp = dlogp;
+    return;
+  }
   logits_to_dlogits(m->acts.logits, targets, dlogp, extra_dlogits, (int64_t)m->B * m->T,
                     m->cfg.vocab_size);
 }
 
-/* Final norm and head backward: d_resid = ∂L/∂resid[L]. */
+/* The head's matmuls backward for the n rows from row r0, given their
+ * dlogits (n, V): d_xn rows = dlogits·W; dW += dlogitsᵀ·final_xn rows. */
+static void head_matmuls_backward(llama_model *m, float *dlogits, int64_t r0, int64_t n,
+                                  double *t) {
+  dims d = dims_of(&m->cfg);
+  llama_params *p = &m->params, *g = &m->grads;
+  llama_acts_bf16 *h = &m->acts_bf16;
+  to_half(m, h->d_logits, dlogits, n * d.V);
+  lap(m, 1, LLAMA_PART_CONVERT, t);
+  operand dz = in2(dlogits, h->d_logits);
+  operand xn = shift(in2(m->acts.final_xn, h->final_xn), r0 * d.C);
+  lin_dx(m, m->scratch.d_xn + r0 * d.C, dz, p->lm_head, n, d.C, d.V, 0);
+  lin_dw(m, g->lm_head, dz, xn, n, d.C, d.V);
+  if (g->lm_head_bias) bias_backward(g->lm_head_bias, dlogits, n, d.V);
+  lap(m, 1, LLAMA_PART_HEAD, t);
+}
+
+/* Final norm and head backward: d_resid = ∂L/∂resid[L]. Chunked logits:
+ * each chunk's logits are recomputed and turned into dlogits first. */
 static void head_backward(llama_model *m, double *t) {
   dims d = dims_of(&m->cfg);
   int64_t BT = (int64_t)m->B * m->T;
   llama_params *p = &m->params, *g = &m->grads;
   llama_acts *a = &m->acts;
-  llama_acts_bf16 *h = &m->acts_bf16;
   llama_scratch *s = &m->scratch;
-  to_half(m, h->d_logits, a->logits, BT * d.V);
-  lap(m, 1, LLAMA_PART_CONVERT, t);
-  operand dlogits = in2(a->logits, h->d_logits);
-  lin_dx(m, s->d_xn, dlogits, p->lm_head, BT, d.C, d.V, 0);
-  lin_dw(m, g->lm_head, dlogits, in2(a->final_xn, h->final_xn), BT, d.C, d.V);
-  if (g->lm_head_bias) bias_backward(g->lm_head_bias, a->logits, BT, d.V);
-  lap(m, 1, LLAMA_PART_HEAD, t);
+  if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
+    head_matmuls_backward(m, a->logits, 0, BT, t);
+  } else {
+    for (int64_t r0 = 0; r0 < BT; r0 += m->logits_rows) {
+      int64_t n = chunk_rows(m, r0);
+      head_logits(m, a->logits_chunk, r0, n);
+      logits_to_dlogits(a->logits_chunk, m->head_targets + r0, m->head_dlogp + r0, NULL, n, d.V);
+      head_matmuls_backward(m, a->logits_chunk, r0, n, t);
+    }
+  }
   memset(s->d_resid, 0, sizeof(float) * BT * d.C);
   float *x_last = a->resid + d.L * BT * d.C;
   if (llama_config_is_phi(&m->cfg))
