@@ -188,6 +188,8 @@ typedef struct llama_model {
   llama_storage storage;    /* how llama_save writes the weights (llama_storage.h) */
   int logits_mode;          /* LLAMA_LOGITS_*; change it with llama_set_logits */
   int logits_rows;          /* chunked mode: rows (of B·T) per chunk of logits */
+  int64_t logits_chunk_row0; /* chunked mode: the first row of the chunk whose logits
+                             * acts.logits_chunk holds (llama_target_logp's last); -1 none */
   const int32_t *head_targets; /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   const float *head_dlogp;  /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16) */
@@ -279,10 +281,12 @@ const char *llama_compute_name(int mode); /* "f32" or "bf16" */
  * logit; llama_dlogits_from_dlogp only borrows targets and dL/dlogp (they
  * must stay valid until llama_backward returns; extra_dlogits must be NULL);
  * llama_backward recomputes each chunk's logits, forms g·(onehot − softmax)
- * and runs the head's two matmuls chunk by chunk. The results equal the
+ * and runs the head's two matmuls chunk by chunk (last chunk first: its
+ * logits are still there from llama_target_logp, so a batch of one chunk
+ * is not recomputed). The results equal the
  * whole mode's up to float summation order; the activations hold (rows, V)
  * logits instead of (B, T, V), and bf16 compute's d_logits likewise. Costs
- * one more head matmul per step (the recomputation). Activation buffers are
+ * one more head matmul per step for all chunks but the last. Activation buffers are
  * reallocated at the next forward when the setting changes. */
 void llama_set_logits(llama_model *m, int mode, int rows);
 
@@ -295,7 +299,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
 /* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]
  * for targets >= 0, else 0. Double accumulation for the log-sum-exp. In
  * chunked mode this runs the LM head, chunk by chunk. */
-void llama_target_logp(const llama_model *m, const int32_t *targets, float *out);
+void llama_target_logp(llama_model *m, const int32_t *targets, float *out);
 /* Turns dL/dlogp (B,T) into dL/dlogits in place of m->acts.logits:
  * dlogits = g·(onehot(target) − softmax(logits)); adds extra_dlogits (B,T,V)
  * when non-NULL (plugins that asked for logits; whole mode only). Chunked

@@ -395,6 +395,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
                         "token id %d at row %lld position %lld is outside the vocabulary [0, %d)",
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
   llama_reserve(m, B, T);
+  m->logits_chunk_row0 = -1;
   m->B = B;
   m->T = T;
   m->tokens = tokens;
@@ -414,7 +415,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
   return 0;
 }
 
-void llama_target_logp(const llama_model *m, const int32_t *targets, float *out) {
+void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
   int64_t BT = (int64_t)m->B * m->T;
   int V = m->cfg.vocab_size;
   if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
@@ -426,6 +427,7 @@ void llama_target_logp(const llama_model *m, const int32_t *targets, float *out)
     int64_t n = chunk_rows(m, r0);
     head_logits(m, m->acts.logits_chunk, r0, n); /* (n, V) */
     logits_target_logp(out + r0, m->acts.logits_chunk, targets + r0, n, V);
+    m->logits_chunk_row0 = r0;
   }
   lap(m, 0, LLAMA_PART_HEAD, &t);
 }
@@ -470,9 +472,11 @@ static void head_backward(llama_model *m, double *t) {
   if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
     head_matmuls_backward(m, a->logits, 0, BT, t);
   } else {
-    for (int64_t r0 = 0; r0 < BT; r0 += m->logits_rows) {
+    int64_t last = (BT - 1) / m->logits_rows * m->logits_rows;
+    for (int64_t r0 = last; r0 >= 0; r0 -= m->logits_rows) { /* the last chunk may be there */
       int64_t n = chunk_rows(m, r0);
-      head_logits(m, a->logits_chunk, r0, n);
+      if (r0 != m->logits_chunk_row0) head_logits(m, a->logits_chunk, r0, n);
+      m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
       logits_to_dlogits(a->logits_chunk, m->head_targets + r0, m->head_dlogp + r0, NULL, n, d.V);
       head_matmuls_backward(m, a->logits_chunk, r0, n, t);
     }

@@ -8,21 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "core/core.h"
 #include "model/llama.h"
 #include "model/safetensors.h"
-
-/* A field of /proc/self/status in MiB (VmRSS, VmHWM), -1 if unknown. */
-static double status_mib(const char *field) {
-  FILE *fp = fopen("/proc/self/status", "r");
-  char line[256];
-  double kib = -1;
-  size_t n = strlen(field);
-  while (fp && fgets(line, sizeof line, fp))
-    if (strncmp(line, field, n) == 0 && line[n] == ':') kib = atof(line + n + 1);
-  if (fp) fclose(fp);
-  return kib < 0 ? -1 : kib / 1024;
-}
 
 static void reset_peak(void) {
   FILE *fp = fopen("/proc/self/clear_refs", "w");
@@ -39,20 +28,20 @@ int main(int argc, char **argv) {
   }
   lethe_err err = {0};
   llama_model m;
-  double before = status_mib("VmRSS");
+  double before = bench_status_mib("VmRSS");
   double t0 = lethe_now();
   if (llama_load(&m, argv[1], &err) != 0) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
-  double t_load = lethe_now() - t0, load_peak = status_mib("VmHWM");
+  double t_load = lethe_now() - t0, load_peak = bench_status_mib("VmHWM");
   reset_peak();
   t0 = lethe_now();
   if (llama_save(&m, argv[2], &err) != 0) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
-  double t_save = lethe_now() - t0, save_peak = status_mib("VmHWM");
+  double t_save = lethe_now() - t0, save_peak = bench_status_mib("VmHWM");
   printf("parameters %zu (float32 %.0f MiB), stored as %s in %d shard(s)\n", m.n_params,
          m.n_params * 4.0 / (1 << 20), st_dtype_name((st_dtype)m.storage.dtype),
          m.storage.n_shards);

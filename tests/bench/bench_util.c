@@ -37,6 +37,17 @@ double bench_forward_flops(const llama_config *c, int B, int T) {
   return (double)B * T * (c->num_hidden_layers * per_layer + 2.0 * C * V);
 }
 
+double bench_status_mib(const char *field) {
+  FILE *fp = fopen("/proc/self/status", "r");
+  char line[256];
+  double kib = -1;
+  size_t n = strlen(field);
+  while (fp && fgets(line, sizeof line, fp))
+    if (strncmp(line, field, n) == 0 && line[n] == ':') kib = atof(line + n + 1);
+  if (fp) fclose(fp);
+  return kib < 0 ? -1 : kib / 1024;
+}
+
 int bench_threads(void) { return omp_get_max_threads(); }
 
 static int cmp_double(const void *a, const void *b) {

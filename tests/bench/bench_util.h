@@ -1,6 +1,6 @@
 /* bench_util — small helpers shared by the benchmark programs: medians,
  * JSON arrays, the thread count, the oneDNN matmul roofline and the CPU's
- * arithmetic peak (bench_peak.c). */
+ * arithmetic peak (bench_peak.c), the process's resident memory. */
 #ifndef LETHE_BENCH_UTIL_H
 #define LETHE_BENCH_UTIL_H
 
@@ -21,6 +21,9 @@ void bench_make_batch(int32_t *tok, int32_t *tgt, int B, int T, int V);
  * convention; the causal blocking actually skips part of that). */
 double bench_forward_flops(const llama_config *c, int B, int T);
 
+/* A field of /proc/self/status in MiB (VmRSS, VmHWM = peak resident set),
+ * -1 if unknown (not Linux). */
+double bench_status_mib(const char *field);
 /* Threads the OpenMP runtime (and so oneDNN) will use. */
 int bench_threads(void);
 /* Median of n values (n >= 1); x is left unchanged. */
