@@ -106,6 +106,7 @@ void llama_free(llama_model *m) {
   free(m->rope_sin);
   free(m->params_bf16);
   free(m->acts_bf16_memory);
+  free(m->head_rows);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
 }
@@ -159,6 +160,11 @@ static size_t logits_rows(const llama_model *m, size_t bt) {
   return (size_t)m->logits_rows < bt ? (size_t)m->logits_rows : bt;
 }
 
+/* Rows of one chunk of logits: logits_rows(), 0 with whole logits. */
+static size_t chunked_rows(const llama_model *m, size_t bt) {
+  return m->logits_mode == LLAMA_LOGITS_WHOLE ? 0 : logits_rows(m, bt);
+}
+
 /* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16). */
 static void reserve_bf16(llama_model *m, int B, int T) {
   dims d = dims_of(&m->cfg);
@@ -168,11 +174,11 @@ static void reserve_bf16(llama_model *m, int B, int T) {
   uint16_t **ptrs[] = {&h->attn_xn, &h->q,     &h->k,         &h->v,        &h->att,
                        &h->att_out, &h->mlp_xn, &h->swiglu,   &h->final_xn, &h->d_logits,
                        &h->d_resid, &h->d_att_out, &h->d_q,   &h->d_k,      &h->d_v,
-                       &h->d_att,   &h->d_gate, &h->d_up};
+                       &h->d_att,   &h->d_gate, &h->d_up,     &h->head_xn};
   size_t sizes[] = {L * BT * C, L * BT * d.QD, L * BT * d.QD, L * BT * d.QD, L * att,
                     L * BT * d.QD, L * BT * C, L * BT * F, BT * C, logits_rows(m, BT) * d.V,
                     BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                    att, BT * F, BT * F};
+                    att, BT * F, BT * F, chunked_rows(m, BT) * C};
   m->acts_bf16_memory =
       carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes);
 }
@@ -229,6 +235,8 @@ void llama_reserve(llama_model *m, int B, int T) {
   free(m->rope_sin);
   free(m->acts_bf16_memory);
   m->acts_bf16_memory = NULL;
+  free(m->head_rows);
+  m->head_rows = NULL;
   memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
   dims d = dims_of(&m->cfg);
   size_t L = (size_t)d.L, BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
@@ -239,14 +247,14 @@ void llama_reserve(llama_model *m, int B, int T) {
                         &a->att, &a->att_out, &a->resid_mid, &a->mlp_xn, &a->mlp_rstd,
                         &a->gate, &a->up, &a->swiglu, &a->final_xn, &a->final_rstd,
                         &a->logits, &a->logits_chunk, &a->q_raw, &a->k_raw, &a->q_rstd,
-                        &a->k_rstd};
+                        &a->k_rstd, &a->head_xn};
   size_t whole = m->logits_mode == LLAMA_LOGITS_WHOLE, head = logits_rows(m, BT) * d.V;
   size_t act_sizes[] = {(L + 1) * BT * C, L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
                         L * BT * d.KVD, L * att, L * BT * d.QD, L * BT * C,
                         mlp_norm * L * BT * C, mlp_norm * L * BT, mlp_norm * L * BT * F,
                         L * BT * F, L * BT * F, BT * C, BT, whole * head, (1 - whole) * head,
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
-                        qkn * L * BT * d.NKV};
+                        qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
   m->acts_bytes = 0;
   m->acts_memory = carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]),
                          &m->acts_bytes);
@@ -255,12 +263,17 @@ void llama_reserve(llama_model *m, int B, int T) {
   llama_scratch *s = &m->scratch;
   float **scr_ptrs[] = {&s->d_resid, &s->d_xn, &s->d_q, &s->d_k, &s->d_v, &s->d_att_out,
                         &s->d_att, &s->d_gate, &s->d_up, &s->d_swiglu, &s->k_rep,
-                        &s->v_rep, &s->dk_rep, &s->dv_rep, &s->d_q_raw, &s->d_k_raw};
+                        &s->v_rep, &s->dk_rep, &s->dv_rep, &s->d_q_raw, &s->d_k_raw,
+                        &s->d_head_xn};
   size_t scr_sizes[] = {BT * C, BT * C, BT * d.QD, BT * d.KVD, BT * d.KVD, BT * d.QD, att,
                         BT * F, BT * F, BT * F, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                        qkn * BT * d.QD, qkn * BT * d.KVD};
+                        qkn * BT * d.QD, qkn * BT * d.KVD, chunked_rows(m, BT) * C};
   m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]),
                             &m->acts_bytes);
+  if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
+    m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
+    m->acts_bytes += BT * sizeof(int32_t);
+  }
   if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T);
   int t_rope = T > m->cfg.max_position_embeddings ? T : m->cfg.max_position_embeddings;
   m->rope_cos = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));

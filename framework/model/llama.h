@@ -95,6 +95,7 @@ typedef struct llama_acts {
                      * dlogits from here. NULL in chunked mode */
   float *logits_chunk; /* (R, V) chunked mode: the logits of one chunk of R rows (B·T
                      * flattened; R = llama_model.logits_rows, at most B·T). NULL in whole mode */
+  float *head_xn;   /* (R, C) chunked mode: final_xn of the chunk's rows, gathered */
 } llama_acts;
 
 /* Scratch buffers for backward (one layer at a time). */
@@ -107,6 +108,7 @@ typedef struct llama_scratch {
   float *d_att;     /* (B, NH, T, T) */
   float *d_gate, *d_up, *d_swiglu; /* (B, T, F) */
   float *k_rep, *v_rep, *dk_rep, *dv_rep; /* (B, T, NH*HD) GQA expansion */
+  float *d_head_xn; /* (R, C) chunked logits: ∂L/∂head_xn of one chunk */
 } llama_scratch;
 
 /* bfloat16 copies of the matmul inputs, used only with bf16 compute
@@ -120,6 +122,7 @@ typedef struct llama_acts_bf16 {
   uint16_t *mlp_xn;   /* (L, B, T, C) */
   uint16_t *swiglu;   /* (L, B, T, F) */
   uint16_t *final_xn; /* (B, T, C) */
+  uint16_t *head_xn;  /* (R, C) chunked logits: final_xn of one chunk's rows */
   /* backward scratch, one layer at a time */
   uint16_t *d_logits; /* (B, T, V) whole logits, (R, V) chunked (llama_set_logits) */
   uint16_t *d_resid;  /* (B, T, C) */
@@ -190,6 +193,7 @@ typedef struct llama_model {
   int logits_rows;          /* chunked mode: rows (of B·T) per chunk of logits */
   int64_t logits_chunk_row0; /* chunked mode: the first row of the chunk whose logits
                              * acts.logits_chunk holds (llama_target_logp's last); -1 none */
+  int32_t *head_rows;       /* chunked mode: (B·T) the positions with a target, in order */
   const int32_t *head_targets; /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   const float *head_dlogp;  /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16) */
@@ -275,8 +279,9 @@ const char *llama_compute_name(int mode); /* "f32" or "bf16" */
  * WHOLE: llama_forward writes m->acts.logits (B,T,V), which llama_backward
  * reads back as dL/dlogits: what methods that see logits (KL terms) need.
  * CHUNKED: no (B,T,V) buffer exists; the head works on chunks of `rows`
- * rows of the flattened B·T positions (rows = 0: LLAMA_LOGITS_CHUNK_BYTES of
- * logits per chunk). llama_forward stops at the final norm (final_xn);
+ * rows (rows = 0: LLAMA_LOGITS_CHUNK_BYTES of logits per chunk), made of
+ * the positions that have a target (>= 0), gathered: positions without one
+ * (prompts, padding) cost nothing in the head. llama_forward stops at the final norm (final_xn);
  * llama_target_logp computes each chunk's logits, log-sum-exp and target
  * logit; llama_dlogits_from_dlogp only borrows targets and dL/dlogp (they
  * must stay valid until llama_backward returns; extra_dlogits must be NULL);

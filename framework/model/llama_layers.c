@@ -363,25 +363,19 @@ static void final_norm_forward(llama_model *m, double *t) {
   lap(m, 0, LLAMA_PART_NORM, t);
 }
 
-/* LM head (+ bias): logits (n, V) of the n rows of final_xn from row r0. */
-static void head_logits(const llama_model *m, float *logits, int64_t r0, int64_t n) {
+/* LM head (+ bias): logits (n, V) of the n rows xn (n, C). */
+static void head_logits(const llama_model *m, float *logits, operand xn, int64_t n) {
   dims d = dims_of(&m->cfg);
-  operand xn = shift(in2(m->acts.final_xn, m->acts_bf16.final_xn), r0 * d.C); /* (n, C) */
   lin_fwd(m, logits, xn, m->params.lm_head, n, d.C, d.V, 0);
   if (m->params.lm_head_bias) bias_forward(logits, m->params.lm_head_bias, n, d.V);
-}
-
-/* Rows in the chunk of B·T positions starting at r0 (chunked logits). */
-static int64_t chunk_rows(const llama_model *m, int64_t r0) {
-  int64_t BT = (int64_t)m->B * m->T;
-  return BT - r0 < m->logits_rows ? BT - r0 : m->logits_rows;
 }
 
 /* Final norm and, with whole logits, the LM head into acts.logits. */
 static void head_forward(llama_model *m, double *t) {
   final_norm_forward(m, t);
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) return; /* llama_target_logp runs the chunks */
-  head_logits(m, m->acts.logits, 0, (int64_t)m->B * m->T);
+  head_logits(m, m->acts.logits, in2(m->acts.final_xn, m->acts_bf16.final_xn),
+              (int64_t)m->B * m->T);
   lap(m, 0, LLAMA_PART_HEAD, t);
 }
 
@@ -415,6 +409,36 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
   return 0;
 }
 
+/* Chunked logits: the positions with a target into m->head_rows; returns
+ * their count. */
+static int64_t head_positions(llama_model *m, const int32_t *targets) {
+  int64_t BT = (int64_t)m->B * m->T, n = 0;
+  for (int64_t i = 0; i < BT; i++)
+    if (targets[i] >= 0) m->head_rows[n++] = (int32_t)i;
+  return n;
+}
+
+/* Rows of the chunk that starts at entry c0 of count positions. */
+static int64_t chunk_rows(const llama_model *m, int64_t c0, int64_t count) {
+  return count - c0 < m->logits_rows ? count - c0 : m->logits_rows;
+}
+
+/* The final_xn rows of positions rows[0..n) (their bf16 copy in bf16
+ * compute) gathered into head_xn (n, C): one chunk's input. */
+static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
+  int C = m->cfg.hidden_size;
+  if (!bf16(m)) {
+    embedding_forward(m->acts.head_xn, m->acts.final_xn, rows, n, C);
+    return in2(m->acts.head_xn, NULL);
+  }
+  uint16_t *dst = m->acts_bf16.head_xn;
+  const uint16_t *src = m->acts_bf16.final_xn;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; j++)
+    memcpy(dst + j * C, src + (int64_t)rows[j] * C, sizeof(uint16_t) * C);
+  return in2(NULL, dst);
+}
+
 void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
   int64_t BT = (int64_t)m->B * m->T;
   int V = m->cfg.vocab_size;
@@ -423,12 +447,16 @@ void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
     return;
   }
   double t = m->profile ? lethe_now() : 0.0;
-  for (int64_t r0 = 0; r0 < BT; r0 += m->logits_rows) {
-    int64_t n = chunk_rows(m, r0);
-    head_logits(m, m->acts.logits_chunk, r0, n); /* (n, V) */
-    logits_target_logp(out + r0, m->acts.logits_chunk, targets + r0, n, V);
-    m->logits_chunk_row0 = r0;
+  memset(out, 0, sizeof(float) * BT); /* positions without a target */
+  int64_t count = head_positions(m, targets);
+  for (int64_t c0 = 0; c0 < count; c0 += m->logits_rows) {
+    int64_t n = chunk_rows(m, c0, count);
+    const int32_t *rows = m->head_rows + c0;
+    head_logits(m, m->acts.logits_chunk, head_gather(m, rows, n), n); /* (n, V) */
+    logits_target_logp_rows(out, m->acts.logits_chunk, targets, rows, n, V);
+    m->logits_chunk_row0 = c0;
   }
+  m->head_targets = targets;
   lap(m, 0, LLAMA_PART_HEAD, &t);
 }
 
@@ -436,6 +464,7 @@ void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const floa
                               const float *extra_dlogits) {
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
     assert(!extra_dlogits); /* whole logits only: objective.c picks the mode */
+    if (targets != m->head_targets) m->logits_chunk_row0 = -1; /* other positions */
     m->head_targets = targets;
     m->head_dlogp = dlogp;
     return;
@@ -444,43 +473,57 @@ void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const floa
                     m->cfg.vocab_size);
 }
 
-/* The head's matmuls backward for the n rows from row r0, given their
- * dlogits (n, V): d_xn rows = dlogits·W; dW += dlogitsᵀ·final_xn rows. */
-static void head_matmuls_backward(llama_model *m, float *dlogits, int64_t r0, int64_t n,
-                                  double *t) {
+/* The head's matmuls backward for n rows xn (n, C) given their dlogits
+ * (n, V): dxn (n, C) = dlogits·W; dW += dlogitsᵀ·xn. */
+static void head_matmuls_backward(llama_model *m, float *dxn, float *dlogits, operand xn,
+                                  int64_t n, double *t) {
   dims d = dims_of(&m->cfg);
   llama_params *p = &m->params, *g = &m->grads;
   llama_acts_bf16 *h = &m->acts_bf16;
   to_half(m, h->d_logits, dlogits, n * d.V);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   operand dz = in2(dlogits, h->d_logits);
-  operand xn = shift(in2(m->acts.final_xn, h->final_xn), r0 * d.C);
-  lin_dx(m, m->scratch.d_xn + r0 * d.C, dz, p->lm_head, n, d.C, d.V, 0);
+  lin_dx(m, dxn, dz, p->lm_head, n, d.C, d.V, 0);
   lin_dw(m, g->lm_head, dz, xn, n, d.C, d.V);
   if (g->lm_head_bias) bias_backward(g->lm_head_bias, dlogits, n, d.V);
   lap(m, 1, LLAMA_PART_HEAD, t);
 }
 
-/* Final norm and head backward: d_resid = ∂L/∂resid[L]. Chunked logits:
- * each chunk's logits are recomputed and turned into dlogits first. */
+/* Chunked head backward into d_xn (zero at positions without a target):
+ * each chunk's logits are recomputed (but for the last chunk, still there
+ * from llama_target_logp) and turned into dlogits first. */
+static void head_backward_chunked(llama_model *m, double *t) {
+  int C = m->cfg.hidden_size;
+  llama_scratch *s = &m->scratch;
+  memset(s->d_xn, 0, sizeof(float) * m->B * m->T * C);
+  int64_t count = head_positions(m, m->head_targets);
+  for (int64_t c0 = (count - 1) / m->logits_rows * m->logits_rows; c0 >= 0 && count > 0;
+       c0 -= m->logits_rows) {
+    int64_t n = chunk_rows(m, c0, count);
+    const int32_t *rows = m->head_rows + c0;
+    operand xn = head_gather(m, rows, n);
+    if (c0 != m->logits_chunk_row0) head_logits(m, m->acts.logits_chunk, xn, n);
+    m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
+    logits_to_dlogits_rows(m->acts.logits_chunk, m->head_targets, m->head_dlogp, rows, n,
+                           m->cfg.vocab_size);
+    head_matmuls_backward(m, s->d_head_xn, m->acts.logits_chunk, xn, n, t);
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < n; j++)
+      memcpy(s->d_xn + (int64_t)rows[j] * C, s->d_head_xn + j * C, sizeof(float) * C);
+  }
+}
+
+/* Final norm and head backward: d_resid = ∂L/∂resid[L]. */
 static void head_backward(llama_model *m, double *t) {
   dims d = dims_of(&m->cfg);
   int64_t BT = (int64_t)m->B * m->T;
   llama_params *p = &m->params, *g = &m->grads;
   llama_acts *a = &m->acts;
   llama_scratch *s = &m->scratch;
-  if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
-    head_matmuls_backward(m, a->logits, 0, BT, t);
-  } else {
-    int64_t last = (BT - 1) / m->logits_rows * m->logits_rows;
-    for (int64_t r0 = last; r0 >= 0; r0 -= m->logits_rows) { /* the last chunk may be there */
-      int64_t n = chunk_rows(m, r0);
-      if (r0 != m->logits_chunk_row0) head_logits(m, a->logits_chunk, r0, n);
-      m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
-      logits_to_dlogits(a->logits_chunk, m->head_targets + r0, m->head_dlogp + r0, NULL, n, d.V);
-      head_matmuls_backward(m, a->logits_chunk, r0, n, t);
-    }
-  }
+  if (m->logits_mode == LLAMA_LOGITS_WHOLE)
+    head_matmuls_backward(m, s->d_xn, a->logits, in2(a->final_xn, m->acts_bf16.final_xn), BT, t);
+  else
+    head_backward_chunked(m, t);
   memset(s->d_resid, 0, sizeof(float) * BT * d.C);
   float *x_last = a->resid + d.L * BT * d.C;
   if (llama_config_is_phi(&m->cfg))

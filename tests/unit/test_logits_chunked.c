@@ -189,7 +189,10 @@ START_TEST(test_chunked_memory_has_no_btv_term) {
       size_t whole = acts_bytes(head, compute, LLAMA_LOGITS_WHOLE, 50000, 8, 32);
       size_t chunked = acts_bytes(head, compute, LLAMA_LOGITS_CHUNKED, 50000, 8, 32);
       size_t logits = (size_t)(256 - 8) * 50000 * (compute == LLAMA_COMPUTE_BF16 ? 6 : 4);
-      ck_assert_msg(whole - chunked >= logits, "whole %zu bytes, chunked %zu", whole, chunked);
+      /* whole logits (less one chunk) are what chunks save, but for a few
+       * (B·T)- and (rows·C)-sized buffers of their own */
+      ck_assert_msg(whole - chunked >= logits - logits / 100, "whole %zu bytes, chunked %zu",
+                    whole, chunked);
     }
   /* automatic rows: at most LLAMA_LOGITS_CHUNK_BYTES of logits, in rows of 16 */
   llama_model m;
