@@ -1,2 +1,4 @@
 # The runtime's fast paths (causal blocks, bf16 compute, determinism).
 lethe_test(test_llama_compute unit/test_llama_compute.c lethe_model)
+# The chunked LM head against whole logits; its activation memory.
+lethe_test(test_logits_chunked unit/test_logits_chunked.c lethe_model)

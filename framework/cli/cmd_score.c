@@ -37,6 +37,7 @@ int cmd_score(int argc, char **argv) {
     return 1;
   }
   int32_t pad = m.cfg.pad_token_id >= 0 ? m.cfg.pad_token_id : 0;
+  llama_set_logits(&m, LLAMA_LOGITS_CHUNKED, 0); /* target log-probs only */
   if (token_batch_read_jsonl(&tb, data, pad, &err) != 0 ||
       llama_forward(&m, tb.input_ids, tb.attn_mask, tb.B, tb.T, &err) != 0) {
     fprintf(stderr, "lethe score: %s\n", err.msg);

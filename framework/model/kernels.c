@@ -28,7 +28,9 @@
   X(void, embedding_forward, (float *out, const float *embed, const int32_t *tokens, int64_t n, int c), (out, embed, tokens, n, c)) \
   X(void, embedding_backward, (float *dembed, const float *dout, const int32_t *tokens, int64_t n, int c), (dembed, dout, tokens, n, c)) \
   X(void, logits_target_logp, (float *logp, const float *logits, const int32_t *targets, int64_t n, int v), (logp, logits, targets, n, v)) \
-  X(void, logits_to_dlogits, (float *logits, const int32_t *targets, const float *g, const float *extra, int64_t n, int v), (logits, targets, g, extra, n, v))
+  X(void, logits_to_dlogits, (float *logits, const int32_t *targets, const float *g, const float *extra, int64_t n, int v), (logits, targets, g, extra, n, v)) \
+  X(void, logits_target_logp_rows, (float *logp, const float *logits, const int32_t *targets, const int32_t *rows, int64_t n, int v), (logp, logits, targets, rows, n, v)) \
+  X(void, logits_to_dlogits_rows, (float *logits, const int32_t *targets, const float *g, const int32_t *rows, int64_t n, int v), (logits, targets, g, rows, n, v))
 
 #define DECLARE(ret, name, params, args) LETHE_ISA_DECLARE(ret, name, params);
 KERNELS(DECLARE)

@@ -84,6 +84,13 @@ void logits_target_logp(float *logp, const float *logits, const int32_t *targets
 /* In place: logits (N,V) become g·(onehot − softmax(logits)) (+ extra). */
 void logits_to_dlogits(float *logits, const int32_t *targets, const float *g,
                        const float *extra, int64_t n, int v);
+/* The same on gathered rows (the chunked LM head): logits (n,V) row j
+ * belongs to position rows[j] of the B·T positions of targets, logp and g:
+ * logp[rows[j]] gets its log-prob (other positions are left alone). */
+void logits_target_logp_rows(float *logp, const float *logits, const int32_t *targets,
+                             const int32_t *rows, int64_t n, int v);
+void logits_to_dlogits_rows(float *logits, const int32_t *targets, const float *g,
+                            const int32_t *rows, int64_t n, int v);
 
 /* ---- the other families' element-wise parts (model/arch_kernels.c): plain
  * C with OpenMP, built once (not per ISA level); the llama fast path never

@@ -140,6 +140,7 @@ void llama_free(llama_model *m) {
   free(m->rope_sin);
   free(m->params_bf16);
   free(m->acts_bf16_memory);
+  free(m->head_rows);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
 }
@@ -157,22 +158,22 @@ static size_t pack(size_t *off, const size_t *sizes, int count, size_t align) {
 
 #define MAX_CARVE 32
 
-/* Carves `count` float tensors out of one 64-byte aligned allocation of
- * *bytes bytes. */
+/* Carves `count` float tensors out of one 64-byte aligned allocation; adds
+ * the bytes allocated to *bytes. */
 static float *carve(float ***ptrs, const size_t *sizes, int count, size_t *bytes) {
-  size_t off[MAX_CARVE];
-  *bytes = pack(off, sizes, count, 16) * sizeof(float);
-  float *mem = lethe_alloc_aligned(*bytes);
+  size_t off[MAX_CARVE], n = pack(off, sizes, count, 16);
+  float *mem = lethe_alloc_aligned(n * sizeof(float));
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
+  *bytes += n * sizeof(float);
   return mem;
 }
 
 /* The same for bfloat16 tensors. */
 static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_t *bytes) {
-  size_t off[MAX_CARVE];
-  *bytes = pack(off, sizes, count, 32) * sizeof(uint16_t);
-  uint16_t *mem = lethe_alloc_aligned(*bytes);
+  size_t off[MAX_CARVE], n = pack(off, sizes, count, 32);
+  uint16_t *mem = lethe_alloc_aligned(n * sizeof(uint16_t));
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
+  *bytes += n * sizeof(uint16_t);
   return mem;
 }
 
@@ -182,9 +183,20 @@ static size_t kept_layers(const llama_model *m) {
   return m->checkpointing ? 1 : (size_t)m->cfg.num_hidden_layers;
 }
 
-/* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16); returns
- * their bytes. */
-static size_t reserve_bf16(llama_model *m, int B, int T) {
+/* Rows of logits the activations hold for B·T positions: all of them
+ * (whole), or one chunk (llama_set_logits). */
+static size_t logits_rows(const llama_model *m, size_t bt) {
+  if (m->logits_mode == LLAMA_LOGITS_WHOLE) return bt;
+  return (size_t)m->logits_rows < bt ? (size_t)m->logits_rows : bt;
+}
+
+/* Rows of one chunk of logits: logits_rows(), 0 with whole logits. */
+static size_t chunked_rows(const llama_model *m, size_t bt) {
+  return m->logits_mode == LLAMA_LOGITS_WHOLE ? 0 : logits_rows(m, bt);
+}
+
+/* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16). */
+static void reserve_bf16(llama_model *m, int B, int T) {
   dims d = dims_of(&m->cfg);
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
@@ -192,14 +204,13 @@ static size_t reserve_bf16(llama_model *m, int B, int T) {
   uint16_t **ptrs[] = {&h->attn_xn, &h->q,     &h->k,         &h->v,        &h->att,
                        &h->att_out, &h->mlp_xn, &h->swiglu,   &h->final_xn, &h->d_logits,
                        &h->d_resid, &h->d_att_out, &h->d_q,   &h->d_k,      &h->d_v,
-                       &h->d_att,   &h->d_gate, &h->d_up};
+                       &h->d_att,   &h->d_gate, &h->d_up,     &h->head_xn};
   size_t sizes[] = {L * BT * C, L * BT * d.QD, L * BT * d.QD, L * BT * d.QD, L * att,
-                    L * BT * d.QD, L * BT * C, L * BT * F, BT * C, BT * d.V,
+                    L * BT * d.QD, L * BT * C, L * BT * F, BT * C, logits_rows(m, BT) * d.V,
                     BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                    att, BT * F, BT * F};
-  size_t bytes;
-  m->acts_bf16_memory = carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &bytes);
-  return bytes;
+                    att, BT * F, BT * F, chunked_rows(m, BT) * C};
+  m->acts_bf16_memory =
+      carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes);
 }
 
 void llama_set_compute(llama_model *m, int mode) {
@@ -238,6 +249,18 @@ int llama_compute_from_name(const char *name, int *mode, lethe_err *err) {
 
 const char *llama_compute_name(int mode) { return mode == LLAMA_COMPUTE_BF16 ? "bf16" : "f32"; }
 
+void llama_set_logits(llama_model *m, int mode, int rows) {
+  if (mode == LLAMA_LOGITS_CHUNKED && rows <= 0) {
+    size_t fit = LLAMA_LOGITS_CHUNK_BYTES / (sizeof(float) * (size_t)m->cfg.vocab_size) / 16 * 16;
+    rows = fit < 16 ? 16 : fit > (1 << 20) ? (1 << 20) : (int)fit;
+  }
+  if (mode == LLAMA_LOGITS_WHOLE) rows = 0;
+  if (mode == m->logits_mode && rows == m->logits_rows) return;
+  m->logits_mode = mode;
+  m->logits_rows = rows;
+  m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
+}
+
 void llama_reserve(llama_model *m, int B, int T) {
   if (B <= m->B_max && T <= m->T_max) return;
   if (B < m->B_max) B = m->B_max;
@@ -248,6 +271,8 @@ void llama_reserve(llama_model *m, int B, int T) {
   free(m->rope_sin);
   free(m->acts_bf16_memory);
   m->acts_bf16_memory = NULL;
+  free(m->head_rows);
+  m->head_rows = NULL;
   memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
   dims d = dims_of(&m->cfg);
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
@@ -257,26 +282,36 @@ void llama_reserve(llama_model *m, int B, int T) {
   float **act_ptrs[] = {&a->resid, &a->attn_xn, &a->attn_rstd, &a->q, &a->k, &a->v,
                         &a->att, &a->att_out, &a->resid_mid, &a->mlp_xn, &a->mlp_rstd,
                         &a->gate, &a->up, &a->swiglu, &a->final_xn, &a->final_rstd,
-                        &a->logits, &a->q_raw, &a->k_raw, &a->q_rstd, &a->k_rstd};
-  size_t act_sizes[] = {((size_t)d.L + 1) * BT * C, /* every layer's input, always */ L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
+                        &a->logits, &a->logits_chunk, &a->q_raw, &a->k_raw, &a->q_rstd,
+                        &a->k_rstd, &a->head_xn};
+  size_t whole = m->logits_mode == LLAMA_LOGITS_WHOLE, head = logits_rows(m, BT) * d.V;
+  size_t act_sizes[] = {((size_t)d.L + 1) * BT * C, /* every layer's input, always */
+                         L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
                         L * BT * d.KVD, L * att, L * BT * d.QD, L * BT * C,
                         mlp_norm * L * BT * C, mlp_norm * L * BT, mlp_norm * L * BT * F,
-                        L * BT * F, L * BT * F, BT * C, BT, BT * d.V,
+                        L * BT * F, L * BT * F, BT * C, BT, whole * head, (1 - whole) * head,
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
-                        qkn * L * BT * d.NKV};
-  m->acts_memory =
-      carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]), &m->acts_bytes);
+                        qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
+  m->acts_bytes = 0;
+  m->acts_memory = carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]),
+                         &m->acts_bytes);
+  if (whole) a->logits_chunk = NULL; /* the mode's other buffer: none (llama_set_logits) */
+  else a->logits = NULL;
   llama_scratch *s = &m->scratch;
   float **scr_ptrs[] = {&s->d_resid, &s->d_xn, &s->d_q, &s->d_k, &s->d_v, &s->d_att_out,
                         &s->d_att, &s->d_gate, &s->d_up, &s->d_swiglu, &s->k_rep,
-                        &s->v_rep, &s->dk_rep, &s->dv_rep, &s->d_q_raw, &s->d_k_raw};
+                        &s->v_rep, &s->dk_rep, &s->dv_rep, &s->d_q_raw, &s->d_k_raw,
+                        &s->d_head_xn};
   size_t scr_sizes[] = {BT * C, BT * C, BT * d.QD, BT * d.KVD, BT * d.KVD, BT * d.QD, att,
                         BT * F, BT * F, BT * F, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                        qkn * BT * d.QD, qkn * BT * d.KVD};
-  size_t scratch_bytes;
-  m->scratch_memory =
-      carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]), &scratch_bytes);
-  if (m->compute == LLAMA_COMPUTE_BF16) m->acts_bytes += reserve_bf16(m, B, T);
+                        qkn * BT * d.QD, qkn * BT * d.KVD, chunked_rows(m, BT) * C};
+  m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]),
+                            &m->acts_bytes);
+  if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
+    m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
+    m->acts_bytes += BT * sizeof(int32_t);
+  }
+  if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T);
   int t_rope = T > m->cfg.max_position_embeddings ? T : m->cfg.max_position_embeddings;
   m->rope_cos = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));
   m->rope_sin = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));

@@ -93,7 +93,11 @@ typedef struct llama_acts {
   float *swiglu;    /* (L, B, T, F) silu(gate)*up (phi: gelu(fc1)) */
   float *final_xn;  /* (B, T, C) */
   float *final_rstd;/* (B, T) */
-  float *logits;    /* (B, T, V); llama_backward reads dlogits from here */
+  float *logits;    /* (B, T, V) whole logits (llama_set_logits); llama_backward reads
+                     * dlogits from here. NULL in chunked mode */
+  float *logits_chunk; /* (R, V) chunked mode: the logits of one chunk of R rows (B·T
+                     * flattened; R = llama_model.logits_rows, at most B·T). NULL in whole mode */
+  float *head_xn;   /* (R, C) chunked mode: final_xn of the chunk's rows, gathered */
 } llama_acts;
 
 /* Scratch buffers for backward (one layer at a time). */
@@ -106,6 +110,7 @@ typedef struct llama_scratch {
   float *d_att;     /* (B, NH, T, T) */
   float *d_gate, *d_up, *d_swiglu; /* (B, T, F) */
   float *k_rep, *v_rep, *dk_rep, *dv_rep; /* (B, T, NH*HD) GQA expansion */
+  float *d_head_xn; /* (R, C) chunked logits: ∂L/∂head_xn of one chunk */
 } llama_scratch;
 
 /* bfloat16 copies of the matmul inputs, used only with bf16 compute
@@ -119,8 +124,9 @@ typedef struct llama_acts_bf16 {
   uint16_t *mlp_xn;   /* (L, B, T, C) */
   uint16_t *swiglu;   /* (L, B, T, F) */
   uint16_t *final_xn; /* (B, T, C) */
+  uint16_t *head_xn;  /* (R, C) chunked logits: final_xn of one chunk's rows */
   /* backward scratch, one layer at a time */
-  uint16_t *d_logits; /* (B, T, V) */
+  uint16_t *d_logits; /* (B, T, V) whole logits, (R, V) chunked (llama_set_logits) */
   uint16_t *d_resid;  /* (B, T, C) */
   uint16_t *d_att_out, *d_q, *d_k, *d_v; /* (B, T, NH*HD) */
   uint16_t *d_att;    /* (B, NH, T, T) */
@@ -129,6 +135,11 @@ typedef struct llama_acts_bf16 {
 
 /* Compute precision of llama_forward and llama_backward (llama_set_compute). */
 enum { LLAMA_COMPUTE_F32 = 0, LLAMA_COMPUTE_BF16 = 1 };
+/* How the LM head meets the vocabulary (llama_set_logits). */
+enum { LLAMA_LOGITS_WHOLE = 0, LLAMA_LOGITS_CHUNKED = 1 };
+/* Chunked logits with rows = 0: as many rows per chunk as fit in this many
+ * bytes of float32 logits (a multiple of 16 rows, at least 16). */
+#define LLAMA_LOGITS_CHUNK_BYTES ((size_t)64 << 20)
 
 /* Where forward and backward time goes (benchmarks, docs/performance.md):
  * when llama_model.profile is non-NULL, each part of llama_forward and
@@ -171,7 +182,6 @@ typedef struct llama_model {
   size_t *grad_offset;      /* (LLAMA_N_PARAM_TENSORS, L) into grads_memory; LLAMA_FROZEN = none */
   int B_max, T_max;         /* activation capacity; 0 until llama_reserve */
   int checkpointing;        /* 1: one layer of activations, recomputed in backward */
-  size_t acts_bytes;        /* of acts_memory and acts_bf16_memory (llama_reserve) */
   float *acts_memory;
   llama_acts acts;
   float *scratch_memory;
@@ -186,6 +196,14 @@ typedef struct llama_model {
   uint16_t *acts_bf16_memory;
   llama_acts_bf16 acts_bf16;
   llama_storage storage;    /* how llama_save writes the weights (llama_storage.h) */
+  int logits_mode;          /* LLAMA_LOGITS_*; change it with llama_set_logits */
+  int logits_rows;          /* chunked mode: rows (of B·T) per chunk of logits */
+  int64_t logits_chunk_row0; /* chunked mode: the first row of the chunk whose logits
+                             * acts.logits_chunk holds (llama_target_logp's last); -1 none */
+  int32_t *head_rows;       /* chunked mode: (B·T) the positions with a target, in order */
+  const int32_t *head_targets; /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
+  const float *head_dlogp;  /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
+  size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16) */
 } llama_model;
 
 /* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */
@@ -323,17 +341,41 @@ void llama_set_compute(llama_model *m, int mode);
 int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
 const char *llama_compute_name(int mode); /* "f32" or "bf16" */
 
-/* Forward: fills m->acts.logits (B,T,V). tokens and attn_mask must stay
+/* Selects how llama_forward .. llama_backward meet the vocabulary (the
+ * default is LLAMA_LOGITS_WHOLE).
+ * WHOLE: llama_forward writes m->acts.logits (B,T,V), which llama_backward
+ * reads back as dL/dlogits: what methods that see logits (KL terms) need.
+ * CHUNKED: no (B,T,V) buffer exists; the head works on chunks of `rows`
+ * rows (rows = 0: LLAMA_LOGITS_CHUNK_BYTES of logits per chunk), made of
+ * the positions that have a target (>= 0), gathered: positions without one
+ * (prompts, padding) cost nothing in the head. llama_forward stops at the final norm (final_xn);
+ * llama_target_logp computes each chunk's logits, log-sum-exp and target
+ * logit; llama_dlogits_from_dlogp only borrows targets and dL/dlogp (they
+ * must stay valid until llama_backward returns; extra_dlogits must be NULL);
+ * llama_backward recomputes each chunk's logits, forms g·(onehot − softmax)
+ * and runs the head's two matmuls chunk by chunk (last chunk first: its
+ * logits are still there from llama_target_logp, so a batch of one chunk
+ * is not recomputed). The results equal the
+ * whole mode's up to float summation order; the activations hold (rows, V)
+ * logits instead of (B, T, V), and bf16 compute's d_logits likewise. Costs
+ * one more head matmul per step for all chunks but the last. Activation buffers are
+ * reallocated at the next forward when the setting changes. */
+void llama_set_logits(llama_model *m, int mode, int rows);
+
+/* Forward: fills m->acts.logits (B,T,V) (whole logits; chunked: stops at
+ * final_xn, see llama_set_logits). tokens and attn_mask must stay
  * valid until llama_backward returns. Token ids must be < V (checked). With
  * a sliding_window W (mistral), query t sees keys t − W < j <= t. */
 int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
                   lethe_err *err);
 /* Per-token log-probability of targets: out[b*T+t] = log softmax(logits[b,t])[targets[b*T+t]]
- * for targets >= 0, else 0. Double accumulation for the log-sum-exp. */
-void llama_target_logp(const llama_model *m, const int32_t *targets, float *out);
+ * for targets >= 0, else 0. Double accumulation for the log-sum-exp. In
+ * chunked mode this runs the LM head, chunk by chunk. */
+void llama_target_logp(llama_model *m, const int32_t *targets, float *out);
 /* Turns dL/dlogp (B,T) into dL/dlogits in place of m->acts.logits:
  * dlogits = g·(onehot(target) − softmax(logits)); adds extra_dlogits (B,T,V)
- * when non-NULL (plugins that asked for logits). */
+ * when non-NULL (plugins that asked for logits; whole mode only). Chunked
+ * mode: borrows targets and dlogp for llama_backward (llama_set_logits). */
 void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const float *dlogp,
                               const float *extra_dlogits);
 /* Backward from dL/dlogits (held in m->acts.logits); adds into the

@@ -370,6 +370,7 @@ static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, 
   tc.quiet = e->quiet;
   tc.epochs = epochs;
   ft_ctx c = {m, ex, n, bs, seed, lethe_malloc(sizeof(int) * n), -1, fmt, pad, eos, {0}, NULL, 0};
+  objective_use_logits(m, 0); /* NLL needs only target log-probs */
   train_result res;
   int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
   free(c.order);

@@ -6,6 +6,13 @@
 
 #include "core/dist.h"
 
+/* Whole logits for the models whose logits the method reads. Set at every
+ * step: an evaluation in between may have switched a model. */
+static void pick_logits(const objective *o) {
+  objective_use_logits(o->policy, (o->caps & LETHE_CAP_LOGITS) != 0);
+  if (o->ref) objective_use_logits(o->ref, (o->caps & LETHE_CAP_REF_LOGITS) != 0);
+}
+
 int objective_init(objective *o, llama_model *policy, llama_model *ref, method_instance *method,
                    lethe_err *err) {
   memset(o, 0, sizeof *o);
@@ -21,8 +28,20 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
     return lethe_errf(err, LETHE_E_USAGE,
                       "reference model vocabulary (%d) differs from the policy's (%d)",
                       ref->cfg.vocab_size, policy->cfg.vocab_size);
+  const char *force = getenv("LETHE_LOGITS");
+  if (force && *force && strcmp(force, "whole") && strcmp(force, "chunked"))
+    return lethe_errf(err, LETHE_E_USAGE,
+                      "LETHE_LOGITS must be \"whole\" or \"chunked\" (or unset), not \"%s\"",
+                      force);
   llama_alloc_grads(policy);
+  pick_logits(o);
   return 0;
+}
+
+void objective_use_logits(llama_model *m, int whole) {
+  const char *force = getenv("LETHE_LOGITS");
+  if (force && !strcmp(force, "whole")) whole = 1;
+  llama_set_logits(m, whole ? LLAMA_LOGITS_WHOLE : LLAMA_LOGITS_CHUNKED, 0);
 }
 
 /* The per-batch buffers reserve() sizes. */
@@ -101,6 +120,7 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   int B = batch->B, T = batch->T, V = o->policy->cfg.vocab_size;
   size_t n = (size_t)B * T;
   reserve(o, B, T);
+  pick_logits(o);
   int need_ref_logp = (o->caps & LETHE_CAP_REF_LOGP) != 0;
   int need_ref_logits = (o->caps & LETHE_CAP_REF_LOGITS) != 0;
   const float *ref_logp = NULL, *ref_logits = NULL;

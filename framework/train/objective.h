@@ -15,6 +15,13 @@
  * backpropagates its own rows. Summing the ranks' gradients (the trainer's
  * all-reduce) gives the one-process gradient up to float summation order,
  * whatever the method computes. With one process nothing is communicated.
+ *
+ * Logits: a model whose (B,T,V) logits the method does not read (the policy
+ * without LETHE_CAP_LOGITS, the reference without LETHE_CAP_REF_LOGITS) runs
+ * with chunked logits (llama_set_logits), set by objective_init and again at
+ * every objective_step; the environment variable LETHE_LOGITS=whole forces
+ * whole logits everywhere (for comparison; objective_init refuses another
+ * value than "whole" or "chunked").
  */
 #ifndef LETHE_OBJECTIVE_H
 #define LETHE_OBJECTIVE_H
@@ -39,6 +46,10 @@ typedef struct objective {
 int objective_init(objective *o, llama_model *policy, llama_model *ref, method_instance *method,
                    lethe_err *err);
 void objective_free(objective *o);
+/* Sets m to whole logits when `whole` (or LETHE_LOGITS=whole), else to
+ * chunked logits (llama_set_logits): for callers that only need target
+ * log-probs, such as fine-tuning on NLL. */
+void objective_use_logits(llama_model *m, int whole);
 /* Runs one micro-batch: batch rows are in segments seg[LETHE_SEG_*]
  * (forget, retain, idk). ref_logp_cache (B,T) supplies reference log-probs
  * (NULL = compute them with o->ref when the method needs them). The plugin's

@@ -116,7 +116,14 @@ int main(int argc, char **argv) {
       objective_init(&obj, &m, NULL, &inst, &err) != 0)
     die(&err);
   adamw_state opt;
-  adamw_init(&opt, m.n_params);
+  adamw_init(&opt, m.n_trainable);
+  int n_spans = llama_trainable_spans(&m, NULL, 0);
+  llama_span *ls = lethe_calloc((size_t)n_spans, sizeof *ls);
+  adamw_span *spans = lethe_calloc((size_t)n_spans, sizeof *spans);
+  llama_trainable_spans(&m, ls, n_spans);
+  for (int i = 0; i < n_spans; i++)
+    spans[i] = (adamw_span){ls[i].params, ls[i].grads, ls[i].n,
+                            llama_param_role_is_matrix(ls[i].role)};
   double load_rss = bench_status_mib("VmRSS");
   int reset = bench_reset_peak() == 0;
 
@@ -132,7 +139,7 @@ int main(int argc, char **argv) {
     t0 = lethe_now();
     llama_zero_grads(&m);
     if (objective_step(&obj, &tb, seg, ref_logp, s, steps, 1.0, &losses[s], &err) != 0) die(&err);
-    adamw_step(&opt, &ac, ac.lr, m.params_memory, m.grads_memory, NULL);
+    adamw_step(&opt, &ac, ac.lr, spans, n_spans);
     secs[s] = lethe_now() - t0;
   }
   double med = bench_median(secs + 1, o.reps);
@@ -153,6 +160,8 @@ int main(int argc, char **argv) {
   method_instance_destroy(&inst);
   method_spec_free(&spec);
   adamw_free(&opt);
+  free(spans);
+  free(ls);
   llama_free(&m);
   token_batch_free(&tb);
   free(ref_logp);

@@ -1,6 +1,6 @@
 /* bench_util — small helpers shared by the benchmark programs: medians,
  * JSON arrays, the thread count, the oneDNN matmul roofline and the CPU's
- * arithmetic peak (bench_peak.c). */
+ * arithmetic peak (bench_peak.c), the process's resident memory. */
 #ifndef LETHE_BENCH_UTIL_H
 #define LETHE_BENCH_UTIL_H
 

@@ -405,18 +405,26 @@ static float row_max_sumexp(const float *row, int v, double *sum) {
   return mx;
 }
 
+/* log softmax(row)[target] */
+static float target_logp_row(const float *row, int target, int v) {
+  double sum;
+  float mx = row_max_sumexp(row, v, &sum);
+  return (float)((double)row[target] - mx - log(sum));
+}
+
 void LETHE_ISA_NAME(logits_target_logp)(float *logp, const float *logits, const int32_t *targets, int64_t n,
                         int v) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    if (targets[i] < 0) {
-      logp[i] = 0.0f;
-      continue;
-    }
-    const float *row = logits + i * v;
-    double sum;
-    float mx = row_max_sumexp(row, v, &sum);
-    logp[i] = (float)((double)row[targets[i]] - mx - log(sum));
+  for (int64_t i = 0; i < n; i++)
+    logp[i] = targets[i] < 0 ? 0.0f : target_logp_row(logits + i * v, targets[i], v);
+}
+
+void LETHE_ISA_NAME(logits_target_logp_rows)(float *logp, const float *logits, const int32_t *targets,
+                             const int32_t *rows, int64_t n, int v) {
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; j++) {
+    int32_t i = rows[j];
+    logp[i] = targets[i] < 0 ? 0.0f : target_logp_row(logits + j * v, targets[i], v);
   }
 }
 
@@ -432,20 +440,31 @@ static void add_row(float *row, const float *extra, int v) {
   for (int j = 0; j < v; j++) row[j] += extra[j];
 }
 
+/* row becomes g·(onehot(target) − softmax(row)) (zeros when target < 0) */
+static void row_to_dlogits(float *row, int target, float g, int v) {
+  float gi = target >= 0 ? g : 0.0f;
+  if (gi != 0.0f) {
+    double sum;
+    float mx = row_max_sumexp(row, v, &sum);
+    dlogits_row(row, gi, mx, sum, v);
+    row[target] += gi;
+  } else {
+    memset(row, 0, sizeof(float) * v);
+  }
+}
+
 void LETHE_ISA_NAME(logits_to_dlogits)(float *logits, const int32_t *targets, const float *g,
                        const float *extra, int64_t n, int v) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float *row = logits + i * v;
-    float gi = (targets[i] >= 0) ? g[i] : 0.0f;
-    if (gi != 0.0f) {
-      double sum;
-      float mx = row_max_sumexp(row, v, &sum);
-      dlogits_row(row, gi, mx, sum, v);
-      row[targets[i]] += gi;
-    } else {
-      memset(row, 0, sizeof(float) * v);
-    }
+    row_to_dlogits(row, targets[i], g[i], v);
     if (extra) add_row(row, extra + i * v, v);
   }
+}
+
+void LETHE_ISA_NAME(logits_to_dlogits_rows)(float *logits, const int32_t *targets, const float *g,
+                            const int32_t *rows, int64_t n, int v) {
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; j++) row_to_dlogits(logits + j * v, targets[rows[j]], g[rows[j]], v);
 }
