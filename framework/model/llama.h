@@ -178,6 +178,12 @@ typedef struct llama_model {
   uint16_t *acts_bf16_memory;
   llama_acts_bf16 acts_bf16;
   llama_storage storage;    /* how llama_save writes the weights (llama_storage.h) */
+  /* borrowed; non-NULL: the adapter's branches are added to the targeted
+   * projections and the base is frozen — backward adds only into the
+   * adapter's gradients (no base weight-gradient matmuls, no embedding
+   * gradient; norm and bias gradients are still written, cheap, until
+   * trainable subsets replace this switch). model/lora.h */
+  struct lora_adapter *lora;
 } llama_model;
 
 /* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */

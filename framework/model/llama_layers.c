@@ -11,6 +11,7 @@
 #include "model/kernels.h"
 #include "model/llama.h"
 #include "model/llama_dims.h"
+#include "model/lora.h"
 #include "tensor/tensor.h"
 
 /* Queries per block of the causal attention: query block i only meets keys
@@ -91,10 +92,24 @@ static void lin_dx(const llama_model *m, float *dx, operand dy, const float *w, 
 
 static void lin_dw(const llama_model *m, float *dw, operand dy, operand x, int64_t M, int64_t K,
                    int64_t N) {
+  if (m->lora) return; /* the base is frozen under an adapter */
   if (bf16(m))
     tensor_linear_backward_weights_typed(dw, dy.h, x.h, TENSOR_BF16, M, K, N);
   else
     tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
+}
+
+/* An adapter's branch of module mod (lora.h) on the same input and output as
+ * its base projection; nothing without an adapter. */
+static void lora_fwd(const llama_model *m, int l, int mod, float *y, operand x, int64_t M) {
+  if (m->lora) lora_forward(m->lora, l, mod, y, x.f, bf16(m) ? x.h : NULL, M);
+}
+
+/* Its backward: dx += the branch's input gradient, the adapter's gradients. */
+static void lora_bwd(const llama_model *m, int l, int mod, float *dx, operand dy, operand x,
+                     int64_t M) {
+  if (m->lora)
+    lora_backward(m->lora, l, mod, dx, dy.f, bf16(m) ? dy.h : NULL, x.f, bf16(m) ? x.h : NULL, M);
 }
 
 /* (B,H,n,HD) view of n positions of a (B,T,H,HD) buffer (the caller offsets
@@ -250,6 +265,9 @@ static void qkv_forward(llama_model *m, int l, double *t) {
   lin_fwd(m, qp, xn, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, 0);
   lin_fwd(m, kp, xn, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
   lin_fwd(m, v, xn, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
+  lora_fwd(m, l, LORA_Q, qp, xn, BT);
+  lora_fwd(m, l, LORA_K, kp, xn, BT);
+  lora_fwd(m, l, LORA_V, v, xn, BT);
   if (p->bq) {
     bias_forward(qp, p->bq + (int64_t)l * d.QD, BT, d.QD);
     bias_forward(kp, p->bk + (int64_t)l * d.KVD, BT, d.KVD);
@@ -292,6 +310,7 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
   memcpy(x_mid, x, sizeof(float) * BT * d.C);
   lap(m, 0, LLAMA_PART_COPY, t);
   lin_fwd(m, x_mid, in2(att_out, att_out16), p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 1);
+  lora_fwd(m, l, LORA_O, x_mid, in2(att_out, att_out16), BT);
   if (p->bo) bias_forward(x_mid, p->bo + (int64_t)l * d.C, BT, d.C);
   lap(m, 0, LLAMA_PART_WO, t);
 }
@@ -321,9 +340,11 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
                       eps);
     lap(m, 0, LLAMA_PART_NORM, t);
     lin_fwd(m, gate, in, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
+    lora_fwd(m, l, LORA_GATE, gate, in, BT);
     if (p->b_gate) bias_forward(gate, p->b_gate + (int64_t)l * d.F, BT, d.F);
   }
   lin_fwd(m, up, in, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
+  lora_fwd(m, l, LORA_UP, up, in, BT);
   if (p->b_up) bias_forward(up, p->b_up + (int64_t)l * d.F, BT, d.F);
   lap(m, 0, LLAMA_PART_GATE_UP, t);
   if (phi) {
@@ -338,6 +359,7 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   memcpy(x_next, x_mid, sizeof(float) * BT * d.C);
   lap(m, 0, LLAMA_PART_COPY, t);
   lin_fwd(m, x_next, in2(sw, sw16), p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 1);
+  lora_fwd(m, l, LORA_DOWN, x_next, in2(sw, sw16), BT);
   if (p->b_down) bias_forward(x_next, p->b_down + (int64_t)l * d.C, BT, d.C);
   lap(m, 0, LLAMA_PART_DOWN, t);
 }
@@ -375,6 +397,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
                         "token id %d at row %lld position %lld is outside the vocabulary [0, %d)",
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
   llama_reserve(m, B, T);
+  if (m->lora) lora_reserve(m->lora, BT);
   m->B = B;
   m->T = T;
   m->tokens = tokens;
@@ -450,6 +473,7 @@ static void mlp_block_backward(llama_model *m, int l, double *t) {
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_swiglu, d_resid, p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 0);
   lin_dw(m, g->w_down + (int64_t)l * d.C * d.F, d_resid, sw, BT, d.F, d.C);
+  lora_bwd(m, l, LORA_DOWN, s->d_swiglu, d_resid, sw, BT);
   if (g->b_down) bias_backward(g->b_down + (int64_t)l * d.C, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_DOWN, t);
   if (phi) {
@@ -469,6 +493,8 @@ static void mlp_block_backward(llama_model *m, int l, double *t) {
   lin_dx(m, s->d_xn, d_up, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, !phi);
   if (!phi) lin_dw(m, g->w_gate + (int64_t)l * d.F * d.C, d_gate, in, BT, d.C, d.F);
   lin_dw(m, g->w_up + (int64_t)l * d.F * d.C, d_up, in, BT, d.C, d.F);
+  if (!phi) lora_bwd(m, l, LORA_GATE, s->d_xn, d_gate, in, BT);
+  lora_bwd(m, l, LORA_UP, s->d_xn, d_up, in, BT);
   lap(m, 1, LLAMA_PART_GATE_UP, t);
   if (phi) return;
   rmsnorm_backward(s->d_resid, g->mlp_norm + l * d.C, s->d_xn, a->resid_mid + l * BT * d.C,
@@ -527,6 +553,7 @@ static void attention_block_backward(llama_model *m, int l, double *t) {
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_att_out, d_resid, p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 0);
   lin_dw(m, g->wo + (int64_t)l * d.C * d.QD, d_resid, att_out, BT, d.QD, d.C);
+  lora_bwd(m, l, LORA_O, s->d_att_out, d_resid, att_out, BT);
   if (g->bo) bias_backward(g->bo + (int64_t)l * d.C, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_WO, t);
   to_half(m, h->d_att_out, s->d_att_out, BT * d.QD);
@@ -553,6 +580,9 @@ static void attention_block_backward(llama_model *m, int l, double *t) {
   lin_dw(m, g->wq + (int64_t)l * d.QD * d.C, dq, xn, BT, d.C, d.QD);
   lin_dw(m, g->wk + (int64_t)l * d.KVD * d.C, dk, xn, BT, d.C, d.KVD);
   lin_dw(m, g->wv + (int64_t)l * d.KVD * d.C, dv, xn, BT, d.C, d.KVD);
+  lora_bwd(m, l, LORA_Q, s->d_xn, dq, xn, BT);
+  lora_bwd(m, l, LORA_K, s->d_xn, dk, xn, BT);
+  lora_bwd(m, l, LORA_V, s->d_xn, dv, xn, BT);
   lap(m, 1, LLAMA_PART_QKV, t);
   if (phi)
     layernorm_backward(s->d_resid, g->attn_norm + l * d.C, g->attn_norm_bias + l * d.C, s->d_xn,
@@ -570,7 +600,8 @@ void llama_backward(llama_model *m) {
     mlp_block_backward(m, l, &t);
     attention_block_backward(m, l, &t);
   }
-  embedding_backward(m->grads.embed, m->scratch.d_resid, m->tokens,
-                     (int64_t)m->B * m->T, m->cfg.hidden_size);
+  if (!m->lora)
+    embedding_backward(m->grads.embed, m->scratch.d_resid, m->tokens,
+                       (int64_t)m->B * m->T, m->cfg.hidden_size);
   lap(m, 1, LLAMA_PART_EMBED, &t);
 }
