@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bf16_skip.h"
+#include "model/generate.h"
 #include "model/llama.h"
 #include "model/lora.h"
 #include "model/safetensors.h"
@@ -157,7 +158,8 @@ START_TEST(test_golden_bf16) {
 }
 END_TEST
 
-/* The merged model (W + s·B·A, no adapter) gives the adapted logits. */
+/* The merged model (W + s·B·A, no adapter) gives the adapted logits, and
+ * the same greedy generation (the KV-cache path applies the adapter too). */
 START_TEST(test_merge_matches_adapter) {
   lora_case c;
   open_lora_case(&c, bases[_i]);
@@ -167,8 +169,15 @@ START_TEST(test_merge_matches_adapter) {
   ck_assert(llama_forward(m, c.tb.input_ids, c.tb.attn_mask, c.tb.B, c.tb.T, &err) == 0);
   float *adapted = malloc(n * sizeof(float));
   memcpy(adapted, m->acts.logits, n * sizeof(float));
+  int lens[3] = {4, 7, 5}, n_new = 8, n_out[3];
+  const int32_t *prompts[3];
+  for (int b = 0; b < 3; b++) prompts[b] = c.tb.input_ids + b * c.tb.T;
+  int32_t gen_adapted[3 * 8], gen_merged[3 * 8];
+  ck_assert(llama_generate_greedy(m, prompts, lens, 3, n_new, -1, gen_adapted, n_out, &err) == 0);
   m->lora = NULL;
   lora_merge(m, &c.lo);
+  ck_assert(llama_generate_greedy(m, prompts, lens, 3, n_new, -1, gen_merged, n_out, &err) == 0);
+  ck_assert(memcmp(gen_adapted, gen_merged, sizeof gen_merged) == 0); /* the KV-cache path too */
   ck_assert(llama_forward(m, c.tb.input_ids, c.tb.attn_mask, c.tb.B, c.tb.T, &err) == 0);
   double worst = 0;
   for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)adapted[i] - m->acts.logits[i]));
