@@ -10,6 +10,7 @@
 
 #include "core/dist.h"
 #include "core/progress.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 double train_lr_at(const train_config *tc, long step) {
@@ -20,9 +21,42 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
+/* The tensors a run optimises: the model's parameters, or, with an adapter
+ * attached (m->lora, the base frozen), the adapter's. */
+typedef struct param_set {
+  float *params, *grads;
+  size_t n;
+} param_set;
+
+static param_set param_set_of(llama_model *m) {
+  if (m->lora) {
+    lora_alloc_grads(m->lora);
+    return (param_set){m->lora->params, m->lora->grads, m->lora->n_params};
+  }
+  llama_alloc_grads(m);
+  return (param_set){m->params_memory, m->grads_memory, m->n_params};
+}
+
+/* The set's tensors under their names (HF's, or PEFT's for an adapter),
+ * pointing into its parameters (grads = 0) or gradients; caller frees. */
+static llama_tensor_ref *set_tensors(const llama_model *m, int grads, int *n) {
+  *n = m->lora ? lora_named_tensors(m->lora, &m->cfg, grads, NULL, 0)
+               : llama_named_tensors(m, grads ? &m->grads : &m->params, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
+  if (m->lora) lora_named_tensors(m->lora, &m->cfg, grads, refs, *n);
+  else llama_named_tensors(m, grads ? &m->grads : &m->params, refs, *n);
+  return refs;
+}
+
+static size_t numel_of(const llama_tensor_ref *r) {
+  return (size_t)r->shape[0] * (r->ndim == 2 ? (size_t)r->shape[1] : 1);
+}
+
 /* 1 for matrices and embeddings (decayed), 0 for norm weights and biases
- * (HF's usual recipe) unless decay_norms. */
+ * (HF's usual recipe) unless decay_norms; an adapter's A and B are
+ * matrices (NULL: all decayed). */
 static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
+  if (m->lora) return NULL;
   uint8_t *mask = lethe_malloc(m->n_params);
   memset(mask, 1, m->n_params);
   if (decay_norms) return mask;
@@ -32,25 +66,28 @@ static uint8_t *decay_mask(const llama_model *m, int decay_norms) {
   return mask;
 }
 
-static const char *tensor_of(const llama_model *m, size_t index, char *buf, size_t n) {
-  int count = llama_named_tensors(m, &m->grads, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)count, sizeof *refs);
-  llama_named_tensors(m, &m->grads, refs, count);
+static const char *tensor_of(const llama_model *m, const param_set *set, size_t index, char *buf,
+                             size_t n) {
+  int count;
+  llama_tensor_ref *refs = set_tensors(m, 1, &count);
   snprintf(buf, n, "?");
-  const float *at = m->grads_memory + index;
-  for (int i = 0; i < count; i++) {
-    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
-    if (at >= refs[i].data && at < refs[i].data + numel) snprintf(buf, n, "%s", refs[i].name);
-  }
+  const float *at = set->grads + index;
+  for (int i = 0; i < count; i++)
+    if (at >= refs[i].data && at < refs[i].data + numel_of(&refs[i]))
+      snprintf(buf, n, "%s", refs[i].name);
   free(refs);
   return buf;
 }
 
 /* Micro-batch k of a step: its loss and tokens; fails on the micro
- * function's error or a non-finite loss. */
-static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, long step, int k,
-                     int accum, double *loss, double *tokens, lethe_err *err) {
-  if (micro(ctx, step, k, 1.0 / accum, loss, tokens, err) != 0)
+ * function's error or a non-finite loss. An adapter's dropout is on during
+ * it, with the masks of (step, k): a resumed run draws the same. */
+static int run_micro(llama_model *m, const train_config *tc, train_micro_fn micro, void *ctx,
+                     long step, int k, int accum, double *loss, double *tokens, lethe_err *err) {
+  if (m->lora) lora_set_training(m->lora, 1, (uint64_t)step * (uint64_t)accum + (uint64_t)k);
+  int rc = micro(ctx, step, k, 1.0 / accum, loss, tokens, err);
+  if (m->lora) lora_set_training(m->lora, 0, 0);
+  if (rc != 0)
     return lethe_err_prefix(err, "%s, step %ld", tc->label, step + 1);
   if (!isfinite(*loss))
     return lethe_errf(err, LETHE_E_NUMERIC, "%s: the loss is %g at step %ld (micro-batch %d); stopped",
@@ -59,12 +96,14 @@ static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, lo
 }
 
 /* Fails when a summed gradient is not finite, naming its tensor. */
-static int check_grads(const llama_model *m, const train_config *tc, long step, lethe_err *err) {
-  for (size_t i = 0; i < m->n_params; i++)
-    if (!isfinite(m->grads_memory[i])) {
+static int check_grads(const llama_model *m, const param_set *set, const train_config *tc,
+                       long step, lethe_err *err) {
+  for (size_t i = 0; i < set->n; i++)
+    if (!isfinite(set->grads[i])) {
       char name[96];
       return lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
-                        tc->label, m->grads_memory[i], step + 1, tensor_of(m, i, name, sizeof name));
+                        tc->label, set->grads[i], step + 1,
+                        tensor_of(m, set, i, name, sizeof name));
     }
   return 0;
 }
@@ -75,9 +114,10 @@ static int check_grads(const llama_model *m, const train_config *tc, long step, 
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err) {
   memset(res, 0, sizeof *res);
-  llama_alloc_grads(m);
+  llama_alloc_grads(m); /* with an adapter: the frozen base's norms only (llama.h) */
+  param_set set = param_set_of(m);
   adamw_state opt;
-  adamw_init(&opt, m->n_params);
+  adamw_init(&opt, set.n);
   uint8_t *decay = decay_mask(m, tc->decay_norms);
   int rc = -1, accum = tc->grad_accum > 0 ? tc->grad_accum : 1;
   long step = 0;
@@ -97,26 +137,26 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   lethe_progress prog;
   progress_start(&prog, tc->label, tc->total_steps, step, tc->epochs, tc->quiet || !dist_is_root());
   for (; step < tc->total_steps; step++) {
-    llama_zero_grads(m);
+    memset(set.grads, 0, set.n * sizeof(float));
     double step_loss = 0, step_tokens = 0;
     for (int k = 0; k < accum; k++) {
       double l = 0, toks = 0;
-      if (dist_status(run_micro(tc, micro, ctx, step, k, accum, &l, &toks, err), err) != 0) goto done;
+      if (dist_status(run_micro(m, tc, micro, ctx, step, k, accum, &l, &toks, err), err) != 0) goto done;
       step_loss += l / accum;
       step_tokens += toks;
     }
-    dist_allreduce_sum_f32(m->grads_memory, m->n_params); /* every rank added its shard's part */
-    if (dist_status(check_grads(m, tc, step, err), err) != 0) goto done;
+    dist_allreduce_sum_f32(set.grads, set.n); /* every rank added its shard's part */
+    if (dist_status(check_grads(m, &set, tc, step, err), err) != 0) goto done;
     if (tc->max_grad_norm > 0) {
       double ss = 0;
-      for (size_t i = 0; i < m->n_params; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
+      for (size_t i = 0; i < set.n; i++) ss += (double)set.grads[i] * set.grads[i];
       double norm = sqrt(ss);
       if (norm > tc->max_grad_norm) {
         float s = (float)(tc->max_grad_norm / (norm + 1e-6));
-        for (size_t i = 0; i < m->n_params; i++) m->grads_memory[i] *= s;
+        for (size_t i = 0; i < set.n; i++) set.grads[i] *= s;
       }
     }
-    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), m->params_memory, m->grads_memory, decay);
+    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), set.params, set.grads, decay);
     loss = step_loss;
     progress_update(&prog, step + 1, loss, step_tokens);
     /* after() first: a checkpoint at step k means everything after() records
@@ -129,7 +169,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     if (dist_status(status, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
-  if (!dist_agree(m->params_memory, m->n_params * sizeof(float))) {
+  if (!dist_agree(set.params, set.n * sizeof(float))) {
     lethe_errf(err, LETHE_E_NUMERIC, "%s: the ranks' parameters differ after %ld steps", tc->label,
                step);
     goto done;
@@ -146,20 +186,28 @@ done:
 /* ---- checkpoints ------------------------------------------------------------ */
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err) {
-  st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32},
-                         {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32}};
+  int n;
+  llama_tensor_ref *refs = set_tensors(m, 0, &n);
+  st_entry *entries = lethe_calloc((size_t)n + 2, sizeof *entries);
+  for (int i = 0; i < n; i++)
+    entries[i] = (st_entry){.name = refs[i].name, .ndim = refs[i].ndim, .data = refs[i].data,
+                            .shape = {refs[i].shape[0], refs[i].shape[1]}};
+  entries[n] = (st_entry){"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32};
+  entries[n + 1] = (st_entry){"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32};
   char step[32];
   snprintf(step, sizeof step, "%ld", opt->step);
   const char *meta[] = {"lethe_checkpoint", "1", "step", step};
-  return llama_write_safetensors(m, &m->params, path, moments, 2, meta, 2, err);
+  int rc = st_write_f32(path, entries, n + 2, meta, 2, err);
+  free(entries);
+  free(refs);
+  return rc;
 }
 
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err) {
   st_file f;
   if (st_open(&f, path, err) != 0) return -1;
-  int rc = -1, n = llama_named_tensors(m, &m->params, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
-  llama_named_tensors(m, &m->params, refs, n);
+  int rc = -1, n;
+  llama_tensor_ref *refs = set_tensors(m, 0, &n);
   int64_t flat[1] = {(int64_t)opt->n};
   for (int i = 0; i < n; i++)
     if (st_load_f32(&f, refs[i].name, refs[i].ndim, refs[i].shape, refs[i].data, err) != 0)
