@@ -23,8 +23,9 @@ const char *lora_module_name(const llama_config *mc, int mod) {
 
 int lora_module_from_name(const llama_config *mc, const char *name) {
   for (int i = 0; i < LORA_N_MODULES; i++) {
-    const char *n = lora_module_name(mc, i);
-    if (n && !strcmp(n, name)) return i;
+    const char *n = mc ? lora_module_name(mc, i) : llama_names[i];
+    const char *phi = mc ? NULL : phi_names[i];
+    if ((n && !strcmp(n, name)) || (phi && !strcmp(phi, name))) return i;
   }
   return -1;
 }

@@ -69,7 +69,8 @@ typedef struct lora_adapter {
  * "fc1", "fc2") for the model family, NULL when the family has no such
  * layer (phi's gate). */
 const char *lora_module_name(const llama_config *mc, int mod);
-/* The module a PEFT name means for the family, -1 if none. */
+/* The module a PEFT name means for the family (mc NULL: in any family),
+ * -1 if none. */
 int lora_module_from_name(const llama_config *mc, const char *name);
 
 /* A new adapter for the model config mc: checks cfg (rank >= 1, alpha > 0,
