@@ -445,7 +445,6 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   tofu_example *ex = NULL;
   size_t n = 0;
   llama_model m = {0};
-  lora_adapter lora = {0}; /* finetune.lora */
   int rc = -1;
   tofu_format fmt;
   experiment_format(e, &fmt);
