@@ -284,6 +284,62 @@ START_TEST(test_dropout) {
 }
 END_TEST
 
+/* After a few descent steps on the adapter, `lethe merge` writes a model
+ * directory that llama_load reads, stored as the base is (f32 for the
+ * first case, bf16 for the second), whose logits are the adapted model's:
+ * to float rounding (f32), to the bf16 rounding of the merged weights. */
+START_TEST(test_cli_merge_after_training) {
+  lora_case c;
+  open_lora_case(&c, bases[_i]);
+  llama_model *m = &c.f.m;
+  char tmp[] = "/tmp/lethe_merge_XXXXXX", base[600], adapter[600], out[600], cmd[2400];
+  ck_assert_ptr_nonnull(mkdtemp(tmp));
+  snprintf(base, sizeof base, "%s/base", tmp);
+  snprintf(adapter, sizeof adapter, "%s/adapter", tmp);
+  snprintf(out, sizeof out, "%s/merged", tmp);
+  lethe_err err = {0};
+  int dtype = _i ? ST_BF16 : ST_F32;
+  llama_storage how = {.dtype = dtype};
+  ck_assert_msg(llama_save_as(m, base, &how, &err) == 0, "%s", err.msg);
+  llama_model stored; /* the base as the merge sees it: rounded to bf16 */
+  ck_assert_msg(llama_load(&stored, base, &err) == 0, "%s", err.msg);
+  memcpy(m->params_memory, stored.params_memory, m->n_params * sizeof(float));
+  llama_free(&stored);
+  double before = nll(m, &c.tb, 1), after = 0;
+  for (int step = 0; step < 5; step++) {
+    for (size_t i = 0; i < c.lo.n_params; i++) c.lo.params[i] -= 0.5f * c.lo.grads[i];
+    after = nll(m, &c.tb, 1);
+  }
+  ck_assert_msg(after < before, "training the adapter did not lower the loss");
+  ck_assert_msg(lora_save(&c.lo, &m->cfg, adapter, base, &err) == 0, "%s", err.msg);
+  snprintf(cmd, sizeof cmd, "%s/framework/lethe merge --base %s --adapter %s --out %s > /dev/null",
+           LETHE_BINARY_DIR, base, adapter, out);
+  ck_assert_int_eq(system(cmd), 0);
+  ck_assert(llama_forward(m, c.tb.input_ids, c.tb.attn_mask, c.tb.B, c.tb.T, &err) == 0);
+  size_t n = (size_t)c.tb.B * c.tb.T * m->cfg.vocab_size;
+  float *adapted = malloc(n * sizeof(float));
+  memcpy(adapted, m->acts.logits, n * sizeof(float));
+  llama_model merged;
+  ck_assert_msg(llama_load(&merged, out, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(merged.storage.dtype, dtype);
+  ck_assert(llama_forward(&merged, c.tb.input_ids, c.tb.attn_mask, c.tb.B, c.tb.T, &err) == 0);
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < n; i++) {
+    worst = fmax(worst, fabs((double)adapted[i] - merged.acts.logits[i]));
+    scale = fmax(scale, fabs((double)adapted[i]));
+  }
+  ck_assert_msg(worst < (dtype == ST_F32 ? 1e-5 : 0.05) * scale, "merged logits differ by %g "
+                "(scale %g)", worst, scale);
+  printf("lora-%-16s lethe merge (%s base) vs adapted logits max |diff| %.2e\n", bases[_i],
+         dtype == ST_F32 ? "f32" : "bf16", worst);
+  llama_free(&merged);
+  free(adapted);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+  ck_assert_int_eq(system(cmd), 0);
+  close_lora_case(&c);
+}
+END_TEST
+
 /* adapter_config.json errors name the file and the field. */
 START_TEST(test_config_errors) {
   llama_config mc;
@@ -333,6 +389,7 @@ int main(void) {
   tcase_add_test(tc, test_create_init);
   tcase_add_loop_test(tc, test_dropout, 0, N_CASES);
   tcase_add_test(tc, test_config_errors);
+  tcase_add_loop_test(tc, test_cli_merge_after_training, 0, N_CASES);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
