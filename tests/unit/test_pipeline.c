@@ -211,6 +211,36 @@ START_TEST(test_lora_unlearning_run) {
 }
 END_TEST
 
+/* finetune.lora: the target is the base with a trained adapter merged in —
+ * the targeted matrices (q_proj and v_proj by default) moved, every other
+ * weight is the base's bit for bit. */
+START_TEST(test_lora_finetune_stage) {
+  experiment e;
+  const char *over[] = {"finetune.lora.rank=8", "finetune.lora.alpha=16.0", "calibration=false",
+                        "finetune.epochs=4"};
+  load_tiny_with(&e, over, 4);
+  prepared p = {0};
+  lethe_err err = {0};
+  ck_assert_msg(prepare_stages(&e, STAGES_TARGET, &p, &err) == 0, "%s", err.msg);
+  llama_model base, target;
+  ck_assert_msg(llama_load(&base, p.base.dir, &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_load(&target, p.target.dir, &err) == 0, "%s", err.msg);
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++) {
+    size_t at = 0;
+    for (int k = 0; k < r; k++) at += base.param_sizes[k];
+    int same = !memcmp(base.params_memory + at, target.params_memory + at,
+                       base.param_sizes[r] * sizeof(float));
+    int adapted = r == LLAMA_PARAM_WQ || r == LLAMA_PARAM_WV;
+    ck_assert_msg(same == !adapted || base.param_sizes[r] == 0, "parameter role %d %s", r,
+                  adapted ? "did not move" : "moved");
+  }
+  llama_free(&base);
+  llama_free(&target);
+  prepared_free(&p);
+  experiment_free(&e);
+}
+END_TEST
+
 /* Resume keeps the lines up to the checkpoint's step, drops a torn last
  * line, and refuses (naming file and line) one it cannot parse. */
 /* calibration = false: no second retain model, no retain_replica. */
@@ -472,6 +502,7 @@ int main(void) {
   tcase_add_test(tc, test_unlearning_run_writes_history);
   tcase_add_test(tc, test_run_without_calibration);
   tcase_add_test(tc, test_lora_unlearning_run);
+  tcase_add_test(tc, test_lora_finetune_stage);
   tcase_add_test(tc, test_user_models_give_the_same_run);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
