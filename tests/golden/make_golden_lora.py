@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """make_golden_lora.py - reference vectors for LoRA adapters (PEFT's LoRA,
-shared notes real-checkpoints.md section 8) on two of make_golden_arch.py's
+shared notes real-checkpoints.md section 8) on three of make_golden_arch.py's
 models, from an independent float64 PyTorch computation (no peft).
 
   make_golden_lora.py DATA_ROOT [--case NAME ...]
 
 reads DATA_ROOT/<base>/model and DATA_ROOT/<base>/forget.jsonl (the arch
-golden cases) and writes DATA_ROOT/lora-<base>/: adapter/ (adapter_config.json
+golden cases: llama3-rope-bias, qwen2-tiny, phi-tiny) and writes DATA_ROOT/lora-<base>/: adapter/ (adapter_config.json
 and adapter_model.safetensors as PEFT saves them; A and B both random so that
 every gradient is non-zero), golden.safetensors (forget.logits of the adapted
 model, grad.nll_forget.<adapter tensor> for every lora_A/lora_B) and
@@ -33,7 +33,11 @@ CASES = {
     # a subset, rsLoRA scaling, tied embeddings, q/k/v biases
     "qwen2-tiny": dict(r=3, lora_alpha=5.0, use_rslora=True,
                        target_modules=["v_proj", "q_proj", "down_proj"]),
+    # phi's names (dense, fc1, fc2), parallel attention and MLP on one norm
+    "phi-tiny": dict(r=2, lora_alpha=3.0, use_rslora=False,
+                     target_modules=["q_proj", "dense", "fc1", "fc2"]),
 }
+MLP_MODULES = ("gate_proj", "up_proj", "down_proj", "fc1", "fc2")
 
 
 def adapter_config(base, spec):
@@ -62,7 +66,7 @@ def make_case(root, base, seed):
     adapter = {}
     for i in range(a.L):
         for mod in spec["target_modules"]:
-            where = "mlp" if mod.endswith(("gate_proj", "up_proj", "down_proj")) else "self_attn"
+            where = "mlp" if mod in MLP_MODULES else "self_attn"
             out_dim, in_dim = weights["model.layers.%d.%s.%s.weight" % (i, where, mod)].shape
             key = "base_model.model.model.layers.%d.%s.%s." % (i, where, mod)
             bound = 1.0 / math.sqrt(in_dim)  # PEFT's kaiming_uniform(a=sqrt(5))

@@ -1,11 +1,12 @@
 /* test_lora — LoRA adapters (model/lora.h) against the independent float64
  * PyTorch reference (tests/golden/make_golden_lora.py, data in
- * tests/data/lora-<base>): the adapted model's logits and the gradient of
- * the forget NLL for every lora_A / lora_B within 1e-4, the base's weight
- * gradients never computed; bf16 compute close to f32; merging gives the
- * adapted model's logits; save/load round trip; dropout deterministic per
- * key and its gradient consistent with the loss; adapter_config.json errors
- * name the file and the field. */
+ * tests/data/lora-<base>; llama with every projection, qwen2 with a
+ * subset and rsLoRA, phi with its own names): the adapted model's logits
+ * and the gradient of the forget NLL for every lora_A / lora_B within 1e-4,
+ * the base's weight gradients never computed; bf16 compute close to f32;
+ * merging gives the adapted model's logits; save/load round trip; dropout
+ * deterministic per key and its gradient consistent with the loss;
+ * adapter_config.json errors name the file and the field; `lethe merge`. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,8 +21,8 @@
 #include "model/token_batch.h"
 #include "unit/golden_fixture.h"
 
-static const char *const bases[] = {"llama3-rope-bias", "qwen2-tiny"};
-#define N_CASES 2
+static const char *const bases[] = {"llama3-rope-bias", "qwen2-tiny", "phi-tiny"};
+#define N_CASES 3
 
 typedef struct lora_case {
   fixture f;       /* f.m: the base model, f.golden: lora-<base>/golden.safetensors */
