@@ -106,6 +106,18 @@ void *lethe_alloc_aligned(size_t n) {
   return p;
 }
 
+void *lethe_alloc_lazy(size_t n) {
+  char *block = calloc(1, n + 64 + sizeof(void *)); /* calloc leaves fresh pages untouched */
+  if (!block) out_of_memory(n);
+  uintptr_t at = ((uintptr_t)(block + sizeof(void *)) + 63) & ~(uintptr_t)63;
+  ((void **)at)[-1] = block;
+  return (void *)at;
+}
+
+void lethe_free_lazy(void *p) {
+  if (p) free(((void **)p)[-1]);
+}
+
 /* ---- RNG ---------------------------------------------------------------- */
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);

@@ -46,6 +46,11 @@ void *lethe_realloc(void *p, size_t n);
 char *lethe_strdup(const char *s);
 /* 64-byte aligned allocation (free with free()); zero-filled. */
 void *lethe_alloc_aligned(size_t n);
+/* The same, zero-filled lazily: the pages of a large block cost memory only
+ * once written (calloc's fresh pages), so a buffer mostly left alone (a
+ * frozen model's gradients) is almost free. Free with lethe_free_lazy. */
+void *lethe_alloc_lazy(size_t n);
+void lethe_free_lazy(void *p);
 
 /* ---- text --------------------------------------------------------------- */
 /* 1 when s is a colour "#rrggbb" (six hex digits, either case), as method

@@ -99,7 +99,7 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 
 void llama_free(llama_model *m) {
   free(m->params_memory);
-  free(m->grads_memory);
+  lethe_free_lazy(m->grads_memory);
   free(m->acts_memory);
   free(m->scratch_memory);
   free(m->rope_cos);
@@ -112,7 +112,9 @@ void llama_free(llama_model *m) {
 
 void llama_alloc_grads(llama_model *m) {
   if (m->grads_memory) return;
-  m->grads_memory = lethe_alloc_aligned(m->n_params * sizeof(float));
+  /* lazily zeroed: under an adapter (m->lora) only the norms' and biases'
+   * pages are ever written, the frozen matrices' cost nothing */
+  m->grads_memory = lethe_alloc_lazy(m->n_params * sizeof(float));
   point_params(&m->grads, m->grads_memory, m->param_sizes, m->cfg.tie_word_embeddings);
 }
 

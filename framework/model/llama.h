@@ -181,7 +181,8 @@ typedef struct llama_model {
   /* borrowed; non-NULL: the adapter's branches are added to the targeted
    * projections and the base is frozen — backward adds only into the
    * adapter's gradients (no base weight-gradient matmuls, no embedding
-   * gradient; norm and bias gradients are still written, cheap, until
+   * gradient; norm and bias gradients are still written — cheap, and only
+   * their pages of the lazily zeroed grads_memory take memory — until
    * trainable subsets replace this switch). model/lora.h */
   struct lora_adapter *lora;
 } llama_model;

@@ -1,5 +1,7 @@
 /* test_core — errors, RNG determinism, atomic writes, file helpers, kind names. */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,6 +129,27 @@ START_TEST(test_is_colour) {
 }
 END_TEST
 
+/* lethe_alloc_lazy: 64-byte aligned, zero, writable; a large block costs
+ * resident memory only for the pages written. */
+START_TEST(test_alloc_lazy) {
+  size_t n = (size_t)256 << 20;
+  float *p = lethe_alloc_lazy(n);
+  ck_assert_uint_eq((uintptr_t)p % 64, 0);
+  ck_assert(p[0] == 0.0f && p[n / sizeof(float) - 1] == 0.0f);
+  p[1] = 1.0f;
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f) {
+    ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+    fclose(f);
+    ck_assert_msg(resident * 4096L < (long)(n / 2), "a lazy block is resident: %ld pages",
+                  resident);
+  }
+  lethe_free_lazy(p);
+  lethe_free_lazy(NULL);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
@@ -136,6 +159,7 @@ int main(void) {
   tcase_add_test(tc, test_atomic_write_keeps_old_on_failure);
   tcase_add_test(tc, test_mkdir_p_and_join);
   tcase_add_test(tc, test_kind_names_round_trip);
+  tcase_add_test(tc, test_alloc_lazy);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
