@@ -35,6 +35,8 @@ int cmd_methods(int argc, char **argv);
 void help_methods(void);
 int cmd_init(int argc, char **argv);
 void help_init(void);
+int cmd_merge(int argc, char **argv);
+void help_merge(void);
 int cmd_world(int argc, char **argv);
 void help_world(void);
 int cmd_data(int argc, char **argv);

@@ -30,6 +30,8 @@ static const cli_command commands[] = {
      help_methods, 0},
     {"init", "a randomly initialised model directory from a config.json (any family)",
      cmd_init, help_init, 0},
+    {"merge", "merge a LoRA adapter (PEFT's files) into its base model directory", cmd_merge,
+     help_merge, 0},
     {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
      help_world, 0},
     {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data, 0},

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/kernels.h"
+#include "model/lora.h"
 #include "tensor/tensor.h"
 
 void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
@@ -153,14 +154,21 @@ static const void *mm_input(llama_kv_cache *c, const float *x, int64_t n) {
   return c->in16;
 }
 
-/* y (M,N) (+)= x·Wᵀ with x from mm_input and w a parameter tensor. */
+/* y (M,N) (+)= x·Wᵀ with x from mm_input and w a parameter tensor: module
+ * mod (LORA_*, -1 for the head) of layer l, plus an attached adapter's
+ * branch (model/lora.h). */
 static void kv_linear(const llama_model *m, const llama_kv_cache *c, float *y, const void *x,
-                      const float *w, int64_t M, int64_t K, int64_t N, int accumulate) {
+                      const float *w, int64_t M, int64_t K, int64_t N, int accumulate, int l,
+                      int mod) {
   if (c->w16)
     tensor_linear_forward_typed(y, x, c->w16 + (w - m->params_memory), TENSOR_BF16, M, K, N,
                                 accumulate);
   else
     tensor_linear_forward(y, x, w, M, K, N, accumulate);
+  if (m->lora && mod >= 0) {
+    lora_reserve(m->lora, M);
+    lora_forward(m->lora, l, mod, y, c->w16 ? NULL : x, c->w16 ? x : NULL, M);
+  }
 }
 
 /* Offset in c->k / c->v of layer l's slot for new token r = b·n + i of a
@@ -206,9 +214,9 @@ static void kv_qkv(const llama_model *m, llama_kv_cache *c, int l, float *qc, in
   int HD = cf->head_dim;
   int64_t QD = (int64_t)NH * HD, KVD = (int64_t)NKV * HD;
   const void *in = mm_input(c, c->xn, Mr * C);
-  kv_linear(m, c, qc, in, p->wq + (int64_t)l * QD * C, Mr, C, QD, 0);
-  kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, Mr, C, KVD, 0);
-  kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, Mr, C, KVD, 0);
+  kv_linear(m, c, qc, in, p->wq + (int64_t)l * QD * C, Mr, C, QD, 0, l, LORA_Q);
+  kv_linear(m, c, c->k_new, in, p->wk + (int64_t)l * KVD * C, Mr, C, KVD, 0, l, LORA_K);
+  kv_linear(m, c, c->v_new, in, p->wv + (int64_t)l * KVD * C, Mr, C, KVD, 0, l, LORA_V);
   if (p->bq) {
     bias_forward(qc, p->bq + (int64_t)l * QD, Mr, (int)QD);
     bias_forward(c->k_new, p->bk + (int64_t)l * KVD, Mr, (int)KVD);
@@ -236,16 +244,18 @@ static void kv_mlp(const llama_model *m, llama_kv_cache *c, int l, int64_t Mr) {
   int C = cf->hidden_size, F = cf->intermediate_size, phi = llama_config_is_phi(cf);
   if (!phi) kv_norm(m, c, c->xn, c->x, p->mlp_norm + (int64_t)l * C, NULL, Mr);
   const void *in = mm_input(c, c->xn, Mr * C);
-  kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, Mr, C, F, 0);
+  kv_linear(m, c, c->up, in, p->w_up + (int64_t)l * F * C, Mr, C, F, 0, l, LORA_UP);
   kv_bias(c->up, p->b_up ? p->b_up + (int64_t)l * F : NULL, Mr, F);
   if (phi) {
     gelu_forward(c->up, c->up, Mr * F);
   } else {
-    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, Mr, C, F, 0);
+    kv_linear(m, c, c->gate, in, p->w_gate + (int64_t)l * F * C, Mr, C, F, 0, l,
+              LORA_GATE);
     kv_bias(c->gate, p->b_gate ? p->b_gate + (int64_t)l * F : NULL, Mr, F);
     swiglu_forward(c->up, c->gate, c->up, Mr * F);
   }
-  kv_linear(m, c, c->x, mm_input(c, c->up, Mr * F), p->w_down + (int64_t)l * C * F, Mr, F, C, 1);
+  kv_linear(m, c, c->x, mm_input(c, c->up, Mr * F), p->w_down + (int64_t)l * C * F, Mr, F, C, 1,
+            l, LORA_DOWN);
   kv_bias(c->x, p->b_down ? p->b_down + (int64_t)l * C : NULL, Mr, C);
 }
 
@@ -281,7 +291,7 @@ static void kv_layer(const llama_model *m, llama_kv_cache *c, int l, int64_t M, 
     if (c->rows[j] != j)
       memcpy(c->att_out + j * QD, c->att_out + (int64_t)c->rows[j] * QD, sizeof(float) * QD);
   kv_linear(m, c, c->x, mm_input(c, c->att_out, Mr * QD), p->wo + (int64_t)l * C * QD, Mr, QD,
-            C, 1);
+            C, 1, l, LORA_O);
   kv_bias(c->x, p->bo ? p->bo + (int64_t)l * C : NULL, Mr, C);
   kv_mlp(m, c, l, Mr);
 }
@@ -292,7 +302,7 @@ static void kv_head(const llama_model *m, llama_kv_cache *c, float *logits, floa
   const llama_params *p = &m->params;
   int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
   kv_norm(m, c, out, x, p->final_norm, p->final_norm_bias, rows);
-  kv_linear(m, c, logits, mm_input(c, out, rows * C), p->lm_head, rows, C, V, 0);
+  kv_linear(m, c, logits, mm_input(c, out, rows * C), p->lm_head, rows, C, V, 0, -1, -1);
   kv_bias(logits, p->lm_head_bias, rows, V);
 }
 

@@ -204,6 +204,10 @@ typedef struct llama_model {
   const int32_t *head_targets; /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   const float *head_dlogp;  /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16) */
+  /* borrowed; non-NULL: the adapter's branches are added to the targeted
+   * projections, and backward adds into the adapter's gradients (model/lora.h).
+   * Attach with llama_attach_lora, which freezes the base. */
+  struct lora_adapter *lora;
 } llama_model;
 
 /* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */
@@ -285,6 +289,13 @@ int llama_trainable_mask(const llama_config *cfg, const char *const *patterns, i
  * (re)allocates zeroed gradients for them alone (any earlier gradients are
  * freed). Fails when the mask selects nothing. */
 int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err);
+/* Freezes every tensor (no gradient buffer at all): for training something
+ * else on top of the model, an adapter (m->lora). Undone by
+ * llama_set_trainable. */
+void llama_freeze(llama_model *m);
+/* Attaches an adapter (borrowed, see llama_model.lora) and freezes the base;
+ * NULL detaches (what trains stays as it is). */
+void llama_attach_lora(llama_model *m, struct lora_adapter *lo);
 /* Gradient of one (role, layer) slice (layer 0 for the roles not stacked
  * over layers; lm_head when tied is the embedding's); NULL when frozen or
  * before llama_alloc_grads. Consecutive trainable layers of a role are

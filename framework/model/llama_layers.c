@@ -12,6 +12,7 @@
 #include "model/kernels.h"
 #include "model/llama.h"
 #include "model/llama_dims.h"
+#include "model/lora.h"
 #include "tensor/tensor.h"
 
 /* Queries per block of the causal attention: query block i only meets keys
@@ -100,6 +101,19 @@ static void lin_dw(const llama_model *m, float *dw, operand dy, operand x, int64
     tensor_linear_backward_weights_typed(dw, dy.h, x.h, TENSOR_BF16, M, K, N);
   else
     tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
+}
+
+/* An adapter's branch of module mod (lora.h) on the same input and output as
+ * its base projection; nothing without an adapter. */
+static void lora_fwd(const llama_model *m, int l, int mod, float *y, operand x, int64_t M) {
+  if (m->lora) lora_forward(m->lora, l, mod, y, x.f, bf16(m) ? x.h : NULL, M);
+}
+
+/* Its backward: dx += the branch's input gradient, the adapter's gradients. */
+static void lora_bwd(const llama_model *m, int l, int mod, float *dx, operand dy, operand x,
+                     int64_t M) {
+  if (m->lora)
+    lora_backward(m->lora, l, mod, dx, dy.f, bf16(m) ? dy.h : NULL, x.f, bf16(m) ? x.h : NULL, M);
 }
 
 /* (B,H,n,HD) view of n positions of a (B,T,H,HD) buffer (the caller offsets
@@ -255,6 +269,9 @@ static void qkv_forward(llama_model *m, int l, double *t) {
   lin_fwd(m, qp, xn, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, 0);
   lin_fwd(m, kp, xn, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
   lin_fwd(m, v, xn, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
+  lora_fwd(m, l, LORA_Q, qp, xn, BT);
+  lora_fwd(m, l, LORA_K, kp, xn, BT);
+  lora_fwd(m, l, LORA_V, v, xn, BT);
   if (p->bq) {
     bias_forward(qp, p->bq + (int64_t)l * d.QD, BT, d.QD);
     bias_forward(kp, p->bk + (int64_t)l * d.KVD, BT, d.KVD);
@@ -297,6 +314,7 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
   memcpy(x_mid, x, sizeof(float) * BT * d.C);
   lap(m, 0, LLAMA_PART_COPY, t);
   lin_fwd(m, x_mid, in2(att_out, att_out16), p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 1);
+  lora_fwd(m, l, LORA_O, x_mid, in2(att_out, att_out16), BT);
   if (p->bo) bias_forward(x_mid, p->bo + (int64_t)l * d.C, BT, d.C);
   lap(m, 0, LLAMA_PART_WO, t);
 }
@@ -326,9 +344,11 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
                       eps);
     lap(m, 0, LLAMA_PART_NORM, t);
     lin_fwd(m, gate, in, p->w_gate + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
+    lora_fwd(m, l, LORA_GATE, gate, in, BT);
     if (p->b_gate) bias_forward(gate, p->b_gate + (int64_t)l * d.F, BT, d.F);
   }
   lin_fwd(m, up, in, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, 0);
+  lora_fwd(m, l, LORA_UP, up, in, BT);
   if (p->b_up) bias_forward(up, p->b_up + (int64_t)l * d.F, BT, d.F);
   lap(m, 0, LLAMA_PART_GATE_UP, t);
   if (phi) {
@@ -343,6 +363,7 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   memcpy(x_next, x_mid, sizeof(float) * BT * d.C);
   lap(m, 0, LLAMA_PART_COPY, t);
   lin_fwd(m, x_next, in2(sw, sw16), p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 1);
+  lora_fwd(m, l, LORA_DOWN, x_next, in2(sw, sw16), BT);
   if (p->b_down) bias_forward(x_next, p->b_down + (int64_t)l * d.C, BT, d.C);
   lap(m, 0, LLAMA_PART_DOWN, t);
 }
@@ -394,6 +415,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
   llama_reserve(m, B, T);
   m->logits_chunk_row0 = -1;
+  if (m->lora) lora_reserve(m->lora, BT);
   m->B = B;
   m->T = T;
   m->tokens = tokens;
@@ -577,6 +599,7 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_swiglu, d_resid, p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 0);
   if (g_down) lin_dw(m, g_down, d_resid, sw, BT, d.F, d.C);
+  lora_bwd(m, l, LORA_DOWN, s->d_swiglu, d_resid, sw, BT);
   if (g_b_down) bias_backward(g_b_down, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_DOWN, t);
   if (phi) {
@@ -597,6 +620,8 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   if (need_xn) lin_dx(m, s->d_xn, d_up, p->w_up + (int64_t)l * d.F * d.C, BT, d.C, d.F, !phi);
   if (g_gate) lin_dw(m, g_gate, d_gate, in, BT, d.C, d.F);
   if (g_up) lin_dw(m, g_up, d_up, in, BT, d.C, d.F);
+  if (!phi) lora_bwd(m, l, LORA_GATE, s->d_xn, d_gate, in, BT);
+  lora_bwd(m, l, LORA_UP, s->d_xn, d_up, in, BT);
   lap(m, 1, LLAMA_PART_GATE_UP, t);
   if (phi || !need_xn) return;
   rmsnorm_backward(s->d_resid, g_norm, s->d_xn, a->resid_mid + li * BT * d.C,
@@ -637,14 +662,18 @@ static void qkv_backward(llama_model *m, int l, float **dq, float **dk, double *
   lap(m, 1, LLAMA_PART_QKV, t);
 }
 
+/* Whether an attached adapter has a branch on module mod (lora.h). */
+static int lora_targets(const llama_model *m, int mod) { return m->lora && m->lora->a[mod]; }
+
 /* Whether anything between layer l's attention input norm and its wo
- * trains (q, k, v projections, their biases, the q/k norms). */
+ * trains (q, k, v projections, their biases, the q/k norms, an adapter's
+ * branches on q, k, v). */
 static int qkv_trains(const llama_model *m, int l) {
   static const int roles[] = {LLAMA_PARAM_WQ, LLAMA_PARAM_WK, LLAMA_PARAM_WV, LLAMA_PARAM_BQ,
                               LLAMA_PARAM_BK, LLAMA_PARAM_BV, LLAMA_PARAM_Q_NORM, LLAMA_PARAM_K_NORM};
   for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
     if (llama_grad(m, roles[i], l)) return 1;
-  return 0;
+  return lora_targets(m, LORA_Q) || lora_targets(m, LORA_K) || lora_targets(m, LORA_V);
 }
 
 /* Attention block backward of layer l: adds ∂L/∂x into d_resid when need_dx
@@ -672,6 +701,7 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_att_out, d_resid, p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 0);
   if (g_wo) lin_dw(m, g_wo, d_resid, att_out, BT, d.QD, d.C);
+  lora_bwd(m, l, LORA_O, s->d_att_out, d_resid, att_out, BT);
   if (g_bo) bias_backward(g_bo, s->d_resid, BT, d.C);
   lap(m, 1, LLAMA_PART_WO, t);
   if (!need_xn && !qkv_trains(m, l)) return;
@@ -701,6 +731,9 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   if (g_wq) lin_dw(m, g_wq, dq, xn, BT, d.C, d.QD);
   if (g_wk) lin_dw(m, g_wk, dk, xn, BT, d.C, d.KVD);
   if (g_wv) lin_dw(m, g_wv, dv, xn, BT, d.C, d.KVD);
+  lora_bwd(m, l, LORA_Q, s->d_xn, dq, xn, BT);
+  lora_bwd(m, l, LORA_K, s->d_xn, dk, xn, BT);
+  lora_bwd(m, l, LORA_V, s->d_xn, dv, xn, BT);
   lap(m, 1, LLAMA_PART_QKV, t);
   if (!need_xn) return;
   if (phi)
@@ -728,6 +761,11 @@ static int lowest_trainable_block(const llama_model *m) {
       case LLAMA_PARAM_B_DOWN: block = 2 * l + 1; break;
       default: block = llama_param_role_is_layered(r) ? 2 * l : 2 * L;
       }
+      if (block < lowest) lowest = block;
+    }
+  for (int mod = 0; mod < LORA_N_MODULES && m->lora; mod++) /* every layer has its branch */
+    if (lora_targets(m, mod)) {
+      int block = mod <= LORA_O ? 0 : 1;
       if (block < lowest) lowest = block;
     }
   return lowest;

@@ -38,8 +38,23 @@ int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err) {
   return 0;
 }
 
+void llama_freeze(llama_model *m) {
+  int L = m->cfg.num_hidden_layers;
+  free(m->grads_memory);
+  free(m->grad_offset);
+  m->grads_memory = NULL;
+  m->n_trainable = 0;
+  m->grad_offset = lethe_malloc(sizeof(size_t) * LLAMA_N_PARAM_TENSORS * (size_t)L);
+  for (size_t i = 0; i < (size_t)LLAMA_N_PARAM_TENSORS * L; i++) m->grad_offset[i] = LLAMA_FROZEN;
+}
+
+void llama_attach_lora(llama_model *m, struct lora_adapter *lo) {
+  m->lora = lo;
+  if (lo) llama_freeze(m);
+}
+
 void llama_alloc_grads(llama_model *m) {
-  if (m->grads_memory) return;
+  if (m->grad_offset) return; /* chosen: llama_set_trainable or llama_freeze */
   int rc = llama_set_trainable(m, NULL, NULL);
   assert(rc == 0 && "every model has an embedding to train");
   (void)rc;

@@ -215,6 +215,11 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
       return -1;
   if ((what & EXPERIMENT_CHECK_METHOD) && check_range(e, "unlearn.grad_accum", 1, 1L << 30, err) != 0)
     return -1;
+  lora_config lc;
+  if ((what & EXPERIMENT_CHECK_METHOD) && experiment_lora(e, "unlearn", &lc, err) != 0) return -1;
+  if ((what & (EXPERIMENT_CHECK_TARGET | EXPERIMENT_CHECK_RETAIN)) &&
+      experiment_lora(e, "finetune", &lc, err) != 0)
+    return -1;
   if (what && check_given_models(e, err) != 0) return -1;
   trained t = trained_models(e);
   if ((what & (EXPERIMENT_CHECK_TARGET | EXPERIMENT_CHECK_RETAIN)) && (t.target || t.retain) &&

@@ -41,10 +41,14 @@ const char *const experiment_schema =
     "target = { path = \"\"; };\n"
     "retain = { path = \"\"; eval = \"\"; };\n"
     "finetune = { epochs = 15; batch_size = 32; lr = 2e-3; weight_decay = 0.01;\n"
-    "  warmup_ratio = 0.1; replay = true; seed = 0; params = []; };\n"
+    "  warmup_ratio = 0.1; replay = true; seed = 0; params = [];\n"
+    "  lora = { rank = 0; alpha = 16.0; dropout = 0.0; use_rslora = false;\n"
+    "    target_modules = [\"q_proj\", \"v_proj\"]; }; };\n"
     "unlearn = { epochs = 10; batch_size = 32; grad_accum = 1; lr = 1.5e-4;\n"
     "  weight_decay = 0.01; warmup_epochs = 1.0; max_grad_norm = 0.0; seed = 0;\n"
-    "  checkpoint_every = 0; save_model = false; params = []; };\n"
+    "  checkpoint_every = 0; save_model = false; params = [];\n"
+    "  lora = { rank = 0; alpha = 16.0; dropout = 0.0; use_rslora = false;\n"
+    "    target_modules = [\"q_proj\", \"v_proj\"]; save_merged = true; }; };\n"
     "memory = { checkpoint_activations = false; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
@@ -253,6 +257,45 @@ uint64_t experiment_key(const experiment *e, const char *const *paths, int n, ui
     if (s) h = hash_setting(s, h);
   }
   return h;
+}
+
+/* A lora setting's error: file:line, the setting, what is wrong. */
+static int lora_error(const experiment *e, const char *key, const char *what, lethe_err *err) {
+  char where[600];
+  lcfg_where(lcfg_setting(&e->cfg, key), where, sizeof where);
+  return lethe_errf(err, LETHE_E_CONFIG, "%s: %s %s", where, key, what);
+}
+
+int experiment_lora(const experiment *e, const char *stage, lora_config *lc, lethe_err *err) {
+  char key[64];
+  memset(lc, 0, sizeof *lc);
+#define LORA_KEY(name) (snprintf(key, sizeof key, "%s.lora.%s", stage, name), key)
+  long rank = lcfg_int(&e->cfg, LORA_KEY("rank"));
+  if (rank < 0 || rank > 4096) return lora_error(e, key, "must be in [0, 4096] (0 = off)", err);
+  lc->rank = (int)rank;
+  lc->alpha = lcfg_float(&e->cfg, LORA_KEY("alpha"));
+  if (!(lc->alpha > 0)) return lora_error(e, key, "must be positive", err);
+  lc->dropout = lcfg_float(&e->cfg, LORA_KEY("dropout"));
+  if (!(lc->dropout >= 0 && lc->dropout < 1)) return lora_error(e, key, "must be in [0, 1)", err);
+  lc->use_rslora = lcfg_bool(&e->cfg, LORA_KEY("use_rslora"));
+  config_setting_t *targets = lcfg_setting(&e->cfg, LORA_KEY("target_modules"));
+  for (int i = 0; i < config_setting_length(targets); i++) {
+    const char *name = config_setting_get_string_elem(targets, i);
+    int mod = name ? lora_module_from_name(NULL, name) : -1;
+    if (mod < 0)
+      return lora_error(e, key, "lists the linear layers to adapt: q_proj, k_proj, v_proj, "
+                        "o_proj, gate_proj, up_proj, down_proj (phi: dense, fc1, fc2)", err);
+    lc->targets |= 1u << mod;
+  }
+  if (!lc->targets) return lora_error(e, key, "must name at least one layer", err);
+  snprintf(key, sizeof key, "%s.params", stage);
+  if (lc->rank > 0 && config_setting_length(lcfg_setting(&e->cfg, key)) > 0)
+    return lora_error(e, key, "must be empty with an adapter (lora.rank > 0): only the adapter "
+                      "trains, the base stays frozen", err);
+  snprintf(key, sizeof key, "%s.seed", stage);
+  lc->seed = lethe_hash_str("lora", (uint64_t)lcfg_int(&e->cfg, key));
+#undef LORA_KEY
+  return 0;
 }
 
 void experiment_set_compute(const experiment *e, llama_model *m) {

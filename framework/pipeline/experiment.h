@@ -11,6 +11,7 @@
 #include "data/world.h"
 #include "model/config.h"
 #include "model/llama.h"
+#include "model/lora.h"
 #include "pipeline/config.h"
 #include "train/trainer.h"
 
@@ -38,6 +39,12 @@ void experiment_format(const experiment *e, tofu_format *fmt);
 /* Model shape from `model` (vocab from the tokenizer). */
 void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,
                              llama_config *cfg);
+
+/* The LoRA settings of a stage ("unlearn" or "finetune": its .lora group)
+ * as an adapter config (rank 0: no adapter; the seed from the stage's
+ * seed); errors name the setting's file:line. Which names a model family
+ * has is checked when the adapter is created (lora_create). */
+int experiment_lora(const experiment *e, const char *stage, lora_config *lc, lethe_err *err);
 
 /* Applies the `compute` setting (f32 or bf16 matmuls) to a model. */
 void experiment_set_compute(const experiment *e, llama_model *m);

@@ -503,6 +503,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   tofu_example *qa = NULL, *replay = NULL, *all = NULL;
   size_t n_qa = 0, n_replay = 0;
   llama_model m = {0};
+  lora_adapter lora = {0}; /* finetune.lora */
   int rc = -1;
   tofu_format fmt;
   experiment_format(e, &fmt);
@@ -516,6 +517,12 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   experiment_set_compute(e, &m);
   experiment_set_memory(e, &m);
   if (experiment_set_trainable(e, "finetune", &m, err) != 0) goto done; /* checked up front */
+  lora_config lc;
+  if ((rc = experiment_lora(e, "finetune", &lc, err)) != 0) goto done;
+  if (lc.rank > 0) { /* finetune.lora: train an adapter, save the merged model */
+    if ((rc = lora_create(&lora, &m.cfg, &lc, err)) != 0) goto done;
+    llama_attach_lora(&m, &lora);
+  }
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;
   all = lethe_calloc(n, sizeof *all);
@@ -526,9 +533,14 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   rc = tofu_format_ids(tok, &fmt, &ids, err);
   if (rc == 0)
     rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
+  if (rc == 0 && m.lora) {
+    llama_attach_lora(&m, NULL);
+    lora_merge(&m, &lora);
+  }
   if (rc == 0) rc = save_stage_model(&m, partial, base->dir, out->dir, err);
 done:
   if (rc != 0) lethe_err_prefix(err, "%s", label);
+  lora_free(&lora);
   free(partial);
   free(all);
   llama_free(&m);

@@ -10,6 +10,7 @@
 
 #include "core/dist.h"
 #include "core/progress.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 double train_lr_at(const train_config *tc, long step) {
@@ -20,40 +21,85 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
-/* The optimizer's runs: the model's trainable spans, decayed when their
- * role is a matrix or an embedding (HF's usual recipe) or, with
- * decay_norms, every one. */
-static adamw_span *opt_spans(const llama_model *m, int decay_norms, int *n) {
-  *n = llama_trainable_spans(m, NULL, 0);
-  llama_span *spans = lethe_calloc((size_t)*n, sizeof *spans);
-  adamw_span *out = lethe_calloc((size_t)*n, sizeof *out);
-  llama_trainable_spans(m, spans, *n);
-  for (int i = 0; i < *n; i++)
-    out[i] = (adamw_span){spans[i].params, spans[i].grads, spans[i].n,
-                          decay_norms || llama_param_role_is_matrix(spans[i].role)};
+/* The tensors a run optimises: the model's trainable tensors or, with an
+ * adapter attached (m->lora, the base frozen), the adapter's. Their
+ * gradients as one buffer (checks, clipping, all-reduce) and the
+ * optimizer's runs, decayed when their role is a matrix or an embedding
+ * (HF's usual recipe) or, with decay_norms, every one; an adapter's A and B
+ * are matrices. */
+typedef struct param_set {
+  float *grads;
+  size_t n;
+  const float *params; /* everything the ranks must agree on after the run */
+  size_t n_params;
+  adamw_span *spans;
+  int n_spans;
+} param_set;
+
+static param_set param_set_of(llama_model *m, int decay_norms) {
+  param_set set = {0};
+  if (m->lora) {
+    lora_alloc_grads(m->lora);
+    set = (param_set){m->lora->grads, m->lora->n_params, m->lora->params, m->lora->n_params,
+                      lethe_calloc(1, sizeof(adamw_span)), 1};
+    set.spans[0] = (adamw_span){m->lora->params, m->lora->grads, m->lora->n_params, 1};
+    return set;
+  }
+  llama_alloc_grads(m);
+  set.grads = m->grads_memory;
+  set.n = m->n_trainable;
+  set.params = m->params_memory;
+  set.n_params = m->n_params;
+  set.n_spans = llama_trainable_spans(m, NULL, 0);
+  llama_span *spans = lethe_calloc((size_t)set.n_spans, sizeof *spans);
+  set.spans = lethe_calloc((size_t)set.n_spans, sizeof *set.spans);
+  llama_trainable_spans(m, spans, set.n_spans);
+  for (int i = 0; i < set.n_spans; i++)
+    set.spans[i] = (adamw_span){spans[i].params, spans[i].grads, spans[i].n,
+                                decay_norms || llama_param_role_is_matrix(spans[i].role)};
   free(spans);
-  return out;
+  return set;
 }
 
-static const char *tensor_of(const llama_model *m, size_t index, char *buf, size_t n) {
-  int count = llama_named_tensors(m, LLAMA_OF_GRADS, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)count, sizeof *refs);
-  llama_named_tensors(m, LLAMA_OF_GRADS, refs, count);
+/* The run's tensors under their names: the model's parameters (HF names,
+ * every one: a checkpoint restores the whole model) or its trainable
+ * gradients, or an adapter's (PEFT's names); caller frees. */
+static llama_tensor_ref *set_tensors(const llama_model *m, int grads, int *n) {
+  int of = grads ? LLAMA_OF_GRADS : LLAMA_OF_PARAMS;
+  *n = m->lora ? lora_named_tensors(m->lora, &m->cfg, grads, NULL, 0)
+               : llama_named_tensors(m, of, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
+  if (m->lora) lora_named_tensors(m->lora, &m->cfg, grads, refs, *n);
+  else llama_named_tensors(m, of, refs, *n);
+  return refs;
+}
+
+static size_t numel_of(const llama_tensor_ref *r) {
+  return (size_t)r->shape[0] * (r->ndim == 2 ? (size_t)r->shape[1] : 1);
+}
+
+static const char *tensor_of(const llama_model *m, const param_set *set, size_t index, char *buf,
+                             size_t n) {
+  int count;
+  llama_tensor_ref *refs = set_tensors(m, 1, &count);
   snprintf(buf, n, "?");
-  const float *at = m->grads_memory + index;
-  for (int i = 0; i < count; i++) {
-    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
-    if (at >= refs[i].data && at < refs[i].data + numel) snprintf(buf, n, "%s", refs[i].name);
-  }
+  const float *at = set->grads + index;
+  for (int i = 0; i < count; i++)
+    if (at >= refs[i].data && at < refs[i].data + numel_of(&refs[i]))
+      snprintf(buf, n, "%s", refs[i].name);
   free(refs);
   return buf;
 }
 
 /* Micro-batch k of a step: its loss and tokens; fails on the micro
- * function's error or a non-finite loss. */
-static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, long step, int k,
-                     int accum, double *loss, double *tokens, lethe_err *err) {
-  if (micro(ctx, step, k, 1.0 / accum, loss, tokens, err) != 0)
+ * function's error or a non-finite loss. An adapter's dropout is on during
+ * it, with the masks of (step, k): a resumed run draws the same. */
+static int run_micro(llama_model *m, const train_config *tc, train_micro_fn micro, void *ctx,
+                     long step, int k, int accum, double *loss, double *tokens, lethe_err *err) {
+  if (m->lora) lora_set_training(m->lora, 1, (uint64_t)step * (uint64_t)accum + (uint64_t)k);
+  int rc = micro(ctx, step, k, 1.0 / accum, loss, tokens, err);
+  if (m->lora) lora_set_training(m->lora, 0, 0);
+  if (rc != 0)
     return lethe_err_prefix(err, "%s, step %ld", tc->label, step + 1);
   if (!isfinite(*loss))
     return lethe_errf(err, LETHE_E_NUMERIC, "%s: the loss is %g at step %ld (micro-batch %d); stopped",
@@ -62,12 +108,14 @@ static int run_micro(const train_config *tc, train_micro_fn micro, void *ctx, lo
 }
 
 /* Fails when a summed gradient is not finite, naming its tensor. */
-static int check_grads(const llama_model *m, const train_config *tc, long step, lethe_err *err) {
-  for (size_t i = 0; i < m->n_trainable; i++)
-    if (!isfinite(m->grads_memory[i])) {
+static int check_grads(const llama_model *m, const param_set *set, const train_config *tc,
+                       long step, lethe_err *err) {
+  for (size_t i = 0; i < set->n; i++)
+    if (!isfinite(set->grads[i])) {
       char name[96];
       return lethe_errf(err, LETHE_E_NUMERIC, "%s: a gradient is %g at step %ld (in %s); stopped",
-                        tc->label, m->grads_memory[i], step + 1, tensor_of(m, i, name, sizeof name));
+                        tc->label, set->grads[i], step + 1,
+                        tensor_of(m, set, i, name, sizeof name));
     }
   return 0;
 }
@@ -78,12 +126,10 @@ static int check_grads(const llama_model *m, const train_config *tc, long step, 
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err) {
   memset(res, 0, sizeof *res);
-  llama_alloc_grads(m);
+  param_set set = param_set_of(m, tc->decay_norms);
   adamw_state opt;
-  adamw_init(&opt, m->n_trainable);
-  res->state_bytes = 3 * m->n_trainable * sizeof(float); /* gradients, two moments */
-  int n_spans;
-  adamw_span *spans = opt_spans(m, tc->decay_norms, &n_spans);
+  adamw_init(&opt, set.n);
+  res->state_bytes = 3 * set.n * sizeof(float); /* gradients, two moments */
   int rc = -1, accum = tc->grad_accum > 0 ? tc->grad_accum : 1;
   long step = 0;
   double loss = 0;
@@ -102,26 +148,26 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   lethe_progress prog;
   progress_start(&prog, tc->label, tc->total_steps, step, tc->epochs, tc->quiet || !dist_is_root());
   for (; step < tc->total_steps; step++) {
-    llama_zero_grads(m);
+    memset(set.grads, 0, set.n * sizeof(float));
     double step_loss = 0, step_tokens = 0;
     for (int k = 0; k < accum; k++) {
       double l = 0, toks = 0;
-      if (dist_status(run_micro(tc, micro, ctx, step, k, accum, &l, &toks, err), err) != 0) goto done;
+      if (dist_status(run_micro(m, tc, micro, ctx, step, k, accum, &l, &toks, err), err) != 0) goto done;
       step_loss += l / accum;
       step_tokens += toks;
     }
-    dist_allreduce_sum_f32(m->grads_memory, m->n_trainable); /* every rank added its shard's part */
-    if (dist_status(check_grads(m, tc, step, err), err) != 0) goto done;
+    dist_allreduce_sum_f32(set.grads, set.n); /* every rank added its shard's part */
+    if (dist_status(check_grads(m, &set, tc, step, err), err) != 0) goto done;
     if (tc->max_grad_norm > 0) {
       double ss = 0;
-      for (size_t i = 0; i < m->n_trainable; i++) ss += (double)m->grads_memory[i] * m->grads_memory[i];
+      for (size_t i = 0; i < set.n; i++) ss += (double)set.grads[i] * set.grads[i];
       double norm = sqrt(ss);
       if (norm > tc->max_grad_norm) {
         float s = (float)(tc->max_grad_norm / (norm + 1e-6));
-        for (size_t i = 0; i < m->n_trainable; i++) m->grads_memory[i] *= s;
+        for (size_t i = 0; i < set.n; i++) set.grads[i] *= s;
       }
     }
-    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), spans, n_spans);
+    adamw_step(&opt, &tc->opt, train_lr_at(tc, step), set.spans, set.n_spans);
     loss = step_loss;
     progress_update(&prog, step + 1, loss, step_tokens);
     /* after() first: a checkpoint at step k means everything after() records
@@ -134,7 +180,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     if (dist_status(status, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
-  if (!dist_agree(m->params_memory, m->n_params * sizeof(float))) {
+  if (!dist_agree(set.params, set.n_params * sizeof(float))) {
     lethe_errf(err, LETHE_E_NUMERIC, "%s: the ranks' parameters differ after %ld steps", tc->label,
                step);
     goto done;
@@ -144,15 +190,20 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   rc = 0;
 done:
   adamw_free(&opt);
-  free(spans);
+  free(set.spans);
   return rc;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
+/* The signature of a run training an adapter. */
+#define LORA_SIGNATURE "lora"
+
 /* Which tensors train, one '1' (trainable) or '0' per HF-named parameter
- * tensor in llama_named_tensors order: a checkpoint's moments only fit the
- * subset they were written with. malloc'd. */
+ * tensor in llama_named_tensors order (LORA_SIGNATURE for an adapter): a
+ * checkpoint's moments only fit the subset they were written with.
+ * malloc'd. */
 static char *trainable_signature(const llama_model *m) {
+  if (m->lora) return lethe_strdup(LORA_SIGNATURE);
   int n = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0);
   llama_tensor_ref *refs = lethe_calloc((size_t)n + 1, sizeof *refs);
   llama_named_tensors(m, LLAMA_OF_PARAMS, refs, n);
@@ -165,14 +216,22 @@ static char *trainable_signature(const llama_model *m) {
 
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err) {
-  st_entry moments[2] = {{"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32},
-                         {"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32}};
+  int n;
+  llama_tensor_ref *refs = set_tensors(m, 0, &n);
+  st_entry *entries = lethe_calloc((size_t)n + 2, sizeof *entries);
+  for (int i = 0; i < n; i++)
+    entries[i] = (st_entry){.name = refs[i].name, .ndim = refs[i].ndim, .data = refs[i].data,
+                            .shape = {refs[i].shape[0], refs[i].shape[1]}};
+  entries[n] = (st_entry){"optimizer.exp_avg", 1, {(int64_t)opt->n}, opt->m, ST_F32};
+  entries[n + 1] = (st_entry){"optimizer.exp_avg_sq", 1, {(int64_t)opt->n}, opt->v, ST_F32};
   char step[32];
   snprintf(step, sizeof step, "%ld", opt->step);
   char *sig = trainable_signature(m);
   const char *meta[] = {"lethe_checkpoint", "1", "step", step, "trainable", sig};
-  int rc = llama_write_safetensors(m, LLAMA_OF_PARAMS, path, moments, 2, meta, 3, err);
+  int rc = st_write_f32(path, entries, n + 2, meta, 3, err);
   free(sig);
+  free(entries);
+  free(refs);
   return rc;
 }
 
@@ -180,6 +239,16 @@ int train_checkpoint_save(const char *path, const llama_model *m, const adamw_st
  * subsets existed = all) must be the model's. */
 static int check_same_subset(const llama_model *m, const char *theirs, lethe_err *err) {
   char *ours = trainable_signature(m);
+  if (m->lora || (theirs && !strcmp(theirs, LORA_SIGNATURE))) {
+    int same = theirs && !strcmp(theirs, ours);
+    free(ours);
+    if (same) return 0;
+    return lethe_errf(err, LETHE_E_USAGE,
+                      "the checkpoint was written training %s, this run trains %s: resume "
+                      "with the same settings, or delete the checkpoint to start over",
+                      m->lora ? "the model's tensors" : "a LoRA adapter",
+                      m->lora ? "a LoRA adapter" : "the model's tensors");
+  }
   size_t n = strlen(ours), first = n;
   for (size_t i = 0; i < n && first == n; i++)
     if ((theirs ? theirs[i] : '1') != ours[i]) first = i;
@@ -206,9 +275,8 @@ static int check_same_subset(const llama_model *m, const char *theirs, lethe_err
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err) {
   st_file f;
   if (st_open(&f, path, err) != 0) return -1;
-  int rc = -1, n = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)n, sizeof *refs);
-  llama_named_tensors(m, LLAMA_OF_PARAMS, refs, n);
+  int rc = -1, n;
+  llama_tensor_ref *refs = set_tensors(m, 0, &n);
   int64_t flat[1] = {(int64_t)opt->n};
   json_t *meta = f.metadata_json ? json_loads(f.metadata_json, 0, NULL) : NULL;
   if (check_same_subset(m, json_string_value(json_object_get(meta, "trainable")), err) != 0)

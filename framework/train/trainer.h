@@ -8,6 +8,13 @@
  * must be a function of the step index (not of hidden state), so a resumed
  * run sees exactly the batches an uninterrupted run would.
  *
+ * What is optimised: the model's parameters (m->params_memory with
+ * m->grads_memory), or, when an adapter is attached (m->lora, model/lora.h),
+ * only the adapter's (its params/grads buffers; the base stays frozen and
+ * bit-identical). AdamW state, clipping, the guard, the all-reduce and the
+ * checkpoints then cover the adapter alone, under PEFT's tensor names; its
+ * dropout is on during the micro-batches only, keyed by (step, micro-batch).
+ *
  * Data parallelism (core/dist.h): every rank runs trainer_run with the same
  * callbacks; a micro-batch callback adds its rank's share of the gradient
  * and returns the whole micro-batch's loss (the same on every rank). After
@@ -67,9 +74,10 @@ double train_lr_at(const train_config *tc, long step);
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err);
 
-/* Checkpoint files (safetensors): parameters under HF names plus the AdamW
- * moments (of the trainable tensors), the step and which tensors train in
- * the metadata; loading refuses a checkpoint written for another subset. */
+/* Checkpoint files (safetensors): the model's parameters under HF names
+ * (or an adapter's under PEFT's) plus the AdamW moments (of what trains),
+ * the step and which tensors train in the metadata; loading refuses a
+ * checkpoint written for another subset or for/without an adapter. */
 int train_checkpoint_save(const char *path, const llama_model *m, const adamw_state *opt,
                           lethe_err *err);
 int train_checkpoint_load(const char *path, llama_model *m, adamw_state *opt, lethe_err *err);

@@ -38,7 +38,8 @@ typedef struct run_ctx {
   const experiment *e;
   const char *run_dir;
   method_spec ms;
-  llama_model policy; /* trained */
+  llama_model policy; /* trained (its adapter only, with unlearn.lora) */
+  lora_adapter lora;  /* unlearn.lora: attached to policy when lora.rank > 0 */
   llama_model ref;    /* frozen target: reference logits for KL terms, forget KL in evaluation */
   tok_tokenizer *tok;
   objective obj;
@@ -391,6 +392,7 @@ static void run_ctx_free(run_ctx *c) {
   if (c->inst.plugin) method_instance_destroy(&c->inst);
   if (c->ms.params) method_spec_free(&c->ms);
   llama_free(&c->policy);
+  lora_free(&c->lora);
   llama_free(&c->ref);
   if (c->tok) tok_free(c->tok);
   clear_metrics(c);
@@ -487,6 +489,13 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_set_memory(e, &c->policy);
   experiment_set_memory(e, &c->ref); /* forward only: one layer of activations, nothing to redo */
   if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
+  lora_config lc;
+  if (experiment_lora(e, "unlearn", &lc, err) != 0) return -1;
+  if (lc.rank > 0) { /* the base frozen, only the adapter trained (model/lora.h) */
+    if (lora_create(&c->lora, &c->policy.cfg, &lc, err) != 0)
+      return lethe_err_prefix(err, "unlearn.lora on %s", p->target.dir);
+    llama_attach_lora(&c->policy, &c->lora);
+  }
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
       objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,
@@ -518,15 +527,32 @@ static void fill_train_config(const run_ctx *c, const char *label, const char *c
   tc->epochs = lcfg_float(cfg, "unlearn.epochs");
 }
 
+/* With unlearn.lora: RUN/adapter (PEFT's adapter directory, on the target
+ * model), and, with lora.save_merged, the merged weights in the policy for
+ * RUN/model (the adapter is detached: it is in the weights now). */
+static int save_adapter(run_ctx *c, const prepared *p, int *merged, lethe_err *err) {
+  char *dir = lethe_path_join(c->run_dir, "adapter");
+  int rc = lora_save(&c->lora, &c->policy.cfg, dir, p->target.dir, err);
+  free(dir);
+  *merged = rc == 0 && lcfg_bool(&c->e->cfg, "unlearn.lora.save_merged");
+  if (*merged) {
+    llama_attach_lora(&c->policy, NULL);
+    lora_merge(&c->policy, &c->lora);
+  }
+  return rc;
+}
+
 /* Rank 0 after training: the model (if asked), summary.json, then DONE in
  * place of the checkpoint. */
 static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double seconds,
                       lethe_err *err) {
   int rc = 0;
   if (lcfg_bool(&c->e->cfg, "unlearn.save_model")) {
+    int whole = !c->policy.lora;
+    if (c->policy.lora) rc = save_adapter(c, p, &whole, err);
     char *dir = lethe_path_join(c->run_dir, "model");
-    rc = llama_save(&c->policy, dir, err);
-    if (rc == 0) rc = stage_copy_tokenizer(p->target.dir, dir, err); /* transformers loads it whole */
+    if (rc == 0 && whole) rc = llama_save(&c->policy, dir, err);
+    if (rc == 0 && whole) rc = stage_copy_tokenizer(p->target.dir, dir, err); /* transformers loads it whole */
     free(dir);
   }
   if (rc == 0) rc = write_summary(c, p, seconds, err);

@@ -179,6 +179,32 @@ START_TEST(test_trainable_params) {
   const char *not_string[] = {"finetune.params=[1]"};
   ck_assert_int_ne(check_with(not_string, 1, NULL, EXPERIMENT_CHECK_TRAIN, &err), 0);
   ck_assert_msg(strstr(err.msg, "must be a string"), "%s", err.msg);
+}
+END_TEST
+
+/* unlearn.lora and finetune.lora are checked with the stage's settings,
+ * each error naming the setting. */
+START_TEST(test_lora_settings) {
+  lethe_err err;
+  static const struct {
+    const char *over, *key;
+    unsigned what;
+  } bad[] = {
+      {"unlearn.lora.rank=-1", "unlearn.lora.rank", EXPERIMENT_CHECK_UNLEARN},
+      {"unlearn.lora.alpha=0", "unlearn.lora.alpha", EXPERIMENT_CHECK_UNLEARN},
+      {"unlearn.lora.dropout=1.0", "unlearn.lora.dropout", EXPERIMENT_CHECK_UNLEARN},
+      {"unlearn.lora.target_modules=[\"q_proj\", \"lm_head\"]", "unlearn.lora.target_modules",
+       EXPERIMENT_CHECK_UNLEARN},
+      {"unlearn.lora.target_modules=[]", "unlearn.lora.target_modules", EXPERIMENT_CHECK_UNLEARN},
+      {"finetune.lora.dropout=-0.5", "finetune.lora.dropout", EXPERIMENT_CHECK_TRAIN},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ck_assert_int_ne(check_with(&bad[i].over, 1, NULL, bad[i].what, &err), 0);
+    ck_assert_msg(strstr(err.msg, bad[i].key) != NULL, "%s: %s", bad[i].over, err.msg);
+  }
+  const char *good[] = {"unlearn.lora.rank=8",
+                        "unlearn.lora.target_modules=[\"q_proj\", \"o_proj\", \"down_proj\"]"};
+  ck_assert_msg(check_with(good, 2, NULL, EXPERIMENT_CHECK_UNLEARN, &err) == 0, "%s", err.msg);
   assert_no_cache();
 }
 END_TEST
@@ -406,6 +432,7 @@ int main(void) {
   tcase_add_test(tc, test_method_typo_fails_naming_it);
   tcase_add_test(tc, test_method_parameter_out_of_range);
   tcase_add_test(tc, test_batch_settings);
+  tcase_add_test(tc, test_lora_settings);
   tcase_add_test(tc, test_forget_split_retain);
   tcase_add_test(tc, test_tofu_files);
   tcase_add_test(tc, test_output_directory);

@@ -1,5 +1,7 @@
 /* test_core — errors, RNG determinism, atomic writes, file helpers, kind names. */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "evaluate/evaluate.h"
+#include "model/lora.h"
 #include "pipeline/prepare.h"
 #include "pipeline/stages.h"
 #include "unlearn/unlearn.h"
@@ -157,6 +158,86 @@ START_TEST(test_unlearning_run_writes_history) {
   ck_assert_int_ge(lines, 3); /* step 0, every epoch */
   free(text);
   free(hist);
+  experiment_free(&e);
+}
+END_TEST
+
+/* unlearn.lora: only an adapter is trained (NPO still moves the forget
+ * answers), saved as RUN/adapter (PEFT's files, naming the target as its
+ * base) and merged into RUN/model, whose logits are the target's with the
+ * adapter attached. */
+START_TEST(test_lora_unlearning_run) {
+  experiment e;
+  const char *over[] = {"method.name=npo", "unlearn.lora.rank=4", "unlearn.lora.dropout=0.05",
+                        "unlearn.lora.target_modules=[\"q_proj\", \"v_proj\", \"o_proj\", "
+                        "\"up_proj\", \"down_proj\"]",
+                        "unlearn.lr=5e-3", "unlearn.save_model=true", "calibration=false"};
+  load_tiny_with(&e, over, 7);
+  char run_dir[128];
+  snprintf(run_dir, sizeof run_dir, "%s/run-lora", cache_dir);
+  lethe_err err = {0};
+  ck_assert_msg(run_unlearn(&e, run_dir, &err) == 0, "%s", err.msg);
+  json_t *s = load_json(run_dir, "summary.json");
+  ck_assert(get(json_object_get(s, "final"), "forget", "prob") <
+            get(json_object_get(s, "target"), "forget", "prob"));
+  json_decref(s);
+  char *adapter = lethe_path_join(run_dir, "adapter"), *model = lethe_path_join(run_dir, "model");
+  json_t *acfg = load_json(adapter, "adapter_config.json");
+  const char *target = json_string_value(json_object_get(acfg, "base_model_name_or_path"));
+  ck_assert_ptr_nonnull(target);
+  llama_model base, merged;
+  lora_adapter lo;
+  ck_assert_msg(llama_load(&base, target, &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_load(&merged, model, &err) == 0, "%s", err.msg);
+  ck_assert_msg(lora_load(&lo, &base.cfg, adapter, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(lo.cfg.rank, 4);
+  llama_attach_lora(&base, &lo);
+  int32_t tokens[12], mask[12];
+  for (int i = 0; i < 12; i++) tokens[i] = 3 + i, mask[i] = 1;
+  size_t n = (size_t)12 * base.cfg.vocab_size;
+  ck_assert(llama_forward(&base, tokens, mask, 1, 12, &err) == 0);
+  ck_assert(llama_forward(&merged, tokens, mask, 1, 12, &err) == 0);
+  double worst = 0;
+  for (size_t i = 0; i < n; i++)
+    worst = fmax(worst, fabs((double)base.acts.logits[i] - merged.acts.logits[i]));
+  ck_assert_msg(worst < 1e-4, "merged model vs target + adapter: %g", worst);
+  llama_attach_lora(&base, NULL);
+  lora_free(&lo);
+  llama_free(&base);
+  llama_free(&merged);
+  json_decref(acfg);
+  free(adapter);
+  free(model);
+  experiment_free(&e);
+}
+END_TEST
+
+/* finetune.lora: the target is the base with a trained adapter merged in —
+ * the targeted matrices (q_proj and v_proj by default) moved, every other
+ * weight is the base's bit for bit. */
+START_TEST(test_lora_finetune_stage) {
+  experiment e;
+  const char *over[] = {"finetune.lora.rank=8", "finetune.lora.alpha=16.0", "calibration=false",
+                        "finetune.epochs=4"};
+  load_tiny_with(&e, over, 4);
+  prepared p = {0};
+  lethe_err err = {0};
+  ck_assert_msg(prepare_stages(&e, STAGES_TARGET, &p, &err) == 0, "%s", err.msg);
+  llama_model base, target;
+  ck_assert_msg(llama_load(&base, p.base.dir, &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_load(&target, p.target.dir, &err) == 0, "%s", err.msg);
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++) {
+    size_t at = 0;
+    for (int k = 0; k < r; k++) at += base.param_sizes[k];
+    int same = !memcmp(base.params_memory + at, target.params_memory + at,
+                       base.param_sizes[r] * sizeof(float));
+    int adapted = r == LLAMA_PARAM_WQ || r == LLAMA_PARAM_WV;
+    ck_assert_msg(same == !adapted || base.param_sizes[r] == 0, "parameter role %d %s", r,
+                  adapted ? "did not move" : "moved");
+  }
+  llama_free(&base);
+  llama_free(&target);
+  prepared_free(&p);
   experiment_free(&e);
 }
 END_TEST
@@ -426,6 +507,8 @@ int main(void) {
   tcase_add_test(tc, test_stages_memorise_and_forget_quality_separates);
   tcase_add_test(tc, test_unlearning_run_writes_history);
   tcase_add_test(tc, test_run_without_calibration);
+  tcase_add_test(tc, test_lora_unlearning_run);
+  tcase_add_test(tc, test_lora_finetune_stage);
   tcase_add_test(tc, test_user_models_give_the_same_run);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);

@@ -2,7 +2,10 @@
  * NaN/Inf guard naming step and tensor, resume after SIGKILL giving
  * bit-identical weights to an uninterrupted run, and a checkpoint that cannot
  * be written (read-only directory, full disk) failing with a clear message
- * while the previous checkpoint stays intact. */
+ * while the previous checkpoint stays intact. With a LoRA adapter attached
+ * (model/lora.h): only the adapter changes — the base weights stay
+ * bit-identical — and a killed run resumes to the same adapter, dropout
+ * masks included. */
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -15,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model/lora.h"
 #include "train/trainer.h"
 
 #define B 4
@@ -120,6 +124,67 @@ START_TEST(test_resume_after_sigkill_is_identical) {
   free(ckpt);
   llama_free(&m);
   llama_free(&ref);
+}
+END_TEST
+
+static void make_lora(lora_adapter *lo, llama_model *m) {
+  lora_config lc = {.rank = 2, .alpha = 4, .dropout = 0.1, .targets = (1u << LORA_N_MODULES) - 1,
+                    .seed = 5};
+  lethe_err err = {0};
+  ck_assert_msg(lora_create(lo, &m->cfg, &lc, &err) == 0, "%s", err.msg);
+  llama_attach_lora(m, lo);
+}
+
+START_TEST(test_lora_trains_adapter_only_and_resumes) {
+  char dir[] = "/tmp/lethe_trainer_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char *ckpt = lethe_path_join(dir, "ckpt.safetensors");
+  lethe_err err = {0};
+  train_result res;
+  pid_t pid = fork();
+  if (pid == 0) {
+    llama_model m;
+    lora_adapter lo;
+    make_model(&m);
+    make_lora(&lo, &m);
+    ctx k = {&m, 7, -1};
+    train_config t2 = config(ckpt);
+    trainer_run(&m, &t2, micro, after, &k, &res, &err);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  llama_model ref, base;
+  lora_adapter ref_lo, lo;
+  make_model(&base);
+  make_model(&ref);
+  make_lora(&ref_lo, &ref);
+  ctx c = {&ref, -1, -1};
+  train_config tc = config(NULL);
+  ck_assert_msg(trainer_run(&ref, &tc, micro, after, &c, &res, &err) == 0, "%s", err.msg);
+  ck_assert_msg(!memcmp(ref.params_memory, base.params_memory, base.n_params * sizeof(float)),
+                "the frozen base changed");
+  int b_moved = 0;
+  for (int l = 0; l < 2 * 16 * 2; l++) b_moved |= ref_lo.b[LORA_DOWN][l] != 0.0f;
+  ck_assert_msg(b_moved, "B was not trained");
+  llama_model m;
+  make_model(&m);
+  make_lora(&lo, &m);
+  ctx k = {&m, -1, -1};
+  train_config t3 = config(ckpt);
+  ck_assert_msg(trainer_run(&m, &t3, micro, after, &k, &res, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(res.resumed_from, 6);
+  ck_assert_msg(!memcmp(lo.params, ref_lo.params, lo.n_params * sizeof(float)),
+                "resumed adapter differs from the uninterrupted run");
+  unlink(ckpt);
+  rmdir(dir);
+  free(ckpt);
+  lora_free(&lo);
+  lora_free(&ref_lo);
+  llama_free(&m);
+  llama_free(&ref);
+  llama_free(&base);
 }
 END_TEST
 
@@ -230,6 +295,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_lr_schedule_matches_hf);
   tcase_add_test(tc, test_resume_after_sigkill_is_identical);
+  tcase_add_test(tc, test_lora_trains_adapter_only_and_resumes);
   tcase_add_test(tc, test_nan_loss_stops_with_step);
   tcase_add_test(tc, test_checkpoint_into_readonly_dir_keeps_old);
   tcase_add_test(tc, test_checkpoint_into_full_disk_keeps_old);
