@@ -3,7 +3,8 @@
  * config switches on — biases, qwen3's q/k norms, partial and scaled rotary —
  * and phi's (one LayerNorm feeding attention and a GELU MLP in parallel).
  * A feature that is off costs nothing: no extra pass, no buffer. Not here:
- * the buffers (llama.c), the kernels (kernels.h). */
+ * the buffers (llama.c), the final norm and LM head (llama_head.c), the
+ * kernels (kernels.h). */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "model/kernels.h"
 #include "model/llama.h"
 #include "model/llama_dims.h"
+#include "model/llama_ops.h"
 #include "model/lora.h"
 #include "tensor/tensor.h"
 
@@ -25,82 +27,6 @@ static const char *const part_names[LLAMA_N_PARTS] = {
 
 const char *llama_part_name(int part) {
   return part >= 0 && part < LLAMA_N_PARTS ? part_names[part] : "?";
-}
-
-/* Adds the time since *t to a part when profiling and restarts the clock. */
-static void lap(const llama_model *m, int backward, int part, double *t) {
-  if (!m->profile) return;
-  double now = lethe_now();
-  (backward ? m->profile->bwd : m->profile->fwd)[part] += now - *t;
-  *t = now;
-}
-
-/* A matmul input: its float32 data (f32 compute) or its bfloat16 copy (bf16
- * compute). Only the one the model's precision uses needs to be valid. */
-typedef struct operand {
-  const float *f;
-  const uint16_t *h;
-} operand;
-
-static operand in2(const float *f, const uint16_t *h) {
-  operand o = {f, h};
-  return o;
-}
-
-static int bf16(const llama_model *m) { return m->compute == LLAMA_COMPUTE_BF16; }
-
-/* The bf16 copy of a parameter tensor (a pointer into params_memory). */
-static operand weight(const llama_model *m, const float *w) {
-  return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
-}
-
-/* Where layer l's activations are: its own slot, or the one slot that
- * activation checkpointing keeps (llama_set_checkpointing). */
-static int64_t act_layer(const llama_model *m, int l) { return m->checkpointing ? 0 : l; }
-
-/* Offsets an operand by n elements. */
-static operand shift(operand o, int64_t n) {
-  return in2(o.f ? o.f + n : NULL, o.h ? o.h + n : NULL);
-}
-
-/* bf16 copy of a float buffer, when computing in bf16 (else a no-op). */
-static void to_half(const llama_model *m, uint16_t *dst, const float *src, int64_t n) {
-  if (bf16(m)) tensor_to_bf16(dst, src, n);
-}
-
-static void mm(const llama_model *m, float *c, tensor_view cv, operand a, tensor_view av,
-               operand b, tensor_view bv, float alpha, int accumulate) {
-  if (bf16(m))
-    tensor_matmul_typed(c, cv, a.h, av, b.h, bv, TENSOR_BF16, alpha, accumulate);
-  else
-    tensor_matmul(c, cv, a.f, av, b.f, bv, alpha, accumulate);
-}
-
-/* Y (M,N) (+)= X·Wᵀ;  dX (M,K) (+)= dY·W;  dW (N,K) += dYᵀ·X */
-static void lin_fwd(const llama_model *m, float *y, operand x, const float *w, int64_t M,
-                    int64_t K, int64_t N, int accumulate) {
-  operand wo = weight(m, w);
-  if (bf16(m))
-    tensor_linear_forward_typed(y, x.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
-  else
-    tensor_linear_forward(y, x.f, w, M, K, N, accumulate);
-}
-
-static void lin_dx(const llama_model *m, float *dx, operand dy, const float *w, int64_t M,
-                   int64_t K, int64_t N, int accumulate) {
-  operand wo = weight(m, w);
-  if (bf16(m))
-    tensor_linear_backward_data_typed(dx, dy.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
-  else
-    tensor_linear_backward_data(dx, dy.f, w, M, K, N, accumulate);
-}
-
-static void lin_dw(const llama_model *m, float *dw, operand dy, operand x, int64_t M, int64_t K,
-                   int64_t N) {
-  if (bf16(m))
-    tensor_linear_backward_weights_typed(dw, dy.h, x.h, TENSOR_BF16, M, K, N);
-  else
-    tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
 }
 
 /* An adapter's branch of module mod (lora.h) on the same input and output as
@@ -368,42 +294,6 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   lap(m, 0, LLAMA_PART_DOWN, t);
 }
 
-/* Final norm of the last residual into final_xn (and its bf16 copy). */
-static void final_norm_forward(llama_model *m, double *t) {
-  dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params;
-  llama_acts *a = &m->acts;
-  llama_acts_bf16 *h = &m->acts_bf16;
-  float *x_last = a->resid + d.L * BT * d.C, eps = (float)m->cfg.rms_norm_eps;
-  if (llama_config_is_phi(&m->cfg)) {
-    layernorm_forward(a->final_xn, a->final_rstd, x_last, p->final_norm, p->final_norm_bias, BT,
-                      d.C, eps);
-    to_half(m, h->final_xn, a->final_xn, BT * d.C);
-  } else if (bf16(m)) {
-    rmsnorm_forward_bf16(h->final_xn, a->final_rstd, x_last, p->final_norm, BT, d.C, eps);
-  } else {
-    rmsnorm_forward(a->final_xn, a->final_rstd, x_last, p->final_norm, BT, d.C, eps);
-  }
-  lap(m, 0, LLAMA_PART_NORM, t);
-}
-
-/* LM head (+ bias): logits (n, V) of the n rows xn (n, C). */
-static void head_logits(const llama_model *m, float *logits, operand xn, int64_t n) {
-  dims d = dims_of(&m->cfg);
-  lin_fwd(m, logits, xn, m->params.lm_head, n, d.C, d.V, 0);
-  if (m->params.lm_head_bias) bias_forward(logits, m->params.lm_head_bias, n, d.V);
-}
-
-/* Final norm and, with whole logits, the LM head into acts.logits. */
-static void head_forward(llama_model *m, double *t) {
-  final_norm_forward(m, t);
-  if (m->logits_mode != LLAMA_LOGITS_WHOLE) return; /* llama_target_logp runs the chunks */
-  head_logits(m, m->acts.logits, in2(m->acts.final_xn, m->acts_bf16.final_xn),
-              (int64_t)m->B * m->T);
-  lap(m, 0, LLAMA_PART_HEAD, t);
-}
-
 int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mask, int B, int T,
                   lethe_err *err) {
   dims d = dims_of(&m->cfg);
@@ -431,147 +321,8 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
     attention_block_forward(m, l, m->acts.resid + l * BT * d.C, &t);
     mlp_block_forward(m, l, &t);
   }
-  head_forward(m, &t);
+  llama_head_forward(m, &t);
   return 0;
-}
-
-/* Chunked logits: the positions with a target into m->head_rows; returns
- * their count. */
-static int64_t head_positions(llama_model *m, const int32_t *targets) {
-  int64_t BT = (int64_t)m->B * m->T, n = 0;
-  for (int64_t i = 0; i < BT; i++)
-    if (targets[i] >= 0) m->head_rows[n++] = (int32_t)i;
-  return n;
-}
-
-/* Rows of the chunk that starts at entry c0 of count positions. */
-static int64_t chunk_rows(const llama_model *m, int64_t c0, int64_t count) {
-  return count - c0 < m->logits_rows ? count - c0 : m->logits_rows;
-}
-
-/* The final_xn rows of positions rows[0..n) (their bf16 copy in bf16
- * compute) gathered into head_xn (n, C): one chunk's input. */
-static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
-  int C = m->cfg.hidden_size;
-  if (!bf16(m)) {
-    embedding_forward(m->acts.head_xn, m->acts.final_xn, rows, n, C);
-    return in2(m->acts.head_xn, NULL);
-  }
-  uint16_t *dst = m->acts_bf16.head_xn;
-  const uint16_t *src = m->acts_bf16.final_xn;
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < n; j++)
-    memcpy(dst + j * C, src + (int64_t)rows[j] * C, sizeof(uint16_t) * C);
-  return in2(NULL, dst);
-}
-
-void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
-  int64_t BT = (int64_t)m->B * m->T;
-  int V = m->cfg.vocab_size;
-  if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
-    logits_target_logp(out, m->acts.logits, targets, BT, V);
-    return;
-  }
-  double t = m->profile ? lethe_now() : 0.0;
-  memset(out, 0, sizeof(float) * BT); /* positions without a target */
-  int64_t count = head_positions(m, targets);
-  for (int64_t c0 = 0; c0 < count; c0 += m->logits_rows) {
-    int64_t n = chunk_rows(m, c0, count);
-    const int32_t *rows = m->head_rows + c0;
-    head_logits(m, m->acts.logits_chunk, head_gather(m, rows, n), n); /* (n, V) */
-    logits_target_logp_rows(out, m->acts.logits_chunk, targets, rows, n, V);
-    m->logits_chunk_row0 = c0;
-  }
-  m->head_targets = targets;
-  lap(m, 0, LLAMA_PART_HEAD, &t);
-}
-
-void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const float *dlogp,
-                              const float *extra_dlogits) {
-  if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
-    assert(!extra_dlogits); /* whole logits only: objective.c picks the mode */
-    if (targets != m->head_targets) m->logits_chunk_row0 = -1; /* other positions */
-    m->head_targets = targets;
-    m->head_dlogp = dlogp;
-    return;
-  }
-  logits_to_dlogits(m->acts.logits, targets, dlogp, extra_dlogits, (int64_t)m->B * m->T,
-                    m->cfg.vocab_size);
-}
-
-/* The head's matmuls backward for n rows xn (n, C) given their dlogits
- * (n, V): dxn (n, C) = dlogits·W (dxn NULL: not needed); dW += dlogitsᵀ·xn
- * when the head trains. */
-static void head_matmuls_backward(llama_model *m, float *dxn, float *dlogits, operand xn,
-                                  int64_t n, double *t) {
-  dims d = dims_of(&m->cfg);
-  llama_params *p = &m->params;
-  llama_acts_bf16 *h = &m->acts_bf16;
-  float *g_head = llama_grad(m, LLAMA_PARAM_LM_HEAD, 0);
-  float *g_head_bias = llama_grad(m, LLAMA_PARAM_LM_HEAD_BIAS, 0);
-  to_half(m, h->d_logits, dlogits, n * d.V);
-  lap(m, 1, LLAMA_PART_CONVERT, t);
-  operand dz = in2(dlogits, h->d_logits);
-  if (dxn) lin_dx(m, dxn, dz, p->lm_head, n, d.C, d.V, 0);
-  if (g_head) lin_dw(m, g_head, dz, xn, n, d.C, d.V);
-  if (g_head_bias) bias_backward(g_head_bias, dlogits, n, d.V);
-  lap(m, 1, LLAMA_PART_HEAD, t);
-}
-
-/* Chunked head backward into d_xn (zero at positions without a target;
- * need_xn 0: no d_xn, the head's weight gradients only): each chunk's
- * logits are recomputed (but for the last chunk, still there from
- * llama_target_logp) and turned into dlogits first. */
-static void head_backward_chunked(llama_model *m, int need_xn, double *t) {
-  int C = m->cfg.hidden_size;
-  llama_scratch *s = &m->scratch;
-  if (need_xn) memset(s->d_xn, 0, sizeof(float) * m->B * m->T * C);
-  int64_t count = head_positions(m, m->head_targets);
-  for (int64_t c0 = (count - 1) / m->logits_rows * m->logits_rows; c0 >= 0 && count > 0;
-       c0 -= m->logits_rows) {
-    int64_t n = chunk_rows(m, c0, count);
-    const int32_t *rows = m->head_rows + c0;
-    operand xn = head_gather(m, rows, n);
-    if (c0 != m->logits_chunk_row0) head_logits(m, m->acts.logits_chunk, xn, n);
-    m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
-    logits_to_dlogits_rows(m->acts.logits_chunk, m->head_targets, m->head_dlogp, rows, n,
-                           m->cfg.vocab_size);
-    head_matmuls_backward(m, need_xn ? s->d_head_xn : NULL, m->acts.logits_chunk, xn, n, t);
-    if (!need_xn) continue;
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < n; j++)
-      memcpy(s->d_xn + (int64_t)rows[j] * C, s->d_head_xn + j * C, sizeof(float) * C);
-  }
-}
-
-/* Final norm and head backward: d_resid = ∂L/∂resid[L] when need_dx
- * (something below trains). */
-static void head_backward(llama_model *m, int need_dx, double *t) {
-  dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
-  llama_params *p = &m->params;
-  float *g_norm = llama_grad(m, LLAMA_PARAM_FINAL_NORM, 0);
-  float *g_norm_bias = llama_grad(m, LLAMA_PARAM_FINAL_NORM_BIAS, 0);
-  float *g_head = llama_grad(m, LLAMA_PARAM_LM_HEAD, 0);
-  float *g_head_bias = llama_grad(m, LLAMA_PARAM_LM_HEAD_BIAS, 0);
-  int need_xn = need_dx || g_norm || g_norm_bias;
-  llama_acts *a = &m->acts;
-  llama_scratch *s = &m->scratch;
-  if (!need_xn && !g_head && !g_head_bias) return;
-  if (m->logits_mode == LLAMA_LOGITS_WHOLE)
-    head_matmuls_backward(m, need_xn ? s->d_xn : NULL, a->logits,
-                          in2(a->final_xn, m->acts_bf16.final_xn), BT, t);
-  else
-    head_backward_chunked(m, need_xn, t);
-  if (!need_xn) return;
-  memset(s->d_resid, 0, sizeof(float) * BT * d.C);
-  float *x_last = a->resid + d.L * BT * d.C;
-  if (llama_config_is_phi(&m->cfg))
-    layernorm_backward(s->d_resid, g_norm, g_norm_bias, s->d_xn, x_last, p->final_norm,
-                       a->final_rstd, BT, d.C);
-  else
-    rmsnorm_backward(s->d_resid, g_norm, s->d_xn, x_last, p->final_norm, a->final_rstd, BT, d.C);
-  lap(m, 1, LLAMA_PART_NORM, t);
 }
 
 /* MLP block backward of layer l from d_resid (∂L/∂x_next = ∂L/∂x_mid through
@@ -775,7 +526,7 @@ void llama_backward(llama_model *m) {
   double t = m->profile ? lethe_now() : 0.0;
   int L = m->cfg.num_hidden_layers, lowest = lowest_trainable_block(m);
   int64_t BT = (int64_t)m->B * m->T;
-  head_backward(m, lowest < 2 * L, &t);
+  llama_head_backward(m, lowest < 2 * L, &t);
   for (int l = L - 1; l >= 0 && 2 * l + 1 >= lowest; l--) {
     if (m->checkpointing) { /* layer l's activations again, from its saved input */
       attention_block_forward(m, l, m->acts.resid + l * BT * m->cfg.hidden_size, &t);

@@ -1,0 +1,95 @@
+/* llama_ops — what llama_layers.c and llama_head.c share (internal to the
+ * model room): profiling laps, matmul operands in either precision, the
+ * linear layers' three matmuls, and the two head entry points. */
+#ifndef LETHE_MODEL_LLAMA_OPS_H
+#define LETHE_MODEL_LLAMA_OPS_H
+
+#include <stdint.h>
+
+#include "model/llama.h"
+#include "tensor/tensor.h"
+
+/* Adds the time since *t to a part when profiling and restarts the clock. */
+static inline void lap(const llama_model *m, int backward, int part, double *t) {
+  if (!m->profile) return;
+  double now = lethe_now();
+  (backward ? m->profile->bwd : m->profile->fwd)[part] += now - *t;
+  *t = now;
+}
+
+/* A matmul input: its float32 data (f32 compute) or its bfloat16 copy (bf16
+ * compute). Only the one the model's precision uses needs to be valid. */
+typedef struct operand {
+  const float *f;
+  const uint16_t *h;
+} operand;
+
+static inline operand in2(const float *f, const uint16_t *h) {
+  operand o = {f, h};
+  return o;
+}
+
+static inline int bf16(const llama_model *m) { return m->compute == LLAMA_COMPUTE_BF16; }
+
+/* The bf16 copy of a parameter tensor (a pointer into params_memory). */
+static inline operand weight(const llama_model *m, const float *w) {
+  return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
+}
+
+/* Where layer l's activations are: its own slot, or the one slot that
+ * activation checkpointing keeps (llama_set_checkpointing). */
+static inline int64_t act_layer(const llama_model *m, int l) { return m->checkpointing ? 0 : l; }
+
+/* Offsets an operand by n elements. */
+static inline operand shift(operand o, int64_t n) {
+  return in2(o.f ? o.f + n : NULL, o.h ? o.h + n : NULL);
+}
+
+/* bf16 copy of a float buffer, when computing in bf16 (else a no-op). */
+static inline void to_half(const llama_model *m, uint16_t *dst, const float *src, int64_t n) {
+  if (bf16(m)) tensor_to_bf16(dst, src, n);
+}
+
+static inline void mm(const llama_model *m, float *c, tensor_view cv, operand a, tensor_view av,
+               operand b, tensor_view bv, float alpha, int accumulate) {
+  if (bf16(m))
+    tensor_matmul_typed(c, cv, a.h, av, b.h, bv, TENSOR_BF16, alpha, accumulate);
+  else
+    tensor_matmul(c, cv, a.f, av, b.f, bv, alpha, accumulate);
+}
+
+/* Y (M,N) (+)= X·Wᵀ;  dX (M,K) (+)= dY·W;  dW (N,K) += dYᵀ·X */
+static inline void lin_fwd(const llama_model *m, float *y, operand x, const float *w, int64_t M,
+                    int64_t K, int64_t N, int accumulate) {
+  operand wo = weight(m, w);
+  if (bf16(m))
+    tensor_linear_forward_typed(y, x.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
+  else
+    tensor_linear_forward(y, x.f, w, M, K, N, accumulate);
+}
+
+static inline void lin_dx(const llama_model *m, float *dx, operand dy, const float *w, int64_t M,
+                   int64_t K, int64_t N, int accumulate) {
+  operand wo = weight(m, w);
+  if (bf16(m))
+    tensor_linear_backward_data_typed(dx, dy.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
+  else
+    tensor_linear_backward_data(dx, dy.f, w, M, K, N, accumulate);
+}
+
+static inline void lin_dw(const llama_model *m, float *dw, operand dy, operand x, int64_t M, int64_t K,
+                   int64_t N) {
+  if (bf16(m))
+    tensor_linear_backward_weights_typed(dw, dy.h, x.h, TENSOR_BF16, M, K, N);
+  else
+    tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
+}
+
+/* Final norm and, with whole logits, the LM head into acts.logits
+ * (llama_head.c). */
+void llama_head_forward(llama_model *m, double *t);
+/* Final norm and head backward: d_resid = ∂L/∂resid[L] when need_dx
+ * (something below trains). */
+void llama_head_backward(llama_model *m, int need_dx, double *t);
+
+#endif
