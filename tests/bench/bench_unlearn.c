@@ -6,10 +6,21 @@
  * policy's before the first step, computed once (the run's cache). With
  * --write-batch the batch is also written next to the model
  * (unlearn_batch.bin: tokens then targets, int32; unlearn.json) for
- * torch_llama.py --mode unlearn, so both sides step on the same rows.
+ * torch_llama.py --mode unlearn, so both sides step on the same rows (and,
+ * with --setting lora, the adapter's start in DIR/bench_adapter, so both
+ * start from the same A).
  *
  *   bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] [--reps R]
- *                 [--compute f32|bf16] [--write-batch]
+ *                 [--compute f32|bf16] [--write-batch] [--checkpoint]
+ *                 [--setting full|subset|lora] [--params REGEX]...
+ *                 [--lora-rank R] [--lora-alpha A]
+ *
+ * Settings: full (every tensor trains), subset (the tensors whose HF names
+ * match a --params regex, as unlearn.params), lora (an adapter of rank R on
+ * all seven linear modules, alpha A, no dropout; the base frozen, as
+ * unlearn.lora). --checkpoint turns activation checkpointing on. The logits
+ * are chunked (NPO+RT needs only target log-probs); LETHE_LOGITS=whole
+ * materialises them whole, for comparison.
  *
  * Prints one JSON line: per-step seconds and losses, tokens per second, the
  * resident set after loading and the peak of the steps (VmHWM, restarted
@@ -21,13 +32,21 @@
 
 #include "bench_util.h"
 #include "model/llama.h"
+#include "model/lora.h"
 #include "model/token_batch.h"
 #include "train/adamw.h"
 #include "train/objective.h"
 
+enum { SET_FULL, SET_SUBSET, SET_LORA };
+static const char *const setting_names[] = {"full", "subset", "lora"};
+
+#define MAX_PARAMS 16
 typedef struct options {
   const char *model;
-  int batch, seq, forget, reps, bf16, write_batch;
+  int batch, seq, forget, reps, bf16, write_batch, checkpoint, setting, lora_rank;
+  double lora_alpha;
+  const char *params[MAX_PARAMS];
+  int n_params;
 } options;
 
 static void die(const lethe_err *err) {
@@ -37,7 +56,9 @@ static void die(const lethe_err *err) {
 
 static void usage(void) {
   fprintf(stderr, "usage: bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] "
-                  "[--reps R] [--compute f32|bf16] [--write-batch]\n");
+                  "[--reps R] [--compute f32|bf16] [--write-batch] [--checkpoint]\n"
+                  "       [--setting full|subset|lora] [--params REGEX]... [--lora-rank R] "
+                  "[--lora-alpha A]\n");
   exit(2);
 }
 
@@ -45,8 +66,10 @@ static void parse(int argc, char **argv, options *o) {
   static const struct option longs[] = {
       {"model", 1, 0, 'm'}, {"batch", 1, 0, 'B'},   {"seq", 1, 0, 'T'},
       {"forget", 1, 0, 'f'}, {"reps", 1, 0, 'r'},   {"compute", 1, 0, 'c'},
-      {"write-batch", 0, 0, 'w'}, {0, 0, 0, 0}};
-  *o = (options){NULL, 8, 128, 4, 2, 0, 0};
+      {"write-batch", 0, 0, 'w'}, {"checkpoint", 0, 0, 'k'}, {"setting", 1, 0, 's'},
+      {"params", 1, 0, 'p'}, {"lora-rank", 1, 0, 'R'}, {"lora-alpha", 1, 0, 'A'}, {0, 0, 0, 0}};
+  *o = (options){.batch = 8, .seq = 128, .forget = 4, .reps = 2, .lora_rank = 16,
+                 .lora_alpha = 32};
   int c;
   while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
     switch (c) {
@@ -57,11 +80,24 @@ static void parse(int argc, char **argv, options *o) {
     case 'r': o->reps = atoi(optarg); break;
     case 'c': o->bf16 = !strcmp(optarg, "bf16"); break;
     case 'w': o->write_batch = 1; break;
+    case 'k': o->checkpoint = 1; break;
+    case 's':
+      o->setting = -1;
+      for (int i = 0; i < 3; i++)
+        if (!strcmp(optarg, setting_names[i])) o->setting = i;
+      if (o->setting < 0) usage();
+      break;
+    case 'p':
+      if (o->n_params == MAX_PARAMS) usage();
+      o->params[o->n_params++] = optarg;
+      break;
+    case 'R': o->lora_rank = atoi(optarg); break;
+    case 'A': o->lora_alpha = atof(optarg); break;
     default: usage();
     }
   }
   if (!o->model || o->batch < 2 || o->seq < 2 || o->forget < 1 || o->forget >= o->batch ||
-      o->reps < 1)
+      o->reps < 1 || (o->setting == SET_SUBSET) != (o->n_params > 0) || o->lora_rank < 1)
     usage();
 }
 
@@ -95,6 +131,21 @@ int main(int argc, char **argv) {
   llama_model m;
   if (llama_load(&m, o.model, &err) != 0) die(&err);
   if (o.bf16) llama_set_compute(&m, LLAMA_COMPUTE_BF16);
+  llama_set_checkpointing(&m, o.checkpoint);
+  lora_adapter lo = {0};
+  if (o.setting == SET_SUBSET) {
+    uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * m.cfg.num_hidden_layers);
+    if (llama_trainable_mask(&m.cfg, o.params, o.n_params, mask, "--params", &err) != 0 ||
+        llama_set_trainable(&m, mask, &err) != 0)
+      die(&err);
+    free(mask);
+  } else if (o.setting == SET_LORA) {
+    lora_config lc = {.rank = o.lora_rank, .alpha = o.lora_alpha,
+                      .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
+    if (lora_create(&lo, &m.cfg, &lc, &err) != 0) die(&err);
+    llama_attach_lora(&m, &lo);
+    lora_alloc_grads(&lo);
+  }
   double load_secs = lethe_now() - t0;
 
   int B = o.batch, T = o.seq, n = B * T;
@@ -103,6 +154,11 @@ int main(int argc, char **argv) {
   bench_make_batch(ids, tgt, B, T, m.cfg.vocab_size);
   for (int i = 0; i < n; i++) mask[i] = 1;
   if (o.write_batch) write_batch(&o, ids, tgt);
+  if (o.write_batch && m.lora) { /* the adapter's start, for torch_llama.py to begin at too */
+    char *dir = lethe_path_join(o.model, "bench_adapter");
+    if (lora_save(&lo, &m.cfg, dir, NULL, &err) != 0) die(&err);
+    free(dir);
+  }
   token_batch tb;
   /* token_batch labels are the tokens themselves (targets = next label) */
   token_batch_from_arrays(&tb, B, T, ids, mask, ids, 0);
@@ -115,15 +171,22 @@ int main(int argc, char **argv) {
       method_instance_create(&inst, &spec.plugin, spec.params, NULL, &err) != 0 ||
       objective_init(&obj, &m, NULL, &inst, &err) != 0)
     die(&err);
+  /* what AdamW updates (as the trainer takes it): the trainable spans,
+   * matrices decayed, or the adapter's A and B */
   adamw_state opt;
-  adamw_init(&opt, m.n_trainable);
-  int n_spans = llama_trainable_spans(&m, NULL, 0);
+  int n_spans = o.setting == SET_LORA ? 1 : llama_trainable_spans(&m, NULL, 0);
   llama_span *ls = lethe_calloc((size_t)n_spans, sizeof *ls);
   adamw_span *spans = lethe_calloc((size_t)n_spans, sizeof *spans);
-  llama_trainable_spans(&m, ls, n_spans);
-  for (int i = 0; i < n_spans; i++)
-    spans[i] = (adamw_span){ls[i].params, ls[i].grads, ls[i].n,
-                            llama_param_role_is_matrix(ls[i].role)};
+  size_t trainable = o.setting == SET_LORA ? lo.n_params : m.n_trainable;
+  adamw_init(&opt, trainable);
+  if (o.setting == SET_LORA) {
+    spans[0] = (adamw_span){lo.params, lo.grads, lo.n_params, 1};
+  } else {
+    llama_trainable_spans(&m, ls, n_spans);
+    for (int i = 0; i < n_spans; i++)
+      spans[i] = (adamw_span){ls[i].params, ls[i].grads, ls[i].n,
+                              llama_param_role_is_matrix(ls[i].role)};
+  }
   double load_rss = bench_status_mib("VmRSS");
   int reset = bench_reset_peak() == 0;
 
@@ -138,17 +201,22 @@ int main(int argc, char **argv) {
   for (int s = 0; s < steps; s++) {
     t0 = lethe_now();
     llama_zero_grads(&m);
+    if (m.lora) lora_zero_grads(&lo);
     if (objective_step(&obj, &tb, seg, ref_logp, s, steps, 1.0, &losses[s], &err) != 0) die(&err);
     adamw_step(&opt, &ac, ac.lr, spans, n_spans);
     secs[s] = lethe_now() - t0;
   }
   double med = bench_median(secs + 1, o.reps);
-  printf("{\"impl\": \"lethe\", \"mode\": \"unlearn\", \"setting\": \"full\", \"hidden\": %d, "
+  const char *lmode = m.logits_mode == LLAMA_LOGITS_WHOLE ? "whole" : "chunked";
+  printf("{\"impl\": \"lethe\", \"mode\": \"unlearn\", \"setting\": \"%s\", \"checkpoint\": %s, "
+         "\"logits\": \"%s\", \"acts_mib\": %.0f, \"hidden\": %d, "
          "\"layers\": %d, \"vocab\": %d, \"batch\": %d, \"seq\": %d, \"forget_rows\": %d, "
          "\"threads\": %d, \"compute\": \"%s\", \"trainable_parameters\": %zu, "
          "\"load_seconds\": %.3f, \"ref_logp_seconds\": %.3f, ",
-         m.cfg.hidden_size, m.cfg.num_hidden_layers, m.cfg.vocab_size, B, T, o.forget,
-         bench_threads(), o.bf16 ? "bf16" : "f32", m.n_params, load_secs, ref_secs);
+         setting_names[o.setting], o.checkpoint ? "true" : "false", lmode,
+         m.acts_bytes / 1048576.0, m.cfg.hidden_size, m.cfg.num_hidden_layers, m.cfg.vocab_size,
+         B, T, o.forget, bench_threads(), o.bf16 ? "bf16" : "f32", trainable, load_secs,
+         ref_secs);
   bench_print_array("seconds", secs + 1, o.reps);
   printf(", ");
   bench_print_array("losses", losses, steps);
@@ -163,6 +231,7 @@ int main(int argc, char **argv) {
   free(spans);
   free(ls);
   llama_free(&m);
+  lora_free(&lo);
   token_batch_free(&tb);
   free(ref_logp);
   free(secs);

@@ -134,9 +134,13 @@ class Llama(torch.nn.Module):
             y = y + self.lora_scale * ((x @ ab[0].t()) @ ab[1].t())
         return y
 
-    def add_lora(self, rank, alpha, targets, seed=0):
+    def add_lora(self, rank, alpha, targets, seed=0, init=None):
         """PEFT's LoRA on the named modules (q_proj ... down_proj): A ~ kaiming-
-        uniform(a=√5), i.e. U(±1/√in), B = 0; scale alpha/rank."""
+        uniform(a=√5), i.e. U(±1/√in), B = 0; scale alpha/rank. init: a PEFT
+        adapter_model.safetensors whose A (and B) to start from instead."""
+        start = read_safetensors(init) if init else {}
+        group = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn",
+                 "o_proj": "self_attn", "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
         short = {"q_proj": "wq", "k_proj": "wk", "v_proj": "wv", "o_proj": "wo",
                  "gate_proj": "w_gate", "up_proj": "w_up", "down_proj": "w_down"}
         g = torch.Generator().manual_seed(seed)
@@ -148,6 +152,10 @@ class Llama(torch.nn.Module):
                 bound = 1.0 / math.sqrt(w.shape[1])
                 A = torch.nn.Parameter(torch.empty(rank, w.shape[1]).uniform_(-bound, bound, generator=g))
                 B = torch.nn.Parameter(torch.zeros(w.shape[0], rank))
+                name = "base_model.model.model.layers.%d.%s.%s.lora_%%s.weight" % (l, group[t], t)
+                if start:
+                    A.data.copy_(start[name % "A"])
+                    B.data.copy_(start[name % "B"])
                 self.lora[(l, short[t])] = (A, B)
                 self.lora_params.extend([A, B])
 
@@ -276,7 +284,9 @@ def unlearn(args, cfg, model):
     if args.setting == "lora":
         for p in model.parameters():
             p.requires_grad_(False)
-        model.add_lora(args.lora_rank, args.lora_alpha, args.lora_targets.split(","))
+        init = os.path.join(args.dir, "bench_adapter", "adapter_model.safetensors")
+        model.add_lora(args.lora_rank, args.lora_alpha, args.lora_targets.split(","),
+                       init=init if os.path.exists(init) else None)
         trainable = list(model.lora_params)
     elif args.setting == "subset":
         pats = [re.compile(p) for p in args.params]
