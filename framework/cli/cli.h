@@ -27,6 +27,8 @@ int cmd_train(int argc, char **argv);
 void help_train(void);
 int cmd_unlearn(int argc, char **argv);
 void help_unlearn(void);
+int cmd_plan(int argc, char **argv);
+void help_plan(void);
 int cmd_eval(int argc, char **argv);
 void help_eval(void);
 void help_grad(void);

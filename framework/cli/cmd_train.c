@@ -1,5 +1,6 @@
-/* lethe train / lethe unlearn — run an experiment's stages, and an
- * unlearning run, from a configuration file with -s overrides. */
+/* lethe train / lethe unlearn / lethe plan — run an experiment's stages, an
+ * unlearning run, or print its memory plan, from a configuration file with
+ * -s overrides. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,21 @@ void help_unlearn(void) {
       "config.cfg, steps.jsonl, history.jsonl, eval.json, summary.json (final,\n"
       "best-FQ and utility-constrained points) and DONE. --resume continues a\n"
       "killed run from its last checkpoint (unlearn.checkpoint_every).\n");
+}
+
+void help_plan(void) {
+  printf(
+      "usage: lethe plan [CONFIG] [-s path=value ...] [--quiet]\n\n"
+      "Prints what one step of the experiment's unlearning run will hold in memory\n"
+      "before it runs: the weights (and their bfloat16 copy with compute = bf16),\n"
+      "the gradients and AdamW moments of what trains (every tensor, unlearn.params\n"
+      "or a LoRA adapter), activations (memory.checkpoint_activations), logits\n"
+      "(chunked unless the method needs them whole), the reference copy and the\n"
+      "cached reference log-probs, each in MiB, then the total and the memory\n"
+      "available. Builds (or finds) the stages first: the target model's\n"
+      "config.json and the forget data's longest row give the shapes. Exits 1,\n"
+      "naming the biggest part, when the run cannot fit; `lethe unlearn` prints the\n"
+      "same plan first and refuses the same way. docs/performance.md.\n");
 }
 
 /* Parses [CONFIG] -s ... --quiet --resume --out (unlearn) or --stages
@@ -104,6 +120,19 @@ int cmd_unlearn(int argc, char **argv) {
   if (rc == 0) rc = run_unlearn(&e, out, &err);
   if (rc != 0) fprintf(stderr, "lethe unlearn: %s\n", err.msg);
   else if (!e.quiet) printf("results in %s\n", out);
+  experiment_free(&e);
+  return rc ? 1 : 0;
+}
+
+int cmd_plan(int argc, char **argv) {
+  experiment e;
+  const char *out;
+  int rc = load("plan", argc, argv, 0, &e, &out, NULL);
+  if (rc) return rc;
+  lethe_err err = {0};
+  rc = experiment_check(&e, NULL, EXPERIMENT_CHECK_UNLEARN, &err);
+  if (rc == 0) rc = run_plan(&e, stdout, &err);
+  if (rc != 0) fprintf(stderr, "lethe plan: %s\n", err.msg);
   experiment_free(&e);
   return rc ? 1 : 0;
 }

@@ -20,6 +20,8 @@ static const cli_command commands[] = {
     {"train", "build the data, base, target and retain models of an experiment", cmd_train,
      help_train, 1},
     {"unlearn", "run an unlearning method with evaluation history", cmd_unlearn, help_unlearn, 1},
+    {"plan", "the memory an unlearning run will hold, part by part; refuses what cannot fit",
+     cmd_plan, help_plan, 1},
     {"eval", "TOFU evaluation of a model (utility, forget quality, ROUGE, ...)", cmd_eval,
      help_eval, 1},
     {"suite", "run an ablation suite (grid of experiments) in parallel; show its status",

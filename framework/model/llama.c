@@ -105,6 +105,15 @@ static void alloc_params(llama_model *m, const llama_config *cfg) {
   point_params(&m->params, m->params_memory, m->param_sizes, cfg->tie_word_embeddings);
 }
 
+int llama_shell(llama_model *m, const llama_config *cfg, lethe_err *err) {
+  if (llama_config_validate(cfg, "model config", err) != 0) return -1;
+  memset(m, 0, sizeof *m);
+  m->cfg = *cfg;
+  if (!m->cfg.rotary_dim) m->cfg.rotary_dim = m->cfg.head_dim;
+  fill_param_sizes(m);
+  return 0;
+}
+
 int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err) {
   if (llama_config_validate(cfg, "model config", err) != 0) return -1;
   alloc_params(m, cfg);
@@ -159,21 +168,25 @@ static size_t pack(size_t *off, const size_t *sizes, int count, size_t align) {
 #define MAX_CARVE 32
 
 /* Carves `count` float tensors out of one 64-byte aligned allocation; adds
- * the bytes allocated to *bytes. */
-static float *carve(float ***ptrs, const size_t *sizes, int count, size_t *bytes) {
+ * the bytes allocated to *bytes. dry: only counts them (NULL, no pointer
+ * written). */
+static float *carve(float ***ptrs, const size_t *sizes, int count, size_t *bytes, int dry) {
   size_t off[MAX_CARVE], n = pack(off, sizes, count, 16);
+  *bytes += n * sizeof(float);
+  if (dry) return NULL;
   float *mem = lethe_alloc_aligned(n * sizeof(float));
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
-  *bytes += n * sizeof(float);
   return mem;
 }
 
 /* The same for bfloat16 tensors. */
-static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_t *bytes) {
+static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_t *bytes,
+                         int dry) {
   size_t off[MAX_CARVE], n = pack(off, sizes, count, 32);
+  *bytes += n * sizeof(uint16_t);
+  if (dry) return NULL;
   uint16_t *mem = lethe_alloc_aligned(n * sizeof(uint16_t));
   for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
-  *bytes += n * sizeof(uint16_t);
   return mem;
 }
 
@@ -196,7 +209,7 @@ static size_t chunked_rows(const llama_model *m, size_t bt) {
 }
 
 /* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16). */
-static void reserve_bf16(llama_model *m, int B, int T) {
+static void reserve_bf16(llama_model *m, int B, int T, int dry) {
   dims d = dims_of(&m->cfg);
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
@@ -210,7 +223,7 @@ static void reserve_bf16(llama_model *m, int B, int T) {
                     BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
                     att, BT * F, BT * F, chunked_rows(m, BT) * C};
   m->acts_bf16_memory =
-      carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes);
+      carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes, dry);
 }
 
 void llama_set_compute(llama_model *m, int mode) {
@@ -218,7 +231,7 @@ void llama_set_compute(llama_model *m, int mode) {
   m->compute = mode;
   free(m->params_bf16);
   m->params_bf16 = NULL;
-  if (mode == LLAMA_COMPUTE_BF16)
+  if (mode == LLAMA_COMPUTE_BF16 && m->params_memory) /* not for a shell (llama_shell) */
     m->params_bf16 = lethe_alloc_aligned(m->n_params * sizeof(uint16_t));
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
@@ -261,19 +274,20 @@ void llama_set_logits(llama_model *m, int mode, int rows) {
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 
-void llama_reserve(llama_model *m, int B, int T) {
-  if (B <= m->B_max && T <= m->T_max) return;
-  if (B < m->B_max) B = m->B_max;
-  if (T < m->T_max) T = m->T_max;
-  free(m->acts_memory);
-  free(m->scratch_memory);
-  free(m->rope_cos);
-  free(m->rope_sin);
-  free(m->acts_bf16_memory);
-  m->acts_bf16_memory = NULL;
-  free(m->head_rows);
-  m->head_rows = NULL;
-  memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
+/* The buffers of (B, T): allocated into m (the old ones freed), or (dry,
+ * on a copy of the model) only counted into m->acts_bytes. */
+static void lay_out(llama_model *m, int B, int T, int dry) {
+  if (!dry) {
+    free(m->acts_memory);
+    free(m->scratch_memory);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m->acts_bf16_memory);
+    m->acts_bf16_memory = NULL;
+    free(m->head_rows);
+    m->head_rows = NULL;
+    memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
+  }
   dims d = dims_of(&m->cfg);
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
@@ -294,7 +308,7 @@ void llama_reserve(llama_model *m, int B, int T) {
                         qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
   m->acts_bytes = 0;
   m->acts_memory = carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]),
-                         &m->acts_bytes);
+                         &m->acts_bytes, dry);
   if (whole) a->logits_chunk = NULL; /* the mode's other buffer: none (llama_set_logits) */
   else a->logits = NULL;
   llama_scratch *s = &m->scratch;
@@ -306,17 +320,33 @@ void llama_reserve(llama_model *m, int B, int T) {
                         BT * F, BT * F, BT * F, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
                         qkn * BT * d.QD, qkn * BT * d.KVD, chunked_rows(m, BT) * C};
   m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]),
-                            &m->acts_bytes);
+                            &m->acts_bytes, dry);
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
-    m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
+    if (!dry) m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
     m->acts_bytes += BT * sizeof(int32_t);
   }
-  if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T);
+  if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T, dry);
   int t_rope = T > m->cfg.max_position_embeddings ? T : m->cfg.max_position_embeddings;
-  m->rope_cos = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));
-  m->rope_sin = lethe_alloc_aligned((size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float));
+  size_t rope_bytes = (size_t)t_rope * m->cfg.rotary_dim / 2 * sizeof(float);
+  m->acts_bytes += 2 * rope_bytes;
+  if (dry) return;
+  m->rope_cos = lethe_alloc_aligned(rope_bytes);
+  m->rope_sin = lethe_alloc_aligned(rope_bytes);
   llama_rope_tables(&m->cfg, m->rope_cos, m->rope_sin, t_rope);
+}
+
+void llama_reserve(llama_model *m, int B, int T) {
+  if (B <= m->B_max && T <= m->T_max) return;
+  if (B < m->B_max) B = m->B_max;
+  if (T < m->T_max) T = m->T_max;
+  lay_out(m, B, T, 0);
   m->B_max = B;
   m->T_max = T;
+}
+
+size_t llama_reserve_bytes(const llama_model *m, int B, int T) {
+  llama_model copy = *m; /* lay_out(dry) writes acts_bytes alone */
+  lay_out(&copy, B, T, 1);
+  return copy.acts_bytes;
 }
 

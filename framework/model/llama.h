@@ -203,7 +203,8 @@ typedef struct llama_model {
   int32_t *head_rows;       /* chunked mode: (B·T) the positions with a target, in order */
   const int32_t *head_targets; /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
   const float *head_dlogp;  /* chunked mode: borrowed by llama_dlogits_from_dlogp, (B,T) */
-  size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16) */
+  size_t acts_bytes;        /* bytes llama_reserve allocated (activations, scratch, bf16,
+                             * rotary tables) */
   /* borrowed; non-NULL: the adapter's branches are added to the targeted
    * projections, and backward adds into the adapter's gradients (model/lora.h).
    * Attach with llama_attach_lora, which freezes the base. */
@@ -218,6 +219,11 @@ void llama_rope_tables(const llama_config *cfg, float *cos_t, float *sin_t, int 
 
 /* Allocates zeroed parameters for cfg (validated first). */
 int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
+/* A model of cfg (validated) without any buffer: its sizes (n_params,
+ * param_sizes) and settings only, for planning (llama_reserve_bytes,
+ * train/memplan.h). Set compute, checkpointing and logits on it as on a
+ * model; nothing to free. */
+int llama_shell(llama_model *m, const llama_config *cfg, lethe_err *err);
 /* Allocates parameters for cfg (validated) and initialises them as HF does:
  * N(0, initializer_range) for matrices and embeddings, 1 for norm weights, 0
  * for biases (LayerNorm biases included). */
@@ -315,6 +321,9 @@ typedef struct llama_span {
 } llama_span;
 /* Writes the spans into out (capacity cap) and returns their count. */
 int llama_trainable_spans(const llama_model *m, llama_span *out, int cap);
+/* The floats a mask (llama_trainable_mask; NULL = every tensor) makes
+ * trainable in a model of cfg: its gradients hold that many. */
+size_t llama_trainable_floats(const llama_config *cfg, const uint8_t *mask);
 /* Trainable tensors (HF names) and floats. */
 int llama_trainable_tensors(const llama_model *m);
 
@@ -324,6 +333,10 @@ void llama_alloc_grads(llama_model *m);
 void llama_zero_grads(llama_model *m);
 /* Ensures activation capacity for (B, T); reallocates only when growing. */
 void llama_reserve(llama_model *m, int B, int T);
+/* The bytes llama_reserve(m, B, T) would allocate from nothing (acts_bytes
+ * after it) with m's settings (compute, checkpointing, logits), without
+ * allocating: m needs its config and settings only, no weights. */
+size_t llama_reserve_bytes(const llama_model *m, int B, int T);
 /* Activation checkpointing (off by default): llama_forward keeps only each
  * layer's input (acts.resid) and the final norm, everything else a layer's
  * backward needs lives in one layer's worth of buffers, and llama_backward

@@ -82,6 +82,18 @@ int llama_trainable_spans(const llama_model *m, llama_span *out, int cap) {
   return n;
 }
 
+size_t llama_trainable_floats(const llama_config *cfg, const uint8_t *mask) {
+  size_t sizes[LLAMA_N_PARAM_TENSORS], n = 0;
+  int L = cfg->num_hidden_layers;
+  llama_param_sizes_of(cfg, sizes);
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++) {
+    int slices = llama_param_role_is_layered(r) ? L : 1;
+    for (int l = 0; l < slices; l++)
+      if (!mask || mask[r * L + l]) n += sizes[r] / (size_t)slices;
+  }
+  return n;
+}
+
 int llama_trainable_tensors(const llama_model *m) {
   return llama_named_tensors(m, LLAMA_OF_GRADS, NULL, 0);
 }

@@ -101,19 +101,31 @@ void lora_zero_grads(lora_adapter *lo) {
   if (lo->grads) memset(lo->grads, 0, lo->n_params * sizeof(float));
 }
 
-void lora_reserve(lora_adapter *lo, int64_t M) {
-  if (M <= lo->M_max) return;
-  free(lo->work);
-  size_t r = (size_t)lo->cfg.rank, wide = 0, n_xa = 0;
+/* The widest input or output of a targeted module, and how many are. */
+static size_t widest(const lora_adapter *lo, size_t *n_xa) {
+  size_t wide = 0;
+  *n_xa = 0;
   for (int i = 0; i < LORA_N_MODULES; i++) {
     if (!targeted(lo, i)) continue;
     if ((size_t)lo->in[i] > wide) wide = (size_t)lo->in[i];
     if ((size_t)lo->out[i] > wide) wide = (size_t)lo->out[i];
-    n_xa++;
+    (*n_xa)++;
   }
+  return wide;
+}
+
+size_t lora_work_bytes(const lora_adapter *lo, int64_t M) {
+  size_t n_xa, wide = widest(lo, &n_xa), r = (size_t)lo->cfg.rank;
+  return (n_xa * (size_t)lo->L * (size_t)M * r + 3 * (size_t)M * wide + (size_t)M * r) *
+         sizeof(float);
+}
+
+void lora_reserve(lora_adapter *lo, int64_t M) {
+  if (M <= lo->M_max) return;
+  free(lo->work);
+  size_t r = (size_t)lo->cfg.rank, n_xa, wide = widest(lo, &n_xa);
   size_t per_xa = (size_t)lo->L * (size_t)M * r;
-  lo->work = lethe_alloc_aligned((n_xa * per_xa + 3 * (size_t)M * wide + (size_t)M * r) *
-                                 sizeof(float));
+  lo->work = lethe_alloc_aligned(lora_work_bytes(lo, M));
   float *at = lo->work;
   for (int i = 0; i < LORA_N_MODULES; i++) {
     lo->xa[i] = targeted(lo, i) ? at : NULL;

@@ -82,6 +82,8 @@ void lora_alloc_grads(lora_adapter *lo);
 void lora_zero_grads(lora_adapter *lo);
 /* Room for M rows (the model's B·T); reallocates only when growing. */
 void lora_reserve(lora_adapter *lo, int64_t M);
+/* The bytes lora_reserve(lo, M) allocates (forward state and scratch). */
+size_t lora_work_bytes(const lora_adapter *lo, int64_t M);
 /* Dropout on (with the mask of `key`: a step and micro-batch, say) or off. */
 void lora_set_training(lora_adapter *lo, int on, uint64_t key);
 

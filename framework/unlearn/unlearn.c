@@ -17,6 +17,7 @@
 #include "pipeline/prepare.h"
 #include "pipeline/stages.h"
 #include "tensor/tensor.h"
+#include "train/memplan.h"
 #include "train/objective.h"
 
 /* ---- the unlearning run ------------------------------------------------------- */
@@ -466,10 +467,58 @@ static int load_eval_refs(run_ctx *c, const prepared *p, const char *split, leth
   return rc;
 }
 
-/* Everything the steps need: tokenizer, forget data, policy and reference
- * (the target), the plugin instance and objective, the evaluation, and the
- * reference log-probs when the method wants them cached. */
-static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
+/* The longest token row of n examples (0 for none). */
+static int longest(const tofu_example *ex, size_t n) {
+  int T = 0;
+  for (size_t i = 0; ex && i < n; i++) T = ex[i].len > T ? ex[i].len : T;
+  return T;
+}
+
+/* The memory plan of a training step of the run (train/memplan.h), before
+ * any model is loaded: the target's config.json with the run's settings
+ * (compute, memory, unlearn.params or unlearn.lora, the method's logits),
+ * the packed batch of batch_size forget rows (and as many retain and idk
+ * rows as the method takes) at the data's longest row, the reference copy
+ * the run holds, the cached reference log-probs. Not in it: evaluation
+ * batches (their forward reuses the training buffers when not longer). */
+static int plan_run(run_ctx *c, const prepared *p, memplan *plan, lethe_err *err) {
+  const experiment *e = c->e;
+  unsigned caps = c->ms.plugin.desc->caps;
+  llama_config cfg;
+  llama_model shell, ref;
+  char *path = lethe_path_join(p->target.dir, "config.json");
+  int rc = llama_config_read(&cfg, path, err);
+  free(path);
+  if (rc != 0 || llama_shell(&shell, &cfg, err) != 0) return -1;
+  experiment_set_compute(e, &shell);
+  experiment_set_memory(e, &shell);
+  ref = shell;
+  objective_use_logits(&shell, (caps & LETHE_CAP_LOGITS) != 0);
+  objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
+  lora_config lc;
+  rc = experiment_trainable_mask(e, "unlearn", &cfg, mask, err);
+  if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
+  int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
+  int T = longest(c->fd.forget, c->fd.n_forget);
+  int T_retain = retain ? longest(c->fd.retain, c->fd.n_retain) : 0;
+  int T_idk = idk ? longest(c->fd.idk, c->fd.n_forget) : 0;
+  T = T > T_retain ? T : T_retain;
+  T = T > T_idk ? T : T_idk;
+  int rows = c->bs < c->n_forget ? c->bs : c->n_forget;
+  size_t cache = 0; /* build_ref_cache: every forget example's rows, per segment */
+  if ((caps & LETHE_CAP_REF_LOGP) && !(caps & LETHE_CAP_REF_LOGITS))
+    for (size_t i = 0; i < c->fd.n_forget; i++)
+      cache += (size_t)(c->fd.forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
+  memplan_training t = {&shell, rows * (1 + retain + idk), T, mask, &lc, &ref, cache,
+                        memplan_resident()};
+  if (rc == 0) rc = memplan_training_parts(&t, plan, err);
+  free(mask);
+  return rc;
+}
+
+/* Tokenizer, prompt format and forget data (the run's rows). */
+static int open_data(run_ctx *c, const prepared *p, lethe_err *err) {
   const experiment *e = c->e;
   const char *split = lcfg_string(&e->cfg, "data.forget_split");
   char retain_split[32];
@@ -480,7 +529,29 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   tofu_ids ids;
   if (tofu_format_ids(c->tok, &c->fmt, &ids, err) != 0) return -1;
   c->pad = ids.pad, c->end = ids.end;
-  if (load_forget_data(c, p->data.dir, split, retain_split, err) != 0 ||
+  return load_forget_data(c, p->data.dir, split, retain_split, err);
+}
+
+/* The memory a run may use on this machine: what memplan_available finds,
+ * shared by the ranks of the group that run on it. */
+static size_t run_available(void) {
+  size_t avail = memplan_available();
+  return dist_local_size() > 1 ? avail / (size_t)dist_local_size() : avail;
+}
+
+/* Everything the steps need: tokenizer, forget data, the memory plan
+ * (printed, and the run refused when it cannot fit), policy and reference
+ * (the target), the plugin instance and objective, the evaluation, and the
+ * reference log-probs when the method wants them cached. */
+static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
+  const experiment *e = c->e;
+  const char *split = lcfg_string(&e->cfg, "data.forget_split");
+  if (open_data(c, p, err) != 0) return -1;
+  memplan plan;
+  size_t avail = run_available();
+  if (plan_run(c, p, &plan, err) != 0) return -1;
+  if (!e->quiet && dist_is_root()) memplan_print(&plan, avail, "unlearning step", stderr);
+  if (memplan_check(&plan, avail, "this unlearning run", err) != 0 ||
       llama_load(&c->policy, p->target.dir, err) != 0 || llama_load(&c->ref, p->target.dir, err) != 0)
     return -1;
   read_settings(c, split);
@@ -562,6 +633,29 @@ static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double se
     rc = lethe_write_file_atomic(done_path, "ok\n", 3, err);
     free(done_path);
   }
+  return rc;
+}
+
+int run_plan(const experiment *e, FILE *out, lethe_err *err) {
+  prepared p = {0};
+  run_ctx c = {.e = (experiment *)e};
+  c.bs = (int)lcfg_int(&e->cfg, "unlearn.batch_size");
+  memplan plan;
+  int rc = -1;
+  if (method_spec_from_config(&c.ms, lcfg_setting(&e->cfg, "method"),
+                              (const char *const *)e->method_overrides, e->n_method_overrides,
+                              err) == 0 &&
+      prepare_stages(e, STAGES_ALL, &p, err) == 0 && open_data(&c, &p, err) == 0 &&
+      plan_run(&c, &p, &plan, err) == 0) {
+    char title[160];
+    snprintf(title, sizeof title, "one unlearning step of %s on %s", c.ms.plugin.desc->name,
+             p.target.dir);
+    size_t avail = run_available();
+    memplan_print(&plan, avail, title, out);
+    rc = memplan_check(&plan, avail, "this unlearning run", err);
+  }
+  run_ctx_free(&c);
+  prepared_free(&p);
   return rc;
 }
 

@@ -12,6 +12,8 @@
 #ifndef LETHE_UNLEARN_H
 #define LETHE_UNLEARN_H
 
+#include <stdio.h>
+
 #include "pipeline/prepare.h"
 
 /* The unlearning run into run_dir.
@@ -19,6 +21,10 @@
  * unlearning steps are data parallel, evaluations split over the ranks, and
  * rank 0 alone writes files (the others wait where they must read them). */
 int run_unlearn(const experiment *e, const char *run_dir, lethe_err *err);
+/* lethe plan: builds (or finds) the run's stages, prints the memory plan of
+ * one unlearning step (train/memplan.h) to out, and fails as the run would
+ * when it cannot fit in the memory available. */
+int run_plan(const experiment *e, FILE *out, lethe_err *err);
 
 /* On resume: keeps the lines of run_dir/file (steps.jsonl, history.jsonl)
  * whose "step" is at most `step`, rank 0 rewriting the file, and appends

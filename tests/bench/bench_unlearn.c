@@ -35,6 +35,7 @@
 #include "model/lora.h"
 #include "model/token_batch.h"
 #include "train/adamw.h"
+#include "train/memplan.h"
 #include "train/objective.h"
 
 enum { SET_FULL, SET_SUBSET, SET_LORA };
@@ -123,10 +124,39 @@ static void write_batch(const options *o, const int32_t *ids, const int32_t *tgt
   free(both);
 }
 
+/* The memory plan of the step (train/memplan.h), before anything is
+ * loaded: the run's settings on a model shell, the reference log-probs
+ * cached (B·T floats), no reference copy; printed to stderr. */
+static void plan_step(const options *o, memplan *plan) {
+  lethe_err err = {0};
+  llama_config cfg;
+  llama_model shell;
+  char *path = lethe_path_join(o->model, "config.json");
+  if (llama_config_read(&cfg, path, &err) != 0 || llama_shell(&shell, &cfg, &err) != 0) die(&err);
+  free(path);
+  if (o->bf16) llama_set_compute(&shell, LLAMA_COMPUTE_BF16);
+  llama_set_checkpointing(&shell, o->checkpoint);
+  objective_use_logits(&shell, 0); /* NPO+RT: per-token log-probs only */
+  uint8_t *mask = NULL;
+  if (o->setting == SET_SUBSET) {
+    mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
+    if (llama_trainable_mask(&cfg, o->params, o->n_params, mask, "--params", &err) != 0) die(&err);
+  }
+  lora_config lc = {.rank = o->setting == SET_LORA ? o->lora_rank : 0, .alpha = o->lora_alpha,
+                    .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
+  memplan_training t = {&shell, o->batch, o->seq, mask, &lc, NULL,
+                        (size_t)o->batch * o->seq * sizeof(float), memplan_resident()};
+  if (memplan_training_parts(&t, plan, &err) != 0) die(&err);
+  memplan_print(plan, memplan_available(), "one NPO+RT step", stderr);
+  free(mask);
+}
+
 int main(int argc, char **argv) {
   options o;
   parse(argc, argv, &o);
   lethe_err err = {0};
+  memplan plan;
+  plan_step(&o, &plan);
   double t0 = lethe_now();
   llama_model m;
   if (llama_load(&m, o.model, &err) != 0) die(&err);
@@ -220,9 +250,9 @@ int main(int argc, char **argv) {
   bench_print_array("seconds", secs + 1, o.reps);
   printf(", ");
   bench_print_array("losses", losses, steps);
-  printf(", \"tokens_per_second\": %.1f, \"load_rss_mib\": %.0f, \"step_peak_rss_mib\": %.0f, "
-         "\"peak_rss_mib\": %.0f}\n",
-         n / med, load_rss, reset ? bench_status_mib("VmHWM") : -1.0,
+  printf(", \"tokens_per_second\": %.1f, \"plan_mib\": %.0f, \"load_rss_mib\": %.0f, "
+         "\"step_peak_rss_mib\": %.0f, \"peak_rss_mib\": %.0f}\n",
+         n / med, memplan_total(&plan) / 1048576.0, load_rss, reset ? bench_status_mib("VmHWM") : -1.0,
          reset ? -1.0 : bench_status_mib("VmHWM"));
   objective_free(&obj);
   method_instance_destroy(&inst);

@@ -56,7 +56,7 @@ mkdir -p "$work"
 threads=$(getconf _NPROCESSORS_ONLN)
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 export LETHE_PLUGIN_PATH="$build/plugins"
-torch_threads=${TORCH_THREADS:-1}
+torch_threads=${TORCH_THREADS:-$threads}
 subset='model\.layers\.[4-7]\..*'
 
 # The shapes' config.json: Llama-3.2-1B's and SmolLM-135M's published configs
