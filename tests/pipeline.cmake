@@ -5,6 +5,8 @@ lethe_test(test_trainer unit/test_trainer.c lethe_train)
 # trainable subsets (gradients as a full backward's, frozen tensors untouched,
 # refusals) and activation checkpointing (the same gradients, 1/L of the activations)
 lethe_test(test_train_memory unit/test_train_memory.c lethe_train)
+# the memory plan is the allocations (train/memplan.h): reserve and gradient bytes, parts, refusal
+lethe_test(test_memplan unit/test_memplan.c lethe_train)
 # a run's inputs checked before any stage (pipeline/check.h), on the command line too
 lethe_test(test_check unit/test_check.c lethe_pipeline)
 add_dependencies(test_check lethe plugin_npo)

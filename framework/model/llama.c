@@ -114,6 +114,16 @@ int llama_shell(llama_model *m, const llama_config *cfg, lethe_err *err) {
   return 0;
 }
 
+void llama_borrow(llama_model *view, const llama_model *owner) {
+  memset(view, 0, sizeof *view);
+  view->cfg = owner->cfg;
+  fill_param_sizes(view);
+  view->params_memory = owner->params_memory;
+  view->borrowed = 1;
+  point_params(&view->params, view->params_memory, view->param_sizes,
+               view->cfg.tie_word_embeddings);
+}
+
 int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err) {
   if (llama_config_validate(cfg, "model config", err) != 0) return -1;
   alloc_params(m, cfg);
@@ -140,7 +150,7 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 }
 
 void llama_free(llama_model *m) {
-  free(m->params_memory);
+  if (!m->borrowed) free(m->params_memory);
   free(m->grads_memory);
   free(m->grad_offset);
   free(m->acts_memory);

@@ -172,7 +172,8 @@ typedef struct llama_model {
   llama_config cfg;
   size_t param_sizes[LLAMA_N_PARAM_TENSORS];
   size_t n_params;          /* floats in params_memory */
-  float *params_memory;
+  float *params_memory;     /* another model's with borrowed (llama_borrow) */
+  int borrowed;
   llama_params params;
   /* Gradients exist only for the trainable (role, layer) slices
    * (llama_set_trainable; all of them by default), packed in storage order:
@@ -224,6 +225,12 @@ int llama_alloc(llama_model *m, const llama_config *cfg, lethe_err *err);
  * train/memplan.h). Set compute, checkpointing and logits on it as on a
  * model; nothing to free. */
 int llama_shell(llama_model *m, const llama_config *cfg, lethe_err *err);
+/* A second model on owner's weights (not copied; owner must outlive it and
+ * its weights are read as they are at each forward): its own activations,
+ * settings and (bf16 compute) bfloat16 copy, no adapter. For a frozen
+ * reference that is the policy's frozen base (LoRA). llama_free frees what
+ * the view owns only. */
+void llama_borrow(llama_model *view, const llama_model *owner);
 /* Allocates parameters for cfg (validated) and initialises them as HF does:
  * N(0, initializer_range) for matrices and embeddings, 1 for norm weights, 0
  * for biases (LayerNorm biases included). */

@@ -57,11 +57,14 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
   acts_and_logits(m, t->B, t->T, &acts, &logits);
   add(h, "activations", acts, HINT_ACTS);
   add(h, "logits", logits, HINT_LOGITS);
+  if (t->method_logits)
+    add(h, "method's logit gradients",
+        (size_t)t->B * t->T * (size_t)m->cfg.vocab_size * sizeof(float), HINT_LOGITS);
   add(h, "per-token buffers", (size_t)t->B * t->T * 4 * sizeof(float), HINT_NONE);
   if (t->ref) {
     size_t ref_bf16 = t->ref->compute == LLAMA_COMPUTE_BF16;
-    add(h, "reference model", t->ref->n_params * (sizeof(float) + ref_bf16 * sizeof(uint16_t)),
-        HINT_REF);
+    size_t own = t->ref_borrows ? 0 : sizeof(float); /* a view has its bf16 copy alone */
+    add(h, "reference model", t->ref->n_params * (own + ref_bf16 * sizeof(uint16_t)), HINT_REF);
     size_t ref_acts, ref_logits;
     acts_and_logits(t->ref, t->B, t->T, &ref_acts, &ref_logits);
     add(h, "reference activations and logits", ref_acts + ref_logits, HINT_REF);

@@ -43,6 +43,10 @@ typedef struct memplan_training {
                                * shell's), NULL = none */
   size_t ref_cache_bytes;     /* cached reference log-probs */
   size_t runtime_bytes;       /* what the process holds before loading (measured) */
+  int method_logits;          /* 1: the method takes whole logits (LETHE_CAP_LOGITS): the
+                               * objective's dlogits, B·T·V floats */
+  int ref_borrows;            /* 1: the reference reads the policy's weights (llama_borrow,
+                               * under LoRA): no float32 copy of its own */
 } memplan_training;
 
 /* Fills plan with the parts of t (each named; zero parts left out). */

@@ -17,8 +17,8 @@
 #include "pipeline/prepare.h"
 #include "pipeline/stages.h"
 #include "tensor/tensor.h"
-#include "train/memplan.h"
 #include "train/objective.h"
+#include "unlearn/unlearn_plan.h"
 
 /* ---- the unlearning run ------------------------------------------------------- */
 /* A metric the plugin reported during the current step: its mean goes to
@@ -467,56 +467,6 @@ static int load_eval_refs(run_ctx *c, const prepared *p, const char *split, leth
   return rc;
 }
 
-/* The longest token row of n examples (0 for none). */
-static int longest(const tofu_example *ex, size_t n) {
-  int T = 0;
-  for (size_t i = 0; ex && i < n; i++) T = ex[i].len > T ? ex[i].len : T;
-  return T;
-}
-
-/* The memory plan of a training step of the run (train/memplan.h), before
- * any model is loaded: the target's config.json with the run's settings
- * (compute, memory, unlearn.params or unlearn.lora, the method's logits),
- * the packed batch of batch_size forget rows (and as many retain and idk
- * rows as the method takes) at the data's longest row, the reference copy
- * the run holds, the cached reference log-probs. Not in it: evaluation
- * batches (their forward reuses the training buffers when not longer). */
-static int plan_run(run_ctx *c, const prepared *p, memplan *plan, lethe_err *err) {
-  const experiment *e = c->e;
-  unsigned caps = c->ms.plugin.desc->caps;
-  llama_config cfg;
-  llama_model shell, ref;
-  char *path = lethe_path_join(p->target.dir, "config.json");
-  int rc = llama_config_read(&cfg, path, err);
-  free(path);
-  if (rc != 0 || llama_shell(&shell, &cfg, err) != 0) return -1;
-  experiment_set_compute(e, &shell);
-  experiment_set_memory(e, &shell);
-  ref = shell;
-  objective_use_logits(&shell, (caps & LETHE_CAP_LOGITS) != 0);
-  objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
-  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
-  lora_config lc;
-  rc = experiment_trainable_mask(e, "unlearn", &cfg, mask, err);
-  if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
-  int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
-  int T = longest(c->fd.forget, c->fd.n_forget);
-  int T_retain = retain ? longest(c->fd.retain, c->fd.n_retain) : 0;
-  int T_idk = idk ? longest(c->fd.idk, c->fd.n_forget) : 0;
-  T = T > T_retain ? T : T_retain;
-  T = T > T_idk ? T : T_idk;
-  int rows = c->bs < c->n_forget ? c->bs : c->n_forget;
-  size_t cache = 0; /* build_ref_cache: every forget example's rows, per segment */
-  if ((caps & LETHE_CAP_REF_LOGP) && !(caps & LETHE_CAP_REF_LOGITS))
-    for (size_t i = 0; i < c->fd.n_forget; i++)
-      cache += (size_t)(c->fd.forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
-  memplan_training t = {&shell, rows * (1 + retain + idk), T, mask, &lc, &ref, cache,
-                        memplan_resident()};
-  if (rc == 0) rc = memplan_training_parts(&t, plan, err);
-  free(mask);
-  return rc;
-}
-
 /* Tokenizer, prompt format and forget data (the run's rows). */
 static int open_data(run_ctx *c, const prepared *p, lethe_err *err) {
   const experiment *e = c->e;
@@ -549,10 +499,16 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   if (open_data(c, p, err) != 0) return -1;
   memplan plan;
   size_t avail = run_available();
-  if (plan_run(c, p, &plan, err) != 0) return -1;
+  if (unlearn_plan(e, c->ms.plugin.desc->caps, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
+    return -1;
   if (!e->quiet && dist_is_root()) memplan_print(&plan, avail, "unlearning step", stderr);
+  lora_config lc;
   if (memplan_check(&plan, avail, "this unlearning run", err) != 0 ||
-      llama_load(&c->policy, p->target.dir, err) != 0 || llama_load(&c->ref, p->target.dir, err) != 0)
+      experiment_lora(e, "unlearn", &lc, err) != 0 || llama_load(&c->policy, p->target.dir, err) != 0)
+    return -1;
+  if (lc.rank > 0) /* the reference is the policy's frozen base: no second copy */
+    llama_borrow(&c->ref, &c->policy);
+  else if (llama_load(&c->ref, p->target.dir, err) != 0)
     return -1;
   read_settings(c, split);
   experiment_set_compute(e, &c->policy);
@@ -560,8 +516,6 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_set_memory(e, &c->policy);
   experiment_set_memory(e, &c->ref); /* forward only: one layer of activations, nothing to redo */
   if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
-  lora_config lc;
-  if (experiment_lora(e, "unlearn", &lc, err) != 0) return -1;
   if (lc.rank > 0) { /* the base frozen, only the adapter trained (model/lora.h) */
     if (lora_create(&c->lora, &c->policy.cfg, &lc, err) != 0)
       return lethe_err_prefix(err, "unlearn.lora on %s", p->target.dir);
@@ -646,7 +600,7 @@ int run_plan(const experiment *e, FILE *out, lethe_err *err) {
                               (const char *const *)e->method_overrides, e->n_method_overrides,
                               err) == 0 &&
       prepare_stages(e, STAGES_ALL, &p, err) == 0 && open_data(&c, &p, err) == 0 &&
-      plan_run(&c, &p, &plan, err) == 0) {
+      unlearn_plan(e, c.ms.plugin.desc->caps, &c.fd, c.bs, p.target.dir, &plan, err) == 0) {
     char title[160];
     snprintf(title, sizeof title, "one unlearning step of %s on %s", c.ms.plugin.desc->name,
              p.target.dir);

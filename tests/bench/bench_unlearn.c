@@ -145,7 +145,7 @@ static void plan_step(const options *o, memplan *plan) {
   lora_config lc = {.rank = o->setting == SET_LORA ? o->lora_rank : 0, .alpha = o->lora_alpha,
                     .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
   memplan_training t = {&shell, o->batch, o->seq, mask, &lc, NULL,
-                        (size_t)o->batch * o->seq * sizeof(float), memplan_resident()};
+                        (size_t)o->batch * o->seq * sizeof(float), memplan_resident(), 0, 0};
   if (memplan_training_parts(&t, plan, &err) != 0) die(&err);
   memplan_print(plan, memplan_available(), "one NPO+RT step", stderr);
   free(mask);

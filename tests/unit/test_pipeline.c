@@ -212,6 +212,55 @@ START_TEST(test_lora_unlearning_run) {
 }
 END_TEST
 
+/* lethe plan: the plan of the run's step, before anything loads — the
+ * target's weights as its config.json gives them, gradients of every weight
+ * for a full run and of the adapter alone under LoRA (and no second float32
+ * copy for the reference, which reads the policy's frozen base). */
+static double plan_mib(const char *text, const char *part) {
+  const char *at = strstr(text, part);
+  return at ? atof(at + strlen(part)) : -1;
+}
+
+static char *plan_text(const char *const *over, int n) {
+  experiment e;
+  load_tiny_with(&e, over, n);
+  lethe_err err = {0};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ck_assert_msg(run_plan(&e, f, &err) == 0, "%s", err.msg);
+  fclose(f);
+  experiment_free(&e);
+  return buf;
+}
+
+START_TEST(test_plan) {
+  const char *full[] = {"calibration=false", "compute=\"f32\""};
+  const char *lora[] = {"calibration=false", "compute=\"f32\"", "unlearn.lora.rank=4"};
+  char *a = plan_text(full, 2), *b = plan_text(lora, 3);
+  experiment e;
+  load_tiny_with(&e, full, 2);
+  prepared p;
+  lethe_err err = {0};
+  ck_assert_msg(prepare_stages(&e, STAGES_ALL, &p, &err) == 0, "%s", err.msg);
+  llama_model target;
+  ck_assert_msg(llama_load(&target, p.target.dir, &err) == 0, "%s", err.msg);
+  double weights = target.n_params * 4.0 / 1048576.0;
+  ck_assert_msg(fabs(plan_mib(a, "weights (float32 master)") - weights) < 0.06, "%s", a);
+  ck_assert_msg(fabs(plan_mib(a, "gradients") - weights) < 0.06, "%s", a);
+  ck_assert_msg(fabs(plan_mib(a, "reference model") - weights) < 0.06, "%s", a);
+  ck_assert_msg(plan_mib(a, "total (peak of a step)") > 3 * weights, "%s", a);
+  ck_assert_msg(plan_mib(b, "gradients") < weights / 10, "%s", b);
+  ck_assert_msg(plan_mib(b, "reference model") < 0, "%s", b); /* f32: a view of the base */
+  ck_assert_msg(plan_mib(b, "LoRA adapter (weights)") >= 0, "%s", b);
+  llama_free(&target);
+  prepared_free(&p);
+  experiment_free(&e);
+  free(a);
+  free(b);
+}
+END_TEST
+
 /* finetune.lora: the target is the base with a trained adapter merged in —
  * the targeted matrices (q_proj and v_proj by default) moved, every other
  * weight is the base's bit for bit. */
@@ -509,6 +558,7 @@ int main(void) {
   tcase_add_test(tc, test_run_without_calibration);
   tcase_add_test(tc, test_lora_unlearning_run);
   tcase_add_test(tc, test_lora_finetune_stage);
+  tcase_add_test(tc, test_plan);
   tcase_add_test(tc, test_user_models_give_the_same_run);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);

@@ -1,0 +1,51 @@
+/* unlearn_plan — the memory plan of an unlearning run's step (see
+ * unlearn_plan.h). */
+#include "unlearn/unlearn_plan.h"
+
+#include <stdlib.h>
+
+#include "lethe/method.h"
+#include "train/objective.h"
+
+/* The longest token row of n examples (0 for none). */
+static int longest(const tofu_example *ex, size_t n) {
+  int T = 0;
+  for (size_t i = 0; ex && i < n; i++) T = ex[i].len > T ? ex[i].len : T;
+  return T;
+}
+
+int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd, int bs,
+                 const char *target_dir, memplan *plan, lethe_err *err) {
+  llama_config cfg;
+  llama_model shell, ref;
+  char *path = lethe_path_join(target_dir, "config.json");
+  int rc = llama_config_read(&cfg, path, err);
+  free(path);
+  if (rc != 0 || llama_shell(&shell, &cfg, err) != 0) return -1;
+  experiment_set_compute(e, &shell);
+  experiment_set_memory(e, &shell);
+  ref = shell;
+  objective_use_logits(&shell, (caps & LETHE_CAP_LOGITS) != 0);
+  objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
+  lora_config lc;
+  rc = experiment_trainable_mask(e, "unlearn", &cfg, mask, err);
+  if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
+  int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
+  int T = longest(fd->forget, fd->n_forget);
+  int T_retain = retain ? longest(fd->retain, fd->n_retain) : 0;
+  int T_idk = idk ? longest(fd->idk, fd->n_forget) : 0;
+  T = T > T_retain ? T : T_retain;
+  T = T > T_idk ? T : T_idk;
+  int rows = (size_t)bs < fd->n_forget ? bs : (int)fd->n_forget;
+  size_t cache = 0; /* build_ref_cache: every forget example's rows, per segment */
+  if ((caps & LETHE_CAP_REF_LOGP) && !(caps & LETHE_CAP_REF_LOGITS))
+    for (size_t i = 0; i < fd->n_forget; i++)
+      cache += (size_t)(fd->forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
+  memplan_training t = {&shell, rows * (1 + retain + idk), T, mask, &lc, &ref, cache,
+                        memplan_resident(), (caps & LETHE_CAP_LOGITS) != 0, lc.rank > 0};
+  if (rc == 0) rc = memplan_training_parts(&t, plan, err);
+  free(mask);
+  return rc;
+}
+
