@@ -21,44 +21,34 @@ double train_lr_at(const train_config *tc, long step) {
   return tc->opt.lr * (f > 0 ? f : 0);
 }
 
-/* The tensors a run optimises: the model's trainable tensors or, with an
- * adapter attached (m->lora, the base frozen), the adapter's. Their
- * gradients as one buffer (checks, clipping, all-reduce) and the
- * optimizer's runs, decayed when their role is a matrix or an embedding
- * (HF's usual recipe) or, with decay_norms, every one; an adapter's A and B
- * are matrices. */
-typedef struct param_set {
-  float *grads;
-  size_t n;
-  const float *params; /* everything the ranks must agree on after the run */
-  size_t n_params;
-  adamw_span *spans;
-  int n_spans;
-} param_set;
-
-static param_set param_set_of(llama_model *m, int decay_norms) {
-  param_set set = {0};
+void train_params_of(llama_model *m, int decay_norms, train_params *out) {
+  memset(out, 0, sizeof *out);
   if (m->lora) {
-    lora_alloc_grads(m->lora);
-    set = (param_set){m->lora->grads, m->lora->n_params, m->lora->params, m->lora->n_params,
-                      lethe_calloc(1, sizeof(adamw_span)), 1};
-    set.spans[0] = (adamw_span){m->lora->params, m->lora->grads, m->lora->n_params, 1};
-    return set;
+    lora_adapter *lo = m->lora;
+    lora_alloc_grads(lo);
+    *out = (train_params){lo->grads, lo->n_params, lo->params, lo->n_params,
+                          lethe_calloc(1, sizeof(adamw_span)), 1};
+    out->spans[0] = (adamw_span){lo->params, lo->grads, lo->n_params, 1};
+    return;
   }
   llama_alloc_grads(m);
-  set.grads = m->grads_memory;
-  set.n = m->n_trainable;
-  set.params = m->params_memory;
-  set.n_params = m->n_params;
-  set.n_spans = llama_trainable_spans(m, NULL, 0);
-  llama_span *spans = lethe_calloc((size_t)set.n_spans, sizeof *spans);
-  set.spans = lethe_calloc((size_t)set.n_spans, sizeof *set.spans);
-  llama_trainable_spans(m, spans, set.n_spans);
-  for (int i = 0; i < set.n_spans; i++)
-    set.spans[i] = (adamw_span){spans[i].params, spans[i].grads, spans[i].n,
-                                decay_norms || llama_param_role_is_matrix(spans[i].role)};
+  out->grads = m->grads_memory;
+  out->n = m->n_trainable;
+  out->params = m->params_memory;
+  out->n_params = m->n_params;
+  out->n_spans = llama_trainable_spans(m, NULL, 0);
+  llama_span *spans = lethe_calloc((size_t)out->n_spans, sizeof *spans);
+  out->spans = lethe_calloc((size_t)out->n_spans, sizeof *out->spans);
+  llama_trainable_spans(m, spans, out->n_spans);
+  for (int i = 0; i < out->n_spans; i++)
+    out->spans[i] = (adamw_span){spans[i].params, spans[i].grads, spans[i].n,
+                                 decay_norms || llama_param_role_is_matrix(spans[i].role)};
   free(spans);
-  return set;
+}
+
+void train_params_free(train_params *p) {
+  free(p->spans);
+  memset(p, 0, sizeof *p);
 }
 
 /* The run's tensors under their names: the model's parameters (HF names,
@@ -78,7 +68,7 @@ static size_t numel_of(const llama_tensor_ref *r) {
   return (size_t)r->shape[0] * (r->ndim == 2 ? (size_t)r->shape[1] : 1);
 }
 
-static const char *tensor_of(const llama_model *m, const param_set *set, size_t index, char *buf,
+static const char *tensor_of(const llama_model *m, const train_params *set, size_t index, char *buf,
                              size_t n) {
   int count;
   llama_tensor_ref *refs = set_tensors(m, 1, &count);
@@ -108,7 +98,7 @@ static int run_micro(llama_model *m, const train_config *tc, train_micro_fn micr
 }
 
 /* Fails when a summed gradient is not finite, naming its tensor. */
-static int check_grads(const llama_model *m, const param_set *set, const train_config *tc,
+static int check_grads(const llama_model *m, const train_params *set, const train_config *tc,
                        long step, lethe_err *err) {
   for (size_t i = 0; i < set->n; i++)
     if (!isfinite(set->grads[i])) {
@@ -126,7 +116,8 @@ static int check_grads(const llama_model *m, const param_set *set, const train_c
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err) {
   memset(res, 0, sizeof *res);
-  param_set set = param_set_of(m, tc->decay_norms);
+  train_params set;
+  train_params_of(m, tc->decay_norms, &set);
   adamw_state opt;
   adamw_init(&opt, set.n);
   res->state_bytes = 3 * set.n * sizeof(float); /* gradients, two moments */
@@ -190,7 +181,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
   rc = 0;
 done:
   adamw_free(&opt);
-  free(set.spans);
+  train_params_free(&set);
   return rc;
 }
 

@@ -74,6 +74,23 @@ double train_lr_at(const train_config *tc, long step);
 int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, train_after_fn after,
                 void *ctx, train_result *res, lethe_err *err);
 
+/* What a run on m optimises, as trainer_run takes it: the model's trainable
+ * tensors or, with an adapter attached (m->lora, the base frozen), the
+ * adapter's; gradients allocated. Their gradients as one buffer (checks,
+ * clipping, all-reduce, zeroing) and AdamW's runs, decayed when their role
+ * is a matrix or an embedding (HF's usual recipe) or, with decay_norms,
+ * every one; an adapter's A and B are matrices. */
+typedef struct train_params {
+  float *grads;
+  size_t n;
+  const float *params; /* everything the ranks must agree on after the run */
+  size_t n_params;
+  adamw_span *spans;   /* owned: train_params_free */
+  int n_spans;
+} train_params;
+void train_params_of(llama_model *m, int decay_norms, train_params *out);
+void train_params_free(train_params *p);
+
 /* Checkpoint files (safetensors): the model's parameters under HF names
  * (or an adapter's under PEFT's) plus the AdamW moments (of what trains),
  * the step and which tensors train in the metadata; loading refuses a

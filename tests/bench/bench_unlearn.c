@@ -34,7 +34,7 @@
 #include "model/llama.h"
 #include "model/lora.h"
 #include "model/token_batch.h"
-#include "train/adamw.h"
+#include "train/trainer.h"
 #include "train/memplan.h"
 #include "train/objective.h"
 
@@ -144,8 +144,9 @@ static void plan_step(const options *o, memplan *plan) {
   }
   lora_config lc = {.rank = o->setting == SET_LORA ? o->lora_rank : 0, .alpha = o->lora_alpha,
                     .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
-  memplan_training t = {&shell, o->batch, o->seq, mask, &lc, NULL,
-                        (size_t)o->batch * o->seq * sizeof(float), memplan_resident(), 0, 0};
+  memplan_training t = {.shell = &shell, .B = o->batch, .T = o->seq, .trainable = mask,
+                        .lora = &lc, .ref_cache_bytes = (size_t)o->batch * o->seq * sizeof(float),
+                        .runtime_bytes = memplan_resident()};
   if (memplan_training_parts(&t, plan, &err) != 0) die(&err);
   memplan_print(plan, memplan_available(), "one NPO+RT step", stderr);
   free(mask);
@@ -174,7 +175,6 @@ int main(int argc, char **argv) {
                       .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
     if (lora_create(&lo, &m.cfg, &lc, &err) != 0) die(&err);
     llama_attach_lora(&m, &lo);
-    lora_alloc_grads(&lo);
   }
   double load_secs = lethe_now() - t0;
 
@@ -201,22 +201,10 @@ int main(int argc, char **argv) {
       method_instance_create(&inst, &spec.plugin, spec.params, NULL, &err) != 0 ||
       objective_init(&obj, &m, NULL, &inst, &err) != 0)
     die(&err);
-  /* what AdamW updates (as the trainer takes it): the trainable spans,
-   * matrices decayed, or the adapter's A and B */
+  train_params tp; /* what AdamW updates, as the trainer takes it */
+  train_params_of(&m, 0, &tp);
   adamw_state opt;
-  int n_spans = o.setting == SET_LORA ? 1 : llama_trainable_spans(&m, NULL, 0);
-  llama_span *ls = lethe_calloc((size_t)n_spans, sizeof *ls);
-  adamw_span *spans = lethe_calloc((size_t)n_spans, sizeof *spans);
-  size_t trainable = o.setting == SET_LORA ? lo.n_params : m.n_trainable;
-  adamw_init(&opt, trainable);
-  if (o.setting == SET_LORA) {
-    spans[0] = (adamw_span){lo.params, lo.grads, lo.n_params, 1};
-  } else {
-    llama_trainable_spans(&m, ls, n_spans);
-    for (int i = 0; i < n_spans; i++)
-      spans[i] = (adamw_span){ls[i].params, ls[i].grads, ls[i].n,
-                              llama_param_role_is_matrix(ls[i].role)};
-  }
+  adamw_init(&opt, tp.n);
   double load_rss = bench_status_mib("VmRSS");
   int reset = bench_reset_peak() == 0;
 
@@ -230,10 +218,9 @@ int main(int argc, char **argv) {
   double *losses = lethe_calloc((size_t)steps, sizeof(double));
   for (int s = 0; s < steps; s++) {
     t0 = lethe_now();
-    llama_zero_grads(&m);
-    if (m.lora) lora_zero_grads(&lo);
+    memset(tp.grads, 0, tp.n * sizeof(float));
     if (objective_step(&obj, &tb, seg, ref_logp, s, steps, 1.0, &losses[s], &err) != 0) die(&err);
-    adamw_step(&opt, &ac, ac.lr, spans, n_spans);
+    adamw_step(&opt, &ac, ac.lr, tp.spans, tp.n_spans);
     secs[s] = lethe_now() - t0;
   }
   double med = bench_median(secs + 1, o.reps);
@@ -245,7 +232,7 @@ int main(int argc, char **argv) {
          "\"load_seconds\": %.3f, \"ref_logp_seconds\": %.3f, ",
          setting_names[o.setting], o.checkpoint ? "true" : "false", lmode,
          m.acts_bytes / 1048576.0, m.cfg.hidden_size, m.cfg.num_hidden_layers, m.cfg.vocab_size,
-         B, T, o.forget, bench_threads(), o.bf16 ? "bf16" : "f32", trainable, load_secs,
+         B, T, o.forget, bench_threads(), o.bf16 ? "bf16" : "f32", tp.n, load_secs,
          ref_secs);
   bench_print_array("seconds", secs + 1, o.reps);
   printf(", ");
@@ -258,8 +245,7 @@ int main(int argc, char **argv) {
   method_instance_destroy(&inst);
   method_spec_free(&spec);
   adamw_free(&opt);
-  free(spans);
-  free(ls);
+  train_params_free(&tp);
   llama_free(&m);
   lora_free(&lo);
   token_batch_free(&tb);
