@@ -12,7 +12,9 @@
 #include "model/llama.h"
 #include "model/llama_dims.h"
 
-int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err) {
+/* Frees the gradients and lays out the offsets of the mask's slices (NULL:
+ * every one) in storage order; returns their floats (n_trainable). */
+static size_t place_grads(llama_model *m, const uint8_t *mask) {
   int L = m->cfg.num_hidden_layers;
   free(m->grads_memory);
   free(m->grad_offset);
@@ -28,24 +30,24 @@ int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err) {
       at += llama_slice_floats(m, r);
     }
   m->n_trainable = at;
-  if (!at) {
+  return at;
+}
+
+int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err) {
+  size_t n = place_grads(m, mask);
+  if (!n) {
     free(m->grad_offset);
     m->grad_offset = NULL;
     return lethe_errf(err, LETHE_E_CONFIG, "the trainable subset is empty: no tensor would train");
   }
-  m->grads_memory = lethe_alloc_aligned(at * sizeof(float));
-  memset(m->grads_memory, 0, at * sizeof(float));
+  m->grads_memory = lethe_alloc_aligned(n * sizeof(float)); /* zero-filled */
   return 0;
 }
 
 void llama_freeze(llama_model *m) {
-  int L = m->cfg.num_hidden_layers;
-  free(m->grads_memory);
-  free(m->grad_offset);
-  m->grads_memory = NULL;
-  m->n_trainable = 0;
-  m->grad_offset = lethe_malloc(sizeof(size_t) * LLAMA_N_PARAM_TENSORS * (size_t)L);
-  for (size_t i = 0; i < (size_t)LLAMA_N_PARAM_TENSORS * L; i++) m->grad_offset[i] = LLAMA_FROZEN;
+  uint8_t *none = lethe_calloc((size_t)LLAMA_N_PARAM_TENSORS * m->cfg.num_hidden_layers, 1);
+  place_grads(m, none);
+  free(none);
 }
 
 void llama_attach_lora(llama_model *m, struct lora_adapter *lo) {
