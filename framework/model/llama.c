@@ -43,7 +43,6 @@ float *llama_param_slice(const llama_model *m, int role, int layer) {
   return m->params_memory + at + (size_t)layer * llama_slice_floats(m, role);
 }
 
-
 float *llama_grad(const llama_model *m, int role, int layer) {
   if (!m->grads_memory) return NULL;
   if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
@@ -95,29 +94,30 @@ static void fill_param_sizes(llama_model *m) {
   for (int i = 0; i < LLAMA_N_PARAM_TENSORS; i++) m->n_params += m->param_sizes[i];
 }
 
-/* Allocates parameter storage (zeroed) for a validated config. */
-static void alloc_params(llama_model *m, const llama_config *cfg) {
+/* A model of a validated config with nothing allocated: config (rotary_dim
+ * defaulted) and sizes. */
+static void size_model(llama_model *m, const llama_config *cfg) {
   memset(m, 0, sizeof *m);
   m->cfg = *cfg;
   if (!m->cfg.rotary_dim) m->cfg.rotary_dim = m->cfg.head_dim;
   fill_param_sizes(m);
+}
+
+/* Allocates parameter storage (zeroed) for a validated config. */
+static void alloc_params(llama_model *m, const llama_config *cfg) {
+  size_model(m, cfg);
   m->params_memory = lethe_alloc_aligned(m->n_params * sizeof(float));
   point_params(&m->params, m->params_memory, m->param_sizes, cfg->tie_word_embeddings);
 }
 
 int llama_shell(llama_model *m, const llama_config *cfg, lethe_err *err) {
   if (llama_config_validate(cfg, "model config", err) != 0) return -1;
-  memset(m, 0, sizeof *m);
-  m->cfg = *cfg;
-  if (!m->cfg.rotary_dim) m->cfg.rotary_dim = m->cfg.head_dim;
-  fill_param_sizes(m);
+  size_model(m, cfg);
   return 0;
 }
 
 void llama_borrow(llama_model *view, const llama_model *owner) {
-  memset(view, 0, sizeof *view);
-  view->cfg = owner->cfg;
-  fill_param_sizes(view);
+  size_model(view, &owner->cfg);
   view->params_memory = owner->params_memory;
   view->borrowed = 1;
   point_params(&view->params, view->params_memory, view->param_sizes,
