@@ -34,42 +34,41 @@ static void acts_and_logits(const llama_model *m, int B, int T, size_t *acts, si
 
 int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *err) {
   memset(plan, 0, sizeof *plan);
-  memplan *h = plan;
   const llama_model *m = t->shell;
   size_t np = m->n_params, bf16 = m->compute == LLAMA_COMPUTE_BF16;
-  add(h, "runtime (libraries, data)", t->runtime_bytes, HINT_NONE);
-  add(h, "weights (float32 master)", np * sizeof(float), HINT_WEIGHTS);
-  add(h, "weights (bfloat16 copy)", bf16 * np * sizeof(uint16_t), HINT_WEIGHTS);
+  add(plan, "runtime (libraries, data)", t->runtime_bytes, HINT_NONE);
+  add(plan, "weights (float32 master)", np * sizeof(float), HINT_WEIGHTS);
+  add(plan, "weights (bfloat16 copy)", bf16 * np * sizeof(uint16_t), HINT_WEIGHTS);
   size_t trained;
   if (t->lora && t->lora->rank > 0) {
     lora_adapter lo;
     if (lora_create(&lo, &m->cfg, t->lora, err) != 0) return -1;
     trained = lo.n_params;
-    add(h, "LoRA adapter (weights)", lo.n_params * sizeof(float), HINT_NONE);
-    add(h, "LoRA forward state", lora_work_bytes(&lo, (int64_t)t->B * t->T), HINT_ACTS);
+    add(plan, "LoRA adapter (weights)", lo.n_params * sizeof(float), HINT_NONE);
+    add(plan, "LoRA forward state", lora_work_bytes(&lo, (int64_t)t->B * t->T), HINT_ACTS);
     lora_free(&lo);
   } else {
     trained = llama_trainable_floats(&m->cfg, t->trainable);
   }
-  add(h, "gradients", trained * sizeof(float), HINT_STATE);
-  add(h, "AdamW moments", 2 * trained * sizeof(float), HINT_STATE);
+  add(plan, "gradients", trained * sizeof(float), HINT_STATE);
+  add(plan, "AdamW moments", 2 * trained * sizeof(float), HINT_STATE);
   size_t acts, logits;
   acts_and_logits(m, t->B, t->T, &acts, &logits);
-  add(h, "activations", acts, HINT_ACTS);
-  add(h, "logits", logits, HINT_LOGITS);
+  add(plan, "activations", acts, HINT_ACTS);
+  add(plan, "logits", logits, HINT_LOGITS);
   if (t->method_logits)
-    add(h, "method's logit gradients",
+    add(plan, "method's logit gradients",
         (size_t)t->B * t->T * (size_t)m->cfg.vocab_size * sizeof(float), HINT_LOGITS);
-  add(h, "per-token buffers", (size_t)t->B * t->T * 4 * sizeof(float), HINT_NONE);
+  add(plan, "per-token buffers", (size_t)t->B * t->T * 4 * sizeof(float), HINT_NONE);
   if (t->ref) {
     size_t ref_bf16 = t->ref->compute == LLAMA_COMPUTE_BF16;
     size_t own = t->ref_borrows ? 0 : sizeof(float); /* a view has its bf16 copy alone */
-    add(h, "reference model", t->ref->n_params * (own + ref_bf16 * sizeof(uint16_t)), HINT_REF);
+    add(plan, "reference model", t->ref->n_params * (own + ref_bf16 * sizeof(uint16_t)), HINT_REF);
     size_t ref_acts, ref_logits;
     acts_and_logits(t->ref, t->B, t->T, &ref_acts, &ref_logits);
-    add(h, "reference activations and logits", ref_acts + ref_logits, HINT_REF);
+    add(plan, "reference activations and logits", ref_acts + ref_logits, HINT_REF);
   }
-  add(h, "reference log-prob cache", t->ref_cache_bytes, HINT_NONE);
+  add(plan, "reference log-prob cache", t->ref_cache_bytes, HINT_NONE);
   return 0;
 }
 

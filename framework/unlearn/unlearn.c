@@ -489,6 +489,23 @@ static size_t run_available(void) {
   return dist_local_size() > 1 ? avail / (size_t)dist_local_size() : avail;
 }
 
+/* The memory plan of the run's step (unlearn_plan.h), printed to out (NULL:
+ * not printed); fails when it cannot fit in the memory available. Needs the
+ * forget data (open_data). */
+static int check_memory(run_ctx *c, const prepared *p, FILE *out, lethe_err *err) {
+  memplan plan;
+  if (unlearn_plan(c->e, c->ms.plugin.desc->caps, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
+    return -1;
+  size_t avail = run_available();
+  if (out) {
+    char title[160];
+    snprintf(title, sizeof title, "one unlearning step of %s on %s", c->ms.plugin.desc->name,
+             p->target.dir);
+    memplan_print(&plan, avail, title, out);
+  }
+  return memplan_check(&plan, avail, "this unlearning run", err);
+}
+
 /* Everything the steps need: tokenizer, forget data, the memory plan
  * (printed, and the run refused when it cannot fit), policy and reference
  * (the target), the plugin instance and objective, the evaluation, and the
@@ -496,14 +513,9 @@ static size_t run_available(void) {
 static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   const experiment *e = c->e;
   const char *split = lcfg_string(&e->cfg, "data.forget_split");
-  if (open_data(c, p, err) != 0) return -1;
-  memplan plan;
-  size_t avail = run_available();
-  if (unlearn_plan(e, c->ms.plugin.desc->caps, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
-    return -1;
-  if (!e->quiet && dist_is_root()) memplan_print(&plan, avail, "unlearning step", stderr);
   lora_config lc;
-  if (memplan_check(&plan, avail, "this unlearning run", err) != 0 ||
+  if (open_data(c, p, err) != 0 ||
+      check_memory(c, p, !e->quiet && dist_is_root() ? stderr : NULL, err) != 0 ||
       experiment_lora(e, "unlearn", &lc, err) != 0 || llama_load(&c->policy, p->target.dir, err) != 0)
     return -1;
   if (lc.rank > 0) /* the reference is the policy's frozen base: no second copy */
@@ -592,22 +604,15 @@ static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double se
 
 int run_plan(const experiment *e, FILE *out, lethe_err *err) {
   prepared p = {0};
-  run_ctx c = {.e = (experiment *)e};
+  run_ctx c = {.e = e};
   c.bs = (int)lcfg_int(&e->cfg, "unlearn.batch_size");
-  memplan plan;
-  int rc = -1;
-  if (method_spec_from_config(&c.ms, lcfg_setting(&e->cfg, "method"),
-                              (const char *const *)e->method_overrides, e->n_method_overrides,
-                              err) == 0 &&
-      prepare_stages(e, STAGES_ALL, &p, err) == 0 && open_data(&c, &p, err) == 0 &&
-      unlearn_plan(e, c.ms.plugin.desc->caps, &c.fd, c.bs, p.target.dir, &plan, err) == 0) {
-    char title[160];
-    snprintf(title, sizeof title, "one unlearning step of %s on %s", c.ms.plugin.desc->name,
-             p.target.dir);
-    size_t avail = run_available();
-    memplan_print(&plan, avail, title, out);
-    rc = memplan_check(&plan, avail, "this unlearning run", err);
-  }
+  int rc = method_spec_from_config(&c.ms, lcfg_setting(&e->cfg, "method"),
+                                   (const char *const *)e->method_overrides,
+                                   e->n_method_overrides, err) != 0 ||
+                   prepare_stages(e, STAGES_ALL, &p, err) != 0 || open_data(&c, &p, err) != 0 ||
+                   check_memory(&c, &p, out, err) != 0
+               ? -1
+               : 0;
   run_ctx_free(&c);
   prepared_free(&p);
   return rc;

@@ -42,8 +42,11 @@ int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd,
   if ((caps & LETHE_CAP_REF_LOGP) && !(caps & LETHE_CAP_REF_LOGITS))
     for (size_t i = 0; i < fd->n_forget; i++)
       cache += (size_t)(fd->forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
-  memplan_training t = {&shell, rows * (1 + retain + idk), T, mask, &lc, &ref, cache,
-                        memplan_resident(), (caps & LETHE_CAP_LOGITS) != 0, lc.rank > 0};
+  memplan_training t = {.shell = &shell, .B = rows * (1 + retain + idk), .T = T,
+                        .trainable = mask, .lora = &lc, .ref = &ref, .ref_cache_bytes = cache,
+                        .runtime_bytes = memplan_resident(),
+                        .method_logits = (caps & LETHE_CAP_LOGITS) != 0,
+                        .ref_borrows = lc.rank > 0};
   if (rc == 0) rc = memplan_training_parts(&t, plan, err);
   free(mask);
   return rc;

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "bf16_skip.h"
+#include "families.h"
 #include "train/memplan.h"
 
-#define N_FAMILIES 6
 /* A small config of a family: 0 llama (GQA), 1 llama tied, 2 mistral,
  * 3 qwen2 (q/k/v biases), 4 qwen3 (q/k norms), 5 phi. */
 static llama_config family_config(int which) {
@@ -25,16 +25,7 @@ static llama_config family_config(int which) {
   c.vocab_size = 101, c.hidden_size = 32, c.intermediate_size = 48, c.num_hidden_layers = 3;
   c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 8;
   c.max_position_embeddings = 64, c.initializer_range = 0.02;
-  switch (which) {
-  case 1: c.tie_word_embeddings = 1; break;
-  case 2: c.family = LLAMA_FAMILY_MISTRAL, c.sliding_window = 4; break;
-  case 3: c.family = LLAMA_FAMILY_QWEN2, c.qkv_bias = 1; break;
-  case 4: c.family = LLAMA_FAMILY_QWEN3, c.qk_norm = 1; break;
-  case 5:
-    c.family = LLAMA_FAMILY_PHI, c.qkv_bias = c.o_bias = c.mlp_bias = 1, c.rotary_dim = 4;
-    c.num_key_value_heads = 4;
-    break;
-  }
+  family_apply(&c, which);
   return c;
 }
 
@@ -105,7 +96,7 @@ START_TEST(test_plan_parts) {
   size_t n = shell.n_params;
   /* every tensor, whole logits */
   llama_set_logits(&shell, LLAMA_LOGITS_WHOLE, 0);
-  memplan_training t = {&shell, B, T, NULL, NULL, NULL, 0, 1000, 0, 0};
+  memplan_training t = {.shell = &shell, .B = B, .T = T, .runtime_bytes = 1000};
   memplan p;
   ck_assert(memplan_training_parts(&t, &p, &err) == 0);
   ck_assert_uint_eq(part(&p, "weights (float32 master)")->bytes, 4 * n);
@@ -156,7 +147,7 @@ START_TEST(test_refuses_naming_the_biggest_part) {
   llama_model shell;
   ck_assert(llama_shell(&shell, &c, &err) == 0);
   llama_set_logits(&shell, LLAMA_LOGITS_WHOLE, 0);
-  memplan_training t = {&shell, 8, 64, NULL, NULL, NULL, 0, 0, 0, 0};
+  memplan_training t = {.shell = &shell, .B = 8, .T = 64};
   memplan p;
   ck_assert(memplan_training_parts(&t, &p, &err) == 0);
   size_t total = memplan_total(&p);
