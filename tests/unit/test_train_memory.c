@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bf16_skip.h"
+#include "families.h"
 #include "train/trainer.h"
 
 #define B 2
@@ -24,23 +25,13 @@ static int32_t tokens[B * T], targets[B * T], attn[B * T];
 
 /* A small model of a family: 0 llama (GQA), 1 llama tied, 2 mistral
  * (sliding window), 3 qwen2 (q/k/v biases), 4 qwen3 (q/k norms), 5 phi. */
-#define N_FAMILIES 6
 static void make_model(llama_model *m, int which) {
   llama_config c;
   llama_config_defaults(&c);
   c.vocab_size = V, c.hidden_size = 16, c.intermediate_size = 24, c.num_hidden_layers = 3;
   c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 4;
   c.max_position_embeddings = 16, c.initializer_range = 0.2;
-  switch (which) {
-  case 1: c.tie_word_embeddings = 1; break;
-  case 2: c.family = LLAMA_FAMILY_MISTRAL, c.sliding_window = 4; break;
-  case 3: c.family = LLAMA_FAMILY_QWEN2, c.qkv_bias = 1; break;
-  case 4: c.family = LLAMA_FAMILY_QWEN3, c.qk_norm = 1; break;
-  case 5:
-    c.family = LLAMA_FAMILY_PHI, c.qkv_bias = c.o_bias = c.mlp_bias = 1, c.rotary_dim = 2;
-    c.num_key_value_heads = 4;
-    break;
-  }
+  family_apply(&c, which);
   lethe_err err = {0};
   ck_assert_msg(llama_init(m, &c, 7, &err) == 0, "%s", err.msg);
   /* norms and biases away from 1 and 0, so that their gradients are generic */
