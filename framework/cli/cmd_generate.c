@@ -60,6 +60,7 @@ int cmd_generate(int argc, char **argv) {
     free(prompt);
     return 1;
   }
+  llama_freeze(&m); /* forward only */
   int32_t *out = lethe_malloc(sizeof *out * max_new);
   int n_out = 0;
   const int32_t *prompts[1] = {prompt};

@@ -81,6 +81,7 @@ int cmd_grad(int argc, char **argv) {
     rc = fail(&err);
     goto done;
   }
+  if (ref_dir) llama_freeze(&ref); /* forward only */
   int32_t pad = policy.cfg.pad_token_id >= 0 ? policy.cfg.pad_token_id : 0;
   const token_batch *stack[LETHE_SEG_COUNT] = {NULL, NULL, NULL};
   for (int s = 0; s < LETHE_SEG_COUNT; s++) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/llama_dims.h"
+#include "model/lora.h"
 #include "tensor/tensor.h"
 
 int llama_param_role_is_matrix(int role) {
@@ -48,6 +49,42 @@ float *llama_grad(const llama_model *m, int role, int layer) {
   if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
   size_t off = m->grad_offset[role * m->cfg.num_hidden_layers + layer];
   return off == LLAMA_FROZEN ? NULL : m->grads_memory + off;
+}
+
+/* 1 when the (role, layer) slice trains: it has a gradient offset. */
+static int trains(const llama_model *m, int role, int layer) {
+  if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
+  return m->grad_offset &&
+         m->grad_offset[role * m->cfg.num_hidden_layers + layer] != LLAMA_FROZEN;
+}
+
+int llama_lowest_block(const llama_model *m) {
+  int L = m->cfg.num_hidden_layers, lowest = 2 * L;
+  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++)
+    for (int l = 0; l < (llama_param_role_is_layered(r) ? L : 1); l++) {
+      if (!m->param_sizes[r] || !trains(m, r, l)) continue;
+      int block;
+      switch (r) {
+      case LLAMA_PARAM_EMBED: block = -1; break;
+      case LLAMA_PARAM_MLP_NORM: case LLAMA_PARAM_W_GATE: case LLAMA_PARAM_W_UP:
+      case LLAMA_PARAM_W_DOWN: case LLAMA_PARAM_B_GATE: case LLAMA_PARAM_B_UP:
+      case LLAMA_PARAM_B_DOWN: block = 2 * l + 1; break;
+      default: block = llama_param_role_is_layered(r) ? 2 * l : 2 * L;
+      }
+      if (block < lowest) lowest = block;
+    }
+  for (int mod = 0; mod < LORA_N_MODULES && m->lora; mod++) /* every layer has its branch */
+    if (m->lora->a[mod]) {
+      int block = mod <= LORA_O ? 0 : 1;
+      if (block < lowest) lowest = block;
+    }
+  return lowest;
+}
+
+int llama_first_trained_layer(const llama_model *m) {
+  if (!m->grad_offset && !m->lora) return 0; /* not chosen: llama_alloc_grads trains all */
+  int lowest = llama_lowest_block(m);
+  return lowest < 0 ? 0 : lowest / 2;
 }
 
 /* Points each role at its place in mem; roles of size 0 get NULL. */
@@ -200,10 +237,12 @@ static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_
   return mem;
 }
 
-/* The layers whose activations are kept at once: all, or one with
- * activation checkpointing. */
+/* The layer slots of activations (act_layer in llama_ops.h): one with
+ * activation checkpointing, else one per layer from acts_from up, plus one
+ * the layers below it share. */
 static size_t kept_layers(const llama_model *m) {
-  return m->checkpointing ? 1 : (size_t)m->cfg.num_hidden_layers;
+  if (m->checkpointing) return 1;
+  return (size_t)(m->cfg.num_hidden_layers - m->acts_from) + (m->acts_from > 0);
 }
 
 /* Rows of logits the activations hold for B·T positions: all of them
@@ -299,6 +338,7 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
     memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
   }
   dims d = dims_of(&m->cfg);
+  m->acts_from = m->checkpointing ? 0 : llama_first_trained_layer(m);
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
   llama_acts *a = &m->acts;

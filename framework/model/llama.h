@@ -183,6 +183,9 @@ typedef struct llama_model {
   size_t *grad_offset;      /* (LLAMA_N_PARAM_TENSORS, L) into grads_memory; LLAMA_FROZEN = none */
   int B_max, T_max;         /* activation capacity; 0 until llama_reserve */
   int checkpointing;        /* 1: one layer of activations, recomputed in backward */
+  int acts_from;            /* the layout keeps activations of layers >= acts_from
+                             * (llama_first_trained_layer when laid out); the layers
+                             * below share one slot, overwritten layer by layer */
   float *acts_memory;
   llama_acts acts;
   float *scratch_memory;
@@ -300,7 +303,8 @@ int llama_trainable_mask(const llama_config *cfg, const char *const *patterns, i
                          uint8_t *mask, const char *setting, lethe_err *err);
 /* Makes the mask's slices (NULL = every tensor) the trainable ones and
  * (re)allocates zeroed gradients for them alone (any earlier gradients are
- * freed). Fails when the mask selects nothing. */
+ * freed; a shell, llama_shell, gets no buffer: for planning). Fails when
+ * the mask selects nothing. */
 int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err);
 /* Freezes every tensor (no gradient buffer at all): for training something
  * else on top of the model, an adapter (m->lora). Undone by
@@ -331,6 +335,20 @@ int llama_trainable_spans(const llama_model *m, llama_span *out, int cap);
 /* The floats a mask (llama_trainable_mask; NULL = every tensor) makes
  * trainable in a model of cfg: its gradients hold that many. */
 size_t llama_trainable_floats(const llama_config *cfg, const uint8_t *mask);
+/* The lowest block whose parameters train (a slice with a gradient offset,
+ * or an adapter's branch): -1 the embedding, 2l layer l's attention, 2l+1
+ * its MLP, 2L the final norm and head, and 2L also when nothing trains
+ * (no llama_set_trainable, llama_alloc_grads or adapter yet: a model that
+ * only runs forward). Backward stops at it. */
+int llama_lowest_block(const llama_model *m);
+/* The layer of llama_lowest_block (0 for the embedding, L for the head or
+ * nothing): llama_forward keeps the activations of this layer and those
+ * above only, since no backward runs below it. 0 while what trains is not
+ * chosen (llama_alloc_grads would train everything); a model that only
+ * runs forward (a reference, an evaluation) is llama_freeze'd and keeps one
+ * layer's activations. Set what trains before the forward whose backward
+ * needs it (llama_backward aborts otherwise). */
+int llama_first_trained_layer(const llama_model *m);
 /* Trainable tensors (HF names) and floats. */
 int llama_trainable_tensors(const llama_model *m);
 

@@ -7,6 +7,7 @@
  * kernels (kernels.h). */
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,6 +304,8 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
       return lethe_errf(err, LETHE_E_FORMAT,
                         "token id %d at row %lld position %lld is outside the vocabulary [0, %d)",
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
+  if (!m->checkpointing && llama_first_trained_layer(m) != m->acts_from)
+    m->B_max = m->T_max = 0; /* what trains changed: lay the activations out again */
   llama_reserve(m, B, T);
   m->logits_chunk_row0 = -1;
   if (m->lora) lora_reserve(m->lora, BT);
@@ -496,36 +499,18 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
-/* Backward's blocks bottom up: the embedding (-1), layer l's attention (2l)
- * and MLP (2l+1), the final norm and head (2L). The lowest block that trains:
- * no block below it needs an input gradient. */
-static int lowest_trainable_block(const llama_model *m) {
-  int L = m->cfg.num_hidden_layers, lowest = 2 * L;
-  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++)
-    for (int l = 0; l < (llama_param_role_is_layered(r) ? L : 1); l++) {
-      if (!llama_grad(m, r, l)) continue;
-      int block;
-      switch (r) {
-      case LLAMA_PARAM_EMBED: block = -1; break;
-      case LLAMA_PARAM_MLP_NORM: case LLAMA_PARAM_W_GATE: case LLAMA_PARAM_W_UP:
-      case LLAMA_PARAM_W_DOWN: case LLAMA_PARAM_B_GATE: case LLAMA_PARAM_B_UP:
-      case LLAMA_PARAM_B_DOWN: block = 2 * l + 1; break;
-      default: block = llama_param_role_is_layered(r) ? 2 * l : 2 * L;
-      }
-      if (block < lowest) lowest = block;
-    }
-  for (int mod = 0; mod < LORA_N_MODULES && m->lora; mod++) /* every layer has its branch */
-    if (lora_targets(m, mod)) {
-      int block = mod <= LORA_O ? 0 : 1;
-      if (block < lowest) lowest = block;
-    }
-  return lowest;
-}
-
 void llama_backward(llama_model *m) {
   double t = m->profile ? lethe_now() : 0.0;
-  int L = m->cfg.num_hidden_layers, lowest = lowest_trainable_block(m);
+  int L = m->cfg.num_hidden_layers, lowest = llama_lowest_block(m);
   int64_t BT = (int64_t)m->B * m->T;
+  if (!m->checkpointing && lowest / 2 < m->acts_from && lowest < 2 * L) {
+    /* the forward kept no activations for a layer that now trains: the
+     * trainable set changed between llama_forward and llama_backward */
+    fprintf(stderr, "lethe: internal error: llama_backward needs layer %d's activations, but "
+            "the forward kept layers %d.. only (set what trains before llama_forward)\n",
+            lowest < 0 ? 0 : lowest / 2, m->acts_from);
+    abort();
+  }
   llama_head_backward(m, lowest < 2 * L, &t);
   for (int l = L - 1; l >= 0 && 2 * l + 1 >= lowest; l--) {
     if (m->checkpointing) { /* layer l's activations again, from its saved input */

@@ -36,9 +36,14 @@ static inline operand weight(const llama_model *m, const float *w) {
   return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
 }
 
-/* Where layer l's activations are: its own slot, or the one slot that
- * activation checkpointing keeps (llama_set_checkpointing). */
-static inline int64_t act_layer(const llama_model *m, int l) { return m->checkpointing ? 0 : l; }
+/* Where layer l's activations are: the one slot that activation
+ * checkpointing keeps (llama_set_checkpointing), the slot the layers below
+ * the lowest trained one share (slot 0: their backward never runs), or a
+ * slot of its own. */
+static inline int64_t act_layer(const llama_model *m, int l) {
+  if (m->checkpointing || l < m->acts_from) return 0;
+  return l - m->acts_from + (m->acts_from > 0);
+}
 
 /* Offsets an operand by n elements. */
 static inline operand shift(operand o, int64_t n) {

@@ -40,7 +40,8 @@ int llama_set_trainable(llama_model *m, const uint8_t *mask, lethe_err *err) {
     m->grad_offset = NULL;
     return lethe_errf(err, LETHE_E_CONFIG, "the trainable subset is empty: no tensor would train");
   }
-  m->grads_memory = lethe_alloc_aligned(n * sizeof(float)); /* zero-filled */
+  if (m->params_memory) /* a shell (llama_shell) gets the offsets alone */
+    m->grads_memory = lethe_alloc_aligned(n * sizeof(float)); /* zero-filled */
   return 0;
 }
 

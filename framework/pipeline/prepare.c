@@ -77,7 +77,10 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   tofu_format fmt;
   experiment_format(e, &fmt);
   int rc = stage_tokenizer(s->dir, &tok, err);
-  if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) experiment_set_compute(e, &m);
+  if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) {
+    experiment_set_compute(e, &m);
+    llama_freeze(&m); /* forward only: one layer of activations */
+  }
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   rc = dist_status(rc, err); /* the files every rank read */
   if (rc == 0)

@@ -39,21 +39,26 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
   add(plan, "runtime (libraries, data)", t->runtime_bytes, HINT_NONE);
   add(plan, "weights (float32 master)", np * sizeof(float), HINT_WEIGHTS);
   add(plan, "weights (bfloat16 copy)", bf16 * np * sizeof(uint16_t), HINT_WEIGHTS);
-  size_t trained;
+  size_t trained, acts, logits;
+  llama_model policy = *m; /* what trains decides which activations are kept */
+  policy.grad_offset = NULL;
   if (t->lora && t->lora->rank > 0) {
     lora_adapter lo;
     if (lora_create(&lo, &m->cfg, t->lora, err) != 0) return -1;
     trained = lo.n_params;
     add(plan, "LoRA adapter (weights)", lo.n_params * sizeof(float), HINT_NONE);
     add(plan, "LoRA forward state", lora_work_bytes(&lo, (int64_t)t->B * t->T), HINT_ACTS);
+    policy.lora = &lo;
+    acts_and_logits(&policy, t->B, t->T, &acts, &logits);
     lora_free(&lo);
   } else {
     trained = llama_trainable_floats(&m->cfg, t->trainable);
+    if (llama_set_trainable(&policy, t->trainable, err) != 0) return -1; /* offsets only */
+    acts_and_logits(&policy, t->B, t->T, &acts, &logits);
+    free(policy.grad_offset);
   }
   add(plan, "gradients", trained * sizeof(float), HINT_STATE);
   add(plan, "AdamW moments", 2 * trained * sizeof(float), HINT_STATE);
-  size_t acts, logits;
-  acts_and_logits(m, t->B, t->T, &acts, &logits);
   add(plan, "activations", acts, HINT_ACTS);
   add(plan, "logits", logits, HINT_LOGITS);
   if (t->method_logits)
@@ -65,7 +70,11 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
     size_t own = t->ref_borrows ? 0 : sizeof(float); /* a view has its bf16 copy alone */
     add(plan, "reference model", t->ref->n_params * (own + ref_bf16 * sizeof(uint16_t)), HINT_REF);
     size_t ref_acts, ref_logits;
-    acts_and_logits(t->ref, t->B, t->T, &ref_acts, &ref_logits);
+    llama_model ref = *t->ref; /* frozen (forward only), as the run's reference is */
+    ref.grad_offset = NULL;
+    llama_freeze(&ref);
+    acts_and_logits(&ref, t->B, t->T, &ref_acts, &ref_logits);
+    free(ref.grad_offset);
     add(plan, "reference activations and logits", ref_acts + ref_logits, HINT_REF);
   }
   add(plan, "reference log-prob cache", t->ref_cache_bytes, HINT_NONE);

@@ -526,7 +526,8 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_set_compute(e, &c->policy);
   experiment_set_compute(e, &c->ref);
   experiment_set_memory(e, &c->policy);
-  experiment_set_memory(e, &c->ref); /* forward only: one layer of activations, nothing to redo */
+  experiment_set_memory(e, &c->ref);
+  llama_freeze(&c->ref); /* forward only: one layer of activations, nothing to redo */
   if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
   if (lc.rank > 0) { /* the base frozen, only the adapter trained (model/lora.h) */
     if (lora_create(&c->lora, &c->policy.cfg, &lc, err) != 0)

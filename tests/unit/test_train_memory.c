@@ -351,6 +351,43 @@ START_TEST(test_checkpointing_shrinks_activations) {
 }
 END_TEST
 
+/* Layers below the lowest trained one share one slot of activations (their
+ * backward never runs): a model that only runs forward (llama_freeze) keeps
+ * one layer's, as checkpointing does, and training the top layer alone two
+ * (its own and the shared one). Per-layer sizes as above. */
+START_TEST(test_frozen_layers_keep_no_activations) {
+  const size_t layer_f32 = 5 * 256 + 2 * 128 + 2 * 16 + 512 + 3 * 384;
+  const size_t layer_bf16 = 6 * 256 + 512 + 384;
+  const char *top[] = {"model\\.layers\\.2\\..*"};
+  for (int compute = 0; compute < 2; compute++) {
+    llama_model m;
+    lethe_err err = {0};
+    uint8_t mask[LLAMA_N_PARAM_TENSORS * 3];
+    make_model(&m, 0);
+    llama_set_compute(&m, compute);
+    size_t layer = layer_f32 * sizeof(float) + (compute ? layer_bf16 * sizeof(uint16_t) : 0);
+    llama_alloc_grads(&m);
+    llama_reserve(&m, 2, 8);
+    size_t plain = m.acts_bytes;
+    ck_assert_int_eq(m.acts_from, 0);
+    ck_assert_int_eq(llama_trainable_mask(&m.cfg, top, 1, mask, "t", &err), 0);
+    ck_assert_int_eq(llama_set_trainable(&m, mask, &err), 0);
+    ck_assert_int_eq(llama_first_trained_layer(&m), 2);
+    m.B_max = m.T_max = 0;
+    llama_reserve(&m, 2, 8);
+    ck_assert_uint_eq(plain - m.acts_bytes, 1 * layer); /* layers 0 and 1 share a slot */
+    ck_assert_uint_eq(m.acts_bytes, llama_reserve_bytes(&m, 2, 8));
+    llama_freeze(&m);
+    ck_assert_int_eq(llama_first_trained_layer(&m), 3);
+    m.B_max = m.T_max = 0;
+    llama_reserve(&m, 2, 8);
+    ck_assert_uint_eq(plain - m.acts_bytes, 2 * layer);
+    ck_assert_uint_eq(m.acts_bytes, llama_reserve_bytes(&m, 2, 8));
+    llama_free(&m);
+  }
+}
+END_TEST
+
 /* Training checkpointed ends on the same weights, bit for bit. */
 START_TEST(test_checkpointed_training_identical) {
   llama_model plain, ckpt;
@@ -381,6 +418,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_checkpointing_same_gradients_f32, 0, N_FAMILIES);
   tcase_add_loop_test(tc, test_checkpointing_same_gradients_bf16, 0, N_FAMILIES);
   tcase_add_test(tc, test_checkpointing_shrinks_activations);
+  tcase_add_test(tc, test_frozen_layers_keep_no_activations);
   tcase_add_test(tc, test_checkpointed_training_identical);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
