@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_packages cmake make gcc pkg-config libdnnl-dev libconfig-dev check libsubunit-dev \
-  libjansson-dev libstemmer-dev libpcre2-dev libutf8proc-dev "$@"
+  libjansson-dev libstemmer-dev libpcre2-dev libutf8proc-dev zlib1g-dev "$@"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"

@@ -2,3 +2,19 @@
 # against rouge_score's semantics (nltk stemmer), TOFU formulas.
 lethe_test(test_stats unit/test_stats.c lethe_metrics PkgConfig::JANSSON)
 lethe_test(test_rouge unit/test_rouge.c lethe_metrics PkgConfig::JANSSON)
+# Membership inference, PrivLeak, exact memorisation and extraction strength:
+# hand-counted cases (test_mia), and random cases against sklearn's
+# roc_auc_score, Python's zlib and NumPy (mia_oracle; skipped, exit 77, when
+# Debian's python3-sklearn or python3-numpy is missing). /usr/bin/python3 on
+# purpose: Debian's packages serve Debian's interpreter, not another python3
+# that may come first on PATH.
+lethe_test(test_mia unit/test_mia.c lethe_metrics)
+add_executable(mia_oracle_dump ${CMAKE_CURRENT_SOURCE_DIR}/mia/mia_oracle_dump.c)
+target_link_libraries(mia_oracle_dump PRIVATE lethe_metrics PkgConfig::JANSSON)
+if(EXISTS /usr/bin/python3)
+  add_test(NAME mia_oracle COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/mia/mia_oracle.py
+    $<TARGET_FILE:mia_oracle_dump> ${CMAKE_BINARY_DIR}/test-mia/cases.json)
+else()
+  add_test(NAME mia_oracle COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")
+endif()
+set_tests_properties(mia_oracle PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
