@@ -38,4 +38,4 @@ endforeach()
 add_test(NAME method_out_of_tree
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/method_out_of_tree.sh ${CMAKE_BINARY_DIR}
           ${CMAKE_SOURCE_DIR} ${CMAKE_C_COMPILER} $<TARGET_FILE:test_method_plugins>)
-set_tests_properties(method_out_of_tree PROPERTIES TIMEOUT 300)
+set_tests_properties(method_out_of_tree PROPERTIES TIMEOUT 300 RESOURCE_LOCK lethe_install)

@@ -16,7 +16,9 @@ void help_methods(void) {
       "  method = { name = \"NAME\"; params = { KEY = VALUE; }; };\n"
       "or on the command line as -s method.KEY=VALUE.\n\n"
       "Plugins are the files lethe_NAME.so found, first match wins, in: --plugin-path,\n"
-      "$%s (colon list), the build tree's plugin directory, the installed one.\n"
+      "$%s (colon list), then the plugins that came with this lethe, found\n"
+      "from where its executable is: PREFIX/lib/lethe/plugins for an installed lethe\n"
+      "(wherever the prefix was moved), the build's plugins/ for the build tree's.\n"
       "A plugin that cannot be loaded or duplicates a name already found is reported\n"
       "on stderr with the reason and skipped.\n",
       METHOD_PATH_ENV);

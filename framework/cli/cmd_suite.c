@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/dist.h"
@@ -60,19 +59,18 @@ int cmd_suite(int argc, char **argv) {
       return cli_unknown(&a);
     }
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) {
+  char *exe = lethe_exe_path();
+  if (!exe) {
     free(extra);
     fprintf(stderr, "lethe suite: cannot find the lethe executable (/proc/self/exe)\n");
     return 1;
   }
-  exe[n] = '\0';
   opt.lethe = exe;
   suite s;
   lethe_err err = {0};
   if (suite_load(&s, file, &err) != 0) {
     fprintf(stderr, "lethe suite: %s\n", err.msg);
+    free(exe);
     free(extra);
     return 1;
   }
@@ -85,6 +83,7 @@ int cmd_suite(int argc, char **argv) {
   if (rc == 0 && is_run && dist_is_root()) rc = report(&s, dir, &err); /* rank 0 writes the report */
   if (rc != 0) fprintf(stderr, "lethe suite: %s\n", err.msg);
   free(dir);
+  free(exe);
   free(extra);
   suite_free(&s);
   return rc ? 1 : 0;

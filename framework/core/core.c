@@ -227,6 +227,8 @@ char *lethe_path_join(const char *a, const char *b) {
   return s;
 }
 
+char *lethe_exe_path(void) { return realpath("/proc/self/exe", NULL); }
+
 /* ---- atomic writes ------------------------------------------------------- */
 int lethe_atomic_open(lethe_atomic_file *af, const char *path, lethe_err *err) {
   memset(af, 0, sizeof *af);

@@ -72,6 +72,9 @@ int lethe_file_exists(const char *path);
 int lethe_mkdir_p(const char *path, lethe_err *err);
 /* Joins a and b with one '/'; returns a malloc'd string. */
 char *lethe_path_join(const char *a, const char *b);
+/* The running program's file, canonical (malloc'd; free it), or NULL when
+ * /proc/self/exe cannot be resolved. */
+char *lethe_exe_path(void);
 
 /* Atomic writes: data goes to "<path>.tmp.<pid>", is fsync'd, then renamed
  * over path and the directory fsync'd. On any failure the temporary file is

@@ -56,14 +56,30 @@ void method_search_add(method_search *s, const char *dir_list) {
   }
 }
 
+/* The plugins that came with the running program, found from where its
+ * executable is. The build writes a file LETHE_BUILD_TREE_FILE beside its
+ * executables holding the build's plugin directory; install never copies
+ * it. So a build-tree program searches the build's plugins and any other is
+ * taken as installed and searches LETHE_PLUGIN_DIR_FROM_BINDIR relative to
+ * its own directory, never a build tree, wherever the prefix was moved. */
+static void search_add_own(method_search *s) {
+  char *dir = lethe_exe_path();
+  if (!dir) return; /* no /proc: only the directories the user gave */
+  *strrchr(dir, '/') = '\0';
+  char *marker = lethe_path_join(dir, LETHE_BUILD_TREE_FILE), *own;
+  if (lethe_read_file(marker, PATH_MAX, &own, NULL, NULL) == 0)
+    own[strcspn(own, "\n")] = '\0'; /* a program of the build tree */
+  else
+    own = lethe_path_join(dir, LETHE_PLUGIN_DIR_FROM_BINDIR); /* an installed one */
+  search_add_one(s, own, strlen(own));
+  free(own);
+  free(marker);
+  free(dir);
+}
+
 void method_search_add_defaults(method_search *s) {
   method_search_add(s, getenv(METHOD_PATH_ENV));
-#ifdef LETHE_PLUGIN_BUILD_DIR
-  method_search_add(s, LETHE_PLUGIN_BUILD_DIR);
-#endif
-#ifdef LETHE_PLUGIN_INSTALL_DIR
-  method_search_add(s, LETHE_PLUGIN_INSTALL_DIR);
-#endif
+  search_add_own(s);
 }
 
 void method_search_free(method_search *s) {

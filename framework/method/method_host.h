@@ -40,8 +40,11 @@ typedef struct method_search {
 void method_search_init(method_search *s);
 /* Appends each entry of a colon-separated list (empty entries are skipped). */
 void method_search_add(method_search *s, const char *dir_list);
-/* Appends $LETHE_PLUGIN_PATH, then the build-tree plugin directory, then the
- * installed plugin directory. Callers add config-given directories first. */
+/* Appends $LETHE_PLUGIN_PATH, then the plugins that came with the running
+ * program: an installed lethe's <bindir>/../lib/lethe/plugins, found from its
+ * executable wherever the prefix was moved, or for a program of the build
+ * tree the build's plugins/ (never both). Callers add config-given
+ * directories first. */
 void method_search_add_defaults(method_search *s);
 void method_search_free(method_search *s);
 

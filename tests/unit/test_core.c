@@ -101,6 +101,16 @@ START_TEST(test_mkdir_p_and_join) {
 }
 END_TEST
 
+START_TEST(test_exe_path) {
+  char *exe = lethe_exe_path(), *expected = realpath(LETHE_BINARY_DIR "/tests/test_core", NULL);
+  ck_assert_ptr_nonnull(exe);
+  ck_assert_ptr_nonnull(expected);
+  ck_assert_str_eq(exe, expected);
+  free(exe);
+  free(expected);
+}
+END_TEST
+
 START_TEST(test_kind_names_round_trip) {
   for (int k = 0; k < LETHE_N_KINDS; k++) {
     const char *name = lethe_kind_name((lethe_kind)k);
@@ -137,6 +147,7 @@ int main(void) {
   tcase_add_test(tc, test_rng_deterministic);
   tcase_add_test(tc, test_atomic_write_keeps_old_on_failure);
   tcase_add_test(tc, test_mkdir_p_and_join);
+  tcase_add_test(tc, test_exe_path);
   tcase_add_test(tc, test_kind_names_round_trip);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
