@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,38 @@ void *lethe_alloc_aligned(size_t n) {
   if (!p) out_of_memory(n);
   memset(p, 0, rounded ? rounded : 64);
   return p;
+}
+
+void *lethe_pages_alloc(size_t n) {
+  void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) out_of_memory(n);
+  return p;
+}
+
+void lethe_pages_free(void *p, size_t n) {
+  if (p) munmap(p, n ? n : 1);
+}
+
+/* The whole pages inside [p, p+n): their start and length (0: none). */
+static size_t inner_pages(void *p, size_t n, char **start) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + page - 1) / page * page, b = ((uintptr_t)p + n) / page * page;
+  *start = (char *)a;
+  return b > a ? (size_t)(b - a) : 0;
+}
+
+void lethe_pages_drop(void *p, size_t n, int guard) {
+  char *start;
+  size_t len = inner_pages(p, n, &start);
+  if (!len) return;
+  madvise(start, len, MADV_DONTNEED);
+  if (guard) mprotect(start, len, PROT_NONE);
+}
+
+void lethe_pages_restore(void *p, size_t n) {
+  char *start;
+  size_t len = inner_pages(p, n, &start);
+  if (len) mprotect(start, len, PROT_READ | PROT_WRITE);
 }
 
 /* ---- RNG ---------------------------------------------------------------- */

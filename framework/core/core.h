@@ -46,6 +46,18 @@ void *lethe_realloc(void *p, size_t n);
 char *lethe_strdup(const char *s);
 /* 64-byte aligned allocation (free with free()); zero-filled. */
 void *lethe_alloc_aligned(size_t n);
+/* Whole pages mapped for n bytes, reading as zero and costing no memory
+ * until written (resident set grows with the pages touched): for buffers
+ * of which parts may never be used, or given back (lethe_pages_drop).
+ * Free with lethe_pages_free(p, n). */
+void *lethe_pages_alloc(size_t n);
+void lethe_pages_free(void *p, size_t n);
+/* Gives back the whole pages inside [p, p+n) (their contents are lost)
+ * and, with guard, makes them fault when touched (a bug to catch, not
+ * zeros to compute with); lethe_pages_restore makes them usable again
+ * (reading zero). For memory from lethe_pages_alloc. */
+void lethe_pages_drop(void *p, size_t n, int guard);
+void lethe_pages_restore(void *p, size_t n);
 
 /* ---- text --------------------------------------------------------------- */
 /* 1 when s is a colour "#rrggbb" (six hex digits, either case), as method

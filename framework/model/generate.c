@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/kernels.h"
+#include "model/llama_ops.h"
 #include "model/lora.h"
 #include "tensor/tensor.h"
 
@@ -48,7 +49,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
   if (m->compute == LLAMA_COMPUTE_BF16) {
     size_t widest = C > QD ? C : QD;
     widest = widest > F ? widest : F;
-    c->w16 = lethe_alloc_aligned(m->n_params * sizeof(uint16_t));
+    c->w16 = m->params_bf16; /* the model's own copy, rounded again per new sequence */
     c->in16 = lethe_alloc_aligned(BN * widest * sizeof(uint16_t));
   }
 }
@@ -56,7 +57,7 @@ void llama_kv_init(llama_kv_cache *c, const llama_model *m, int B, int S_cap, in
 void llama_kv_free(llama_kv_cache *c) {
   void *ptrs[] = {c->k, c->v, c->valid, c->next_pos, c->slot_pos, c->pos, c->x, c->xn, c->q, c->k_new,
                   c->v_new, c->att_out, c->gate, c->up, c->scores, c->logits, c->rope_cos,
-                  c->rope_sin, c->w16, c->in16, c->saved_valid, c->saved_pos, c->rows, c->inv, c->ctok, c->cpos};
+                  c->rope_sin, c->in16, c->saved_valid, c->saved_pos, c->rows, c->inv, c->ctok, c->cpos};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
   memset(c, 0, sizeof *c);
 }
@@ -64,7 +65,7 @@ void llama_kv_free(llama_kv_cache *c) {
 void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
   int want16 = m->compute == LLAMA_COMPUTE_BF16;
   if (!c->k || B > c->B_alloc || S_cap > c->S_cap || n_cap > c->n_cap ||
-      want16 != (c->w16 != NULL)) {
+      want16 != (c->w16 != NULL) || c->w16 != m->params_bf16) {
     int nb = B > c->B_alloc ? B : c->B_alloc, ns = S_cap > c->S_cap ? S_cap : c->S_cap;
     int nn = n_cap > c->n_cap ? n_cap : c->n_cap;
     llama_kv_free(c);
@@ -160,11 +161,8 @@ static const void *mm_input(llama_kv_cache *c, const float *x, int64_t n) {
 static void kv_linear(const llama_model *m, const llama_kv_cache *c, float *y, const void *x,
                       const float *w, int64_t M, int64_t K, int64_t N, int accumulate, int l,
                       int mod) {
-  if (c->w16)
-    tensor_linear_forward_typed(y, x, c->w16 + (w - m->params_memory), TENSOR_BF16, M, K, N,
-                                accumulate);
-  else
-    tensor_linear_forward(y, x, w, M, K, N, accumulate);
+  operand in = in2(c->w16 ? NULL : x, c->w16 ? x : NULL);
+  llama_linear_forward(m, c->w16 != NULL, y, in, c->w16, w, M, K, N, accumulate);
   if (m->lora && mod >= 0) {
     lora_reserve(m->lora, M);
     lora_forward(m->lora, l, mod, y, c->w16 ? NULL : x, c->w16 ? x : NULL, M);
@@ -329,7 +327,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
       c->slot_pos[(int64_t)b * c->S_cap + c->len + i] = c->pos[b * n + i];
     }
   if (c->w16 && c->len == 0) /* a new sequence: see the current weights */
-    tensor_to_bf16(c->w16, m->params_memory, (int64_t)m->n_params);
+    llama_round_params(m, c->w16);
   c->len += n;
   clean_values(c, cf->num_hidden_layers, KVD);
   int S = c->S_cap, slot0 = c->len - n;
@@ -350,7 +348,7 @@ static int kv_forward(const llama_model *m, llama_kv_cache *c, const int32_t *to
     if (Mr > BN) Mr = BN;
     for (int64_t j = M; j < Mr; j++) c->ctok[j] = 0, c->cpos[j] = 0; /* rows computed, unused */
   }
-  if (M > 0) embedding_forward(c->x, m->params.embed, c->ctok, Mr, C);
+  if (M > 0) llama_embed_rows(m, c->x, c->ctok, Mr);
   for (int l = 0; l < cf->num_hidden_layers; l++) kv_layer(m, c, l, M, Mr, n, slot0);
   if (all_logits) { /* final norm and head on every real new slot */
     if (M == 0) return 0;

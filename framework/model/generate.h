@@ -26,8 +26,9 @@ typedef struct llama_kv_cache {
   int32_t *pos;
   int32_t *rows, *inv, *ctok, *cpos; /* the real new slots: (b·n + i), its compact index, token, position */
   float *rope_cos, *rope_sin;
-  /* bf16 compute (the model's precision at llama_kv_init): the weights,
-   * rounded at the first step of every sequence, and one matmul input */
+  /* bf16 compute (the model's precision at llama_kv_init): the weights
+   * (the model's params_bf16, borrowed: rounded again at the first step of
+   * every sequence) and one matmul input */
   uint16_t *w16, *in16;
   /* llama_kv_branch: the slot count, masks and positions to restore */
   int branch_len; /* -1: no branch */

@@ -143,7 +143,7 @@ static void size_model(llama_model *m, const llama_config *cfg) {
 /* Allocates parameter storage (zeroed) for a validated config. */
 static void alloc_params(llama_model *m, const llama_config *cfg) {
   size_model(m, cfg);
-  m->params_memory = lethe_alloc_aligned(m->n_params * sizeof(float));
+  m->params_memory = lethe_pages_alloc(m->n_params * sizeof(float)); /* llama_hold_frozen drops pages */
   point_params(&m->params, m->params_memory, m->param_sizes, cfg->tie_word_embeddings);
 }
 
@@ -157,6 +157,7 @@ void llama_borrow(llama_model *view, const llama_model *owner) {
   size_model(view, &owner->cfg);
   view->params_memory = owner->params_memory;
   view->borrowed = 1;
+  view->owner = owner;
   point_params(&view->params, view->params_memory, view->param_sizes,
                view->cfg.tie_word_embeddings);
 }
@@ -187,14 +188,17 @@ int llama_init(llama_model *m, const llama_config *cfg, uint64_t seed, lethe_err
 }
 
 void llama_free(llama_model *m) {
-  if (!m->borrowed) free(m->params_memory);
+  if (!m->borrowed) lethe_pages_free(m->params_memory, m->n_params * sizeof(float));
+  free(m->frozen16);
+  free(m->frozen16_off);
+  lethe_pages_free(m->widen, m->widen_floats * sizeof(float));
   free(m->grads_memory);
   free(m->grad_offset);
   free(m->acts_memory);
   free(m->scratch_memory);
   free(m->rope_cos);
   free(m->rope_sin);
-  free(m->params_bf16);
+  lethe_pages_free(m->params_bf16, m->n_params * sizeof(uint16_t));
   free(m->acts_bf16_memory);
   free(m->head_rows);
   llama_storage_free(&m->storage);
@@ -278,10 +282,10 @@ static void reserve_bf16(llama_model *m, int B, int T, int dry) {
 void llama_set_compute(llama_model *m, int mode) {
   if (mode == m->compute) return;
   m->compute = mode;
-  free(m->params_bf16);
+  lethe_pages_free(m->params_bf16, m->n_params * sizeof(uint16_t));
   m->params_bf16 = NULL;
   if (mode == LLAMA_COMPUTE_BF16 && m->params_memory) /* not for a shell (llama_shell) */
-    m->params_bf16 = lethe_alloc_aligned(m->n_params * sizeof(uint16_t));
+    m->params_bf16 = lethe_pages_alloc(m->n_params * sizeof(uint16_t)); /* held slices: untouched */
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 

@@ -213,6 +213,14 @@ typedef struct llama_model {
    * projections, and backward adds into the adapter's gradients (model/lora.h).
    * Attach with llama_attach_lora, which freezes the base. */
   struct lora_adapter *lora;
+  /* Frozen matrices held in bfloat16 (llama_hold_frozen): their float32
+   * pages are given back (and guarded), their values live here. */
+  uint16_t *frozen16;       /* packed held slices; NULL = none held */
+  size_t *frozen16_off;     /* (LLAMA_N_PARAM_TENSORS, L) into frozen16; LLAMA_FROZEN = not held */
+  size_t n_frozen16;        /* elements of frozen16 */
+  float *widen;             /* f32 compute: rows of a held weight widened for a matmul */
+  size_t widen_floats;
+  const struct llama_model *owner; /* a view's (llama_borrow): its held weights are the owner's */
 } llama_model;
 
 /* 1 for the roles that are matrices or embeddings, 0 for norms and biases. */
@@ -284,6 +292,41 @@ struct st_entry;
 int llama_write_safetensors(const llama_model *m, int of, const char *path,
                             const struct st_entry *extra, int n_extra, const char *const *meta_kv,
                             int n_meta, lethe_err *err);
+
+/* ---- frozen weights in bfloat16 (model/llama_frozen.c) ----
+ * A frozen matrix (an embedding or a linear weight that does not train) is
+ * only ever read, so it can live in bfloat16: 2 bytes a parameter instead
+ * of 4. llama_hold_frozen moves the frozen matrix slices of a model whose
+ * trainable set is chosen (llama_set_trainable, llama_freeze,
+ * llama_attach_lora) into frozen16 and gives their float32 pages back;
+ * the forward and backward then read them from there (f32 compute: widened
+ * to float32 a block of rows at a time; bf16 compute: as they are), so do
+ * generation, a borrowed view (llama_borrow) and llama_round_params.
+ * Everything else that reads the float32 parameters (saving, merging an
+ * adapter, checkpoints of the whole model) needs llama_release_frozen
+ * first, which widens them back exactly; a read of a held float32 page
+ * faults rather than reading zeros. Nothing trains differently: AUTO holds
+ * only slices whose values are bfloat16 already (a bf16 checkpoint), so
+ * every computation sees the same values as before; BF16 rounds the rest
+ * too (a choice, like bf16 compute). */
+enum { LLAMA_HOLD_F32 = 0, LLAMA_HOLD_BF16 = 1, LLAMA_HOLD_AUTO = 2 };
+/* Holds the frozen matrix slices as `mode` says; returns the floats held
+ * (0 for LLAMA_HOLD_F32, a view, or when something is held already). */
+size_t llama_hold_frozen(llama_model *m, int mode);
+/* Back to float32 (exactly the held values); a no-op when nothing is held. */
+void llama_release_frozen(llama_model *m);
+/* The mode a setting names ("auto", "f32", "bf16"); -1 with err otherwise. */
+int llama_hold_from_name(const char *name, int *mode, lethe_err *err);
+/* The floats llama_hold_frozen(LLAMA_HOLD_BF16) would hold in a model of
+ * cfg with the mask's slices trainable (NULL: nothing trains, e.g. under
+ * an adapter): every matrix slice the mask leaves frozen. For planning. */
+size_t llama_frozen_matrix_floats(const llama_config *cfg, const uint8_t *mask);
+/* The bytes of the f32-compute widening buffer a hold of those slices uses. */
+size_t llama_widen_bytes(const llama_config *cfg, const uint8_t *mask);
+/* The weights rounded to bfloat16 into dst (n_params, params_memory's
+ * layout), but for the held slices (read from frozen16 instead; their
+ * part of dst is left untouched): what bf16 compute's copy needs. */
+void llama_round_params(const llama_model *m, uint16_t *dst);
 
 /* ---- trainable subsets (model/llama_trainable.c; llama_grad with the buffers in llama.c) ----
  * A mask is (LLAMA_N_PARAM_TENSORS, L) bytes, role-major: mask[role * L +

@@ -315,10 +315,10 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
   m->attn_mask = attn_mask;
   double t = m->profile ? lethe_now() : 0.0;
   if (bf16(m)) {
-    tensor_to_bf16(m->params_bf16, m->params_memory, (int64_t)m->n_params);
+    llama_round_params(m, m->params_bf16);
     lap(m, 0, LLAMA_PART_CONVERT, &t);
   }
-  embedding_forward(m->acts.resid, m->params.embed, tokens, BT, d.C); /* (B,T,C) */
+  llama_embed_rows(m, m->acts.resid, tokens, BT); /* (B,T,C) */
   lap(m, 0, LLAMA_PART_EMBED, &t);
   for (int l = 0; l < d.L; l++) {
     attention_block_forward(m, l, m->acts.resid + l * BT * d.C, &t);

@@ -31,10 +31,21 @@ static inline operand in2(const float *f, const uint16_t *h) {
 
 static inline int bf16(const llama_model *m) { return m->compute == LLAMA_COMPUTE_BF16; }
 
-/* The bf16 copy of a parameter tensor (a pointer into params_memory). */
-static inline operand weight(const llama_model *m, const float *w) {
-  return in2(w, m->params_bf16 ? m->params_bf16 + (w - m->params_memory) : NULL);
-}
+/* ---- frozen weights held in bfloat16 (llama_frozen.c, llama.h) ---- */
+/* The bfloat16 values of a held parameter w (a pointer into the
+ * parameters, a view's included), NULL when w is not held. */
+const uint16_t *llama_held16(const llama_model *m, const float *w);
+/* Y (M,N) (+)= X·Wᵀ and dX (M,K) (+)= dY·W for a parameter w (N,K) in the
+ * precision `half` says: bf16 (1) reads W from its held values or from
+ * copy16 (a bfloat16 copy laid out as params_memory); f32 (0) widens a
+ * held W a block of rows at a time. */
+void llama_linear_forward(const llama_model *m, int half, float *y, operand x, const uint16_t *copy16,
+                          const float *w, int64_t M, int64_t K, int64_t N, int accumulate);
+void llama_linear_backward_data(const llama_model *m, int half, float *dx, operand dy,
+                                const uint16_t *copy16,
+                                const float *w, int64_t M, int64_t K, int64_t N, int accumulate);
+/* out (n, C) = the embedding rows of tokens (held or not). */
+void llama_embed_rows(const llama_model *m, float *out, const int32_t *tokens, int64_t n);
 
 /* Where layer l's activations are: the one slot that activation
  * checkpointing keeps (llama_set_checkpointing), the slot the layers below
@@ -66,20 +77,12 @@ static inline void mm(const llama_model *m, float *c, tensor_view cv, operand a,
 /* Y (M,N) (+)= X·Wᵀ;  dX (M,K) (+)= dY·W;  dW (N,K) += dYᵀ·X */
 static inline void lin_fwd(const llama_model *m, float *y, operand x, const float *w, int64_t M,
                     int64_t K, int64_t N, int accumulate) {
-  operand wo = weight(m, w);
-  if (bf16(m))
-    tensor_linear_forward_typed(y, x.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
-  else
-    tensor_linear_forward(y, x.f, w, M, K, N, accumulate);
+  llama_linear_forward(m, bf16(m), y, x, m->params_bf16, w, M, K, N, accumulate);
 }
 
 static inline void lin_dx(const llama_model *m, float *dx, operand dy, const float *w, int64_t M,
                    int64_t K, int64_t N, int accumulate) {
-  operand wo = weight(m, w);
-  if (bf16(m))
-    tensor_linear_backward_data_typed(dx, dy.h, wo.h, TENSOR_BF16, M, K, N, accumulate);
-  else
-    tensor_linear_backward_data(dx, dy.f, w, M, K, N, accumulate);
+  llama_linear_backward_data(m, bf16(m), dx, dy, m->params_bf16, w, M, K, N, accumulate);
 }
 
 static inline void lin_dw(const llama_model *m, float *dw, operand dy, operand x, int64_t M, int64_t K,

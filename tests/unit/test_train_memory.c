@@ -16,6 +16,8 @@
 
 #include "bf16_skip.h"
 #include "families.h"
+#include "model/safetensors.h"
+#include "train/memplan.h"
 #include "train/trainer.h"
 
 #define B 2
@@ -388,6 +390,120 @@ START_TEST(test_frozen_layers_keep_no_activations) {
 }
 END_TEST
 
+/* ---- frozen weights held in bfloat16 (llama_hold_frozen) ------------------- */
+/* Every parameter rounded to bfloat16, as a bf16 checkpoint loads. */
+static void round_to_bf16(llama_model *m) {
+  for (size_t i = 0; i < m->n_params; i++)
+    m->params_memory[i] = st_bf16_to_f32(tensor_bf16_round(m->params_memory[i]));
+}
+
+/* Subset s trained with the frozen matrices held in bf16 against the same
+ * model holding them in f32: the same gradients (f32 compute widens the
+ * same values; bf16 compute reads the same bf16 values), and after
+ * llama_release_frozen the same parameters, bit for bit. */
+static void check_held(int family, int s, int compute) {
+  llama_model plain, held;
+  make_model(&plain, family);
+  make_model(&held, family);
+  round_to_bf16(&plain);
+  round_to_bf16(&held);
+  uint8_t mask[LLAMA_N_PARAM_TENSORS * 8];
+  lethe_err err = {0};
+  if (llama_trainable_mask(&plain.cfg, subsets[s], count(subsets[s]), mask, "t", &err) != 0) {
+    llama_free(&plain); /* e.g. no lm_head when tied */
+    llama_free(&held);
+    return;
+  }
+  ck_assert_int_eq(llama_set_trainable(&plain, mask, &err), 0);
+  ck_assert_int_eq(llama_set_trainable(&held, mask, &err), 0);
+  llama_set_compute(&plain, compute);
+  llama_set_compute(&held, compute);
+  size_t want = llama_frozen_matrix_floats(&held.cfg, mask);
+  ck_assert_uint_gt(want, 0);
+  ck_assert_uint_eq(llama_hold_frozen(&held, LLAMA_HOLD_AUTO), want);
+  ck_assert_uint_eq(held.widen_floats * sizeof(float), llama_widen_bytes(&held.cfg, mask));
+  grad(&plain);
+  grad(&held);
+  llama_tensor_ref refs[128];
+  int n = llama_named_tensors(&held, LLAMA_OF_GRADS, refs, 128);
+  for (int i = 0; i < n; i++) {
+    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
+    const float *want_g = llama_grad(&plain, refs[i].role, refs[i].layer);
+    double worst = 0, scale = 1e-12;
+    for (size_t k = 0; k < numel; k++) {
+      worst = fmax(worst, fabs((double)refs[i].data[k] - want_g[k]));
+      scale = fmax(scale, fabs(want_g[k]));
+    }
+    ck_assert_msg(worst <= 1e-6 * scale, "family %d subset %d %s %s: held gradients differ by %g "
+                  "(largest %g)", family, s, llama_compute_name(compute), refs[i].name, worst, scale);
+  }
+  llama_release_frozen(&held);
+  ck_assert_ptr_null(held.frozen16);
+  ck_assert(!memcmp(plain.params_memory, held.params_memory, plain.n_params * sizeof(float)));
+  llama_free(&plain);
+  llama_free(&held);
+}
+
+START_TEST(test_frozen_bf16_same_gradients_f32) {
+  for (int s = 0; s < N_SUBSETS; s++) check_held(_i, s, LLAMA_COMPUTE_F32);
+}
+END_TEST
+
+START_TEST(test_frozen_bf16_same_gradients_bf16) {
+  if (!bf16_runs_here("held frozen weights in bf16 compute")) return;
+  for (int s = 0; s < N_SUBSETS; s++) check_held(_i, s, LLAMA_COMPUTE_BF16);
+}
+END_TEST
+
+/* AUTO holds only what bfloat16 stores exactly; BF16 rounds; F32 and a
+ * model whose trainable set is not chosen hold nothing; the float32 pages
+ * of what is held are given back (the resident set shrinks by them). */
+START_TEST(test_frozen_hold_modes) {
+  llama_model m;
+  make_model(&m, 0);
+  ck_assert_uint_eq(llama_hold_frozen(&m, LLAMA_HOLD_BF16), 0); /* not chosen */
+  llama_freeze(&m);
+  ck_assert_uint_eq(llama_hold_frozen(&m, LLAMA_HOLD_F32), 0);
+  ck_assert_uint_eq(llama_hold_frozen(&m, LLAMA_HOLD_AUTO), 0); /* float32 values */
+  size_t all = llama_frozen_matrix_floats(&m.cfg, NULL);
+  ck_assert_uint_eq(llama_hold_frozen(&m, LLAMA_HOLD_BF16), all);
+  ck_assert_uint_eq(llama_hold_frozen(&m, LLAMA_HOLD_BF16), 0); /* already held */
+  llama_release_frozen(&m);
+  llama_tensor_ref refs[128]; /* the matrices came back rounded; norms never left */
+  int n = llama_named_tensors(&m, LLAMA_OF_PARAMS, refs, 128), rounded = 0, kept = 0;
+  for (int t = 0; t < n; t++) {
+    size_t numel = (size_t)refs[t].shape[0] * (refs[t].ndim == 2 ? refs[t].shape[1] : 1), low = 0;
+    for (size_t i = 0; i < numel; i++) {
+      uint32_t bits;
+      memcpy(&bits, &refs[t].data[i], sizeof bits);
+      low |= bits & 0xFFFFu;
+    }
+    if (llama_param_role_is_matrix(refs[t].role)) ck_assert_uint_eq(low, 0);
+    rounded += llama_param_role_is_matrix(refs[t].role);
+    kept += low != 0;
+  }
+  ck_assert_int_gt(rounded, 0);
+  ck_assert_int_gt(kept, 0); /* the norms' float32 values */
+  llama_free(&m);
+  /* a model big enough for pages to count: 4 layers of 256x1024 MLPs */
+  llama_config c;
+  llama_config_defaults(&c);
+  c.vocab_size = 512, c.hidden_size = 256, c.intermediate_size = 1024, c.num_hidden_layers = 4;
+  c.num_attention_heads = 4, c.num_key_value_heads = 4, c.head_dim = 64;
+  lethe_err err = {0};
+  ck_assert_msg(llama_init(&m, &c, 3, &err) == 0, "%s", err.msg);
+  llama_freeze(&m);
+  size_t before = memplan_resident(), held = llama_hold_frozen(&m, LLAMA_HOLD_BF16);
+  size_t after = memplan_resident();
+  double freed = (double)before - (double)after, want = 2.0 * (double)held; /* 4 - 2 bytes */
+  fprintf(stderr, "held %zu floats: resident %zu -> %zu bytes (%.0f freed, %.0f expected)\n",
+          held, before, after, freed, want);
+  ck_assert_msg(freed > 0.9 * want && freed < 1.1 * want, "freed %.0f bytes, expected %.0f",
+                freed, want);
+  llama_free(&m);
+}
+END_TEST
+
 /* Training checkpointed ends on the same weights, bit for bit. */
 START_TEST(test_checkpointed_training_identical) {
   llama_model plain, ckpt;
@@ -419,6 +535,9 @@ int main(void) {
   tcase_add_loop_test(tc, test_checkpointing_same_gradients_bf16, 0, N_FAMILIES);
   tcase_add_test(tc, test_checkpointing_shrinks_activations);
   tcase_add_test(tc, test_frozen_layers_keep_no_activations);
+  tcase_add_loop_test(tc, test_frozen_bf16_same_gradients_f32, 0, N_FAMILIES);
+  tcase_add_loop_test(tc, test_frozen_bf16_same_gradients_bf16, 0, N_FAMILIES);
+  tcase_add_test(tc, test_frozen_hold_modes);
   tcase_add_test(tc, test_checkpointed_training_identical);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
