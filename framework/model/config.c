@@ -196,6 +196,15 @@ static int read_fields(llama_config *cfg, json_t *root, const char *path, lethe_
   return arch_read(cfg, root, path, err);
 }
 
+int llama_config_says_bf16(const char *path) {
+  json_t *root = json_load_file(path, 0, NULL);
+  const char *dtype = json_string_value(json_object_get(root, "torch_dtype"));
+  if (!dtype) dtype = json_string_value(json_object_get(root, "dtype"));
+  int bf16 = dtype && !strcmp(dtype, "bfloat16");
+  json_decref(root);
+  return bf16;
+}
+
 int llama_config_read(llama_config *cfg, const char *path, lethe_err *err) {
   llama_config_defaults(cfg);
   char *text = NULL;

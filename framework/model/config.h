@@ -78,6 +78,10 @@ int llama_config_write(const llama_config *cfg, const char *path, lethe_err *err
  * ("float32", "bfloat16", "float16"); llama_config_write says "float32". */
 int llama_config_write_dtype(const llama_config *cfg, const char *path, const char *torch_dtype,
                              lethe_err *err);
+/* 1 when the config.json at path says its weights are bfloat16
+ * ("torch_dtype" or "dtype"), 0 otherwise (absent, another dtype, or no
+ * readable file): what a plan assumes llama_hold_frozen(AUTO) will hold. */
+int llama_config_says_bf16(const char *path);
 /* Checks a config built in code (same rules as the reader). */
 int llama_config_validate(const llama_config *cfg, const char *where, lethe_err *err);
 /* Defaults of a llama config (family llama, default rope, no biases). */

@@ -49,7 +49,7 @@ const char *const experiment_schema =
     "  checkpoint_every = 0; save_model = false; params = [];\n"
     "  lora = { rank = 0; alpha = 16.0; dropout = 0.0; use_rslora = false;\n"
     "    target_modules = [\"q_proj\", \"v_proj\"]; save_merged = true; }; };\n"
-    "memory = { checkpoint_activations = false; };\n"
+    "memory = { checkpoint_activations = false; frozen_weights = \"auto\"; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
     "  batch_size = 64; samples = 3; mu_fraction = 0.8; };\n";
@@ -68,6 +68,22 @@ static int resolve_compute(experiment *e, lethe_err *err) {
   }
   config_setting_set_string(s, llama_compute_name(mode));
   return 0;
+}
+
+/* memory.frozen_weights: "auto" (frozen matrices in bfloat16 where their
+ * values are bfloat16 already) or "f32"; both give the same results, so
+ * no stage key holds it. ("bf16", rounding the rest, would change results:
+ * not a setting.) */
+static int frozen_mode(const experiment *e, int *mode, lethe_err *err) {
+  config_setting_t *s = lcfg_setting(&e->cfg, "memory.frozen_weights");
+  const char *name = config_setting_get_string(s);
+  if (name && (!strcmp(name, "auto") || !strcmp(name, "f32")))
+    return llama_hold_from_name(name, mode, err);
+  char where[600];
+  lcfg_where(s, where, sizeof where);
+  return lethe_errf(err, LETHE_E_CONFIG, "%s: memory.frozen_weights must be \"auto\" (frozen "
+                    "matrices held in bfloat16 where that loses nothing: a bf16 checkpoint) or "
+                    "\"f32\"", where);
 }
 
 /* The prompt format's settings as written (no preset applied yet). */
@@ -147,7 +163,8 @@ int experiment_load(experiment *e, const char *path, const char *const *override
     e->cache_dir = lethe_path_join(home && *home ? home : "/tmp", ".cache/lethe");
   }
   e->threads = (int)lcfg_int(&e->cfg, "threads");
-  if (resolve_compute(e, err) != 0) {
+  int hold;
+  if (resolve_compute(e, err) != 0 || frozen_mode(e, &hold, err) != 0) {
     experiment_free(e);
     return -1;
   }
@@ -306,6 +323,21 @@ void experiment_set_compute(const experiment *e, llama_model *m) {
 
 void experiment_set_memory(const experiment *e, llama_model *m) {
   llama_set_checkpointing(m, lcfg_bool(&e->cfg, "memory.checkpoint_activations"));
+}
+
+size_t experiment_hold_frozen(const experiment *e, llama_model *m) {
+  int mode = LLAMA_HOLD_F32;
+  frozen_mode(e, &mode, NULL); /* checked by experiment_load */
+  return llama_hold_frozen(m, mode);
+}
+
+int experiment_plans_frozen_bf16(const experiment *e, const char *model_dir) {
+  int mode = LLAMA_HOLD_F32;
+  frozen_mode(e, &mode, NULL);
+  char *path = lethe_path_join(model_dir, "config.json");
+  int held = mode == LLAMA_HOLD_AUTO && llama_config_says_bf16(path);
+  free(path);
+  return held;
 }
 
 int experiment_trainable_mask(const experiment *e, const char *group, const llama_config *cfg,

@@ -51,6 +51,13 @@ void experiment_set_compute(const experiment *e, llama_model *m);
 /* Applies the `memory` group (memory.checkpoint_activations) to a model.
  * It changes memory and time, never a result, so no stage key holds it. */
 void experiment_set_memory(const experiment *e, llama_model *m);
+/* Holds m's frozen matrices in bfloat16 as memory.frozen_weights says
+ * (llama_hold_frozen; after what trains is set); returns the floats held.
+ * Never changes a result. */
+size_t experiment_hold_frozen(const experiment *e, llama_model *m);
+/* 1 when a run on the model in model_dir will hold its frozen matrices in
+ * bfloat16 ("auto" and a config.json that says bfloat16): for the plan. */
+int experiment_plans_frozen_bf16(const experiment *e, const char *model_dir);
 
 /* The trainable tensors `group`.params names (finetune or unlearn: PCRE2
  * patterns over HF tensor names, full match; empty = every tensor) as a

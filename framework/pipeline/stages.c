@@ -523,6 +523,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
     if ((rc = lora_create(&lora, &m.cfg, &lc, err)) != 0) goto done;
     llama_attach_lora(&m, &lora);
   }
+  experiment_hold_frozen(e, &m); /* what trains is set: the rest may stay bf16 */
   /* one example array: the split, then the replayed pre-training QA */
   size_t n = n_qa + n_replay;
   all = lethe_calloc(n, sizeof *all);
@@ -533,6 +534,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   rc = tofu_format_ids(tok, &fmt, &ids, err);
   if (rc == 0)
     rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
+  llama_release_frozen(&m); /* merging and saving read float32 */
   if (rc == 0 && m.lora) {
     llama_attach_lora(&m, NULL);
     lora_merge(&m, &lora);

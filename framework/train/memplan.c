@@ -36,13 +36,20 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
   memset(plan, 0, sizeof *plan);
   const llama_model *m = t->shell;
   size_t np = m->n_params, bf16 = m->compute == LLAMA_COMPUTE_BF16;
+  int adapter = t->lora && t->lora->rank > 0;
+  size_t held = t->frozen_bf16 ? llama_frozen_matrix_floats(&m->cfg, adapter ? NULL : t->trainable)
+                               : 0;
   add(plan, "runtime (libraries, data)", t->runtime_bytes, HINT_NONE);
-  add(plan, "weights (float32 master)", np * sizeof(float), HINT_WEIGHTS);
-  add(plan, "weights (bfloat16 copy)", bf16 * np * sizeof(uint16_t), HINT_WEIGHTS);
+  add(plan, "weights (float32 master)", (np - held) * sizeof(float), HINT_WEIGHTS);
+  add(plan, "frozen weights (bfloat16)", held * sizeof(uint16_t), HINT_WEIGHTS);
+  add(plan, "weights (bfloat16 copy)", bf16 * (np - held) * sizeof(uint16_t), HINT_WEIGHTS);
+  if (held && !bf16) /* f32 compute widens a held weight's rows for each matmul */
+    add(plan, "widening buffer", llama_widen_bytes(&m->cfg, adapter ? NULL : t->trainable),
+        HINT_NONE);
   size_t trained, acts, logits;
   llama_model policy = *m; /* what trains decides which activations are kept */
   policy.grad_offset = NULL;
-  if (t->lora && t->lora->rank > 0) {
+  if (adapter) {
     lora_adapter lo;
     if (lora_create(&lo, &m->cfg, t->lora, err) != 0) return -1;
     trained = lo.n_params;
@@ -67,8 +74,14 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
   add(plan, "per-token buffers", (size_t)t->B * t->T * 4 * sizeof(float), HINT_NONE);
   if (t->ref) {
     size_t ref_bf16 = t->ref->compute == LLAMA_COMPUTE_BF16;
-    size_t own = t->ref_borrows ? 0 : sizeof(float); /* a view has its bf16 copy alone */
-    add(plan, "reference model", t->ref->n_params * (own + ref_bf16 * sizeof(uint16_t)), HINT_REF);
+    /* a view has its bf16 copy alone (and none of the policy's held slices) */
+    size_t ref_held = t->frozen_bf16 ? llama_frozen_matrix_floats(&m->cfg, NULL) : 0;
+    size_t own = t->ref_borrows ? 0 : (t->ref->n_params - ref_held) * sizeof(float) +
+                                          ref_held * sizeof(uint16_t);
+    size_t ref_copy = t->ref_borrows ? t->ref->n_params - held : t->ref->n_params - ref_held;
+    add(plan, "reference model", own + ref_bf16 * ref_copy * sizeof(uint16_t), HINT_REF);
+    if (ref_held && !ref_bf16 && !t->ref_borrows)
+      add(plan, "reference widening buffer", llama_widen_bytes(&m->cfg, NULL), HINT_REF);
     size_t ref_acts, ref_logits;
     llama_model ref = *t->ref; /* frozen (forward only), as the run's reference is */
     ref.grad_offset = NULL;

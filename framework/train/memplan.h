@@ -47,6 +47,8 @@ typedef struct memplan_training {
                                * objective's dlogits, B·T·V floats */
   int ref_borrows;            /* 1: the reference reads the policy's weights (llama_borrow,
                                * under LoRA): no float32 copy of its own */
+  int frozen_bf16;            /* 1: the frozen matrices are held in bfloat16
+                               * (llama_hold_frozen), the policy's and a reference's */
 } memplan_training;
 
 /* Fills plan with the parts of t (each named; zero parts left out). */

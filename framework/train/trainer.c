@@ -51,16 +51,25 @@ void train_params_free(train_params *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* The run's tensors under their names: the model's parameters (HF names,
- * every one: a checkpoint restores the whole model) or its trainable
- * gradients, or an adapter's (PEFT's names); caller frees. */
+/* The run's tensors under their names: the model's trainable parameters
+ * (HF names; the frozen ones are the run's starting model's, loaded again
+ * on resume, and may be held in bfloat16) or their gradients, or an
+ * adapter's (PEFT's names); caller frees. */
 static llama_tensor_ref *set_tensors(const llama_model *m, int grads, int *n) {
-  int of = grads ? LLAMA_OF_GRADS : LLAMA_OF_PARAMS;
-  *n = m->lora ? lora_named_tensors(m->lora, &m->cfg, grads, NULL, 0)
-               : llama_named_tensors(m, of, NULL, 0);
-  llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
-  if (m->lora) lora_named_tensors(m->lora, &m->cfg, grads, refs, *n);
-  else llama_named_tensors(m, of, refs, *n);
+  if (m->lora) {
+    *n = lora_named_tensors(m->lora, &m->cfg, grads, NULL, 0);
+    llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
+    lora_named_tensors(m->lora, &m->cfg, grads, refs, *n);
+    return refs;
+  }
+  int all = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0), kept = 0;
+  llama_tensor_ref *refs = lethe_calloc((size_t)all + 1, sizeof *refs);
+  llama_named_tensors(m, grads ? LLAMA_OF_GRADS : LLAMA_OF_PARAMS, refs, all);
+  for (int i = 0; i < all && refs[i].name[0]; i++)
+    if (grads || !m->grad_offset || /* not chosen yet: everything trains */
+        m->grad_offset[refs[i].role * m->cfg.num_hidden_layers + refs[i].layer] != LLAMA_FROZEN)
+      refs[kept++] = refs[i];
+  *n = kept;
   return refs;
 }
 

@@ -534,6 +534,8 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
       return lethe_err_prefix(err, "unlearn.lora on %s", p->target.dir);
     llama_attach_lora(&c->policy, &c->lora);
   }
+  experiment_hold_frozen(e, &c->policy); /* what trains is set: the rest may stay bf16 */
+  experiment_hold_frozen(e, &c->ref);    /* (a view reads the policy's) */
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
       objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,
@@ -586,6 +588,7 @@ static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double se
                       lethe_err *err) {
   int rc = 0;
   if (lcfg_bool(&c->e->cfg, "unlearn.save_model")) {
+    llama_release_frozen(&c->policy); /* merging and saving read float32 */
     int whole = !c->policy.lora;
     if (c->policy.lora) rc = save_adapter(c, p, &whole, err);
     char *dir = lethe_path_join(c->run_dir, "model");

@@ -46,7 +46,8 @@ int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd,
                         .trainable = mask, .lora = &lc, .ref = &ref, .ref_cache_bytes = cache,
                         .runtime_bytes = memplan_resident(),
                         .method_logits = (caps & LETHE_CAP_LOGITS) != 0,
-                        .ref_borrows = lc.rank > 0};
+                        .ref_borrows = lc.rank > 0,
+                        .frozen_bf16 = experiment_plans_frozen_bf16(e, target_dir)};
   if (rc == 0) rc = memplan_training_parts(&t, plan, err);
   free(mask);
   return rc;

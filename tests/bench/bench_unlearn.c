@@ -13,12 +13,14 @@
  *   bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] [--reps R]
  *                 [--compute f32|bf16] [--write-batch] [--checkpoint]
  *                 [--setting full|subset|lora] [--params REGEX]...
- *                 [--lora-rank R] [--lora-alpha A]
+ *                 [--lora-rank R] [--lora-alpha A] [--frozen auto|f32|bf16]
  *
  * Settings: full (every tensor trains), subset (the tensors whose HF names
  * match a --params regex, as unlearn.params), lora (an adapter of rank R on
  * all seven linear modules, alpha A, no dropout; the base frozen, as
- * unlearn.lora). --checkpoint turns activation checkpointing on. The logits
+ * unlearn.lora). --frozen holds the frozen matrices in bfloat16 as
+ * memory.frozen_weights does (auto, the default: where that loses nothing,
+ * i.e. a bf16 checkpoint). --checkpoint turns activation checkpointing on. The logits
  * are chunked (NPO+RT needs only target log-probs); LETHE_LOGITS=whole
  * materialises them whole, for comparison.
  *
@@ -44,7 +46,7 @@ static const char *const setting_names[] = {"full", "subset", "lora"};
 #define MAX_PARAMS 16
 typedef struct options {
   const char *model;
-  int batch, seq, forget, reps, bf16, write_batch, checkpoint, setting, lora_rank;
+  int batch, seq, forget, reps, bf16, write_batch, checkpoint, setting, lora_rank, frozen;
   double lora_alpha;
   const char *params[MAX_PARAMS];
   int n_params;
@@ -59,7 +61,7 @@ static void usage(void) {
   fprintf(stderr, "usage: bench_unlearn --model DIR [--batch B] [--seq T] [--forget F] "
                   "[--reps R] [--compute f32|bf16] [--write-batch] [--checkpoint]\n"
                   "       [--setting full|subset|lora] [--params REGEX]... [--lora-rank R] "
-                  "[--lora-alpha A]\n");
+                  "[--lora-alpha A] [--frozen auto|f32|bf16]\n");
   exit(2);
 }
 
@@ -68,9 +70,10 @@ static void parse(int argc, char **argv, options *o) {
       {"model", 1, 0, 'm'}, {"batch", 1, 0, 'B'},   {"seq", 1, 0, 'T'},
       {"forget", 1, 0, 'f'}, {"reps", 1, 0, 'r'},   {"compute", 1, 0, 'c'},
       {"write-batch", 0, 0, 'w'}, {"checkpoint", 0, 0, 'k'}, {"setting", 1, 0, 's'},
-      {"params", 1, 0, 'p'}, {"lora-rank", 1, 0, 'R'}, {"lora-alpha", 1, 0, 'A'}, {0, 0, 0, 0}};
+      {"params", 1, 0, 'p'}, {"lora-rank", 1, 0, 'R'}, {"lora-alpha", 1, 0, 'A'},
+      {"frozen", 1, 0, 'z'}, {0, 0, 0, 0}};
   *o = (options){.batch = 8, .seq = 128, .forget = 4, .reps = 2, .lora_rank = 16,
-                 .lora_alpha = 32};
+                 .lora_alpha = 32, .frozen = LLAMA_HOLD_AUTO};
   int c;
   while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
     switch (c) {
@@ -94,6 +97,11 @@ static void parse(int argc, char **argv, options *o) {
       break;
     case 'R': o->lora_rank = atoi(optarg); break;
     case 'A': o->lora_alpha = atof(optarg); break;
+    case 'z': {
+      lethe_err err = {0};
+      if (llama_hold_from_name(optarg, &o->frozen, &err) != 0) die(&err);
+      break;
+    }
     default: usage();
     }
   }
@@ -133,6 +141,8 @@ static void plan_step(const options *o, memplan *plan) {
   llama_model shell;
   char *path = lethe_path_join(o->model, "config.json");
   if (llama_config_read(&cfg, path, &err) != 0 || llama_shell(&shell, &cfg, &err) != 0) die(&err);
+  int held = o->frozen == LLAMA_HOLD_BF16 ||
+             (o->frozen == LLAMA_HOLD_AUTO && llama_config_says_bf16(path));
   free(path);
   if (o->bf16) llama_set_compute(&shell, LLAMA_COMPUTE_BF16);
   llama_set_checkpointing(&shell, o->checkpoint);
@@ -146,7 +156,7 @@ static void plan_step(const options *o, memplan *plan) {
                     .targets = (1u << LORA_N_MODULES) - 1, .seed = 1};
   memplan_training t = {.shell = &shell, .B = o->batch, .T = o->seq, .trainable = mask,
                         .lora = &lc, .ref_cache_bytes = (size_t)o->batch * o->seq * sizeof(float),
-                        .runtime_bytes = memplan_resident()};
+                        .runtime_bytes = memplan_resident(), .frozen_bf16 = held};
   if (memplan_training_parts(&t, plan, &err) != 0) die(&err);
   memplan_print(plan, memplan_available(), "one NPO+RT step", stderr);
   free(mask);
@@ -176,6 +186,7 @@ int main(int argc, char **argv) {
     if (lora_create(&lo, &m.cfg, &lc, &err) != 0) die(&err);
     llama_attach_lora(&m, &lo);
   }
+  size_t held = o.setting == SET_FULL ? 0 : llama_hold_frozen(&m, o.frozen);
   double load_secs = lethe_now() - t0;
 
   int B = o.batch, T = o.seq, n = B * T;
@@ -229,10 +240,10 @@ int main(int argc, char **argv) {
          "\"logits\": \"%s\", \"acts_mib\": %.0f, \"hidden\": %d, "
          "\"layers\": %d, \"vocab\": %d, \"batch\": %d, \"seq\": %d, \"forget_rows\": %d, "
          "\"threads\": %d, \"compute\": \"%s\", \"trainable_parameters\": %zu, "
-         "\"load_seconds\": %.3f, \"ref_logp_seconds\": %.3f, ",
+         "\"frozen_bf16_parameters\": %zu, \"load_seconds\": %.3f, \"ref_logp_seconds\": %.3f, ",
          setting_names[o.setting], o.checkpoint ? "true" : "false", lmode,
          m.acts_bytes / 1048576.0, m.cfg.hidden_size, m.cfg.num_hidden_layers, m.cfg.vocab_size,
-         B, T, o.forget, bench_threads(), o.bf16 ? "bf16" : "f32", tp.n, load_secs,
+         B, T, o.forget, bench_threads(), o.bf16 ? "bf16" : "f32", tp.n, held, load_secs,
          ref_secs);
   bench_print_array("seconds", secs + 1, o.reps);
   printf(", ");

@@ -3,7 +3,9 @@
 # PyTorch twin (torch_llama.py --mode unlearn), in one run.
 #
 # For each shape it writes the model's config.json, makes random weights with
-# `lethe init`, and runs, each in its own process one after the other (peak
+# `lethe init` (stored in bfloat16, as the real checkpoints are: lethe then
+# holds the frozen matrices in bfloat16 with nothing lost, memory.frozen_weights
+# = "auto"; PyTorch loads them into float32; --dtype f32 for float32 weights), and runs, each in its own process one after the other (peak
 # RSS is per process): bench_unlearn and torch_llama.py on the same weights
 # and the same batch (8 rows × 128 tokens, 4 forget + 4 retain), for full
 # fine-tuning, a 4-layer subset (layers 4–7) and LoRA r=16 (alpha 32) on all
@@ -13,7 +15,7 @@
 #
 # usage: tests/bench/realsize.sh [--build DIR] [--shapes "smollm-135m llama-3.2-1b"]
 #          [--settings "full subset lora"] [--reps N] [--out FILE] [--work DIR]
-#          [--lethe-args "..."] [--torch-args "..."]
+#          [--lethe-args "..."] [--torch-args "..."] [--dtype bf16|f32]
 #   --lethe-args  extra bench_unlearn options for every lethe run (e.g. "--compute bf16")
 #   --torch-args  extra torch_llama.py options (e.g. "--checkpoint")
 # A side that fails (e.g. runs out of memory) is recorded as failed with its
@@ -30,6 +32,7 @@ out=""
 work=""
 lethe_args=""
 torch_args=""
+dtype=bf16
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift 2 ;;
     --lethe-args) lethe_args=$2; shift 2 ;;
     --torch-args) torch_args=$2; shift 2 ;;
+    --dtype) dtype=$2; shift 2 ;;
     *) echo "realsize.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -122,9 +126,12 @@ record() {
 
 for shape in $shapes; do
   dir="$work/$shape"
+  if [ -f "$dir/config.json" ] && ! grep -q "\"torch_dtype\": \"$( [ "$dtype" = bf16 ] && echo bfloat16 || echo float32)\"" "$dir/config.json"; then
+    rm -rf "$dir" # weights of another dtype
+  fi
   if [ ! -f "$dir/config.json" ]; then
     config "$shape" >"$work/$shape.json"
-    "$lethe" init --config "$work/$shape.json" --out "$dir" --seed 1 >/dev/null || exit 1
+    "$lethe" init --config "$work/$shape.json" --out "$dir" --seed 1 --dtype "$dtype" >/dev/null || exit 1
   fi
   for setting in $settings; do
     case "$setting" in

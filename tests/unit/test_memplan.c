@@ -8,6 +8,8 @@
  * - the plan's parts: gradients and AdamW 4 and 8 bytes per trainable float,
  *   none for the base under LoRA, logits B·T·V floats whole and one chunk
  *   chunked;
+ * - frozen matrices held in bfloat16: the floats and widening buffer
+ *   llama_hold_frozen allocates;
  * - a plan over the memory available is refused naming its biggest part. */
 #include <check.h>
 #include <stdlib.h>
@@ -137,6 +139,18 @@ START_TEST(test_plan_parts) {
   t.trainable = mask;
   ck_assert(memplan_training_parts(&t, &p, &err) == 0);
   ck_assert_uint_eq(part(&p, "gradients")->bytes, 4 * llama_trainable_floats(&c, mask));
+  /* frozen matrices held in bf16: what llama_hold_frozen holds on the model */
+  llama_model m;
+  ck_assert(llama_init(&m, &c, 3, &err) == 0);
+  ck_assert(llama_set_trainable(&m, mask, &err) == 0);
+  size_t held = llama_hold_frozen(&m, LLAMA_HOLD_BF16);
+  t.frozen_bf16 = 1;
+  ck_assert(memplan_training_parts(&t, &p, &err) == 0);
+  ck_assert_uint_gt(held, 0);
+  ck_assert_uint_eq(part(&p, "weights (float32 master)")->bytes, 4 * (n - held));
+  ck_assert_uint_eq(part(&p, "frozen weights (bfloat16)")->bytes, 2 * held);
+  ck_assert_uint_eq(part(&p, "widening buffer")->bytes, 4 * m.widen_floats);
+  llama_free(&m);
 }
 END_TEST
 
