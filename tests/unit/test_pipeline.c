@@ -17,6 +17,7 @@
 
 #include "evaluate/evaluate.h"
 #include "model/lora.h"
+#include "model/safetensors.h"
 #include "pipeline/prepare.h"
 #include "pipeline/stages.h"
 #include "unlearn/unlearn.h"
@@ -372,6 +373,62 @@ START_TEST(test_user_models_give_the_same_run) {
 }
 END_TEST
 
+/* memory.frozen_weights: a bf16 target (the trained one, rounded and saved
+ * as bf16, as published checkpoints are) unlearned with a subset holds the
+ * frozen matrices in bfloat16 under "auto" (the plan says how much) and
+ * gives the same run as "f32": the same summary numbers and the same saved
+ * model, byte for byte. */
+START_TEST(test_frozen_bf16_gives_the_same_run) {
+  experiment e;
+  lethe_err err = {0};
+  load_tiny(&e, "calibration=false");
+  prepared p;
+  ck_assert_msg(prepare_stages(&e, STAGES_ALL, &p, &err) == 0, "%s", err.msg);
+  experiment_free(&e);
+  char user[128], cmd[1024], target[512], retain_eval[512];
+  snprintf(user, sizeof user, "%s/user-target-bf16", cache_dir);
+  llama_model m;
+  ck_assert_msg(llama_load(&m, p.target.dir, &err) == 0, "%s", err.msg);
+  llama_storage bf16 = {.dtype = ST_BF16};
+  ck_assert_msg(llama_save_as(&m, user, &bf16, &err) == 0, "%s", err.msg);
+  llama_free(&m);
+  snprintf(cmd, sizeof cmd, "cp %s/tokenizer.json %s", p.target.dir, user);
+  ck_assert_int_eq(system(cmd), 0);
+  snprintf(target, sizeof target, "target.path=\"%s\"", user);
+  snprintf(retain_eval, sizeof retain_eval, "retain.eval=\"%s/eval.json\"", p.retain_eval);
+  const char *modes[] = {"memory.frozen_weights=\"auto\"", "memory.frozen_weights=\"f32\""};
+  char dirs[2][128];
+  for (int v = 0; v < 2; v++) {
+    const char *over[] = {"calibration=false", "compute=\"f32\"", target, retain_eval, modes[v],
+                          "unlearn.params=[\"model\\\\.layers\\\\.1\\\\..*\"]",
+                          "unlearn.save_model=true"};
+    char *plan = plan_text(over, 7);
+    double held = plan_mib(plan, "frozen weights (bfloat16)");
+    ck_assert_msg(v == 0 ? held > 0 : held < 0, "%s: plan %s", modes[v], plan);
+    free(plan);
+    load_tiny_with(&e, over, 7);
+    snprintf(dirs[v], sizeof dirs[v], "%s/run-frozen-%d", cache_dir, v);
+    ck_assert_msg(run_unlearn(&e, dirs[v], &err) == 0, "%s", err.msg);
+    experiment_free(&e);
+  }
+  json_t *a = load_json(dirs[0], "summary.json"), *b = load_json(dirs[1], "summary.json");
+  const char *parts[] = {"final", "target"};
+  for (int i = 0; i < 2; i++) {
+    json_t *x = json_object_get(a, parts[i]), *y = json_object_get(b, parts[i]);
+    ck_assert_msg(get(x, NULL, "forget_quality") == get(y, NULL, "forget_quality"),
+                  "%s: FQ %.17g held vs %.17g float32", parts[i], get(x, NULL, "forget_quality"),
+                  get(y, NULL, "forget_quality"));
+    ck_assert(get(x, NULL, "model_utility") == get(y, NULL, "model_utility"));
+  }
+  json_decref(a);
+  json_decref(b);
+  snprintf(cmd, sizeof cmd, "cmp %s/model/model.safetensors %s/model/model.safetensors", dirs[0],
+           dirs[1]);
+  ck_assert_msg(system(cmd) == 0, "the saved models differ");
+  prepared_free(&p);
+}
+END_TEST
+
 START_TEST(test_resume_truncates_history) {
   char dir[128];
   snprintf(dir, sizeof dir, "%s/truncate", cache_dir);
@@ -560,6 +617,7 @@ int main(void) {
   tcase_add_test(tc, test_lora_finetune_stage);
   tcase_add_test(tc, test_plan);
   tcase_add_test(tc, test_user_models_give_the_same_run);
+  tcase_add_test(tc, test_frozen_bf16_gives_the_same_run);
   tcase_add_test(tc, test_resume_truncates_history);
   tcase_add_test(tc, test_eval_matches_lethe_score);
   tcase_add_test(tc, test_eval_shared_prompt_equals_pairwise);
