@@ -272,7 +272,7 @@ static void reserve_bf16(llama_model *m, int B, int T, int dry) {
                        &h->d_resid, &h->d_att_out, &h->d_q,   &h->d_k,      &h->d_v,
                        &h->d_att,   &h->d_gate, &h->d_up,     &h->head_xn};
   size_t sizes[] = {L * BT * C, L * BT * d.QD, L * BT * d.QD, L * BT * d.QD, L * att,
-                    L * BT * d.QD, L * BT * C, L * BT * F, BT * C, logits_rows(m, BT) * d.V,
+                    L * BT * d.QD, L * BT * C, BT * F, BT * C, logits_rows(m, BT) * d.V,
                     BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
                     att, BT * F, BT * F, chunked_rows(m, BT) * C};
   m->acts_bf16_memory =
@@ -357,7 +357,7 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                          L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
                         L * BT * d.KVD, L * att, L * BT * d.QD, L * BT * C,
                         mlp_norm * L * BT * C, mlp_norm * L * BT, mlp_norm * L * BT * F,
-                        L * BT * F, L * BT * F, BT * C, BT, whole * head, (1 - whole) * head,
+                        L * BT * F, BT * F /* swiglu: one layer's */, BT * C, BT, whole * head, (1 - whole) * head,
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
                         qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
   m->acts_bytes = 0;

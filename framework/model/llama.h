@@ -90,7 +90,8 @@ typedef struct llama_acts {
   float *mlp_rstd;  /* (L, B, T) */
   float *gate;      /* (L, B, T, F) pre-activation (none for phi) */
   float *up;        /* (L, B, T, F) (phi: fc1 output) */
-  float *swiglu;    /* (L, B, T, F) silu(gate)*up (phi: gelu(fc1)) */
+  float *swiglu;    /* (B, T, F) silu(gate)*up (phi: gelu(fc1)) of the layer at hand:
+                     * backward computes it again from gate and up */
   float *final_xn;  /* (B, T, C) */
   float *final_rstd;/* (B, T) */
   float *logits;    /* (B, T, V) whole logits (llama_set_logits); llama_backward reads
@@ -122,7 +123,7 @@ typedef struct llama_acts_bf16 {
   uint16_t *att;      /* (L, B, NH, T, T) probabilities (the computed blocks) */
   uint16_t *att_out;  /* (L, B, T, NH*HD) */
   uint16_t *mlp_xn;   /* (L, B, T, C) */
-  uint16_t *swiglu;   /* (L, B, T, F) */
+  uint16_t *swiglu;   /* (B, T, F) one layer's, as acts.swiglu */
   uint16_t *final_xn; /* (B, T, C) */
   uint16_t *head_xn;  /* (R, C) chunked logits: final_xn of one chunk's rows */
   /* backward scratch, one layer at a time */

@@ -246,6 +246,25 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
   lap(m, 0, LLAMA_PART_WO, t);
 }
 
+/* The MLP's activation silu(gate)·up (phi: gelu(fc1)) into acts.swiglu
+ * (and its bf16 copy); one layer's buffer, so backward calls this again
+ * for the down projection's weight gradient (the same bits: the same kernel
+ * on the same gate and up). */
+static void mlp_activation(llama_model *m, const float *gate, const float *up, double *t) {
+  int64_t n = (int64_t)m->B * m->T * m->cfg.intermediate_size;
+  float *sw = m->acts.swiglu;
+  uint16_t *sw16 = bf16(m) ? m->acts_bf16.swiglu : NULL;
+  if (llama_config_is_phi(&m->cfg)) {
+    gelu_forward(sw, up, n);
+    to_half(m, sw16, sw, n);
+  } else if (sw16) {
+    swiglu_forward_bf16(sw16, gate, up, n);
+  } else {
+    swiglu_forward(sw, gate, up, n);
+  }
+  lap(m, 0, LLAMA_PART_SWIGLU, t);
+}
+
 /* MLP block of layer l: x_next = x_mid + mlp(norm(x_mid)); phi's MLP reads
  * the attention's input norm (parallel residual) and is fc2(gelu(fc1)). */
 static void mlp_block_forward(llama_model *m, int l, double *t) {
@@ -258,8 +277,8 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   float eps = (float)m->cfg.rms_norm_eps;
   float *x_mid = a->resid_mid + li * BT * d.C, *x_next = a->resid + (l + 1) * BT * d.C;
   float *gate = phi ? NULL : a->gate + li * BT * d.F, *up = a->up + li * BT * d.F;
-  float *sw = a->swiglu + li * BT * d.F;
-  uint16_t *sw16 = half ? h->swiglu + li * BT * d.F : NULL;
+  float *sw = a->swiglu; /* one layer's: backward computes it again (mlp_activation) */
+  uint16_t *sw16 = half ? h->swiglu : NULL;
   operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
                    : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
   if (!phi) {
@@ -278,15 +297,7 @@ static void mlp_block_forward(llama_model *m, int l, double *t) {
   lora_fwd(m, l, LORA_UP, up, in, BT);
   if (p->b_up) bias_forward(up, p->b_up + (int64_t)l * d.F, BT, d.F);
   lap(m, 0, LLAMA_PART_GATE_UP, t);
-  if (phi) {
-    gelu_forward(sw, up, BT * d.F);
-    to_half(m, sw16, sw, BT * d.F);
-  } else if (half) {
-    swiglu_forward_bf16(sw16, gate, up, BT * d.F);
-  } else {
-    swiglu_forward(sw, gate, up, BT * d.F);
-  }
-  lap(m, 0, LLAMA_PART_SWIGLU, t);
+  mlp_activation(m, gate, up, t);
   memcpy(x_next, x_mid, sizeof(float) * BT * d.C);
   lap(m, 0, LLAMA_PART_COPY, t);
   lin_fwd(m, x_next, in2(sw, sw16), p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 1);
@@ -348,7 +359,8 @@ static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   float *gate = a->gate ? a->gate + li * BT * d.F : NULL, *up = a->up + li * BT * d.F;
   operand in = phi ? in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL)
                    : in2(a->mlp_xn + li * BT * d.C, half ? h->mlp_xn + li * BT * d.C : NULL);
-  operand sw = in2(a->swiglu + li * BT * d.F, half ? h->swiglu + li * BT * d.F : NULL);
+  operand sw = in2(a->swiglu, half ? h->swiglu : NULL);
+  if (g_down || (m->lora && m->lora->a[LORA_DOWN])) mlp_activation(m, gate, up, t);
   to_half(m, h->d_resid, s->d_resid, BT * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   lin_dx(m, s->d_swiglu, d_resid, p->w_down + (int64_t)l * d.C * d.F, BT, d.F, d.C, 0);

@@ -360,8 +360,12 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set_new(o, "seconds", json_real(seconds));
   json_object_set_new(o, "eval_seconds", json_real(c->eval_seconds));
   json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
-  json_object_set_new(o, "trainable_parameters", json_integer((json_int_t)c->policy.n_trainable));
-  json_object_set_new(o, "trainable_tensors", json_integer(llama_trainable_tensors(&c->policy)));
+  int adapter = c->lora.n_params > 0; /* what trained: the adapter (maybe merged by now) */
+  json_object_set_new(o, "trainable_parameters",
+                      json_integer((json_int_t)(adapter ? c->lora.n_params : c->policy.n_trainable)));
+  json_object_set_new(o, "trainable_tensors",
+                      json_integer(adapter ? lora_named_tensors(&c->lora, &c->policy.cfg, 0, NULL, 0)
+                                           : llama_trainable_tensors(&c->policy)));
   /* what computed it: compute = "auto" resolved, and the CPU class */
   char machine[512];
   tensor_backend_describe(machine, sizeof machine);

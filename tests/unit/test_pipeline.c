@@ -192,6 +192,12 @@ START_TEST(test_lora_unlearning_run) {
   ck_assert_msg(llama_load(&merged, model, &err) == 0, "%s", err.msg);
   ck_assert_msg(lora_load(&lo, &base.cfg, adapter, &err) == 0, "%s", err.msg);
   ck_assert_int_eq(lo.cfg.rank, 4);
+  json_t *sum = load_json(run_dir, "summary.json"); /* what trained: the adapter */
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "trainable_parameters")),
+                   (json_int_t)lo.n_params);
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "trainable_tensors")),
+                   lora_named_tensors(&lo, &base.cfg, 0, NULL, 0));
+  json_decref(sum);
   llama_attach_lora(&base, &lo);
   int32_t tokens[12], mask[12];
   for (int i = 0; i < 12; i++) tokens[i] = 3 + i, mask[i] = 1;
