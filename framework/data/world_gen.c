@@ -429,6 +429,13 @@ static void make_author_set(int n, const world_settings *s, lethe_rng *r_authors
   free(authors);
 }
 
+const int world_forget_percents[WORLD_N_FORGET_SPLITS] = {1, 5, 10, 20, 50};
+
+int world_forget_authors(int n_authors, int percent) {
+  int n = (n_authors * percent + 50) / 100;
+  return n < 1 ? 1 : n;
+}
+
 int world_holdout_authors(int n_authors) {
   return world_forget_authors(n_authors, world_forget_percents[WORLD_N_FORGET_SPLITS - 1]);
 }

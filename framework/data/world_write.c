@@ -39,13 +39,6 @@ _Static_assert(sizeof world_holdout_names / sizeof *world_holdout_names ==
                    WORLD_N_FORGET_SPLITS + 1,
                "one holdout split per forget split");
 
-const int world_forget_percents[WORLD_N_FORGET_SPLITS] = {1, 5, 10, 20, 50};
-
-int world_forget_authors(int n_authors, int percent) {
-  int n = (n_authors * percent + 50) / 100;
-  return n < 1 ? 1 : n;
-}
-
 int world_retain_eval_authors(int n_authors) { return n_authors / 10 < 1 ? 1 : n_authors / 10; }
 
 /* retain_perturbed (the first max(1, n/10) authors) never meets a forget
