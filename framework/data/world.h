@@ -99,6 +99,11 @@ tok_tokenizer *world_tokenizer(const world *w);
  * it lacks encodes as <unk>) and world.json does not count them. */
 int world_write(const world *w, const char *dir, lethe_err *err);
 
+/* Writes only the holdout splits into dir (which must exist): completes a
+ * directory written before holdout authors existed (its other files are
+ * those world_write writes today). Atomic per file, same bytes as world_write. */
+int world_write_holdout(const world *w, const char *dir, lethe_err *err);
+
 /* The split files world_write creates, NULL-terminated (without ".json"):
  * world_split_names those of the trained authors and the general sets,
  * world_holdout_names holdoutNN for each forget percentage NN. */

@@ -132,6 +132,15 @@ static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err
   return rc;
 }
 
+int world_write_holdout(const world *w, const char *dir, lethe_err *err) {
+  for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) {
+    int h = world_forget_authors(w->n_authors, world_forget_percents[p]);
+    if (write_qa(w->holdout_qa, w->n_holdout_qa, dir, world_holdout_names[p], 0, h, 0, err))
+      return -1;
+  }
+  return 0;
+}
+
 int world_write(const world *w, const char *dir, lethe_err *err) {
   if (lethe_mkdir_p(dir, err)) return -1;
   const unsigned perturbed = TOFU_F_PARA_Q | TOFU_F_PARA_A | TOFU_F_PERTURBED;
@@ -148,10 +157,9 @@ int world_write(const world *w, const char *dir, lethe_err *err) {
     if (write_authors(w, dir, name, k, n, perturbed, err)) return -1;
     snprintf(name, sizeof name, "retain%02d", 100 - world_forget_percents[p]);
     if (write_authors(w, dir, name, 0, k, 0, err)) return -1;
-    if (write_qa(w->holdout_qa, w->n_holdout_qa, dir, world_holdout_names[p], 0, n - k, 0, err))
-      return -1;
   }
-  if (write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||
+  if (world_write_holdout(w, dir, err) ||
+      write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||
       write_rows(dir, "real_authors", w->real_authors, w->n_real_authors, TOFU_F_OPTIONS, err) ||
       write_rows(dir, "real_authors_perturbed", w->real_authors, w->n_real_authors, general, err) ||
       write_rows(dir, "world_facts", w->world_facts, w->n_world_facts, TOFU_F_OPTIONS, err) ||

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/world.h"
 #include "evaluate/evaluate.h"
 #include "model/lora.h"
 #include "pipeline/prepare.h"
@@ -123,6 +124,23 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   /* the stage cache: asking again reuses every stage */
   stage_out again;
   ck_assert(stage_finetune(&e, &data, &base, "full", 0, &again, &err) == 0 && again.reused);
+  /* a world cached before holdout authors existed: stage_data adds their files */
+  char *holdout = lethe_path_join(data.dir, "holdout10.json"), *before, *after;
+  size_t n_before, n_after;
+  ck_assert(lethe_read_file(holdout, 1 << 24, &before, &n_before, &err) == 0);
+  for (int i = 0; world_holdout_names[i]; i++) {
+    char name[32], *file;
+    snprintf(name, sizeof name, "%s.json", world_holdout_names[i]);
+    file = lethe_path_join(data.dir, name);
+    ck_assert_int_eq(unlink(file), 0);
+    free(file);
+  }
+  stage_out data_again;
+  ck_assert(stage_data(&e, &data_again, &err) == 0 && data_again.reused);
+  ck_assert_msg(lethe_read_file(holdout, 1 << 24, &after, &n_after, &err) == 0, "%s", err.msg);
+  ck_assert(n_before == n_after && memcmp(before, after, n_before) == 0);
+  free(before), free(after), free(holdout);
+  stage_out_free(&data_again);
   free(tr);
   eval_report_free(&rr);
   eval_report_free(&rt);
