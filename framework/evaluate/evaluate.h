@@ -5,6 +5,8 @@
  * retain_perturbed, real_authors_perturbed, world_facts_perturbed. A batch
  * of questions runs its prompts once on a KV cache; the greedy answer and
  * every answer to score (answer, paraphrase, perturbed) continue from there.
+ * With a holdout set (holdoutNN for forgetNN), membership inference: attack
+ * scores of the forget and holdout answers, and their AUCs.
  * docs/metrics.md has the definitions.
  * Not here: the formulas themselves, training, where results are written
  * (the caller picks the directory). */
