@@ -47,7 +47,8 @@ static void row_scores(const llama_model *m, const tok_tokenizer *tok, int r, in
   }
   if (mia_min_k_score(lp, (size_t)k, EVAL_MIA_K, &mia[EVAL_MIA_MIN_K], &ignore) != 0)
     mia[EVAL_MIA_MIN_K] = NAN;
-  double *mu = lethe_malloc(sizeof(double) * (size_t)k), *var = lethe_malloc(sizeof(double) * (size_t)k);
+  double *mu = lethe_malloc(sizeof(double) * (size_t)k);
+  double *var = lethe_malloc(sizeof(double) * (size_t)k);
   for (int j = 0; j < k; j++)
     mia_next_token_moments(m->acts.logits + ((size_t)r * T + (size_t)pos[j]) * V, (size_t)V,
                            &mu[j], &var[j]);
