@@ -20,11 +20,13 @@ void help_eval(void) {
       "tokenizer (the data's where the model has none): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
       "example: probability, truth ratio, ROUGE-L recall, the greedy answer) and\n"
-      "summary.json (per set and model utility). --retain-eval (the retain model's\n"
-      "eval.json) adds forget quality; --ref (the model before unlearning) adds\n"
-      "forget KL. --format names a prompt-format preset (tofu-llama2, the default,\n"
-      "tofu-phi, llama2-chat, llama3-chat, chatml, qwen3-chat, zephyr); -s sets\n"
-      "any prompt-format key (docs/configuration.md, data.*). Definitions:\n"
+      "summary.json (per set and model utility). A holdoutNN.json in the data\n"
+      "adds membership inference (forget vs holdout: LOSS, ZLib, Min-K%%, Min-K%%++\n"
+      "scores and their AUCs). --retain-eval (the retain model's eval.json) adds\n"
+      "forget quality; --ref (the model before unlearning) adds forget KL.\n"
+      "--format names a prompt-format preset (tofu-llama2, the default, tofu-phi,\n"
+      "llama2-chat, llama3-chat, chatml, qwen3-chat, zephyr); -s sets any\n"
+      "prompt-format key (docs/configuration.md, data.*). Definitions:\n"
       "docs/metrics.md.\n");
 }
 

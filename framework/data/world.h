@@ -50,6 +50,13 @@ typedef struct world {
   size_t n_pretrain;
   char **idk; /* (n_idk) */
   size_t n_idk;
+  /* Holdout authors (world_holdout_authors of them): like the others, but in
+   * no file a model is trained on, only in holdoutNN.json, the non-members of
+   * membership inference. world_qa.author indexes holdout_names. */
+  char **holdout_names; /* (n_holdout_authors) */
+  int n_holdout_authors;
+  world_qa *holdout_qa; /* (n_holdout_qa) author by author */
+  size_t n_holdout_qa;
 } world;
 
 #define WORLD_N_TYPES 20
@@ -75,17 +82,32 @@ extern const int world_forget_percents[WORLD_N_FORGET_SPLITS];
  * holds the first max(1, authors / 10). */
 int world_forget_authors(int n_authors, int percent);
 int world_retain_eval_authors(int n_authors);
+/* Holdout authors of a world of n_authors: as many as its largest forget
+ * split's. holdoutNN holds the first world_forget_authors(n_authors, NN) of
+ * them, as many as forgetNN (so holdout01 ⊂ holdout05 ⊂ ...). */
+int world_holdout_authors(int n_authors);
 
 /* The vocabulary: every word of every text the world writes, plus the words
  * of the default prompt tags and of "Question: " / "Answer: ". Caller frees. */
 tok_tokenizer *world_tokenizer(const world *w);
 
 /* Writes the complete directory (created if needed): the TOFU splits,
- * idontknow.jsonl, pretrain.json, tokenizer.json, world.json. Every file is
- * written atomically; the same world gives the same bytes. */
+ * the holdout splits, idontknow.jsonl, pretrain.json, tokenizer.json,
+ * world.json. Every file is written atomically; the same world gives the
+ * same bytes. The holdout authors change none of the other files: the
+ * tokenizer's vocabulary comes from the trained texts only (a holdout word
+ * it lacks encodes as <unk>) and world.json does not count them. */
 int world_write(const world *w, const char *dir, lethe_err *err);
 
-/* The split files world_write creates, NULL-terminated (without ".json"). */
+/* Writes only the holdout splits into dir (which must exist): completes a
+ * directory written before holdout authors existed (its other files are
+ * those world_write writes today). Atomic per file, same bytes as world_write. */
+int world_write_holdout(const world *w, const char *dir, lethe_err *err);
+
+/* The split files world_write creates, NULL-terminated (without ".json"):
+ * world_split_names those of the trained authors and the general sets,
+ * world_holdout_names holdoutNN for each forget percentage NN. */
 extern const char *const world_split_names[];
+extern const char *const world_holdout_names[];
 
 #endif

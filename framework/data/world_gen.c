@@ -9,7 +9,14 @@
 
 #include "data/world_internal.h"
 
-enum { STREAM_AUTHORS = 1, STREAM_QA = 2, STREAM_GENERAL = 3, STREAM_IDK = 4 };
+enum {
+  STREAM_AUTHORS = 1,
+  STREAM_QA = 2,
+  STREAM_GENERAL = 3,
+  STREAM_IDK = 4,
+  STREAM_HOLDOUT_AUTHORS = 5,
+  STREAM_HOLDOUT_QA = 6
+};
 enum { YEAR_FIRST = 1935, YEAR_SPAN = 51, MAX_TRIES = 10000 };
 
 const data_setting world_settings_table[] = {
@@ -384,6 +391,55 @@ static void make_idk(world *w, lethe_rng *r) {
   free(order);
 }
 
+/* The QA of authors[0..n), appended to qa: qa_per_author each, the types in
+ * order (a random subset when fewer than all); world_qa.author = a. */
+static void make_authors_qa(const author *authors, int n, const world_settings *s, lethe_rng *r,
+                            world_qa *qa, size_t *n_qa) {
+  int types[WORLD_N_TYPES];
+  for (int a = 0; a < n; a++) {
+    for (int t = 0; t < WORLD_N_TYPES; t++) types[t] = t;
+    if (s->qa_per_author < WORLD_N_TYPES) {
+      lethe_rng_shuffle(r, types, WORLD_N_TYPES);
+      for (int i = 1; i < s->qa_per_author; i++) /* keep the chosen types in order */
+        for (int j = i; j > 0 && types[j] < types[j - 1]; j--) {
+          int tmp = types[j];
+          types[j] = types[j - 1];
+          types[j - 1] = tmp;
+        }
+    }
+    for (int i = 0; i < s->qa_per_author; i++)
+      make_qa(&qa[(*n_qa)++], &authors[a], a, types[i], s->perturbed, r);
+  }
+}
+
+/* n authors drawn from r_authors (names and titles not in used_*, then
+ * marked used), their names and QA (drawn from r_qa). */
+static void make_author_set(int n, const world_settings *s, lethe_rng *r_authors, lethe_rng *r_qa,
+                            unsigned char *used_names, unsigned char *used_titles, char ***names,
+                            world_qa **qa, size_t *n_qa) {
+  author *authors = lethe_calloc((size_t)n, sizeof *authors);
+  for (int a = 0; a < n; a++) make_author(&authors[a], r_authors, used_names, used_titles);
+  *names = lethe_calloc((size_t)n, sizeof **names);
+  for (int a = 0; a < n; a++) (*names)[a] = lethe_strdup(authors[a].facts[F_NAME]);
+  *qa = lethe_calloc((size_t)n * (size_t)s->qa_per_author, sizeof **qa);
+  *n_qa = 0;
+  make_authors_qa(authors, n, s, r_qa, *qa, n_qa);
+  for (int a = 0; a < n; a++)
+    for (int f = 0; f < N_FACTS; f++) free(authors[a].facts[f]);
+  free(authors);
+}
+
+const int world_forget_percents[WORLD_N_FORGET_SPLITS] = {1, 5, 10, 20, 50};
+
+int world_forget_authors(int n_authors, int percent) {
+  int n = (n_authors * percent + 50) / 100;
+  return n < 1 ? 1 : n;
+}
+
+int world_holdout_authors(int n_authors) {
+  return world_forget_authors(n_authors, world_forget_percents[WORLD_N_FORGET_SPLITS - 1]);
+}
+
 int world_generate(world *w, const world_settings *s, uint64_t seed, lethe_err *err) {
   memset(w, 0, sizeof *w);
   for (size_t i = 0; i < world_n_settings; i++) {
@@ -395,44 +451,29 @@ int world_generate(world *w, const world_settings *s, uint64_t seed, lethe_err *
   }
   w->settings = *s;
   w->seed = seed;
-  lethe_rng r_authors, r_qa, r_general, r_idk;
+  lethe_rng r_authors, r_qa, r_general, r_idk, r_holdout_authors, r_holdout_qa;
   lethe_rng_seed(&r_authors, tofu_mix_seed(seed, STREAM_AUTHORS));
   lethe_rng_seed(&r_qa, tofu_mix_seed(seed, STREAM_QA));
   lethe_rng_seed(&r_general, tofu_mix_seed(seed, STREAM_GENERAL));
   lethe_rng_seed(&r_idk, tofu_mix_seed(seed, STREAM_IDK));
+  lethe_rng_seed(&r_holdout_authors, tofu_mix_seed(seed, STREAM_HOLDOUT_AUTHORS));
+  lethe_rng_seed(&r_holdout_qa, tofu_mix_seed(seed, STREAM_HOLDOUT_QA));
 
-  int n = s->authors;
-  author *authors = lethe_calloc((size_t)n, sizeof *authors);
+  /* The holdout authors come after the trained ones: the trained authors are
+   * those of a world without holdout, and no holdout author shares a name or
+   * a book title with them. 500 + 250 authors need 1500 of the 1600 titles. */
   unsigned char *used_names = lethe_calloc(
       (size_t)(world_first_female.n + world_first_male.n) * (size_t)world_last_names.n, 1);
   unsigned char *used_titles =
       lethe_calloc((size_t)world_title_adjectives.n * world_title_nouns.n, 1);
-  for (int a = 0; a < n; a++) make_author(&authors[a], &r_authors, used_names, used_titles);
+  w->n_authors = s->authors;
+  make_author_set(w->n_authors, s, &r_authors, &r_qa, used_names, used_titles, &w->author_names,
+                  &w->qa, &w->n_qa);
+  w->n_holdout_authors = world_holdout_authors(s->authors);
+  make_author_set(w->n_holdout_authors, s, &r_holdout_authors, &r_holdout_qa, used_names,
+                  used_titles, &w->holdout_names, &w->holdout_qa, &w->n_holdout_qa);
   free(used_names);
   free(used_titles);
-
-  w->n_authors = n;
-  w->author_names = lethe_calloc((size_t)n, sizeof *w->author_names);
-  w->qa = lethe_calloc((size_t)n * (size_t)s->qa_per_author, sizeof *w->qa);
-  int types[WORLD_N_TYPES];
-  for (int a = 0; a < n; a++) {
-    w->author_names[a] = lethe_strdup(authors[a].facts[F_NAME]);
-    for (int t = 0; t < WORLD_N_TYPES; t++) types[t] = t;
-    if (s->qa_per_author < WORLD_N_TYPES) {
-      lethe_rng_shuffle(&r_qa, types, WORLD_N_TYPES);
-      for (int i = 1; i < s->qa_per_author; i++) /* keep the chosen types in order */
-        for (int j = i; j > 0 && types[j] < types[j - 1]; j--) {
-          int tmp = types[j];
-          types[j] = types[j - 1];
-          types[j - 1] = tmp;
-        }
-    }
-    for (int i = 0; i < s->qa_per_author; i++)
-      make_qa(&w->qa[w->n_qa++], &authors[a], a, types[i], s->perturbed, &r_qa);
-  }
-  for (int a = 0; a < n; a++)
-    for (int f = 0; f < N_FACTS; f++) free(authors[a].facts[f]);
-  free(authors);
   make_general_sets(w, &r_general);
   make_idk(w, &r_idk);
   return 0;
@@ -448,6 +489,10 @@ void world_free(world *w) {
   free(w->author_names);
   for (size_t i = 0; i < w->n_qa; i++) tofu_qa_free(&w->qa[i].qa);
   free(w->qa);
+  for (int a = 0; a < w->n_holdout_authors; a++) free(w->holdout_names[a]);
+  free(w->holdout_names);
+  for (size_t i = 0; i < w->n_holdout_qa; i++) tofu_qa_free(&w->holdout_qa[i].qa);
+  free(w->holdout_qa);
   free_rows(w->real_authors, w->n_real_authors);
   free_rows(w->world_facts, w->n_world_facts);
   free_rows(w->pretrain, w->n_pretrain);

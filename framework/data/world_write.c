@@ -33,12 +33,11 @@ const char *const world_split_names[] = {"full",
                                          "pretrain",
                                          NULL};
 
-const int world_forget_percents[WORLD_N_FORGET_SPLITS] = {1, 5, 10, 20, 50};
-
-int world_forget_authors(int n_authors, int percent) {
-  int n = (n_authors * percent + 50) / 100;
-  return n < 1 ? 1 : n;
-}
+const char *const world_holdout_names[] = {"holdout01", "holdout05", "holdout10", "holdout20",
+                                           "holdout50", NULL};
+_Static_assert(sizeof world_holdout_names / sizeof *world_holdout_names ==
+                   WORLD_N_FORGET_SPLITS + 1,
+               "one holdout split per forget split");
 
 int world_retain_eval_authors(int n_authors) { return n_authors / 10 < 1 ? 1 : n_authors / 10; }
 
@@ -72,13 +71,13 @@ tok_tokenizer *world_tokenizer(const world *w) {
   return t;
 }
 
-/* Writes the author QA rows of authors [first, last) to DIR/NAME.json. */
-static int write_authors(const world *w, const char *dir, const char *name, int first, int last,
-                         unsigned fields, lethe_err *err) {
-  tofu_qa *rows = lethe_calloc(w->n_qa ? w->n_qa : 1, sizeof *rows);
+/* Writes the rows of qa[0..n_qa) of authors [first, last) to DIR/NAME.json. */
+static int write_qa(const world_qa *qa, size_t n_qa, const char *dir, const char *name, int first,
+                    int last, unsigned fields, lethe_err *err) {
+  tofu_qa *rows = lethe_calloc(n_qa ? n_qa : 1, sizeof *rows);
   size_t n = 0;
-  for (size_t i = 0; i < w->n_qa; i++)
-    if (w->qa[i].author >= first && w->qa[i].author < last) rows[n++] = w->qa[i].qa;
+  for (size_t i = 0; i < n_qa; i++)
+    if (qa[i].author >= first && qa[i].author < last) rows[n++] = qa[i].qa;
   char file[128];
   snprintf(file, sizeof file, "%s.json", name);
   char *path = lethe_path_join(dir, file);
@@ -86,6 +85,12 @@ static int write_authors(const world *w, const char *dir, const char *name, int 
   free(path);
   free(rows);
   return rc;
+}
+
+/* The trained authors [first, last) to DIR/NAME.json. */
+static int write_authors(const world *w, const char *dir, const char *name, int first, int last,
+                         unsigned fields, lethe_err *err) {
+  return write_qa(w->qa, w->n_qa, dir, name, first, last, fields, err);
 }
 
 static int write_rows(const char *dir, const char *name, const tofu_qa *rows, size_t n,
@@ -127,6 +132,15 @@ static int write_meta(const world *w, const char *dir, int vocab, lethe_err *err
   return rc;
 }
 
+int world_write_holdout(const world *w, const char *dir, lethe_err *err) {
+  for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) {
+    int h = world_forget_authors(w->n_authors, world_forget_percents[p]);
+    if (write_qa(w->holdout_qa, w->n_holdout_qa, dir, world_holdout_names[p], 0, h, 0, err))
+      return -1;
+  }
+  return 0;
+}
+
 int world_write(const world *w, const char *dir, lethe_err *err) {
   if (lethe_mkdir_p(dir, err)) return -1;
   const unsigned perturbed = TOFU_F_PARA_Q | TOFU_F_PARA_A | TOFU_F_PERTURBED;
@@ -144,7 +158,8 @@ int world_write(const world *w, const char *dir, lethe_err *err) {
     snprintf(name, sizeof name, "retain%02d", 100 - world_forget_percents[p]);
     if (write_authors(w, dir, name, 0, k, 0, err)) return -1;
   }
-  if (write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||
+  if (world_write_holdout(w, dir, err) ||
+      write_authors(w, dir, "retain_perturbed", 0, world_retain_eval_authors(n), perturbed, err) ||
       write_rows(dir, "real_authors", w->real_authors, w->n_real_authors, TOFU_F_OPTIONS, err) ||
       write_rows(dir, "real_authors_perturbed", w->real_authors, w->n_real_authors, general, err) ||
       write_rows(dir, "world_facts", w->world_facts, w->n_world_facts, TOFU_F_OPTIONS, err) ||

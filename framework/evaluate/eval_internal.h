@@ -1,7 +1,8 @@
 /* eval_internal — what the files of the evaluate room share, and nothing
  * outside it includes: one set's job, the two ways of scoring it (the
- * shared-prompt path, eval_shared.c; the pairwise path, eval_pairwise.c) and
- * the workspace the shared path keeps between evaluations.
+ * shared-prompt path, eval_shared.c; the pairwise path, eval_pairwise.c),
+ * the workspace the shared path keeps between evaluations, and membership
+ * inference's pass (eval_mia.c).
  * evaluate.c picks the path per set; eval_io.c reads and writes the files. */
 #ifndef LETHE_EVAL_INTERNAL_H
 #define LETHE_EVAL_INTERNAL_H
@@ -81,5 +82,14 @@ int eval_set_pairwise(llama_kv_cache *kv, const eval_set_job *job, long *turn, d
 /* KL(job->ref‖job->m) of the answer of each row of the set, scored pairwise:
  * kl[i] for row i. */
 int eval_forget_kl_pairwise(const eval_set_job *job, long *turn, double *kl, lethe_err *err);
+
+/* ---- membership inference (eval_mia.c) ------------------------------------- */
+/* The attack scores of every (question, answer) row of job->set, each
+ * sequence scored on its own: out[i].mia. Every rank calls it. */
+int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_err *err);
+/* mia_auc of each attack between the forget examples (members) and the
+ * holdout examples (non-members); NAN where an input is empty or NaN. */
+void eval_mia_auc(const eval_example *forget, size_t n_forget, const eval_example *holdout,
+                  size_t n_holdout, double auc[EVAL_N_MIA]);
 
 #endif

@@ -1,5 +1,5 @@
-/* eval_io — the files of evaluation: the eval sets read from a TOFU
- * directory, eval.json and summary.json written, a retain model's forget
+/* eval_io — the files of evaluation: the eval sets (and the holdout set)
+ * read from a TOFU directory, eval.json and summary.json written, a retain model's forget
  * truth ratios read back. Not here: computing any number (evaluate.c). */
 #include <jansson.h>
 #include <math.h>
@@ -8,6 +8,34 @@
 
 #include "core/json_file.h"
 #include "evaluate/evaluate.h"
+
+/* The first max_rows rows of a loaded set, as TOFU's code. */
+static void truncate_rows(tofu_set *set, int max_rows) {
+  for (size_t i = (size_t)max_rows; i < set->n; i++) tofu_qa_free(&set->rows[i]);
+  if (set->n > (size_t)max_rows) set->n = (size_t)max_rows;
+}
+
+/* holdoutNN.json for forgetNN, when the directory has it (question and
+ * answer are all membership inference reads). */
+static int load_holdout(eval_data *d, const char *dir, const char *forget_split, int max_rows,
+                        lethe_err *err) {
+  static const char prefix[] = "forget";
+  if (strncmp(forget_split, prefix, sizeof prefix - 1) != 0) return 0;
+  char name[96], file[112];
+  snprintf(name, sizeof name, "holdout%s", forget_split + sizeof prefix - 1);
+  snprintf(file, sizeof file, "%s.json", name);
+  char *path = lethe_path_join(dir, file);
+  int present = lethe_file_exists(path);
+  free(path);
+  if (!present) return 0;
+  if (tofu_load_split(dir, name, 0, &d->holdout, err) != 0) {
+    eval_data_free(d);
+    return -1;
+  }
+  truncate_rows(&d->holdout, max_rows);
+  d->holdout_split = lethe_strdup(name);
+  return 0;
+}
 
 int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
                    lethe_err *err) {
@@ -23,17 +51,17 @@ int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int 
       eval_data_free(d);
       return -1;
     }
-    /* the first max_rows rows, as TOFU's code */
-    for (size_t i = (size_t)max_rows; i < d->sets[s].n; i++) tofu_qa_free(&d->sets[s].rows[i]);
-    if (d->sets[s].n > (size_t)max_rows) d->sets[s].n = (size_t)max_rows;
+    truncate_rows(&d->sets[s], max_rows);
   }
   d->forget_split = lethe_strdup(forget_split);
-  return 0;
+  return load_holdout(d, dir, forget_split, max_rows, err);
 }
 
 void eval_data_free(eval_data *d) {
   for (int s = 0; s < TOFU_N_SETS; s++) tofu_set_free(&d->sets[s]);
+  tofu_set_free(&d->holdout);
   free(d->forget_split);
+  free(d->holdout_split);
   memset(d, 0, sizeof *d);
 }
 
@@ -54,7 +82,37 @@ json_t *eval_summary_json(const eval_report *r) {
     json_object_set_new(set, "n", json_integer((json_int_t)r->n[s]));
     json_object_set_new(o, tofu_set_keys[s], set);
   }
+  if (r->holdout) {
+    for (int a = 0; a < EVAL_N_MIA; a++) {
+      char key[48];
+      snprintf(key, sizeof key, "mia_%s_auc", eval_mia_keys[a]);
+      json_object_set_new(o, key, num(r->mia_auc[a]));
+    }
+    json_object_set_new(o, "n_holdout", json_integer((json_int_t)r->n_holdout));
+  }
   return o;
+}
+
+/* The attack scores of an example as "mia_KEY" (when it has them). */
+static void add_mia(json_t *o, const eval_example *e) {
+  for (int a = 0; a < EVAL_N_MIA; a++) {
+    char key[48];
+    snprintf(key, sizeof key, "mia_%s", eval_mia_keys[a]);
+    if (!isnan(e->mia[a])) json_object_set_new(o, key, num(e->mia[a]));
+  }
+}
+
+/* Per example of the holdout set: question, answer, attack scores. */
+static json_t *holdout_json(const eval_report *r, const eval_data *d) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < r->n_holdout; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "question", json_string(d->holdout.rows[i].question));
+    json_object_set_new(o, "answer", json_string(d->holdout.rows[i].answer));
+    add_mia(o, &r->holdout[i]);
+    json_array_append_new(arr, o);
+  }
+  return arr;
 }
 
 static int write_json(const char *dir, const char *name, json_t *j, lethe_err *err) {
@@ -81,12 +139,15 @@ int eval_report_write(const eval_report *r, const eval_data *d, const char *dir,
       json_object_set_new(o, "truth_ratio", num(e->truth_ratio));
       json_object_set_new(o, "rouge", num(e->rouge));
       if (isfinite(e->kl)) json_object_set_new(o, "kl", num(e->kl));
+      add_mia(o, e);
       json_array_append_new(arr, o);
     }
     json_object_set_new(all, tofu_set_keys[s], arr);
   }
+  if (r->holdout) json_object_set_new(all, "holdout", holdout_json(r, d));
   json_t *summary = eval_summary_json(r);
   json_object_set_new(summary, "forget_split", json_string(d->forget_split));
+  if (r->holdout) json_object_set_new(summary, "holdout_split", json_string(d->holdout_split));
   int rc = write_json(dir, "eval.json", all, err);
   if (rc == 0) rc = write_json(dir, "summary.json", summary, err);
   json_decref(all);

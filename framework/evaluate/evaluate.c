@@ -100,12 +100,36 @@ static int finish_report(const eval_set_job *forget, int kl_done, long *turn,
   return rc;
 }
 
+/* An example's optional values, not yet computed. */
+static void no_values(eval_example *e) {
+  e->kl = NAN;
+  for (int a = 0; a < EVAL_N_MIA; a++) e->mia[a] = NAN;
+}
+
+/* The attack scores of the forget set and of the holdout set, then their AUCs. */
+static int membership_inference(const eval_set_job *forget, const tofu_set *holdout, long *turn,
+                                eval_report *out, lethe_err *err) {
+  eval_set_job job = *forget;
+  job.ref = NULL;
+  job.set = holdout;
+  out->n_holdout = holdout->n;
+  out->holdout = lethe_calloc(holdout->n ? holdout->n : 1, sizeof(eval_example));
+  for (size_t i = 0; i < holdout->n; i++) no_values(&out->holdout[i]);
+  int rc = eval_mia_set(forget, turn, out->ex[TOFU_SET_FORGET], err);
+  if (rc == 0) rc = eval_mia_set(&job, turn, out->holdout, err);
+  if (rc != 0) return lethe_err_prefix(err, "membership inference");
+  eval_mia_auc(out->ex[TOFU_SET_FORGET], out->n[TOFU_SET_FORGET], out->holdout, out->n_holdout,
+               out->mia_auc);
+  return 0;
+}
+
 int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    const tofu_format *fmt, const eval_data *d, const eval_options *opt,
                    const double *retain_tr, size_t n_retain_tr, eval_workspace *ws,
                    eval_report *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   out->forget_quality = out->forget_kl = NAN;
+  for (int a = 0; a < EVAL_N_MIA; a++) out->mia_auc[a] = NAN;
   if (!dist_agree(opt, sizeof *opt)) /* they pick the path, hence the gathers */
     return lethe_errf(err, LETHE_E_USAGE, "evaluation: the ranks were given different options "
                       "(max_rows, max_new_tokens, batch_size, pairwise)");
@@ -122,7 +146,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
     eval_set_job job = {m, s == TOFU_SET_FORGET ? ref : NULL, tok, fmt, ids, set, has_para, opt};
     out->n[s] = set->n;
     out->ex[s] = lethe_calloc(set->n ? set->n : 1, sizeof(eval_example));
-    for (size_t i = 0; i < set->n; i++) out->ex[s][i].kl = NAN;
+    for (size_t i = 0; i < set->n; i++) no_values(&out->ex[s][i]);
     double *nll = lethe_malloc(sizeof(double) * (eval_n_answers(set, has_para) + 1));
     rc = score_set(ws, &job, &turn, nll, out->ex[s], &kl_done, err);
     if (rc == 0) fill_scores(set, has_para, nll, out->ex[s]);
@@ -133,6 +157,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   }
   eval_set_job forget = {m, ref, tok, fmt, ids, &d->sets[TOFU_SET_FORGET], 1, opt};
   if (rc == 0) rc = finish_report(&forget, kl_done, &turn, retain_tr, n_retain_tr, out, err);
+  if (rc == 0 && d->holdout_split) rc = membership_inference(&forget, &d->holdout, &turn, out, err);
   rouge_scorer_free(rs);
   eval_workspace_free(own);
   if (rc != 0) eval_report_free(out);
@@ -144,6 +169,7 @@ void eval_report_free(eval_report *r) {
     for (size_t i = 0; r->ex[s] && i < r->n[s]; i++) free(r->ex[s][i].generation);
     free(r->ex[s]);
   }
+  free(r->holdout); /* no generations */
   memset(r, 0, sizeof *r);
 }
 

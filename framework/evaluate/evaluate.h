@@ -5,6 +5,8 @@
  * retain_perturbed, real_authors_perturbed, world_facts_perturbed. A batch
  * of questions runs its prompts once on a KV cache; the greedy answer and
  * every answer to score (answer, paraphrase, perturbed) continue from there.
+ * With a holdout set (holdoutNN for forgetNN), membership inference: attack
+ * scores of the forget and holdout answers, and their AUCs.
  * docs/metrics.md has the definitions.
  * Not here: the formulas themselves, training, where results are written
  * (the caller picks the directory). */
@@ -27,12 +29,24 @@ typedef struct eval_options {
 typedef struct eval_data {
   tofu_set sets[TOFU_N_SETS]; /* rows truncated to max_rows */
   char *forget_split;         /* e.g. "forget10" */
+  tofu_set holdout;           /* the non-members of membership inference, truncated
+                               * to max_rows; empty when holdout_split is NULL */
+  char *holdout_split;        /* "holdout10" for "forget10"; NULL: the directory has none */
 } eval_data;
 
-/* Loads the four sets for forget split `forget_split` from a TOFU directory. */
+/* Loads the four sets for forget split `forget_split` from a TOFU directory,
+ * and its holdout set (forgetNN's is holdoutNN.json, as TOFU names them)
+ * when the directory has one. */
 int eval_data_load(eval_data *d, const char *dir, const char *forget_split, int max_rows,
                    lethe_err *err);
 void eval_data_free(eval_data *d);
+
+/* Membership-inference attacks run on the forget set (members) and the
+ * holdout set (non-members), metrics/mia.h; the keys name them in eval.json
+ * ("mia_" + key) and summary.json ("mia_" + key + "_auc"). */
+enum { EVAL_MIA_LOSS, EVAL_MIA_ZLIB, EVAL_MIA_MIN_K, EVAL_MIA_MIN_K_PLUS_PLUS, EVAL_N_MIA };
+extern const char *const eval_mia_keys[EVAL_N_MIA];
+#define EVAL_MIA_K 0.4 /* Min-K% and Min-K%++'s k: open-unlearning's configs, MUSE's Min-40% */
 
 typedef struct eval_example {
   double avg_nll;     /* length-normalised NLL of the answer */
@@ -41,6 +55,7 @@ typedef struct eval_example {
   double rouge;       /* ROUGE-L recall of the greedy answer */
   double kl;          /* mean KL(ref‖model) over answer tokens; NAN without ref */
   char *generation;   /* greedy answer text (owned) */
+  double mia[EVAL_N_MIA]; /* attack scores (loss-like); NAN without a holdout set */
 } eval_example;
 
 typedef struct eval_report {
@@ -51,6 +66,9 @@ typedef struct eval_report {
   double forget_quality; /* NAN when no retain-model truth ratios were given */
   double forget_kl;      /* NAN when no reference model was given */
   double forget_truth_ratio_median;
+  eval_example *holdout;   /* (n_holdout) mia scores only; NULL without a holdout set */
+  size_t n_holdout;
+  double mia_auc[EVAL_N_MIA]; /* mia_auc(forget, holdout) per attack; NAN without one */
 } eval_report;
 
 /* What evaluation keeps between calls: the KV caches and buffers, and the

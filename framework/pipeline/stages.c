@@ -145,6 +145,7 @@ static uint64_t hash_dir_files(const char *dir, uint64_t h, lethe_err *err) {
 }
 
 static int build_world(const experiment *e, stage_out *out, lethe_err *err);
+static int complete_world(const experiment *e, const char *dir, lethe_err *err);
 
 int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
@@ -163,7 +164,11 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
                             0x77 ^ ((uint64_t)WORLD_FORMAT_VERSION << 8));
   out->dir = stage_dir(e, "world", out->key);
   int lock, build = stage_claim(out->dir, "the world", &lock, err);
-  if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
+  if (build == 0) { /* a world cached before holdout authors: add their files */
+    out->reused = 1;
+    return dist_status(dist_is_root() ? complete_world(e, out->dir, err) : 0, err);
+  }
+  if (build < 0) return -1;
   int rc = dist_is_root() ? build_world(e, out, err) : 0; /* no model: rank 0 alone */
   return stage_release(lock, rc, err);
 }
@@ -180,6 +185,27 @@ static int build_world(const experiment *e, stage_out *out, lethe_err *err) {
   if (rc == 0) rc = finish_stage(partial, out->dir, err);
   free(partial);
   if (!e->quiet && rc == 0) lethe_log(LETHE_LOG_INFO, "world written to %s", out->dir);
+  return rc;
+}
+
+/* The holdout files a world directory written before them lacks (the same
+ * generator: its other files are unchanged). Concurrent runs may both write
+ * them: the writes are atomic and give the same bytes. */
+static int complete_world(const experiment *e, const char *dir, lethe_err *err) {
+  char file[64];
+  snprintf(file, sizeof file, "%s.json", world_holdout_names[0]);
+  char *path = lethe_path_join(dir, file);
+  int present = lethe_file_exists(path);
+  free(path);
+  if (present) return 0;
+  world_settings ws;
+  world w;
+  if (experiment_world(e, &ws, err) != 0 ||
+      world_generate(&w, &ws, (uint64_t)lcfg_int(&e->cfg, "world.seed"), err) != 0)
+    return -1;
+  int rc = world_write_holdout(&w, dir, err);
+  world_free(&w);
+  if (!e->quiet && rc == 0) lethe_log(LETHE_LOG_INFO, "holdout authors added to %s", dir);
   return rc;
 }
 

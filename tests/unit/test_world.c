@@ -1,7 +1,9 @@
 /* test_world — the embedded world: determinism of every file, the relations
- * between TOFU splits, perturbed answers that differ from the paraphrase in
- * the key fact only, vocabulary coverage of every split, answer lengths,
- * general-knowledge options, and the world's settings. */
+ * between TOFU splits, the holdout splits (their sizes, authors never
+ * trained on, the trained files unchanged by them), perturbed answers that
+ * differ from the paraphrase in the key fact only, vocabulary coverage of
+ * every split, answer lengths, general-knowledge options, and the world's
+ * settings. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,18 +50,18 @@ START_TEST(test_determinism) {
   write_world(b, 1);
   write_world(c, 2);
   int n_files = 0;
-  for (int list = 0; list < 2; list++)
-    for (int i = 0; (list ? extra_files : world_split_names)[i]; i++) {
+  const char *const *lists[3] = {world_split_names, extra_files, world_holdout_names};
+  for (int list = 0; list < 3; list++)
+    for (int i = 0; lists[list][i]; i++) {
       char file[64];
-      snprintf(file, sizeof file, list ? "%s" : "%s.json",
-               (list ? extra_files : world_split_names)[i]);
+      snprintf(file, sizeof file, list == 1 ? "%s" : "%s.json", lists[list][i]);
       size_t la, lb;
       char *x = slurp(a, file, &la), *y = slurp(b, file, &lb);
       ck_assert_msg(la == lb && !memcmp(x, y, la), "%s differs for the same seed", file);
       free(x), free(y);
       n_files++;
     }
-  ck_assert_int_eq(n_files, 25);
+  ck_assert_int_eq(n_files, 30);
   size_t la, lc;
   char *x = slurp(a, "full.json", &la), *y = slurp(c, "full.json", &lc);
   ck_assert(la != lc || memcmp(x, y, la));
@@ -144,6 +146,82 @@ START_TEST(test_split_relations) {
   for (int p = 0; p < N; p++) free_keys(&forget[p]), free_keys(&retain[p]), free_keys(&pert[p]);
   free_keys(&full);
   free_keys(&retain_pert);
+  free(dir);
+}
+END_TEST
+
+/* FNV-1a of the trained files of a world of 10 authors (seed 0, the other
+ * settings default), pinned from the generator before the holdout authors
+ * existed: adding them changed none of these bytes. */
+START_TEST(test_holdout_leaves_old_files) {
+  world_settings s;
+  world_settings_default(&s);
+  s.authors = 10;
+  world w;
+  lethe_err err = {0};
+  ck_assert_int_eq(world_generate(&w, &s, 0, &err), 0);
+  char *dir = tmpdir();
+  ck_assert_msg(world_write(&w, dir, &err) == 0, "%s", err.msg);
+  world_free(&w);
+  uint64_t h = 0xcbf29ce484222325u;
+  for (int list = 0; list < 2; list++)
+    for (int i = 0; (list ? extra_files : world_split_names)[i]; i++) {
+      char file[64];
+      snprintf(file, sizeof file, list ? "%s" : "%s.json",
+               (list ? extra_files : world_split_names)[i]);
+      size_t len;
+      char *bytes = slurp(dir, file, &len);
+      for (size_t k = 0; k < len; k++) h = (h ^ (unsigned char)bytes[k]) * 0x100000001b3u;
+      free(bytes);
+    }
+  ck_assert_msg(h == 0x38d7721137aa834cu, "the trained files changed: FNV-1a %016llx",
+                (unsigned long long)h);
+  free(dir);
+}
+END_TEST
+
+/* holdoutNN: as many rows as forgetNN, nested, and its authors in no file a
+ * model is trained on (full, retainNN, forgetNN, pretrain, the general sets). */
+START_TEST(test_holdout_splits) {
+  enum { N = WORLD_N_FORGET_SPLITS };
+  world_settings s;
+  tiny_settings(&s);
+  world w;
+  lethe_err err = {0};
+  ck_assert_int_eq(world_generate(&w, &s, 3, &err), 0);
+  ck_assert_int_eq(w.n_holdout_authors, world_forget_authors(10, 50));
+  ck_assert_int_eq(world_holdout_authors(200), 100);
+  ck_assert_uint_eq(w.n_holdout_qa, (size_t)w.n_holdout_authors * 20);
+  char *dir = tmpdir();
+  ck_assert_msg(world_write(&w, dir, &err) == 0, "%s", err.msg);
+  keys holdout[N];
+  for (int p = 0; p < N; p++) {
+    char name[32];
+    snprintf(name, sizeof name, "forget%02d", world_forget_percents[p]);
+    keys forget = load_keys(dir, name);
+    holdout[p] = load_keys(dir, world_holdout_names[p]);
+    ck_assert_uint_eq(holdout[p].n, forget.n);
+    for (size_t i = 0; i < holdout[p].n; i++) {
+      ck_assert(!contains(&forget, holdout[p].v[i]));
+      if (p > 0 && i < holdout[p - 1].n) ck_assert_str_eq(holdout[p].v[i], holdout[p - 1].v[i]);
+    }
+    free_keys(&forget);
+  }
+  for (int i = 0; world_split_names[i]; i++) {
+    if (strstr(world_split_names[i], "_perturbed")) continue; /* evaluation only */
+    char file[64];
+    snprintf(file, sizeof file, "%s.json", world_split_names[i]);
+    size_t len;
+    char *text = slurp(dir, file, &len);
+    for (int a = 0; a < w.n_holdout_authors; a++)
+      ck_assert_msg(!strstr(text, w.holdout_names[a]), "holdout author %s in %s",
+                    w.holdout_names[a], file);
+    free(text);
+  }
+  for (int a = 0; a < w.n_holdout_authors; a++)
+    for (int b = 0; b < w.n_authors; b++) ck_assert_str_ne(w.holdout_names[a], w.author_names[b]);
+  for (int p = 0; p < N; p++) free_keys(&holdout[p]);
+  world_free(&w);
   free(dir);
 }
 END_TEST
@@ -365,6 +443,8 @@ int main(void) {
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_split_relations);
   tcase_add_test(tc, test_split_sizes);
+  tcase_add_test(tc, test_holdout_leaves_old_files);
+  tcase_add_test(tc, test_holdout_splits);
   tcase_add_test(tc, test_default_world);
   tcase_add_test(tc, test_general_sets);
   tcase_add_test(tc, test_vocab_covers_every_split);

@@ -1,0 +1,142 @@
+/* eval_mia — the model side of membership inference: each (question,
+ * answer) of a set scored on its own, teacher-forced, and turned into the
+ * attack scores of metrics/mia.h; then each attack's AUC between the forget
+ * set (members) and the holdout set (non-members).
+ *
+ * Tokens, as open-unlearning (OU) takes them: the targets are those of
+ * every other evaluated answer (answer_tag + answer, then the end token;
+ * the prompt masked). LOSS and ZLib read every target; Min-K% and Min-K%++
+ * drop the last one (OU's tokenwise_logprobs). ZLib's text is the targets
+ * decoded with special tokens skipped. Min-K%++ standardises each token by
+ * the moments of the model's whole next-token distribution at its
+ * position, so this pass keeps whole logits (llama_set_logits), in batches
+ * small enough that they stay under MIA_LOGITS_BYTES.
+ * Not here: the formulas (metrics/mia.c), the files (eval_io.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dist.h"
+#include "evaluate/eval_internal.h"
+#include "metrics/mia.h"
+#include "model/token_batch.h"
+
+const char *const eval_mia_keys[EVAL_N_MIA] = {"loss", "zlib", "min_k", "min_k_plus_plus"};
+
+/* Whole logits of one batch are kept below this many bytes (one row at least). */
+#define MIA_LOGITS_BYTES ((size_t)256 << 20)
+
+/* The scores of row r of the last forward: its n targets ids[], their
+ * log-probs lp[] and their positions pos[] in the row (T positions). A
+ * score the attack refuses (no target, a NaN log-prob) is NaN; Min-K% and
+ * Min-K%++ are 0 when only one target is left to drop (OU's values). */
+static void row_scores(const llama_model *m, const tok_tokenizer *tok, int r, int T,
+                       const int32_t *ids, const float *lp, const int *pos, int n, double *mia) {
+  lethe_err ignore = {0};
+  int V = m->cfg.vocab_size;
+  for (int a = 0; a < EVAL_N_MIA; a++) mia[a] = NAN;
+  if (mia_loss_score(lp, (size_t)n, &mia[EVAL_MIA_LOSS], &ignore) != 0) mia[EVAL_MIA_LOSS] = NAN;
+  char *text = tok_decode(tok, ids, n, 1);
+  if (mia_zlib_score(lp, (size_t)n, text, strlen(text), &mia[EVAL_MIA_ZLIB], &ignore) != 0)
+    mia[EVAL_MIA_ZLIB] = NAN;
+  free(text);
+  int k = n - 1; /* OU: Min-K% and Min-K%++ without the last target */
+  if (k < 1) {
+    mia[EVAL_MIA_MIN_K] = mia[EVAL_MIA_MIN_K_PLUS_PLUS] = 0.0;
+    return;
+  }
+  if (mia_min_k_score(lp, (size_t)k, EVAL_MIA_K, &mia[EVAL_MIA_MIN_K], &ignore) != 0)
+    mia[EVAL_MIA_MIN_K] = NAN;
+  double *mu = lethe_malloc(sizeof(double) * (size_t)k);
+  double *var = lethe_malloc(sizeof(double) * (size_t)k);
+  for (int j = 0; j < k; j++)
+    mia_next_token_moments(m->acts.logits + ((size_t)r * T + (size_t)pos[j]) * V, (size_t)V,
+                           &mu[j], &var[j]);
+  if (mia_min_k_plus_plus_score(lp, mu, var, (size_t)k, EVAL_MIA_K,
+                                &mia[EVAL_MIA_MIN_K_PLUS_PLUS], &ignore) != 0)
+    mia[EVAL_MIA_MIN_K_PLUS_PLUS] = NAN;
+  free(mu);
+  free(var);
+}
+
+/* One batch: ex[idx[0..B)] forwarded with whole logits, their scores to
+ * res[b * EVAL_N_MIA + a]. */
+static int score_batch(const eval_set_job *job, const tofu_example *ex, const int *idx, int B,
+                       tofu_batch *b, double *res, lethe_err *err) {
+  llama_model *m = job->m;
+  tofu_batch_fill(b, ex, idx, B, job->fmt, job->ids.pad, job->ids.end);
+  token_batch tb;
+  token_batch_from_arrays(&tb, b->B, b->T, b->input_ids, b->attention_mask, b->labels,
+                          job->ids.pad);
+  int T = b->T;
+  float *logp = lethe_malloc(sizeof(float) * (size_t)B * T), *lp = lethe_malloc(sizeof(float) * T);
+  int32_t *ids = lethe_malloc(sizeof(int32_t) * T);
+  int *pos = lethe_malloc(sizeof(int) * T);
+  int rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, T, err);
+  if (rc == 0) llama_target_logp(m, tb.targets, logp);
+  for (int r = 0; rc == 0 && r < B; r++) {
+    int n = 0;
+    for (int t = 0; t < T; t++)
+      if (tb.targets[r * T + t] >= 0)
+        ids[n] = tb.targets[r * T + t], lp[n] = logp[r * T + t], pos[n++] = t;
+    row_scores(m, job->tok, r, T, ids, lp, pos, n, res + (size_t)r * EVAL_N_MIA);
+  }
+  token_batch_free(&tb);
+  free(logp), free(lp), free(ids), free(pos);
+  return rc;
+}
+
+int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_err *err) {
+  const tofu_set *set = job->set;
+  size_t n = set->n;
+  tofu_example *ex = lethe_calloc(n ? n : 1, sizeof *ex);
+  int rc = 0, longest = 1;
+  size_t encoded = 0;
+  for (; rc == 0 && encoded < n; encoded++) {
+    rc = tofu_encode(job->tok, job->fmt, set->rows[encoded].question, set->rows[encoded].answer,
+                     &ex[encoded], err);
+    if (rc == 0 && ex[encoded].len + 1 > longest) longest = ex[encoded].len + 1;
+  }
+  if (rc != 0) encoded--, lethe_err_prefix(err, "row %zu", encoded + 1);
+  /* the batch count depends on the data only: every rank cuts the same batches */
+  size_t row_bytes = sizeof(float) * (size_t)longest * (size_t)job->m->cfg.vocab_size;
+  long bs = (long)(MIA_LOGITS_BYTES / row_bytes);
+  bs = bs < 1 ? 1 : bs > job->opt->batch_size ? job->opt->batch_size : bs;
+  long n_batches = (long)((n + (size_t)bs - 1) / (size_t)bs), first, count;
+  dist_share(n_batches, *turn, &first, &count);
+  double *res = lethe_calloc((size_t)n_batches * (size_t)bs * EVAL_N_MIA + 1, sizeof(double));
+  int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
+  tofu_batch b = {0};
+  llama_set_logits(job->m, LLAMA_LOGITS_WHOLE, 0);
+  for (long k = first; rc == 0 && k < first + count; k++) {
+    size_t start = (size_t)k * (size_t)bs;
+    int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
+    for (int j = 0; j < B; j++) idx[j] = (int)(start + (size_t)j);
+    rc = score_batch(job, ex, idx, B, &b, res + start * EVAL_N_MIA, err);
+  }
+  rc = dist_status(rc, err);
+  if (rc == 0) {
+    dist_allgather_shares(res, sizeof(double) * EVAL_N_MIA * (size_t)bs, n_batches, *turn);
+    for (size_t i = 0; i < n; i++) memcpy(out[i].mia, res + i * EVAL_N_MIA, sizeof out[i].mia);
+  }
+  *turn += n_batches;
+  free(res);
+  free(idx);
+  tofu_batch_free(&b);
+  tofu_examples_free(ex, encoded);
+  return rc;
+}
+
+void eval_mia_auc(const eval_example *forget, size_t n_forget, const eval_example *holdout,
+                  size_t n_holdout, double auc[EVAL_N_MIA]) {
+  double *member = lethe_malloc(sizeof(double) * (n_forget + 1));
+  double *nonmember = lethe_malloc(sizeof(double) * (n_holdout + 1));
+  for (int a = 0; a < EVAL_N_MIA; a++) {
+    for (size_t i = 0; i < n_forget; i++) member[i] = forget[i].mia[a];
+    for (size_t i = 0; i < n_holdout; i++) nonmember[i] = holdout[i].mia[a];
+    lethe_err ignore = {0}; /* an empty set or a NaN score: no AUC */
+    if (mia_auc(member, n_forget, nonmember, n_holdout, &auc[a], &ignore) != 0) auc[a] = NAN;
+  }
+  free(member);
+  free(nonmember);
+}
