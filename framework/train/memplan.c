@@ -37,8 +37,11 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
   const llama_model *m = t->shell;
   size_t np = m->n_params, bf16 = m->compute == LLAMA_COMPUTE_BF16;
   int adapter = t->lora && t->lora->rank > 0;
-  size_t held = t->frozen_bf16 ? llama_frozen_matrix_floats(&m->cfg, adapter ? NULL : t->trainable)
-                               : 0;
+  /* held: every matrix under an adapter, those the mask leaves frozen (no mask: all train) */
+  size_t held = !t->frozen_bf16 ? 0
+                : adapter       ? llama_frozen_matrix_floats(&m->cfg, NULL)
+                : t->trainable  ? llama_frozen_matrix_floats(&m->cfg, t->trainable)
+                                : 0;
   add(plan, "runtime (libraries, data)", t->runtime_bytes, HINT_NONE);
   add(plan, "weights (float32 master)", (np - held) * sizeof(float), HINT_WEIGHTS);
   add(plan, "frozen weights (bfloat16)", held * sizeof(uint16_t), HINT_WEIGHTS);

@@ -150,6 +150,10 @@ START_TEST(test_plan_parts) {
   ck_assert_uint_eq(part(&p, "weights (float32 master)")->bytes, 4 * (n - held));
   ck_assert_uint_eq(part(&p, "frozen weights (bfloat16)")->bytes, 2 * held);
   ck_assert_uint_eq(part(&p, "widening buffer")->bytes, 4 * m.widen_floats);
+  t.trainable = NULL; /* every tensor trains: nothing held */
+  ck_assert(memplan_training_parts(&t, &p, &err) == 0);
+  ck_assert_ptr_null(part(&p, "frozen weights (bfloat16)"));
+  ck_assert_uint_eq(part(&p, "weights (float32 master)")->bytes, 4 * n);
   llama_free(&m);
 }
 END_TEST
