@@ -91,8 +91,12 @@ int cmd_eval(int argc, char **argv) {
   if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0) {
     llama_set_compute(&m, mode);
     llama_freeze(&m); /* forward only: one layer of activations */
+    llama_hold_frozen(&m, LLAMA_HOLD_AUTO); /* a bf16 checkpoint stays bf16 (lossless) */
   }
-  if (rc == 0 && ref_dir && (rc = llama_load(&ref, ref_dir, &err)) == 0) llama_freeze(&ref);
+  if (rc == 0 && ref_dir && (rc = llama_load(&ref, ref_dir, &err)) == 0) {
+    llama_freeze(&ref);
+    llama_hold_frozen(&ref, LLAMA_HOLD_AUTO);
+  }
   if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);
   if (rc == 0) rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, tr, n_tr, NULL, &r, &err);

@@ -61,6 +61,7 @@ int cmd_generate(int argc, char **argv) {
     return 1;
   }
   llama_freeze(&m); /* forward only */
+  llama_hold_frozen(&m, LLAMA_HOLD_AUTO); /* a bf16 checkpoint stays bf16 (lossless) */
   int32_t *out = lethe_malloc(sizeof *out * max_new);
   int n_out = 0;
   const int32_t *prompts[1] = {prompt};

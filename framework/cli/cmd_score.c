@@ -39,6 +39,7 @@ int cmd_score(int argc, char **argv) {
   int32_t pad = m.cfg.pad_token_id >= 0 ? m.cfg.pad_token_id : 0;
   llama_set_logits(&m, LLAMA_LOGITS_CHUNKED, 0); /* target log-probs only */
   llama_freeze(&m); /* forward only: one layer of activations */
+  llama_hold_frozen(&m, LLAMA_HOLD_AUTO); /* a bf16 checkpoint stays bf16 (lossless) */
   if (token_batch_read_jsonl(&tb, data, pad, &err) != 0 ||
       llama_forward(&m, tb.input_ids, tb.attn_mask, tb.B, tb.T, &err) != 0) {
     fprintf(stderr, "lethe score: %s\n", err.msg);

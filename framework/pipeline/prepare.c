@@ -80,6 +80,7 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   if (rc == 0 && (rc = llama_load(&m, s->dir, err)) == 0) {
     experiment_set_compute(e, &m);
     llama_freeze(&m); /* forward only: one layer of activations */
+    experiment_hold_frozen(e, &m);
   }
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   rc = dist_status(rc, err); /* the files every rank read */

@@ -26,16 +26,13 @@ void train_params_of(llama_model *m, int decay_norms, train_params *out) {
   if (m->lora) {
     lora_adapter *lo = m->lora;
     lora_alloc_grads(lo);
-    *out = (train_params){lo->grads, lo->n_params, lo->params, lo->n_params,
-                          lethe_calloc(1, sizeof(adamw_span)), 1};
+    *out = (train_params){lo->grads, lo->n_params, lethe_calloc(1, sizeof(adamw_span)), 1};
     out->spans[0] = (adamw_span){lo->params, lo->grads, lo->n_params, 1};
     return;
   }
   llama_alloc_grads(m);
   out->grads = m->grads_memory;
   out->n = m->n_trainable;
-  out->params = m->params_memory;
-  out->n_params = m->n_params;
   out->n_spans = llama_trainable_spans(m, NULL, 0);
   llama_span *spans = lethe_calloc((size_t)out->n_spans, sizeof *spans);
   out->spans = lethe_calloc((size_t)out->n_spans, sizeof *out->spans);
@@ -180,7 +177,10 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
     if (dist_status(status, err) != 0) goto done;
   }
   progress_finish(&prog, step, loss);
-  if (!dist_agree(set.params, set.n_params * sizeof(float))) {
+  int agree = 1; /* on what trained: the frozen weights cannot differ (and may be held in bf16) */
+  for (int i = 0; i < set.n_spans; i++)
+    agree &= dist_agree(set.spans[i].params, set.spans[i].n * sizeof(float));
+  if (!agree) {
     lethe_errf(err, LETHE_E_NUMERIC, "%s: the ranks' parameters differ after %ld steps", tc->label,
                step);
     goto done;

@@ -83,9 +83,7 @@ int trainer_run(llama_model *m, const train_config *tc, train_micro_fn micro, tr
 typedef struct train_params {
   float *grads;
   size_t n;
-  const float *params; /* everything the ranks must agree on after the run */
-  size_t n_params;
-  adamw_span *spans;   /* owned: train_params_free */
+  adamw_span *spans;   /* owned: train_params_free; what the ranks must agree on after the run */
   int n_spans;
 } train_params;
 void train_params_of(llama_model *m, int decay_norms, train_params *out);
