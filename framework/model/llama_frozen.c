@@ -32,29 +32,34 @@ static uint8_t *mask_of(const llama_model *m) {
   return mask;
 }
 
-size_t llama_frozen_matrix_floats(const llama_config *cfg, const uint8_t *mask) {
+/* The floats of the slices a hold would take for the mask, and the
+ * largest slice among them. */
+static size_t holdable_floats(const llama_config *cfg, const uint8_t *mask, size_t *largest) {
   size_t sizes[LLAMA_N_PARAM_TENSORS], n = 0;
   int L = cfg->num_hidden_layers;
   llama_param_sizes_of(cfg, sizes);
+  *largest = 0;
   for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++) {
     int slices = llama_param_role_is_layered(r) ? L : 1;
+    size_t one = sizes[r] / (size_t)slices;
     for (int l = 0; l < slices; l++)
-      if (holdable(cfg, sizes, mask, r, l)) n += sizes[r] / (size_t)slices;
+      if (holdable(cfg, sizes, mask, r, l)) {
+        n += one;
+        *largest = one > *largest ? one : *largest;
+      }
   }
   return n;
 }
 
+size_t llama_frozen_matrix_floats(const llama_config *cfg, const uint8_t *mask) {
+  size_t largest;
+  return holdable_floats(cfg, mask, &largest);
+}
+
 size_t llama_widen_bytes(const llama_config *cfg, const uint8_t *mask) {
-  size_t sizes[LLAMA_N_PARAM_TENSORS], most = 0;
-  int L = cfg->num_hidden_layers;
-  llama_param_sizes_of(cfg, sizes);
-  for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++) {
-    int slices = llama_param_role_is_layered(r) ? L : 1;
-    for (int l = 0; l < slices; l++)
-      if (holdable(cfg, sizes, mask, r, l) && sizes[r] / (size_t)slices > most)
-        most = sizes[r] / (size_t)slices;
-  }
-  return (most < WIDEN_MAX_FLOATS ? most : WIDEN_MAX_FLOATS) * sizeof(float);
+  size_t largest;
+  holdable_floats(cfg, mask, &largest);
+  return (largest < WIDEN_MAX_FLOATS ? largest : WIDEN_MAX_FLOATS) * sizeof(float);
 }
 
 /* 1 when every value of x is a bfloat16 (its low 16 bits are zero). */

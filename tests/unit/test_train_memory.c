@@ -91,6 +91,22 @@ static int count(const char *const *p) {
   return n;
 }
 
+/* A gradient tensor against the one it should equal, to 1e-6 of the
+ * largest entry; returns its floats. */
+static size_t close_to(const llama_tensor_ref *got, const float *want, int family, int s,
+                       int compute, const char *what) {
+  size_t numel = (size_t)got->shape[0] * (got->ndim == 2 ? got->shape[1] : 1);
+  double worst = 0, scale = 1e-12;
+  for (size_t k = 0; k < numel; k++) {
+    worst = fmax(worst, fabs((double)got->data[k] - want[k]));
+    scale = fmax(scale, fabs(want[k]));
+  }
+  ck_assert_msg(worst <= 1e-6 * scale, "family %d subset %d %s %s: %sgradients differ by %g "
+                "(largest %g)", family, s, llama_compute_name(compute), got->name, what, worst,
+                scale);
+  return numel;
+}
+
 /* Every trainable tensor's gradient against the full backward's; 1 if the
  * subset names nothing in this family (skipped). */
 static void check_subset_grads(int family, int s, int compute) {
@@ -116,17 +132,8 @@ static void check_subset_grads(int family, int s, int compute) {
   size_t floats = 0;
   ck_assert_int_gt(n, 0);
   for (int i = 0; i < n; i++) {
-    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
-    const float *want = llama_grad(&full, refs[i].role, refs[i].layer);
-    double worst = 0, scale = 1e-12;
-    for (size_t k = 0; k < numel; k++) {
-      worst = fmax(worst, fabs((double)refs[i].data[k] - want[k]));
-      scale = fmax(scale, fabs(want[k]));
-    }
-    ck_assert_msg(worst <= 1e-6 * scale, "family %d subset %d %s %s: gradients differ by %g "
-                  "(largest %g)", family, s, llama_compute_name(compute), refs[i].name, worst,
-                  scale);
-    floats += numel;
+    floats += close_to(&refs[i], llama_grad(&full, refs[i].role, refs[i].layer), family, s,
+                       compute, "");
   }
   ck_assert_uint_eq(floats, sub.n_trainable);
   ck_assert_int_eq(llama_trainable_tensors(&sub), n);
@@ -427,17 +434,9 @@ static void check_held(int family, int s, int compute) {
   grad(&held);
   llama_tensor_ref refs[128];
   int n = llama_named_tensors(&held, LLAMA_OF_GRADS, refs, 128);
-  for (int i = 0; i < n; i++) {
-    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
-    const float *want_g = llama_grad(&plain, refs[i].role, refs[i].layer);
-    double worst = 0, scale = 1e-12;
-    for (size_t k = 0; k < numel; k++) {
-      worst = fmax(worst, fabs((double)refs[i].data[k] - want_g[k]));
-      scale = fmax(scale, fabs(want_g[k]));
-    }
-    ck_assert_msg(worst <= 1e-6 * scale, "family %d subset %d %s %s: held gradients differ by %g "
-                  "(largest %g)", family, s, llama_compute_name(compute), refs[i].name, worst, scale);
-  }
+  for (int i = 0; i < n; i++)
+    close_to(&refs[i], llama_grad(&plain, refs[i].role, refs[i].layer), family, s, compute,
+             "held ");
   llama_release_frozen(&held);
   ck_assert_ptr_null(held.frozen16);
   ck_assert(!memcmp(plain.params_memory, held.params_memory, plain.n_params * sizeof(float)));
