@@ -498,7 +498,8 @@ START_TEST(test_frozen_hold_modes) {
   double freed = (double)before - (double)after, want = 2.0 * (double)held; /* 4 - 2 bytes */
   fprintf(stderr, "held %zu floats: resident %zu -> %zu bytes (%.0f freed, %.0f expected)\n",
           held, before, after, freed, want);
-  ck_assert_msg(freed > 0.9 * want && freed < 1.1 * want, "freed %.0f bytes, expected %.0f",
+  /* AddressSanitizer's shadow of the new bf16 buffer costs 1/8 of it (freed ≈ 0.87) */
+  ck_assert_msg(freed > 0.8 * want && freed < 1.1 * want, "freed %.0f bytes, expected %.0f",
                 freed, want);
   llama_free(&m);
 }
