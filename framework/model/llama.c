@@ -81,6 +81,14 @@ int llama_lowest_block(const llama_model *m) {
   return lowest;
 }
 
+int llama_runs_backward(const llama_model *m) {
+  if (m->lora || !m->grad_offset) return 1;
+  size_t n = (size_t)LLAMA_N_PARAM_TENSORS * m->cfg.num_hidden_layers;
+  for (size_t i = 0; i < n; i++)
+    if (m->grad_offset[i] != LLAMA_FROZEN) return 1;
+  return 0;
+}
+
 int llama_first_trained_layer(const llama_model *m) {
   if (!m->grad_offset && !m->lora) return 0; /* not chosen: llama_alloc_grads trains all */
   int lowest = llama_lowest_block(m);
@@ -271,10 +279,11 @@ static void reserve_bf16(llama_model *m, int B, int T, int dry) {
                        &h->att_out, &h->mlp_xn, &h->swiglu,   &h->final_xn, &h->d_logits,
                        &h->d_resid, &h->d_att_out, &h->d_q,   &h->d_k,      &h->d_v,
                        &h->d_att,   &h->d_gate, &h->d_up,     &h->head_xn};
+  size_t bw = (size_t)m->acts_backward; /* the backward scratch, when a backward runs */
   size_t sizes[] = {L * BT * C, L * BT * d.QD, L * BT * d.QD, L * BT * d.QD, L * att,
-                    L * BT * d.QD, L * BT * C, BT * F, BT * C, logits_rows(m, BT) * d.V,
-                    BT * C, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                    att, BT * F, BT * F, chunked_rows(m, BT) * C};
+                    L * BT * d.QD, L * BT * C, BT * F, BT * C, bw * logits_rows(m, BT) * d.V,
+                    bw * BT * C, bw * BT * d.QD, bw * BT * d.QD, bw * BT * d.QD, bw * BT * d.QD,
+                    bw * att, bw * BT * F, bw * BT * F, chunked_rows(m, BT) * C};
   m->acts_bf16_memory =
       carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes, dry);
 }
@@ -343,6 +352,8 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
   }
   dims d = dims_of(&m->cfg);
   m->acts_from = m->checkpointing ? 0 : llama_first_trained_layer(m);
+  m->acts_backward = llama_runs_backward(m);
+  size_t bw = (size_t)m->acts_backward; /* forward-only: no backward scratch */
   size_t L = kept_layers(m), BT = (size_t)B * T, C = (size_t)d.C, F = (size_t)d.F;
   size_t att = (size_t)B * d.NH * T * T;
   llama_acts *a = &m->acts;
@@ -370,9 +381,11 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         &s->d_att, &s->d_gate, &s->d_up, &s->d_swiglu, &s->k_rep,
                         &s->v_rep, &s->dk_rep, &s->dv_rep, &s->d_q_raw, &s->d_k_raw,
                         &s->d_head_xn};
-  size_t scr_sizes[] = {BT * C, BT * C, BT * d.QD, BT * d.KVD, BT * d.KVD, BT * d.QD, att,
-                        BT * F, BT * F, BT * F, BT * d.QD, BT * d.QD, BT * d.QD, BT * d.QD,
-                        qkn * BT * d.QD, qkn * BT * d.KVD, chunked_rows(m, BT) * C};
+  size_t scr_sizes[] = {bw * BT * C, bw * BT * C, bw * BT * d.QD, bw * BT * d.KVD,
+                        bw * BT * d.KVD, bw * BT * d.QD, bw * att, bw * BT * F, bw * BT * F,
+                        bw * BT * F, BT * d.QD, BT * d.QD, /* k_rep, v_rep: forward too */
+                        bw * BT * d.QD, bw * BT * d.QD, bw * qkn * BT * d.QD,
+                        bw * qkn * BT * d.KVD, bw * chunked_rows(m, BT) * C};
   m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]),
                             &m->acts_bytes, dry);
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) {

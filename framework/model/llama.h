@@ -187,6 +187,7 @@ typedef struct llama_model {
   int acts_from;            /* the layout keeps activations of layers >= acts_from
                              * (llama_first_trained_layer when laid out); the layers
                              * below share one slot, overwritten layer by layer */
+  int acts_backward;        /* the layout has backward's scratch (llama_runs_backward) */
   float *acts_memory;
   llama_acts acts;
   float *scratch_memory;
@@ -393,6 +394,9 @@ int llama_lowest_block(const llama_model *m);
  * layer's activations. Set what trains before the forward whose backward
  * needs it (llama_backward aborts otherwise). */
 int llama_first_trained_layer(const llama_model *m);
+/* 0 when nothing of m trains (llama_freeze, no adapter): its forward
+ * needs no backward buffers, and llama_backward does nothing. */
+int llama_runs_backward(const llama_model *m);
 /* Trainable tensors (HF names) and floats. */
 int llama_trainable_tensors(const llama_model *m);
 

@@ -315,7 +315,8 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
       return lethe_errf(err, LETHE_E_FORMAT,
                         "token id %d at row %lld position %lld is outside the vocabulary [0, %d)",
                         tokens[i], (long long)(i / T), (long long)(i % T), d.V);
-  if (!m->checkpointing && llama_first_trained_layer(m) != m->acts_from)
+  if ((!m->checkpointing && llama_first_trained_layer(m) != m->acts_from) ||
+      llama_runs_backward(m) != m->acts_backward)
     m->B_max = m->T_max = 0; /* what trains changed: lay the activations out again */
   llama_reserve(m, B, T);
   m->logits_chunk_row0 = -1;
@@ -515,7 +516,8 @@ void llama_backward(llama_model *m) {
   double t = m->profile ? lethe_now() : 0.0;
   int L = m->cfg.num_hidden_layers, lowest = llama_lowest_block(m);
   int64_t BT = (int64_t)m->B * m->T;
-  if (!m->checkpointing && lowest / 2 < m->acts_from && lowest < 2 * L) {
+  if (!llama_runs_backward(m)) return; /* nothing trains */
+  if ((!m->checkpointing && lowest / 2 < m->acts_from && lowest < 2 * L) || !m->acts_backward) {
     /* the forward kept no activations for a layer that now trains: the
      * trainable set changed between llama_forward and llama_backward */
     fprintf(stderr, "lethe: internal error: llama_backward needs layer %d's activations, but "

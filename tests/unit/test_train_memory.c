@@ -389,9 +389,15 @@ START_TEST(test_frozen_layers_keep_no_activations) {
     ck_assert_uint_eq(m.acts_bytes, llama_reserve_bytes(&m, 2, 8));
     llama_freeze(&m);
     ck_assert_int_eq(llama_first_trained_layer(&m), 3);
+    ck_assert_int_eq(llama_runs_backward(&m), 0);
     m.B_max = m.T_max = 0;
     llama_reserve(&m, 2, 8);
-    ck_assert_uint_eq(plain - m.acts_bytes, 2 * layer);
+    /* and no backward scratch: d_resid, d_xn, d_q, d_att_out 256 floats each, d_k, d_v
+     * 128, d_att 512, d_gate, d_up, d_swiglu 384, dk_rep, dv_rep 256; in bf16 also
+     * d_logits 16·23 (padded to 384), d_resid, d_att_out, d_q, d_k, d_v 256, d_att 512,
+     * d_gate, d_up 384 halves */
+    size_t scratch = 3456 * sizeof(float) + (compute ? 2944 * sizeof(uint16_t) : 0);
+    ck_assert_uint_eq(plain - m.acts_bytes, 2 * layer + scratch);
     ck_assert_uint_eq(m.acts_bytes, llama_reserve_bytes(&m, 2, 8));
     llama_free(&m);
   }
