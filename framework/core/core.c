@@ -125,12 +125,12 @@ static size_t inner_pages(void *p, size_t n, char **start) {
   return b > a ? (size_t)(b - a) : 0;
 }
 
-void lethe_pages_drop(void *p, size_t n, int guard) {
+void lethe_pages_drop(void *p, size_t n) {
   char *start;
   size_t len = inner_pages(p, n, &start);
   if (!len) return;
   madvise(start, len, MADV_DONTNEED);
-  if (guard) mprotect(start, len, PROT_NONE);
+  mprotect(start, len, PROT_NONE);
 }
 
 void lethe_pages_restore(void *p, size_t n) {

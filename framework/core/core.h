@@ -53,10 +53,10 @@ void *lethe_alloc_aligned(size_t n);
 void *lethe_pages_alloc(size_t n);
 void lethe_pages_free(void *p, size_t n);
 /* Gives back the whole pages inside [p, p+n) (their contents are lost)
- * and, with guard, makes them fault when touched (a bug to catch, not
- * zeros to compute with); lethe_pages_restore makes them usable again
- * (reading zero). For memory from lethe_pages_alloc. */
-void lethe_pages_drop(void *p, size_t n, int guard);
+ * and makes them fault when touched (a bug to catch, not zeros to compute
+ * with); lethe_pages_restore makes them usable again (reading zero). For
+ * memory from lethe_pages_alloc. */
+void lethe_pages_drop(void *p, size_t n);
 void lethe_pages_restore(void *p, size_t n);
 
 /* ---- text --------------------------------------------------------------- */

@@ -63,9 +63,8 @@ void llama_kv_free(llama_kv_cache *c) {
 }
 
 void llama_kv_ensure(llama_kv_cache *c, const llama_model *m, int B, int S_cap, int n_cap) {
-  int want16 = m->compute == LLAMA_COMPUTE_BF16;
   if (!c->k || B > c->B_alloc || S_cap > c->S_cap || n_cap > c->n_cap ||
-      want16 != (c->w16 != NULL) || c->w16 != m->params_bf16) {
+      c->w16 != m->params_bf16) { /* another precision (or copy) than at llama_kv_init */
     int nb = B > c->B_alloc ? B : c->B_alloc, ns = S_cap > c->S_cap ? S_cap : c->S_cap;
     int nn = n_cap > c->n_cap ? n_cap : c->n_cap;
     llama_kv_free(c);

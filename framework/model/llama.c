@@ -51,8 +51,7 @@ float *llama_grad(const llama_model *m, int role, int layer) {
   return off == LLAMA_FROZEN ? NULL : m->grads_memory + off;
 }
 
-/* 1 when the (role, layer) slice trains: it has a gradient offset. */
-static int trains(const llama_model *m, int role, int layer) {
+int llama_slice_trains(const llama_model *m, int role, int layer) {
   if (role == LLAMA_PARAM_LM_HEAD && m->cfg.tie_word_embeddings) role = LLAMA_PARAM_EMBED;
   return m->grad_offset &&
          m->grad_offset[role * m->cfg.num_hidden_layers + layer] != LLAMA_FROZEN;
@@ -62,7 +61,7 @@ int llama_lowest_block(const llama_model *m) {
   int L = m->cfg.num_hidden_layers, lowest = 2 * L;
   for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++)
     for (int l = 0; l < (llama_param_role_is_layered(r) ? L : 1); l++) {
-      if (!m->param_sizes[r] || !trains(m, r, l)) continue;
+      if (!m->param_sizes[r] || !llama_slice_trains(m, r, l)) continue;
       int block;
       switch (r) {
       case LLAMA_PARAM_EMBED: block = -1; break;

@@ -219,7 +219,6 @@ typedef struct llama_model {
    * pages are given back (and guarded), their values live here. */
   uint16_t *frozen16;       /* packed held slices; NULL = none held */
   size_t *frozen16_off;     /* (LLAMA_N_PARAM_TENSORS, L) into frozen16; LLAMA_FROZEN = not held */
-  size_t n_frozen16;        /* elements of frozen16 */
   float *widen;             /* f32 compute: rows of a held weight widened for a matmul */
   size_t widen_floats;
   const struct llama_model *owner; /* a view's (llama_borrow): its held weights are the owner's */
@@ -319,6 +318,10 @@ size_t llama_hold_frozen(llama_model *m, int mode);
 void llama_release_frozen(llama_model *m);
 /* The mode a setting names ("auto", "f32", "bf16"); -1 with err otherwise. */
 int llama_hold_from_name(const char *name, int *mode, lethe_err *err);
+/* 1 when llama_hold_frozen(mode) will hold the frozen matrices of the model
+ * whose config.json is at config_path: BF16 always, AUTO when the config
+ * says its weights are bfloat16 (llama_config_says_bf16). For planning. */
+int llama_hold_planned(int mode, const char *config_path);
 /* The floats llama_hold_frozen(LLAMA_HOLD_BF16) would hold in a model of
  * cfg with the mask's slices trainable (NULL: nothing trains, e.g. under
  * an adapter): every matrix slice the mask leaves frozen. For planning. */
@@ -380,6 +383,10 @@ int llama_trainable_spans(const llama_model *m, llama_span *out, int cap);
 /* The floats a mask (llama_trainable_mask; NULL = every tensor) makes
  * trainable in a model of cfg: its gradients hold that many. */
 size_t llama_trainable_floats(const llama_config *cfg, const uint8_t *mask);
+/* 1 when the (role, layer) slice trains: it has a gradient offset (0 while
+ * what trains is not chosen; lm_head when tied is the embedding). Unlike
+ * llama_grad, it needs no gradient buffer. */
+int llama_slice_trains(const llama_model *m, int role, int layer);
 /* The lowest block whose parameters train (a slice with a gradient offset,
  * or an adapter's branch): -1 the embedding, 2l layer l's attention, 2l+1
  * its MLP, 2L the final norm and head, and 2L also when nothing trains

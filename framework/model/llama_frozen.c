@@ -105,7 +105,6 @@ size_t llama_hold_frozen(llama_model *m, int mode) {
     return 0;
   }
   m->frozen16 = lethe_alloc_aligned(total * sizeof(uint16_t));
-  m->n_frozen16 = total;
   size_t most = 0;
   for (int r = 0; r < LLAMA_N_PARAM_TENSORS; r++)
     for (int l = 0; l < llama_role_slices(m, r); l++) {
@@ -113,7 +112,7 @@ size_t llama_hold_frozen(llama_model *m, int mode) {
       if (off == LLAMA_FROZEN) continue;
       float *f = llama_param_slice(m, r, l);
       tensor_to_bf16(m->frozen16 + off, f, (int64_t)n);
-      lethe_pages_drop(f, n * sizeof(float), 1);
+      lethe_pages_drop(f, n * sizeof(float));
       if (n > most) most = n;
     }
   m->widen_floats = most < WIDEN_MAX_FLOATS ? most : WIDEN_MAX_FLOATS;
@@ -138,7 +137,7 @@ void llama_release_frozen(llama_model *m) {
   m->frozen16 = NULL;
   m->frozen16_off = NULL;
   m->widen = NULL;
-  m->n_frozen16 = m->widen_floats = 0;
+  m->widen_floats = 0;
 }
 
 int llama_hold_from_name(const char *name, int *mode, lethe_err *err) {
@@ -149,6 +148,10 @@ int llama_hold_from_name(const char *name, int *mode, lethe_err *err) {
     return lethe_errf(err, LETHE_E_CONFIG, "memory.frozen_weights must be \"auto\" (bfloat16 "
                       "where that loses nothing), \"f32\" or \"bf16\", not \"%s\"", name);
   return 0;
+}
+
+int llama_hold_planned(int mode, const char *config_path) {
+  return mode == LLAMA_HOLD_BF16 || (mode == LLAMA_HOLD_AUTO && llama_config_says_bf16(config_path));
 }
 
 /* The model whose weights m reads (its owner for a view). */

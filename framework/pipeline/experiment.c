@@ -335,7 +335,7 @@ int experiment_plans_frozen_bf16(const experiment *e, const char *model_dir) {
   int mode = LLAMA_HOLD_F32;
   frozen_mode(e, &mode, NULL);
   char *path = lethe_path_join(model_dir, "config.json");
-  int held = mode == LLAMA_HOLD_AUTO && llama_config_says_bf16(path);
+  int held = llama_hold_planned(mode, path);
   free(path);
   return held;
 }

@@ -59,13 +59,14 @@ static llama_tensor_ref *set_tensors(const llama_model *m, int grads, int *n) {
     lora_named_tensors(m->lora, &m->cfg, grads, refs, *n);
     return refs;
   }
-  int all = llama_named_tensors(m, LLAMA_OF_PARAMS, NULL, 0), kept = 0;
-  llama_tensor_ref *refs = lethe_calloc((size_t)all + 1, sizeof *refs);
-  llama_named_tensors(m, grads ? LLAMA_OF_GRADS : LLAMA_OF_PARAMS, refs, all);
-  for (int i = 0; i < all && refs[i].name[0]; i++)
-    if (grads || !m->grad_offset || /* not chosen yet: everything trains */
-        m->grad_offset[refs[i].role * m->cfg.num_hidden_layers + refs[i].layer] != LLAMA_FROZEN)
-      refs[kept++] = refs[i];
+  int of = grads ? LLAMA_OF_GRADS : LLAMA_OF_PARAMS;
+  *n = llama_named_tensors(m, of, NULL, 0);
+  llama_tensor_ref *refs = lethe_calloc((size_t)*n + 1, sizeof *refs);
+  llama_named_tensors(m, of, refs, *n);
+  if (grads || !m->grad_offset) return refs; /* not chosen yet: everything trains */
+  int kept = 0;
+  for (int i = 0; i < *n; i++)
+    if (llama_slice_trains(m, refs[i].role, refs[i].layer)) refs[kept++] = refs[i];
   *n = kept;
   return refs;
 }

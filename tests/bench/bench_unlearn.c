@@ -141,8 +141,7 @@ static void plan_step(const options *o, memplan *plan) {
   llama_model shell;
   char *path = lethe_path_join(o->model, "config.json");
   if (llama_config_read(&cfg, path, &err) != 0 || llama_shell(&shell, &cfg, &err) != 0) die(&err);
-  int held = o->frozen == LLAMA_HOLD_BF16 ||
-             (o->frozen == LLAMA_HOLD_AUTO && llama_config_says_bf16(path));
+  int held = llama_hold_planned(o->frozen, path);
   free(path);
   if (o->bf16) llama_set_compute(&shell, LLAMA_COMPUTE_BF16);
   llama_set_checkpointing(&shell, o->checkpoint);
