@@ -316,16 +316,33 @@ int stage_stream_index(long global, int n, uint64_t seed, int *order_cache, long
   return order_cache[global % n];
 }
 
+void stage_batch_init(stage_batch *sb, const tofu_example *ex, int n, int batch_size,
+                      uint64_t seed, const tofu_format *fmt, int32_t pad, int32_t eos) {
+  memset(sb, 0, sizeof *sb);
+  sb->ex = ex, sb->n = n, sb->batch_size = batch_size < n ? batch_size : n;
+  sb->seed = seed, sb->fmt = fmt, sb->pad = pad, sb->eos = eos;
+  sb->order = lethe_malloc(sizeof(int) * (size_t)n);
+  sb->epoch = -1;
+}
+
+void stage_batch_free(stage_batch *sb) {
+  free(sb->order);
+  tofu_batch_free(&sb->tb);
+  memset(sb, 0, sizeof *sb);
+}
+
+const tofu_batch *stage_batch_of_step(stage_batch *sb, long step) {
+  int B = sb->batch_size;
+  int idx[STAGE_MAX_BATCH];
+  for (int j = 0; j < B; j++)
+    idx[j] = stage_stream_index(step * B + j, sb->n, sb->seed, sb->order, &sb->epoch);
+  tofu_batch_fill(&sb->tb, sb->ex, idx, B, sb->fmt, sb->pad, sb->eos);
+  return &sb->tb;
+}
+
 typedef struct ft_ctx {
   llama_model *model;
-  tofu_example *ex;
-  int n, batch_size;
-  uint64_t seed;
-  int *order;
-  long epoch;
-  const tofu_format *fmt;
-  int32_t pad, eos;
-  tofu_batch tb;
+  stage_batch sb;
   float *dlogp;
   size_t dlogp_cap;
 } ft_ctx;
@@ -334,14 +351,9 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
                     double *tokens, lethe_err *err) {
   ft_ctx *c = vctx;
   (void)micro;
-  int B = c->batch_size < c->n ? c->batch_size : c->n;
-  int idx[STAGE_MAX_BATCH];
-  for (int j = 0; j < B; j++)
-    idx[j] = stage_stream_index(step * B + j, c->n, c->seed, c->order, &c->epoch);
-  tofu_batch_fill(&c->tb, c->ex, idx, B, c->fmt, c->pad, c->eos);
+  const tofu_batch *b = stage_batch_of_step(&c->sb, step);
   token_batch tb;
-  token_batch_from_arrays(&tb, c->tb.B, c->tb.T, c->tb.input_ids, c->tb.attention_mask,
-                          c->tb.labels, c->pad);
+  token_batch_from_arrays(&tb, b->B, b->T, b->input_ids, b->attention_mask, b->labels, c->sb.pad);
   size_t n = (size_t)tb.B * tb.T;
   if (n > c->dlogp_cap) {
     free(c->dlogp);
@@ -365,11 +377,8 @@ static int ft_micro(void *vctx, long step, int micro, double grad_scale, double 
   return rc;
 }
 
-/* Trains model on examples for `epochs`; checkpoints into partial/. */
-static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, int n,
-                         const char *group, const char *label, const char *partial,
-                         uint64_t seed, const tofu_format *fmt, int32_t pad, int32_t eos,
-                         lethe_err *err) {
+int stage_train_config(const experiment *e, const char *group, int n, train_config *tc,
+                       lethe_err *err) {
   char key[64];
   snprintf(key, sizeof key, "%s.batch_size", group);
   int bs = (int)lcfg_int(&e->cfg, key);
@@ -377,40 +386,49 @@ static int finetune_loop(const experiment *e, llama_model *m, tofu_example *ex, 
   snprintf(key, sizeof key, "%s.epochs", group);
   double epochs = lcfg_float(&e->cfg, key);
   int eff = bs < n ? bs : n;
-  train_config tc = {0};
+  memset(tc, 0, sizeof *tc);
   snprintf(key, sizeof key, "%s.lr", group);
-  tc.opt.lr = lcfg_float(&e->cfg, key);
+  tc->opt.lr = lcfg_float(&e->cfg, key);
   snprintf(key, sizeof key, "%s.weight_decay", group);
-  tc.opt.weight_decay = lcfg_float(&e->cfg, key);
-  tc.opt.beta1 = 0.9, tc.opt.beta2 = 0.999, tc.opt.eps = 1e-8;
-  tc.total_steps = (long)((epochs * n + eff - 1) / eff);
-  if (tc.total_steps < 1) tc.total_steps = 1;
+  tc->opt.weight_decay = lcfg_float(&e->cfg, key);
+  tc->opt.beta1 = 0.9, tc->opt.beta2 = 0.999, tc->opt.eps = 1e-8;
+  tc->total_steps = (long)((epochs * n + eff - 1) / eff);
+  if (tc->total_steps < 1) tc->total_steps = 1;
   snprintf(key, sizeof key, "%s.warmup_ratio", group);
-  tc.warmup_steps = (long)(lcfg_float(&e->cfg, key) * tc.total_steps);
-  tc.grad_accum = 1;
+  tc->warmup_steps = (long)(lcfg_float(&e->cfg, key) * tc->total_steps);
+  tc->grad_accum = 1;
+  tc->quiet = e->quiet;
+  tc->epochs = epochs;
+  return bs;
+}
+
+int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int n,
+                const char *group, const char *label, const char *partial, uint64_t seed,
+                const tofu_format *fmt, int32_t pad, int32_t eos, lethe_err *err) {
+  train_config tc;
+  int bs = stage_train_config(e, group, n, &tc, err);
+  if (bs < 0) return -1;
   tc.label = label;
-  char *ckpt = lethe_path_join(partial, "checkpoint.safetensors");
+  char *ckpt = partial ? lethe_path_join(partial, "checkpoint.safetensors") : NULL;
   tc.checkpoint_path = ckpt;
   tc.checkpoint_every = tc.total_steps / 10 > 1 ? tc.total_steps / 10 : 1;
   tc.resume = 1; /* a stage that was interrupted continues where it stopped */
-  tc.quiet = e->quiet;
-  tc.epochs = epochs;
-  ft_ctx c = {m, ex, n, bs, seed, lethe_malloc(sizeof(int) * n), -1, fmt, pad, eos, {0}, NULL, 0};
+  ft_ctx c = {m, {0}, NULL, 0};
+  stage_batch_init(&c.sb, ex, n, bs, seed, fmt, pad, eos);
   objective_use_logits(m, 0); /* NLL needs only target log-probs */
   train_result res;
   int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
-  free(c.order);
+  stage_batch_free(&c.sb);
   free(c.dlogp);
-  tofu_batch_free(&c.tb);
-  if (rc == 0 && dist_is_root()) unlink(ckpt);
+  if (rc == 0 && ckpt && dist_is_root()) unlink(ckpt);
   free(ckpt);
   return rc;
 }
 
-/* Examples of DIR/NAME.json; whole_sequence makes every token a target. */
-static int load_examples(const char *dir, const char *name, const tok_tokenizer *tok,
-                         const tofu_format *fmt, int whole_sequence, tofu_example **ex, size_t *n,
-                         lethe_err *err) {
+
+int stage_load_examples(const char *dir, const char *name, const tok_tokenizer *tok,
+                        const tofu_format *fmt, int whole_sequence, tofu_example **ex, size_t *n,
+                        lethe_err *err) {
   tofu_set set;
   if (tofu_load_split(dir, name, 0, &set, err) != 0) return -1;
   int rc = tofu_encode_set(tok, fmt, &set, ex, err);
@@ -477,7 +495,7 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
   int failed = stage_tokenizer(data->dir, &tok, err) != 0 ||
-               load_examples(data->dir, "pretrain", tok, &fmt, 1, &ex, &n, err) != 0 ||
+               stage_load_examples(data->dir, "pretrain", tok, &fmt, 1, &ex, &n, err) != 0 ||
                lethe_mkdir_p(partial, err) != 0;
   if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   tok_special_ids sp = tok_special(tok);
@@ -489,7 +507,7 @@ static int build_base(const experiment *e, const stage_out *data, stage_out *out
   if (llama_init(&m, &cfg, tofu_mix_seed(seed, 101), err) != 0) goto done;
   experiment_set_compute(e, &m);
   experiment_set_memory(e, &m);
-  rc = finetune_loop(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
+  rc = stage_train(e, &m, ex, (int)n, "base", "base model", partial, tofu_mix_seed(seed, 102),
                      &fmt, ids.pad, ids.end, err);
   if (rc == 0) rc = save_stage_model(&m, partial, data->dir, out->dir, err);
 done:
@@ -535,9 +553,9 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
   int failed = stage_tokenizer(base->dir, &tok, err) != 0 || /* the model's own tokenizer */
-               load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
+               stage_load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
                (lcfg_bool(&e->cfg, "finetune.replay") &&
-                load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
+                stage_load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
                lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;
   if (dist_status(failed ? -1 : 0, err) != 0) goto done; /* not one rank alone: the others train */
   experiment_set_compute(e, &m);
@@ -559,7 +577,7 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   uint64_t seed = tofu_mix_seed((uint64_t)lcfg_int(&e->cfg, "finetune.seed"), 200 + (uint64_t)seed_offset);
   rc = tofu_format_ids(tok, &fmt, &ids, err);
   if (rc == 0)
-    rc = finetune_loop(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
+    rc = stage_train(e, &m, all, (int)n, "finetune", label, partial, seed, &fmt, ids.pad, ids.end, err);
   llama_release_frozen(&m); /* merging and saving read float32 */
   if (rc == 0 && m.lora) {
     llama_attach_lora(&m, NULL);

@@ -11,6 +11,7 @@
 
 #include "pipeline/experiment.h"
 #include "tokenizer/tokenizer.h"
+#include "train/trainer.h"
 
 /* The most rows one micro-batch may have (the upper bound of every
  * batch_size setting). */
@@ -82,5 +83,46 @@ void stage_unlock(int fd);
 /* Shared by stages and unlearning: the i-th example of a stream of epochs
  * (epoch k is tofu_epoch_order(seed, k) of n examples). */
 int stage_stream_index(long global, int n, uint64_t seed, int *order_cache, long *cached_epoch);
+
+/* The examples of DIR/NAME.json encoded with tok; whole_sequence makes every
+ * token a target (pre-training text). */
+int stage_load_examples(const char *dir, const char *name, const tok_tokenizer *tok,
+                        const tofu_format *fmt, int whole_sequence, tofu_example **ex, size_t *n,
+                        lethe_err *err);
+
+/* The rows of each optimizer step of a stage's training loop: step s takes
+ * the next batch_size examples of the stream (stage_stream_index: a fresh
+ * shuffle per epoch, a function of the seed and the step only), padded to the
+ * batch's longest row (tofu_batch_fill). Exposed so a benchmark can give a
+ * twin implementation exactly the batches a stage trains on. */
+typedef struct stage_batch {
+  const tofu_example *ex;
+  int n, batch_size; /* batch_size <= n */
+  uint64_t seed;
+  const tofu_format *fmt;
+  int32_t pad, eos;
+  int *order; /* the current epoch's permutation */
+  long epoch;
+  tofu_batch tb;
+} stage_batch;
+void stage_batch_init(stage_batch *sb, const tofu_example *ex, int n, int batch_size,
+                      uint64_t seed, const tofu_format *fmt, int32_t pad, int32_t eos);
+void stage_batch_free(stage_batch *sb);
+/* The batch of optimizer step `step` (0-based); valid until the next call. */
+const tofu_batch *stage_batch_of_step(stage_batch *sb, long step);
+
+/* The optimisation settings of training group `group` ("base" or
+ * "finetune": lr, weight decay, steps for its epochs over n examples,
+ * warm-up) into tc; returns the batch size, or -1 with err when it is out
+ * of range. */
+int stage_train_config(const experiment *e, const char *group, int n, train_config *tc,
+                       lethe_err *err);
+/* Trains m on ex[0..n) with whole-batch mean NLL of the labelled tokens, as
+ * group's settings say (stage_train_config), the batches of stage_batch. With
+ * `partial` set, checkpoints into it every tenth of the run and resumes from
+ * one found there (removed at the end); NULL trains without checkpoints. */
+int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int n,
+                const char *group, const char *label, const char *partial, uint64_t seed,
+                const tofu_format *fmt, int32_t pad, int32_t eos, lethe_err *err);
 
 #endif

@@ -13,6 +13,10 @@ Modes (one JSON line on stdout):
   score     no-grad forward + per-token log-probs; per-batch seconds
   generate  greedy decoding with a KV cache: prefill seconds, per-token seconds
   matmul    torch's fp32 GEMM rate on the model's linear shapes (its BLAS)
+  stage     one epoch of a pipeline stage on the batches bench_stage wrote
+            (twin/: batches.bin, stage.json): AdamW with the stage's learning
+            rate per step and its decay rule; seconds and the mean NLL of step
+            0's batch after the epoch
 Not here: the comparison and the tables (run.sh reads these lines).
 """
 import argparse
@@ -332,6 +336,54 @@ def unlearn(args, cfg, model):
             "peak_rss_mib": rss_mib() if not reset else None}
 
 
+def read_stage_batches(path):
+    """The steps of batches.bin: per step int32 B, T, B·T tokens, B·T targets."""
+    out = []
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if not head:
+                return out
+            B, T = struct.unpack("<2i", head)
+            ints = torch.frombuffer(bytearray(f.read(8 * B * T)), dtype=torch.int32).long()
+            out.append((ints[:B * T].view(B, T), ints[B * T:].view(B, T)))
+
+
+def stage(args, cfg, model):
+    """One epoch of a stage (tests/bench/e2e.sh part a): the rows, order and
+    padding lethe's stage trains on, mean NLL over labelled positions,
+    torch.optim.AdamW with the stage's per-step learning rate; weight decay on
+    matrices only unless decay_norms (the HF Trainer's rule lethe follows)."""
+    with open(os.path.join(args.dir, "stage.json")) as f:
+        meta = json.load(f)
+    steps = read_stage_batches(os.path.join(args.dir, "batches.bin"))
+    if args.threads == "auto":
+        threads = pick_threads(model, steps[0][0], steps[0][1], sorted({1, os.cpu_count() or 1}))
+    else:
+        threads = int(args.threads)
+        torch.set_num_threads(threads)
+    decay = [p for p in model.parameters() if meta["decay_norms"] or p.dim() >= 2]
+    rest = [p for p in model.parameters() if not (meta["decay_norms"] or p.dim() >= 2)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": meta["weight_decay"]},
+                             {"params": rest, "weight_decay": 0.0}],
+                            lr=meta["lr"][0], betas=(meta["beta1"], meta["beta2"]), eps=meta["eps"])
+    t0 = time.perf_counter()
+    for s, (tokens, targets) in enumerate(steps):
+        for g in opt.param_groups:
+            g["lr"] = meta["lr"][s]
+        opt.zero_grad(set_to_none=True)
+        loss = mean_nll(model(tokens), targets)
+        loss.backward()
+        if meta["max_grad_norm"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), meta["max_grad_norm"])
+        opt.step()
+    secs = time.perf_counter() - t0
+    with torch.no_grad():
+        nll0 = mean_nll(model(steps[0][0]), steps[0][1]).item()
+    return {"threads": threads, "steps": len(steps), "seconds": secs, "nll_step0_after": nll0,
+            "tokens_padded": sum(t.numel() for t, _ in steps)}
+
+
 def hf_names(model):
     """HF tensor name -> parameter."""
     out = {"model.embed_tokens.weight": model.embed, "model.norm.weight": model.final_norm}
@@ -351,7 +403,7 @@ def hf_names(model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
-    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul", "unlearn"],
+    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul", "unlearn", "stage"],
                     default="train")
     ap.add_argument("--setting", choices=["full", "subset", "lora"], default="full")
     ap.add_argument("--params", action="append", default=[], help="subset: HF-name regex")
@@ -375,6 +427,15 @@ def main():
                "hidden": cfg["hidden_size"], "layers": cfg["num_hidden_layers"],
                "vocab": cfg["vocab_size"], "compute": "f32", "threads": int(args.threads)}
         out.update(unlearn(args, cfg, model))
+        print(json.dumps(out))
+        return
+    if args.mode == "stage":
+        with open(os.path.join(args.dir, "config.json")) as f:
+            cfg = json.load(f)
+        model = Llama(cfg, read_model_weights(args.dir))
+        out = {"impl": "torch", "mode": "stage", "torch": torch.__version__, "compute": "f32",
+               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}
+        out.update(stage(args, cfg, model))
         print(json.dumps(out))
         return
     cfg, meta, weights, tokens, targets = load(args.dir)

@@ -378,7 +378,7 @@ void LETHE_ISA_NAME(tensor_gemm)(const tensor_gemm_args *g) {
   blocking p = plan(g, threads);
   int64_t total = p.per_batch * g->batch;
   /* Tasks in a fixed order; which thread takes one never changes its value. */
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
   for (int64_t t = 0; t < total; t++) {
     int64_t bi = t / p.per_batch, rest = t % p.per_batch;
     int64_t i0 = (rest % p.tasks_m) * p.rows, j0 = (rest / p.tasks_m) * p.nc;
