@@ -615,7 +615,7 @@ START_TEST(test_eval_shared_prompt_equals_pairwise) {
     if (bf16 && !bf16_runs_here("the shared-prompt path in bf16")) break;
     llama_set_compute(&m, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
     llama_set_compute(&ref, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
-    eval_options pair = {300, 24, 64, 1}, shared = {300, 24, 7, 0}; /* 7: uneven batches */
+    eval_options pair = {300, 24, 64, 1, 0}, shared = {300, 24, 7, 0, 0}; /* 7: uneven batches */
     eval_report rp, rs[2];
     eval_workspace *ws = eval_workspace_new();
     ck_assert_msg(evaluate_model(&m, &ref, tok, &fmt, &d, &pair, NULL, 0, NULL, &rp, &err) == 0, "%s", err.msg);
