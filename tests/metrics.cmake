@@ -18,10 +18,11 @@ else()
   add_test(NAME mia_oracle COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")
 endif()
 set_tests_properties(mia_oracle PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
-# Membership inference in `lethe eval` (tiny world, random tiny model): the
+# Membership inference, PrivLeak, ES and EM in `lethe eval` (tiny world, two tiny models): the
 # AUCs of summary.json against roc_auc_score on eval.json's per-example
-# scores, LOSS / ZLib / Min-K% against `lethe score` and `lethe tokenize`
-# (tests/mia/eval_mia_check.py; skipped, exit 77, without python3-sklearn).
+# scores, LOSS / ZLib / Min-K% against `lethe score` and `lethe tokenize`, the reference attack
+# and PrivLeak recomputed, ES/EM against a PyTorch forward (tests/bench/torch_llama.py)
+# (tests/mia/eval_mia_check.py; skipped, exit 77, without python3-sklearn or python3-torch).
 if(EXISTS /usr/bin/python3)
   add_test(NAME eval_mia COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/mia/eval_mia_check.py
     $<TARGET_FILE:lethe> ${CMAKE_BINARY_DIR}/test-eval-mia)

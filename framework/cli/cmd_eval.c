@@ -13,17 +13,20 @@ void help_eval(void) {
   printf(
       "usage: lethe eval --model DIR --data DIR --split forgetNN --out DIR\n"
       "                  [--retain-eval EVAL.json] [--ref MODEL_DIR]\n"
-      "                  [--max-rows N] [--max-new-tokens N] [--batch-size N]\n"
+      "                  [--max-rows N] [--max-new-tokens N] [--batch-size N] [--no-mia]\n"
       "                  [--compute auto|f32|bf16] [--format PRESET]\n"
       "                  [--system-prompt TEXT] [-s data.KEY=VALUE]...\n\n"
       "Evaluates a model on a TOFU-format data directory with the model's own\n"
       "tokenizer (the data's where the model has none): forgetNN_perturbed, retain_perturbed, real_authors_perturbed and\n"
       "world_facts_perturbed (first N rows, default 300). Writes eval.json (per\n"
       "example: probability, truth ratio, ROUGE-L recall, the greedy answer) and\n"
-      "summary.json (per set and model utility). A holdoutNN.json in the data\n"
-      "adds membership inference (forget vs holdout: LOSS, ZLib, Min-K%%, Min-K%%++\n"
-      "scores and their AUCs). --retain-eval (the retain model's eval.json) adds\n"
-      "forget quality; --ref (the model before unlearning) adds forget KL.\n"
+      "summary.json (per set and model utility). A teacher-forced pass adds exact\n"
+      "memorisation and extraction strength (forget, retain) and, with a\n"
+      "holdoutNN.json in the data, membership inference (forget vs holdout: LOSS,\n"
+      "ZLib, Min-K%%, Min-K%%++ scores and their AUCs); --no-mia skips that pass.\n"
+      "--retain-eval (the retain model's eval.json) adds forget quality, the\n"
+      "reference attack and PrivLeak; --ref (the model before unlearning) adds\n"
+      "forget KL.\n"
       "--format names a prompt-format preset (tofu-llama2, the default, tofu-phi,\n"
       "llama2-chat, llama3-chat, chatml, qwen3-chat, zephyr); -s sets any\n"
       "prompt-format key (docs/configuration.md, data.*). Definitions:\n"
@@ -69,6 +72,8 @@ int cmd_eval(int argc, char **argv) {
       opt.max_new_tokens = (int)value;
     else if (cli_opt_long(&a, "--batch-size", 1, 4096, &value))
       opt.batch_size = (int)value;
+    else if (!strcmp(argv[a.i], "--no-mia"))
+      opt.skip_mia = 1;
     else return cli_unknown(&a);
   }
   if (!model_dir || !data_dir || !split || !out)
@@ -85,8 +90,7 @@ int cmd_eval(int argc, char **argv) {
   llama_model m = {0}, ref = {0};
   eval_data d = {0};
   eval_report r = {0};
-  double *tr = NULL;
-  size_t n_tr = 0;
+  eval_retain retain = {0};
   int rc = stage_model_tokenizer(model_dir, data_dir, &tok, &err);
   if (rc == 0 && (rc = llama_load(&m, model_dir, &err)) == 0) {
     llama_set_compute(&m, mode);
@@ -97,9 +101,12 @@ int cmd_eval(int argc, char **argv) {
     llama_freeze(&ref);
     llama_hold_frozen(&ref, LLAMA_HOLD_AUTO);
   }
-  if (rc == 0 && retain_eval) rc = eval_read_forget_tr(retain_eval, &tr, &n_tr, &err);
+  if (rc == 0 && retain_eval) rc = eval_read_retain(retain_eval, &retain, &err);
   if (rc == 0) rc = eval_data_load(&d, data_dir, split, opt.max_rows, &err);
-  if (rc == 0) rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, tr, n_tr, NULL, &r, &err);
+  if (rc == 0)
+    rc = evaluate_model(&m, ref_dir ? &ref : NULL, tok, &fmt, &d, &opt, retain.forget_tr,
+                        retain.n_forget, NULL, &r, &err);
+  if (rc == 0 && retain_eval) rc = eval_report_against_retain(&r, &retain, &err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, out, &err);
   if (rc == 0)
     printf("model utility %.4f  forget quality %.4g  forget KL %.4g  (%s)\n", r.model_utility,
@@ -108,7 +115,7 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "lethe eval: %s\n", err.msg);
   eval_report_free(&r);
   eval_data_free(&d);
-  free(tr);
+  eval_retain_free(&retain);
   llama_free(&m);
   llama_free(&ref);
   if (tok) tok_free(tok);

@@ -91,5 +91,8 @@ int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_e
  * holdout examples (non-members); NAN where an input is empty or NaN. */
 void eval_mia_auc(const eval_example *forget, size_t n_forget, const eval_example *holdout,
                   size_t n_holdout, double auc[EVAL_N_MIA]);
+/* The retain model measured against itself (eval_io.c, reading its
+ * eval.json): every reference score 0 (where it has LOSS), then its AUCs. */
+void eval_retain_self_reference(eval_retain *ret);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/json_file.h"
-#include "evaluate/evaluate.h"
+#include "evaluate/eval_internal.h"
 
 /* The first max_rows rows of a loaded set, as TOFU's code. */
 static void truncate_rows(tofu_set *set, int max_rows) {
@@ -90,16 +90,34 @@ json_t *eval_summary_json(const eval_report *r) {
     }
     json_object_set_new(o, "n_holdout", json_integer((json_int_t)r->n_holdout));
   }
+  if (r->against_retain)
+    for (int a = 0; a < EVAL_N_MIA; a++) {
+      char key[48];
+      snprintf(key, sizeof key, "privleak_%s", eval_mia_keys[a]);
+      json_object_set_new(o, key, num(r->privleak[a]));
+    }
+  /* the teacher-forced pass ran: ES is defined for every example */
+  for (int s = 0; s < TOFU_N_SETS; s++) {
+    if (isnan(r->mean_es[s])) continue;
+    char key[48];
+    snprintf(key, sizeof key, "%s_es", tofu_set_keys[s]);
+    json_object_set_new(o, key, num(r->mean_es[s]));
+    snprintf(key, sizeof key, "%s_em", tofu_set_keys[s]);
+    json_object_set_new(o, key, num(r->mean_em[s]));
+  }
   return o;
 }
 
-/* The attack scores of an example as "mia_KEY" (when it has them). */
+/* The teacher-forced pass's values of an example: the attack scores as
+ * "mia_KEY", "es" and "em" (those it has). */
 static void add_mia(json_t *o, const eval_example *e) {
   for (int a = 0; a < EVAL_N_MIA; a++) {
     char key[48];
     snprintf(key, sizeof key, "mia_%s", eval_mia_keys[a]);
     if (!isnan(e->mia[a])) json_object_set_new(o, key, num(e->mia[a]));
   }
+  if (!isnan(e->es)) json_object_set_new(o, "es", num(e->es));
+  if (!isnan(e->em)) json_object_set_new(o, "em", num(e->em));
 }
 
 /* Per example of the holdout set: question, answer, attack scores. */
@@ -155,11 +173,28 @@ int eval_report_write(const eval_report *r, const eval_data *d, const char *dir,
   return rc;
 }
 
-int eval_read_forget_tr(const char *eval_json, double **tr, size_t *n, lethe_err *err) {
+/* The attack scores "mia_KEY" of an example object that has them. */
+static void read_mia(const json_t *o, eval_example *e) {
+  for (int a = 0; a < EVAL_N_MIA; a++) {
+    char key[48];
+    snprintf(key, sizeof key, "mia_%s", eval_mia_keys[a]);
+    json_t *v = json_object_get(o, key);
+    e->mia[a] = json_is_number(v) ? json_number_value(v) : NAN;
+  }
+}
+
+/* The n examples of an array (NULL: none) with their attack scores. */
+static eval_example *read_examples(const json_t *arr, size_t *n) {
+  *n = json_is_array(arr) ? json_array_size(arr) : 0;
+  eval_example *ex = lethe_calloc(*n + 1, sizeof *ex);
+  for (size_t i = 0; i < *n; i++) read_mia(json_array_get(arr, i), &ex[i]);
+  return ex;
+}
+
+int eval_read_retain(const char *eval_json, eval_retain *ret, lethe_err *err) {
+  memset(ret, 0, sizeof *ret);
   json_error_t jerr;
   json_t *root = json_load_file(eval_json, 0, &jerr);
-  *tr = NULL;
-  *n = 0;
   if (!root)
     return lethe_errf(err, LETHE_E_FORMAT, "%s:%d: %s", eval_json, jerr.line, jerr.text);
   json_t *forget = json_object_get(root, "forget");
@@ -167,19 +202,27 @@ int eval_read_forget_tr(const char *eval_json, double **tr, size_t *n, lethe_err
     json_decref(root);
     return lethe_errf(err, LETHE_E_FORMAT, "%s: no \"forget\" array of examples", eval_json);
   }
-  *n = json_array_size(forget);
-  *tr = lethe_malloc(sizeof(double) * *n);
-  for (size_t i = 0; i < *n; i++) {
+  ret->forget = read_examples(forget, &ret->n_forget);
+  ret->holdout = read_examples(json_object_get(root, "holdout"), &ret->n_holdout);
+  ret->forget_tr = lethe_malloc(sizeof(double) * ret->n_forget);
+  for (size_t i = 0; i < ret->n_forget; i++) {
     json_t *v = json_object_get(json_array_get(forget, i), "truth_ratio");
     if (!json_is_number(v)) {
-      free(*tr);
-      *tr = NULL;
       json_decref(root);
+      eval_retain_free(ret);
       return lethe_errf(err, LETHE_E_FORMAT, "%s: forget example %zu has no numeric truth_ratio",
                         eval_json, i);
     }
-    (*tr)[i] = json_number_value(v);
+    ret->forget_tr[i] = json_number_value(v);
   }
   json_decref(root);
+  eval_retain_self_reference(ret);
   return 0;
+}
+
+void eval_retain_free(eval_retain *ret) {
+  free(ret->forget_tr);
+  free(ret->forget);
+  free(ret->holdout);
+  memset(ret, 0, sizeof *ret);
 }

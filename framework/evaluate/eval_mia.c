@@ -1,12 +1,16 @@
-/* eval_mia — the model side of membership inference: each (question,
- * answer) of a set scored on its own, teacher-forced, and turned into the
- * attack scores of metrics/mia.h; then each attack's AUC between the forget
- * set (members) and the holdout set (non-members).
+/* eval_mia — the teacher-forced pass: each (question, answer) of a set
+ * scored on its own and turned into the attack scores of metrics/mia.h and
+ * the memorisation numbers of metrics/memorization.h (exact memorisation,
+ * extraction strength); each attack's AUC between the forget set (members)
+ * and the holdout set (non-members); the reference attack and PrivLeak
+ * against the retain model's evaluation.
  *
  * Tokens, as open-unlearning (OU) takes them: the targets are those of
  * every other evaluated answer (answer_tag + answer, then the end token;
  * the prompt masked). LOSS and ZLib read every target; Min-K% and Min-K%++
- * drop the last one (OU's tokenwise_logprobs). ZLib's text is the targets
+ * drop the last one (OU's tokenwise_logprobs), and so do EM and ES, which
+ * compare the argmax of each of those positions' logits (the first maximum,
+ * as torch.argmax) with the target. ZLib's text is the targets
  * decoded with special tokens skipped. Min-K%++ standardises each token by
  * the moments of the model's whole next-token distribution at its
  * position, so this pass keeps whole logits (llama_set_logits), in batches
@@ -18,29 +22,55 @@
 
 #include "core/dist.h"
 #include "evaluate/eval_internal.h"
+#include "metrics/memorization.h"
 #include "metrics/mia.h"
 #include "model/token_batch.h"
 
-const char *const eval_mia_keys[EVAL_N_MIA] = {"loss", "zlib", "min_k", "min_k_plus_plus"};
+const char *const *const eval_mia_keys = mia_attack_keys;
 
 /* Whole logits of one batch are kept below this many bytes (one row at least). */
 #define MIA_LOGITS_BYTES ((size_t)256 << 20)
+
+/* The first index of the largest of n values (torch.argmax's choice). */
+static int32_t argmax(const float *row, int n) {
+  int32_t best = 0;
+  for (int v = 1; v < n; v++)
+    if (row[v] > row[best]) best = v;
+  return best;
+}
+
+/* EM and ES of the first k targets ids[] at positions pos[] of row r (T
+ * positions) of the last forward: e->em NAN when k == 0 (OU's None). */
+static void row_memorization(const llama_model *m, int r, int T, const int32_t *ids,
+                             const int *pos, int k, eval_example *e) {
+  int V = m->cfg.vocab_size;
+  int32_t *pred = lethe_malloc(sizeof(int32_t) * ((size_t)k + 1));
+  for (int j = 0; j < k; j++)
+    pred[j] = argmax(m->acts.logits + ((size_t)r * T + (size_t)pos[j]) * V, V);
+  lethe_err ignore = {0};
+  if (memorization_exact(pred, ids, (size_t)k, &e->em, &ignore) != 0) e->em = NAN;
+  e->es = memorization_extraction_strength(pred, ids, (size_t)k);
+  free(pred);
+}
 
 /* The scores of row r of the last forward: its n targets ids[], their
  * log-probs lp[] and their positions pos[] in the row (T positions). A
  * score the attack refuses (no target, a NaN log-prob) is NaN; Min-K% and
  * Min-K%++ are 0 when only one target is left to drop (OU's values). */
 static void row_scores(const llama_model *m, const tok_tokenizer *tok, int r, int T,
-                       const int32_t *ids, const float *lp, const int *pos, int n, double *mia) {
+                       const int32_t *ids, const float *lp, const int *pos, int n,
+                       eval_example *e) {
   lethe_err ignore = {0};
   int V = m->cfg.vocab_size;
+  double *mia = e->mia;
   for (int a = 0; a < EVAL_N_MIA; a++) mia[a] = NAN;
   if (mia_loss_score(lp, (size_t)n, &mia[EVAL_MIA_LOSS], &ignore) != 0) mia[EVAL_MIA_LOSS] = NAN;
   char *text = tok_decode(tok, ids, n, 1);
   if (mia_zlib_score(lp, (size_t)n, text, strlen(text), &mia[EVAL_MIA_ZLIB], &ignore) != 0)
     mia[EVAL_MIA_ZLIB] = NAN;
   free(text);
-  int k = n - 1; /* OU: Min-K% and Min-K%++ without the last target */
+  int k = n > 0 ? n - 1 : 0; /* OU: Min-K%, Min-K%++, EM and ES without the last target */
+  row_memorization(m, r, T, ids, pos, k, e);
   if (k < 1) {
     mia[EVAL_MIA_MIN_K] = mia[EVAL_MIA_MIN_K_PLUS_PLUS] = 0.0;
     return;
@@ -59,8 +89,11 @@ static void row_scores(const llama_model *m, const tok_tokenizer *tok, int r, in
   free(var);
 }
 
-/* One batch: ex[idx[0..B)] forwarded with whole logits, their scores to
- * res[b * EVAL_N_MIA + a]. */
+/* What the pass gathers per row: the attack scores, ES, EM. */
+#define ROW_VALUES (EVAL_N_MIA + 2)
+
+/* One batch: ex[idx[0..B)] forwarded with whole logits, their values to
+ * res[b * ROW_VALUES ..]. */
 static int score_batch(const eval_set_job *job, const tofu_example *ex, const int *idx, int B,
                        tofu_batch *b, double *res, lethe_err *err) {
   llama_model *m = job->m;
@@ -79,7 +112,11 @@ static int score_batch(const eval_set_job *job, const tofu_example *ex, const in
     for (int t = 0; t < T; t++)
       if (tb.targets[r * T + t] >= 0)
         ids[n] = tb.targets[r * T + t], lp[n] = logp[r * T + t], pos[n++] = t;
-    row_scores(m, job->tok, r, T, ids, lp, pos, n, res + (size_t)r * EVAL_N_MIA);
+    eval_example e;
+    row_scores(m, job->tok, r, T, ids, lp, pos, n, &e);
+    double *row = res + (size_t)r * ROW_VALUES;
+    memcpy(row, e.mia, sizeof e.mia);
+    row[EVAL_N_MIA] = e.es, row[EVAL_N_MIA + 1] = e.em;
   }
   token_batch_free(&tb);
   free(logp), free(lp), free(ids), free(pos);
@@ -104,7 +141,7 @@ int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_e
   bs = bs < 1 ? 1 : bs > job->opt->batch_size ? job->opt->batch_size : bs;
   long n_batches = (long)((n + (size_t)bs - 1) / (size_t)bs), first, count;
   dist_share(n_batches, *turn, &first, &count);
-  double *res = lethe_calloc((size_t)n_batches * (size_t)bs * EVAL_N_MIA + 1, sizeof(double));
+  double *res = lethe_calloc((size_t)n_batches * (size_t)bs * ROW_VALUES + 1, sizeof(double));
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   tofu_batch b = {0};
   llama_set_logits(job->m, LLAMA_LOGITS_WHOLE, 0);
@@ -112,12 +149,16 @@ int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_e
     size_t start = (size_t)k * (size_t)bs;
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
     for (int j = 0; j < B; j++) idx[j] = (int)(start + (size_t)j);
-    rc = score_batch(job, ex, idx, B, &b, res + start * EVAL_N_MIA, err);
+    rc = score_batch(job, ex, idx, B, &b, res + start * ROW_VALUES, err);
   }
   rc = dist_status(rc, err);
   if (rc == 0) {
-    dist_allgather_shares(res, sizeof(double) * EVAL_N_MIA * (size_t)bs, n_batches, *turn);
-    for (size_t i = 0; i < n; i++) memcpy(out[i].mia, res + i * EVAL_N_MIA, sizeof out[i].mia);
+    dist_allgather_shares(res, sizeof(double) * ROW_VALUES * (size_t)bs, n_batches, *turn);
+    for (size_t i = 0; i < n; i++) {
+      const double *row = res + i * ROW_VALUES;
+      memcpy(out[i].mia, row, sizeof out[i].mia);
+      out[i].es = row[EVAL_N_MIA], out[i].em = row[EVAL_N_MIA + 1];
+    }
   }
   *turn += n_batches;
   free(res);
@@ -139,4 +180,36 @@ void eval_mia_auc(const eval_example *forget, size_t n_forget, const eval_exampl
   }
   free(member);
   free(nonmember);
+}
+
+/* The reference attack of n examples: LOSS minus the reference's LOSS. */
+static void reference_scores(eval_example *ex, const eval_example *ref, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    ex[i].mia[EVAL_MIA_REFERENCE] = ex[i].mia[EVAL_MIA_LOSS] - ref[i].mia[EVAL_MIA_LOSS];
+}
+
+void eval_retain_self_reference(eval_retain *ret) {
+  reference_scores(ret->forget, ret->forget, ret->n_forget);
+  reference_scores(ret->holdout, ret->holdout, ret->n_holdout);
+  eval_mia_auc(ret->forget, ret->n_forget, ret->holdout, ret->n_holdout, ret->mia_auc);
+}
+
+int eval_report_against_retain(eval_report *r, const eval_retain *ret, lethe_err *err) {
+  if (!r->holdout) return 0;
+  size_t n_forget = r->n[TOFU_SET_FORGET];
+  if (ret->n_forget != n_forget || ret->n_holdout != r->n_holdout)
+    return lethe_errf(err, LETHE_E_USAGE,
+                      "the retain model's evaluation has %zu forget and %zu holdout examples, "
+                      "this one %zu and %zu: not the same rows (data, split, max_rows)",
+                      ret->n_forget, ret->n_holdout, n_forget, r->n_holdout);
+  reference_scores(r->ex[TOFU_SET_FORGET], ret->forget, n_forget);
+  reference_scores(r->holdout, ret->holdout, r->n_holdout);
+  eval_mia_auc(r->ex[TOFU_SET_FORGET], n_forget, r->holdout, r->n_holdout, r->mia_auc);
+  for (int a = 0; a < EVAL_N_MIA; a++) {
+    lethe_err ignore = {0}; /* a missing AUC, or the retain model's at 1: no PrivLeak */
+    if (mia_privleak(r->mia_auc[a], ret->mia_auc[a], &r->privleak[a], &ignore) != 0)
+      r->privleak[a] = NAN;
+  }
+  r->against_retain = 1;
+  return 0;
 }

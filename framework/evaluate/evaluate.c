@@ -102,25 +102,60 @@ static int finish_report(const eval_set_job *forget, int kl_done, long *turn,
 
 /* An example's optional values, not yet computed. */
 static void no_values(eval_example *e) {
-  e->kl = NAN;
+  e->kl = e->es = e->em = NAN;
   for (int a = 0; a < EVAL_N_MIA; a++) e->mia[a] = NAN;
 }
 
-/* The attack scores of the forget set and of the holdout set, then their AUCs. */
-static int membership_inference(const eval_set_job *forget, const tofu_set *holdout, long *turn,
-                                eval_report *out, lethe_err *err) {
+/* The means of ES and EM over n examples, each over the examples that
+ * have it (EM leaves out one-token answers, as OU); NAN when none has. */
+static void memorization_means(const eval_example *ex, size_t n, double *es, double *em) {
+  double sum_es = 0, sum_em = 0;
+  size_t n_es = 0, n_em = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(ex[i].es)) sum_es += ex[i].es, n_es++;
+    if (isfinite(ex[i].em)) sum_em += ex[i].em, n_em++;
+  }
+  *es = n_es ? sum_es / (double)n_es : NAN;
+  *em = n_em ? sum_em / (double)n_em : NAN;
+}
+
+/* The teacher-forced pass (eval_mia.c) over set s of the report: ES and EM
+ * and their means, and the attack scores, kept only with `attacks`. */
+static int teacher_forced(const eval_set_job *forget, const tofu_set *set, long *turn,
+                          eval_example *ex, int attacks, double *mean_es, double *mean_em,
+                          lethe_err *err) {
   eval_set_job job = *forget;
   job.ref = NULL;
-  job.set = holdout;
-  out->n_holdout = holdout->n;
-  out->holdout = lethe_calloc(holdout->n ? holdout->n : 1, sizeof(eval_example));
-  for (size_t i = 0; i < holdout->n; i++) no_values(&out->holdout[i]);
-  int rc = eval_mia_set(forget, turn, out->ex[TOFU_SET_FORGET], err);
-  if (rc == 0) rc = eval_mia_set(&job, turn, out->holdout, err);
-  if (rc != 0) return lethe_err_prefix(err, "membership inference");
-  eval_mia_auc(out->ex[TOFU_SET_FORGET], out->n[TOFU_SET_FORGET], out->holdout, out->n_holdout,
-               out->mia_auc);
-  return 0;
+  job.set = set;
+  int rc = eval_mia_set(&job, turn, ex, err);
+  for (size_t i = 0; rc == 0 && !attacks && i < set->n; i++)
+    for (int a = 0; a < EVAL_N_MIA; a++) ex[i].mia[a] = NAN;
+  if (rc == 0 && mean_es) memorization_means(ex, set->n, mean_es, mean_em);
+  return rc;
+}
+
+/* Exact memorisation and extraction strength on the forget and retain
+ * sets; with a holdout set, the attack scores of the forget and holdout
+ * examples, then their AUCs. */
+static int memorization_and_mia(const eval_set_job *forget, const eval_data *d, long *turn,
+                                eval_report *out, lethe_err *err) {
+  int mia = d->holdout_split != NULL;
+  int rc = teacher_forced(forget, &d->sets[TOFU_SET_FORGET], turn, out->ex[TOFU_SET_FORGET], mia,
+                          &out->mean_es[TOFU_SET_FORGET], &out->mean_em[TOFU_SET_FORGET], err);
+  if (rc == 0)
+    rc = teacher_forced(forget, &d->sets[TOFU_SET_RETAIN], turn, out->ex[TOFU_SET_RETAIN], 0,
+                        &out->mean_es[TOFU_SET_RETAIN], &out->mean_em[TOFU_SET_RETAIN], err);
+  if (rc == 0 && mia) {
+    out->n_holdout = d->holdout.n;
+    out->holdout = lethe_calloc(d->holdout.n ? d->holdout.n : 1, sizeof(eval_example));
+    for (size_t i = 0; i < d->holdout.n; i++) no_values(&out->holdout[i]);
+    rc = teacher_forced(forget, &d->holdout, turn, out->holdout, 1, NULL, NULL, err);
+    if (rc == 0)
+      eval_mia_auc(out->ex[TOFU_SET_FORGET], out->n[TOFU_SET_FORGET], out->holdout,
+                   out->n_holdout, out->mia_auc);
+  }
+  return rc != 0 ? lethe_err_prefix(err, "teacher-forced pass (memorisation, membership inference)")
+                 : 0;
 }
 
 int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
@@ -129,10 +164,11 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
                    eval_report *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   out->forget_quality = out->forget_kl = NAN;
-  for (int a = 0; a < EVAL_N_MIA; a++) out->mia_auc[a] = NAN;
+  for (int a = 0; a < EVAL_N_MIA; a++) out->mia_auc[a] = out->privleak[a] = NAN;
+  for (int s = 0; s < TOFU_N_SETS; s++) out->mean_es[s] = out->mean_em[s] = NAN;
   if (!dist_agree(opt, sizeof *opt)) /* they pick the path, hence the gathers */
     return lethe_errf(err, LETHE_E_USAGE, "evaluation: the ranks were given different options "
-                      "(max_rows, max_new_tokens, batch_size, pairwise)");
+                      "(max_rows, max_new_tokens, batch_size, pairwise, skip_mia)");
   rouge_scorer *rs = rouge_scorer_new(err);
   if (!rs) return -1;
   eval_workspace *own = ws ? NULL : eval_workspace_new();
@@ -157,7 +193,7 @@ int evaluate_model(llama_model *m, llama_model *ref, const tok_tokenizer *tok,
   }
   eval_set_job forget = {m, ref, tok, fmt, ids, &d->sets[TOFU_SET_FORGET], 1, opt};
   if (rc == 0) rc = finish_report(&forget, kl_done, &turn, retain_tr, n_retain_tr, out, err);
-  if (rc == 0 && d->holdout_split) rc = membership_inference(&forget, &d->holdout, &turn, out, err);
+  if (rc == 0 && !opt->skip_mia) rc = memorization_and_mia(&forget, d, &turn, out, err);
   rouge_scorer_free(rs);
   eval_workspace_free(own);
   if (rc != 0) eval_report_free(out);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+const char *const mia_attack_keys[MIA_N_ATTACKS] = {"loss", "zlib", "min_k", "min_k_plus_plus",
+                                                    "reference"};
+
 /* ---- ROC AUC ------------------------------------------------------------- */
 
 typedef struct labelled_score {

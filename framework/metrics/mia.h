@@ -31,6 +31,15 @@
 
 #include "core/core.h"
 
+/* The attacks by the names results files give them (eval.json "mia_" +
+ * key, summary.json "mia_" + key + "_auc" and "privleak_" + key), shared
+ * by the evaluation that writes them and the reports that read them. The
+ * reference attack: mia_reference_score. */
+enum { MIA_LOSS, MIA_ZLIB, MIA_MIN_K, MIA_MIN_K_PLUS_PLUS, MIA_REFERENCE, MIA_N_ATTACKS };
+extern const char *const mia_attack_keys[MIA_N_ATTACKS]; /* "loss", "zlib", "min_k", ... */
+/* The attack MUSE's and open-unlearning's PrivLeak use: Min-K% at k = 0.4. */
+#define MIA_PRIVLEAK_ATTACK MIA_MIN_K
+
 /* ---- ROC AUC ------------------------------------------------------------- */
 
 /* Exact area under the ROC curve of a score that should be higher for the

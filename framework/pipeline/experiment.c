@@ -52,7 +52,7 @@ const char *const experiment_schema =
     "memory = { checkpoint_activations = false; frozen_weights = \"auto\"; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
-    "  batch_size = 64; samples = 3; mu_fraction = 0.8; };\n";
+    "  batch_size = 64; samples = 3; mu_fraction = 0.8; mia = true; };\n";
 
 const char *const experiment_open_groups[] = {"world", "method", NULL};
 

@@ -27,7 +27,8 @@ const char *forget_split_retain(const char *forget_split, char *buf, size_t n) {
 void experiment_eval_options(const experiment *e, eval_options *o) {
   *o = (eval_options){.max_rows = (int)lcfg_int(&e->cfg, "eval.max_rows"),
                       .max_new_tokens = (int)lcfg_int(&e->cfg, "eval.max_new_tokens"),
-                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size")};
+                      .batch_size = (int)lcfg_int(&e->cfg, "eval.batch_size"),
+                      .skip_mia = !lcfg_bool(&e->cfg, "eval.mia")};
 }
 
 /* ---- the stages a run needs ------------------------------------------------- */
@@ -45,19 +46,21 @@ void prepared_free(prepared *p) {
 
 /* Evaluates the model of stage `s` (`what`, e.g. "retain model") on the
  * forget split once (cached inside the stage directory, or its work
- * directory for a user's model), with the model's own tokenizer. retain_key
- * identifies the truth ratios it is scored against (0: none). Every rank
- * takes part; rank 0 decides and writes. */
+ * directory for a user's model), with the model's own tokenizer; measured
+ * against the retain model's evaluation (NULL: none; forget quality,
+ * the reference attack, PrivLeak), which retain_key identifies (0: none).
+ * Every rank takes part; rank 0 decides and writes. */
 static int stage_eval(const experiment *e, const stage_out *data, const stage_out *s, const char *what,
-                      const char *split, const double *retain_tr, size_t n_retain_tr,
-                      uint64_t retain_key, char **out_dir, lethe_err *err) {
+                      const char *split, const eval_retain *retain, uint64_t retain_key,
+                      char **out_dir, lethe_err *err) {
   static const char *const deps[] = {"eval", "data.format", "data.system_prompt", "data.question_start", "data.question_end",
                                      "data.answer_tag", "data.answer_end", "data.max_length", "compute"};
   char name[128];
   /* "/2": evaluations cached before their options were all set may have run
-   * on the pairwise path; never reuse them */
+   * on the pairwise path; "/3": before they held ES, EM, the reference
+   * attack and PrivLeak. Never reuse them */
   uint64_t key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps),
-                              lethe_hash_str(split, lethe_hash_str("/2", data->key ^ retain_key)));
+                              lethe_hash_str(split, lethe_hash_str("/3", data->key ^ retain_key)));
   snprintf(name, sizeof name, "eval-%s-%016llx", split, (unsigned long long)key);
   *out_dir = lethe_path_join(s->work ? s->work : s->dir, name);
   char *summary = lethe_path_join(*out_dir, "summary.json");
@@ -85,7 +88,9 @@ static int stage_eval(const experiment *e, const stage_out *data, const stage_ou
   if (rc == 0) rc = eval_data_load(&d, data->dir, split, opt.max_rows, err);
   rc = dist_status(rc, err); /* the files every rank read */
   if (rc == 0)
-    rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain_tr, n_retain_tr, NULL, &r, err);
+    rc = evaluate_model(&m, NULL, tok, &fmt, &d, &opt, retain ? retain->forget_tr : NULL,
+                        retain ? retain->n_forget : 0, NULL, &r, err);
+  if (rc == 0 && retain) rc = eval_report_against_retain(&r, retain, err);
   if (rc == 0 && dist_is_root()) rc = eval_report_write(&r, &d, *out_dir, err);
   rc = dist_status(rc, err); /* after rank 0's writes: the others read them next */
   if (rc == 0 && !e->quiet)
@@ -190,7 +195,7 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
     int rc = *lcfg_string(&e->cfg, "retain.path")
                  ? stage_external(e, "retain.path", &p->retain, err)
                  : stage_finetune(e, &p->data, &p->base, retain_name, 0, &p->retain, err);
-    if (rc != 0 || stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0, 0,
+    if (rc != 0 || stage_eval(e, &p->data, &p->retain, "retain model", split, NULL, 0,
                               &p->retain_eval, err) != 0)
       return -1;
     retain_key = p->retain.key;
@@ -198,20 +203,19 @@ int prepare_stages(const experiment *e, stage_set which, prepared *p, lethe_err 
   if (which == STAGES_RETAIN) return 0;
   if (target_stage(e, p, err) != 0) return -1;
   char *eval_json = lethe_path_join(p->retain_eval, "eval.json");
-  double *tr = NULL;
-  size_t n = 0;
-  int rc = dist_status(eval_read_forget_tr(eval_json, &tr, &n, err), err);
+  eval_retain retain = {0};
+  int rc = dist_status(eval_read_retain(eval_json, &retain, err), err);
   free(eval_json);
   if (rc == 0)
-    rc = stage_eval(e, &p->data, &p->target, "target model", split, tr, n, retain_key,
+    rc = stage_eval(e, &p->data, &p->target, "target model", split, &retain, retain_key,
                     &p->target_eval, err);
   if (rc == 0 && calibrate) /* is the benchmark able to tell them apart? */
     rc = stage_finetune(e, &p->data, &p->base, retain_name, REPLICA_SEED_OFFSET, &p->replica, err) != 0 ||
-                 stage_eval(e, &p->data, &p->replica, "second retain model", split, tr, n,
+                 stage_eval(e, &p->data, &p->replica, "second retain model", split, &retain,
                             retain_key, &p->replica_eval, err) != 0
              ? -1
              : 0;
-  free(tr);
+  eval_retain_free(&retain);
   return rc;
 }
 

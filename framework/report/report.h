@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "core/core.h"
+#include "metrics/mia.h"
 #include "metrics/tofu_metrics.h"
 
 typedef struct report_options {
@@ -48,6 +49,8 @@ int report_write(const char *dir, const report_options *opt, lethe_err *err);
 
 typedef struct report_set_stats {
   double prob, rouge, truth; /* NaN when unknown */
+  double es, em;             /* extraction strength, exact memorisation ("<set>_es"); NaN
+                                when unknown (older runs, other sets) */
   long n;
 } report_set_stats;
 
@@ -58,6 +61,9 @@ typedef struct report_point {
   double epoch, loss;
   double mu, fq, forget_kl, tr_median;
   report_set_stats set[TOFU_N_SETS];
+  /* membership inference per attack (metrics/mia.h): AUC forget vs holdout,
+   * PrivLeak against the retain model; NaN when unknown (older runs) */
+  double mia_auc[MIA_N_ATTACKS], privleak[MIA_N_ATTACKS];
 } report_point;
 
 /* The three ways of choosing one evaluation of a run. */
@@ -76,6 +82,10 @@ enum {
   REPORT_F_RETAIN_TRUTH,
   REPORT_F_FORGET_PROB,
   REPORT_F_RETAIN_PROB,
+  REPORT_F_MIA_AUC,  /* of MIA_PRIVLEAK_ATTACK (Min-K%) */
+  REPORT_F_PRIVLEAK, /* of MIA_PRIVLEAK_ATTACK */
+  REPORT_F_FORGET_ES,
+  REPORT_F_FORGET_EM,
   REPORT_F_STEP,
   REPORT_N_FIELDS
 };
@@ -191,6 +201,10 @@ const report_point *report_split_ref(const report *r, int split, int retain);
 const char *report_fmt(char *buf, size_t n, double v, int field);
 /* Figures; each returns the number of <svg> elements written. */
 int report_plot_tradeoff(FILE *out, const report *r);
+/* PrivLeak vs model utility per split; 0 figures when no run has PrivLeak. */
+int report_plot_privleak(FILE *out, const report *r);
+/* Whether any run has a PrivLeak at any selection (older runs have none). */
+int report_has_privleak(const report *r);
 int report_plot_trajectories(FILE *out, const report *r, int split);
 int report_plot_grid(FILE *out, const report *r, int key, int split);
 /* Whether report_plot_grid has anything to draw for this key and split. */

@@ -12,6 +12,8 @@ const char *report_fmt(char *buf, size_t n, double v, int field) {
     snprintf(buf, n, "%.3g", v);
   else if (field == REPORT_F_STEP)
     snprintf(buf, n, "%.0f", v);
+  else if (field == REPORT_F_PRIVLEAK) /* percent */
+    snprintf(buf, n, "%.1f", v);
   else
     snprintf(buf, n, "%.3f", v);
   return buf;

@@ -250,6 +250,16 @@ static void write_figures(FILE *out, const report *r) {
           "utility. A dashed line joins each method's highest-FQ and final evaluations. Over "
           "several seeds: geometric mean of FQ and mean of MU, bars ±1 standard deviation "
           "(FQ in log space). Hover a marker for its numbers.</p>\n");
+  if (report_has_privleak(r)) {
+    fprintf(out, "<h2>PrivLeak vs model utility</h2>\n<div class=\"panels\">\n");
+    report_plot_privleak(out, r);
+    fprintf(out,
+            "</div>\n<p class=\"caption\">The same panels with MUSE's privacy number: "
+            "PrivLeak of the Min-K%% attack (k = 0.4) against the retain model, in percent. "
+            "0 (the dashed line) is the retain model; toward −100 the forget set is still "
+            "recognised as training data; above 0 it looks less familiar than unseen "
+            "authors (over-unlearning). Markers and lines as above.</p>\n");
+  }
 
   fprintf(out, "<h2>Trajectories</h2>\n<div class=\"legend\">");
   series_legend(out, r);
@@ -303,7 +313,8 @@ static void table_head(FILE *out, const report *r, int per_run) {
           "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
           "<th colspan=\"3\">highest FQ</th><th colspan=\"2\">final</th>"
           "<th colspan=\"3\">utility-constrained</th><th colspan=\"2\">final forget</th>"
-          "<th colspan=\"2\">final retain</th><th colspan=\"2\"></th></tr>\n<tr>",
+          "<th colspan=\"2\">final retain</th><th colspan=\"4\">final forget: privacy</th>"
+          "<th colspan=\"2\"></th></tr>\n<tr>",
           per_run ? "runs-all" : "runs", lead);
   if (per_run) fprintf(out, "<th>run</th>");
   fprintf(out, "<th>method</th>");
@@ -317,6 +328,9 @@ static void table_head(FILE *out, const report *r, int per_run) {
   fprintf(out,
           "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
           "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
+          "<th title=\"Min-K%% (k = 0.4) membership-inference AUC, forget vs holdout\">AUC</th>"
+          "<th title=\"PrivLeak of Min-K%% against the retain model, percent\">PrivLeak</th>"
+          "<th title=\"extraction strength\">ES</th><th title=\"exact memorisation\">EM</th>"
           "<th title=\"forget KL to the target\">KL</th><th>time&nbsp;s</th></tr></thead>\n"
           "<tbody>\n",
           per_run ? "seed" : "<span title=\"number of seeds\">n</span>");
@@ -333,7 +347,8 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
           report_fmt(a, sizeof a, p->fq, REPORT_F_FQ), report_fmt(b, sizeof b, p->mu, REPORT_F_MU));
   fprintf(out, "<td></td><td></td><td></td>");
   static const int fields[] = {REPORT_F_FORGET_ROUGE, REPORT_F_FORGET_TRUTH, REPORT_F_RETAIN_ROUGE,
-                               REPORT_F_RETAIN_TRUTH};
+                               REPORT_F_RETAIN_TRUTH, REPORT_F_MIA_AUC,      REPORT_F_PRIVLEAK,
+                               REPORT_F_FORGET_ES,    REPORT_F_FORGET_EM};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     fprintf(out, "<td>%s</td>", report_fmt(a, sizeof a, report_field(p, fields[i]), fields[i]));
   fprintf(out, "<td></td><td></td></tr>\n");
@@ -380,12 +395,16 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
       {REPORT_SEL_FINAL, REPORT_F_FORGET_TRUTH},
       {REPORT_SEL_FINAL, REPORT_F_RETAIN_ROUGE},
       {REPORT_SEL_FINAL, REPORT_F_RETAIN_TRUTH},
+      {REPORT_SEL_FINAL, REPORT_F_MIA_AUC},
+      {REPORT_SEL_FINAL, REPORT_F_PRIVLEAK},
+      {REPORT_SEL_FINAL, REPORT_F_FORGET_ES},
+      {REPORT_SEL_FINAL, REPORT_F_FORGET_EM},
       {REPORT_SEL_FINAL, REPORT_F_KL},
   };
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
     int f = cols[i].field;
     stat_cell(out, report_group_stat(r, g, cols[i].sel, f), f,
-              f == REPORT_F_FQ || f == REPORT_F_MU || f == REPORT_F_KL,
+              f == REPORT_F_FQ || f == REPORT_F_MU || f == REPORT_F_KL || f == REPORT_F_PRIVLEAK,
               top && cols[i].sel == REPORT_SEL_CONSTRAINED && f == REPORT_F_FQ);
   }
   double secs = 0;
@@ -408,7 +427,7 @@ static void split_row(FILE *out, const report *r, int split, int per_run) {
   for (int i = 0; i < r->n_runs; i++)
     if (r->groups[r->runs[i].group].split == split && r->runs[i].steps > steps)
       steps = r->runs[i].steps;
-  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 16 + n_keys + (per_run ? 1 : 0));
+  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 20 + n_keys + (per_run ? 1 : 0));
   esc(out, r->splits[split]);
   if (steps >= 0) fprintf(out, " <small>· %ld unlearning steps</small>", steps);
   fprintf(out, "</td></tr>\n");
@@ -420,7 +439,12 @@ static void write_table(FILE *out, const report *r) {
           "over several seeds the mean (FQ: geometric mean) and, for FQ, MU and forget KL, "
           "± one standard deviation (FQ: ×÷ factor). <i>n</i>: seeds; <i>step</i>: the "
           "evaluation chosen; <i>KL</i>: forget KL to the target; "
-          "<i>truth</i>: TOFU's truth-ratio statistic of the set; "
+          "<i>truth</i>: TOFU's truth-ratio statistic of the set; <i>AUC</i>: Min-K%% "
+          "membership inference, forget vs holdout (0.5: chance; 1: the forget set is "
+          "recognised); <i>PrivLeak</i>: MUSE's relative AUC gap to the retain model, in "
+          "percent (0: like the retain model, whose own is 0 by definition; toward −100: "
+          "still leaks; positive: over-unlearned); <i>ES</i>, <i>EM</i>: extraction "
+          "strength and exact memorisation of the forget answers; "
           "the bold green cell is the split's highest utility-constrained FQ (a point "
           "estimate; the Claims section tests it over seeds). "
           "<code>results.csv</code> has every run.</p>\n");

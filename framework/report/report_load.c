@@ -102,6 +102,18 @@ static void parse_point(const json_t *o, report_point *p) {
     p->set[s].rouge = jnum(set, "rouge");
     p->set[s].truth = jnum(set, "truth");
     p->set[s].n = jlong(set, "n", 0);
+    char key[64];
+    snprintf(key, sizeof key, "%s_es", tofu_set_keys[s]);
+    p->set[s].es = jnum(o, key);
+    snprintf(key, sizeof key, "%s_em", tofu_set_keys[s]);
+    p->set[s].em = jnum(o, key);
+  }
+  for (int a = 0; a < MIA_N_ATTACKS; a++) {
+    char key[64];
+    snprintf(key, sizeof key, "mia_%s_auc", mia_attack_keys[a]);
+    p->mia_auc[a] = jnum(o, key);
+    snprintf(key, sizeof key, "privleak_%s", mia_attack_keys[a]);
+    p->privleak[a] = jnum(o, key);
   }
 }
 
@@ -128,6 +140,14 @@ double report_field(const report_point *p, int field) {
       return p->set[TOFU_SET_FORGET].prob;
     case REPORT_F_RETAIN_PROB:
       return p->set[TOFU_SET_RETAIN].prob;
+    case REPORT_F_MIA_AUC:
+      return p->mia_auc[MIA_PRIVLEAK_ATTACK];
+    case REPORT_F_PRIVLEAK:
+      return p->privleak[MIA_PRIVLEAK_ATTACK];
+    case REPORT_F_FORGET_ES:
+      return p->set[TOFU_SET_FORGET].es;
+    case REPORT_F_FORGET_EM:
+      return p->set[TOFU_SET_FORGET].em;
     case REPORT_F_STEP:
       return p->step >= 0 ? (double)p->step : NAN;
     default:

@@ -1,5 +1,6 @@
 /* report_plots — the report's figures as inline SVG: forget quality vs model
- * utility per split (the paper's Fig. 5), trajectories of FQ, MU and forget
+ * utility per split (the paper's Fig. 5), PrivLeak vs model utility (the
+ * same figure with MUSE's privacy number), trajectories of FQ, MU and forget
  * KL against the step (Figs. 6 and 10), and metrics against a numeric grid
  * setting (Fig. 11). SVG only: the page and its HTML legends are
  * report_html.c's; this file says which lines a grid figure has. */
@@ -20,9 +21,11 @@ static const char *const field_axis[REPORT_N_FIELDS] = {
     [REPORT_F_FQ] = "forget quality (KS p-value, log)",
     [REPORT_F_MU] = "model utility",
     [REPORT_F_KL] = "forget KL to the target",
+    [REPORT_F_PRIVLEAK] = "PrivLeak, Min-K% (%)",
 };
 static const char *const field_short[REPORT_N_FIELDS] = {
     [REPORT_F_FQ] = "forget quality",
+    [REPORT_F_PRIVLEAK] = "PrivLeak",
     [REPORT_F_MU] = "model utility",
     [REPORT_F_KL] = "forget KL",
 };
@@ -69,30 +72,36 @@ static void seeds_note(char *buf, size_t n, int runs) {
     buf[0] = '\0';
 }
 
-/* ---- FQ vs MU --------------------------------------------------------------- */
+/* ---- FQ (or PrivLeak) vs MU ------------------------------------------------ */
 
-static void tradeoff_panel(FILE *out, const report *r, int split) {
+/* One split's panel of `field` (FQ on a log axis, or PrivLeak) against
+ * model utility: each group at the three selections, the target and the
+ * retain model. The dashed horizontal line is the field's mark: FQ 0.05
+ * (the paper's "forgot"), PrivLeak 0 (the retain model's by definition). */
+static void tradeoff_panel(FILE *out, const report *r, int split, int field) {
   const report_group **groups;
-  int n = split_groups(r, split, &groups);
+  int n = split_groups(r, split, &groups), log_scale = report_field_is_log(field);
   const report_point *target = report_split_ref(r, split, 0);
   const report_point *retain = report_split_ref(r, split, 1);
-  range fq = {NAN, NAN};
-  widen(&fq, FQ_THRESHOLD, 1);
-  widen(&fq, 1.0, 1);
-  if (target) widen(&fq, target->fq, 1);
+  double mark = field == REPORT_F_FQ ? FQ_THRESHOLD : 0.0;
+  range yr = {NAN, NAN};
+  widen(&yr, mark, log_scale);
+  if (field == REPORT_F_FQ) widen(&yr, 1.0, 1);
+  if (target) widen(&yr, report_field(target, field), log_scale);
   for (int i = 0; i < n; i++)
     for (int sel = 0; sel < REPORT_N_SEL; sel++) {
-      report_stat s = report_group_stat(r, groups[i], sel, REPORT_F_FQ);
-      widen(&fq, s.lo, 1);
-      widen(&fq, s.hi, 1);
+      report_stat s = report_group_stat(r, groups[i], sel, field);
+      widen(&yr, s.lo, log_scale);
+      widen(&yr, s.hi, log_scale);
     }
   svg_axis x = {0, 1, 0, "model utility"}, y;
-  fit(&y, &fq, 1, field_axis[REPORT_F_FQ]);
-  char title[160], tip[512], seeds[48];
-  snprintf(title, sizeof title, "%s: forget quality vs model utility", r->splits[split]);
+  fit(&y, &yr, log_scale, field_axis[field]);
+  char title[160], tip[512], seeds[48], mark_label[32];
+  snprintf(title, sizeof title, "%s: %s vs model utility", r->splits[split], field_short[field]);
+  snprintf(mark_label, sizeof mark_label, field == REPORT_F_FQ ? "FQ 0.05" : "retain model: 0");
   svg_plot p;
   svg_open(&p, out, PANEL_W, PANEL_H + 40, title, &x, &y);
-  svg_hline(&p, FQ_THRESHOLD, "#999", "4 3", "FQ 0.05", 0);
+  svg_hline(&p, mark, "#999", "4 3", mark_label, 0);
   if (target && isfinite(r->mu_fraction)) {
     char lbl[64];
     snprintf(lbl, sizeof lbl, "MU %.2g × target", r->mu_fraction);
@@ -103,7 +112,7 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
     const report_series *se = series_of(r, groups[i]);
     report_stat f[REPORT_N_SEL], m[REPORT_N_SEL];
     for (int sel = 0; sel < REPORT_N_SEL; sel++) {
-      f[sel] = report_group_stat(r, groups[i], sel, REPORT_F_FQ);
+      f[sel] = report_group_stat(r, groups[i], sel, field);
       m[sel] = report_group_stat(r, groups[i], sel, REPORT_F_MU);
     }
     double lx[2] = {m[REPORT_SEL_BEST].mean, m[REPORT_SEL_FINAL].mean};
@@ -116,8 +125,9 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
         svg_errbar_x(&p, f[sel].mean, m[sel].lo, m[sel].hi, se->colour);
       }
       char a[32], b[32];
-      snprintf(tip, sizeof tip, "%s, %s (%s): FQ %s, MU %s%s", se->label, r->splits[split],
-               report_sel_titles[sel], report_fmt(a, sizeof a, f[sel].mean, REPORT_F_FQ),
+      snprintf(tip, sizeof tip, "%s, %s (%s): %s %s, MU %s%s", se->label, r->splits[split],
+               report_sel_titles[sel], field_short[field],
+               report_fmt(a, sizeof a, f[sel].mean, field),
                report_fmt(b, sizeof b, m[sel].mean, REPORT_F_MU), seeds);
       svg_marker(&p, m[sel].mean, f[sel].mean, sel_shape[sel],
                  sel == REPORT_SEL_CONSTRAINED ? 3.5 : 5, se->colour, sel_filled[sel], tip);
@@ -128,20 +138,32 @@ static void tradeoff_panel(FILE *out, const report *r, int split) {
   for (int k = 0; k < 2; k++) {
     if (!refs[k]) continue;
     char a[32], b[32];
-    snprintf(tip, sizeof tip, "%s model: FQ %s, MU %s", names[k],
-             report_fmt(a, sizeof a, refs[k]->fq, REPORT_F_FQ),
-             report_fmt(b, sizeof b, refs[k]->mu, REPORT_F_MU));
-    svg_marker(&p, refs[k]->mu, refs[k]->fq, k ? SVG_DIAMOND : SVG_STAR, 6,
+    double v = report_field(refs[k], field);
+    snprintf(tip, sizeof tip, "%s model: %s %s, MU %s", names[k], field_short[field],
+             report_fmt(a, sizeof a, v, field), report_fmt(b, sizeof b, refs[k]->mu, REPORT_F_MU));
+    svg_marker(&p, refs[k]->mu, v, k ? SVG_DIAMOND : SVG_STAR, 6,
                k ? RETAIN_COLOUR : TARGET_COLOUR, !k, tip);
-    svg_label(&p, refs[k]->mu, refs[k]->fq, 10, k ? 14 : -6, k ? RETAIN_COLOUR : TARGET_COLOUR,
-              names[k]);
+    svg_label(&p, refs[k]->mu, v, 10, k ? 14 : -6, k ? RETAIN_COLOUR : TARGET_COLOUR, names[k]);
   }
   svg_close(&p);
   free((void *)groups);
 }
 
 int report_plot_tradeoff(FILE *out, const report *r) {
-  for (int s = 0; s < r->n_splits; s++) tradeoff_panel(out, r, s);
+  for (int s = 0; s < r->n_splits; s++) tradeoff_panel(out, r, s, REPORT_F_FQ);
+  return r->n_splits;
+}
+
+int report_has_privleak(const report *r) {
+  for (int i = 0; i < r->n_runs; i++)
+    for (int sel = 0; sel < REPORT_N_SEL; sel++)
+      if (isfinite(report_field(&r->runs[i].sel[sel], REPORT_F_PRIVLEAK))) return 1;
+  return 0;
+}
+
+int report_plot_privleak(FILE *out, const report *r) {
+  if (!report_has_privleak(r)) return 0;
+  for (int s = 0; s < r->n_splits; s++) tradeoff_panel(out, r, s, REPORT_F_PRIVLEAK);
   return r->n_splits;
 }
 

@@ -10,8 +10,14 @@
 #include "report/report.h"
 
 /* The columns of one evaluation point, in CSV order. The first seven are
- * the point's own numbers; then prob, rouge and truth of each set. */
-enum { POINT_FIXED = 7, POINT_COLUMNS = POINT_FIXED + 3 * TOFU_N_SETS };
+ * the point's own numbers; then prob, rouge and truth of each set; ES and
+ * EM of the forget and retain sets; the AUC and PrivLeak of each attack. */
+enum {
+  POINT_FIXED = 7,
+  POINT_SETS = POINT_FIXED + 3 * TOFU_N_SETS,
+  POINT_MEMORIZATION = POINT_SETS + 2 * 2,
+  POINT_COLUMNS = POINT_MEMORIZATION + 2 * MIA_N_ATTACKS
+};
 static const char *const fixed_names[POINT_FIXED] = {"step",
                                                      "epoch",
                                                      "loss",
@@ -20,14 +26,23 @@ static const char *const fixed_names[POINT_FIXED] = {"step",
                                                      "forget_kl",
                                                      "forget_truth_ratio_median"};
 static const char *const set_stat_names[3] = {"prob", "rouge", "truth"};
+static const int memorization_sets[2] = {TOFU_SET_FORGET, TOFU_SET_RETAIN};
 static const char *const sel_keys[REPORT_N_SEL] = {"best", "final", "best_constrained"};
 
+/* The names are summary.json's keys (the per-set numbers joined by "_"). */
 static void column_name(int col, char *buf, size_t n) {
   if (col < POINT_FIXED)
     snprintf(buf, n, "%s", fixed_names[col]);
-  else
+  else if (col < POINT_SETS)
     snprintf(buf, n, "%s_%s", tofu_set_keys[(col - POINT_FIXED) / 3],
              set_stat_names[(col - POINT_FIXED) % 3]);
+  else if (col < POINT_MEMORIZATION)
+    snprintf(buf, n, "%s_%s", tofu_set_keys[memorization_sets[(col - POINT_SETS) / 2]],
+             (col - POINT_SETS) % 2 ? "em" : "es");
+  else if ((col - POINT_MEMORIZATION) % 2 == 0)
+    snprintf(buf, n, "mia_%s_auc", mia_attack_keys[(col - POINT_MEMORIZATION) / 2]);
+  else
+    snprintf(buf, n, "privleak_%s", mia_attack_keys[(col - POINT_MEMORIZATION) / 2]);
 }
 
 static double column_value(const report_point *p, int col) {
@@ -47,12 +62,20 @@ static double column_value(const report_point *p, int col) {
       return p->forget_kl;
     case 6:
       return p->tr_median;
-    default: {
-      const report_set_stats *s = &p->set[(col - POINT_FIXED) / 3];
-      int k = (col - POINT_FIXED) % 3;
-      return k == 0 ? s->prob : k == 1 ? s->rouge : s->truth;
-    }
+    default:
+      break;
   }
+  if (col < POINT_SETS) {
+    const report_set_stats *s = &p->set[(col - POINT_FIXED) / 3];
+    int k = (col - POINT_FIXED) % 3;
+    return k == 0 ? s->prob : k == 1 ? s->rouge : s->truth;
+  }
+  if (col < POINT_MEMORIZATION) {
+    const report_set_stats *s = &p->set[memorization_sets[(col - POINT_SETS) / 2]];
+    return (col - POINT_SETS) % 2 ? s->em : s->es;
+  }
+  int a = (col - POINT_MEMORIZATION) / 2;
+  return (col - POINT_MEMORIZATION) % 2 ? p->privleak[a] : p->mia_auc[a];
 }
 
 /* ---- CSV ------------------------------------------------------------------ */
@@ -205,6 +228,9 @@ static json_t *group_json(const report *r, const report_group *g) {
     json_object_set_new(s, "forget_quality", stat_json(report_group_stat(r, g, sel, REPORT_F_FQ)));
     json_object_set_new(s, "model_utility", stat_json(report_group_stat(r, g, sel, REPORT_F_MU)));
     json_object_set_new(s, "forget_kl", stat_json(report_group_stat(r, g, sel, REPORT_F_KL)));
+    char key[48];
+    snprintf(key, sizeof key, "privleak_%s", mia_attack_keys[MIA_PRIVLEAK_ATTACK]);
+    json_object_set_new(s, key, stat_json(report_group_stat(r, g, sel, REPORT_F_PRIVLEAK)));
     json_object_set_new(o, sel_keys[sel], s);
   }
   return o;

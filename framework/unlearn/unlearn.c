@@ -63,8 +63,7 @@ typedef struct run_ctx {
   eval_data ed;
   eval_options eopt;
   eval_workspace *ews; /* kept across the run's evaluations */
-  double *retain_tr;
-  size_t n_retain_tr;
+  eval_retain retain; /* the retain model's evaluation: forget quality, reference attack, PrivLeak */
   long eval_every, steps_per_epoch, total_steps;
   int eval_at_start;
   double target_mu, mu_fraction;
@@ -259,9 +258,13 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   if (dist_status(rc, err) != 0) return -1; /* rank 0 appends alone; all evaluate, or none */
   eval_report r;
   double t0 = lethe_now();
-  if (evaluate_model(&c->policy, &c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain_tr,
-                     c->n_retain_tr, c->ews, &r, err) != 0)
+  if (evaluate_model(&c->policy, &c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain.forget_tr,
+                     c->retain.n_forget, c->ews, &r, err) != 0)
     return lethe_err_prefix(err, "evaluation at step %ld", step);
+  if (eval_report_against_retain(&r, &c->retain, err) != 0) {
+    eval_report_free(&r);
+    return lethe_err_prefix(err, "evaluation at step %ld: against the retain model", step);
+  }
   c->eval_seconds += lethe_now() - t0;
   json_t *point = eval_point(c, step, loss, &r);
   rc = append_line(c->run_dir, "history.jsonl", point, err);
@@ -414,7 +417,7 @@ static void run_ctx_free(run_ctx *c) {
   eval_workspace_free(c->ews);
   free(c->order);
   eval_data_free(&c->ed);
-  free(c->retain_tr);
+  eval_retain_free(&c->retain);
   json_decref(c->best);
   json_decref(c->best_constrained);
   json_decref(c->final);
@@ -456,12 +459,12 @@ static void read_settings(run_ctx *c, const char *split) {
 }
 
 /* The evaluation's data and references: the eval sets, the retain model's
- * forget truth ratios, the target's model utility. */
+ * evaluation, the target's model utility. */
 static int load_eval_refs(run_ctx *c, const prepared *p, const char *split, lethe_err *err) {
   if (eval_data_load(&c->ed, p->data.dir, split, c->eopt.max_rows, err) != 0) return -1;
   c->ews = eval_workspace_new();
   char *retain_eval = lethe_path_join(p->retain_eval, "eval.json");
-  int rc = eval_read_forget_tr(retain_eval, &c->retain_tr, &c->n_retain_tr, err);
+  int rc = eval_read_retain(retain_eval, &c->retain, err);
   free(retain_eval);
   char *target_summary = lethe_path_join(p->target_eval, "summary.json");
   json_t *ts = json_load_file(target_summary, 0, NULL);

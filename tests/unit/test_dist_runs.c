@@ -209,12 +209,13 @@ static double json_at(const char *rel, const char *set, const char *key) {
 }
 
 /* `launcher lethe eval` of cache N's target model (write_config's eval
- * options) writes the eval.json that `lethe train` wrote into the stage. */
+ * options) against the retain model's evaluation writes the eval.json that
+ * `lethe train` wrote into the stage. */
 static void stage_eval_is_lethe_eval(int cache, const char *launcher) {
   sh("%s %s eval --data $(ls -d cache%d/world-*[0-9a-f]) --split forget10 --model "
-     "$(ls -d cache%d/full-*[0-9a-f]) --batch-size 16 --max-new-tokens 16 --compute f32 --out stage-eval%d "
-     "> /dev/null",
-     launcher, lethe, cache, cache, cache);
+     "$(ls -d cache%d/full-*[0-9a-f]) --retain-eval $(ls cache%d/retain90-[0-9a-f]*[0-9a-f]/eval-*/eval.json) "
+     "--batch-size 16 --max-new-tokens 16 --compute f32 --out stage-eval%d > /dev/null",
+     launcher, lethe, cache, cache, cache, cache);
   sh("cmp cache%d/full-*[0-9a-f]/eval-*/eval.json stage-eval%d/eval.json", cache, cache);
 }
 

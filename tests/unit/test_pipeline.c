@@ -99,6 +99,8 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   ck_assert_msg(stage_finetune(&e, &data, &base, "retain90", 1, &retain2, &err) == 0, "%s", err.msg);
   ck_assert_str_ne(retain.dir, retain2.dir);
   eval_report rr, rt, r2;
+  eval_data d_rows; /* the rows the reports are of (their eval.json) */
+  ck_assert_msg(eval_data_load(&d_rows, data.dir, "forget10", 300, &err) == 0, "%s", err.msg);
   eval_stage(&e, &data, &retain, NULL, 0, &rr);
   size_t n;
   double *tr = eval_report_forget_tr(&rr, &n);
@@ -112,15 +114,39 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   ck_assert_msg(rt.forget_quality < 0.01, "FQ(target vs retain) = %g", rt.forget_quality);
   ck_assert_msg(r2.forget_quality > 0.1, "FQ(second retain vs retain) = %g", r2.forget_quality);
   ck_assert_msg(rt.model_utility > 0.5 && rr.model_utility > 0.5, "utility must survive fine-tuning");
+  /* the target measured against the retain model's evaluation as read back
+   * from its eval.json: the reference attack and PrivLeak */
+  char retain_dir[128];
+  snprintf(retain_dir, sizeof retain_dir, "%s/retain-eval", cache_dir);
+  ck_assert_msg(eval_report_write(&rr, &d_rows, retain_dir, &err) == 0, "%s", err.msg);
+  eval_retain ret;
+  char *retain_json = lethe_path_join(retain_dir, "eval.json");
+  ck_assert_msg(eval_read_retain(retain_json, &ret, &err) == 0, "%s", err.msg);
+  free(retain_json);
+  ck_assert_msg(eval_report_against_retain(&rt, &ret, &err) == 0, "%s", err.msg);
+  ck_assert_double_eq(ret.mia_auc[EVAL_MIA_REFERENCE], 0.5); /* itself: every score 0 */
   /* membership inference, forget10 against holdout10 (authors neither model
    * saw): the target recognises its forget authors, the retain model does not
    * (one author a side here, so its AUC strays far from 0.5: 0.27-0.39 seen) */
   for (int a = 0; a < EVAL_N_MIA; a++) {
-    fprintf(stderr, "MIA %s AUC: target %.3f retain %.3f\n", eval_mia_keys[a], rt.mia_auc[a],
-            rr.mia_auc[a]);
-    ck_assert_msg(rt.mia_auc[a] > 0.9 && rr.mia_auc[a] < rt.mia_auc[a] - 0.2, "MIA %s AUC",
+    fprintf(stderr, "MIA %s AUC: target %.3f retain %.3f, target PrivLeak %.1f\n",
+            eval_mia_keys[a], rt.mia_auc[a], ret.mia_auc[a], rt.privleak[a]);
+    ck_assert_msg(rt.mia_auc[a] > 0.9 && ret.mia_auc[a] < rt.mia_auc[a] - 0.2, "MIA %s AUC",
                   eval_mia_keys[a]);
+    if (a != EVAL_MIA_REFERENCE) ck_assert_double_eq(ret.mia_auc[a], rr.mia_auc[a]);
+    ck_assert_msg(rt.privleak[a] < -50, "PrivLeak %s: the target must leak", eval_mia_keys[a]);
   }
+  /* memorisation: the target reproduces its forget answers, the retain model not */
+  fprintf(stderr, "forget ES/EM: target %.3f/%.3f retain %.3f/%.3f; retain set: %.3f/%.3f, %.3f/%.3f\n",
+          rt.mean_es[TOFU_SET_FORGET], rt.mean_em[TOFU_SET_FORGET], rr.mean_es[TOFU_SET_FORGET],
+          rr.mean_em[TOFU_SET_FORGET], rt.mean_es[TOFU_SET_RETAIN], rt.mean_em[TOFU_SET_RETAIN],
+          rr.mean_es[TOFU_SET_RETAIN], rr.mean_em[TOFU_SET_RETAIN]);
+  ck_assert(rt.mean_em[TOFU_SET_FORGET] > rr.mean_em[TOFU_SET_FORGET] + 0.2);
+  ck_assert(rt.mean_es[TOFU_SET_FORGET] > rr.mean_es[TOFU_SET_FORGET]);
+  ck_assert(rr.mean_em[TOFU_SET_RETAIN] > 0.5 && rt.mean_em[TOFU_SET_RETAIN] > 0.5);
+  ck_assert(isnan(rt.mean_es[TOFU_SET_REAL_AUTHORS]));
+  eval_retain_free(&ret);
+  eval_data_free(&d_rows);
   ck_assert_uint_eq(rt.n_holdout, rt.n[TOFU_SET_FORGET]);
   /* the stage cache: asking again reuses every stage */
   stage_out again;
@@ -589,7 +615,7 @@ START_TEST(test_eval_shared_prompt_equals_pairwise) {
     if (bf16 && !bf16_runs_here("the shared-prompt path in bf16")) break;
     llama_set_compute(&m, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
     llama_set_compute(&ref, bf16 ? LLAMA_COMPUTE_BF16 : LLAMA_COMPUTE_F32);
-    eval_options pair = {300, 24, 64, 1}, shared = {300, 24, 7, 0}; /* 7: uneven batches */
+    eval_options pair = {300, 24, 64, 1, 0}, shared = {300, 24, 7, 0, 0}; /* 7: uneven batches */
     eval_report rp, rs[2];
     eval_workspace *ws = eval_workspace_new();
     ck_assert_msg(evaluate_model(&m, &ref, tok, &fmt, &d, &pair, NULL, 0, NULL, &rp, &err) == 0, "%s", err.msg);

@@ -131,7 +131,90 @@ START_TEST(test_real_run) {
   ck_assert_str_eq(r.runs[0].samples[TOFU_SET_FORGET][0].final, "who is best writing .");
   ck_assert_ptr_nonnull(r.runs[0].samples[TOFU_SET_FORGET][0].best);
   ck_assert_double_eq_tol(r.mu_fraction, 0.8, 1e-12);
+  /* written before membership inference: its numbers unknown, no PrivLeak figure */
+  for (int a = 0; a < MIA_N_ATTACKS; a++)
+    ck_assert(isnan(r.runs[0].sel[REPORT_SEL_FINAL].mia_auc[a]) &&
+              isnan(r.runs[0].sel[REPORT_SEL_FINAL].privleak[a]));
+  ck_assert(isnan(report_field(&r.runs[0].sel[REPORT_SEL_FINAL], REPORT_F_FORGET_ES)));
+  ck_assert(!report_has_privleak(&r));
+  char *html = read_all(dir, "report.html"), *csv = read_all(dir, "results.csv");
+  ck_assert_ptr_null(strstr(html, "PrivLeak vs model utility"));
+  ck_assert_ptr_nonnull(strstr(csv, ",final_privleak_min_k,"));
+  free(html);
+  free(csv);
   report_free(&r);
+  free(dir);
+}
+END_TEST
+
+/* Membership inference, PrivLeak and memorisation in the runs' summaries:
+ * read, shown in the table, plotted against utility, in results.csv/json. */
+START_TEST(test_privacy_columns) {
+  char *dir = scratch("privacy");
+  static const char *const m[] = {"ga", "npo_rt"};
+  fixture_spec s = {"privacy", m, 2, all_splits + 1, 1, 1, NULL, 0, 0, 0, 0};
+  ck_assert_int_eq(fixture_write(dir, &s), 2);
+  report r;
+  lethe_err err = {0};
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  static const char *const sels[] = {"best", "final", "best_constrained", "target"};
+  for (int i = 0; i < r.n_runs; i++) { /* run i: AUC 0.75 + 0.125 i, PrivLeak -25 (i + 1) */
+    char *path = lethe_path_join(r.runs[i].dir, "summary.json");
+    json_t *j = json_load_file(path, 0, NULL);
+    for (size_t k = 0; k < sizeof sels / sizeof sels[0]; k++) {
+      json_t *p = json_object_get(j, sels[k]);
+      for (int a = 0; a < MIA_N_ATTACKS; a++) {
+        char key[64];
+        snprintf(key, sizeof key, "mia_%s_auc", mia_attack_keys[a]);
+        json_object_set_new(p, key, json_real(0.75 + 0.125 * i + 0.0625 * (a != MIA_MIN_K)));
+        snprintf(key, sizeof key, "privleak_%s", mia_attack_keys[a]);
+        json_object_set_new(p, key, json_real(-25.0 * (i + 1) - (a != MIA_MIN_K)));
+      }
+      json_object_set_new(p, "forget_es", json_real(0.5));
+      json_object_set_new(p, "forget_em", json_real(0.25 * (i + 1)));
+      json_object_set_new(p, "retain_es", json_real(0.75));
+    }
+    ck_assert_int_eq(json_dump_file(j, path, 0), 0);
+    json_decref(j);
+    free(path);
+  }
+  report_free(&r);
+  write_report(dir, 0);
+  check_counts(dir, 4 + 1, 2, 2); /* one PrivLeak-vs-MU panel more */
+  ck_assert_msg(report_load(&r, dir, NULL, &err) == 0, "%s", err.msg);
+  ck_assert(report_has_privleak(&r));
+  for (int i = 0; i < r.n_runs; i++) {
+    const report_point *f = &r.runs[i].sel[REPORT_SEL_FINAL];
+    ck_assert_double_eq(report_field(f, REPORT_F_MIA_AUC), 0.75 + 0.125 * i);
+    ck_assert_double_eq(report_field(f, REPORT_F_PRIVLEAK), -25.0 * (i + 1));
+    ck_assert_double_eq(f->privleak[MIA_LOSS], -25.0 * (i + 1) - 1);
+    ck_assert_double_eq(report_field(f, REPORT_F_FORGET_EM), 0.25 * (i + 1));
+    ck_assert_double_eq(f->set[TOFU_SET_RETAIN].es, 0.75);
+    ck_assert(isnan(f->set[TOFU_SET_RETAIN].em));
+    ck_assert_double_eq(report_field(&r.runs[i].target, REPORT_F_PRIVLEAK), -25.0 * (i + 1));
+  }
+  report_free(&r);
+  char *html = read_all(dir, "report.html"), *csv = read_all(dir, "results.csv");
+  ck_assert_ptr_nonnull(strstr(html, "PrivLeak vs model utility"));
+  ck_assert_ptr_nonnull(strstr(html, "forget05: PrivLeak vs model utility"));
+  ck_assert_ptr_nonnull(strstr(html, "<td>-50.0</td>")); /* npo_rt's PrivLeak in the table */
+  ck_assert_ptr_nonnull(strstr(html, "<td>0.875</td>")); /* its AUC */
+  ck_assert_ptr_nonnull(strstr(csv, ",final_forget_es,final_forget_em,final_retain_es,"
+                                    "final_retain_em,final_mia_loss_auc,final_privleak_loss,"));
+  ck_assert_ptr_nonnull(strstr(csv, ",0.5,0.5,0.75,,0.9375,-51,"));
+  free(html);
+  free(csv);
+  char *path = lethe_path_join(dir, "results.json");
+  json_t *j = json_load_file(path, 0, NULL), *run1 = json_array_get(json_object_get(j, "runs"), 1);
+  json_t *final = json_object_get(run1, "final");
+  ck_assert_double_eq(json_number_value(json_object_get(final, "privleak_min_k")), -50);
+  ck_assert_double_eq(json_number_value(json_object_get(final, "mia_min_k_auc")), 0.875);
+  ck_assert(json_is_null(json_object_get(final, "retain_em")));
+  json_t *group = json_array_get(json_object_get(j, "groups"), 1);
+  json_t *stat = json_object_get(json_object_get(group, "final"), "privleak_min_k");
+  ck_assert_double_eq(json_number_value(json_object_get(stat, "mean")), -50);
+  json_decref(j);
+  free(path);
   free(dir);
 }
 END_TEST
@@ -798,6 +881,7 @@ int main(int argc, char **argv) {
   Suite *s = suite_create("report");
   TCase *tc = tcase_create("report");
   tcase_add_test(tc, test_real_run);
+  tcase_add_test(tc, test_privacy_columns);
   tcase_add_test(tc, test_methods_splits_seeds);
   tcase_add_test(tc, test_numeric_grid);
   tcase_add_test(tc, test_nulls);
