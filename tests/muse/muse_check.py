@@ -17,8 +17,13 @@ tiny models):
 - cases.json: ROUGE-L F1 of document pairs with real overlap, the cut of
   crafted outputs and one KnowMem prompt rebuilt from the ICL file.
 
-Usage: muse_check.py MUSE_EVAL_DUMP WORKDIR. Exit 77 (skip) without
-python3-sklearn.
+`muse_check.py run LETHE CONFIG WORKDIR` checks the same on a whole
+`lethe muse` run (tests/muse/tiny.cfg: target and retain models trained on
+the corpus), and that the target, trained on the forget documents, has the
+higher VerbMem and Min-K% AUC.
+
+Usage: muse_check.py dump MUSE_EVAL_DUMP WORKDIR | run LETHE CONFIG WORKDIR.
+Exit 77 (skip) without python3-sklearn.
 """
 import json
 import math
@@ -104,21 +109,21 @@ def check_model(work, name, corpus):
     return summary
 
 
-def main():
-    dump, work = sys.argv[1], sys.argv[2]
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+def check_privleak(retain, target):
+    if retain["privleak"] is not None:
+        sys.exit("the retain model has a PrivLeak without a reference")
+    a_ret, a_unl = 1 - retain["mia_min_k_auc"], 1 - target["mia_min_k_auc"]
+    close(target["privleak"], 100 * (a_unl - a_ret) / a_ret, 1e-9, "privleak")
+
+
+def check_dump(dump, work):
     out = subprocess.run([dump, work], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"muse_eval_dump failed:\n{out.stderr}")
     corpus = os.path.join(work, "corpus")
     retain = check_model(work, "retain", corpus)
     target = check_model(work, "target", corpus)
-    if retain["privleak"] is not None:
-        sys.exit("the retain model has a PrivLeak without a reference")
-    a_ret, a_unl = 1 - retain["mia_min_k_auc"], 1 - target["mia_min_k_auc"]
-    close(target["privleak"], 100 * (a_unl - a_ret) / a_ret, 1e-9, "privleak")
-
+    check_privleak(retain, target)
     cases = json.load(open(os.path.join(work, "cases.json")))
     partial = 0
     for i, c in enumerate(cases["rouge"]):
@@ -138,6 +143,40 @@ def main():
     print(f"ok: {len(cases['rouge'])} rouge cases ({partial} partial), retain AUC "
           f"{retain['mia_min_k_auc']:.4f}, target AUC {target['mia_min_k_auc']:.4f}, "
           f"privleak {target['privleak']:.3f}, verbmem {target['verbmem_forget']:.4f}")
+
+
+def check_run(lethe, config, work):
+    run = os.path.join(work, "run")
+    out = subprocess.run([lethe, "muse", config, "--out", run, "--quiet",
+                          "-s", f"cache_dir={os.path.join(work, 'cache')}"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"lethe muse failed:\n{out.stderr}")
+    corpus = os.path.join(run, "corpus")
+    retain = check_model(run, "retain", corpus)
+    target = check_model(run, "target", corpus)
+    check_privleak(retain, target)
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    if summary["target"] != target or summary["retain"] != retain or summary["kind"] != "muse":
+        sys.exit("summary.json does not hold the two models' summaries")
+    # the target was trained on the forget documents, the retain model not
+    if not target["verbmem_forget"] > retain["verbmem_forget"]:
+        sys.exit(f"VerbMem: target {target['verbmem_forget']} <= retain {retain['verbmem_forget']}")
+    if not target["mia_min_k_auc"] > retain["mia_min_k_auc"]:
+        sys.exit(f"Min-K% AUC: target {target['mia_min_k_auc']} <= retain {retain['mia_min_k_auc']}")
+    print(f"ok: target VerbMem {target['verbmem_forget']:.4f} AUC {target['mia_min_k_auc']:.4f} "
+          f"PrivLeak {target['privleak']:.2f}; retain VerbMem {retain['verbmem_forget']:.4f} "
+          f"AUC {retain['mia_min_k_auc']:.4f}")
+
+
+def main():
+    mode, work = sys.argv[1], sys.argv[-1]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    if mode == "dump":
+        check_dump(sys.argv[2], work)
+    else:
+        check_run(sys.argv[2], sys.argv[3], work)
 
 
 main()
