@@ -112,13 +112,7 @@ int muse_generate(const world *w, int forget_percent, const muse_settings *s, mu
   int known = 0;
   for (int p = 0; p < WORLD_N_FORGET_SPLITS; p++) known |= world_forget_percents[p] == forget_percent;
   if (!known) return lethe_errf(err, LETHE_E_CONFIG, "muse: no forget split forget%02d", forget_percent);
-  for (size_t i = 0; i < muse_n_settings; i++) {
-    const data_setting *d = &muse_settings_table[i];
-    int v = *(const int *)((const char *)s + d->offset);
-    if (v < d->min || v > d->max)
-      return lethe_errf(err, LETHE_E_CONFIG, "muse.%s: expects an integer in [%ld, %ld], got %d",
-                        d->name, d->min, d->max, v);
-  }
+  if (data_settings_check(muse_settings_table, muse_n_settings, s, "muse", err)) return -1;
   int n = w->n_authors, k = n - world_forget_authors(n, forget_percent), half = (k + 1) / 2;
   size_t items = (size_t)s->items;
   author_docs(w->qa, w->n_qa, k, n, s->doc_sentences, &out->forget);

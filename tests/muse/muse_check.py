@@ -109,21 +109,24 @@ def check_model(work, name, corpus):
     return summary
 
 
-def check_privleak(retain, target):
+def check_models(root):
+    """Both models under root (with root/corpus), and the target's PrivLeak."""
+    corpus = os.path.join(root, "corpus")
+    retain = check_model(root, "retain", corpus)
+    target = check_model(root, "target", corpus)
     if retain["privleak"] is not None:
         sys.exit("the retain model has a PrivLeak without a reference")
     a_ret, a_unl = 1 - retain["mia_min_k_auc"], 1 - target["mia_min_k_auc"]
     close(target["privleak"], 100 * (a_unl - a_ret) / a_ret, 1e-9, "privleak")
+    return retain, target
 
 
 def check_dump(dump, work):
     out = subprocess.run([dump, work], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"muse_eval_dump failed:\n{out.stderr}")
+    retain, target = check_models(work)
     corpus = os.path.join(work, "corpus")
-    retain = check_model(work, "retain", corpus)
-    target = check_model(work, "target", corpus)
-    check_privleak(retain, target)
     cases = json.load(open(os.path.join(work, "cases.json")))
     partial = 0
     for i, c in enumerate(cases["rouge"]):
@@ -152,10 +155,7 @@ def check_run(lethe, config, work):
                          capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"lethe muse failed:\n{out.stderr}")
-    corpus = os.path.join(run, "corpus")
-    retain = check_model(run, "retain", corpus)
-    target = check_model(run, "target", corpus)
-    check_privleak(retain, target)
+    retain, target = check_models(run)
     summary = json.load(open(os.path.join(run, "summary.json")))
     if summary["target"] != target or summary["retain"] != retain or summary["kind"] != "muse":
         sys.exit("summary.json does not hold the two models' summaries")
