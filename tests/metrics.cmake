@@ -31,3 +31,20 @@ else()
 endif()
 set_tests_properties(eval_mia PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
   ENVIRONMENT "OMP_WAIT_POLICY=passive")
+# MUSE's evaluation (tests/muse/): VerbMem, KnowMem and PrivLeak of two random
+# tiny models on a tiny world's MUSE corpus, recomputed in Python (ROUGE-L F1
+# from its definition, sklearn's roc_auc_score); skipped without sklearn.
+add_executable(muse_eval_dump ${CMAKE_CURRENT_SOURCE_DIR}/muse/muse_eval_dump.c)
+target_link_libraries(muse_eval_dump PRIVATE lethe_evaluate lethe_data PkgConfig::JANSSON)
+if(EXISTS /usr/bin/python3)
+  add_test(NAME muse_eval COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/muse/muse_check.py
+    dump $<TARGET_FILE:muse_eval_dump> ${CMAKE_BINARY_DIR}/test-muse-eval)
+  # kind "muse" end to end: `lethe muse` on tests/muse/tiny.cfg, the same checks
+  add_test(NAME muse_run COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/muse/muse_check.py
+    run $<TARGET_FILE:lethe> ${CMAKE_CURRENT_SOURCE_DIR}/muse/tiny.cfg ${CMAKE_BINARY_DIR}/test-muse-run)
+else()
+  add_test(NAME muse_eval COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")
+  add_test(NAME muse_run COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")
+endif()
+set_tests_properties(muse_eval muse_run PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=passive")

@@ -43,6 +43,8 @@ int cmd_world(int argc, char **argv);
 void help_world(void);
 int cmd_data(int argc, char **argv);
 void help_data(void);
+int cmd_muse(int argc, char **argv);
+void help_muse(void);
 int cmd_synthetic(int argc, char **argv);
 void help_synthetic(void);
 int cmd_synthetic_report(int argc, char **argv);

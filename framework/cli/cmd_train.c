@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "muse/muse_run.h"
 #include "pipeline/check.h"
 #include "unlearn/unlearn.h"
 
@@ -36,6 +37,19 @@ void help_unlearn(void) {
       "config.cfg, steps.jsonl, history.jsonl, eval.json, summary.json (final,\n"
       "best-FQ and utility-constrained points) and DONE. --resume continues a\n"
       "killed run from its last checkpoint (unlearn.checkpoint_every).\n");
+}
+
+void help_muse(void) {
+  printf(
+      "usage: lethe muse [CONFIG] --out DIR [-s path=value ...] [--quiet]\n\n"
+      "An experiment of kind \"muse\" (e.g. configs/experiments/muse.cfg): the\n"
+      "embedded MUSE-like corpus cut from the world (muse.{doc_sentences, items, icl};\n"
+      "forget authors from data.forget_split), the base model, the target (fine-tuned\n"
+      "on the raw forget and retain documents) and the retain model (retain\n"
+      "documents only), each evaluated with MUSE's VerbMem, KnowMem (forget, retain)\n"
+      "and the target's PrivLeak against the retain model (docs/metrics.md, MUSE).\n"
+      "DIR gets config.cfg, corpus/, target/ and retain/ (eval.json, summary.json),\n"
+      "summary.json and DONE.\n");
 }
 
 void help_plan(void) {
@@ -106,6 +120,20 @@ int cmd_train(int argc, char **argv) {
   rc = experiment_check(&e, NULL, experiment_check_stages((stage_set)stages), &err);
   if (rc == 0) rc = run_prepare(&e, (stage_set)stages, &err);
   if (rc != 0) fprintf(stderr, "lethe train: %s\n", err.msg);
+  experiment_free(&e);
+  return rc ? 1 : 0;
+}
+
+int cmd_muse(int argc, char **argv) {
+  experiment e;
+  const char *out;
+  int rc = load("muse", argc, argv, 1, &e, &out, NULL);
+  if (rc) return rc;
+  lethe_err err = {0};
+  rc = muse_check(&e, &err) || experiment_check(&e, out, EXPERIMENT_CHECK_TRAIN, &err) ||
+       run_muse(&e, out, &err);
+  if (rc != 0) fprintf(stderr, "lethe muse: %s\n", err.msg);
+  else if (!e.quiet) printf("results in %s\n", out);
   experiment_free(&e);
   return rc ? 1 : 0;
 }

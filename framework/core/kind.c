@@ -6,6 +6,7 @@
 static const char *const kind_names[LETHE_N_KINDS] = {
     [LETHE_KIND_TOFU] = "tofu",
     [LETHE_KIND_SYNTHETIC] = "synthetic",
+    [LETHE_KIND_MUSE] = "muse",
 };
 
 const char *lethe_kind_name(lethe_kind k) {

@@ -10,6 +10,7 @@ typedef enum lethe_kind {
   LETHE_KIND_UNKNOWN = -1,
   LETHE_KIND_TOFU = 0,   /* unlearning a Llama model on TOFU (the default) */
   LETHE_KIND_SYNTHETIC,  /* the NPO paper's synthetic experiment (§4) */
+  LETHE_KIND_MUSE,       /* MUSE's metrics on the embedded MUSE-like corpus */
   LETHE_N_KINDS
 } lethe_kind;
 

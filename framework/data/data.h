@@ -32,6 +32,10 @@ typedef struct data_setting {
 } data_setting;
 
 void data_settings_defaults(const data_setting *table, size_t n, void *obj);
+/* Checks every integer setting of obj against its range; the error names
+ * group.name, the range and the value. */
+int data_settings_check(const data_setting *table, size_t n, const void *obj, const char *group,
+                        lethe_err *err);
 /* Sets key to value ("10", or a string with C escapes \n \t \\ allowed);
  * errors name group.key and the allowed range; unknown keys are errors. */
 int data_settings_set(const data_setting *table, size_t n, void *obj, const char *group,

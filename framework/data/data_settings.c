@@ -36,6 +36,19 @@ static int unescape(const char *value, char *out, size_t cap) {
   return 0;
 }
 
+int data_settings_check(const data_setting *table, size_t n, const void *obj, const char *group,
+                        lethe_err *err) {
+  for (size_t i = 0; i < n; i++) {
+    const data_setting *d = &table[i];
+    if (d->type != DATA_SETTING_INT) continue;
+    int v = *(const int *)((const char *)obj + d->offset);
+    if (v < d->min || v > d->max)
+      return lethe_errf(err, LETHE_E_CONFIG, "%s.%s: expects an integer in [%ld, %ld], got %d",
+                        group, d->name, d->min, d->max, v);
+  }
+  return 0;
+}
+
 int data_settings_set(const data_setting *table, size_t n, void *obj, const char *group,
                       const char *key, const char *value, lethe_err *err) {
   for (size_t i = 0; i < n; i++) {

@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "data/data.h"
-
-/* Larger files are refused before they are read (TOFU's largest is ~2 MB):
- * the whole file and its parsed JSON are held in memory at once. */
-#define TOFU_MAX_FILE_BYTES ((size_t)256 << 20)
+#include "data/data_json.h"
 
 typedef struct growbuf {
   char *p;
@@ -32,9 +29,8 @@ static size_t line_of_offset(const char *text, size_t off) {
   return line;
 }
 
-/* Reads a whole file and checks it is UTF-8; errors name the line. */
-static int read_utf8_file(const char *path, char **text, size_t *len, lethe_err *err) {
-  if (lethe_read_file(path, TOFU_MAX_FILE_BYTES, text, len, err)) return -1;
+int data_read_utf8_file(const char *path, char **text, size_t *len, lethe_err *err) {
+  if (lethe_read_file(path, DATA_MAX_FILE_BYTES, text, len, err)) return -1;
   size_t bad;
   if (tok_utf8_valid(*text, *len, &bad)) return 0;
   size_t line = line_of_offset(*text, bad);
@@ -44,7 +40,7 @@ static int read_utf8_file(const char *path, char **text, size_t *len, lethe_err 
                     bad);
 }
 
-static const char *json_type_name(const json_t *v) {
+const char *data_json_type_name(const json_t *v) {
   switch (json_typeof(v)) {
     case JSON_OBJECT:
       return "an object";
@@ -64,7 +60,7 @@ static const char *json_type_name(const json_t *v) {
   }
 }
 
-static int is_blank(const char *s) {
+int data_is_blank(const char *s) {
   while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
   return !*s;
 }
@@ -93,8 +89,8 @@ static int get_string(json_t *v, const record_loc *loc, const char *field, int r
   *out = NULL;
   if (!v) return required ? record_error(err, loc, field, "is missing", "") : 0;
   if (!json_is_string(v))
-    return record_error(err, loc, field, "must be a string, got ", json_type_name(v));
-  if (is_blank(json_string_value(v))) return record_error(err, loc, field, "is empty", "");
+    return record_error(err, loc, field, "must be a string, got ", data_json_type_name(v));
+  if (data_is_blank(json_string_value(v))) return record_error(err, loc, field, "is empty", "");
   *out = lethe_strdup(json_string_value(v));
   return 0;
 }
@@ -103,7 +99,7 @@ static int parse_record(json_t *obj, const record_loc *loc, unsigned required, t
                         unsigned *fields, lethe_err *err) {
   memset(qa, 0, sizeof *qa);
   if (!json_is_object(obj))
-    return record_error(err, loc, NULL, "must be a JSON object, got ", json_type_name(obj));
+    return record_error(err, loc, NULL, "must be a JSON object, got ", data_json_type_name(obj));
   if (get_string(json_object_get(obj, "question"), loc, "question", 1, &qa->question, err) ||
       get_string(json_object_get(obj, "answer"), loc, "answer", 1, &qa->answer, err) ||
       get_string(json_object_get(obj, "paraphrased_question"), loc, "paraphrased_question",
@@ -119,7 +115,7 @@ static int parse_record(json_t *obj, const record_loc *loc, unsigned required, t
   if (pert) {
     if (!json_is_array(pert))
       return record_error(err, loc, "perturbed_answer", "must be a list of strings, got ",
-                          json_type_name(pert));
+                          data_json_type_name(pert));
     size_t n = json_array_size(pert);
     if (n == 0 || n > TOFU_MAX_PERTURBED)
       return record_error(err, loc, "perturbed_answer", "must hold 1 to 64 strings", "");
@@ -183,7 +179,7 @@ static int load_lines(char *text, const char *path, unsigned required, tofu_set 
     line++;
     char saved = p[n];
     p[n] = '\0';
-    int blank = is_blank(p);
+    int blank = data_is_blank(p);
     json_error_t jerr;
     json_t *obj = blank ? NULL : json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
     p[n] = saved;
@@ -210,7 +206,7 @@ int tofu_load(const char *path, unsigned required, tofu_set *out, lethe_err *err
   out->fields = TOFU_F_PARA_Q | TOFU_F_PARA_A | TOFU_F_PERTURBED | TOFU_F_OPTIONS;
   char *text;
   size_t len;
-  if (read_utf8_file(path, &text, &len, err)) return -1;
+  if (data_read_utf8_file(path, &text, &len, err)) return -1;
   const char *first = text;
   while (*first == ' ' || *first == '\t' || *first == '\r' || *first == '\n') first++;
   int rc;
@@ -302,7 +298,7 @@ int tofu_idk_load(const char *path, tofu_idk *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   char *text;
   size_t len, cap = 0;
-  if (read_utf8_file(path, &text, &len, err)) return -1;
+  if (data_read_utf8_file(path, &text, &len, err)) return -1;
   for (char *p = text; *p;) {
     char *nl = strchr(p, '\n');
     char *end = nl ? nl : p + strlen(p);

@@ -442,13 +442,7 @@ int world_holdout_authors(int n_authors) {
 
 int world_generate(world *w, const world_settings *s, uint64_t seed, lethe_err *err) {
   memset(w, 0, sizeof *w);
-  for (size_t i = 0; i < world_n_settings; i++) {
-    const data_setting *d = &world_settings_table[i];
-    int v = *(const int *)((const char *)s + d->offset);
-    if (v < d->min || v > d->max)
-      return lethe_errf(err, LETHE_E_CONFIG, "world.%s: expects an integer in [%ld, %ld], got %d",
-                        d->name, d->min, d->max, v);
-  }
+  if (data_settings_check(world_settings_table, world_n_settings, s, "world", err)) return -1;
   w->settings = *s;
   w->seed = seed;
   lethe_rng r_authors, r_qa, r_general, r_idk, r_holdout_authors, r_holdout_qa;

@@ -47,6 +47,7 @@ struct rouge_scorer {
   size_t stem_cap;
   int *lcs_row;        /* LCS dynamic-programming row */
   size_t lcs_cap;
+  int no_stem;         /* rouge_scorer_set_stemming(s, 0) */
 };
 
 rouge_scorer *rouge_scorer_new(lethe_err *err) {
@@ -59,6 +60,8 @@ rouge_scorer *rouge_scorer_new(lethe_err *err) {
   s->stemmer = stemmer;
   return s;
 }
+
+void rouge_scorer_set_stemming(rouge_scorer *s, int stem) { s->no_stem = !stem; }
 
 void rouge_scorer_free(rouge_scorer *s) {
   if (!s) return;
@@ -228,11 +231,12 @@ static void push_token(token_list *t, const char *text, size_t len) {
   t->chars_len += len + 1;
 }
 
-/* Ends the word being read (stemming it when longer than 3 characters). */
+/* Ends the word being read (stemming it when longer than 3 characters,
+ * unless stemming is off). */
 static int flush_word(rouge_scorer *s, token_list *t, const char *word, size_t len,
                       lethe_err *err) {
   if (len == 0) return 0;
-  if (len <= 3) {
+  if (len <= 3 || s->no_stem) {
     push_token(t, word, len);
     return 0;
   }

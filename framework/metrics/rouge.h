@@ -36,6 +36,9 @@ typedef struct rouge_score {
  * opened. Free with rouge_scorer_free (NULL is accepted). */
 rouge_scorer *rouge_scorer_new(lethe_err *err);
 void rouge_scorer_free(rouge_scorer *s);
+/* Stemming on (1, the default: TOFU, open-unlearning) or off (0: MUSE's
+ * RougeScorer(..., use_stemmer=False)); tokens are otherwise the same. */
+void rouge_scorer_set_stemming(rouge_scorer *s, int stem);
 
 /* ROUGE-L of prediction (a generated answer) against reference (the ground
  * truth), both NUL-terminated UTF-8; argument order as rouge_score's

@@ -19,6 +19,7 @@ const char *const experiment_schema =
     "threads = 0;\n"
     "cache_dir = \"\";\n"
     "world = { seed = 0; };\n"
+    "muse = { };\n"
     "data = {\n"
     "  dir = \"\";\n"
     "  forget_split = \"forget10\";\n"
@@ -52,9 +53,10 @@ const char *const experiment_schema =
     "memory = { checkpoint_activations = false; frozen_weights = \"auto\"; };\n"
     "method = { name = \"npo\"; };\n"
     "eval = { every = 0; at_start = true; max_rows = 300; max_new_tokens = 48;\n"
-    "  batch_size = 64; samples = 3; mu_fraction = 0.8; mia = true; };\n";
+    "  batch_size = 64; samples = 3; mu_fraction = 0.8; mia = true; verbmem_max_new_tokens = 128;\n"
+    "  knowmem_max_new_tokens = 32; };\n";
 
-const char *const experiment_open_groups[] = {"world", "method", NULL};
+const char *const experiment_open_groups[] = {"world", "method", "muse", NULL};
 
 /* Replaces compute = "auto" by what it means on this machine, so that
  * stage keys, config.cfg and summaries name the precision actually used. */
@@ -184,9 +186,11 @@ void experiment_free(experiment *e) {
   memset(e, 0, sizeof *e);
 }
 
-int experiment_world(const experiment *e, world_settings *ws, lethe_err *err) {
-  world_settings_default(ws);
-  config_setting_t *g = lcfg_setting(&e->cfg, "world");
+/* The integer settings of an open group (every key but "seed") set on obj
+ * through its settings table; errors name the setting's file:line. */
+static int open_group(const experiment *e, const char *group, const data_setting *table, size_t n,
+                      void *obj, lethe_err *err) {
+  config_setting_t *g = lcfg_setting(&e->cfg, group);
   for (int i = 0; g && i < config_setting_length(g); i++) {
     config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
     const char *name = config_setting_name(s);
@@ -194,12 +198,22 @@ int experiment_world(const experiment *e, world_settings *ws, lethe_err *err) {
     char where[600], value[64];
     lcfg_where(s, where, sizeof where);
     if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-      return lethe_errf(err, LETHE_E_CONFIG, "%s: world.%s must be an integer", where, name);
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: %s.%s must be an integer", where, group, name);
     snprintf(value, sizeof value, "%lld", (long long)config_setting_get_int64(s));
-    if (data_settings_set(world_settings_table, world_n_settings, ws, "world", name, value, err) != 0)
+    if (data_settings_set(table, n, obj, group, name, value, err) != 0)
       return lethe_err_prefix(err, "%s", where);
   }
   return 0;
+}
+
+int experiment_world(const experiment *e, world_settings *ws, lethe_err *err) {
+  world_settings_default(ws);
+  return open_group(e, "world", world_settings_table, world_n_settings, ws, err);
+}
+
+int experiment_muse(const experiment *e, muse_settings *ms, lethe_err *err) {
+  muse_settings_default(ms);
+  return open_group(e, "muse", muse_settings_table, muse_n_settings, ms, err);
 }
 
 void experiment_model_config(const experiment *e, int vocab, int bos, int eos, int pad,

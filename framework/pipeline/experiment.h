@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "data/data.h"
+#include "data/muse.h"
 #include "data/world.h"
 #include "model/config.h"
 #include "model/llama.h"
@@ -34,6 +35,9 @@ void experiment_free(experiment *e);
 /* The world's settings from the `world` group (keys checked against the
  * world's table, errors with file:line). */
 int experiment_world(const experiment *e, world_settings *ws, lethe_err *err);
+/* The MUSE corpus settings from the `muse` group (kind "muse"; checked
+ * against muse_settings_table, errors with file:line). */
+int experiment_muse(const experiment *e, muse_settings *ms, lethe_err *err);
 /* The prompt format from `data`. */
 void experiment_format(const experiment *e, tofu_format *fmt);
 /* Model shape from `model` (vocab from the tokenizer). */

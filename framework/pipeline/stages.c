@@ -519,30 +519,62 @@ done:
   return rc;
 }
 
-static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
-                          const char *split, const char *label, long seed_offset, stage_out *out,
-                          lethe_err *err);
+/* What a fine-tuned stage trains on: the QA of a split (answers only), or
+ * documents (texts != NULL: whole-sequence language modelling). */
+typedef struct ft_source {
+  const char *split;
+  char *const *texts;
+  size_t n_texts;
+} ft_source;
 
-int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
-                   const char *split, long seed_offset, stage_out *out, lethe_err *err) {
+static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                          const ft_source *src, const char *label, long seed_offset,
+                          stage_out *out, lethe_err *err);
+
+static int finetune_stage(const experiment *e, const stage_out *data, const stage_out *base,
+                          const ft_source *src, long seed_offset, stage_out *out, lethe_err *err) {
   memset(out, 0, sizeof *out);
   static const char *const deps[] = {"finetune", "compute"};
   char salt_text[128];
-  snprintf(salt_text, sizeof salt_text, "%s/%ld", split, seed_offset);
-  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), lethe_hash_str(salt_text, base->key));
+  snprintf(salt_text, sizeof salt_text, "%s/%ld", src->split, seed_offset);
+  uint64_t salt = lethe_hash_str(salt_text, base->key);
+  for (size_t i = 0; i < src->n_texts; i++) salt = lethe_hash_str(src->texts[i], salt);
+  out->key = experiment_key(e, deps, EXPERIMENT_N_PATHS(deps), salt);
   char kind[64];
-  snprintf(kind, sizeof kind, "%s%s", split, seed_offset ? "-replica" : "");
+  snprintf(kind, sizeof kind, "%s%s", src->split, seed_offset ? "-replica" : "");
   out->dir = stage_dir(e, kind, out->key);
   char label[96];
-  snprintf(label, sizeof label, "fine-tune on %s", split);
+  snprintf(label, sizeof label, "fine-tune on %s", src->split);
   int lock, build = stage_claim(out->dir, label, &lock, err);
   if (build <= 0) return build < 0 ? -1 : (out->reused = 1, 0);
-  return stage_release(lock, build_finetune(e, data, base, split, label, seed_offset, out, err), err);
+  return stage_release(lock, build_finetune(e, data, base, src, label, seed_offset, out, err), err);
+}
+
+int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
+                   const char *split, long seed_offset, stage_out *out, lethe_err *err) {
+  ft_source src = {split, NULL, 0};
+  return finetune_stage(e, data, base, &src, seed_offset, out, err);
+}
+
+int stage_finetune_texts(const experiment *e, const stage_out *data, const stage_out *base,
+                         const char *name, char *const *texts, size_t n, stage_out *out,
+                         lethe_err *err) {
+  ft_source src = {name, texts, n};
+  return finetune_stage(e, data, base, &src, 0, out, err);
+}
+
+/* Documents as whole-sequence examples (BOS + text, every token a target). */
+static int encode_texts(const tok_tokenizer *tok, const tofu_format *fmt, char *const *texts,
+                        size_t n, tofu_example **ex, size_t *n_ex, lethe_err *err) {
+  *ex = lethe_calloc(n ? n : 1, sizeof **ex);
+  for (*n_ex = 0; *n_ex < n; ++*n_ex)
+    if (tofu_encode_text(tok, fmt, texts[*n_ex], &(*ex)[*n_ex], err)) return -1;
+  return 0;
 }
 
 static int build_finetune(const experiment *e, const stage_out *data, const stage_out *base,
-                          const char *split, const char *label, long seed_offset, stage_out *out,
-                          lethe_err *err) {
+                          const ft_source *src, const char *label, long seed_offset,
+                          stage_out *out, lethe_err *err) {
   tok_tokenizer *tok = NULL;
   tofu_example *qa = NULL, *replay = NULL, *all = NULL;
   size_t n_qa = 0, n_replay = 0;
@@ -553,7 +585,8 @@ static int build_finetune(const experiment *e, const stage_out *data, const stag
   experiment_format(e, &fmt);
   char *partial = partial_of(out->dir);
   int failed = stage_tokenizer(base->dir, &tok, err) != 0 || /* the model's own tokenizer */
-               stage_load_examples(data->dir, split, tok, &fmt, 0, &qa, &n_qa, err) != 0 ||
+               (src->texts ? encode_texts(tok, &fmt, src->texts, src->n_texts, &qa, &n_qa, err)
+                           : stage_load_examples(data->dir, src->split, tok, &fmt, 0, &qa, &n_qa, err)) != 0 ||
                (lcfg_bool(&e->cfg, "finetune.replay") &&
                 stage_load_examples(data->dir, "pretrain", tok, &fmt, 1, &replay, &n_replay, err) != 0) ||
                lethe_mkdir_p(partial, err) != 0 || llama_load(&m, base->dir, err) != 0;

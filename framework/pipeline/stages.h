@@ -73,6 +73,13 @@ int stage_base(const experiment *e, const stage_out *data, stage_out *out, lethe
 int stage_finetune(const experiment *e, const stage_out *data, const stage_out *base,
                    const char *split, long seed_offset, stage_out *out, lethe_err *err);
 
+/* base fine-tuned on documents (e.g. MUSE's raw text), whole-sequence
+ * language modelling, with the same finetune settings and replay; the
+ * stage is named `name` and keyed by the documents themselves. */
+int stage_finetune_texts(const experiment *e, const stage_out *data, const stage_out *base,
+                         const char *name, char *const *texts, size_t n, stage_out *out,
+                         lethe_err *err);
+
 /* An exclusive lock on "<dir>.lock" (flock): concurrent processes that need
  * the same stage build it once. While another process holds it, the progress
  * record (core/progress.h) says "waiting for <what>" (e.g. "the base model").

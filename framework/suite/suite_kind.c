@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "pipeline/check.h"
+#include "muse/muse_run.h"
 #include "pipeline/experiment.h"
 #include "report/report.h"
 #include "suite/suite.h"
@@ -65,6 +66,35 @@ static int synthetic_suite_report(const char *out_dir, char *line, size_t n, let
   return 0;
 }
 
+/* ---- muse: `lethe muse` ----------------------------------------------------------- */
+static int muse_validate(const char *base, const char *const *overrides, int n_overrides,
+                         lethe_err *err) {
+  experiment e;
+  if (experiment_load(&e, base, overrides, n_overrides, err) != 0) return -1;
+  int rc = muse_check(&e, err) || experiment_check(&e, NULL, EXPERIMENT_CHECK_TRAIN, err);
+  experiment_free(&e);
+  return rc ? -1 : 0;
+}
+
+static void muse_run_line(const char *summary_path, char *buf, size_t n) {
+  json_t *j = json_load_file(summary_path, 0, NULL);
+  json_t *t = json_object_get(j, "target"), *r = json_object_get(j, "retain");
+  if (json_object_get(t, "verbmem_forget"))
+    snprintf(buf, n, "target VerbMem %.3f PrivLeak %.1f, retain VerbMem %.3f",
+             json_number_value(json_object_get(t, "verbmem_forget")),
+             json_number_value(json_object_get(t, "privleak")),
+             json_number_value(json_object_get(r, "verbmem_forget")));
+  else
+    snprintf(buf, n, "done");
+  json_decref(j);
+}
+
+static int muse_suite_report(const char *out_dir, char *line, size_t n, lethe_err *err) {
+  (void)err;
+  snprintf(line, n, "suite done: %s (each run's summary.json)", out_dir);
+  return 0;
+}
+
 /* ---- the table -------------------------------------------------------------------- */
 static const suite_kind kinds[LETHE_N_KINDS] = {
     [LETHE_KIND_TOFU] = {LETHE_KIND_TOFU, tofu_check, "unlearn", "--resume", 1,
@@ -73,6 +103,8 @@ static const suite_kind kinds[LETHE_N_KINDS] = {
     [LETHE_KIND_SYNTHETIC] = {LETHE_KIND_SYNTHETIC, synth_check, "synthetic", NULL, 0,
                               "synthetic.seed", NULL,
                               synthetic_run_line, synthetic_suite_report},
+    [LETHE_KIND_MUSE] = {LETHE_KIND_MUSE, muse_validate, "muse", NULL, 0, "finetune.seed", NULL,
+                         muse_run_line, muse_suite_report},
 };
 
 const suite_kind *suite_kind_find(const char *name) {

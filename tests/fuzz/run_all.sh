@@ -14,7 +14,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-fuzzers=${FUZZ_ONLY:-"safetensors st_index model_config lora_config tokenizer tofu token_rows retain_eval experiment override suite"}
+fuzzers=${FUZZ_ONLY:-"safetensors st_index model_config lora_config tokenizer tofu token_rows retain_eval experiment override suite muse"}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/lethe_fuzz_run_XXXXXX)}
 keep_out=${FUZZ_OUT:+1}
 mkdir -p "$out"
@@ -22,7 +22,7 @@ mkdir -p "$out"
 dict_of() {
   case $1 in
     experiment|override|suite) echo "$here/dict/libconfig.dict" ;;
-    safetensors|st_index|model_config|lora_config|tokenizer|tofu|token_rows|retain_eval) echo "$here/dict/json.dict" ;;
+    safetensors|st_index|model_config|lora_config|tokenizer|tofu|token_rows|retain_eval|muse) echo "$here/dict/json.dict" ;;
   esac
 }
 

@@ -91,7 +91,7 @@ echo "markers: refused with the run and the marker named"
 # ---- suite files refused when read ------------------------------------------
 printf 'kind = "tofux";\n' > "$work/kindx.cfg"
 printf 'base = "kindx.cfg";\n' > "$work/kind.cfg"
-expect_refusal "unknown kind" 'unknown kind "tofux"' "known: tofu, synthetic" -- \
+expect_refusal "unknown kind" 'unknown kind "tofux"' "known: tofu, synthetic, muse" -- \
   "$lethe" suite validate "$work/kind.cfg"
 long=$(printf 'x%.0s' $(seq 1 300))
 printf 'base = "base.cfg";\ngroups = ( { name = "%s"; set = { unlearn = { seed = 1; }; }; } );\n' "$long" \

@@ -341,7 +341,7 @@ START_TEST(test_suite_run_count_and_names) {
   free(write_file("kind_base.cfg", kind_base, sizeof kind_base - 1));
   path = write_file("kind.cfg", kind_suite, sizeof kind_suite - 1);
   ck_assert_int_eq(suite_load(&s, path, &err), -1);
-  ck_assert_has(err.msg, "unknown kind \"nope\" (known: tofu, synthetic)");
+  ck_assert_has(err.msg, "unknown kind \"nope\" (known: tofu, synthetic, muse)");
   free(path);
   /* every kind core/kind.h names has a complete row of the suite's table */
   for (int k = 0; k < LETHE_N_KINDS; k++) {
