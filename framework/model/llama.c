@@ -201,12 +201,12 @@ void llama_free(llama_model *m) {
   lethe_pages_free(m->widen, m->widen_floats * sizeof(float));
   free(m->grads_memory);
   free(m->grad_offset);
-  free(m->acts_memory);
-  free(m->scratch_memory);
+  lethe_pages_free(m->acts_memory, m->acts_cap);
+  lethe_pages_free(m->scratch_memory, m->scratch_cap);
   free(m->rope_cos);
   free(m->rope_sin);
   lethe_pages_free(m->params_bf16, m->n_params * sizeof(uint16_t));
-  free(m->acts_bf16_memory);
+  lethe_pages_free(m->acts_bf16_memory, m->acts_bf16_cap);
   free(m->head_rows);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
@@ -228,24 +228,44 @@ static size_t pack(size_t *off, const size_t *sizes, int count, size_t align) {
 /* Carves `count` float tensors out of one 64-byte aligned allocation; adds
  * the bytes allocated to *bytes. dry: only counts them (NULL, no pointer
  * written). */
-static float *carve(float ***ptrs, const size_t *sizes, int count, size_t *bytes, int dry) {
+/* The memory of a layout of `bytes` in *mem: kept when its capacity *cap
+ * holds it, else replaced by a fresh (zeroed) block. Keeping it means that a
+ * re-layout for the same or a smaller need (a logits mode switch, a change
+ * of what trains or of the compute) touches no new page: a fresh block of
+ * tens of MiB costs its page faults every time (the evaluation's
+ * teacher-forced pass switches to whole logits and back at every evaluation
+ * of a run). A new block is mapped, not written: pages a pass never touches
+ * (a forward-only pass leaves the backward scratch alone) cost nothing. No
+ * reader relies on the contents of a layout's buffers. */
+static void *layout_block(void **mem, size_t *cap, size_t bytes) {
+  if (!*mem || bytes > *cap) {
+    lethe_pages_free(*mem, *cap);
+    *mem = lethe_pages_alloc(bytes); /* zero pages, mapped when first touched */
+    *cap = bytes;
+  }
+  return *mem;
+}
+
+/* Lays out `count` tensors of the given sizes (elements) in *mem (capacity
+ * *cap bytes, see layout_block), pointing *ptrs[i] at each, and adds their
+ * bytes to *bytes; dry only counts. */
+static void carve(float ***ptrs, const size_t *sizes, int count, float **mem, size_t *cap,
+                  size_t *bytes, int dry) {
   size_t off[MAX_CARVE], n = pack(off, sizes, count, 16);
   *bytes += n * sizeof(float);
-  if (dry) return NULL;
-  float *mem = lethe_alloc_aligned(n * sizeof(float));
-  for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
-  return mem;
+  if (dry) return;
+  float *base = layout_block((void **)mem, cap, n * sizeof(float));
+  for (int i = 0; i < count; i++) *ptrs[i] = base + off[i];
 }
 
 /* The same for bfloat16 tensors. */
-static uint16_t *carve16(uint16_t ***ptrs, const size_t *sizes, int count, size_t *bytes,
-                         int dry) {
+static void carve16(uint16_t ***ptrs, const size_t *sizes, int count, uint16_t **mem,
+                    size_t *cap, size_t *bytes, int dry) {
   size_t off[MAX_CARVE], n = pack(off, sizes, count, 32);
   *bytes += n * sizeof(uint16_t);
-  if (dry) return NULL;
-  uint16_t *mem = lethe_alloc_aligned(n * sizeof(uint16_t));
-  for (int i = 0; i < count; i++) *ptrs[i] = mem + off[i];
-  return mem;
+  if (dry) return;
+  uint16_t *base = layout_block((void **)mem, cap, n * sizeof(uint16_t));
+  for (int i = 0; i < count; i++) *ptrs[i] = base + off[i];
 }
 
 /* The layer slots of activations (act_layer in llama_ops.h): one with
@@ -283,8 +303,8 @@ static void reserve_bf16(llama_model *m, int B, int T, int dry) {
                     L * BT * d.QD, L * BT * C, BT * F, BT * C, bw * logits_rows(m, BT) * d.V,
                     bw * BT * C, bw * BT * d.QD, bw * BT * d.QD, bw * BT * d.QD, bw * BT * d.QD,
                     bw * att, bw * BT * F, bw * BT * F, chunked_rows(m, BT) * C};
-  m->acts_bf16_memory =
-      carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bytes, dry);
+  carve16(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0]), &m->acts_bf16_memory,
+          &m->acts_bf16_cap, &m->acts_bytes, dry);
 }
 
 void llama_set_compute(llama_model *m, int mode) {
@@ -335,16 +355,18 @@ void llama_set_logits(llama_model *m, int mode, int rows) {
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 
-/* The buffers of (B, T): allocated into m (the old ones freed), or (dry,
- * on a copy of the model) only counted into m->acts_bytes. */
+/* The buffers of (B, T): laid out in m's blocks (grown where they are too
+ * small, see layout_block), or (dry, on a copy of the model) only counted
+ * into m->acts_bytes. */
 static void lay_out(llama_model *m, int B, int T, int dry) {
   if (!dry) {
-    free(m->acts_memory);
-    free(m->scratch_memory);
     free(m->rope_cos);
     free(m->rope_sin);
-    free(m->acts_bf16_memory);
-    m->acts_bf16_memory = NULL;
+    if (m->compute != LLAMA_COMPUTE_BF16) { /* no bf16 copies: give their block back */
+      lethe_pages_free(m->acts_bf16_memory, m->acts_bf16_cap);
+      m->acts_bf16_memory = NULL;
+      m->acts_bf16_cap = 0;
+    }
     free(m->head_rows);
     m->head_rows = NULL;
     memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
@@ -371,8 +393,8 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
                         qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
   m->acts_bytes = 0;
-  m->acts_memory = carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]),
-                         &m->acts_bytes, dry);
+  carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]), &m->acts_memory,
+        &m->acts_cap, &m->acts_bytes, dry);
   if (whole) a->logits_chunk = NULL; /* the mode's other buffer: none (llama_set_logits) */
   else a->logits = NULL;
   llama_scratch *s = &m->scratch;
@@ -385,8 +407,8 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         bw * BT * F, BT * d.QD, BT * d.QD, /* k_rep, v_rep: forward too */
                         bw * BT * d.QD, bw * BT * d.QD, bw * qkn * BT * d.QD,
                         bw * qkn * BT * d.KVD, bw * chunked_rows(m, BT) * C};
-  m->scratch_memory = carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]),
-                            &m->acts_bytes, dry);
+  carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]), &m->scratch_memory,
+        &m->scratch_cap, &m->acts_bytes, dry);
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
     if (!dry) m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
     m->acts_bytes += BT * sizeof(int32_t);

@@ -188,7 +188,8 @@ typedef struct llama_model {
                              * (llama_first_trained_layer when laid out); the layers
                              * below share one slot, overwritten layer by layer */
   int acts_backward;        /* the layout has backward's scratch (llama_runs_backward) */
-  float *acts_memory;
+  float *acts_memory;        /* acts_cap bytes; a re-layout that fits keeps it */
+  size_t acts_cap, scratch_cap, acts_bf16_cap;
   llama_acts acts;
   float *scratch_memory;
   llama_scratch scratch;

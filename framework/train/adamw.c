@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "tensor/tensor.h"
+#include "tensor/tensor_isa.h"
 
 void adamw_init(adamw_state *s, size_t n) {
   s->n = n;
@@ -20,28 +22,23 @@ void adamw_free(adamw_state *s) {
   memset(s, 0, sizeof *s);
 }
 
+LETHE_ISA_DECLARE(void, adamw_span_update,
+                  (float *params, float *m, float *v, const float *grads, size_t n, int decay,
+                   const adamw_coeffs *c));
+
 void adamw_step(adamw_state *s, const adamw_config *cfg, double lr, const adamw_span *spans,
                 int n_spans) {
+  static void (*const variants[3])(float *, float *, float *, const float *, size_t, int,
+                                   const adamw_coeffs *) = {
+      adamw_span_update_baseline, adamw_span_update_avx2, adamw_span_update_avx512};
+  void (*update)(float *, float *, float *, const float *, size_t, int, const adamw_coeffs *) =
+      variants[tensor_isa_level()];
   s->step++;
   double bc1 = 1.0 - pow(cfg->beta1, (double)s->step);
   double bc2 = 1.0 - pow(cfg->beta2, (double)s->step);
-  float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-  float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->eps;
-  float wd = (float)(lr * cfg->weight_decay);
+  adamw_coeffs c = {(float)cfg->beta1, (float)cfg->beta2, (float)cfg->eps,
+                    (float)(lr * cfg->weight_decay), (float)(lr / bc1), (float)sqrt(bc2)};
   size_t at = 0;
-  for (int k = 0; k < n_spans; at += spans[k].n, k++) {
-    float *params = spans[k].params, *m = s->m + at, *v = s->v + at;
-    const float *grads = spans[k].grads;
-    int decay = spans[k].decay;
-    size_t n = spans[k].n;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-      float g = grads[i];
-      if (decay) params[i] -= wd * params[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-      params[i] -= step_size * m[i] / denom;
-    }
-  }
+  for (int k = 0; k < n_spans; at += spans[k].n, k++)
+    update(spans[k].params, s->m + at, s->v + at, spans[k].grads, spans[k].n, spans[k].decay, &c);
 }

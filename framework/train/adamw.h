@@ -27,6 +27,12 @@ typedef struct adamw_span {
   int decay;
 } adamw_span;
 
+/* One step's coefficients, in float as the update uses them: step_size =
+ * lr / (1 − β1^t), bc2_sqrt = √(1 − β2^t), wd = lr·weight_decay. */
+typedef struct adamw_coeffs {
+  float beta1, beta2, eps, wd, step_size, bc2_sqrt;
+} adamw_coeffs;
+
 void adamw_init(adamw_state *s, size_t n);
 void adamw_free(adamw_state *s);
 /* One step on the spans, whose moments follow each other in the state (the
