@@ -349,17 +349,24 @@ def unlearn(args, cfg, model):
             "peak_rss_mib": rss_mib() if not reset else None}
 
 
-def read_stage_batches(path):
-    """The steps of batches.bin: per step int32 B, T, B·T tokens, B·T targets."""
+def read_batches(path, n_head=2):
+    """The batches of a file of records: n_head int32 (B, T first), then B·T
+    tokens and B·T targets; (head, tokens, targets) per record."""
     out = []
     with open(path, "rb") as f:
         while True:
-            head = f.read(8)
-            if not head:
+            raw = f.read(4 * n_head)
+            if not raw:
                 return out
-            B, T = struct.unpack("<2i", head)
+            head = struct.unpack("<%di" % n_head, raw)
+            B, T = head[0], head[1]
             ints = torch.frombuffer(bytearray(f.read(8 * B * T)), dtype=torch.int32).long()
-            out.append((ints[:B * T].view(B, T), ints[B * T:].view(B, T)))
+            out.append((head, ints[:B * T].view(B, T), ints[B * T:].view(B, T)))
+
+
+def read_stage_batches(path):
+    """The steps of batches.bin: per step int32 B, T, B·T tokens, B·T targets."""
+    return [(tokens, targets) for _, tokens, targets in read_batches(path)]
 
 
 def stage(args, cfg, model):

@@ -30,7 +30,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from torch_llama import target_logp, pick_threads
+from torch_llama import pick_threads, read_batches, target_logp
 
 SET_KEYS = ["forget", "retain", "real_authors", "world_facts"]
 
@@ -39,15 +39,10 @@ def read_micro_batches(path):
     """unlearn_batches.bin: per micro-batch int32 B, T, forget row0, rows,
     retain row0, rows, then B·T tokens and B·T targets."""
     out = []
-    with open(path, "rb") as f:
-        while True:
-            head = f.read(24)
-            if not head:
-                return out
-            B, T, f0, fn, r0, rn = struct.unpack("<6i", head)
-            ints = torch.frombuffer(bytearray(f.read(8 * B * T)), dtype=torch.int32).long()
-            out.append({"tokens": ints[:B * T].view(B, T), "targets": ints[B * T:].view(B, T),
-                        "forget": slice(f0, f0 + fn), "retain": slice(r0, r0 + rn)})
+    for (_, _, f0, fn, r0, rn), tokens, targets in read_batches(path, 6):
+        out.append({"tokens": tokens, "targets": targets,
+                    "forget": slice(f0, f0 + fn), "retain": slice(r0, r0 + rn)})
+    return out
 
 
 def read_eval_inputs(path):
