@@ -1,6 +1,9 @@
 lethe_test(test_config unit/test_config.c lethe_pipeline)
 lethe_test(test_pipeline unit/test_pipeline.c lethe_unlearn)
 add_dependencies(test_pipeline lethe plugin_npo_rt)
+# unlearn.h's session: its batches and first loss (NPO+RT at the reference)
+lethe_test(test_unlearn_session unit/test_unlearn_session.c lethe_unlearn)
+add_dependencies(test_unlearn_session plugin_npo_rt)
 lethe_test(test_trainer unit/test_trainer.c lethe_train)
 # trainable subsets (gradients as a full backward's, frozen tensors untouched,
 # refusals) and activation checkpointing (the same gradients, 1/L of the activations)

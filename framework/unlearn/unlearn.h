@@ -14,7 +14,10 @@
 
 #include <stdio.h>
 
+#include "lethe/method.h"
+#include "model/token_batch.h"
 #include "pipeline/prepare.h"
+#include "train/trainer.h"
 
 /* The unlearning run into run_dir.
  * Under MPI (core/dist.h) every rank calls these together: stages and the
@@ -35,5 +38,32 @@ int run_plan(const experiment *e, FILE *out, lethe_err *err);
 struct json_t;
 int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, struct json_t *kept,
                            lethe_err *err);
+
+/* ---- a session: a run's training alone ----------------------------------------
+ * The method, its batches, the cached reference log-probs and the trainer of
+ * run_unlearn, on the model in model_dir (with its tokenizer.json) and the
+ * data in data_dir, as e's settings say — without stages, evaluations or
+ * files. For benchmarks (tests/bench/bench_unlearn_epoch.c times one epoch of
+ * it against a PyTorch twin). One process (no MPI). */
+typedef struct run_ctx unlearn_session;
+/* Opens a session: everything run_unlearn opens before its first step,
+ * the reference log-probs computed. *out is freed with unlearn_session_free. */
+int unlearn_session_open(unlearn_session **out, const experiment *e, const char *data_dir,
+                         const char *model_dir, lethe_err *err);
+void unlearn_session_free(unlearn_session *s);
+/* The trainer's configuration of the run (no checkpoints): steps, schedule,
+ * AdamW settings. Valid while s is. */
+const train_config *unlearn_session_train_config(const unlearn_session *s);
+/* The packed rows of micro-batch `micro` of optimizer step `step` (0-based),
+ * exactly those the step trains on: forget, retain and idk segments as the
+ * method needs them. out is the caller's (token_batch_free). */
+void unlearn_session_batch(unlearn_session *s, long step, int micro, token_batch *out,
+                           lethe_segment seg[LETHE_SEG_COUNT]);
+/* Runs every step. after (may be NULL) is called as trainer_run calls it. */
+int unlearn_session_train(unlearn_session *s, train_after_fn after, void *ctx, lethe_err *err);
+/* The policy (trained in place) and the reference (the starting model,
+ * frozen; what the run's evaluations take the forget KL against): borrowed. */
+llama_model *unlearn_session_policy(unlearn_session *s);
+llama_model *unlearn_session_reference(unlearn_session *s);
 
 #endif

@@ -1,6 +1,6 @@
 #!/bin/bash
 # e2e.sh — the real workload end to end, lethe against a PyTorch twin in one
-# run (issue 19, part a): one epoch of a pipeline stage of the paper config
+# run (issue 19). Part a (--part stage, the default): one epoch of a pipeline stage of the paper config
 # (the target's fine-tuning on `full` with replay, or the base model on the
 # pre-training text), through the stage's own loop (bench_stage), and the same
 # epoch in plain PyTorch (torch_llama.py --mode stage) on exactly the rows,
@@ -15,9 +15,23 @@
 # the epoch (they must agree to ~1e-3: same start, same rows, AdamW in float32
 # on both sides, different summation orders).
 #
-# usage: tests/bench/e2e.sh [--build DIR] [--isa native|avx2] [--compute auto|f32|bf16]
-#                           [--stage finetune|base] [--threads N] [--rounds N]
-#                           [--config FILE] [--out FILE]
+# Part b (--part unlearn): one unlearning epoch of NPO+RT and one evaluation
+# of the four sets, through the run's own code (bench_unlearn_epoch: the
+# method's forget/retain batches, cached reference log-probs, the trainer;
+# evaluate_model's shared-prompt scoring, greedy generation, forget KL and
+# teacher-forced pass), and the same work in plain PyTorch
+# (torch_llama.py --mode unlearn_epoch: the same micro-batches and schedule,
+# each evaluated sequence scored on its own, greedy generation per batch of
+# questions on a KV cache). The table: per part (the epoch's steps, the
+# evaluation) median seconds, the ratio and tokens/s (padded training tokens;
+# the evaluation's scored-sequence tokens), the twin's split of its
+# evaluation, the last step's loss, the mean forget truth ratio on both sides
+# (they must agree closely) and how many greedy answers are equal.
+#
+# usage: tests/bench/e2e.sh [--build DIR] [--part stage|unlearn] [--isa native|avx2]
+#                           [--compute auto|f32|bf16] [--stage finetune|base]
+#                           [--threads N] [--rounds N] [--config FILE] [--out FILE]
+#                           [-s key=value]...   (part b: overrides for bench_unlearn_epoch)
 #   --isa avx2   what an AVX2-only CPU (Zen 2) runs: lethe's kernels and GEMM
 #                (LETHE_ISA=avx2), oneDNN (ONEDNN_MAX_CPU_ISA=AVX2), and PyTorch's
 #                BLAS and ATen kernels (OPENBLAS_CORETYPE=Haswell,
@@ -34,6 +48,8 @@ build=$root/build
 isa=native
 compute=f32
 stage=finetune
+part=stage
+overrides=()
 threads=$(getconf _NPROCESSORS_ONLN)
 rounds=3
 config=$root/configs/experiments/paper.cfg
@@ -44,6 +60,8 @@ while [ $# -gt 0 ]; do
     --isa) isa=$2; shift 2 ;;
     --compute) compute=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
+    --part) part=$2; shift 2 ;;
+    -s) overrides+=(-s "$2"); shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
@@ -52,7 +70,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 python=/usr/bin/python3
-bench=$build/tests/bench/bench_stage
+case "$part" in
+  stage) bench=$build/tests/bench/bench_stage ;;
+  unlearn) bench=$build/tests/bench/bench_unlearn_epoch ;;
+  *) echo "e2e.sh: --part stage or unlearn" >&2; exit 2 ;;
+esac
 peak=$build/tests/bench/bench_llama
 for exe in "$bench" "$peak"; do
   [ -x "$exe" ] || { echo "e2e.sh: $exe not found; build it first" >&2; exit 1; }
@@ -79,34 +101,20 @@ set_compute=()
 [ "$compute" = auto ] || set_compute=(-s "compute=\"$compute\"")
 echo "e2e: peak, $threads threads, isa $isa" >&2
 "$peak" peak --reps 3 2>/dev/null | tee -a "$out" | cut -c1-160 >&2
+if [ "$part" = unlearn ]; then
+  for r in $(seq "$rounds"); do
+    echo "e2e: round $r/$rounds: lethe (unlearning epoch + evaluation, compute $compute)" >&2
+    record "$bench" --config "$config" --out "$work" "${set_compute[@]}" "${overrides[@]}"
+    echo "e2e: round $r/$rounds: PyTorch twin" >&2
+    record "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads auto
+  done
+  "$python" "$here/e2e_table.py" unlearn "$out" "$isa"
+  exit 0
+fi
 for r in $(seq "$rounds"); do
   echo "e2e: round $r/$rounds: lethe (stage $stage, compute $compute)" >&2
   record "$bench" --config "$config" --stage "$stage" --out "$work" "${set_compute[@]}"
   echo "e2e: round $r/$rounds: PyTorch twin" >&2
   record "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads auto
 done
-
-"$python" - "$out" "$isa" <<'EOF'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-peaks = {r["compute"]: r for r in rows if r.get("mode") == "peak" and r.get("supported")}
-le = [r for r in rows if r.get("impl") == "lethe" and r.get("mode") == "stage"]
-pt = [r for r in rows if r.get("impl") == "torch" and r.get("mode") == "stage"]
-if not le or not pt:
-    sys.exit("e2e: missing results")
-ls, ps = statistics.median(r["seconds"] for r in le), statistics.median(r["seconds"] for r in pt)
-a = le[0]
-peak = peaks.get(a["compute"], {}).get("gflops")
-gf = a["flops"] / ls / 1e9
-print("| stage | isa | lethe compute | steps | lethe s | PyTorch s (f32, %s thr) | ratio | "
-      "lethe tok/s padded (real) | PyTorch tok/s padded | lethe GFLOP/s | %% of %s peak | "
-      "real tokens | NLL after (lethe / PyTorch) |" % (pt[0]["threads"], a["compute"]))
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-print("| %s | %s | %s | %d | %.2f | %.2f | **%.2fx** | %.0f (%.0f) | %.0f | %.0f | %s | %.0f %% | %.5f / %.5f |" % (
-    a["stage"], sys.argv[2], a["compute"], a["steps"], ls, ps, ps / ls,
-    a["tokens_padded"] / ls, a["tokens_real"] / ls, a["tokens_padded"] / ps, gf,
-    "%.0f %%" % (100 * gf / peak) if peak else "n/a", 100 * a["tokens_real"] / a["tokens_padded"],
-    statistics.median(r["nll_step0_after"] for r in le), statistics.median(r["nll_step0_after"] for r in pt)))
-print("lethe seconds:", [round(r["seconds"], 3) for r in le], " PyTorch seconds:",
-      [round(r["seconds"], 3) for r in pt])
-EOF
+"$python" "$here/e2e_table.py" stage "$out" "$isa"

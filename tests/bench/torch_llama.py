@@ -17,6 +17,9 @@ Modes (one JSON line on stdout):
             (twin/: batches.bin, stage.json): AdamW with the stage's learning
             rate per step and its decay rule; seconds and the mean NLL of step
             0's batch after the epoch
+  unlearn_epoch  one NPO+RT epoch and one evaluation on what bench_unlearn_epoch
+            wrote (torch_unlearn_epoch.py); seconds per part, losses, the
+            evaluation's numbers
 Not here: the comparison and the tables (run.sh reads these lines).
 """
 import argparse
@@ -122,10 +125,12 @@ class Llama(torch.nn.Module):
         return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
 
     def rope(self, x, pos):
-        # x (B, H, T, HD); pos (T,) positions
-        freqs = pos.float()[:, None] * self.inv_freq[None, :]
+        # x (B, H, T, HD); pos (T,) positions, or (B, T) per row
+        freqs = pos.float()[..., None] * self.inv_freq
         emb = torch.cat([freqs, freqs], dim=-1)
         cos, sin = emb.cos(), emb.sin()
+        if pos.dim() == 2:
+            cos, sin = cos[:, None], sin[:, None]
         h = self.HD // 2
         rot = torch.cat([-x[..., h:], x[..., :h]], dim=-1)
         return x * cos + rot * sin
@@ -188,15 +193,22 @@ class Llama(torch.nn.Module):
         mlp = F.silu(self.lin(l, ly, "w_gate", h)) * self.lin(l, ly, "w_up", h)
         return x + self.lin(l, ly, "w_down", mlp)
 
-    def hidden(self, tokens, cache=None, start=0):
-        """The final-norm output (B, T, C)."""
+    def hidden(self, tokens, cache=None, start=0, pos=None, pad=None):
+        """The final-norm output (B, T, C). pos: (B, T) positions (default
+        start..start+T for every row); pad: (B, start+T) True at padding keys
+        (left-padded prompts), masked with a large finite negative so that
+        the padding rows' own attention stays finite."""
         B, T = tokens.shape
         x = F.embedding(tokens, self.embed)
-        pos = torch.arange(start, start + T)
+        if pos is None:
+            pos = torch.arange(start, start + T)
         if cache is None or T > 1:
             mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
         else:
             mask = None
+        if pad is not None:
+            keys = torch.zeros(pad.shape).masked_fill(pad, -1e30)[:, None, None, :]
+            mask = keys if mask is None else mask + keys
         for l, ly in enumerate(self.layers):
             if self.checkpoint and cache is None and torch.is_grad_enabled():
                 x = torch.utils.checkpoint.checkpoint(self.layer, l, ly, x, pos, mask, None, 0,
@@ -205,10 +217,11 @@ class Llama(torch.nn.Module):
                 x = self.layer(l, ly, x, pos, mask, cache, start)
         return self.rms(x, self.final_norm)
 
-    def forward(self, tokens, cache=None, start=0):
+    def forward(self, tokens, cache=None, start=0, pos=None, pad=None):
         """tokens (B, T). cache: list of [k, v] (B, NKV, S, HD) tensors filled
-        up to `start`; the new keys/values are written after it."""
-        return self.hidden(tokens, cache, start) @ (self.embed if self.tied else self.lm_head).t()
+        up to `start`; the new keys/values are written after it. pos, pad:
+        as hidden()."""
+        return self.hidden(tokens, cache, start, pos, pad) @ (self.embed if self.tied else self.lm_head).t()
 
 
 def target_logp(logits, targets):
@@ -336,17 +349,24 @@ def unlearn(args, cfg, model):
             "peak_rss_mib": rss_mib() if not reset else None}
 
 
-def read_stage_batches(path):
-    """The steps of batches.bin: per step int32 B, T, B·T tokens, B·T targets."""
+def read_batches(path, n_head=2):
+    """The batches of a file of records: n_head int32 (B, T first), then B·T
+    tokens and B·T targets; (head, tokens, targets) per record."""
     out = []
     with open(path, "rb") as f:
         while True:
-            head = f.read(8)
-            if not head:
+            raw = f.read(4 * n_head)
+            if not raw:
                 return out
-            B, T = struct.unpack("<2i", head)
+            head = struct.unpack("<%di" % n_head, raw)
+            B, T = head[0], head[1]
             ints = torch.frombuffer(bytearray(f.read(8 * B * T)), dtype=torch.int32).long()
-            out.append((ints[:B * T].view(B, T), ints[B * T:].view(B, T)))
+            out.append((head, ints[:B * T].view(B, T), ints[B * T:].view(B, T)))
+
+
+def read_stage_batches(path):
+    """The steps of batches.bin: per step int32 B, T, B·T tokens, B·T targets."""
+    return [(tokens, targets) for _, tokens, targets in read_batches(path)]
 
 
 def stage(args, cfg, model):
@@ -403,7 +423,8 @@ def hf_names(model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
-    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul", "unlearn", "stage"],
+    ap.add_argument("--mode", choices=["train", "score", "generate", "matmul", "unlearn", "stage",
+                                           "unlearn_epoch"],
                     default="train")
     ap.add_argument("--setting", choices=["full", "subset", "lora"], default="full")
     ap.add_argument("--params", action="append", default=[], help="subset: HF-name regex")
@@ -427,6 +448,16 @@ def main():
                "hidden": cfg["hidden_size"], "layers": cfg["num_hidden_layers"],
                "vocab": cfg["vocab_size"], "compute": "f32", "threads": int(args.threads)}
         out.update(unlearn(args, cfg, model))
+        print(json.dumps(out))
+        return
+    if args.mode == "unlearn_epoch":
+        import torch_unlearn_epoch
+        with open(os.path.join(args.dir, "config.json")) as f:
+            cfg = json.load(f)
+        model = Llama(cfg, read_model_weights(args.dir))
+        out = {"impl": "torch", "mode": "unlearn_epoch", "torch": torch.__version__,
+               "compute": "f32", "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}
+        out.update(torch_unlearn_epoch.run(args, model))
         print(json.dumps(out))
         return
     if args.mode == "stage":
