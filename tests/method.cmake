@@ -20,6 +20,22 @@ foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wron
   list(APPEND method_bad_targets bad_${kind})
 endforeach()
 
+# The nine plugins of ABI 1.1 built from their sources against that release's
+# lethe/method.h (tests/abi/v1_1, a copy kept unchanged): the ABI
+# compatibility test loads them in today's host.
+set(METHOD_ABI_V1_1_DIR ${CMAKE_BINARY_DIR}/tests/plugins_abi_v1_1)
+foreach(name ga grad_diff kl npo npo_rt npo_kl dpo idk simnpo)
+  add_library(abi_v1_1_${name} MODULE ${CMAKE_SOURCE_DIR}/plugins/${name}/${name}.c
+    ${CMAKE_SOURCE_DIR}/plugins/common/loss_terms.c)
+  set_target_properties(abi_v1_1_${name} PROPERTIES PREFIX "" OUTPUT_NAME lethe_${name}
+    LIBRARY_OUTPUT_DIRECTORY ${METHOD_ABI_V1_1_DIR} C_VISIBILITY_PRESET hidden)
+  target_include_directories(abi_v1_1_${name} BEFORE PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/abi/v1_1
+    ${CMAKE_SOURCE_DIR}/plugins/common)
+  target_link_options(abi_v1_1_${name} PRIVATE -Wl,--no-undefined)
+  target_link_libraries(abi_v1_1_${name} PRIVATE m)
+  list(APPEND method_bad_targets abi_v1_1_${name})
+endforeach()
+
 get_property(method_plugin_targets GLOBAL PROPERTY LETHE_PLUGIN_TARGETS)
 foreach(t test_method test_method_plugins test_method_golden)
   set(src unit/${t}.c)
@@ -29,7 +45,7 @@ foreach(t test_method test_method_plugins test_method_golden)
     lethe_test(${t} ${src} lethe_method)
   endif()
   target_compile_definitions(${t} PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}"
-    METHOD_PLUGIN_DIR="${LETHE_PLUGIN_BUILD_DIR}")
+    METHOD_PLUGIN_DIR="${LETHE_PLUGIN_BUILD_DIR}" METHOD_ABI_V1_1_DIR="${METHOD_ABI_V1_1_DIR}")
   add_dependencies(${t} ${method_plugin_targets} ${method_bad_targets})
 endforeach()
 

@@ -200,7 +200,13 @@ static int ul_micro(void *vctx, long step, int micro, double grad_scale, double 
   lethe_segment seg[LETHE_SEG_COUNT];
   pack(c, idx, B, &tb, seg);
   const float *ref = c->ref_cache[0] ? ref_view(c, &tb, seg, idx) : NULL;
+  int64_t ids[LETHE_SEG_COUNT * STAGE_MAX_BATCH]; /* forget and idk rows: the forget index */
+  for (int s = 0; s < LETHE_SEG_COUNT; s++)
+    for (int r = 0; r < seg[s].nrows; r++)
+      ids[seg[s].row0 + r] = s == LETHE_SEG_RETAIN ? c->fd.retain_partner[idx[r]] : idx[r];
+  c->obj.example_id = ids;
   int rc = objective_step(&c->obj, &tb, seg, ref, step, c->total_steps, grad_scale, loss, err);
+  c->obj.example_id = NULL;
   *tokens = (double)tb.B * tb.T;
   token_batch_free(&tb);
   return rc;
@@ -442,7 +448,7 @@ static int load_forget_data(run_ctx *c, const char *data_dir, const char *split,
 /* The run's batch shape, schedule and evaluation settings. */
 static void read_settings(run_ctx *c, const char *split) {
   const lcfg *cfg = &c->e->cfg;
-  c->caps = c->ms.plugin.desc->caps;
+  c->caps = c->ms.needs.caps;
   c->epoch = -1;
   experiment_eval_options(c->e, &c->eopt);
   long every = lcfg_int(cfg, "eval.every");
@@ -498,7 +504,7 @@ static size_t run_available(void) {
  * forget data (open_data). */
 static int check_memory(run_ctx *c, const prepared *p, FILE *out, lethe_err *err) {
   memplan plan;
-  if (unlearn_plan(c->e, c->ms.plugin.desc->caps, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
+  if (unlearn_plan(c->e, &c->ms.needs, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
     return -1;
   size_t avail = run_available();
   if (out) {
@@ -542,7 +548,7 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_hold_frozen(e, &c->ref);    /* (a view reads the policy's) */
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
-      objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,
+      objective_init(&c->obj, &c->policy, (c->caps & UNLEARN_REF_CAPS) ? &c->ref : NULL,
                      &c->inst, err) != 0)
     return -1;
   c->order = lethe_malloc(sizeof(int) * (size_t)c->n_forget);

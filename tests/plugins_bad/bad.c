@@ -87,7 +87,7 @@ static const lethe_method_desc bad_desc = {
     .version = "0.0.1",
     .summary = "a deliberately broken plugin (tests only)",
 #ifdef BAD_CAPS
-    .caps = LETHE_CAP_RETAIN | (1u << 7),
+    .caps = LETHE_CAP_RETAIN | (1u << 12),
 #else
     .caps = 0,
 #endif

@@ -93,8 +93,9 @@ START_TEST(test_refuse_missing_symbol) {
 END_TEST
 
 START_TEST(test_refuse_unknown_caps) {
-  expect_refused("caps", "unknown capability bits 0x80; this host knows 0x1f (retain, idk, "
-                         "reference log-probs, logits, reference logits)");
+  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x1ff (retain, idk, "
+                         "reference log-probs, logits, reference logits, example ids, "
+                         "parameters, hidden states, reference hidden states)");
 }
 END_TEST
 

@@ -2,11 +2,13 @@
  * the host's checked step: finite-difference checks of dL/dlogp (and of
  * dL/dlogits for KL methods), determinism, zero-mask invariance, and closed
  * forms (GA = −token-mean NLL, NPO/DPO at π_θ = π_ref = (2/β)·log 2, ...).
- * The checker is shown to fail on a plugin with a wrong gradient.
+ * The checker is shown to fail on a plugin with a wrong gradient. The nine
+ * plugins built against ABI 1.1's header give the same bits in this host.
  * With LETHE_METHOD_EXTERNAL=path.so the "external" case runs the generic
  * checks on that plugin (the out-of-tree test uses it). */
 #include <check.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -466,6 +468,39 @@ START_TEST(test_npo_rt_sum_of_terms) {
 }
 END_TEST
 
+/* ---- ABI compatibility ------------------------------------------------------------ */
+/* The nine plugins of ABI 1.1, built from their sources against that
+ * release's header (tests/abi/v1_1): they load in this host (descriptor
+ * shorter by the 1.2 fields, none of them read) and give the bits the same
+ * sources built against today's header give. */
+static const char *const abi_v1_1_plugins[] = {"ga", "grad_diff", "kl", "npo", "npo_rt",
+                                               "npo_kl", "dpo", "idk", "simnpo"};
+
+START_TEST(test_abi_v1_1_plugins_unchanged) {
+  const char *name = abi_v1_1_plugins[_i];
+  char path[1024];
+  snprintf(path, sizeof path, "%s/lethe_%s.so", METHOD_ABI_V1_1_DIR, name);
+  runner *old = runner_from_path(path), *now = runner_new(name, NULL, 0);
+  const lethe_method_desc *od = old->spec.plugin.desc, *nd = now->spec.plugin.desc;
+  ck_assert_uint_eq(od->struct_size, offsetof(lethe_method_desc, resolve));
+  ck_assert_uint_gt(nd->struct_size, od->struct_size);
+  ck_assert_str_eq(od->name, nd->name);
+  ck_assert_uint_eq(od->caps, nd->caps);
+  ck_assert_uint_eq(old->inst.needs.caps, od->caps); /* no resolve(): caps as declared */
+  ck_assert_int_eq(old->inst.needs.hidden_layer, -1);
+  ck_assert_str_eq(method_desc_title(od), method_desc_title(nd));
+  rnd_batch *a = rnd_batch_new(91), *b = rnd_batch_new(91);
+  double la = step(old, a), lb = step(now, b);
+  ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "%s: loss %.17g (1.1) vs %.17g", name, la, lb);
+  ck_assert_msg(memcmp(a->dlogp, b->dlogp, sizeof a->dlogp) == 0, "%s: dlogp differs", name);
+  ck_assert_msg(memcmp(a->dlogits, b->dlogits, sizeof a->dlogits) == 0, "%s: dlogits differs", name);
+  free(a);
+  free(b);
+  runner_free(old);
+  runner_free(now);
+}
+END_TEST
+
 /* ---- an external plugin (LETHE_METHOD_EXTERNAL) ---------------------------------- */
 START_TEST(test_external_plugin) {
   const char *path = getenv("LETHE_METHOD_EXTERNAL");
@@ -496,6 +531,10 @@ static Suite *plugins_suite(void) {
   tcase_add_test(closed, test_simnpo_definition);
   tcase_add_test(closed, test_npo_rt_sum_of_terms);
   suite_add_tcase(s, closed);
+  TCase *abi = tcase_create("abi");
+  tcase_add_loop_test(abi, test_abi_v1_1_plugins_unchanged, 0,
+                      sizeof abi_v1_1_plugins / sizeof abi_v1_1_plugins[0]);
+  suite_add_tcase(s, abi);
   if (getenv("LETHE_METHOD_EXTERNAL")) {
     TCase *ext = tcase_create("external");
     tcase_add_test(ext, test_external_plugin);
