@@ -150,9 +150,11 @@ def rotary_tables(s, T):
     return angles.cos(), angles.sin()
 
 
-def forward(s, P, input_ids, attention_mask):
+def forward(s, P, input_ids, attention_mask, hidden=None):
     """Logits (B, T, V) for every position. Keys whose attention_mask is 0 are
-    masked for every query; queries at pad positions are computed normally."""
+    masked for every query; queries at pad positions are computed normally.
+    A list `hidden` receives each decoder block's output (B, T, C), in order
+    (HF hidden_states[1:] before the final norm)."""
     B, T = input_ids.shape
     x = P["model.embed_tokens.weight"][input_ids]  # (B, T, C)
     cos, sin = rotary_tables(s, T)
@@ -179,6 +181,8 @@ def forward(s, P, input_ids, attention_mask):
         gate = h @ P[p + "mlp.gate_proj.weight"].T
         up = h @ P[p + "mlp.up_proj.weight"].T
         x = x + (F.silu(gate) * up) @ P[p + "mlp.down_proj.weight"].T
+        if hidden is not None:
+            hidden.append(x)
     x = rms_norm(x, P["model.norm.weight"], s.eps)
     head = P["model.embed_tokens.weight"] if s.tied else P["lm_head.weight"]
     return x @ head.T
