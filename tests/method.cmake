@@ -7,7 +7,7 @@
 set(METHOD_BAD_DIR ${CMAKE_BINARY_DIR}/tests/plugins_bad)
 set(method_bad_targets)
 foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wrong_grad
-    undefined colour title old_size)
+    undefined colour title old_size ids no_resolve resolve_extra)
   string(TOUPPER ${kind} KIND)
   add_library(bad_${kind} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins_bad/bad.c)
   set_target_properties(bad_${kind} PROPERTIES PREFIX "" OUTPUT_NAME lethe_bad_${kind}
@@ -48,6 +48,12 @@ foreach(t test_method test_method_plugins test_method_golden)
     METHOD_PLUGIN_DIR="${LETHE_PLUGIN_BUILD_DIR}" METHOD_ABI_V1_1_DIR="${METHOD_ABI_V1_1_DIR}")
   add_dependencies(${t} ${method_plugin_targets} ${method_bad_targets})
 endforeach()
+
+# ABI 1.2 through the host on a model: RMU trains only its layer's MLP, needs
+# resolved from parameters, example ids.
+lethe_test(test_method_abi unit/test_method_abi.c lethe_train lethe_method lethe_model)
+target_compile_definitions(test_method_abi PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}")
+add_dependencies(test_method_abi ${method_plugin_targets} ${method_bad_targets})
 
 # Installs the SDK to a temporary prefix, builds contrib/example_method with
 # nothing but `pkg-config --cflags --libs lethe`, then loads and runs it.

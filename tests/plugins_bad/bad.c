@@ -3,7 +3,10 @@
  * target, chosen by -DBAD_<KIND>: each breaks exactly one rule of
  * lethe/method.h (or, for BAD_DUP / BAD_WRONG_GRAD / BAD_NAN_*, is a
  * valid plugin that misbehaves at a later stage; BAD_OLD_SIZE is a valid
- * plugin built before the descriptor had a title and a colour). */
+ * plugin built before the descriptor had a title and a colour; BAD_IDS a
+ * valid one that reports each row's example id as the metric "example_id";
+ * BAD_NO_RESOLVE asks for hidden states without naming a layer,
+ * BAD_RESOLVE_EXTRA resolves to a capability it does not declare). */
 #include <math.h>
 #include <stddef.h>
 
@@ -25,11 +28,18 @@ static const lethe_param bad_param_table[] = {
 static int bad_create(const void *params, const lethe_host_api *host, void **state,
                       lethe_method_error *err) {
   (void)params;
-  (void)host;
   (void)err;
-  *state = NULL; /* stateless */
+  *state = (void *)host; /* stateless but for the services (BAD_IDS) */
   return 0;
 }
+
+#ifdef BAD_RESOLVE_EXTRA
+static int bad_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)params, (void)err;
+  needs->caps |= LETHE_CAP_PARAMS;
+  return 0;
+}
+#endif
 
 #ifdef BAD_UNDEFINED
 double bad_symbol_nobody_defines(double);
@@ -39,8 +49,13 @@ double bad_symbol_nobody_defines(double);
 __attribute__((unused)) /* unused in the BAD_NULL_CALLBACK variant */
 static int bad_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                              lethe_method_error *err) {
-  (void)state;
   double sum = 0.0, count = 0.0;
+#ifdef BAD_IDS
+  const lethe_host_api *host = state;
+  for (int r = 0; r < b->B; r++) host->metric(host->ctx, "example_id", (double)b->example_id[r]);
+#else
+  (void)state;
+#endif
   size_t lo = (size_t)b->seg[LETHE_SEG_FORGET].row0 * b->T;
   size_t hi = lo + (size_t)b->seg[LETHE_SEG_FORGET].nrows * b->T;
   for (size_t i = lo; i < hi; i++) {
@@ -88,6 +103,10 @@ static const lethe_method_desc bad_desc = {
     .summary = "a deliberately broken plugin (tests only)",
 #ifdef BAD_CAPS
     .caps = LETHE_CAP_RETAIN | (1u << 12),
+#elif defined(BAD_IDS)
+    .caps = LETHE_CAP_EXAMPLE_IDS,
+#elif defined(BAD_NO_RESOLVE)
+    .caps = LETHE_CAP_HIDDEN,
 #else
     .caps = 0,
 #endif
@@ -106,6 +125,9 @@ static const lethe_method_desc bad_desc = {
 #endif
 #ifdef BAD_TITLE
     .title = "a title longer than thirty-one bytes",
+#endif
+#ifdef BAD_RESOLVE_EXTRA
+    .resolve = bad_resolve,
 #endif
 };
 
