@@ -181,13 +181,16 @@ const char *method_desc_colour(const lethe_method_desc *d) {
 
 int method_needs_resolve(const lethe_method_desc *d, const void *params, lethe_method_needs *needs,
                          lethe_err *err) {
-  *needs = (lethe_method_needs){sizeof *needs, d->caps, -1};
+  *needs = (lethe_method_needs){sizeof *needs, d->caps, -1, ""};
   if (!DESC_HAS(d, resolve) || !d->resolve) return 0;
   lethe_method_error perr = {0, ""};
   if (d->resolve(params, needs, &perr))
     return lethe_errf(err, LETHE_E_CONFIG, "method '%s': %s", d->name,
                       perr.msg[0] ? perr.msg : "resolve() failed, no message");
   needs->struct_size = sizeof *needs;
+  if (!memchr(needs->trainable, '\0', sizeof needs->trainable))
+    return lethe_errf(err, LETHE_E_PLUGIN, "method '%s': resolve() wrote an unterminated "
+                      "trainable pattern", d->name);
   if (needs->caps & ~d->caps) {
     char extra[160];
     return lethe_errf(err, LETHE_E_PLUGIN,

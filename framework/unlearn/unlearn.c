@@ -504,7 +504,7 @@ static size_t run_available(void) {
  * forget data (open_data). */
 static int check_memory(run_ctx *c, const prepared *p, FILE *out, lethe_err *err) {
   memplan plan;
-  if (unlearn_plan(c->e, &c->ms.needs, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
+  if (unlearn_plan(c->e, c->ms.plugin.desc->name, &c->ms.needs, &c->fd, c->bs, p->target.dir, &plan, err) != 0)
     return -1;
   size_t avail = run_available();
   if (out) {
@@ -538,7 +538,11 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_set_memory(e, &c->policy);
   experiment_set_memory(e, &c->ref);
   llama_freeze(&c->ref); /* forward only: one layer of activations, nothing to redo */
-  if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * c->policy.cfg.num_hidden_layers);
+  int rc = unlearn_trainable_mask(e, c->ms.plugin.desc->name, &c->ms.needs, &c->policy.cfg, mask, err);
+  if (rc == 0) rc = llama_set_trainable(&c->policy, mask, err);
+  free(mask);
+  if (rc != 0) return -1;
   if (lc.rank > 0) { /* the base frozen, only the adapter trained (model/lora.h) */
     if (lora_create(&c->lora, &c->policy.cfg, &lc, err) != 0)
       return lethe_err_prefix(err, "unlearn.lora on %s", p->target.dir);

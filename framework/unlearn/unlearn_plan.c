@@ -2,6 +2,7 @@
  * unlearn_plan.h). */
 #include "unlearn/unlearn_plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/dist.h"
@@ -15,8 +16,21 @@ static int longest(const tofu_example *ex, size_t n) {
   return T;
 }
 
-int unlearn_plan(const experiment *e, const lethe_method_needs *needs, const tofu_forget_data *fd,
-                 int bs, const char *target_dir, memplan *plan, lethe_err *err) {
+int unlearn_trainable_mask(const experiment *e, const char *method, const lethe_method_needs *needs,
+                           const llama_config *cfg, uint8_t *mask, lethe_err *err) {
+  if (!needs->trainable[0] || lcfg_int(&e->cfg, "unlearn.lora.rank") > 0 ||
+      config_setting_length(lcfg_setting(&e->cfg, "unlearn.params")) > 0)
+    return experiment_trainable_mask(e, "unlearn", cfg, mask, err);
+  char setting[400];
+  snprintf(setting, sizeof setting, "method %s's trainable tensors (unlearn.params is empty)",
+           method);
+  const char *pattern = needs->trainable;
+  return llama_trainable_mask(cfg, &pattern, 1, mask, setting, err);
+}
+
+int unlearn_plan(const experiment *e, const char *method, const lethe_method_needs *needs,
+                 const tofu_forget_data *fd, int bs, const char *target_dir, memplan *plan,
+                 lethe_err *err) {
   uint32_t caps = needs->caps;
   llama_config cfg;
   llama_model shell, ref;
@@ -31,7 +45,7 @@ int unlearn_plan(const experiment *e, const lethe_method_needs *needs, const tof
   objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
   uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
   lora_config lc;
-  rc = experiment_trainable_mask(e, "unlearn", &cfg, mask, err);
+  rc = unlearn_trainable_mask(e, method, needs, &cfg, mask, err);
   if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
   int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
   int T = longest(fd->forget, fd->n_forget);
@@ -45,11 +59,11 @@ int unlearn_plan(const experiment *e, const lethe_method_needs *needs, const tof
     for (size_t i = 0; i < fd->n_forget; i++)
       cache += (size_t)(fd->forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
   size_t B = (size_t)rows * (1 + retain + idk), hidden = (size_t)cfg.hidden_size * B * T;
-  size_t method = ((caps & LETHE_CAP_PARAMS) && rc == 0 ? 2 * llama_trainable_floats(&cfg, mask) : 0) +
+  size_t own = ((caps & LETHE_CAP_PARAMS) && rc == 0 ? 2 * llama_trainable_floats(&cfg, mask) : 0) +
                   ((caps & LETHE_CAP_HIDDEN) ? hidden : 0); /* dhidden */
   if (dist_size() > 1) /* the gathered batch's hidden states */
-    method += hidden * (!!(caps & LETHE_CAP_HIDDEN) + !!(caps & LETHE_CAP_REF_HIDDEN));
-  memplan_training t = {.shell = &shell, .B = (int)B, .T = T, .method_bytes = method * sizeof(float),
+    own += hidden * (!!(caps & LETHE_CAP_HIDDEN) + !!(caps & LETHE_CAP_REF_HIDDEN));
+  memplan_training t = {.shell = &shell, .B = (int)B, .T = T, .method_bytes = own * sizeof(float),
                         .trainable = mask, .lora = &lc, .ref = &ref, .ref_cache_bytes = cache,
                         .runtime_bytes = memplan_resident(),
                         .method_logits = (caps & LETHE_CAP_LOGITS) != 0,

@@ -14,6 +14,12 @@
  * (train/objective.h); the run loads it in any case (forget KL). */
 #define UNLEARN_REF_CAPS (LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN | LETHE_CAP_PARAMS)
 
+/* The mask (llama_trainable_mask) of what the run trains: unlearn.params
+ * when set (or with an adapter), else the method's own pattern
+ * (lethe_method_needs.trainable) when it gives one, else every tensor. */
+int unlearn_trainable_mask(const experiment *e, const char *method, const lethe_method_needs *needs,
+                           const llama_config *cfg, uint8_t *mask, lethe_err *err);
+
 /* The memory plan of a training step of the run (train/memplan.h), before
  * any model is loaded: the target's config.json with the run's settings
  * (compute, memory, unlearn.params or unlearn.lora, the method's logits),
@@ -21,7 +27,8 @@
  * rows as the method takes) at the data's longest row, the reference copy
  * the run holds, the cached reference log-probs. Not in it: evaluation
  * batches (their forward reuses the training buffers when not longer). */
-int unlearn_plan(const experiment *e, const lethe_method_needs *needs, const tofu_forget_data *fd,
-                 int bs, const char *target_dir, memplan *plan, lethe_err *err);
+int unlearn_plan(const experiment *e, const char *method, const lethe_method_needs *needs,
+                 const tofu_forget_data *fd, int bs, const char *target_dir, memplan *plan,
+                 lethe_err *err);
 
 #endif

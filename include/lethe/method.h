@@ -63,6 +63,12 @@ extern "C" {
 /* Bumped when fields are appended (informational: the host reads struct_size). */
 #define LETHE_METHOD_ABI_MINOR 2u
 
+/* 1 when *p, a struct of `type` that carries struct_size, was built with
+ * `field`: read or write an appended field only then (a host or plugin built
+ * against an older 1.x header does not have it). */
+#define LETHE_HAS_FIELD(p, type, field) \
+  ((p)->struct_size >= offsetof(type, field) + sizeof((p)->field))
+
 /* The name of the one exported function. */
 #define LETHE_METHOD_ENTRY_SYMBOL "lethe_method_entry"
 #if defined(__GNUC__)
@@ -228,12 +234,17 @@ typedef struct lethe_param {
 /* ---- needs that depend on the parameters (ABI 1.2) --------------------------
  * resolve() gets the filled parameters before create() and writes what this
  * configuration needs: caps a subset of desc->caps (the host starts from
- * desc->caps and refuses other bits), and with CAP_HIDDEN or CAP_REF_HIDDEN
- * the layer (the host starts from -1 and refuses a layer the model lacks). */
+ * desc->caps and refuses other bits); with CAP_HIDDEN or CAP_REF_HIDDEN the
+ * layer (the host starts from -1 and refuses a layer the model lacks); and
+ * optionally the tensors the method trains (the host starts from ""). */
 typedef struct lethe_method_needs {
   uint32_t struct_size;  /* sizeof(lethe_method_needs) in the host's build */
   uint32_t caps;         /* LETHE_CAP_* this configuration needs */
   int32_t hidden_layer;  /* decoder block (0-based) whose output hidden holds */
+  /* A PCRE2 pattern matching whole Hugging Face tensor names: what an
+   * unlearning run trains when its configuration names nothing
+   * (unlearn.params empty, no adapter); "" = every tensor. */
+  char trainable[256];
 } lethe_method_needs;
 
 /* ---- the descriptor ---------------------------------------------------------- */

@@ -5,12 +5,14 @@
  * u = r/‖r‖, r_j ~ U[0,1) drawn from `seed` (fixed for the run); m_bt = 1 at
  * the positions holding an answer token (the mask shifted by one: position t
  * holds the token that position t−1 predicts); n_b = Σ_t m_bt. Only
- * dL/dhidden: the host's backward starts at the layer. Train that layer's
- * MLP alone with unlearn.params. With alpha = 0 it takes no retain rows and
- * no reference. See README.md. */
+ * dL/dhidden: the host's backward starts at the layer. It trains that
+ * layer's MLP alone (resolve()'s trainable pattern; unlearn.params, when
+ * set, decides instead). With alpha = 0 it takes no retain rows and no
+ * reference. See README.md. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loss_terms.h"
 
@@ -36,6 +38,9 @@ static int rmu_resolve(const void *params, lethe_method_needs *needs, lethe_meth
   (void)err;
   const rmu_params *p = params;
   needs->hidden_layer = p->layer;
+  if (LETHE_HAS_FIELD(needs, lethe_method_needs, trainable))
+    snprintf(needs->trainable, sizeof needs->trainable, "model\\.layers\\.%d\\.mlp\\..*",
+             (int)p->layer);
   if (p->alpha == 0.0) needs->caps &= ~(LETHE_CAP_RETAIN | LETHE_CAP_REF_HIDDEN);
   return 0;
 }

@@ -2,7 +2,8 @@
  * (tests/data/llama-mha-tied, 3 layers): RMU trained with only its layer's
  * MLP trainable leaves every other tensor bit-identical after AdamW steps
  * (and its forget loss falls); needs resolved from parameters (no retain
- * rows at coefficient 0, RMU's layer, a layer the model lacks refused);
+ * rows at coefficient 0, RMU's layer and trainable pattern, a layer the
+ * model lacks refused);
  * example ids reach the plugin row by row. Gradients against PyTorch are
  * test_objective_golden's. */
 #include <check.h>
@@ -129,6 +130,7 @@ START_TEST(test_needs_from_parameters) {
   ck_assert_msg(method_spec_from_name(&spec, "rmu", NULL, alone, 2, &err) == 0, "%s", err.msg);
   ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_HIDDEN); /* no retain rows, no reference */
   ck_assert_int_eq(spec.needs.hidden_layer, 2);
+  ck_assert_str_eq(spec.needs.trainable, "model\\.layers\\.2\\.mlp\\..*");
   method_spec_free(&spec);
   const char *no_pull[] = {"method.l2=0"};
   ck_assert_msg(method_spec_from_name(&spec, "npo_l2", NULL, no_pull, 1, &err) == 0, "%s", err.msg);
