@@ -55,6 +55,12 @@ lethe_test(test_method_abi unit/test_method_abi.c lethe_train lethe_method lethe
 target_compile_definitions(test_method_abi PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}")
 add_dependencies(test_method_abi ${method_plugin_targets} ${method_bad_targets})
 
+# `lethe grad` refuses rows a method does not take with its parameters, and
+# runs the ABI 1.2 methods.
+add_test(NAME method_grad_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/method_grad_cli.sh
+         $<TARGET_FILE:lethe> ${LETHE_TEST_DATA})
+set_tests_properties(method_grad_cli PROPERTIES TIMEOUT 120)
+
 # Installs the SDK to a temporary prefix, builds contrib/example_method with
 # nothing but `pkg-config --cflags --libs lethe`, then loads and runs it.
 add_test(NAME method_out_of_tree
