@@ -20,6 +20,14 @@ int method_instance_create(method_instance *mi, const method_plugin *p, const vo
   if (host) *mi->host = *host;
   mi->host->struct_size = sizeof *mi->host;
   lethe_method_error perr = {0, ""};
+  if (!d->create) { /* ABI 1.2: the parameters are the state, the host's to keep */
+    if (d->params_size) {
+      mi->own_params = lethe_malloc(d->params_size);
+      memcpy(mi->own_params, params, d->params_size);
+    }
+    mi->state = mi->own_params;
+    return 0;
+  }
   if (d->create(params, mi->host, &mi->state, &perr)) {
     lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): create failed: %s", d->name, p->path,
                perr.msg[0] ? perr.msg : "no message");
@@ -32,7 +40,8 @@ int method_instance_create(method_instance *mi, const method_plugin *p, const vo
 
 void method_instance_destroy(method_instance *mi) {
   if (!mi || !mi->plugin) return;
-  mi->plugin->desc->destroy(mi->state);
+  if (mi->plugin->desc->destroy) mi->plugin->desc->destroy(mi->state);
+  free(mi->own_params);
   free(mi->host);
   memset(mi, 0, sizeof *mi);
 }
@@ -147,7 +156,9 @@ int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe
     return lethe_errf(err, LETHE_E_USAGE, "method '%s': step %lld: %s", d->name,
                       (long long)b->step, why);
   lethe_method_error perr = {0, ""};
-  if (d->loss_and_grad(mi->state, b, out, &perr))
+  lethe_method_batch view = *b;
+  view.host = mi->host;
+  if (d->loss_and_grad(mi->state, &view, out, &perr))
     return lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): step %lld: %s", d->name,
                       mi->plugin->path, (long long)b->step,
                       perr.msg[0] ? perr.msg : "failed, no message");

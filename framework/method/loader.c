@@ -253,8 +253,9 @@ static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *e
                       "0x%x (%s)", path, d->name, d->caps & ~LETHE_CAP_ALL_V1, LETHE_CAP_ALL_V1,
                       method_caps_string(LETHE_CAP_ALL_V1, known, sizeof known));
   }
-  const char *missing = !d->create ? "create" : !d->loss_and_grad ? "loss_and_grad"
-                        : !d->destroy ? "destroy" : NULL;
+  int host_params = DESC_HAS(d, resolve); /* 1.2: create and destroy may be NULL */
+  const char *missing = !d->create && !host_params ? "create" : !d->loss_and_grad ? "loss_and_grad"
+                        : !d->destroy && !host_params ? "destroy" : NULL;
   if (missing)
     return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s (method '%s'): callback '%s' is NULL",
                       path, d->name, missing);

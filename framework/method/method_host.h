@@ -148,6 +148,7 @@ typedef struct method_instance {
   void *state;                 /* the plugin's */
   lethe_host_api *host;        /* owned copy of the caller's service table */
   lethe_method_needs needs;    /* what it needs with its parameters: plan from needs.caps */
+  void *own_params;            /* a plugin without create(): its state, the params copy */
 } method_instance;
 
 /* Resolves the needs of params (method_needs_resolve), then calls the

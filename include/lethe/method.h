@@ -148,6 +148,7 @@ typedef struct lethe_method_batch {
   const float *ref_hidden; /* (B,T,C) CAP_REF_HIDDEN: the reference's */
   const lethe_param_tensor *params; /* CAP_PARAMS: the n_params trainable tensors */
   int32_t n_params;
+  const struct lethe_host_api *host; /* the instance's services (also given to create) */
 } lethe_method_batch;
 
 /* ---- the outputs (host owned, zeroed before the call) ---------------------- */
@@ -260,7 +261,11 @@ typedef struct lethe_method_desc {
   size_t params_size;   /* sizeof the struct the table describes (0 when no params) */
 
   /* Creates an instance. params points at params_size bytes filled by the
-   * host; host is valid until destroy(). On success *state is the instance. */
+   * host; host is valid until destroy(). On success *state is the instance.
+   * ABI 1.2: create may be NULL (and destroy with it): the state
+   * loss_and_grad gets is then the host's copy of the filled parameter
+   * struct (NULL when params_size is 0), kept until the instance ends,
+   * and batch->host the services (LETHE_METHOD_DEFINE below). */
   int (*create)(const void *params, const lethe_host_api *host, void **state,
                 lethe_method_error *err);
   /* Computes out->loss and adds dL/dlogp (and dL/dlogits when CAP_LOGITS)
@@ -287,6 +292,24 @@ typedef struct lethe_method_desc {
 
 /* The one exported symbol (define it in the plugin with LETHE_METHOD_EXPORT). */
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void);
+
+/* ---- a plugin in one statement (ABI 1.2) ---------------------------------------
+ *   LETHE_METHOD_DEFINE(.name = "x", .version = "1.0.0", .summary = "...",
+ *                       .caps = ..., LETHE_METHOD_PARAMS(x_table, x_params),
+ *                       .loss_and_grad = x_loss_and_grad, .resolve = ...);
+ * defines the descriptor (ABI version and struct_size set) and the exported
+ * entry point. With no .create the parameters are the host's: loss_and_grad's
+ * state is a `const x_params *`. */
+#define LETHE_METHOD_PARAMS(table, type)                                                   \
+  .params = (table), .n_params = (uint32_t)(sizeof(table) / sizeof((table)[0])),          \
+  .params_size = sizeof(type)
+#define LETHE_METHOD_DEFINE(...)                                                           \
+  static const lethe_method_desc lethe_method_descriptor = {                              \
+      .abi_major = LETHE_METHOD_ABI_MAJOR, .struct_size = sizeof(lethe_method_desc),       \
+      __VA_ARGS__};                                                                        \
+  LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) {                  \
+    return &lethe_method_descriptor;                                                       \
+  }
 
 #ifdef __cplusplus
 }

@@ -35,11 +35,6 @@ static int npo_l2_resolve(const void *params, lethe_method_needs *needs, lethe_m
   return 0;
 }
 
-static int npo_l2_create(const void *params, const lethe_host_api *host, void **state,
-                         lethe_method_error *err) {
-  return lt_create(params, sizeof(npo_l2_params), host, state, err);
-}
-
 /* Σ_i ‖θ_i − θ_ref,i‖², adding l2·(θ − θ_ref) into dparams. */
 static double add_l2_pull(const lethe_method_batch *b, double l2, float *const *dparams) {
   double sq = 0.0;
@@ -56,8 +51,7 @@ static double add_l2_pull(const lethe_method_batch *b, double l2, float *const *
 
 static int npo_l2_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                                 lethe_method_error *err) {
-  const lt_instance *inst = state;
-  const npo_l2_params *p = inst->params;
+  const npo_l2_params *p = state; /* the host's copy */
   double npo, mean_w, retain_nll = 0.0, sq = 0.0;
   if (lt_add_npo(b, p->beta, p->forget_coeff, out->dlogp, &npo, &mean_w, err)) return -1;
   if (p->retain_coeff != 0.0 &&
@@ -65,27 +59,17 @@ static int npo_l2_loss_and_grad(void *state, const lethe_method_batch *b, lethe_
     return -1;
   if (p->l2 != 0.0) sq = add_l2_pull(b, p->l2, out->dparams);
   out->loss = p->forget_coeff * npo + 0.5 * p->l2 * sq + p->retain_coeff * retain_nll;
-  lt_metric(inst, "npo_weight_mean", mean_w);
-  lt_metric(inst, "l2_distance", sqrt(sq));
+  lt_batch_metric(b, "npo_weight_mean", mean_w);
+  lt_batch_metric(b, "l2_distance", sqrt(sq));
   return 0;
 }
 
-static const lethe_method_desc npo_l2_desc = {
-    .abi_major = LETHE_METHOD_ABI_MAJOR,
-    .struct_size = sizeof(lethe_method_desc),
-    .name = "npo_l2",
-    .version = "1.0.0",
-    .summary = "NPO + (λ/2)·‖θ − θ_ref‖² pulling the trained weights to the reference's",
-    .caps = LETHE_CAP_REF_LOGP | LETHE_CAP_PARAMS | LETHE_CAP_RETAIN,
-    .params = npo_l2_param_table,
-    .n_params = sizeof npo_l2_param_table / sizeof npo_l2_param_table[0],
-    .params_size = sizeof(npo_l2_params),
-    .create = npo_l2_create,
-    .loss_and_grad = npo_l2_loss_and_grad,
-    .destroy = lt_destroy,
-    .title = "NPO+L2",
-    .colour = "#88ccee",
-    .resolve = npo_l2_resolve,
-};
-
-LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_l2_desc; }
+LETHE_METHOD_DEFINE(.name = "npo_l2",
+                    .version = "1.0.0",
+                    .summary = "NPO + (λ/2)·‖θ − θ_ref‖² pulling the trained weights to the reference's",
+                    .caps = LETHE_CAP_REF_LOGP | LETHE_CAP_PARAMS | LETHE_CAP_RETAIN,
+                    LETHE_METHOD_PARAMS(npo_l2_param_table, npo_l2_params),
+                    .loss_and_grad = npo_l2_loss_and_grad,
+                    .title = "NPO+L2",
+                    .colour = "#88ccee",
+                    .resolve = npo_l2_resolve);

@@ -45,11 +45,6 @@ static int rmu_resolve(const void *params, lethe_method_needs *needs, lethe_meth
   return 0;
 }
 
-static int rmu_create(const void *params, const lethe_host_api *host, void **state,
-                      lethe_method_error *err) {
-  return lt_create(params, sizeof(rmu_params), host, state, err);
-}
-
 /* r_j ∈ [0, 1): the top 53 bits of splitmix64 of (seed, j), so u needs no storage. */
 static double uniform_at(uint64_t seed, uint64_t j) {
   uint64_t z = seed * 0x9e3779b97f4a7c15ull + (j + 1) * 0xbf58476d1ce4e5b9ull;
@@ -97,8 +92,7 @@ static double add_mse(const lethe_method_batch *b, int seg, const float *ref, ui
 
 static int rmu_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                              lethe_method_error *err) {
-  const lt_instance *inst = state;
-  const rmu_params *p = inst->params;
+  const rmu_params *p = state; /* the host's copy */
   uint64_t seed = (uint64_t)p->seed;
   double norm = 0.0;
   for (int j = 0; j < b->C; j++) norm += uniform_at(seed, (uint64_t)j) * uniform_at(seed, (uint64_t)j);
@@ -113,27 +107,17 @@ static int rmu_loss_and_grad(void *state, const lethe_method_batch *b, lethe_met
     if (!n_retain) return lethe_method_fail(err, "no answer tokens in the retain rows");
   }
   out->loss = forget + p->alpha * retain;
-  lt_metric(inst, "forget_mse", forget);
-  if (p->alpha != 0.0) lt_metric(inst, "retain_mse", retain);
+  lt_batch_metric(b, "forget_mse", forget);
+  if (p->alpha != 0.0) lt_batch_metric(b, "retain_mse", retain);
   return 0;
 }
 
-static const lethe_method_desc rmu_desc = {
-    .abi_major = LETHE_METHOD_ABI_MAJOR,
-    .struct_size = sizeof(lethe_method_desc),
-    .name = "rmu",
-    .version = "1.0.0",
-    .summary = "RMU: steer forget activations at a layer to c·u, keep retain ones at the reference's",
-    .caps = LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_RETAIN,
-    .params = rmu_param_table,
-    .n_params = sizeof rmu_param_table / sizeof rmu_param_table[0],
-    .params_size = sizeof(rmu_params),
-    .create = rmu_create,
-    .loss_and_grad = rmu_loss_and_grad,
-    .destroy = lt_destroy,
-    .title = "RMU",
-    .colour = "#332288",
-    .resolve = rmu_resolve,
-};
-
-LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &rmu_desc; }
+LETHE_METHOD_DEFINE(.name = "rmu",
+                    .version = "1.0.0",
+                    .summary = "RMU: steer forget activations at a layer to c·u, keep retain ones at the reference's",
+                    .caps = LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_RETAIN,
+                    LETHE_METHOD_PARAMS(rmu_param_table, rmu_params),
+                    .loss_and_grad = rmu_loss_and_grad,
+                    .title = "RMU",
+                    .colour = "#332288",
+                    .resolve = rmu_resolve);

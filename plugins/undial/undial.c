@@ -29,11 +29,6 @@ static int undial_resolve(const void *params, lethe_method_needs *needs, lethe_m
   return 0;
 }
 
-static int undial_create(const void *params, const lethe_host_api *host, void **state,
-                         lethe_method_error *err) {
-  return lt_create(params, sizeof(undial_params), host, state, err);
-}
-
 /* One position: H(q, p) with q = softmax(ref − β·e_y), adding coeff·(p − q) into d. */
 static double soft_ce(const float *z, const float *ref, int y, int V, double beta, double coeff,
                       float *d) {
@@ -60,8 +55,7 @@ static double soft_ce(const float *z, const float *ref, int y, int V, double bet
 
 static int undial_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                                 lethe_method_error *err) {
-  const lt_instance *inst = state;
-  const undial_params *p = inst->params;
+  const undial_params *p = state; /* the host's copy */
   lethe_segment f = b->seg[LETHE_SEG_FORGET];
   double n = 0.0;
   for (size_t i = (size_t)f.row0 * b->T; i < (size_t)(f.row0 + f.nrows) * b->T; i++) n += b->mask[i];
@@ -77,27 +71,17 @@ static int undial_loss_and_grad(void *state, const lethe_method_batch *b, lethe_
       lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, p->retain_coeff, out->dlogp, &retain_nll, err))
     return -1;
   out->loss = p->forget_coeff * sum / n + p->retain_coeff * retain_nll;
-  lt_metric(inst, "forget_distill", sum / n);
-  if (p->retain_coeff != 0.0) lt_metric(inst, "retain_nll", retain_nll);
+  lt_batch_metric(b, "forget_distill", sum / n);
+  if (p->retain_coeff != 0.0) lt_batch_metric(b, "retain_nll", retain_nll);
   return 0;
 }
 
-static const lethe_method_desc undial_desc = {
-    .abi_major = LETHE_METHOD_ABI_MAJOR,
-    .struct_size = sizeof(lethe_method_desc),
-    .name = "undial",
-    .version = "1.0.0",
-    .summary = "UNDIAL: distil the reference's logits with the target's logit lowered by β",
-    .caps = LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS | LETHE_CAP_RETAIN,
-    .params = undial_param_table,
-    .n_params = sizeof undial_param_table / sizeof undial_param_table[0],
-    .params_size = sizeof(undial_params),
-    .create = undial_create,
-    .loss_and_grad = undial_loss_and_grad,
-    .destroy = lt_destroy,
-    .title = "UNDIAL",
-    .colour = "#aa4499",
-    .resolve = undial_resolve,
-};
-
-LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &undial_desc; }
+LETHE_METHOD_DEFINE(.name = "undial",
+                    .version = "1.0.0",
+                    .summary = "UNDIAL: distil the reference's logits with the target's logit lowered by β",
+                    .caps = LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS | LETHE_CAP_RETAIN,
+                    LETHE_METHOD_PARAMS(undial_param_table, undial_params),
+                    .loss_and_grad = undial_loss_and_grad,
+                    .title = "UNDIAL",
+                    .colour = "#aa4499",
+                    .resolve = undial_resolve);

@@ -245,6 +245,9 @@ static const config_case cases[] = {
     {"idk", {NULL}},
     {"simnpo", {NULL}},
     {"simnpo", {"method.beta=0.5", "method.delta=1.5", "method.retain_coeff=0.5"}},
+    {"undial", {NULL}},
+    {"undial", {"method.beta=2", "method.retain_coeff=0.5", "method.forget_coeff=1.5"}},
+    {"npo_l2", {"method.l2=0", "method.retain_coeff=0.5", NULL}}, /* its log-prob terms */
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -468,6 +471,35 @@ START_TEST(test_npo_rt_sum_of_terms) {
 }
 END_TEST
 
+/* UNDIAL (a plugin without create(): host-owned parameters, services through
+ * batch->host): γ·mean over forget answer targets of H(softmax(z_ref − β·e_y), p_θ). */
+START_TEST(test_undial_definition) {
+  const char *ov[] = {"method.beta=2.5", "method.forget_coeff=0.8"};
+  runner *r = runner_new("undial", ov, 2);
+  ck_assert_ptr_null(r->spec.plugin.desc->create);
+  rnd_batch *rb = rnd_batch_new(67);
+  double sum = 0.0, n = 0.0;
+  for (int i = 0; i < N_FORGET * T; i++) {
+    if (rb->mask[i] == 0.0f) continue;
+    const float *z = rb->logits + i * V, *zr = rb->ref_logits + i * V;
+    double lse = 0.0, qs = 0.0, h = 0.0;
+    for (int v = 0; v < V; v++) {
+      lse += exp(z[v]);
+      qs += exp(zr[v] - (v == rb->target[i] ? 2.5 : 0.0));
+    }
+    for (int v = 0; v < V; v++)
+      h -= exp(zr[v] - (v == rb->target[i] ? 2.5 : 0.0)) / qs * (z[v] - log(lse));
+    sum += h;
+    n += 1.0;
+  }
+  double loss = step(r, rb);
+  ck_assert_double_eq_tol(loss, 0.8 * sum / n, 1e-10);
+  ck_assert_double_eq_tol(metric(&r->log, "forget_distill"), sum / n, 1e-10);
+  free(rb);
+  runner_free(r);
+}
+END_TEST
+
 /* ---- ABI compatibility ------------------------------------------------------------ */
 /* The nine plugins of ABI 1.1, built from their sources against that
  * release's header (tests/abi/v1_1): they load in this host (descriptor
@@ -530,6 +562,7 @@ static Suite *plugins_suite(void) {
   tcase_add_test(closed, test_kl_definition);
   tcase_add_test(closed, test_simnpo_definition);
   tcase_add_test(closed, test_npo_rt_sum_of_terms);
+  tcase_add_test(closed, test_undial_definition);
   suite_add_tcase(s, closed);
   TCase *abi = tcase_create("abi");
   tcase_add_loop_test(abi, test_abi_v1_1_plugins_unchanged, 0,
