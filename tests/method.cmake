@@ -7,13 +7,14 @@
 set(METHOD_BAD_DIR ${CMAKE_BINARY_DIR}/tests/plugins_bad)
 set(method_bad_targets)
 foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wrong_grad
-    undefined colour title old_size ids no_resolve resolve_extra)
+    undefined colour title old_size ids no_resolve resolve_extra stopgrad stopgrad_bare)
   string(TOUPPER ${kind} KIND)
   add_library(bad_${kind} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins_bad/bad.c)
   set_target_properties(bad_${kind} PROPERTIES PREFIX "" OUTPUT_NAME lethe_bad_${kind}
     LIBRARY_OUTPUT_DIRECTORY ${METHOD_BAD_DIR} C_VISIBILITY_PRESET hidden)
   target_include_directories(bad_${kind} PRIVATE ${CMAKE_SOURCE_DIR}/include)
   target_compile_definitions(bad_${kind} PRIVATE BAD_${KIND} BAD_NAME="bad_${kind}")
+  target_link_libraries(bad_${kind} PRIVATE m)
   if(NOT kind STREQUAL "undefined")  # that one must reach dlopen with a missing symbol
     target_link_options(bad_${kind} PRIVATE -Wl,--no-undefined)
   endif()
@@ -56,9 +57,9 @@ target_compile_definitions(test_method_abi PRIVATE METHOD_BAD_DIR="${METHOD_BAD_
 add_dependencies(test_method_abi ${method_plugin_targets} ${method_bad_targets})
 
 # `lethe grad` refuses rows a method does not take with its parameters, and
-# runs the ABI 1.2 methods.
+# runs the ABI 1.2 methods; `lethe check-method` passes and fails what it should.
 add_test(NAME method_grad_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/method_grad_cli.sh
-         $<TARGET_FILE:lethe> ${LETHE_TEST_DATA})
+         $<TARGET_FILE:lethe> ${LETHE_TEST_DATA} ${METHOD_BAD_DIR})
 set_tests_properties(method_grad_cli PROPERTIES TIMEOUT 120)
 
 # Installs the SDK to a temporary prefix, builds contrib/example_method with

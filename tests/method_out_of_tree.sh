@@ -2,7 +2,7 @@
 # method_out_of_tree — the SDK works outside the tree: install lethe to a
 # temporary prefix, build contrib/example_method/example.c with nothing but
 # `pkg-config --cflags --libs lethe`, then load it through the installed
-# `lethe methods` and run the generic plugin checks on it.
+# `lethe methods` and check it with the installed `lethe check-method`.
 # usage: method_out_of_tree.sh BUILD_DIR SOURCE_DIR CC TEST_METHOD_PLUGINS
 set -eu
 build=$1 src=$2 cc=$3 checks=$4
@@ -43,7 +43,12 @@ LETHE_PLUGIN_PATH="$tmp/plugins" "$lethe" methods example >"$tmp/describe.txt" |
 grep -q "fade .*double .*0.5 .*\[0, 1\]" "$tmp/describe.txt" ||
   { cat "$tmp/describe.txt" >&2; fail "lethe methods example does not show its parameters"; }
 
-# run it: finite-difference gradient check, determinism, zero-mask invariance
+# run it: finite-difference gradient check, determinism, zero-mask invariance,
+# by the installed `lethe check-method` (any parameter values) and by the tests
+"$lethe" check-method "$tmp/plugins/lethe_example.so" -s fade=0.2 -s retain_coeff=3 \
+  >"$tmp/check.txt" || { cat "$tmp/check.txt" >&2; fail "lethe check-method failed the example"; }
+grep -q "^0 of 3 checks failed" "$tmp/check.txt" ||
+  { cat "$tmp/check.txt" >&2; fail "lethe check-method did not report its three checks"; }
 LETHE_METHOD_EXTERNAL="$tmp/plugins/lethe_example.so" CK_RUN_CASE=external "$checks" ||
   fail "the example method failed the plugin checks"
 echo "method_out_of_tree: ok"

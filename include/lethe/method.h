@@ -288,6 +288,13 @@ typedef struct lethe_method_desc {
    * required when caps has CAP_HIDDEN or CAP_REF_HIDDEN): see
    * lethe_method_needs. Pure: no state, no I/O. */
   int (*resolve)(const void *params, lethe_method_needs *needs, lethe_method_error *err);
+  /* ABI 1.2 (optional): for checking (`lethe check-method`), the scalar whose
+   * derivative loss_and_grad returns, at the inputs of `at` with everything
+   * the method treats as a constant (stop-gradient weights) taken at `base`,
+   * the batch the gradient was computed on. NULL: out->loss is that scalar.
+   * Pure: reads state, writes *value only. */
+  int (*objective)(const void *state, const lethe_method_batch *at, const lethe_method_batch *base,
+                   double *value, lethe_method_error *err);
 } lethe_method_desc;
 
 /* The one exported symbol (define it in the plugin with LETHE_METHOD_EXPORT). */

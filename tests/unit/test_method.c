@@ -236,8 +236,8 @@ START_TEST(test_scan) {
   for (int i = 0; i < r.n; i++) saw_dup |= strstr(r.msgs[i], "duplicate method name 'ga'") != NULL;
   ck_assert(saw_dup);
   /* twelve real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
-   * old_size, ids, resolve_extra) */
-  ck_assert_int_eq(set.n, 18);
+   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare) */
+  ck_assert_int_eq(set.n, 20);
   for (int i = 1; i < 9; i++) /* one directory's files come in name order */
     ck_assert_int_lt(strcmp(set.items[i - 1].path, set.items[i].path), 0);
   method_set_free(&set);
