@@ -36,8 +36,14 @@
  *   service table (host owned, valid until destroy() returns; the plugin may
  *   keep the pointer). It allocates the instance state, which the plugin owns
  *   and frees in destroy(). Instances are independent: no global state.
+ * - A plugin without create() (ABI 1.2, LETHE_METHOD_DEFINE) gets the host's
+ *   copy of its filled parameter struct as its state, valid until the
+ *   instance ends; the host frees it.
+ * - resolve() and objective() (ABI 1.2) are pure: they read their inputs and
+ *   write only their outputs.
  * - loss_and_grad() receives a read-only batch view and an output struct,
- *   both host owned and valid only during the call. The output buffers are
+ *   both host owned and valid only during the call (so are the parameter
+ *   tensors, hidden states and their gradient buffers of ABI 1.2). The output buffers are
  *   zeroed by the host before the call; the plugin adds its gradient into
  *   them. It must not allocate, do I/O, print, exit or abort, and it must be
  *   deterministic (same inputs, same bits out).
