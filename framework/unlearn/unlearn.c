@@ -539,7 +539,8 @@ static int open_run(run_ctx *c, const prepared *p, lethe_err *err) {
   experiment_set_memory(e, &c->ref);
   llama_freeze(&c->ref); /* forward only: one layer of activations, nothing to redo */
   uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * c->policy.cfg.num_hidden_layers);
-  int rc = unlearn_trainable_mask(e, c->ms.plugin.desc->name, &c->ms.needs, &c->policy.cfg, mask, err);
+  int rc = experiment_method_trainable_mask(e, c->ms.plugin.desc->name, &c->ms.needs,
+                                          &c->policy.cfg, mask, err);
   if (rc == 0) rc = llama_set_trainable(&c->policy, mask, err);
   free(mask);
   if (rc != 0) return -1;

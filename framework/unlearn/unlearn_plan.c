@@ -2,7 +2,6 @@
  * unlearn_plan.h). */
 #include "unlearn/unlearn_plan.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/dist.h"
@@ -14,18 +13,6 @@ static int longest(const tofu_example *ex, size_t n) {
   int T = 0;
   for (size_t i = 0; ex && i < n; i++) T = ex[i].len > T ? ex[i].len : T;
   return T;
-}
-
-int unlearn_trainable_mask(const experiment *e, const char *method, const lethe_method_needs *needs,
-                           const llama_config *cfg, uint8_t *mask, lethe_err *err) {
-  if (!needs->trainable[0] || lcfg_int(&e->cfg, "unlearn.lora.rank") > 0 ||
-      config_setting_length(lcfg_setting(&e->cfg, "unlearn.params")) > 0)
-    return experiment_trainable_mask(e, "unlearn", cfg, mask, err);
-  char setting[400];
-  snprintf(setting, sizeof setting, "method %s's trainable tensors (unlearn.params is empty)",
-           method);
-  const char *pattern = needs->trainable;
-  return llama_trainable_mask(cfg, &pattern, 1, mask, setting, err);
 }
 
 int unlearn_plan(const experiment *e, const char *method, const lethe_method_needs *needs,
@@ -45,7 +32,7 @@ int unlearn_plan(const experiment *e, const char *method, const lethe_method_nee
   objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
   uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
   lora_config lc;
-  rc = unlearn_trainable_mask(e, method, needs, &cfg, mask, err);
+  rc = experiment_method_trainable_mask(e, method, needs, &cfg, mask, err);
   if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
   int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
   int T = longest(fd->forget, fd->n_forget);

@@ -14,12 +14,6 @@
  * (train/objective.h); the run loads it in any case (forget KL). */
 #define UNLEARN_REF_CAPS (LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN | LETHE_CAP_PARAMS)
 
-/* The mask (llama_trainable_mask) of what the run trains: unlearn.params
- * when set (or with an adapter), else the method's own pattern
- * (lethe_method_needs.trainable) when it gives one, else every tensor. */
-int unlearn_trainable_mask(const experiment *e, const char *method, const lethe_method_needs *needs,
-                           const llama_config *cfg, uint8_t *mask, lethe_err *err);
-
 /* The memory plan of a training step of the run (train/memplan.h), before
  * any model is loaded: the target's config.json with the run's settings
  * (compute, memory, unlearn.params or unlearn.lora, the method's logits),
