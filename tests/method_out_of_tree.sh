@@ -2,7 +2,8 @@
 # method_out_of_tree — the SDK works outside the tree: install lethe to a
 # temporary prefix, build contrib/example_method/example.c with nothing but
 # `pkg-config --cflags --libs lethe`, then load it through the installed
-# `lethe methods` and run the generic plugin checks on it.
+# `lethe methods`, check it with the installed `lethe check-method`, and
+# compare its gradients on a model with the installed PyTorch reference.
 # usage: method_out_of_tree.sh BUILD_DIR SOURCE_DIR CC TEST_METHOD_PLUGINS
 set -eu
 build=$1 src=$2 cc=$3 checks=$4
@@ -43,7 +44,41 @@ LETHE_PLUGIN_PATH="$tmp/plugins" "$lethe" methods example >"$tmp/describe.txt" |
 grep -q "fade .*double .*0.5 .*\[0, 1\]" "$tmp/describe.txt" ||
   { cat "$tmp/describe.txt" >&2; fail "lethe methods example does not show its parameters"; }
 
-# run it: finite-difference gradient check, determinism, zero-mask invariance
+# run it: finite-difference gradient check, determinism, zero-mask invariance,
+# by the installed `lethe check-method` (any parameter values) and by the tests
+"$lethe" check-method "$tmp/plugins/lethe_example.so" -s fade=0.2 -s retain_coeff=3 \
+  >"$tmp/check.txt" || { cat "$tmp/check.txt" >&2; fail "lethe check-method failed the example"; }
+grep -q "^0 of 3 checks failed" "$tmp/check.txt" ||
+  { cat "$tmp/check.txt" >&2; fail "lethe check-method did not report its three checks"; }
 LETHE_METHOD_EXTERNAL="$tmp/plugins/lethe_example.so" CK_RUN_CASE=external "$checks" ||
   fail "the example method failed the plugin checks"
+# and on a model against the installed float64 PyTorch reference (lethe_torch.py,
+# torch only), as docs/writing-a-method.md §7 shows: lethe grad at step 0 of 1,
+# so w = 1 and L = −NLL_mean(forget) + 2·NLL_mean(retain)
+ref=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix --variable=torchreference lethe)
+[ -f "$ref/lethe_torch.py" ] || fail "the PyTorch reference is not installed at $ref"
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  d="$src/tests/data/llama-tiny"
+  LETHE_PLUGIN_PATH="$tmp/plugins" "$lethe" grad --method example --model "$d/model" \
+    --forget "$d/forget.jsonl" --retain "$d/retain.jsonl" -s method.retain_coeff=2 \
+    --out "$tmp/grads.safetensors" >"$tmp/loss.json" || fail "lethe grad --method example failed"
+  PYTHONPATH="$ref" /usr/bin/python3 - "$d" "$tmp/grads.safetensors" <<'PY' || fail "the example's gradients differ from the PyTorch reference"
+import sys
+import lethe_torch as lt
+d, grads = sys.argv[1], sys.argv[2]
+s, P = lt.load_model(d + "/model")
+def nll_mean(path):
+    ids, mask, labels = lt.read_rows(path)
+    lp, counted = lt.token_logprobs(lt.forward(s, P, ids, mask), labels)
+    return -lp.sum() / counted.sum()
+loss = -nll_mean(d + "/forget.jsonl") + 2.0 * nll_mean(d + "/retain.jsonl")
+loss.backward()
+mine = lt.read_safetensors(grads)
+worst = max(float((P[n].grad - mine[n].double()).abs().max()) for n in P)
+print("example vs lethe_torch: largest gradient difference %.2e" % worst)
+sys.exit(0 if worst < 1e-4 else 1)
+PY
+else
+  echo "method_out_of_tree: no torch for /usr/bin/python3: reference comparison skipped"
+fi
 echo "method_out_of_tree: ok"

@@ -12,7 +12,7 @@ lethe_test(test_train_memory unit/test_train_memory.c lethe_train)
 lethe_test(test_memplan unit/test_memplan.c lethe_train)
 # a run's inputs checked before any stage (pipeline/check.h), on the command line too
 lethe_test(test_check unit/test_check.c lethe_pipeline)
-add_dependencies(test_check lethe plugin_npo)
+add_dependencies(test_check lethe plugin_npo plugin_rmu plugin_npo_l2)
 # suite.json: each run's method title and colour from its plugin (suite_methods.c)
 lethe_test(test_suite unit/test_suite.c lethe_suite PkgConfig::JANSSON)
 add_dependencies(test_suite plugin_ga plugin_npo_rt)

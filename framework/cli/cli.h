@@ -32,6 +32,8 @@ void help_plan(void);
 int cmd_eval(int argc, char **argv);
 void help_eval(void);
 void help_grad(void);
+int cmd_check_method(int argc, char **argv);
+void help_check_method(void);
 
 int cmd_methods(int argc, char **argv);
 void help_methods(void);

@@ -65,7 +65,17 @@ int cmd_grad(int argc, char **argv) {
     rc = fail(&err);
     goto done;
   }
-  uint32_t caps = spec.plugin.desc->caps;
+  uint32_t caps = spec.needs.caps; /* resolved with the -s parameters */
+  if ((files[LETHE_SEG_RETAIN] && !(caps & LETHE_CAP_RETAIN)) ||
+      (files[LETHE_SEG_IDK] && !(caps & LETHE_CAP_IDK))) {
+    int retain = files[LETHE_SEG_RETAIN] && !(caps & LETHE_CAP_RETAIN);
+    rc = cli_usage_error("grad", "method %s takes no %s rows%s: drop %s", method,
+                         retain ? "retain" : "idk",
+                         (spec.plugin.desc->caps & (retain ? LETHE_CAP_RETAIN : LETHE_CAP_IDK))
+                             ? " with these parameters (its coefficient is 0)" : "",
+                         retain ? "--retain" : "--idk");
+    goto done;
+  }
   if (((caps & LETHE_CAP_RETAIN) && !files[LETHE_SEG_RETAIN]) ||
       ((caps & LETHE_CAP_IDK) && !files[LETHE_SEG_IDK])) {
     rc = cli_usage_error("grad", "method %s needs %s%s", method,
@@ -73,7 +83,7 @@ int cmd_grad(int argc, char **argv) {
                          (caps & LETHE_CAP_IDK) && !files[LETHE_SEG_IDK] ? "--idk" : "");
     goto done;
   }
-  if ((caps & (LETHE_CAP_REF_LOGP | LETHE_CAP_REF_LOGITS)) && !ref_dir) {
+  if ((caps & (LETHE_CAP_REF_LOGP | LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN)) && !ref_dir) {
     rc = cli_usage_error("grad", "method %s needs a reference model: give --ref DIR", method);
     goto done;
   }
@@ -102,8 +112,14 @@ int cmd_grad(int argc, char **argv) {
     rc = fail(&err);
     goto done;
   }
+  int64_t *ids = lethe_malloc(sizeof(int64_t) * (size_t)batch.B); /* a row's index in its file */
+  for (int s = 0; s < LETHE_SEG_COUNT; s++)
+    for (int r = 0; r < seg[s].nrows; r++) ids[seg[s].row0 + r] = r;
+  obj.example_id = ids;
   llama_zero_grads(&policy);
-  if (objective_step(&obj, &batch, seg, NULL, 0, 1, 1.0, &loss, &err) != 0) {
+  int step_rc = objective_step(&obj, &batch, seg, NULL, 0, 1, 1.0, &loss, &err);
+  free(ids);
+  if (step_rc != 0) {
     rc = fail(&err);
     goto done;
   }

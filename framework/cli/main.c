@@ -28,6 +28,8 @@ static const cli_command commands[] = {
      cmd_suite, help_suite, 1},
     {"grad", "one method step: loss and every parameter gradient (checks a method)", cmd_grad,
      help_grad, 1},
+    {"check-method", "a method plugin's gradients against finite differences, without a model",
+     cmd_check_method, help_check_method, 0},
     {"methods", "list method plugins, or show one method's parameters", cmd_methods,
      help_methods, 0},
     {"init", "a randomly initialised model directory from a config.json (any family)",

@@ -14,11 +14,20 @@ int method_instance_create(method_instance *mi, const method_plugin *p, const vo
                            const lethe_host_api *host, lethe_err *err) {
   memset(mi, 0, sizeof *mi);
   const lethe_method_desc *d = p->desc;
+  if (method_needs_resolve(d, params, &mi->needs, err)) return -1;
   mi->plugin = p;
   mi->host = lethe_calloc(1, sizeof *mi->host);
   if (host) *mi->host = *host;
   mi->host->struct_size = sizeof *mi->host;
   lethe_method_error perr = {0, ""};
+  if (!d->create) { /* ABI 1.2: the parameters are the state, the host's to keep */
+    if (d->params_size) {
+      mi->own_params = lethe_malloc(d->params_size);
+      memcpy(mi->own_params, params, d->params_size);
+    }
+    mi->state = mi->own_params;
+    return 0;
+  }
   if (d->create(params, mi->host, &mi->state, &perr)) {
     lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): create failed: %s", d->name, p->path,
                perr.msg[0] ? perr.msg : "no message");
@@ -31,7 +40,8 @@ int method_instance_create(method_instance *mi, const method_plugin *p, const vo
 
 void method_instance_destroy(method_instance *mi) {
   if (!mi || !mi->plugin) return;
-  mi->plugin->desc->destroy(mi->state);
+  if (mi->plugin->desc->destroy) mi->plugin->desc->destroy(mi->state);
+  free(mi->own_params);
   free(mi->host);
   memset(mi, 0, sizeof *mi);
 }
@@ -58,9 +68,20 @@ static int check_segments(const lethe_method_batch *b, char *why, size_t n) {
   return 0;
 }
 
-static int check_batch(const lethe_method_desc *d, const lethe_method_batch *b,
+/* The ABI 1.2 inputs the resolved caps ask for (shapes checked by the caller). */
+static const char *missing_v12(uint32_t caps, const lethe_method_batch *b,
+                               const lethe_method_grad *out) {
+  if ((caps & LETHE_CAP_EXAMPLE_IDS) && !b->example_id) return "example_id";
+  if ((caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) && b->C <= 0) return "hidden size C";
+  if ((caps & LETHE_CAP_HIDDEN) && (!b->hidden || !out->dhidden)) return "hidden/dhidden";
+  if ((caps & LETHE_CAP_REF_HIDDEN) && !b->ref_hidden) return "ref_hidden";
+  if ((caps & LETHE_CAP_PARAMS) && (b->n_params < 0 || (b->n_params && (!b->params || !out->dparams))))
+    return "params/dparams";
+  return NULL;
+}
+
+static int check_batch(uint32_t caps, const lethe_method_batch *b,
                        const lethe_method_grad *out, char *why, size_t n) {
-  uint32_t caps = d->caps;
   const char *missing = NULL;
   if (b->struct_size != sizeof *b || out->struct_size != sizeof *out) {
     snprintf(why, n, "batch/grad struct_size not set (%u/%u, expected %zu/%zu)", b->struct_size,
@@ -83,6 +104,7 @@ static int check_batch(const lethe_method_desc *d, const lethe_method_batch *b,
   else if ((caps & LETHE_CAP_LOGITS) && !out->dlogits) missing = "dlogits (method needs logits)";
   else if ((caps & LETHE_CAP_REF_LOGITS) && !b->ref_logits)
     missing = "ref_logits (method needs reference logits)";
+  else missing = missing_v12(caps, b, out);
   if (missing) {
     snprintf(why, n, "batch has no %s", missing);
     return -1;
@@ -102,15 +124,41 @@ static long first_non_finite(const float *x, size_t n) {
   return -1;
 }
 
+/* dhidden and dparams finite (when asked for). */
+static int check_v12_outputs(const method_instance *mi, const lethe_method_batch *b,
+                             const lethe_method_grad *out, lethe_err *err) {
+  const lethe_method_desc *d = mi->plugin->desc;
+  if (mi->needs.caps & LETHE_CAP_HIDDEN) {
+    long at = first_non_finite(out->dhidden, (size_t)b->B * b->T * (size_t)b->C);
+    if (at >= 0) {
+      long pos = at / b->C;
+      return lethe_errf(err, LETHE_E_NUMERIC,
+                        "method '%s' (%s): step %lld: dhidden[b=%ld, t=%ld, c=%ld] is %g",
+                        d->name, mi->plugin->path, (long long)b->step, pos / b->T, pos % b->T,
+                        at % b->C, out->dhidden[at]);
+    }
+  }
+  for (int32_t i = 0; (mi->needs.caps & LETHE_CAP_PARAMS) && i < b->n_params; i++) {
+    long at = first_non_finite(out->dparams[i], (size_t)b->params[i].numel);
+    if (at >= 0)
+      return lethe_errf(err, LETHE_E_NUMERIC, "method '%s' (%s): step %lld: dparams of %s[%ld] is %g",
+                        d->name, mi->plugin->path, (long long)b->step, b->params[i].name, at,
+                        out->dparams[i][at]);
+  }
+  return 0;
+}
+
 int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe_method_grad *out,
                          lethe_err *err) {
   const lethe_method_desc *d = mi->plugin->desc;
   char why[256];
-  if (check_batch(d, b, out, why, sizeof why))
+  if (check_batch(mi->needs.caps, b, out, why, sizeof why))
     return lethe_errf(err, LETHE_E_USAGE, "method '%s': step %lld: %s", d->name,
                       (long long)b->step, why);
   lethe_method_error perr = {0, ""};
-  if (d->loss_and_grad(mi->state, b, out, &perr))
+  lethe_method_batch view = *b;
+  view.host = mi->host;
+  if (d->loss_and_grad(mi->state, &view, out, &perr))
     return lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): step %lld: %s", d->name,
                       mi->plugin->path, (long long)b->step,
                       perr.msg[0] ? perr.msg : "failed, no message");
@@ -123,7 +171,7 @@ int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe
     return lethe_errf(err, LETHE_E_NUMERIC,
                       "method '%s' (%s): step %lld: dlogp[b=%ld, t=%ld] is %g", d->name,
                       mi->plugin->path, (long long)b->step, at / b->T, at % b->T, out->dlogp[at]);
-  if (d->caps & LETHE_CAP_LOGITS) {
+  if (mi->needs.caps & LETHE_CAP_LOGITS) {
     at = first_non_finite(out->dlogits, bt * (size_t)b->V);
     if (at >= 0) {
       long pos = at / b->V;
@@ -133,5 +181,5 @@ int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe
                         out->dlogits[at]);
     }
   }
-  return 0;
+  return check_v12_outputs(mi, b, out, err);
 }

@@ -90,7 +90,8 @@ void method_search_free(method_search *s) {
 
 /* ---- descriptor validation ----------------------------------------------------- */
 static const char *const cap_names[] = {"retain", "idk", "reference log-probs", "logits",
-                                        "reference logits"};
+                                        "reference logits", "example ids", "parameters",
+                                        "hidden states", "reference hidden states"};
 
 const char *method_caps_string(uint32_t caps, char *buf, size_t n) {
   size_t used = 0;
@@ -178,6 +179,32 @@ const char *method_desc_colour(const lethe_method_desc *d) {
   return DESC_HAS(d, colour) ? d->colour : NULL;
 }
 
+int method_needs_resolve(const lethe_method_desc *d, const void *params, lethe_method_needs *needs,
+                         lethe_err *err) {
+  *needs = (lethe_method_needs){sizeof *needs, d->caps, -1, ""};
+  if (!DESC_HAS(d, resolve) || !d->resolve) return 0;
+  lethe_method_error perr = {0, ""};
+  if (d->resolve(params, needs, &perr))
+    return lethe_errf(err, LETHE_E_CONFIG, "method '%s': %s", d->name,
+                      perr.msg[0] ? perr.msg : "resolve() failed, no message");
+  needs->struct_size = sizeof *needs;
+  if (!memchr(needs->trainable, '\0', sizeof needs->trainable))
+    return lethe_errf(err, LETHE_E_PLUGIN, "method '%s': resolve() wrote an unterminated "
+                      "trainable pattern", d->name);
+  if (needs->caps & ~d->caps) {
+    char extra[160];
+    return lethe_errf(err, LETHE_E_PLUGIN,
+                      "method '%s': resolve() asks for %s, which its descriptor does not declare "
+                      "(caps 0x%x)", d->name,
+                      method_caps_string(needs->caps & ~d->caps, extra, sizeof extra), d->caps);
+  }
+  if ((needs->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) && needs->hidden_layer < 0)
+    return lethe_errf(err, LETHE_E_PLUGIN,
+                      "method '%s': resolve() asks for hidden states but names no layer "
+                      "(hidden_layer %d)", d->name, needs->hidden_layer);
+  return 0;
+}
+
 /* The optional title and colour (ABI 1.1), when the descriptor has them. */
 static int check_style(const lethe_method_desc *d, const char *path, lethe_err *err) {
   const char *title = method_desc_title(d), *colour = method_desc_colour(d);
@@ -220,14 +247,15 @@ static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *e
     return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s (method '%s'): empty %s", path, d->name,
                       !d->version || !*d->version ? "version" : "summary");
   if (d->caps & ~LETHE_CAP_ALL_V1) {
-    char known[128];
+    char known[256];
     return lethe_errf(err, LETHE_E_PLUGIN,
                       "plugin %s (method '%s'): unknown capability bits 0x%x; this host knows "
                       "0x%x (%s)", path, d->name, d->caps & ~LETHE_CAP_ALL_V1, LETHE_CAP_ALL_V1,
                       method_caps_string(LETHE_CAP_ALL_V1, known, sizeof known));
   }
-  const char *missing = !d->create ? "create" : !d->loss_and_grad ? "loss_and_grad"
-                        : !d->destroy ? "destroy" : NULL;
+  int host_params = DESC_HAS(d, resolve); /* 1.2: create and destroy may be NULL */
+  const char *missing = !d->create && !host_params ? "create" : !d->loss_and_grad ? "loss_and_grad"
+                        : !d->destroy && !host_params ? "destroy" : NULL;
   if (missing)
     return lethe_errf(err, LETHE_E_PLUGIN, "plugin %s (method '%s'): callback '%s' is NULL",
                       path, d->name, missing);
@@ -238,6 +266,10 @@ static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *e
                       d->n_params, METHOD_MAX_PARAMS);
   for (uint32_t i = 0; i < d->n_params; i++)
     if (check_param(d, i, path, err)) return -1;
+  if ((d->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) && !(DESC_HAS(d, resolve) && d->resolve))
+    return lethe_errf(err, LETHE_E_PLUGIN,
+                      "plugin %s (method '%s'): asks for hidden states but has no resolve() "
+                      "to name the layer", path, d->name);
   return check_style(d, path, err);
 }
 

@@ -69,6 +69,12 @@ void method_plugin_close(method_plugin *p);
  * struct_size does not cover them). The loader has checked them. */
 const char *method_desc_title(const lethe_method_desc *d);
 const char *method_desc_colour(const lethe_method_desc *d);
+/* What the plugin needs with these parameters (lethe_method_needs): its
+ * resolve() when it has one (ABI 1.2), else desc->caps and no hidden layer.
+ * Refuses bits outside desc->caps and hidden states without a layer; the
+ * plugin's own refusal (a parameter combination) is a config error. */
+int method_needs_resolve(const lethe_method_desc *d, const void *params, lethe_method_needs *needs,
+                         lethe_err *err);
 /* "retain, idk, reference log-probs, ..." for caps (or "none"); returns buf. */
 const char *method_caps_string(uint32_t caps, char *buf, size_t n);
 
@@ -119,6 +125,7 @@ void method_describe(FILE *out, const method_plugin *p);
 typedef struct method_spec {
   method_plugin plugin;
   void *params; /* desc->params_size bytes, owned */
+  lethe_method_needs needs; /* resolved from params (method_needs_resolve) */
 } method_spec;
 
 /* From a libconfig `method = { name = "npo"; plugin = "x.so"; plugin_path =
@@ -140,15 +147,17 @@ typedef struct method_instance {
   const method_plugin *plugin; /* borrowed */
   void *state;                 /* the plugin's */
   lethe_host_api *host;        /* owned copy of the caller's service table */
+  lethe_method_needs needs;    /* what it needs with its parameters: plan from needs.caps */
+  void *own_params;            /* a plugin without create(): its state, the params copy */
 } method_instance;
 
-/* Calls the plugin's create with params and a copy of host (NULL = no
- * services). */
+/* Resolves the needs of params (method_needs_resolve), then calls the
+ * plugin's create with params and a copy of host (NULL = no services). */
 int method_instance_create(method_instance *mi, const method_plugin *p, const void *params,
                            const lethe_host_api *host, lethe_err *err);
-/* Checks the batch against the plugin's capabilities (shapes, segments,
+/* Checks the batch against the instance's resolved needs (shapes, segments,
  * pairing, required arrays), calls loss_and_grad, then checks that the loss,
- * dlogp and (when asked for) dlogits are finite. Every error names the method
+ * dlogp and (when asked for) dlogits, dhidden and dparams are finite. Every error names the method
  * and the step. out's buffers must be zeroed by the caller. */
 int method_instance_step(method_instance *mi, const lethe_method_batch *batch,
                          lethe_method_grad *out, lethe_err *err);

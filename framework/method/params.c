@@ -260,6 +260,12 @@ void method_describe(FILE *out, const method_plugin *p) {
   fprintf(out, "  title: %s\n", title ? title : "(not set; reports show the name)");
   fprintf(out, "  colour: %s\n", colour ? colour : "(not set; reports pick one)");
   fprintf(out, "  needs: %s\n", method_caps_string(d->caps, caps, sizeof caps));
+  void *defaults = method_params_new(d);
+  lethe_method_needs needs;
+  if (method_needs_resolve(d, defaults, &needs, NULL) == 0 && needs.caps != d->caps)
+    fprintf(out, "         (with the defaults: %s)\n", method_caps_string(needs.caps, caps, sizeof caps));
+  if (needs.caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN))
+    fprintf(out, "  hidden states after layer %d (with the defaults)\n", needs.hidden_layer);
   if (!d->n_params) {
     fprintf(out, "  parameters: none\n");
   } else {
@@ -277,7 +283,6 @@ void method_describe(FILE *out, const method_plugin *p) {
               q->doc);
     }
   }
-  void *defaults = method_params_new(d);
   fprintf(out, "  config:\n    method = { name = \"%s\"; ", d->name);
   method_params_write(out, d, defaults);
   fprintf(out, " };\n");

@@ -130,6 +130,7 @@ static int resolve(method_spec *ms, const config_setting_t *group, const selecti
   for (int i = 0; !rc && i < n_ov; i++)
     if (!strncmp(ov[i], "method.", 7) && !is_selection_override(ov[i]))
       rc = method_params_override(d, ms->params, ov[i], err);
+  if (!rc) rc = method_needs_resolve(d, ms->params, &ms->needs, err);
   if (rc) method_spec_free(ms);
   return rc;
 }

@@ -315,6 +315,10 @@ enum { LLAMA_HOLD_F32 = 0, LLAMA_HOLD_BF16 = 1, LLAMA_HOLD_AUTO = 2 };
 /* Holds the frozen matrix slices as `mode` says; returns the floats held
  * (0 for LLAMA_HOLD_F32, a view, or when something is held already). */
 size_t llama_hold_frozen(llama_model *m, int mode);
+/* The float32 values of one (role, layer) slice into dst (the slice's
+ * floats), widened when it is held: what reads a frozen model's weights
+ * outside the forward (a method's reference parameters). */
+void llama_read_slice(const llama_model *m, int role, int layer, float *dst);
 /* Back to float32 (exactly the held values); a no-op when nothing is held. */
 void llama_release_frozen(llama_model *m);
 /* The mode a setting names ("auto", "f32", "bf16"); -1 with err otherwise. */
@@ -486,5 +490,16 @@ void llama_dlogits_from_dlogp(llama_model *m, const int32_t *targets, const floa
 /* Backward from dL/dlogits (held in m->acts.logits); adds into the
  * gradients of the trainable slices (llama_grad). */
 void llama_backward(llama_model *m);
+/* The residual stream after decoder block `layer` (0-based; Hugging Face's
+ * hidden_states[layer + 1]) of the last forward: a (B,T,C) view into the
+ * activations, valid until the next forward. */
+const float *llama_hidden(const llama_model *m, int layer);
+/* llama_backward with dhidden (B,T,C, the last forward's rows) added to
+ * ∂L/∂hidden after block `layer`. head = 1: from the logits, as
+ * llama_backward (after llama_dlogits_from_dlogp); head = 0: the logits
+ * carry no gradient, so the backward starts at that layer (the head and the
+ * blocks above it get nothing; dhidden is copied, not borrowed).
+ * llama_backward(m) is llama_backward_hidden(m, -1, NULL, 1). */
+void llama_backward_hidden(llama_model *m, int layer, const float *dhidden, int head);
 
 #endif

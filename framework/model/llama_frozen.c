@@ -246,3 +246,12 @@ void llama_round_params(const llama_model *m, uint16_t *dst) {
       tensor_to_bf16(dst + (f - s->params_memory), f, (int64_t)llama_slice_floats(s, r));
     }
 }
+
+void llama_read_slice(const llama_model *m, int role, int layer, float *dst) {
+  const llama_model *s = source(m);
+  const float *f = llama_param_slice(s, role, layer);
+  size_t n = llama_slice_floats(s, role);
+  const uint16_t *held = llama_held16(m, f);
+  if (held) widen(dst, held, (int64_t)n);
+  else memcpy(dst, f, n * sizeof(float));
+}

@@ -512,11 +512,32 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
-void llama_backward(llama_model *m) {
-  double t = m->profile ? lethe_now() : 0.0;
+/* Backward through the blocks from layer `top` down to the lowest that
+ * trains, d_resid = ∂L/∂resid[top + 1] on entry; dhidden (B,T,C; may be
+ * NULL) is added to ∂L/∂resid[layer + 1] when the walk reaches it. */
+static void blocks_backward(llama_model *m, int top, int layer, const float *dhidden,
+                            int lowest, double *t) {
+  int64_t BT = (int64_t)m->B * m->T, C = m->cfg.hidden_size;
+  for (int l = top; l >= 0 && 2 * l + 1 >= lowest; l--) {
+    if (dhidden && l == layer)
+      for (int64_t i = 0; i < BT * C; i++) m->scratch.d_resid[i] += dhidden[i];
+    if (m->checkpointing) { /* layer l's activations again, from its saved input */
+      attention_block_forward(m, l, m->acts.resid + l * BT * C, t);
+      mlp_block_forward(m, l, t);
+    }
+    mlp_block_backward(m, l, 2 * l + 1 > lowest, t);
+    if (2 * l >= lowest) attention_block_backward(m, l, 2 * l > lowest, t);
+  }
+  float *g_embed = llama_grad(m, LLAMA_PARAM_EMBED, 0);
+  if (g_embed)
+    embedding_backward(g_embed, m->scratch.d_resid, m->tokens, BT, (int)C);
+  lap(m, 1, LLAMA_PART_EMBED, t);
+}
+
+/* The lowest block that trains, after checking that the forward kept its
+ * activations (aborts otherwise: a programming error). */
+static int checked_lowest(const llama_model *m) {
   int L = m->cfg.num_hidden_layers, lowest = llama_lowest_block(m);
-  int64_t BT = (int64_t)m->B * m->T;
-  if (!llama_runs_backward(m)) return; /* nothing trains */
   if ((!m->checkpointing && lowest / 2 < m->acts_from && lowest < 2 * L) || !m->acts_backward) {
     /* the forward kept no activations for a layer that now trains: the
      * trainable set changed between llama_forward and llama_backward */
@@ -525,18 +546,25 @@ void llama_backward(llama_model *m) {
             lowest < 0 ? 0 : lowest / 2, m->acts_from);
     abort();
   }
-  llama_head_backward(m, lowest < 2 * L, &t);
-  for (int l = L - 1; l >= 0 && 2 * l + 1 >= lowest; l--) {
-    if (m->checkpointing) { /* layer l's activations again, from its saved input */
-      attention_block_forward(m, l, m->acts.resid + l * BT * m->cfg.hidden_size, &t);
-      mlp_block_forward(m, l, &t);
-    }
-    mlp_block_backward(m, l, 2 * l + 1 > lowest, &t);
-    if (2 * l >= lowest) attention_block_backward(m, l, 2 * l > lowest, &t);
+  return lowest;
+}
+
+void llama_backward(llama_model *m) { llama_backward_hidden(m, -1, NULL, 1); }
+
+void llama_backward_hidden(llama_model *m, int layer, const float *dhidden, int head) {
+  double t = m->profile ? lethe_now() : 0.0;
+  int L = m->cfg.num_hidden_layers;
+  if (!llama_runs_backward(m)) return; /* nothing trains */
+  int lowest = checked_lowest(m);
+  if (head) {
+    llama_head_backward(m, lowest < 2 * L, &t);
+    blocks_backward(m, L - 1, layer, dhidden, lowest, &t);
+  } else if (2 * layer + 1 >= lowest) { /* something at or below the layer trains */
+    memcpy(m->scratch.d_resid, dhidden, sizeof(float) * (size_t)m->B * m->T * m->cfg.hidden_size);
+    blocks_backward(m, layer, -1, NULL, lowest, &t);
   }
-  float *g_embed = llama_grad(m, LLAMA_PARAM_EMBED, 0);
-  if (g_embed)
-    embedding_backward(g_embed, m->scratch.d_resid, m->tokens, (int64_t)m->B * m->T,
-                       m->cfg.hidden_size);
-  lap(m, 1, LLAMA_PART_EMBED, &t);
+}
+
+const float *llama_hidden(const llama_model *m, int layer) {
+  return m->acts.resid + (size_t)(layer + 1) * m->B * m->T * m->cfg.hidden_size;
 }

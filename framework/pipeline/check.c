@@ -142,15 +142,44 @@ static int check_data_dir(const char *dir, const char *split, const char *retain
   return 0;
 }
 
-/* The method's plugin and parameters, resolved as run_unlearn will. */
-static int check_method(const experiment *e, lethe_err *err) {
+static int trained_config(const experiment *e, int unlearning, llama_config *cfg, lethe_err *err);
+
+/* What the method's needs ask of the model it will unlearn (method ABI
+ * 1.2): a hidden layer it has, its own trainable tensors, no adapter for
+ * a method that regularises the model's parameters. */
+static int check_needs(const experiment *e, const method_spec *ms, lethe_err *err) {
+  const lethe_method_needs *n = &ms->needs;
+  const char *name = ms->plugin.desc->name;
+  if ((n->caps & LETHE_CAP_PARAMS) && lcfg_int(&e->cfg, "unlearn.lora.rank") > 0)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "method %s reads and regularises the trainable parameters; with an adapter "
+                      "(unlearn.lora.rank > 0) the adapter trains: set unlearn.params instead",
+                      name);
+  llama_config cfg;
+  if (trained_config(e, 1, &cfg, err) != 0) return -1;
+  if ((n->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) && n->hidden_layer >= cfg.num_hidden_layers)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "method %s reads the hidden states after layer %d, but the model has %d "
+                      "layers (0..%d)", name, n->hidden_layer, cfg.num_hidden_layers,
+                      cfg.num_hidden_layers - 1);
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * (cfg.num_hidden_layers + 1));
+  int rc = experiment_method_trainable_mask(e, name, n, &cfg, mask, err);
+  free(mask);
+  return rc;
+}
+
+/* The method's plugin and parameters, resolved as run_unlearn will; with
+ * `needs`, also what they ask of the model (after the given models are
+ * checked: it reads target.path's config.json). */
+static int check_method(const experiment *e, int needs, lethe_err *err) {
   method_spec ms = {0};
   if (method_spec_from_config(&ms, lcfg_setting(&e->cfg, "method"),
                               (const char *const *)e->method_overrides, e->n_method_overrides,
                               err) != 0)
     return -1;
+  int rc = needs ? check_needs(e, &ms, err) : 0;
   method_spec_free(&ms);
-  return 0;
+  return rc;
 }
 
 /* The architecture of the model a group trains: a given model's
@@ -202,7 +231,7 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
     return lethe_errf(err, LETHE_E_CONFIG,
                       "%s: data.forget_split must be forgetNN (e.g. forget10), not '%s'", where, split);
   }
-  if ((what & EXPERIMENT_CHECK_METHOD) && check_method(e, err) != 0) return -1;
+  if ((what & EXPERIMENT_CHECK_METHOD) && check_method(e, 0, err) != 0) return -1;
   const struct {
     unsigned bit;
     const char *key;
@@ -225,7 +254,9 @@ int experiment_check(const experiment *e, const char *out_dir, unsigned what, le
   if ((what & (EXPERIMENT_CHECK_TARGET | EXPERIMENT_CHECK_RETAIN)) && (t.target || t.retain) &&
       check_params(e, "finetune", 0, err) != 0)
     return -1;
-  if ((what & EXPERIMENT_CHECK_METHOD) && check_params(e, "unlearn", 1, err) != 0) return -1;
+  if ((what & EXPERIMENT_CHECK_METHOD) &&
+      (check_params(e, "unlearn", 1, err) != 0 || check_method(e, 1, err) != 0))
+    return -1;
   if (*data_dir && check_data_dir(data_dir, split, retain, what, t, err) != 0)
     return -1;
   if (what && check_writable_dir(e->cache_dir, "the stage cache", err) != 0) return -1;

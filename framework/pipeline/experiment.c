@@ -376,6 +376,19 @@ int experiment_trainable_mask(const experiment *e, const char *group, const llam
   return rc;
 }
 
+int experiment_method_trainable_mask(const experiment *e, const char *method,
+                                     const lethe_method_needs *needs, const llama_config *cfg,
+                                     uint8_t *mask, lethe_err *err) {
+  if (!needs->trainable[0] || lcfg_int(&e->cfg, "unlearn.lora.rank") > 0 ||
+      config_setting_length(lcfg_setting(&e->cfg, "unlearn.params")) > 0)
+    return experiment_trainable_mask(e, "unlearn", cfg, mask, err);
+  char setting[400];
+  snprintf(setting, sizeof setting, "method %s's trainable tensors (unlearn.params is empty)",
+           method);
+  const char *pattern = needs->trainable;
+  return llama_trainable_mask(cfg, &pattern, 1, mask, setting, err);
+}
+
 int experiment_set_trainable(const experiment *e, const char *group, llama_model *m,
                              lethe_err *err) {
   uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * m->cfg.num_hidden_layers);

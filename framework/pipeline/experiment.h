@@ -10,6 +10,7 @@
 #include "data/data.h"
 #include "data/muse.h"
 #include "data/world.h"
+#include "lethe/method.h"
 #include "model/config.h"
 #include "model/llama.h"
 #include "model/lora.h"
@@ -70,6 +71,13 @@ int experiment_plans_frozen_bf16(const experiment *e, const char *model_dir);
  * not a string, a pattern that does not compile or matches nothing. */
 int experiment_trainable_mask(const experiment *e, const char *group, const llama_config *cfg,
                               uint8_t *mask, lethe_err *err);
+/* What an unlearning run with this method trains: unlearn.params when set
+ * (or with an adapter), else the method's own pattern
+ * (lethe_method_needs.trainable, "method NAME's trainable tensors" in
+ * errors) when it gives one, else every tensor. */
+int experiment_method_trainable_mask(const experiment *e, const char *method,
+                                     const lethe_method_needs *needs, const llama_config *cfg,
+                                     uint8_t *mask, lethe_err *err);
 /* The same applied to a model (llama_set_trainable): only those tensors get
  * gradients and optimizer state. */
 int experiment_set_trainable(const experiment *e, const char *group, llama_model *m,

@@ -49,6 +49,26 @@ static int sets(const char *o, const char *setting) {
   return setting && !strncmp(o, setting, n) && o[n] == '=';
 }
 
+/* 1 when o chooses the method (its parameters are checked against that one). */
+static int selects_method(const char *o) {
+  return sets(o, "method.name") || sets(o, "method.plugin") || sets(o, "method.plugin_path");
+}
+
+/* Override i of run alone, but for a method parameter with the run's choice
+ * of method: a parameter of the run's method is not one of the base's. */
+static int validate_alone(const suite *s, const suite_run *run, int i, lethe_err *err) {
+  const char *o = run->overrides[i];
+  const char **with = lethe_calloc((size_t)run->n_overrides + 1, sizeof *with);
+  int n = 0;
+  if (!strncmp(o, "method.", 7) && !selects_method(o))
+    for (int j = 0; j < run->n_overrides; j++)
+      if (selects_method(run->overrides[j])) with[n++] = run->overrides[j];
+  with[n++] = o;
+  int rc = s->kind->validate(s->base, with, n, err);
+  free(with);
+  return rc;
+}
+
 int suite_validate(const suite *s, const char *const *extra, int n_extra, lethe_err *err) {
   const suite_kind *kind = s->kind;
   for (int i = 0; i < n_extra; i++) { /* alone first, so an error names the -s */
@@ -68,7 +88,7 @@ int suite_validate(const suite *s, const char *const *extra, int n_extra, lethe_
     const suite_run *run = &s->runs[r];
     /* each setting alone first, so an error points at its line */
     for (int i = 0; i < run->n_overrides && rc == 0; i++, k++)
-      if (first[k] && kind->validate(s->base, (const char *const *)&run->overrides[i], 1, err) != 0)
+      if (first[k] && validate_alone(s, run, i, err) != 0)
         rc = lethe_err_prefix(err, "%s:%d: run %s", s->path, run->override_line[i], run->name);
     if (rc != 0) break;
     const char **all = run_overrides(run, extra, n_extra);

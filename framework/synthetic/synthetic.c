@@ -450,12 +450,12 @@ static int unlearn_step(rf_model *m, synth_batch *b, method_instance *mi, int64_
   view.mask = b->mask;
   view.attn = b->attn;
   view.logp = b->logp;
-  view.ref_logp = (mi->plugin->desc->caps & LETHE_CAP_REF_LOGP) ? b->ref_logp : NULL;
+  view.ref_logp = (mi->needs.caps & LETHE_CAP_REF_LOGP) ? b->ref_logp : NULL;
   view.logits = b->logits;
   view.ref_logits = b->ref_logits;
   view.step = step;
   view.total_steps = total;
-  lethe_method_grad out = {sizeof out, 0.0, b->dlogp, b->dlogits};
+  lethe_method_grad out = {.struct_size = sizeof out, .dlogp = b->dlogp, .dlogits = b->dlogits};
   if (method_instance_step(mi, &view, &out, err) != 0) return -1;
   *loss = out.loss;
   for (size_t i = 0; i < n; i++) b->dlogp64[i] = b->dlogp[i];
@@ -475,7 +475,7 @@ int synth_unlearn(const synth_setup *su, const method_spec *ms, synth_eval_fn on
   method_instance mi;
   if (method_instance_create(&mi, &ms->plugin, ms->params, &host, err) != 0) return -1;
   synth_batch b;
-  batch_build(&b, su, ms->plugin.desc->caps);
+  batch_build(&b, su, mi.needs.caps);
   rf_model ref, policy;
   rf_copy(&ref, &su->ref);
   rf_copy(&policy, &su->ref);

@@ -161,6 +161,15 @@ static int load_run_config(const char *path, const char *const *overrides, int n
   if (lcfg_load(c, synth_schema, synth_open_groups, path, rest, n_rest, err) == 0) {
     rc = synth_settings_read(c, s, err);
     if (rc == 0) rc = method_spec_from_config(ms, lcfg_setting(c, "method"), method_over, n_method, err);
+    uint32_t model_caps = LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_PARAMS;
+    if (rc == 0 && (ms->needs.caps & model_caps)) {
+      char caps[128];
+      rc = lethe_errf(err, LETHE_E_CONFIG,
+                      "%s: method '%s' needs %s, which the synthetic experiment's random-feature "
+                      "model does not have (a Llama model's only)", path, ms->plugin.desc->name,
+                      method_caps_string(ms->needs.caps & model_caps, caps, sizeof caps));
+      method_spec_free(ms);
+    }
     if (rc != 0) lcfg_free(c);
   }
   free(rest);

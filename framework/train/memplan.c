@@ -94,6 +94,7 @@ int memplan_training_parts(const memplan_training *t, memplan *plan, lethe_err *
     add(plan, "reference activations and logits", ref_acts + ref_logits, HINT_REF);
   }
   add(plan, "reference log-prob cache", t->ref_cache_bytes, HINT_NONE);
+  add(plan, "method's parameters and hidden states", t->method_bytes, HINT_NONE);
   return 0;
 }
 

@@ -42,6 +42,8 @@ typedef struct memplan_training {
   const llama_model *ref;     /* a frozen reference copy held besides (settings as the
                                * shell's), NULL = none */
   size_t ref_cache_bytes;     /* cached reference log-probs */
+  size_t method_bytes;        /* a method's own buffers (objective.h): reference values
+                               * and dL/dθ of the trainable tensors, hidden states */
   size_t runtime_bytes;       /* what the process holds before loading (measured) */
   int method_logits;          /* 1: the method takes whole logits (LETHE_CAP_LOGITS): the
                                * objective's dlogits, B·T·V floats */

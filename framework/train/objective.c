@@ -13,17 +13,68 @@ static void pick_logits(const objective *o) {
   if (o->ref) objective_use_logits(o->ref, (o->caps & LETHE_CAP_REF_LOGITS) != 0);
 }
 
+/* The trainable tensors' views and the reference's values (objective_params). */
+static void params_init(objective_params *op, const llama_model *policy, const llama_model *ref) {
+  int cap = llama_trainable_tensors(policy), n_all = 0;
+  op->refs = lethe_calloc((size_t)cap + 1, sizeof *op->refs);
+  op->n = llama_named_tensors(policy, LLAMA_OF_GRADS, op->refs, cap);
+  llama_tensor_ref *all = lethe_calloc(LLAMA_N_PARAM_TENSORS * ((size_t)policy->cfg.num_hidden_layers + 1), sizeof *all);
+  n_all = llama_named_tensors(policy, LLAMA_OF_PARAMS, all,
+                              LLAMA_N_PARAM_TENSORS * (policy->cfg.num_hidden_layers + 1));
+  op->views = lethe_calloc((size_t)op->n + 1, sizeof *op->views);
+  op->dparams = lethe_calloc((size_t)op->n + 1, sizeof *op->dparams);
+  op->ref_values = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
+  op->grads = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
+  for (int i = 0; i < op->n; i++) {
+    const llama_tensor_ref *r = &op->refs[i];
+    size_t at = (size_t)(r->data - policy->grads_memory);
+    lethe_param_tensor *v = &op->views[i];
+    v->name = r->name;
+    v->ndim = r->ndim;
+    v->shape[0] = r->shape[0];
+    v->shape[1] = r->ndim == 2 ? r->shape[1] : 1;
+    v->numel = v->shape[0] * v->shape[1];
+    for (int k = 0; k < n_all; k++)
+      if (all[k].role == r->role && all[k].layer == r->layer) v->value = all[k].data;
+    llama_read_slice(ref ? ref : policy, r->role, r->layer, op->ref_values + at);
+    v->ref_value = op->ref_values + at;
+    op->dparams[i] = op->grads + at;
+  }
+  free(all);
+}
+
+static void params_free(objective_params *op) {
+  free(op->refs);
+  free(op->views);
+  free(op->dparams);
+  free(op->ref_values);
+  free(op->grads);
+  memset(op, 0, sizeof *op);
+}
+
 int objective_init(objective *o, llama_model *policy, llama_model *ref, method_instance *method,
                    lethe_err *err) {
   memset(o, 0, sizeof *o);
   o->policy = policy;
   o->ref = ref;
   o->method = method;
-  o->caps = method->plugin->desc->caps;
-  if ((o->caps & LETHE_CAP_REF_LOGITS) && !ref)
+  o->caps = method->needs.caps;
+  o->hidden_layer = method->needs.hidden_layer;
+  const char *name = method->plugin->desc->name;
+  if ((o->caps & (LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN)) && !ref)
+    return lethe_errf(err, LETHE_E_USAGE, "method %s needs reference %s: give a reference model",
+                      name, (o->caps & LETHE_CAP_REF_LOGITS) ? "logits" : "hidden states");
+  if ((o->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) &&
+      o->hidden_layer >= policy->cfg.num_hidden_layers)
+    return lethe_errf(err, LETHE_E_CONFIG,
+                      "method %s reads the hidden states after layer %d, but the model has %d "
+                      "layers (0..%d)", name, o->hidden_layer, policy->cfg.num_hidden_layers,
+                      policy->cfg.num_hidden_layers - 1);
+  if ((o->caps & LETHE_CAP_PARAMS) && policy->lora)
     return lethe_errf(err, LETHE_E_USAGE,
-                      "method %s needs reference logits: give a reference model",
-                      method->plugin->desc->name);
+                      "method %s reads and regularises the trainable parameters; with an adapter "
+                      "(unlearn.lora) the adapter trains: train the model's own tensors "
+                      "(unlearn.params) instead", name);
   if (ref && ref->cfg.vocab_size != policy->cfg.vocab_size)
     return lethe_errf(err, LETHE_E_USAGE,
                       "reference model vocabulary (%d) differs from the policy's (%d)",
@@ -35,6 +86,7 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
                       force);
   llama_alloc_grads(policy);
   pick_logits(o);
+  if (o->caps & LETHE_CAP_PARAMS) params_init(&o->params, policy, ref);
   return 0;
 }
 
@@ -53,10 +105,15 @@ static void free_buffers(objective *o) {
   free(o->dlogits);
   free(o->logits_all);
   free(o->ref_logits_all);
+  free(o->hidden_all);
+  free(o->ref_hidden_all);
+  free(o->dhidden);
+  free(o->no_ids);
 }
 
 void objective_free(objective *o) {
   free_buffers(o);
+  params_free(&o->params);
   memset(o, 0, sizeof *o);
 }
 
@@ -73,6 +130,13 @@ static void reserve(objective *o, int B, int T) {
   o->logits_all = gather && (o->caps & LETHE_CAP_LOGITS) ? lethe_alloc_aligned(n * V * sizeof(float)) : NULL;
   o->ref_logits_all =
       gather && (o->caps & LETHE_CAP_REF_LOGITS) ? lethe_alloc_aligned(n * V * sizeof(float)) : NULL;
+  size_t nc = n * (size_t)o->policy->cfg.hidden_size * sizeof(float);
+  int hidden = (o->caps & LETHE_CAP_HIDDEN) != 0, ref_hidden = (o->caps & LETHE_CAP_REF_HIDDEN) != 0;
+  o->hidden_all = gather && hidden ? lethe_alloc_aligned(nc) : NULL;
+  o->ref_hidden_all = gather && ref_hidden ? lethe_alloc_aligned(nc) : NULL;
+  o->dhidden = hidden ? lethe_alloc_aligned(nc) : NULL;
+  o->no_ids = lethe_malloc((size_t)B * sizeof(int64_t));
+  for (int b = 0; b < B; b++) o->no_ids[b] = -1;
   o->B_cap = B;
   o->T_cap = T;
 }
@@ -102,16 +166,53 @@ void objective_backward(llama_model *model, const token_batch *batch, const floa
   llama_backward(model);
 }
 
-/* The whole batch's logits (B,T,V) after objective_target_logp on m: m's own
- * when one process ran all rows, else every rank's shard gathered into all. */
-static const float *batch_logits(const llama_model *m, float *all, int B, int T) {
-  if (!all) return m->acts.logits;
+/* The whole batch's rows of `row` floats each (B rows: logits (T·V) or
+ * hidden states (T·C)) from this rank's `mine`: mine itself when one process
+ * ran all rows, else every rank's shard gathered into all. */
+static const float *batch_rows(const float *mine, float *all, int B, size_t row) {
+  if (!all) return mine;
   long first, count;
   dist_share(B, 0, &first, &count);
-  size_t row = (size_t)T * m->cfg.vocab_size;
-  if (count > 0) memcpy(all + (size_t)first * row, m->acts.logits, sizeof(float) * row * (size_t)count);
+  if (count > 0) memcpy(all + (size_t)first * row, mine, sizeof(float) * row * (size_t)count);
   dist_allgather_shares(all, sizeof(float) * row, B, 0);
   return all;
+}
+
+/* The whole batch's logits (B,T,V) after objective_target_logp on m. */
+static const float *batch_logits(const llama_model *m, float *all, int B, int T) {
+  return batch_rows(m->acts.logits, all, B, (size_t)T * m->cfg.vocab_size);
+}
+
+/* The whole batch's hidden states (B,T,C) after the method's layer. */
+static const float *batch_hidden(const objective *o, const llama_model *m, float *all, int B, int T) {
+  return batch_rows(llama_hidden(m, o->hidden_layer), all, B, (size_t)T * m->cfg.hidden_size);
+}
+
+/* This rank's backward: dL/dlogp and dL/dlogits from the head, dL/dhidden
+ * at the method's layer; without a gradient on the logits, from that layer. */
+static void backward_rows(objective *o, const token_batch *batch) {
+  if (!o->dhidden) {
+    objective_backward(o->policy, batch, o->dlogp, o->dlogits);
+    return;
+  }
+  long first, count;
+  dist_share(batch->B, 0, &first, &count);
+  if (count == 0) return;
+  size_t at = (size_t)first * batch->T, n = (size_t)count * batch->T;
+  int head = o->dlogits != NULL;
+  for (size_t i = 0; !head && i < n; i++) head = o->dlogp[at + i] != 0.0f;
+  llama_model *m = o->policy;
+  if (head)
+    llama_dlogits_from_dlogp(m, batch->targets + at, o->dlogp + at,
+                             o->dlogits ? o->dlogits + at * (size_t)m->cfg.vocab_size : NULL);
+  llama_backward_hidden(m, o->hidden_layer, o->dhidden + at * (size_t)m->cfg.hidden_size, head);
+}
+
+/* Scales this rank's rows of a (B,T,width) buffer. */
+static void scale_rows(float *x, int B, int T, size_t width, float s) {
+  long first, count;
+  dist_share(B, 0, &first, &count);
+  for (size_t i = (size_t)first * T * width; i < (size_t)(first + count) * T * width; i++) x[i] *= s;
 }
 
 int objective_step(objective *o, const token_batch *batch, const lethe_segment *seg,
@@ -123,22 +224,26 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   pick_logits(o);
   int need_ref_logp = (o->caps & LETHE_CAP_REF_LOGP) != 0;
   int need_ref_logits = (o->caps & LETHE_CAP_REF_LOGITS) != 0;
-  const float *ref_logp = NULL, *ref_logits = NULL;
-  if (need_ref_logp && ref_logp_cache) {
-    ref_logp = ref_logp_cache;
-  } else if (need_ref_logp || need_ref_logits) {
+  int need_ref_hidden = (o->caps & LETHE_CAP_REF_HIDDEN) != 0;
+  const float *ref_logp = need_ref_logp ? ref_logp_cache : NULL, *ref_logits = NULL;
+  const float *ref_hidden = NULL;
+  if ((need_ref_logp && !ref_logp_cache) || need_ref_logits || need_ref_hidden) {
     if (!o->ref)
       return lethe_errf(err, LETHE_E_USAGE, "method %s needs a reference: none given",
                         o->method->plugin->desc->name);
     if (objective_target_logp(o->ref, batch, o->ref_logp, err) != 0) return -1;
-    ref_logp = need_ref_logp ? o->ref_logp : NULL;
-    /* the reference's logits stay in o->ref->acts until its next forward */
+    if (need_ref_logp && !ref_logp_cache) ref_logp = o->ref_logp;
+    /* the reference's activations stay in o->ref->acts until its next forward */
     if (need_ref_logits) ref_logits = batch_logits(o->ref, o->ref_logits_all, B, T);
+    if (need_ref_hidden) ref_hidden = batch_hidden(o, o->ref, o->ref_hidden_all, B, T);
   }
   if (objective_target_logp(o->policy, batch, o->logp, err) != 0) return -1;
   for (size_t i = 0; i < n; i++) o->mask[i] = batch->targets[i] >= 0 ? 1.0f : 0.0f;
   memset(o->dlogp, 0, n * sizeof(float));
   if (o->dlogits) memset(o->dlogits, 0, n * V * sizeof(float));
+  size_t C = (size_t)o->policy->cfg.hidden_size;
+  if (o->dhidden) memset(o->dhidden, 0, n * C * sizeof(float));
+  if (o->params.n) memset(o->params.grads, 0, o->policy->n_trainable * sizeof(float));
 
   /* every rank calls the plugin on the whole batch (its math is O(B·T)) */
   lethe_method_batch view = {0};
@@ -154,20 +259,27 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   view.ref_logits = ref_logits;
   view.step = step;
   view.total_steps = total_steps;
-  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits};
+  if (o->caps & LETHE_CAP_EXAMPLE_IDS) view.example_id = o->example_id ? o->example_id : o->no_ids;
+  view.C = (o->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) ? (int32_t)C : 0;
+  view.hidden_layer = o->hidden_layer;
+  if (o->dhidden) view.hidden = batch_hidden(o, o->policy, o->hidden_all, B, T);
+  view.ref_hidden = ref_hidden;
+  view.params = o->params.views;
+  view.n_params = o->params.n;
+  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits, o->dhidden, o->params.dparams};
   if (method_instance_step(o->method, &view, &out, err) != 0) return -1;
   o->last_loss = out.loss;
   if (loss) *loss = out.loss;
 
   if (grad_scale != 1.0) { /* this rank's rows are the only ones it backpropagates */
-    long first, count;
-    dist_share(B, 0, &first, &count);
     float s = (float)grad_scale;
-    for (size_t i = (size_t)first * T; i < (size_t)(first + count) * T; i++) o->dlogp[i] *= s;
-    if (o->dlogits)
-      for (size_t i = (size_t)first * T * V; i < (size_t)(first + count) * T * V; i++)
-        o->dlogits[i] *= s;
+    scale_rows(o->dlogp, B, T, 1, s);
+    if (o->dlogits) scale_rows(o->dlogits, B, T, V, s);
+    if (o->dhidden) scale_rows(o->dhidden, B, T, C, s);
   }
-  objective_backward(o->policy, batch, o->dlogp, o->dlogits);
+  if (o->params.n && dist_is_root()) /* the ranks' gradients are summed: add it once */
+    for (size_t i = 0; i < o->policy->n_trainable; i++)
+      o->policy->grads_memory[i] += (float)grad_scale * o->params.grads[i];
+  backward_rows(o, batch);
   return 0;
 }

@@ -30,19 +30,42 @@
 #include "model/llama.h"
 #include "model/token_batch.h"
 
+/* The trainable tensors a method reads (LETHE_CAP_PARAMS): views of the
+ * policy's values, a float32 copy of the reference's taken at
+ * objective_init, and the plugin's dL/dθ, both laid out as grads_memory. */
+typedef struct objective_params {
+  int n;
+  lethe_param_tensor *views; /* (n) names point into refs */
+  llama_tensor_ref *refs;    /* (n) the gradient tensors (llama_named_tensors) */
+  float *ref_values, *grads; /* policy->n_trainable floats each */
+  float **dparams;           /* (n) into grads */
+} objective_params;
+
 typedef struct objective {
   llama_model *policy;  /* borrowed; grads allocated by objective_init */
   llama_model *ref;     /* borrowed, may be NULL (see above) */
   method_instance *method; /* borrowed */
-  uint32_t caps;
+  uint32_t caps;        /* the instance's resolved needs */
+  int hidden_layer;     /* LETHE_CAP_HIDDEN / REF_HIDDEN: the block whose output */
   int B_cap, T_cap;     /* buffer capacity */
   float *logp, *ref_logp, *mask, *dlogp, *dlogits; /* (B,T) and (B,T,V) */
   double last_loss;
   float *logits_all, *ref_logits_all; /* (B,T,V) gathered over ranks; NULL with one process */
+  float *hidden_all, *ref_hidden_all; /* (B,T,C) gathered over ranks; NULL with one process */
+  float *dhidden;       /* (B,T,C) LETHE_CAP_HIDDEN */
+  int64_t *no_ids;      /* (B) -1s: example ids when the caller gives none */
+  /* (B) the batch's example ids (LETHE_CAP_EXAMPLE_IDS), borrowed: set by
+   * the caller before objective_step; NULL = unknown (-1) */
+  const int64_t *example_id;
+  objective_params params;
 } objective;
 
 /* Checks that a reference model is given when the method needs reference
- * logits; allocates the policy's gradients. */
+ * logits or hidden states, that a hidden layer exists in the policy and
+ * that a method reading parameters trains the model's own (no adapter);
+ * allocates the policy's gradients (and, for LETHE_CAP_PARAMS, copies the
+ * reference's values of the trainable tensors: ref's when given, else the
+ * policy's as they are now — set what trains before). */
 int objective_init(objective *o, llama_model *policy, llama_model *ref, method_instance *method,
                    lethe_err *err);
 void objective_free(objective *o);
@@ -51,7 +74,10 @@ void objective_free(objective *o);
  * log-probs, such as fine-tuning on NLL. */
 void objective_use_logits(llama_model *m, int whole);
 /* Runs one micro-batch: batch rows are in segments seg[LETHE_SEG_*]
- * (forget, retain, idk). ref_logp_cache (B,T) supplies reference log-probs
+ * (forget, retain, idk). The method's dL/dhidden (LETHE_CAP_HIDDEN) enters
+ * the backward at its layer (which starts there when dL/dlogp and dL/dlogits
+ * are zero); its dL/dθ (LETHE_CAP_PARAMS), times grad_scale, is added to the
+ * policy's gradients by rank 0 alone. ref_logp_cache (B,T) supplies reference log-probs
  * (NULL = compute them with o->ref when the method needs them). The plugin's
  * gradient is multiplied by grad_scale (1/accumulation steps) and ADDED to
  * the policy's gradients (this rank's rows' part). *loss gets the plugin's

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "core/dist.h"
 #include "lethe/method.h"
 #include "train/objective.h"
 
@@ -14,8 +15,10 @@ static int longest(const tofu_example *ex, size_t n) {
   return T;
 }
 
-int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd, int bs,
-                 const char *target_dir, memplan *plan, lethe_err *err) {
+int unlearn_plan(const experiment *e, const char *method, const lethe_method_needs *needs,
+                 const tofu_forget_data *fd, int bs, const char *target_dir, memplan *plan,
+                 lethe_err *err) {
+  uint32_t caps = needs->caps;
   llama_config cfg;
   llama_model shell, ref;
   char *path = lethe_path_join(target_dir, "config.json");
@@ -29,7 +32,7 @@ int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd,
   objective_use_logits(&ref, (caps & LETHE_CAP_REF_LOGITS) != 0);
   uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * cfg.num_hidden_layers);
   lora_config lc;
-  rc = experiment_trainable_mask(e, "unlearn", &cfg, mask, err);
+  rc = experiment_method_trainable_mask(e, method, needs, &cfg, mask, err);
   if (rc == 0) rc = experiment_lora(e, "unlearn", &lc, err);
   int retain = (caps & LETHE_CAP_RETAIN) != 0, idk = (caps & LETHE_CAP_IDK) != 0;
   int T = longest(fd->forget, fd->n_forget);
@@ -42,7 +45,12 @@ int unlearn_plan(const experiment *e, uint32_t caps, const tofu_forget_data *fd,
   if ((caps & LETHE_CAP_REF_LOGP) && !(caps & LETHE_CAP_REF_LOGITS))
     for (size_t i = 0; i < fd->n_forget; i++)
       cache += (size_t)(fd->forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
-  memplan_training t = {.shell = &shell, .B = rows * (1 + retain + idk), .T = T,
+  size_t B = (size_t)rows * (1 + retain + idk), hidden = (size_t)cfg.hidden_size * B * T;
+  size_t own = ((caps & LETHE_CAP_PARAMS) && rc == 0 ? 2 * llama_trainable_floats(&cfg, mask) : 0) +
+                  ((caps & LETHE_CAP_HIDDEN) ? hidden : 0); /* dhidden */
+  if (dist_size() > 1) /* the gathered batch's hidden states */
+    own += hidden * (!!(caps & LETHE_CAP_HIDDEN) + !!(caps & LETHE_CAP_REF_HIDDEN));
+  memplan_training t = {.shell = &shell, .B = (int)B, .T = T, .method_bytes = own * sizeof(float),
                         .trainable = mask, .lora = &lc, .ref = &ref, .ref_cache_bytes = cache,
                         .runtime_bytes = memplan_resident(),
                         .method_logits = (caps & LETHE_CAP_LOGITS) != 0,

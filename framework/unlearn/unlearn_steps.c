@@ -131,7 +131,13 @@ int unlearn_micro(void *vctx, long step, int micro, double grad_scale, double *l
   lethe_segment seg[LETHE_SEG_COUNT];
   micro_batch(c, step, micro, idx, &tb, seg);
   const float *ref = c->ref_cache[0] ? ref_view(c, &tb, seg, idx) : NULL;
+  int64_t ids[LETHE_SEG_COUNT * STAGE_MAX_BATCH]; /* forget and idk rows: the forget index */
+  for (int s = 0; s < LETHE_SEG_COUNT; s++)
+    for (int r = 0; r < seg[s].nrows; r++)
+      ids[seg[s].row0 + r] = s == LETHE_SEG_RETAIN ? c->fd.retain_partner[idx[r]] : idx[r];
+  c->obj.example_id = ids;
   int rc = objective_step(&c->obj, &tb, seg, ref, step, c->total_steps, grad_scale, loss, err);
+  c->obj.example_id = NULL;
   *tokens = (double)tb.B * tb.T;
   token_batch_free(&tb);
   return rc;
@@ -187,7 +193,7 @@ static int load_forget_data(run_ctx *c, const char *data_dir, const char *split,
 /* The run's batch shape, schedule and evaluation settings. */
 static void read_settings(run_ctx *c, const char *split) {
   const lcfg *cfg = &c->e->cfg;
-  c->caps = c->ms.plugin.desc->caps;
+  c->caps = c->ms.needs.caps;
   c->epoch = -1;
   experiment_eval_options(c->e, &c->eopt);
   long every = lcfg_int(cfg, "eval.every");
@@ -227,7 +233,7 @@ static size_t run_available(void) {
  * forget data (unlearn_open_data). */
 int unlearn_check_memory(run_ctx *c, const char *model_dir, FILE *out, lethe_err *err) {
   memplan plan;
-  if (unlearn_plan(c->e, c->ms.plugin.desc->caps, &c->fd, c->bs, model_dir, &plan, err) != 0)
+  if (unlearn_plan(c->e, c->ms.plugin.desc->name, &c->ms.needs, &c->fd, c->bs, model_dir, &plan, err) != 0)
     return -1;
   size_t avail = run_available();
   if (out) {
@@ -261,7 +267,12 @@ int unlearn_open(run_ctx *c, const char *data_dir, const char *model_dir, lethe_
   experiment_set_memory(e, &c->policy);
   experiment_set_memory(e, &c->ref);
   llama_freeze(&c->ref); /* forward only: one layer of activations, nothing to redo */
-  if (experiment_set_trainable(e, "unlearn", &c->policy, err) != 0) return -1;
+  uint8_t *mask = lethe_malloc((size_t)LLAMA_N_PARAM_TENSORS * c->policy.cfg.num_hidden_layers);
+  int rc = experiment_method_trainable_mask(e, c->ms.plugin.desc->name, &c->ms.needs,
+                                          &c->policy.cfg, mask, err);
+  if (rc == 0) rc = llama_set_trainable(&c->policy, mask, err);
+  free(mask);
+  if (rc != 0) return -1;
   if (lc.rank > 0) { /* the base frozen, only the adapter trained (model/lora.h) */
     if (lora_create(&c->lora, &c->policy.cfg, &lc, err) != 0)
       return lethe_err_prefix(err, "unlearn.lora on %s", model_dir);
@@ -271,7 +282,7 @@ int unlearn_open(run_ctx *c, const char *data_dir, const char *model_dir, lethe_
   experiment_hold_frozen(e, &c->ref);    /* (a view reads the policy's) */
   lethe_host_api host = {sizeof host, c, host_metric, host_log};
   if (method_instance_create(&c->inst, &c->ms.plugin, c->ms.params, &host, err) != 0 ||
-      objective_init(&c->obj, &c->policy, (c->caps & LETHE_CAP_REF_LOGITS) ? &c->ref : NULL,
+      objective_init(&c->obj, &c->policy, (c->caps & UNLEARN_REF_CAPS) ? &c->ref : NULL,
                      &c->inst, err) != 0)
     return -1;
   c->order = lethe_malloc(sizeof(int) * (size_t)c->n_forget);

@@ -22,7 +22,10 @@
  * checked before any other field is read. Every struct that crosses the ABI
  * starts with (or carries) struct_size: fields are only ever appended, and the
  * reader of a struct touches an appended field only when struct_size says the
- * writer knew it. Anything incompatible bumps the major version.
+ * writer knew it. Anything incompatible bumps the major version. Minor
+ * versions only append: 1.1 the descriptor's title and colour; 1.2 resolve()
+ * (needs that depend on the parameters), example ids, parameter tensors and
+ * hidden states. A plugin built against an older 1.x header keeps loading.
  *
  * ---- Ownership and lifetimes ------------------------------------------------
  * - The descriptor, its strings and its parameter table belong to the plugin
@@ -33,8 +36,14 @@
  *   service table (host owned, valid until destroy() returns; the plugin may
  *   keep the pointer). It allocates the instance state, which the plugin owns
  *   and frees in destroy(). Instances are independent: no global state.
+ * - A plugin without create() (ABI 1.2, LETHE_METHOD_DEFINE) gets the host's
+ *   copy of its filled parameter struct as its state, valid until the
+ *   instance ends; the host frees it.
+ * - resolve() and objective() (ABI 1.2) are pure: they read their inputs and
+ *   write only their outputs.
  * - loss_and_grad() receives a read-only batch view and an output struct,
- *   both host owned and valid only during the call. The output buffers are
+ *   both host owned and valid only during the call (so are the parameter
+ *   tensors, hidden states and their gradient buffers of ABI 1.2). The output buffers are
  *   zeroed by the host before the call; the plugin adds its gradient into
  *   them. It must not allocate, do I/O, print, exit or abort, and it must be
  *   deterministic (same inputs, same bits out).
@@ -57,6 +66,14 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. */
 #define LETHE_METHOD_ABI_MAJOR 1u
+/* Bumped when fields are appended (informational: the host reads struct_size). */
+#define LETHE_METHOD_ABI_MINOR 2u
+
+/* 1 when *p, a struct of `type` that carries struct_size, was built with
+ * `field`: read or write an appended field only then (a host or plugin built
+ * against an older 1.x header does not have it). */
+#define LETHE_HAS_FIELD(p, type, field) \
+  ((p)->struct_size >= offsetof(type, field) + sizeof((p)->field))
 
 /* The name of the one exported function. */
 #define LETHE_METHOD_ENTRY_SYMBOL "lethe_method_entry"
@@ -69,15 +86,24 @@ extern "C" {
 /* ---- capabilities: what a method needs from the host ----------------------
  * The host plans from these bits alone (which rows to pack, whether to load a
  * reference model, whether to materialise (B,T,V) logits) and refuses a plugin
- * that sets a bit it does not know. */
+ * that sets a bit it does not know. desc->caps declares every bit the method
+ * may need; a plugin with resolve() (ABI 1.2) narrows them to what its
+ * parameters need (retain_coeff = 0: no retain rows). */
 enum {
   LETHE_CAP_RETAIN = 1u << 0,     /* retain rows are packed into the batch          */
   LETHE_CAP_IDK = 1u << 1,        /* idk rows; idk row k pairs with forget row k     */
   LETHE_CAP_REF_LOGP = 1u << 2,   /* ref_logp: reference per-token target log-probs  */
   LETHE_CAP_LOGITS = 1u << 3,     /* logits (B,T,V); the plugin writes dlogits       */
   LETHE_CAP_REF_LOGITS = 1u << 4, /* ref_logits (B,T,V) of the frozen reference      */
+  /* ABI 1.2 */
+  LETHE_CAP_EXAMPLE_IDS = 1u << 5, /* example_id (B): stable across epochs            */
+  LETHE_CAP_PARAMS = 1u << 6,      /* params: the trainable tensors and their reference
+                                    * values; the plugin adds dL/dθ into dparams      */
+  LETHE_CAP_HIDDEN = 1u << 7,      /* hidden (B,T,C) after needs.hidden_layer; the
+                                    * plugin adds dL/dhidden into dhidden             */
+  LETHE_CAP_REF_HIDDEN = 1u << 8,  /* ref_hidden (B,T,C): the same under the reference */
 };
-#define LETHE_CAP_ALL_V1 0x1fu /* every bit ABI 1 defines */
+#define LETHE_CAP_ALL_V1 0x1ffu /* every bit ABI 1.x defines */
 
 /* ---- the batch view --------------------------------------------------------
  * One step's rows, packed as B rows × T positions in segments, in this order:
@@ -90,6 +116,18 @@ typedef struct lethe_segment {
   int32_t row0;  /* first row of the segment in the batch */
   int32_t nrows; /* number of rows (0 = empty) */
 } lethe_segment;
+
+/* One trainable parameter tensor (CAP_PARAMS): the policy's values and the
+ * frozen reference's, both float32, numel = shape[0]·shape[1] (ndim 1:
+ * shape[1] = 1). Row-major in PyTorch's layout ((out, in) for a linear). */
+typedef struct lethe_param_tensor {
+  const char *name;       /* Hugging Face name: "model.layers.1.mlp.down_proj.weight" */
+  int32_t ndim;
+  int64_t shape[2];
+  int64_t numel;
+  const float *value;     /* the policy's current values */
+  const float *ref_value; /* the frozen reference's (the model before unlearning) */
+} lethe_param_tensor;
 
 typedef struct lethe_method_batch {
   uint32_t struct_size;    /* sizeof(lethe_method_batch) in the host's build */
@@ -104,6 +142,19 @@ typedef struct lethe_method_batch {
   const float *ref_logits; /* (B,T,V) reference logits; NULL unless CAP_REF_LOGITS */
   int64_t step;            /* 0-based optimisation step */
   int64_t total_steps;     /* number of steps in the run (>= 1) */
+  /* ABI 1.2: each is NULL/0 unless the resolved caps ask for it. */
+  const int64_t *example_id; /* (B) CAP_EXAMPLE_IDS: forget and idk rows the forget
+                              * example's index, retain rows the retain example's;
+                              * the same example has the same id in every epoch;
+                              * -1 where the host knows none */
+  int32_t C;               /* hidden size (CAP_HIDDEN, CAP_REF_HIDDEN) */
+  int32_t hidden_layer;    /* the decoder block whose output hidden holds (0-based:
+                            * Hugging Face's hidden_states[hidden_layer + 1]) */
+  const float *hidden;     /* (B,T,C) CAP_HIDDEN: the policy's residual stream */
+  const float *ref_hidden; /* (B,T,C) CAP_REF_HIDDEN: the reference's */
+  const lethe_param_tensor *params; /* CAP_PARAMS: the n_params trainable tensors */
+  int32_t n_params;
+  const struct lethe_host_api *host; /* the instance's services (also given to create) */
 } lethe_method_batch;
 
 /* ---- the outputs (host owned, zeroed before the call) ---------------------- */
@@ -112,6 +163,10 @@ typedef struct lethe_method_grad {
   double loss;          /* the scalar to minimise (plugin writes it) */
   float *dlogp;         /* (B,T) dL/dlogp */
   float *dlogits;       /* (B,T,V) dL/dlogits; NULL unless CAP_LOGITS */
+  /* ABI 1.2 (zeroed like the others) */
+  float *dhidden;        /* (B,T,C) dL/dhidden; NULL unless CAP_HIDDEN */
+  float *const *dparams; /* dparams[i]: params[i].numel floats of dL/dθ; NULL unless
+                          * CAP_PARAMS */
 } lethe_method_grad;
 
 /* ---- errors (caller owned) ------------------------------------------------- */
@@ -183,6 +238,22 @@ typedef struct lethe_param {
   uint32_t flags;        /* LETHE_PARAM_* */
 } lethe_param;
 
+/* ---- needs that depend on the parameters (ABI 1.2) --------------------------
+ * resolve() gets the filled parameters before create() and writes what this
+ * configuration needs: caps a subset of desc->caps (the host starts from
+ * desc->caps and refuses other bits); with CAP_HIDDEN or CAP_REF_HIDDEN the
+ * layer (the host starts from -1 and refuses a layer the model lacks); and
+ * optionally the tensors the method trains (the host starts from ""). */
+typedef struct lethe_method_needs {
+  uint32_t struct_size;  /* sizeof(lethe_method_needs) in the host's build */
+  uint32_t caps;         /* LETHE_CAP_* this configuration needs */
+  int32_t hidden_layer;  /* decoder block (0-based) whose output hidden holds */
+  /* A PCRE2 pattern matching whole Hugging Face tensor names: what an
+   * unlearning run trains when its configuration names nothing
+   * (unlearn.params empty, no adapter); "" = every tensor. */
+  char trainable[256];
+} lethe_method_needs;
+
 /* ---- the descriptor ---------------------------------------------------------- */
 typedef struct lethe_method_desc {
   uint32_t abi_major;   /* == LETHE_METHOD_ABI_MAJOR, checked first */
@@ -196,7 +267,11 @@ typedef struct lethe_method_desc {
   size_t params_size;   /* sizeof the struct the table describes (0 when no params) */
 
   /* Creates an instance. params points at params_size bytes filled by the
-   * host; host is valid until destroy(). On success *state is the instance. */
+   * host; host is valid until destroy(). On success *state is the instance.
+   * ABI 1.2: create may be NULL (and destroy with it): the state
+   * loss_and_grad gets is then the host's copy of the filled parameter
+   * struct (NULL when params_size is 0), kept until the instance ends,
+   * and batch->host the services (LETHE_METHOD_DEFINE below). */
   int (*create)(const void *params, const lethe_host_api *host, void **state,
                 lethe_method_error *err);
   /* Computes out->loss and adds dL/dlogp (and dL/dlogits when CAP_LOGITS)
@@ -214,10 +289,40 @@ typedef struct lethe_method_desc {
    * and pick a colour of their own. */
   const char *title;
   const char *colour;
+
+  /* ABI 1.2 (optional, NULL = desc->caps as declared, no hidden layer;
+   * required when caps has CAP_HIDDEN or CAP_REF_HIDDEN): see
+   * lethe_method_needs. Pure: no state, no I/O. */
+  int (*resolve)(const void *params, lethe_method_needs *needs, lethe_method_error *err);
+  /* ABI 1.2 (optional): for checking (`lethe check-method`), the scalar whose
+   * derivative loss_and_grad returns, at the inputs of `at` with everything
+   * the method treats as a constant (stop-gradient weights) taken at `base`,
+   * the batch the gradient was computed on. NULL: out->loss is that scalar.
+   * Pure: reads state, writes *value only. */
+  int (*objective)(const void *state, const lethe_method_batch *at, const lethe_method_batch *base,
+                   double *value, lethe_method_error *err);
 } lethe_method_desc;
 
 /* The one exported symbol (define it in the plugin with LETHE_METHOD_EXPORT). */
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void);
+
+/* ---- a plugin in one statement (ABI 1.2) ---------------------------------------
+ *   LETHE_METHOD_DEFINE(.name = "x", .version = "1.0.0", .summary = "...",
+ *                       .caps = ..., LETHE_METHOD_PARAMS(x_table, x_params),
+ *                       .loss_and_grad = x_loss_and_grad, .resolve = ...);
+ * defines the descriptor (ABI version and struct_size set) and the exported
+ * entry point. With no .create the parameters are the host's: loss_and_grad's
+ * state is a `const x_params *`. */
+#define LETHE_METHOD_PARAMS(table, type)                                                   \
+  .params = (table), .n_params = (uint32_t)(sizeof(table) / sizeof((table)[0])),          \
+  .params_size = sizeof(type)
+#define LETHE_METHOD_DEFINE(...)                                                           \
+  static const lethe_method_desc lethe_method_descriptor = {                              \
+      .abi_major = LETHE_METHOD_ABI_MAJOR, .struct_size = sizeof(lethe_method_desc),       \
+      __VA_ARGS__};                                                                        \
+  LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) {                  \
+    return &lethe_method_descriptor;                                                       \
+  }
 
 #ifdef __cplusplus
 }

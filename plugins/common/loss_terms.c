@@ -30,11 +30,20 @@ void lt_destroy(void *state) {
   free(inst);
 }
 
-void lt_metric(const lt_instance *inst, const char *name, double value) {
-  const lethe_host_api *h = inst->host;
+static void host_metric(const lethe_host_api *h, const char *name, double value) {
   size_t need = offsetof(lethe_host_api, metric) + sizeof h->metric;
   if (h && h->struct_size >= need && h->metric) h->metric(h->ctx, name, value);
 }
+
+void lt_metric(const lt_instance *inst, const char *name, double value) {
+  host_metric(inst->host, name, value);
+}
+
+#ifdef LETHE_HAS_FIELD /* a 1.2 header (the ABI test builds these terms against 1.1's) */
+void lt_batch_metric(const lethe_method_batch *b, const char *name, double value) {
+  if (LETHE_HAS_FIELD(b, lethe_method_batch, host)) host_metric(b->host, name, value);
+}
+#endif
 
 double lt_log_sigmoid(double x) {
   return x >= 0 ? -log1p(exp(-x)) : x - log1p(exp(x));

@@ -27,6 +27,8 @@ int lt_create(const void *params, size_t params_size, const lethe_host_api *host
 void lt_destroy(void *state);
 /* Reports a named per-step metric through the host, when it offers that service. */
 void lt_metric(const lt_instance *inst, const char *name, double value);
+/* The same through batch->host (ABI 1.2: plugins without create()). */
+void lt_batch_metric(const lethe_method_batch *b, const char *name, double value);
 
 /* ---- scalar helpers (stable for any x) ---- */
 double lt_log_sigmoid(double x); /* log σ(x) = −softplus(−x) */

@@ -3,7 +3,13 @@
  * target, chosen by -DBAD_<KIND>: each breaks exactly one rule of
  * lethe/method.h (or, for BAD_DUP / BAD_WRONG_GRAD / BAD_NAN_*, is a
  * valid plugin that misbehaves at a later stage; BAD_OLD_SIZE is a valid
- * plugin built before the descriptor had a title and a colour). */
+ * plugin built before the descriptor had a title and a colour; BAD_IDS a
+ * valid one that reports each row's example id as the metric "example_id";
+ * BAD_NO_RESOLVE asks for hidden states without naming a layer,
+ * BAD_RESOLVE_EXTRA resolves to a capability it does not declare;
+ * BAD_STOPGRAD is a valid stop-gradient method that declares its objective,
+ * BAD_STOPGRAD_BARE the same without: the checker must pass the first and
+ * fail the second). */
 #include <math.h>
 #include <stddef.h>
 
@@ -25,22 +31,76 @@ static const lethe_param bad_param_table[] = {
 static int bad_create(const void *params, const lethe_host_api *host, void **state,
                       lethe_method_error *err) {
   (void)params;
-  (void)host;
   (void)err;
-  *state = NULL; /* stateless */
+  *state = (void *)host; /* stateless but for the services (BAD_IDS) */
   return 0;
 }
 
+#ifdef BAD_RESOLVE_EXTRA
+static int bad_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)params, (void)err;
+  needs->caps |= LETHE_CAP_PARAMS;
+  return 0;
+}
+#endif
+
 #ifdef BAD_UNDEFINED
 double bad_symbol_nobody_defines(double);
+#endif
+
+#if defined(BAD_STOPGRAD) || defined(BAD_STOPGRAD_BARE)
+/* Weighted ascent with stop-gradient weights: L = (1/N) Σ_i w_r(i)·m_i·logp_i
+ * over the forget tokens, w_r = σ(row r's mean logp) held constant: dL/dlogp_i
+ * = w·m_i/N, which is not the derivative of L itself. The weights come from
+ * `base`, the values from `at`. */
+static double weighted(const lethe_method_batch *at, const lethe_method_batch *base, float *dlogp) {
+  double sum = 0.0, count = 0.0;
+  lethe_segment f = at->seg[LETHE_SEG_FORGET];
+  for (size_t i = (size_t)f.row0 * at->T; i < (size_t)(f.row0 + f.nrows) * at->T; i++)
+    count += at->mask[i];
+  for (int r = f.row0; r < f.row0 + f.nrows; r++) {
+    double s = 0.0, n = 0.0;
+    for (int t = 0; t < at->T; t++) {
+      s += (double)base->mask[r * at->T + t] * base->logp[r * at->T + t];
+      n += base->mask[r * at->T + t];
+    }
+    double w = n > 0 ? 1.0 / (1.0 + exp(-s / n)) : 0.0;
+    for (int t = 0; t < at->T; t++) {
+      size_t i = (size_t)r * at->T + t;
+      sum += w * at->mask[i] * at->logp[i] / count;
+      if (dlogp) dlogp[i] += (float)(w * at->mask[i] / count);
+    }
+  }
+  return sum;
+}
+
+static int bad_stopgrad_loss(void *state, const lethe_method_batch *b, lethe_method_grad *out,
+                             lethe_method_error *err) {
+  (void)state, (void)err;
+  out->loss = weighted(b, b, out->dlogp);
+  return 0;
+}
+#endif
+#ifdef BAD_STOPGRAD
+static int bad_objective(const void *state, const lethe_method_batch *at,
+                         const lethe_method_batch *base, double *value, lethe_method_error *err) {
+  (void)state, (void)err;
+  *value = weighted(at, base, NULL);
+  return 0;
+}
 #endif
 
 /* −token-mean of forget logp (GA); BAD_WRONG_GRAD reports 1.5× its gradient. */
 __attribute__((unused)) /* unused in the BAD_NULL_CALLBACK variant */
 static int bad_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                              lethe_method_error *err) {
-  (void)state;
   double sum = 0.0, count = 0.0;
+#ifdef BAD_IDS
+  const lethe_host_api *host = state;
+  for (int r = 0; r < b->B; r++) host->metric(host->ctx, "example_id", (double)b->example_id[r]);
+#else
+  (void)state;
+#endif
   size_t lo = (size_t)b->seg[LETHE_SEG_FORGET].row0 * b->T;
   size_t hi = lo + (size_t)b->seg[LETHE_SEG_FORGET].nrows * b->T;
   for (size_t i = lo; i < hi; i++) {
@@ -87,7 +147,11 @@ static const lethe_method_desc bad_desc = {
     .version = "0.0.1",
     .summary = "a deliberately broken plugin (tests only)",
 #ifdef BAD_CAPS
-    .caps = LETHE_CAP_RETAIN | (1u << 7),
+    .caps = LETHE_CAP_RETAIN | (1u << 12),
+#elif defined(BAD_IDS)
+    .caps = LETHE_CAP_EXAMPLE_IDS,
+#elif defined(BAD_NO_RESOLVE)
+    .caps = LETHE_CAP_HIDDEN,
 #else
     .caps = 0,
 #endif
@@ -97,6 +161,8 @@ static const lethe_method_desc bad_desc = {
     .create = bad_create,
 #ifdef BAD_NULL_CALLBACK
     .loss_and_grad = NULL,
+#elif defined(BAD_STOPGRAD) || defined(BAD_STOPGRAD_BARE)
+    .loss_and_grad = bad_stopgrad_loss,
 #else
     .loss_and_grad = bad_loss_and_grad,
 #endif
@@ -106,6 +172,12 @@ static const lethe_method_desc bad_desc = {
 #endif
 #ifdef BAD_TITLE
     .title = "a title longer than thirty-one bytes",
+#endif
+#ifdef BAD_RESOLVE_EXTRA
+    .resolve = bad_resolve,
+#endif
+#ifdef BAD_STOPGRAD
+    .objective = bad_objective,
 #endif
 };
 

@@ -148,6 +148,24 @@ START_TEST(test_method_parameter_out_of_range) {
 }
 END_TEST
 
+/* Method ABI 1.2 needs checked against the model before any stage: a
+ * hidden layer it lacks, parameters regularised under an adapter, and the
+ * method's own trainable tensors (RMU: its layer's MLP) accepted. */
+START_TEST(test_method_needs_checked) {
+  lethe_err err;
+  const char *deep[] = {"method.name=rmu", "method.layer=4"}; /* the default model has 4 */
+  ck_assert_int_ne(check_with(deep, 2, NULL, EXPERIMENT_CHECK_UNLEARN, &err), 0);
+  ck_assert_msg(strstr(err.msg, "method rmu reads the hidden states after layer 4, but the model "
+                                "has 4 layers (0..3)") != NULL, "%s", err.msg);
+  const char *lora[] = {"method.name=npo_l2", "unlearn.lora.rank=4"};
+  ck_assert_int_ne(check_with(lora, 2, NULL, EXPERIMENT_CHECK_UNLEARN, &err), 0);
+  ck_assert_msg(strstr(err.msg, "with an adapter") != NULL, "%s", err.msg);
+  const char *last[] = {"method.name=rmu", "method.layer=3"};
+  ck_assert_msg(check_with(last, 2, NULL, EXPERIMENT_CHECK_UNLEARN, &err) == 0, "%s", err.msg);
+  assert_no_cache();
+}
+END_TEST
+
 START_TEST(test_batch_settings) {
   lethe_err err;
   const char *base[] = {"base.batch_size=0"}, *unlearn[] = {"unlearn.batch_size=5000"};
@@ -431,6 +449,7 @@ int main(void) {
   tcase_add_test(tc, test_example_configs_load);
   tcase_add_test(tc, test_method_typo_fails_naming_it);
   tcase_add_test(tc, test_method_parameter_out_of_range);
+  tcase_add_test(tc, test_method_needs_checked);
   tcase_add_test(tc, test_batch_settings);
   tcase_add_test(tc, test_lora_settings);
   tcase_add_test(tc, test_forget_split_retain);

@@ -132,10 +132,13 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", work);
 }
 
-static const char *const methods[] = {"npo", "npo_kl"};
-/* npo_kl trains a subset: only its gradients are summed over ranks */
+static const char *const methods[] = {"npo", "npo_kl", "npo_l2", "rmu"};
+/* npo_kl trains a subset: only its gradients are summed over ranks; npo_l2
+ * adds dL/dθ once (rank 0); rmu's hidden states are gathered and its
+ * backward starts at layer 0, whose MLP alone trains (the plugin's pattern) */
 static const char *const subsets[] = {"",
-    "-s 'unlearn.params=[\"model\\\\.layers\\\\.1\\\\..*\", \"lm_head\\\\.weight\"]'"};
+    "-s 'unlearn.params=[\"model\\\\.layers\\\\.1\\\\..*\", \"lm_head\\\\.weight\"]'", "",
+    "-s method.layer=0"};
 
 START_TEST(test_unlearning_matches_one_process) {
   const char *m = methods[_i];
@@ -265,7 +268,7 @@ int main(void) {
   TCase *tc = tcase_create("one_vs_two_ranks");
   tcase_set_timeout(tc, 600);
   tcase_add_unchecked_fixture(tc, setup, teardown);
-  tcase_add_loop_test(tc, test_unlearning_matches_one_process, 0, 2);
+  tcase_add_loop_test(tc, test_unlearning_matches_one_process, 0, 4);
   tcase_add_test(tc, test_evaluation_identical_over_ranks);
   tcase_add_test(tc, test_stages_match_one_process);
   suite_add_tcase(s, tc);

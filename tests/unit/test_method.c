@@ -93,14 +93,44 @@ START_TEST(test_refuse_missing_symbol) {
 END_TEST
 
 START_TEST(test_refuse_unknown_caps) {
-  expect_refused("caps", "unknown capability bits 0x80; this host knows 0x1f (retain, idk, "
-                         "reference log-probs, logits, reference logits)");
+  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x1ff (retain, idk, "
+                         "reference log-probs, logits, reference logits, example ids, "
+                         "parameters, hidden states, reference hidden states)");
 }
 END_TEST
 
 START_TEST(test_refuse_bad_descriptor_fields) {
   expect_refused("param_range", "parameter 'scale' has default 5 outside its own range");
   expect_refused("null_callback", "callback 'loss_and_grad' is NULL");
+  expect_refused("no_resolve", "asks for hidden states but has no resolve() to name the layer");
+}
+END_TEST
+
+/* resolve() may only narrow the declared caps; a plugin without one keeps them. */
+START_TEST(test_resolve_needs) {
+  method_plugin p;
+  lethe_err err = {0};
+  char *path = bad_path("resolve_extra");
+  ck_assert_msg(method_plugin_open(&p, path, &err) == 0, "%s", err.msg);
+  void *params = method_params_new(p.desc);
+  lethe_method_needs needs;
+  ck_assert_int_ne(method_needs_resolve(p.desc, params, &needs, &err), 0);
+  ck_assert_msg(strstr(err.msg, "resolve() asks for parameters, which its descriptor does not "
+                                "declare") != NULL, "%s", err.msg);
+  method_instance mi;
+  ck_assert_int_ne(method_instance_create(&mi, &p, params, NULL, &err), 0);
+  free(params);
+  method_plugin_close(&p);
+  free(path);
+  path = bad_path("ids");
+  ck_assert_msg(method_plugin_open(&p, path, &err) == 0, "%s", err.msg);
+  params = method_params_new(p.desc);
+  ck_assert_int_eq(method_needs_resolve(p.desc, params, &needs, &err), 0);
+  ck_assert_uint_eq(needs.caps, LETHE_CAP_EXAMPLE_IDS);
+  ck_assert_int_eq(needs.hidden_layer, -1);
+  free(params);
+  method_plugin_close(&p);
+  free(path);
 }
 END_TEST
 
@@ -198,15 +228,16 @@ START_TEST(test_scan) {
   method_set_init(&set);
   refusals r = {0};
   int refused = method_set_scan(&set, &s, collect_refusal, &r);
-  /* abi, nosym, caps, param_range, null_callback, undefined, colour, title, and dup
-   * ('ga' again) */
-  ck_assert_int_eq(refused, 9);
-  ck_assert_int_eq(r.n, 9);
+  /* abi, nosym, caps, param_range, null_callback, undefined, colour, title,
+   * no_resolve, and dup ('ga' again) */
+  ck_assert_int_eq(refused, 10);
+  ck_assert_int_eq(r.n, 10);
   int saw_dup = 0;
   for (int i = 0; i < r.n; i++) saw_dup |= strstr(r.msgs[i], "duplicate method name 'ga'") != NULL;
   ck_assert(saw_dup);
-  /* nine real plugins plus the loadable bad ones (nan_loss, nan_grad, wrong_grad, old_size) */
-  ck_assert_int_eq(set.n, 13);
+  /* twelve real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
+   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare) */
+  ck_assert_int_eq(set.n, 20);
   for (int i = 1; i < 9; i++) /* one directory's files come in name order */
     ck_assert_int_lt(strcmp(set.items[i - 1].path, set.items[i].path), 0);
   method_set_free(&set);
@@ -664,6 +695,7 @@ static Suite *method_suite(void) {
   tcase_add_test(load, test_refuse_missing_symbol);
   tcase_add_test(load, test_refuse_unknown_caps);
   tcase_add_test(load, test_refuse_bad_descriptor_fields);
+  tcase_add_test(load, test_resolve_needs);
   tcase_add_test(load, test_refuse_bad_style);
   tcase_add_test(load, test_old_descriptor_without_style);
   tcase_add_test(load, test_plugin_titles_and_colours);

@@ -2,8 +2,11 @@
  * forward, plugin, chain rule, backward), against the reference losses and
  * parameter gradients (grad.<method>.<hf name>) of tests/data/llama-tiny
  * (Hugging Face) and tests/data/llama-mha-tied (our float64 PyTorch
- * reference), within 1e-4 (abs or rel). β, δ and coefficients are read from
- * each case's summary.json. */
+ * reference), within 1e-4 (abs or rel). The nine ABI 1.1 methods read β, δ
+ * and coefficients from each case's summary.json and golden.safetensors;
+ * the ABI 1.2 ones (UNDIAL on logits, NPO+L2 on parameters, RMU on hidden
+ * states) their parameters from summary_abi.json and golden_abi.safetensors
+ * (tests/golden/make_golden_abi.py). */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,10 +17,11 @@
 #include "train/objective.h"
 
 static const char *const cases[] = {"llama-tiny", "llama-mha-tied"};
-static const char *const methods[] = {"ga", "grad_diff", "kl", "npo", "npo_rt",
-                                      "npo_kl", "dpo", "idk", "simnpo"};
+static const char *const methods[] = {"ga", "grad_diff", "kl", "npo", "npo_rt", "npo_kl", "dpo",
+                                      "idk", "simnpo", "undial", "npo_l2", "rmu"};
 #define N_CASES 2
-#define N_METHODS 9
+#define N_METHODS 12
+#define FIRST_ABI_1_2 9 /* methods[9..]: golden_abi.safetensors */
 
 static void check_close(const char *what, const float *got, const float *want, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -26,29 +30,48 @@ static void check_close(const char *what, const float *got, const float *want, s
   }
 }
 
-START_TEST(test_method_matches_reference) {
-  const char *case_name = cases[_i / N_METHODS], *method = methods[_i % N_METHODS];
-  char dir[512], path[700], over[3][64];
-  snprintf(dir, sizeof dir, "%s/%s", LETHE_TEST_DATA, case_name);
-  snprintf(path, sizeof path, "%s/summary.json", dir);
-  json_error_t jerr;
-  json_t *summary = json_load_file(path, 0, &jerr);
-  ck_assert_msg(summary != NULL, "%s: %s", path, jerr.text);
-  int is_simnpo = !strcmp(method, "simnpo");
-  double beta = json_real_value(json_object_get(summary, is_simnpo ? "simnpo_beta" : "beta"));
-  snprintf(over[0], sizeof over[0], "method.beta=%.17g", beta);
-  snprintf(over[1], sizeof over[1], "method.delta=%.17g",
-           json_real_value(json_object_get(summary, "simnpo_delta")));
-  const char *overrides[2] = {over[0], over[1]};
-  int uses_beta = 0;
+/* The overrides of an ABI 1.1 method: β (SimNPO's own β and δ) from summary.json. */
+static int overrides_v1_1(const char *method, json_t *summary, char over[][64]) {
+  int is_simnpo = !strcmp(method, "simnpo"), uses_beta = 0;
   for (const char *const *b = (const char *const[]){"npo", "npo_rt", "npo_kl", "dpo", "simnpo", NULL};
        *b; b++)
     uses_beta |= !strcmp(*b, method);
+  double beta = json_real_value(json_object_get(summary, is_simnpo ? "simnpo_beta" : "beta"));
+  snprintf(over[0], 64, "method.beta=%.17g", beta);
+  snprintf(over[1], 64, "method.delta=%.17g",
+           json_real_value(json_object_get(summary, "simnpo_delta")));
+  return uses_beta ? (is_simnpo ? 2 : 1) : 0;
+}
+
+/* The overrides of an ABI 1.2 method: every parameter summary_abi.json gives it. */
+static int overrides_v1_2(const char *method, json_t *summary, char over[][64]) {
+  json_t *params = json_object_get(json_object_get(summary, "params"), method);
+  ck_assert_msg(json_is_object(params), "summary_abi.json: no params.%s", method);
+  const char *key;
+  json_t *v;
+  int n = 0;
+  json_object_foreach(params, key, v) {
+    ck_assert_int_lt(n, 6);
+    snprintf(over[n++], 64, "method.%s=%.17g", key, json_number_value(v));
+  }
+  return n;
+}
+
+START_TEST(test_method_matches_reference) {
+  const char *case_name = cases[_i / N_METHODS], *method = methods[_i % N_METHODS];
+  int abi_1_2 = _i % N_METHODS >= FIRST_ABI_1_2;
+  char dir[512], path[700], over[6][64];
+  snprintf(dir, sizeof dir, "%s/%s", LETHE_TEST_DATA, case_name);
+  snprintf(path, sizeof path, "%s/%s", dir, abi_1_2 ? "summary_abi.json" : "summary.json");
+  json_error_t jerr;
+  json_t *summary = json_load_file(path, 0, &jerr);
+  ck_assert_msg(summary != NULL, "%s: %s", path, jerr.text);
+  int n_over = abi_1_2 ? overrides_v1_2(method, summary, over) : overrides_v1_1(method, summary, over);
+  const char *overrides[6] = {over[0], over[1], over[2], over[3], over[4], over[5]};
   lethe_err err = {0};
   method_spec spec = {0};
-  ck_assert_msg(method_spec_from_name(&spec, method, NULL, overrides,
-                                      uses_beta ? (is_simnpo ? 2 : 1) : 0, &err) == 0,
-                "%s", err.msg);
+  ck_assert_msg(method_spec_from_name(&spec, method, NULL, overrides, n_over, &err) == 0, "%s",
+                err.msg);
   llama_model policy, ref;
   snprintf(path, sizeof path, "%s/model", dir);
   ck_assert_msg(llama_load(&policy, path, &err) == 0, "%s", err.msg);
@@ -80,7 +103,7 @@ START_TEST(test_method_matches_reference) {
                 case_name, method, loss, want);
 
   st_file golden;
-  snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, abi_1_2 ? "golden_abi.safetensors" : "golden.safetensors");
   ck_assert_msg(st_open(&golden, path, &err) == 0, "%s", err.msg);
   llama_tensor_ref refs[512];
   int n = llama_named_tensors(&policy, LLAMA_OF_GRADS, refs, 512);

@@ -1,0 +1,220 @@
+/* test_method_abi — ABI 1.2 through the host on a real model
+ * (tests/data/llama-mha-tied, 3 layers): RMU trained with only its layer's
+ * MLP trainable leaves every other tensor bit-identical after AdamW steps
+ * (and its forget loss falls); needs resolved from parameters (no retain
+ * rows at coefficient 0, RMU's layer and trainable pattern, a layer the
+ * model lacks refused);
+ * example ids reach the plugin row by row. Gradients against PyTorch are
+ * test_objective_golden's. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/objective.h"
+#include "train/trainer.h"
+
+#define CASE_DIR LETHE_TEST_DATA "/llama-mha-tied"
+
+typedef struct fixture {
+  llama_model policy, ref;
+  token_batch parts[3], batch;
+  lethe_segment seg[3];
+} fixture;
+
+static void fixture_load(fixture *f) {
+  lethe_err err = {0};
+  memset(f, 0, sizeof *f);
+  ck_assert_msg(llama_load(&f->policy, CASE_DIR "/model", &err) == 0, "%s", err.msg);
+  ck_assert_msg(llama_load(&f->ref, CASE_DIR "/ref_model", &err) == 0, "%s", err.msg);
+  llama_freeze(&f->ref);
+  const char *names[3] = {"forget", "retain", "idk"};
+  const token_batch *stack[3];
+  for (int s = 0; s < 3; s++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.jsonl", CASE_DIR, names[s]);
+    ck_assert_msg(token_batch_read_jsonl(&f->parts[s], path, 0, &err) == 0, "%s", err.msg);
+    stack[s] = &f->parts[s];
+  }
+  int row0[3], nrows[3];
+  token_batch_stack(&f->batch, stack, 3, 0, 0, row0, nrows);
+  for (int s = 0; s < 3; s++) f->seg[s].row0 = row0[s], f->seg[s].nrows = nrows[s];
+}
+
+static void fixture_free(fixture *f) {
+  for (int s = 0; s < 3; s++) token_batch_free(&f->parts[s]);
+  token_batch_free(&f->batch);
+  llama_free(&f->policy);
+  llama_free(&f->ref);
+}
+
+typedef struct run {
+  fixture *f;
+  objective obj;
+} run;
+
+static int micro(void *ctx, long step, int m, double grad_scale, double *loss, double *tokens,
+                 lethe_err *err) {
+  run *r = ctx;
+  (void)m;
+  *tokens = (double)r->f->batch.B * r->f->batch.T;
+  return objective_step(&r->obj, &r->f->batch, r->f->seg, NULL, step, 4, grad_scale, loss, err);
+}
+
+START_TEST(test_rmu_trains_only_its_layer) {
+  fixture f;
+  fixture_load(&f);
+  lethe_err err = {0};
+  const char *pattern = "model\\.layers\\.1\\.mlp\\..*";
+  uint8_t *mask = malloc((size_t)LLAMA_N_PARAM_TENSORS * f.policy.cfg.num_hidden_layers);
+  ck_assert_msg(llama_trainable_mask(&f.policy.cfg, &pattern, 1, mask, "test", &err) == 0, "%s",
+                err.msg);
+  ck_assert_msg(llama_set_trainable(&f.policy, mask, &err) == 0, "%s", err.msg);
+  free(mask);
+  float *before = malloc(f.policy.n_params * sizeof(float));
+  memcpy(before, f.policy.params_memory, f.policy.n_params * sizeof(float));
+
+  method_spec spec;
+  const char *ov[] = {"method.layer=1", "method.steering_coeff=3"};
+  ck_assert_msg(method_spec_from_name(&spec, "rmu", NULL, ov, 2, &err) == 0, "%s", err.msg);
+  ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_RETAIN);
+  ck_assert_int_eq(spec.needs.hidden_layer, 1);
+  method_instance inst;
+  run r = {.f = &f};
+  ck_assert_msg(method_instance_create(&inst, &spec.plugin, spec.params, NULL, &err) == 0, "%s",
+                err.msg);
+  ck_assert_msg(objective_init(&r.obj, &f.policy, &f.ref, &inst, &err) == 0, "%s", err.msg);
+  train_config tc = {.opt = {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                             .weight_decay = 0.01},
+                     .total_steps = 4, .grad_accum = 1, .decay_norms = 1, .label = "rmu",
+                     .quiet = 1};
+  double first;
+  ck_assert_msg(objective_step(&r.obj, &f.batch, f.seg, NULL, 0, 4, 1.0, &first, &err) == 0, "%s",
+                err.msg);
+  llama_zero_grads(&f.policy);
+  train_result res;
+  ck_assert_msg(trainer_run(&f.policy, &tc, micro, NULL, &r, &res, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(res.steps, 4);
+  ck_assert_msg(res.last_loss < first, "loss %g after 4 steps, %g before", res.last_loss, first);
+
+  llama_tensor_ref refs[128];
+  int n = llama_named_tensors(&f.policy, LLAMA_OF_PARAMS, refs, 128), moved = 0;
+  for (int i = 0; i < n; i++) {
+    size_t at = (size_t)(refs[i].data - f.policy.params_memory);
+    size_t numel = (size_t)refs[i].shape[0] * (refs[i].ndim == 2 ? refs[i].shape[1] : 1);
+    int same = memcmp(before + at, refs[i].data, numel * sizeof(float)) == 0;
+    int trains = strstr(refs[i].name, "model.layers.1.mlp.") == refs[i].name;
+    ck_assert_msg(trains ? !same : same, "%s %s", refs[i].name,
+                  trains ? "did not move" : "moved but is frozen");
+    moved += trains;
+  }
+  ck_assert_int_eq(moved, 3); /* gate, up, down */
+  objective_free(&r.obj);
+  method_instance_destroy(&inst);
+  method_spec_free(&spec);
+  free(before);
+  fixture_free(&f);
+}
+END_TEST
+
+START_TEST(test_needs_from_parameters) {
+  lethe_err err = {0};
+  method_spec spec;
+  ck_assert_msg(method_spec_from_name(&spec, "undial", NULL, NULL, 0, &err) == 0, "%s", err.msg);
+  ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS); /* α = 0 */
+  method_spec_free(&spec);
+  const char *retain[] = {"method.retain_coeff=0.5"};
+  ck_assert_msg(method_spec_from_name(&spec, "undial", NULL, retain, 1, &err) == 0, "%s", err.msg);
+  ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS | LETHE_CAP_RETAIN);
+  method_spec_free(&spec);
+  const char *alone[] = {"method.alpha=0", "method.layer=2"};
+  ck_assert_msg(method_spec_from_name(&spec, "rmu", NULL, alone, 2, &err) == 0, "%s", err.msg);
+  ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_HIDDEN); /* no retain rows, no reference */
+  ck_assert_int_eq(spec.needs.hidden_layer, 2);
+  ck_assert_str_eq(spec.needs.trainable, "model\\.layers\\.2\\.mlp\\..*");
+  method_spec_free(&spec);
+  const char *no_pull[] = {"method.l2=0"};
+  ck_assert_msg(method_spec_from_name(&spec, "npo_l2", NULL, no_pull, 1, &err) == 0, "%s", err.msg);
+  ck_assert_uint_eq(spec.needs.caps, LETHE_CAP_REF_LOGP);
+  method_spec_free(&spec);
+
+  /* a layer the model does not have: refused before any step, naming the layers */
+  fixture f;
+  fixture_load(&f);
+  const char *deep[] = {"method.layer=3"};
+  ck_assert_msg(method_spec_from_name(&spec, "rmu", NULL, deep, 1, &err) == 0, "%s", err.msg);
+  method_instance inst;
+  objective obj;
+  ck_assert_msg(method_instance_create(&inst, &spec.plugin, spec.params, NULL, &err) == 0, "%s",
+                err.msg);
+  ck_assert_int_ne(objective_init(&obj, &f.policy, &f.ref, &inst, &err), 0);
+  ck_assert_msg(strstr(err.msg, "method rmu reads the hidden states after layer 3, but the model "
+                                "has 3 layers (0..2)") != NULL, "%s", err.msg);
+  ck_assert_int_ne(objective_init(&obj, &f.policy, NULL, &inst, &err), 0);
+  ck_assert_msg(strstr(err.msg, "needs reference hidden states") != NULL, "%s", err.msg);
+  objective_free(&obj);
+  method_instance_destroy(&inst);
+  method_spec_free(&spec);
+  fixture_free(&f);
+}
+END_TEST
+
+typedef struct id_log {
+  int n;
+  double id[64];
+} id_log;
+
+static void log_id(void *ctx, const char *name, double value) {
+  id_log *l = ctx;
+  if (!strcmp(name, "example_id") && l->n < 64) l->id[l->n++] = value;
+}
+
+START_TEST(test_example_ids_reach_the_plugin) {
+  fixture f;
+  fixture_load(&f);
+  lethe_err err = {0};
+  method_plugin p;
+  ck_assert_msg(method_plugin_open(&p, METHOD_BAD_DIR "/lethe_bad_ids.so", &err) == 0, "%s",
+                err.msg);
+  void *params = method_params_new(p.desc);
+  id_log log = {0};
+  lethe_host_api host = {sizeof host, &log, log_id, NULL};
+  method_instance inst;
+  objective obj;
+  ck_assert_msg(method_instance_create(&inst, &p, params, &host, &err) == 0, "%s", err.msg);
+  ck_assert_msg(objective_init(&obj, &f.policy, NULL, &inst, &err) == 0, "%s", err.msg);
+  int B = f.batch.B;
+  int64_t ids[64];
+  for (int b = 0; b < B; b++) ids[b] = 1000 + 7 * b;
+  obj.example_id = ids;
+  double loss;
+  ck_assert_msg(objective_step(&obj, &f.batch, f.seg, NULL, 0, 1, 1.0, &loss, &err) == 0, "%s",
+                err.msg);
+  ck_assert_int_eq(log.n, B);
+  for (int b = 0; b < B; b++) ck_assert_int_eq((int64_t)log.id[b], ids[b]);
+  obj.example_id = NULL; /* none known: -1 */
+  log.n = 0;
+  ck_assert_msg(objective_step(&obj, &f.batch, f.seg, NULL, 1, 2, 1.0, &loss, &err) == 0, "%s",
+                err.msg);
+  for (int b = 0; b < B; b++) ck_assert_int_eq((int64_t)log.id[b], -1);
+  objective_free(&obj);
+  method_instance_destroy(&inst);
+  free(params);
+  method_plugin_close(&p);
+  fixture_free(&f);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("method_abi");
+  TCase *tc = tcase_create("abi_1_2");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_rmu_trains_only_its_layer);
+  tcase_add_test(tc, test_needs_from_parameters);
+  tcase_add_test(tc, test_example_ids_reach_the_plugin);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_ENV);
+  int nf = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
