@@ -38,8 +38,11 @@
 #                ATEN_CPU_CAPABILITY=avx2) all capped
 #   --compute    lethe's compute (default f32; auto = the config's: bf16 where the CPU
 #                has AVX512_BF16). PyTorch runs float32.
-#   --threads    threads for both sides (default: all cores); PyTorch picks 1 or N
-#                intra-op threads, whichever is faster, its BLAS gets N
+#   --threads    threads for both sides (default: all cores): OpenBLAS gets N, PyTorch
+#                one intra-op thread (its best setting here, as in run.sh; TORCH_THREADS
+#                overrides). An automatic pick (torch_llama.py --threads auto) was tried
+#                and dropped: two quick steps chose 2 intra-op threads in some rounds,
+#                oversubscribing the cores and making PyTorch 2.5x slower than its best.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -106,7 +109,7 @@ if [ "$part" = unlearn ]; then
     echo "e2e: round $r/$rounds: lethe (unlearning epoch + evaluation, compute $compute)" >&2
     record "$bench" --config "$config" --out "$work" "${set_compute[@]}" "${overrides[@]}"
     echo "e2e: round $r/$rounds: PyTorch twin" >&2
-    record "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads auto
+    record "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads "${TORCH_THREADS:-1}"
   done
   "$python" "$here/e2e_table.py" unlearn "$out" "$isa"
   exit 0
@@ -115,6 +118,6 @@ for r in $(seq "$rounds"); do
   echo "e2e: round $r/$rounds: lethe (stage $stage, compute $compute)" >&2
   record "$bench" --config "$config" --stage "$stage" --out "$work" "${set_compute[@]}"
   echo "e2e: round $r/$rounds: PyTorch twin" >&2
-  record "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads auto
+  record "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads "${TORCH_THREADS:-1}"
 done
 "$python" "$here/e2e_table.py" stage "$out" "$isa"
