@@ -420,6 +420,29 @@ def hf_names(model):
     return out
 
 
+def run_on_model_dir(args):
+    """The modes that read DIR/config.json and the weights, run, and print one
+    JSON line: the common fields, then what the mode returns."""
+    with open(os.path.join(args.dir, "config.json")) as f:
+        cfg = json.load(f)
+    out = {"impl": "torch", "mode": args.mode, "torch": torch.__version__, "compute": "f32"}
+    if args.mode == "unlearn":
+        torch.set_num_threads(int(args.threads))
+        out.update(hidden=cfg["hidden_size"], layers=cfg["num_hidden_layers"],
+                   vocab=cfg["vocab_size"], threads=int(args.threads))
+    else:
+        out["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    model = Llama(cfg, read_model_weights(args.dir))
+    if args.mode == "unlearn":
+        out.update(unlearn(args, cfg, model))
+    elif args.mode == "unlearn_epoch":
+        import torch_unlearn_epoch
+        out.update(torch_unlearn_epoch.run(args, model))
+    else:
+        out.update(stage(args, cfg, model))
+    print(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -439,35 +462,8 @@ def main():
     ap.add_argument("--new", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(0)
-    if args.mode == "unlearn":
-        with open(os.path.join(args.dir, "config.json")) as f:
-            cfg = json.load(f)
-        torch.set_num_threads(int(args.threads))
-        model = Llama(cfg, read_model_weights(args.dir))
-        out = {"impl": "torch", "mode": "unlearn", "torch": torch.__version__,
-               "hidden": cfg["hidden_size"], "layers": cfg["num_hidden_layers"],
-               "vocab": cfg["vocab_size"], "compute": "f32", "threads": int(args.threads)}
-        out.update(unlearn(args, cfg, model))
-        print(json.dumps(out))
-        return
-    if args.mode == "unlearn_epoch":
-        import torch_unlearn_epoch
-        with open(os.path.join(args.dir, "config.json")) as f:
-            cfg = json.load(f)
-        model = Llama(cfg, read_model_weights(args.dir))
-        out = {"impl": "torch", "mode": "unlearn_epoch", "torch": torch.__version__,
-               "compute": "f32", "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}
-        out.update(torch_unlearn_epoch.run(args, model))
-        print(json.dumps(out))
-        return
-    if args.mode == "stage":
-        with open(os.path.join(args.dir, "config.json")) as f:
-            cfg = json.load(f)
-        model = Llama(cfg, read_model_weights(args.dir))
-        out = {"impl": "torch", "mode": "stage", "torch": torch.__version__, "compute": "f32",
-               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}
-        out.update(stage(args, cfg, model))
-        print(json.dumps(out))
+    if args.mode in ("unlearn", "unlearn_epoch", "stage"):
+        run_on_model_dir(args)
         return
     cfg, meta, weights, tokens, targets = load(args.dir)
     model = Llama(cfg, weights)
