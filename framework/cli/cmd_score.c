@@ -38,6 +38,7 @@ int cmd_score(int argc, char **argv) {
   }
   int32_t pad = m.cfg.pad_token_id >= 0 ? m.cfg.pad_token_id : 0;
   llama_set_logits(&m, LLAMA_LOGITS_CHUNKED, 0); /* target log-probs only */
+  llama_set_skip_padding(&m, 1);                 /* at unmasked positions only */
   llama_freeze(&m); /* forward only: one layer of activations */
   llama_hold_frozen(&m, LLAMA_HOLD_AUTO); /* a bf16 checkpoint stays bf16 (lossless) */
   if (token_batch_read_jsonl(&tb, data, pad, &err) != 0 ||

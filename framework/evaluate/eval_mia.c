@@ -145,6 +145,7 @@ int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_e
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   tofu_batch b = {0};
   llama_set_logits(job->m, LLAMA_LOGITS_WHOLE, 0);
+  llama_set_skip_padding(job->m, 1); /* targets only where the mask is 1 */
   llama_reserve(job->m, (int)bs, longest); /* one layout for every batch, not one per longer batch */
   for (long k = first; rc == 0 && k < first + count; k++) {
     size_t start = (size_t)k * (size_t)bs;

@@ -143,6 +143,7 @@ static int min_k_scores(llama_model *m, const tok_tokenizer *tok, const tofu_for
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   tofu_batch b = {0};
   llama_set_logits(m, LLAMA_LOGITS_CHUNKED, 0);
+  llama_set_skip_padding(m, 1); /* targets only where the mask is 1 */
   for (size_t start = 0; rc == 0 && start < n; start += (size_t)bs) {
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);
     for (int j = 0; j < B; j++) idx[j] = (int)(start + (size_t)j);

@@ -95,6 +95,8 @@ static int score_pairs(llama_model *m, llama_model *ref, const tok_tokenizer *to
   int whole = ref && kl; /* the KL reads both models' logits; the NLL only log-probs */
   if (ref) llama_set_logits(ref, whole ? LLAMA_LOGITS_WHOLE : LLAMA_LOGITS_CHUNKED, 0);
   llama_set_logits(m, whole ? LLAMA_LOGITS_WHOLE : LLAMA_LOGITS_CHUNKED, 0);
+  llama_set_skip_padding(m, 1); /* targets only where the mask is 1 */
+  if (ref) llama_set_skip_padding(ref, 1);
   for (long k = first; rc == 0 && k < first + count; k++) {
     size_t start = (size_t)k * (size_t)bs;
     int B = (int)(n - start < (size_t)bs ? n - start : (size_t)bs);

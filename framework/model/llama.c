@@ -208,6 +208,7 @@ void llama_free(llama_model *m) {
   lethe_pages_free(m->params_bf16, m->n_params * sizeof(uint16_t));
   lethe_pages_free(m->acts_bf16_memory, m->acts_bf16_cap);
   free(m->head_rows);
+  free(m->row_pos);
   llama_storage_free(&m->storage);
   memset(m, 0, sizeof *m);
 }
@@ -343,6 +344,14 @@ int llama_compute_from_name(const char *name, int *mode, lethe_err *err) {
 
 const char *llama_compute_name(int mode) { return mode == LLAMA_COMPUTE_BF16 ? "bf16" : "f32"; }
 
+void llama_set_skip_padding(llama_model *m, int on) {
+  const char *env = getenv("LETHE_SKIP_PADDING");
+  if (env && !strcmp(env, "0")) on = 0; /* for comparison: compute every position */
+  if (!on == !m->skip_pad) return;
+  m->skip_pad = !!on;
+  m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
+}
+
 void llama_set_logits(llama_model *m, int mode, int rows) {
   if (mode == LLAMA_LOGITS_CHUNKED && rows <= 0) {
     size_t fit = LLAMA_LOGITS_CHUNK_BYTES / (sizeof(float) * (size_t)m->cfg.vocab_size) / 16 * 16;
@@ -368,7 +377,9 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
       m->acts_bf16_cap = 0;
     }
     free(m->head_rows);
-    m->head_rows = NULL;
+    free(m->row_pos);
+    m->head_rows = m->head_src = m->row_pos = m->row_of = m->row_tokens = NULL;
+    m->rows_tmp = NULL;
     memset(&m->acts_bf16, 0, sizeof m->acts_bf16);
   }
   dims d = dims_of(&m->cfg);
@@ -383,7 +394,7 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         &a->att, &a->att_out, &a->resid_mid, &a->mlp_xn, &a->mlp_rstd,
                         &a->gate, &a->up, &a->swiglu, &a->final_xn, &a->final_rstd,
                         &a->logits, &a->logits_chunk, &a->q_raw, &a->k_raw, &a->q_rstd,
-                        &a->k_rstd, &a->head_xn};
+                        &a->k_rstd, &a->head_xn, &m->rows_tmp};
   size_t whole = m->logits_mode == LLAMA_LOGITS_WHOLE, head = logits_rows(m, BT) * d.V;
   size_t act_sizes[] = {((size_t)d.L + 1) * BT * C, /* every layer's input, always */
                          L * BT * C, L * BT, L * BT * d.QD, L * BT * d.KVD,
@@ -391,7 +402,8 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         mlp_norm * L * BT * C, mlp_norm * L * BT, mlp_norm * L * BT * F,
                         L * BT * F, BT * F /* swiglu: one layer's */, BT * C, BT, whole * head, (1 - whole) * head,
                         qkn * L * BT * d.QD, qkn * L * BT * d.KVD, qkn * L * BT * d.NH,
-                        qkn * L * BT * d.NKV, chunked_rows(m, BT) * C};
+                        qkn * L * BT * d.NKV, chunked_rows(m, BT) * C,
+                        (m->skip_pad ? BT : 0) * (d.QD + 2 * (size_t)d.KVD)};
   m->acts_bytes = 0;
   carve(act_ptrs, act_sizes, (int)(sizeof act_sizes / sizeof act_sizes[0]), &m->acts_memory,
         &m->acts_cap, &m->acts_bytes, dry);
@@ -409,9 +421,15 @@ static void lay_out(llama_model *m, int B, int T, int dry) {
                         bw * qkn * BT * d.KVD, bw * chunked_rows(m, BT) * C};
   carve(scr_ptrs, scr_sizes, (int)(sizeof scr_sizes / sizeof scr_sizes[0]), &m->scratch_memory,
         &m->scratch_cap, &m->acts_bytes, dry);
-  if (m->logits_mode != LLAMA_LOGITS_WHOLE) {
-    if (!dry) m->head_rows = lethe_alloc_aligned(BT * sizeof(int32_t));
-    m->acts_bytes += BT * sizeof(int32_t);
+  if (m->logits_mode != LLAMA_LOGITS_WHOLE) { /* head_rows, head_src */
+    if (!dry) m->head_rows = lethe_alloc_aligned(2 * BT * sizeof(int32_t));
+    if (!dry) m->head_src = m->head_rows + BT;
+    m->acts_bytes += 2 * BT * sizeof(int32_t);
+  }
+  if (m->skip_pad) { /* row_pos, row_of, row_tokens */
+    if (!dry) m->row_pos = lethe_alloc_aligned(3 * BT * sizeof(int32_t));
+    if (!dry) m->row_of = m->row_pos + BT, m->row_tokens = m->row_pos + 2 * BT;
+    m->acts_bytes += 3 * BT * sizeof(int32_t);
   }
   if (m->compute == LLAMA_COMPUTE_BF16) reserve_bf16(m, B, T, dry);
   int t_rope = T > m->cfg.max_position_embeddings ? T : m->cfg.max_position_embeddings;

@@ -197,6 +197,18 @@ typedef struct llama_model {
   int B, T;                 /* shape of the last forward */
   const int32_t *tokens;    /* borrowed from the last forward, (B,T) */
   const int32_t *attn_mask; /* borrowed from the last forward, (B,T) */
+  /* Skipping padding (llama_set_skip_padding): the positions the last
+   * forward computed. rows = B·T without skipping or without padding;
+   * otherwise the unmasked positions, in order, and everything but the
+   * attention (q, k, v and the probabilities keep their (B,T) layout) holds
+   * one row per computed position. */
+  int skip_pad;             /* the setting */
+  int64_t rows;             /* rows of the last forward */
+  int32_t *row_pos;         /* (B·T capacity) position b·T+t of computed row n */
+  int32_t *row_of;          /* (B·T capacity) computed row of a position; -1 = skipped */
+  int32_t *row_tokens;      /* (B·T capacity) token of computed row n */
+  int32_t *head_src;        /* chunked logits: (B·T) the computed row of each head_rows entry */
+  float *rows_tmp;          /* skipping: (B·T)·(NH·HD + 2·NKV·HD) floats between the two layouts */
   llama_profile *profile;   /* borrowed; NULL = no timing (the default) */
   int compute;              /* LLAMA_COMPUTE_*; change it with llama_set_compute */
   uint16_t *params_bf16;    /* bf16 compute: weights rounded at each llama_forward */
@@ -449,6 +461,24 @@ void llama_set_compute(llama_model *m, int mode);
  * (saying what the machine has and what to use instead). */
 int llama_compute_from_name(const char *name, int *mode, lethe_err *err);
 const char *llama_compute_name(int mode); /* "f32" or "bf16" */
+
+/* Skipping padding (off by default). With it on, llama_forward computes
+ * only the positions whose attn_mask is 1: the embedding, norms, linear
+ * layers and MLP run on those rows alone (their activations are packed, one
+ * row per computed position, m->rows of them), and only the attention
+ * works in the (B,T) layout, where the skipped positions are keys nobody
+ * sees. The computed positions get the same values as without skipping, up
+ * to float summation order in the weight gradients (the sums over rows lose
+ * terms that are exactly zero). The skipped positions get nothing: their
+ * whole logits are 0 and a target there has no log-prob (chunked: 0, whole:
+ * that of uniform logits), so callers give them target -1, as padding has.
+ * Hugging Face computes padded queries too; tests that compare every
+ * position leave this off. llama_hidden and llama_backward_hidden need it
+ * off (they speak (B,T,C)). A batch without padding runs as without
+ * skipping, bit for bit. LETHE_SKIP_PADDING=0 in the environment makes
+ * every call turn it off (to compare). Activation buffers are reallocated
+ * at the next forward when the setting changes. */
+void llama_set_skip_padding(llama_model *m, int on);
 
 /* Selects how llama_forward .. llama_backward meet the vocabulary (the
  * default is LLAMA_LOGITS_WHOLE).

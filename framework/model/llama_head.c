@@ -14,7 +14,7 @@
 /* Final norm of the last residual into final_xn (and its bf16 copy). */
 static void final_norm_forward(llama_model *m, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = m->rows; /* packed rows when skipping padding */
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
@@ -42,17 +42,23 @@ static void head_logits(const llama_model *m, float *logits, operand xn, int64_t
 void llama_head_forward(llama_model *m, double *t) {
   final_norm_forward(m, t);
   if (m->logits_mode != LLAMA_LOGITS_WHOLE) return; /* llama_target_logp runs the chunks */
-  head_logits(m, m->acts.logits, in2(m->acts.final_xn, m->acts_bf16.final_xn),
-              (int64_t)m->B * m->T);
+  head_logits(m, m->acts.logits, in2(m->acts.final_xn, m->acts_bf16.final_xn), m->rows);
   lap(m, 0, LLAMA_PART_HEAD, t);
+  if (llama_rows_packed(m)) llama_rows_expand(m, m->acts.logits, m->cfg.vocab_size);
+  lap(m, 0, LLAMA_PART_COPY, t);
 }
 
-/* Chunked logits: the positions with a target into m->head_rows; returns
- * their count. */
+/* Chunked logits: the computed positions with a target into m->head_rows
+ * and their rows of final_xn into m->head_src; returns their count. */
 static int64_t head_positions(llama_model *m, const int32_t *targets) {
   int64_t BT = (int64_t)m->B * m->T, n = 0;
-  for (int64_t i = 0; i < BT; i++)
-    if (targets[i] >= 0) m->head_rows[n++] = (int32_t)i;
+  int packed = llama_rows_packed(m);
+  for (int64_t i = 0; i < BT; i++) {
+    int32_t src = packed ? m->row_of[i] : (int32_t)i;
+    if (targets[i] < 0 || src < 0) continue;
+    m->head_rows[n] = (int32_t)i;
+    m->head_src[n++] = src;
+  }
   return n;
 }
 
@@ -61,8 +67,8 @@ static int64_t chunk_rows(const llama_model *m, int64_t c0, int64_t count) {
   return count - c0 < m->logits_rows ? count - c0 : m->logits_rows;
 }
 
-/* The final_xn rows of positions rows[0..n) (their bf16 copy in bf16
- * compute) gathered into head_xn (n, C): one chunk's input. */
+/* The final_xn rows rows[0..n) (their bf16 copy in bf16 compute) gathered
+ * into head_xn (n, C): one chunk's input. */
 static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
   int C = m->cfg.hidden_size;
   if (!bf16(m)) {
@@ -90,7 +96,7 @@ void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
   for (int64_t c0 = 0; c0 < count; c0 += m->logits_rows) {
     int64_t n = chunk_rows(m, c0, count);
     const int32_t *rows = m->head_rows + c0;
-    head_logits(m, m->acts.logits_chunk, head_gather(m, rows, n), n); /* (n, V) */
+    head_logits(m, m->acts.logits_chunk, head_gather(m, m->head_src + c0, n), n); /* (n, V) */
     logits_target_logp_rows(out, m->acts.logits_chunk, targets, rows, n, V);
     m->logits_chunk_row0 = c0;
   }
@@ -137,13 +143,13 @@ static void head_matmuls_backward(llama_model *m, float *dxn, float *dlogits, op
 static void head_backward_chunked(llama_model *m, int need_xn, double *t) {
   int C = m->cfg.hidden_size;
   llama_scratch *s = &m->scratch;
-  if (need_xn) memset(s->d_xn, 0, sizeof(float) * m->B * m->T * C);
+  if (need_xn) memset(s->d_xn, 0, sizeof(float) * m->rows * C);
   int64_t count = head_positions(m, m->head_targets);
   for (int64_t c0 = (count - 1) / m->logits_rows * m->logits_rows; c0 >= 0 && count > 0;
        c0 -= m->logits_rows) {
     int64_t n = chunk_rows(m, c0, count);
-    const int32_t *rows = m->head_rows + c0;
-    operand xn = head_gather(m, rows, n);
+    const int32_t *rows = m->head_rows + c0, *src = m->head_src + c0;
+    operand xn = head_gather(m, src, n);
     if (c0 != m->logits_chunk_row0) head_logits(m, m->acts.logits_chunk, xn, n);
     m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
     logits_to_dlogits_rows(m->acts.logits_chunk, m->head_targets, m->head_dlogp, rows, n,
@@ -152,7 +158,7 @@ static void head_backward_chunked(llama_model *m, int need_xn, double *t) {
     if (!need_xn) continue;
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < n; j++)
-      memcpy(s->d_xn + (int64_t)rows[j] * C, s->d_head_xn + j * C, sizeof(float) * C);
+      memcpy(s->d_xn + (int64_t)src[j] * C, s->d_head_xn + j * C, sizeof(float) * C);
   }
 }
 
@@ -160,7 +166,7 @@ static void head_backward_chunked(llama_model *m, int need_xn, double *t) {
  * (something below trains). */
 void llama_head_backward(llama_model *m, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T;
+  int64_t BT = m->rows; /* packed rows when skipping padding */
   llama_params *p = &m->params;
   float *g_norm = llama_grad(m, LLAMA_PARAM_FINAL_NORM, 0);
   float *g_norm_bias = llama_grad(m, LLAMA_PARAM_FINAL_NORM_BIAS, 0);
@@ -170,6 +176,10 @@ void llama_head_backward(llama_model *m, int need_dx, double *t) {
   llama_acts *a = &m->acts;
   llama_scratch *s = &m->scratch;
   if (!need_xn && !g_head && !g_head_bias) return;
+  if (m->logits_mode == LLAMA_LOGITS_WHOLE && llama_rows_packed(m)) {
+    llama_rows_pack(m, a->logits, d.V); /* dlogits of the computed positions */
+    lap(m, 1, LLAMA_PART_COPY, t);
+  }
   if (m->logits_mode == LLAMA_LOGITS_WHOLE)
     head_matmuls_backward(m, need_xn ? s->d_xn : NULL, a->logits,
                           in2(a->final_xn, m->acts_bf16.final_xn), BT, t);

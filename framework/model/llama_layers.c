@@ -166,7 +166,7 @@ static void rope_heads(const llama_model *m, float *x, int heads, int inverse) {
 /* Layer l's pre-attention norm of x into attn_xn (and its bf16 copy). */
 static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = m->rows, li = act_layer(m, l); /* packed rows when skipping padding */
   llama_params *p = &m->params;
   float *xn = m->acts.attn_xn + li * BT * d.C, *rstd = m->acts.attn_rstd + li * BT;
   uint16_t *xn16 = bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL;
@@ -186,25 +186,35 @@ static void attn_norm_forward(llama_model *m, int l, const float *x, double *t) 
 /* q, k, v of layer l: projections (+ biases), q/k norms, rotary. */
 static void qkv_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = (int64_t)m->B * m->T, R = m->rows, li = act_layer(m, l);
+  int packed = llama_rows_packed(m);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
-  operand xn = in2(a->attn_xn + li * BT * d.C, bf16(m) ? m->acts_bf16.attn_xn + li * BT * d.C : NULL);
+  operand xn = in2(a->attn_xn + li * R * d.C, bf16(m) ? m->acts_bf16.attn_xn + li * R * d.C : NULL);
   float *q = a->q + li * BT * d.QD, *k = a->k + li * BT * d.KVD, *v = a->v + li * BT * d.KVD;
   int qkn = m->cfg.qk_norm;
   float *qp = qkn ? a->q_raw + li * BT * d.QD : q, *kp = qkn ? a->k_raw + li * BT * d.KVD : k;
-  lin_fwd(m, qp, xn, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, 0);
-  lin_fwd(m, kp, xn, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
-  lin_fwd(m, v, xn, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 0);
-  lora_fwd(m, l, LORA_Q, qp, xn, BT);
-  lora_fwd(m, l, LORA_K, kp, xn, BT);
-  lora_fwd(m, l, LORA_V, v, xn, BT);
+  /* the projections of the packed rows, then into the (B,T) layout */
+  float *oq = packed ? m->rows_tmp : qp, *ok = packed ? oq + R * d.QD : kp;
+  float *ov = packed ? ok + R * d.KVD : v;
+  lin_fwd(m, oq, xn, p->wq + (int64_t)l * d.QD * d.C, R, d.C, d.QD, 0);
+  lin_fwd(m, ok, xn, p->wk + (int64_t)l * d.KVD * d.C, R, d.C, d.KVD, 0);
+  lin_fwd(m, ov, xn, p->wv + (int64_t)l * d.KVD * d.C, R, d.C, d.KVD, 0);
+  lora_fwd(m, l, LORA_Q, oq, xn, R);
+  lora_fwd(m, l, LORA_K, ok, xn, R);
+  lora_fwd(m, l, LORA_V, ov, xn, R);
   if (p->bq) {
-    bias_forward(qp, p->bq + (int64_t)l * d.QD, BT, d.QD);
-    bias_forward(kp, p->bk + (int64_t)l * d.KVD, BT, d.KVD);
-    bias_forward(v, p->bv + (int64_t)l * d.KVD, BT, d.KVD);
+    bias_forward(oq, p->bq + (int64_t)l * d.QD, R, d.QD);
+    bias_forward(ok, p->bk + (int64_t)l * d.KVD, R, d.KVD);
+    bias_forward(ov, p->bv + (int64_t)l * d.KVD, R, d.KVD);
   }
   lap(m, 0, LLAMA_PART_QKV, t);
+  if (packed) {
+    llama_rows_scatter(m, qp, oq, d.QD);
+    llama_rows_scatter(m, kp, ok, d.KVD);
+    llama_rows_scatter(m, v, ov, d.KVD);
+    lap(m, 0, LLAMA_PART_COPY, t);
+  }
   if (qkn) {
     float eps = (float)m->cfg.rms_norm_eps;
     rmsnorm_forward(q, a->q_rstd + li * BT * d.NH, qp, p->q_norm + l * d.HD, BT * d.NH, d.HD, eps);
@@ -220,12 +230,12 @@ static void qkv_forward(llama_model *m, int l, double *t) {
 /* Attention block of layer l: x_mid = x + attention(attn_xn)·Woᵀ (+ bo). */
 static void attention_block_forward(llama_model *m, int l, const float *x, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = (int64_t)m->B * m->T, R = m->rows, li = act_layer(m, l);
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
-  int half = bf16(m);
-  float *x_mid = a->resid_mid + li * BT * d.C, *att_out = a->att_out + li * BT * d.QD;
-  uint16_t *att_out16 = half ? m->acts_bf16.att_out + li * BT * d.QD : NULL;
+  int half = bf16(m), packed = llama_rows_packed(m);
+  float *x_mid = a->resid_mid + li * R * d.C, *att_out = a->att_out + li * R * d.QD;
+  uint16_t *att_out16 = half ? m->acts_bf16.att_out + li * R * d.QD : NULL;
   attn_norm_forward(m, l, x, t);
   qkv_forward(m, l, t);
   attn_io io = layer_attention(m, l, 1, t, 0);
@@ -235,14 +245,16 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
     tensor_to_bf16((uint16_t *)io.v.h, io.v.f, BT * d.QD);
     lap(m, 0, LLAMA_PART_CONVERT, t);
   }
-  attention_forward(m, att_out, &io, t);
-  to_half(m, att_out16, att_out, BT * d.QD);
-  lap(m, 0, LLAMA_PART_CONVERT, t);
-  memcpy(x_mid, x, sizeof(float) * BT * d.C);
+  attention_forward(m, packed ? m->rows_tmp : att_out, &io, t);
+  if (packed) llama_rows_gather(m, att_out, m->rows_tmp, d.QD);
   lap(m, 0, LLAMA_PART_COPY, t);
-  lin_fwd(m, x_mid, in2(att_out, att_out16), p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 1);
-  lora_fwd(m, l, LORA_O, x_mid, in2(att_out, att_out16), BT);
-  if (p->bo) bias_forward(x_mid, p->bo + (int64_t)l * d.C, BT, d.C);
+  to_half(m, att_out16, att_out, R * d.QD);
+  lap(m, 0, LLAMA_PART_CONVERT, t);
+  memcpy(x_mid, x, sizeof(float) * R * d.C);
+  lap(m, 0, LLAMA_PART_COPY, t);
+  lin_fwd(m, x_mid, in2(att_out, att_out16), p->wo + (int64_t)l * d.C * d.QD, R, d.QD, d.C, 1);
+  lora_fwd(m, l, LORA_O, x_mid, in2(att_out, att_out16), R);
+  if (p->bo) bias_forward(x_mid, p->bo + (int64_t)l * d.C, R, d.C);
   lap(m, 0, LLAMA_PART_WO, t);
 }
 
@@ -251,7 +263,7 @@ static void attention_block_forward(llama_model *m, int l, const float *x, doubl
  * for the down projection's weight gradient (the same bits: the same kernel
  * on the same gate and up). */
 static void mlp_activation(llama_model *m, const float *gate, const float *up, double *t) {
-  int64_t n = (int64_t)m->B * m->T * m->cfg.intermediate_size;
+  int64_t n = m->rows * m->cfg.intermediate_size;
   float *sw = m->acts.swiglu;
   uint16_t *sw16 = bf16(m) ? m->acts_bf16.swiglu : NULL;
   if (llama_config_is_phi(&m->cfg)) {
@@ -269,7 +281,7 @@ static void mlp_activation(llama_model *m, const float *gate, const float *up, d
  * the attention's input norm (parallel residual) and is fc2(gelu(fc1)). */
 static void mlp_block_forward(llama_model *m, int l, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = m->rows, li = act_layer(m, l); /* packed rows when skipping padding */
   llama_params *p = &m->params;
   llama_acts *a = &m->acts;
   llama_acts_bf16 *h = &m->acts_bf16;
@@ -325,15 +337,17 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
   m->T = T;
   m->tokens = tokens;
   m->attn_mask = attn_mask;
+  llama_rows_plan(m, tokens, attn_mask);
+  int64_t R = m->rows;
   double t = m->profile ? lethe_now() : 0.0;
   if (bf16(m)) {
     llama_round_params(m, m->params_bf16);
     lap(m, 0, LLAMA_PART_CONVERT, &t);
   }
-  llama_embed_rows(m, m->acts.resid, tokens, BT); /* (B,T,C) */
+  llama_embed_rows(m, m->acts.resid, llama_rows_packed(m) ? m->row_tokens : tokens, R); /* (R,C) */
   lap(m, 0, LLAMA_PART_EMBED, &t);
   for (int l = 0; l < d.L; l++) {
-    attention_block_forward(m, l, m->acts.resid + l * BT * d.C, &t);
+    attention_block_forward(m, l, m->acts.resid + l * R * d.C, &t);
     mlp_block_forward(m, l, &t);
   }
   llama_head_forward(m, &t);
@@ -346,7 +360,7 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
  * need_dx (nothing below trains) neither is computed. */
 static void mlp_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = m->rows, li = act_layer(m, l); /* packed rows when skipping padding */
   llama_params *p = &m->params;
   float *g_down = llama_grad(m, LLAMA_PARAM_W_DOWN, l), *g_b_down = llama_grad(m, LLAMA_PARAM_B_DOWN, l);
   float *g_gate = llama_grad(m, LLAMA_PARAM_W_GATE, l), *g_b_gate = llama_grad(m, LLAMA_PARAM_B_GATE, l);
@@ -448,7 +462,8 @@ static int qkv_trains(const llama_model *m, int l) {
  * the block's trainable tensors need. */
 static void attention_block_backward(llama_model *m, int l, int need_dx, double *t) {
   dims d = dims_of(&m->cfg);
-  int64_t BT = (int64_t)m->B * m->T, li = act_layer(m, l);
+  int64_t BT = (int64_t)m->B * m->T, R = m->rows, li = act_layer(m, l);
+  int packed = llama_rows_packed(m);
   llama_params *p = &m->params;
   float *g_norm = llama_grad(m, LLAMA_PARAM_ATTN_NORM, l);
   float *g_norm_bias = llama_grad(m, LLAMA_PARAM_ATTN_NORM_BIAS, l);
@@ -461,17 +476,19 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
   llama_scratch *s = &m->scratch;
   int half = bf16(m), gqa = d.NKV != d.NH, phi = llama_config_is_phi(&m->cfg);
   operand d_resid = in2(s->d_resid, h->d_resid);
-  float *x = a->resid + l * BT * d.C;
-  operand xn = in2(a->attn_xn + li * BT * d.C, half ? h->attn_xn + li * BT * d.C : NULL);
-  operand att_out = in2(a->att_out + li * BT * d.QD, half ? h->att_out + li * BT * d.QD : NULL);
-  to_half(m, h->d_resid, s->d_resid, BT * d.C);
+  float *x = a->resid + l * R * d.C;
+  operand xn = in2(a->attn_xn + li * R * d.C, half ? h->attn_xn + li * R * d.C : NULL);
+  operand att_out = in2(a->att_out + li * R * d.QD, half ? h->att_out + li * R * d.QD : NULL);
+  float *d_ao = packed ? m->rows_tmp : s->d_att_out; /* packed rows, then (B,T) */
+  to_half(m, h->d_resid, s->d_resid, R * d.C);
   lap(m, 1, LLAMA_PART_CONVERT, t);
-  lin_dx(m, s->d_att_out, d_resid, p->wo + (int64_t)l * d.C * d.QD, BT, d.QD, d.C, 0);
-  if (g_wo) lin_dw(m, g_wo, d_resid, att_out, BT, d.QD, d.C);
-  lora_bwd(m, l, LORA_O, s->d_att_out, d_resid, att_out, BT);
-  if (g_bo) bias_backward(g_bo, s->d_resid, BT, d.C);
+  lin_dx(m, d_ao, d_resid, p->wo + (int64_t)l * d.C * d.QD, R, d.QD, d.C, 0);
+  if (g_wo) lin_dw(m, g_wo, d_resid, att_out, R, d.QD, d.C);
+  lora_bwd(m, l, LORA_O, d_ao, d_resid, att_out, R);
+  if (g_bo) bias_backward(g_bo, s->d_resid, R, d.C);
   lap(m, 1, LLAMA_PART_WO, t);
   if (!need_xn && !qkv_trains(m, l)) return;
+  if (packed) llama_rows_scatter(m, s->d_att_out, d_ao, d.QD);
   to_half(m, h->d_att_out, s->d_att_out, BT * d.QD);
   lap(m, 1, LLAMA_PART_CONVERT, t);
   attn_io io = layer_attention(m, l, !half, t, 1);
@@ -483,32 +500,40 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
     gqa_reduce(s->d_v, s->dv_rep, BT, d.NH, d.NKV, d.HD);
     lap(m, 1, LLAMA_PART_COPY, t);
   }
-  float *dqf, *dkf;
+  float *dqf, *dkf, *dvf = s->d_v;
   qkv_backward(m, l, &dqf, &dkf, t);
-  to_half(m, h->d_q, dqf, BT * d.QD);
-  to_half(m, h->d_k, dkf, BT * d.KVD);
-  to_half(m, h->d_v, s->d_v, BT * d.KVD);
-  lap(m, 1, LLAMA_PART_CONVERT, t);
-  operand dq = in2(dqf, h->d_q), dk = in2(dkf, h->d_k), dv = in2(s->d_v, h->d_v);
-  if (need_xn) {
-    lin_dx(m, s->d_xn, dq, p->wq + (int64_t)l * d.QD * d.C, BT, d.C, d.QD, phi);
-    lin_dx(m, s->d_xn, dk, p->wk + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
-    lin_dx(m, s->d_xn, dv, p->wv + (int64_t)l * d.KVD * d.C, BT, d.C, d.KVD, 1);
+  if (packed) { /* the computed positions' rows, for the projections */
+    float *pq = m->rows_tmp, *pk = pq + R * d.QD, *pv = pk + R * d.KVD;
+    llama_rows_gather(m, pq, dqf, d.QD);
+    llama_rows_gather(m, pk, dkf, d.KVD);
+    llama_rows_gather(m, pv, dvf, d.KVD);
+    dqf = pq, dkf = pk, dvf = pv;
+    lap(m, 1, LLAMA_PART_COPY, t);
   }
-  if (g_wq) lin_dw(m, g_wq, dq, xn, BT, d.C, d.QD);
-  if (g_wk) lin_dw(m, g_wk, dk, xn, BT, d.C, d.KVD);
-  if (g_wv) lin_dw(m, g_wv, dv, xn, BT, d.C, d.KVD);
-  lora_bwd(m, l, LORA_Q, s->d_xn, dq, xn, BT);
-  lora_bwd(m, l, LORA_K, s->d_xn, dk, xn, BT);
-  lora_bwd(m, l, LORA_V, s->d_xn, dv, xn, BT);
+  to_half(m, h->d_q, dqf, R * d.QD);
+  to_half(m, h->d_k, dkf, R * d.KVD);
+  to_half(m, h->d_v, dvf, R * d.KVD);
+  lap(m, 1, LLAMA_PART_CONVERT, t);
+  operand dq = in2(dqf, h->d_q), dk = in2(dkf, h->d_k), dv = in2(dvf, h->d_v);
+  if (need_xn) {
+    lin_dx(m, s->d_xn, dq, p->wq + (int64_t)l * d.QD * d.C, R, d.C, d.QD, phi);
+    lin_dx(m, s->d_xn, dk, p->wk + (int64_t)l * d.KVD * d.C, R, d.C, d.KVD, 1);
+    lin_dx(m, s->d_xn, dv, p->wv + (int64_t)l * d.KVD * d.C, R, d.C, d.KVD, 1);
+  }
+  if (g_wq) lin_dw(m, g_wq, dq, xn, R, d.C, d.QD);
+  if (g_wk) lin_dw(m, g_wk, dk, xn, R, d.C, d.KVD);
+  if (g_wv) lin_dw(m, g_wv, dv, xn, R, d.C, d.KVD);
+  lora_bwd(m, l, LORA_Q, s->d_xn, dq, xn, R);
+  lora_bwd(m, l, LORA_K, s->d_xn, dk, xn, R);
+  lora_bwd(m, l, LORA_V, s->d_xn, dv, xn, R);
   lap(m, 1, LLAMA_PART_QKV, t);
   if (!need_xn) return;
   if (phi)
     layernorm_backward(s->d_resid, g_norm, g_norm_bias, s->d_xn, x, p->attn_norm + l * d.C,
-                       a->attn_rstd + li * BT, BT, d.C);
+                       a->attn_rstd + li * R, R, d.C);
   else
     rmsnorm_backward(s->d_resid, g_norm, s->d_xn, x, p->attn_norm + l * d.C,
-                     a->attn_rstd + li * BT, BT, d.C);
+                     a->attn_rstd + li * R, R, d.C);
   lap(m, 1, LLAMA_PART_NORM, t);
 }
 
@@ -517,7 +542,7 @@ static void attention_block_backward(llama_model *m, int l, int need_dx, double 
  * NULL) is added to ∂L/∂resid[layer + 1] when the walk reaches it. */
 static void blocks_backward(llama_model *m, int top, int layer, const float *dhidden,
                             int lowest, double *t) {
-  int64_t BT = (int64_t)m->B * m->T, C = m->cfg.hidden_size;
+  int64_t BT = m->rows, C = m->cfg.hidden_size; /* packed rows when skipping padding */
   for (int l = top; l >= 0 && 2 * l + 1 >= lowest; l--) {
     if (dhidden && l == layer)
       for (int64_t i = 0; i < BT * C; i++) m->scratch.d_resid[i] += dhidden[i];
@@ -530,7 +555,8 @@ static void blocks_backward(llama_model *m, int top, int layer, const float *dhi
   }
   float *g_embed = llama_grad(m, LLAMA_PARAM_EMBED, 0);
   if (g_embed)
-    embedding_backward(g_embed, m->scratch.d_resid, m->tokens, BT, (int)C);
+    embedding_backward(g_embed, m->scratch.d_resid,
+                       llama_rows_packed(m) ? m->row_tokens : m->tokens, BT, (int)C);
   lap(m, 1, LLAMA_PART_EMBED, t);
 }
 
@@ -551,8 +577,17 @@ static int checked_lowest(const llama_model *m) {
 
 void llama_backward(llama_model *m) { llama_backward_hidden(m, -1, NULL, 1); }
 
+/* Hidden states speak (B,T,C): a forward that skipped padding has none. */
+static void check_unpacked(const llama_model *m, const char *what) {
+  if (!llama_rows_packed(m)) return;
+  fprintf(stderr, "lethe: internal error: %s after a forward that skipped padding "
+          "(llama_set_skip_padding)\n", what);
+  abort();
+}
+
 void llama_backward_hidden(llama_model *m, int layer, const float *dhidden, int head) {
   double t = m->profile ? lethe_now() : 0.0;
+  if (dhidden) check_unpacked(m, "llama_backward_hidden");
   int L = m->cfg.num_hidden_layers;
   if (!llama_runs_backward(m)) return; /* nothing trains */
   int lowest = checked_lowest(m);
@@ -566,5 +601,6 @@ void llama_backward_hidden(llama_model *m, int layer, const float *dhidden, int 
 }
 
 const float *llama_hidden(const llama_model *m, int layer) {
+  check_unpacked(m, "llama_hidden");
   return m->acts.resid + (size_t)(layer + 1) * m->B * m->T * m->cfg.hidden_size;
 }

@@ -93,6 +93,24 @@ static inline void lin_dw(const llama_model *m, float *dw, operand dy, operand x
     tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
 }
 
+/* ---- skipping padding (llama_rows.c; llama_set_skip_padding) ----
+ * m->rows < B·T means the last forward packed its computed positions. */
+static inline int llama_rows_packed(const llama_model *m) {
+  return m->rows < (int64_t)m->B * m->T;
+}
+/* Sets m->rows, row_pos, row_of and row_tokens for a forward of (m->B, m->T). */
+void llama_rows_plan(llama_model *m, const int32_t *tokens, const int32_t *attn_mask);
+/* dst (B·T, width) = the packed rows src (rows, width) at their positions,
+ * zeros at the skipped ones. */
+void llama_rows_scatter(const llama_model *m, float *dst, const float *src, int64_t width);
+/* dst (rows, width) = the computed positions' rows of src (B·T, width). */
+void llama_rows_gather(const llama_model *m, float *dst, const float *src, int64_t width);
+/* In place on a (B·T, width) buffer whose first rows hold the packed rows:
+ * each moves to its position, the skipped positions become 0. */
+void llama_rows_expand(const llama_model *m, float *buf, int64_t width);
+/* In place, the reverse: the computed positions' rows to the front. */
+void llama_rows_pack(const llama_model *m, float *buf, int64_t width);
+
 /* Final norm and, with whole logits, the LM head into acts.logits
  * (llama_head.c). */
 void llama_head_forward(llama_model *m, double *t);

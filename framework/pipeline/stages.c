@@ -416,6 +416,7 @@ int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int
   ft_ctx c = {m, {0}, NULL, 0};
   stage_batch_init(&c.sb, ex, n, bs, seed, fmt, pad, eos);
   objective_use_logits(m, 0); /* NLL needs only target log-probs */
+  llama_set_skip_padding(m, 1); /* and no padded position */
   train_result res;
   int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
   stage_batch_free(&c.sb);

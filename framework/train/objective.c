@@ -11,6 +11,12 @@
 static void pick_logits(const objective *o) {
   objective_use_logits(o->policy, (o->caps & LETHE_CAP_LOGITS) != 0);
   if (o->ref) objective_use_logits(o->ref, (o->caps & LETHE_CAP_REF_LOGITS) != 0);
+  /* Padded positions are skipped unless the method reads that model's
+   * logits (a KL term may average over every position, padding included,
+   * as open-unlearning's does) or hidden states. */
+  llama_set_skip_padding(o->policy, !(o->caps & (LETHE_CAP_LOGITS | LETHE_CAP_HIDDEN)));
+  if (o->ref)
+    llama_set_skip_padding(o->ref, !(o->caps & (LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN)));
 }
 
 /* The trainable tensors' views and the reference's values (objective_params). */

@@ -22,6 +22,13 @@
  * every objective_step; the environment variable LETHE_LOGITS=whole forces
  * whole logits everywhere (for comparison; objective_init refuses another
  * value than "whole" or "chunked").
+ *
+ * Padding: the same models (those whose logits and hidden states the method
+ * does not read) skip padded positions (llama_set_skip_padding): the
+ * log-probs at targets are the same, the work shrinks with the padding
+ * share. A method that reads logits sees every position computed, padding
+ * included, as in the Python implementations it follows (a KL term averaged
+ * over all B·T positions counts the padded ones).
  */
 #ifndef LETHE_OBJECTIVE_H
 #define LETHE_OBJECTIVE_H
