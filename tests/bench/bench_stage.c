@@ -16,7 +16,9 @@
  * stage.json (steps, learning rate per step, AdamW settings, which tensors
  * decay). After the epoch it prints one JSON line: seconds, padded and real
  * tokens (real = attention-mask ones; targets = labelled positions), model
- * FLOPs of the padded batches (bench_forward_flops ×3), the mean NLL of step
+ * FLOPs of the padded batches (bench_forward_flops ×3: the twin's work), the
+ * FLOPs lethe performs (bench_forward_flops_done ×3: linear layers on the
+ * real rows, the head on the targets), the mean NLL of step
  * 0's batch under the trained model (the twin computes the same number), and
  * with --profile the forward/backward parts. Not run by ctest. */
 #include <getopt.h>
@@ -60,7 +62,7 @@ static double batch_nll(llama_model *m, const tofu_batch *b, int32_t pad, lethe_
 
 typedef struct epoch_stats {
   long steps;
-  double padded, real, targets, flops;
+  double padded, real, targets, flops, flops_done;
 } epoch_stats;
 
 /* Writes DIR/twin/batches.bin and stage.json for the first epoch's steps,
@@ -86,11 +88,14 @@ static void write_twin(const char *twin, stage_batch *sb, const train_config *tc
     fwrite(tb.input_ids, sizeof(int32_t), n, f);
     fwrite(tb.targets, sizeof(int32_t), n, f);
     st->padded += (double)n;
+    double real = 0, targets = 0;
     for (size_t i = 0; i < n; i++) {
-      st->real += b->attention_mask[i] != 0;
-      st->targets += tb.targets[i] >= 0;
+      real += b->attention_mask[i] != 0;
+      targets += tb.targets[i] >= 0;
     }
+    st->real += real, st->targets += targets;
     st->flops += 3.0 * bench_forward_flops(cfg, tb.B, tb.T);
+    st->flops_done += 3.0 * bench_forward_flops_done(cfg, tb.B, tb.T, real, targets);
     token_batch_free(&tb);
   }
   if (fclose(f) != 0) {
@@ -201,9 +206,9 @@ int main(int argc, char **argv) {
   printf("{\"impl\": \"lethe\", \"mode\": \"stage\", \"stage\": \"%s\", \"compute\": \"%s\", "
          "\"threads\": %d, \"examples\": %d, \"batch\": %d, \"steps\": %ld, \"seconds\": %.6g, "
          "\"tokens_padded\": %.0f, \"tokens_real\": %.0f, \"targets\": %.0f, \"flops\": %.6g, "
-         "\"nll_step0_after\": %.9g",
+         "\"flops_done\": %.6g, \"nll_step0_after\": %.9g",
          stage, m.compute == LLAMA_COMPUTE_BF16 ? "bf16" : "f32", bench_threads(), n_all, bs,
-         st.steps, secs, st.padded, st.real, st.targets, st.flops, nll0);
+         st.steps, secs, st.padded, st.real, st.targets, st.flops, st.flops_done, nll0);
   if (profile) {
     printf(", \"profile\": {");
     for (int pass = 0; pass < 2; pass++) {

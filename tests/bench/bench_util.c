@@ -29,12 +29,17 @@ void bench_make_batch(int32_t *tok, int32_t *tgt, int B, int T, int V) {
   for (int i = 0; i < B * T; i++) tgt[i] = (i % T == T - 1) ? -1 : tok[i + 1];
 }
 
-double bench_forward_flops(const llama_config *c, int B, int T) {
+double bench_forward_flops_done(const llama_config *c, int B, int T, double rows,
+                                double head_rows) {
   double C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
   double QD = (double)c->num_attention_heads * c->head_dim;
   double KVD = (double)c->num_key_value_heads * c->head_dim;
-  double per_layer = 2.0 * (C * QD + 2.0 * C * KVD + QD * C + 3.0 * C * F) + 4.0 * T * QD;
-  return (double)B * T * (c->num_hidden_layers * per_layer + 2.0 * C * V);
+  double linear = 2.0 * (C * QD + 2.0 * C * KVD + QD * C + 3.0 * C * F), attention = 4.0 * T * QD;
+  return c->num_hidden_layers * (rows * linear + (double)B * T * attention) + head_rows * 2.0 * C * V;
+}
+
+double bench_forward_flops(const llama_config *c, int B, int T) {
+  return bench_forward_flops_done(c, B, T, (double)B * T, (double)B * T);
 }
 
 double bench_status_mib(const char *field) {

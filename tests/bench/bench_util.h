@@ -20,6 +20,13 @@ void bench_make_batch(int32_t *tok, int32_t *tgt, int B, int T, int V);
  * linear layer and the head, plus QKᵀ and PV over the full T×T (the usual
  * convention; the causal blocking actually skips part of that). */
 double bench_forward_flops(const llama_config *c, int B, int T);
+/* The forward FLOPs lethe performs on one batch of (B, T) with `rows`
+ * unmasked positions (skipped padding: llama_set_skip_padding) and
+ * `head_rows` positions through the LM head (chunked logits: those with a
+ * target): the linear layers on those rows, the attention on the padded
+ * (B, T) layout. */
+double bench_forward_flops_done(const llama_config *c, int B, int T, double rows,
+                                double head_rows);
 
 /* A field of /proc/self/status in MiB (VmRSS = resident now, VmHWM = peak
  * resident), -1 where there is none. */

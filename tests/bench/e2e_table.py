@@ -22,9 +22,9 @@ def stage_table(le, pt, peaks, isa):
     ls, ps = median(le, "seconds"), median(pt, "seconds")
     a = le[0]
     peak = peaks.get(a["compute"], {}).get("gflops")
-    gf = a["flops"] / ls / 1e9
+    gf = a.get("flops_done", a["flops"]) / ls / 1e9  # the FLOPs lethe performs
     print("| stage | isa | lethe compute | steps | lethe s | PyTorch s (f32, %s thr) | ratio | "
-          "lethe tok/s padded (real) | PyTorch tok/s padded | lethe GFLOP/s | %% of %s peak | "
+          "lethe tok/s padded (real) | PyTorch tok/s padded | lethe GFLOP/s done | %% of %s peak | "
           "real tokens | NLL after (lethe / PyTorch) |" % (pt[0]["threads"], a["compute"]))
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("| %s | %s | %s | %d | %.2f | %.2f | **%.2fx** | %.0f (%.0f) | %.0f | %.0f | %s | %.0f %% | %.5f / %.5f |" % (

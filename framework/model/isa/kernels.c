@@ -165,10 +165,16 @@ static void swiglu_chunk(float *out, uint16_t *out16, const float *gate, const f
                          int64_t n) {
   if (out) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidf(gate[i]) * up[i];
+    for (int64_t i = 0; i < n; i++) {
+      float g = gate[i], s = sigmoidf(g), u = up[i];
+      out[i] = u * g * s; /* this order: GCC keeps g·sigmoid(g) in blends, 3x slower */
+    }
   } else {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out16[i] = tensor_bf16_round(gate[i] * sigmoidf(gate[i]) * up[i]);
+    for (int64_t i = 0; i < n; i++) {
+      float g = gate[i], s = sigmoidf(g), u = up[i];
+      out16[i] = tensor_bf16_round(u * g * s);
+    }
   }
 }
 
