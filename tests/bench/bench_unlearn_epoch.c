@@ -95,7 +95,7 @@ static void write_model(const experiment *e, const char *data_dir, const char *m
 
 typedef struct train_stats {
   long micro;
-  double padded, targets, flops;
+  double padded, targets, flops, flops_done;
 } train_stats;
 
 /* unlearn_batches.bin: every micro-batch of the run, as the steps take them. */
@@ -120,8 +120,12 @@ static void write_batches(unlearn_session *s, const char *twin, const llama_conf
       fwrite(tb.targets, sizeof(int32_t), n, f);
       st->micro++;
       st->padded += (double)n;
-      for (size_t i = 0; i < n; i++) st->targets += tb.targets[i] >= 0;
+      double real = 0, targets = 0;
+      for (size_t i = 0; i < n; i++) real += tb.attn_mask[i] != 0, targets += tb.targets[i] >= 0;
+      st->targets += targets;
       st->flops += 3.0 * bench_forward_flops(cfg, tb.B, tb.T);
+      /* the policy's forward and backward skip the padding, its head sees the targets */
+      st->flops_done += 3.0 * bench_forward_flops_done(cfg, tb.B, tb.T, real, targets);
       token_batch_free(&tb);
     }
   fclose(f);
@@ -340,9 +344,9 @@ int main(int argc, char **argv) {
   const train_config *tc = unlearn_session_train_config(s);
   printf("{\"impl\": \"lethe\", \"mode\": \"unlearn_epoch\", \"method\": \"%s\", \"split\": \"%s\", "
          "\"compute\": \"%s\", \"threads\": %d, \"steps\": %ld, \"micro_batches\": %ld, "
-         "\"train_seconds\": %.6g, \"tokens_padded\": %.0f, \"targets\": %.0f, \"flops\": %.6g, ",
+         "\"train_seconds\": %.6g, \"tokens_padded\": %.0f, \"targets\": %.0f, \"flops\": %.6g, \"flops_done\": %.6g, ",
          ms.plugin.desc->name, split, policy->compute == LLAMA_COMPUTE_BF16 ? "bf16" : "f32",
-         bench_threads(), tc->total_steps, st.micro, train_secs, st.padded, st.targets, st.flops);
+         bench_threads(), tc->total_steps, st.micro, train_secs, st.padded, st.targets, st.flops, st.flops_done);
   bench_print_array("losses", ls.v, (int)ls.n);
   printf(", \"final_loss\": %.9g, \"eval_seconds\": %.6g, \"eval_tokens\": %.0f, "
          "\"generated_tokens\": %.0f, \"mia\": %s, \"eval_rows\": [%zu, %zu, %zu, %zu]",

@@ -43,7 +43,7 @@ def unlearn_table(le, pt, peaks, isa):
           "PyTorch tok/s | notes |" % b["threads"])
     print("|---|---|---|---|---|---|---|---|---|")
     ls, ps = median(le, "train_seconds"), median(pt, "train_seconds")
-    gf = a["flops"] / ls / 1e9
+    gf = a.get("flops_done", a["flops"]) / ls / 1e9  # the FLOPs lethe performs
     print("| NPO+RT epoch (%d steps) | %s | %s | %.2f | %.2f | **%.2fx** | %.0f | %.0f | %.0f GFLOP/s, %s of peak; "
           "last loss %.5f / %.5f |" % (
               a["steps"], isa, a["compute"], ls, ps, ps / ls, a["tokens_padded"] / ls,
