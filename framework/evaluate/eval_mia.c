@@ -54,21 +54,19 @@ static void row_memorization(const llama_model *m, int r, int T, const int32_t *
 }
 
 /* The scores of row r of the last forward: its n targets ids[], their
- * log-probs lp[] and their positions pos[] in the row (T positions). A
+ * log-probs lp[], their positions pos[] in the row (T positions) and their
+ * text (ZLib's). A
  * score the attack refuses (no target, a NaN log-prob) is NaN; Min-K% and
  * Min-K%++ are 0 when only one target is left to drop (OU's values). */
-static void row_scores(const llama_model *m, const tok_tokenizer *tok, int r, int T,
-                       const int32_t *ids, const float *lp, const int *pos, int n,
-                       eval_example *e) {
+static void row_scores(const llama_model *m, const char *text, int r, int T, const int32_t *ids,
+                       const float *lp, const int *pos, int n, eval_example *e) {
   lethe_err ignore = {0};
   int V = m->cfg.vocab_size;
   double *mia = e->mia;
   for (int a = 0; a < EVAL_N_MIA; a++) mia[a] = NAN;
   if (mia_loss_score(lp, (size_t)n, &mia[EVAL_MIA_LOSS], &ignore) != 0) mia[EVAL_MIA_LOSS] = NAN;
-  char *text = tok_decode(tok, ids, n, 1);
   if (mia_zlib_score(lp, (size_t)n, text, strlen(text), &mia[EVAL_MIA_ZLIB], &ignore) != 0)
     mia[EVAL_MIA_ZLIB] = NAN;
-  free(text);
   int k = n > 0 ? n - 1 : 0; /* OU: Min-K%, Min-K%++, EM and ES without the last target */
   row_memorization(m, r, T, ids, pos, k, e);
   if (k < 1) {
@@ -102,24 +100,33 @@ static int score_batch(const eval_set_job *job, const tofu_example *ex, const in
   token_batch_from_arrays(&tb, b->B, b->T, b->input_ids, b->attention_mask, b->labels,
                           job->ids.pad);
   int T = b->T;
-  float *logp = lethe_malloc(sizeof(float) * (size_t)B * T), *lp = lethe_malloc(sizeof(float) * T);
-  int32_t *ids = lethe_malloc(sizeof(int32_t) * T);
-  int *pos = lethe_malloc(sizeof(int) * T);
+  size_t BT = (size_t)B * T;
+  float *logp = lethe_malloc(sizeof(float) * BT), *lp = lethe_malloc(sizeof(float) * BT);
+  int32_t *ids = lethe_malloc(sizeof(int32_t) * BT);
+  int *pos = lethe_malloc(sizeof(int) * BT), *n = lethe_calloc((size_t)B, sizeof(int));
+  char **text = lethe_calloc((size_t)B, sizeof(char *));
   int rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, T, err);
   if (rc == 0) llama_target_logp(m, tb.targets, logp);
-  for (int r = 0; rc == 0 && r < B; r++) {
-    int n = 0;
+  for (int r = 0; rc == 0 && r < B; r++) { /* row r's targets at [r·T, r·T + n[r]) */
+    size_t at = (size_t)r * T;
     for (int t = 0; t < T; t++)
-      if (tb.targets[r * T + t] >= 0)
-        ids[n] = tb.targets[r * T + t], lp[n] = logp[r * T + t], pos[n++] = t;
+      if (tb.targets[at + t] >= 0)
+        ids[at + n[r]] = tb.targets[at + t], lp[at + n[r]] = logp[at + t], pos[at + n[r]++] = t;
+    text[r] = tok_decode(job->tok, ids + at, n[r], 1); /* one thread: decoders share state */
+  }
+  /* rows are independent (each its own sums, in a fixed order): any thread */
+#pragma omp parallel for schedule(dynamic, 1) if (rc == 0)
+  for (int r = 0; r < B; r++) {
+    size_t at = (size_t)r * T;
     eval_example e;
-    row_scores(m, job->tok, r, T, ids, lp, pos, n, &e);
+    row_scores(m, text[r], r, T, ids + at, lp + at, pos + at, n[r], &e);
     double *row = res + (size_t)r * ROW_VALUES;
     memcpy(row, e.mia, sizeof e.mia);
     row[EVAL_N_MIA] = e.es, row[EVAL_N_MIA + 1] = e.em;
   }
+  for (int r = 0; r < B; r++) free(text[r]);
   token_batch_free(&tb);
-  free(logp), free(lp), free(ids), free(pos);
+  free(logp), free(lp), free(ids), free(pos), free(n), free(text);
   return rc;
 }
 

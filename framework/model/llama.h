@@ -14,7 +14,8 @@
  *
  * Conventions: B rows, T positions, C = hidden, V = vocab. tokens (B,T),
  * attn_mask (B,T) with 1 = real token, 0 = padding (keys with 0 are masked for
- * every query; pad queries are computed normally, as Hugging Face does).
+ * every query; pad queries are computed normally, as Hugging Face does,
+ * unless llama_set_skip_padding says to skip them).
  * Logits at position t predict token t+1.
  * Not here: file formats (safetensors.h, config.h), optimizers (train/),
  * losses (method plugins), generation loop details (generate.h).

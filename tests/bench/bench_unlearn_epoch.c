@@ -181,20 +181,25 @@ static long put_targets(FILE *f, const tofu_example *ex, const tofu_format *fmt,
   return (long)ex->len + with_end;
 }
 
-/* eval_inputs.bin; returns the tokens of every scored sequence (prompt + targets). */
-static double write_eval_inputs(const eval_data *ed, const tok_tokenizer *tok,
-                                const tofu_format *fmt, tofu_ids ids, const char *twin) {
+/* eval_inputs.bin: the four sets, then (when the evaluation has one and
+ * runs the teacher-forced pass) the holdout set, whose rows the pass scores
+ * with their answers alone; returns the tokens of every scored sequence
+ * (prompt + targets). */
+static double write_eval_inputs(const eval_data *ed, const eval_options *eo,
+                                const tok_tokenizer *tok, const tofu_format *fmt, tofu_ids ids,
+                                const char *twin) {
   lethe_err err = {0};
   FILE *f = open_or_die(twin, "eval_inputs.bin", "wb");
   double tokens = 0;
-  for (int s = 0; s < TOFU_N_SETS; s++) {
-    const tofu_set *set = &ed->sets[s];
+  int n_sets = TOFU_N_SETS + (ed->holdout_split && !eo->skip_mia);
+  for (int s = 0; s < n_sets; s++) {
+    const tofu_set *set = s < TOFU_N_SETS ? &ed->sets[s] : &ed->holdout;
     int has_para = s == TOFU_SET_FORGET || s == TOFU_SET_RETAIN;
     put_i32(f, (int32_t)set->n);
     put_i32(f, has_para);
     for (size_t i = 0; i < set->n; i++) {
       const tofu_qa *row = &set->rows[i];
-      int nv = 1 + has_para + row->n_perturbed;
+      int nv = s < TOFU_N_SETS ? 1 + has_para + row->n_perturbed : 1;
       for (int v = 0; v < nv; v++) {
         const char *a = v == 0 ? row->answer : v == 1 && has_para ? row->paraphrased_answer
                                                                   : row->perturbed[v - 1 - has_para];
@@ -326,7 +331,7 @@ int main(int argc, char **argv) {
   train_stats st;
   write_batches(s, twin, &policy->cfg, &st);
   write_settings(s, &ms, &eo, tok, ids, twin);
-  double eval_tokens = write_eval_inputs(&ed, tok, &fmt, ids, twin);
+  double eval_tokens = write_eval_inputs(&ed, &eo, tok, &fmt, ids, twin);
 
   static losses ls;
   double t0 = lethe_now();

@@ -59,7 +59,7 @@ def read_eval_inputs(path):
         return list(ints[at - n:at])
 
     sets = []
-    for _ in SET_KEYS:
+    while at < len(ints):  # the four sets, then the holdout set when there is one
         n, has_para = take(2)
         rows = []
         for _ in range(n):
@@ -229,9 +229,11 @@ def set_numbers(st, nll):
     return prob / n, tr / n
 
 
-def evaluate(model, ref, sets, meta, pad):
+def evaluate(model, ref, all_sets, meta, pad):
     """The evaluation, timed in parts (scoring with the forget KL,
-    generation, the teacher-forced pass); the numbers and the greedy ids."""
+    generation, the teacher-forced pass); the numbers and the greedy ids.
+    all_sets: the four sets, then the holdout set when there is one."""
+    sets, holdout = all_sets[:len(SET_KEYS)], all_sets[len(SET_KEYS):]
     bs, max_new, end = meta["eval_batch_size"], meta["max_new_tokens"], meta["end_id"]
     special = set(meta["special_ids"])
     res = {}
@@ -249,8 +251,9 @@ def evaluate(model, ref, sets, meta, pad):
             gens.append(g)
         t2 = time.perf_counter()
         if meta["mia"]:
-            res["teacher_forced_checksum"] = sum(teacher_forced(model, sets[s]["rows"], bs, pad)
-                                                 for s in (0, 1))
+            # forget, retain and (membership inference) the holdout set, as lethe
+            res["teacher_forced_checksum"] = sum(teacher_forced(model, st["rows"], bs, pad)
+                                                 for st in [sets[0], sets[1]] + holdout)
         t3 = time.perf_counter()
     for key, st, rows in zip(SET_KEYS, sets, nll):
         res[key + "_prob"], res[key + "_truth_ratio"] = set_numbers(st, rows)
