@@ -262,19 +262,35 @@ typedef struct blocking {
   int64_t tasks_m, tasks_n, per_batch;
 } blocking;
 
+/* Round x up to a multiple of q. */
+static int64_t round_up(int64_t x, int64_t q) { return (x + q - 1) / q * q; }
+
+/* The split of C into equal tasks that finishes first: each thread takes
+ * ceil(tasks / threads) tasks, and a task costs its multiply-adds plus the
+ * packing of its B block (PACK_COST multiply-adds a float: strided loads
+ * and a transpose), so fewer, larger tasks pack less and more tasks balance
+ * better. Rows per task are a multiple of MR, columns of NR, within the
+ * scratch (ROWS_MAX × NC_MAX). */
+#define PACK_COST 16
 static blocking plan(const tensor_gemm_args *g, int threads) {
-  blocking p = {ROWS_MAX, NC_MAX, 0, 0, 0};
-  int64_t want = 4 * (int64_t)threads; /* enough tasks to balance */
-  for (;;) {
-    p.tasks_m = (g->m + p.rows - 1) / p.rows;
-    p.tasks_n = (g->n + p.nc - 1) / p.nc;
-    if (p.tasks_m * p.tasks_n * g->batch >= want) break;
-    if (p.rows > MC) p.rows -= MC;
-    else if (p.nc > 4 * NR) p.nc -= NR * (p.nc > 8 * NR ? 4 : 1);
-    else break;
+  blocking best = {0, 0, 0, 0, 0};
+  double best_cost = 0;
+  int64_t tm0 = (g->m + ROWS_MAX - 1) / ROWS_MAX, tn0 = (g->n + NC_MAX - 1) / NC_MAX;
+  for (int64_t tm = tm0; tm <= tm0 + 8; tm++) {
+    int64_t rows = round_up((g->m + tm - 1) / tm, MR);
+    if (tm > tm0 && rows == best.rows) continue;
+    for (int64_t tn = tn0; tn <= tn0 + 8; tn++) {
+      int64_t nc = round_up((g->n + tn - 1) / tn, NR);
+      blocking p = {rows, nc, (g->m + rows - 1) / rows, (g->n + nc - 1) / nc, 0};
+      p.per_batch = p.tasks_m * p.tasks_n;
+      int64_t rounds = (p.per_batch * g->batch + threads - 1) / threads;
+      double cost = (double)rounds * ((double)rows * nc + PACK_COST * (double)nc) * (double)g->k;
+      if (best.rows == 0 || cost < best_cost) best = p, best_cost = cost;
+      if (nc <= NR) break;
+    }
+    if (rows <= MR) break;
   }
-  p.per_batch = p.tasks_m * p.tasks_n;
-  return p;
+  return best;
 }
 
 /* C row (n values) from its partial sums: alpha·acc, or row + alpha·acc. */
