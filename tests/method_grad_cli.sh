@@ -1,6 +1,7 @@
 #!/bin/sh
 # method_grad_cli — `lethe grad` with needs resolved from the parameters
-# (method ABI 1.2): rows a method does not take are refused, not ignored;
+# (method ABI 1.2): rows a method does not take are refused, not ignored
+# (grad_diff, npo_kl and kl at retain_coeff = 0 take none);
 # with its coefficient set the same method takes them and gives the float64
 # reference's loss; a hidden layer the model lacks is refused; RMU writes
 # its gradients. And `lethe check-method`: exit status 1 on a wrong gradient
@@ -23,6 +24,12 @@ refused() { # refused MESSAGE ARGS...: grad fails with MESSAGE in its error
 refused "method undial takes no retain rows with these parameters (its coefficient is 0): drop --retain" \
   --method undial --retain "$d/retain.jsonl"
 refused "method ga takes no idk rows: drop --idk" --method ga --idk "$d/idk.jsonl"
+refused "method grad_diff takes no retain rows with these parameters (its coefficient is 0): drop --retain" \
+  --method grad_diff --retain "$d/retain.jsonl" -s method.retain_coeff=0
+refused "method npo_kl takes no retain rows with these parameters" \
+  --method npo_kl --retain "$d/retain.jsonl" -s method.retain_coeff=0
+grad --method kl -s method.retain_coeff=0 >/dev/null || fail "kl at retain_coeff = 0 needs retain rows"
+refused "method grad_diff needs --retain" --method grad_diff
 refused "method undial needs --retain" --method undial -s method.retain_coeff=0.5
 refused "reads the hidden states after layer 2, but the model has 2 layers (0..1)" \
   --method rmu --retain "$d/retain.jsonl" -s method.layer=2
