@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/dist.h"
+#include "train/objective_parts.h"
 
 /* Whole logits for the models whose logits the method reads. Set at every
  * step: an evaluation in between may have switched a model. */
@@ -13,8 +14,10 @@ static void pick_logits(const objective *o) {
   if (o->ref) objective_use_logits(o->ref, (o->caps & LETHE_CAP_REF_LOGITS) != 0);
 }
 
-/* The trainable tensors' views and the reference's values (objective_params). */
-static void params_init(objective_params *op, const llama_model *policy, const llama_model *ref) {
+/* The trainable tensors' views and, with_ref, the reference's values and
+ * the plugin's dL/dθ (objective_params). */
+static void params_init(objective_params *op, const llama_model *policy, const llama_model *ref,
+                        int with_ref) {
   int cap = llama_trainable_tensors(policy), n_all = 0;
   op->refs = lethe_calloc((size_t)cap + 1, sizeof *op->refs);
   op->n = llama_named_tensors(policy, LLAMA_OF_GRADS, op->refs, cap);
@@ -23,8 +26,8 @@ static void params_init(objective_params *op, const llama_model *policy, const l
                               LLAMA_N_PARAM_TENSORS * (policy->cfg.num_hidden_layers + 1));
   op->views = lethe_calloc((size_t)op->n + 1, sizeof *op->views);
   op->dparams = lethe_calloc((size_t)op->n + 1, sizeof *op->dparams);
-  op->ref_values = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
-  op->grads = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
+  op->ref_values = with_ref ? lethe_alloc_aligned(policy->n_trainable * sizeof(float)) : NULL;
+  op->grads = with_ref ? lethe_alloc_aligned(policy->n_trainable * sizeof(float)) : NULL;
   for (int i = 0; i < op->n; i++) {
     const llama_tensor_ref *r = &op->refs[i];
     size_t at = (size_t)(r->data - policy->grads_memory);
@@ -36,6 +39,7 @@ static void params_init(objective_params *op, const llama_model *policy, const l
     v->numel = v->shape[0] * v->shape[1];
     for (int k = 0; k < n_all; k++)
       if (all[k].role == r->role && all[k].layer == r->layer) v->value = all[k].data;
+    if (!with_ref) continue;
     llama_read_slice(ref ? ref : policy, r->role, r->layer, op->ref_values + at);
     v->ref_value = op->ref_values + at;
     op->dparams[i] = op->grads + at;
@@ -70,11 +74,13 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
                       "method %s reads the hidden states after layer %d, but the model has %d "
                       "layers (0..%d)", name, o->hidden_layer, policy->cfg.num_hidden_layers,
                       policy->cfg.num_hidden_layers - 1);
-  if ((o->caps & LETHE_CAP_PARAMS) && policy->lora)
+  if ((o->caps & (LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS)) && policy->lora)
     return lethe_errf(err, LETHE_E_USAGE,
-                      "method %s reads and regularises the trainable parameters; with an adapter "
+                      "method %s %s the trainable parameters; with an adapter "
                       "(unlearn.lora) the adapter trains: train the model's own tensors "
-                      "(unlearn.params) instead", name);
+                      "(unlearn.params) instead", name,
+                      (o->caps & LETHE_CAP_PARAMS) ? "reads and regularises"
+                                                   : "combines the forget and retain gradients of");
   if (ref && ref->cfg.vocab_size != policy->cfg.vocab_size)
     return lethe_errf(err, LETHE_E_USAGE,
                       "reference model vocabulary (%d) differs from the policy's (%d)",
@@ -86,7 +92,9 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
                       force);
   llama_alloc_grads(policy);
   pick_logits(o);
-  if (o->caps & LETHE_CAP_PARAMS) params_init(&o->params, policy, ref);
+  if (o->caps & (LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS))
+    params_init(&o->params, policy, ref, (o->caps & LETHE_CAP_PARAMS) != 0);
+  if (o->caps & LETHE_CAP_PART_GRADS) objective_parts_init(o);
   return 0;
 }
 
@@ -113,6 +121,7 @@ static void free_buffers(objective *o) {
 
 void objective_free(objective *o) {
   free_buffers(o);
+  objective_parts_free(o);
   params_free(&o->params);
   memset(o, 0, sizeof *o);
 }
@@ -188,24 +197,23 @@ static const float *batch_hidden(const objective *o, const llama_model *m, float
   return batch_rows(llama_hidden(m, o->hidden_layer), all, B, (size_t)T * m->cfg.hidden_size);
 }
 
-/* This rank's backward: dL/dlogp and dL/dlogits from the head, dL/dhidden
- * at the method's layer; without a gradient on the logits, from that layer. */
-static void backward_rows(objective *o, const token_batch *batch) {
-  if (!o->dhidden) {
-    objective_backward(o->policy, batch, o->dlogp, o->dlogits);
+void objective_backward_rows(objective *o, const token_batch *batch, const float *dlogp,
+                             const float *dlogits, const float *dhidden) {
+  if (!dhidden) {
+    objective_backward(o->policy, batch, dlogp, dlogits);
     return;
   }
   long first, count;
   dist_share(batch->B, 0, &first, &count);
   if (count == 0) return;
   size_t at = (size_t)first * batch->T, n = (size_t)count * batch->T;
-  int head = o->dlogits != NULL;
-  for (size_t i = 0; !head && i < n; i++) head = o->dlogp[at + i] != 0.0f;
+  int head = dlogits != NULL;
+  for (size_t i = 0; !head && i < n; i++) head = dlogp[at + i] != 0.0f;
   llama_model *m = o->policy;
   if (head)
-    llama_dlogits_from_dlogp(m, batch->targets + at, o->dlogp + at,
-                             o->dlogits ? o->dlogits + at * (size_t)m->cfg.vocab_size : NULL);
-  llama_backward_hidden(m, o->hidden_layer, o->dhidden + at * (size_t)m->cfg.hidden_size, head);
+    llama_dlogits_from_dlogp(m, batch->targets + at, dlogp + at,
+                             dlogits ? dlogits + at * (size_t)m->cfg.vocab_size : NULL);
+  llama_backward_hidden(m, o->hidden_layer, dhidden + at * (size_t)m->cfg.hidden_size, head);
 }
 
 /* Scales this rank's rows of a (B,T,width) buffer. */
@@ -243,7 +251,7 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   if (o->dlogits) memset(o->dlogits, 0, n * V * sizeof(float));
   size_t C = (size_t)o->policy->cfg.hidden_size;
   if (o->dhidden) memset(o->dhidden, 0, n * C * sizeof(float));
-  if (o->params.n) memset(o->params.grads, 0, o->policy->n_trainable * sizeof(float));
+  if (o->params.grads) memset(o->params.grads, 0, o->policy->n_trainable * sizeof(float));
 
   /* every rank calls the plugin on the whole batch (its math is O(B·T)) */
   lethe_method_batch view = {0};
@@ -264,22 +272,27 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   view.hidden_layer = o->hidden_layer;
   if (o->dhidden) view.hidden = batch_hidden(o, o->policy, o->hidden_all, B, T);
   view.ref_hidden = ref_hidden;
-  view.params = o->params.views;
-  view.n_params = o->params.n;
-  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits, o->dhidden, o->params.dparams};
+  int with_params = (o->caps & LETHE_CAP_PARAMS) != 0;
+  view.params = with_params ? o->params.views : NULL;
+  view.n_params = with_params ? o->params.n : 0;
+  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits, o->dhidden,
+                           with_params ? o->params.dparams : NULL};
   if (method_instance_step(o->method, &view, &out, err) != 0) return -1;
   o->last_loss = out.loss;
   if (loss) *loss = out.loss;
 
-  if (grad_scale != 1.0) { /* this rank's rows are the only ones it backpropagates */
+  if (o->caps & LETHE_CAP_PART_GRADS) { /* each part on its own, combined by the plugin */
+    if (objective_part_grads(o, batch, seg, step, total_steps, grad_scale, err) != 0) return -1;
+  } else if (grad_scale != 1.0) { /* this rank's rows are the only ones it backpropagates */
     float s = (float)grad_scale;
     scale_rows(o->dlogp, B, T, 1, s);
     if (o->dlogits) scale_rows(o->dlogits, B, T, V, s);
     if (o->dhidden) scale_rows(o->dhidden, B, T, C, s);
   }
-  if (o->params.n && dist_is_root()) /* the ranks' gradients are summed: add it once */
+  if (o->params.grads && dist_is_root()) /* the ranks' gradients are summed: add it once */
     for (size_t i = 0; i < o->policy->n_trainable; i++)
       o->policy->grads_memory[i] += (float)grad_scale * o->params.grads[i];
-  backward_rows(o, batch);
+  if (!(o->caps & LETHE_CAP_PART_GRADS))
+    objective_backward_rows(o, batch, o->dlogp, o->dlogits, o->dhidden);
   return 0;
 }

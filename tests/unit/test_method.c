@@ -93,9 +93,10 @@ START_TEST(test_refuse_missing_symbol) {
 END_TEST
 
 START_TEST(test_refuse_unknown_caps) {
-  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x1ff (retain, idk, "
+  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x3ff (retain, idk, "
                          "reference log-probs, logits, reference logits, example ids, "
-                         "parameters, hidden states, reference hidden states)");
+                         "parameters, hidden states, reference hidden states, forget and "
+                         "retain gradients)");
 }
 END_TEST
 
