@@ -251,7 +251,9 @@ START_TEST(test_caps_string) {
   ck_assert_str_eq(method_caps_string(0, buf, sizeof buf), "none");
   ck_assert_str_eq(method_caps_string(LETHE_CAP_IDK | LETHE_CAP_REF_LOGP, buf, sizeof buf),
                    "idk, reference log-probs");
-  ck_assert_str_eq(method_caps_string(1u << 9, buf, sizeof buf), "bit 9");
+  ck_assert_str_eq(method_caps_string(LETHE_CAP_PART_GRADS, buf, sizeof buf),
+                   "forget and retain gradients");
+  ck_assert_str_eq(method_caps_string(1u << 10, buf, sizeof buf), "bit 10");
 }
 END_TEST
 
