@@ -220,6 +220,66 @@ START_TEST(test_no_retain_rows_same_forget_gradient) {
 }
 END_TEST
 
+/* Method ABI 1.3: the forget and retain parts backpropagated apart and
+ * summed (gru with project = false, retain_coeff = 1) give grad_diff's
+ * one-pass gradient; the combination, times grad_scale, is added to the
+ * gradients already accumulated; with a trainable subset the parts cover
+ * only it (_i = 1: layer 1's MLP). */
+START_TEST(test_part_grads_sum_to_the_gradient) {
+  fixture f;
+  fixture_load(&f);
+  lethe_err err = {0};
+  if (_i == 1) {
+    const char *pattern = "model\\.layers\\.1\\.mlp\\..*";
+    uint8_t *mask = malloc((size_t)LLAMA_N_PARAM_TENSORS * f.policy.cfg.num_hidden_layers);
+    ck_assert_msg(llama_trainable_mask(&f.policy.cfg, &pattern, 1, mask, "test", &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(llama_set_trainable(&f.policy, mask, &err) == 0, "%s", err.msg);
+    free(mask);
+  }
+  method_plugin gd, gru;
+  ck_assert_msg(method_plugin_open(&gd, METHOD_PLUGIN_DIR "/lethe_grad_diff.so", &err) == 0, "%s",
+                err.msg);
+  ck_assert_msg(method_plugin_open(&gru, METHOD_PLUGIN_DIR "/lethe_gru.so", &err) == 0, "%s",
+                err.msg);
+  double want_loss = grad_of(&f, &gd, "method.retain_coeff=1", &f.batch, f.seg);
+  size_t n = f.policy.n_trainable;
+  float *want = malloc(n * sizeof(float));
+  memcpy(want, f.policy.grads_memory, n * sizeof(float));
+
+  void *params = method_params_new(gru.desc);
+  const char *ov[] = {"method.project=false", "method.retain_coeff=1"};
+  for (int k = 0; k < 2; k++)
+    ck_assert_msg(method_params_override(gru.desc, params, ov[k], &err) == 0, "%s", err.msg);
+  method_instance inst;
+  objective obj;
+  ck_assert_msg(method_instance_create(&inst, &gru, params, NULL, &err) == 0, "%s", err.msg);
+  ck_assert_msg(objective_init(&obj, &f.policy, &f.ref, &inst, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(obj.params.n, _i == 1 ? 3 : llama_trainable_tensors(&f.policy));
+  for (size_t i = 0; i < n; i++) f.policy.grads_memory[i] = 0.25f * (float)(i % 7); /* accumulated */
+  double loss;
+  ck_assert_msg(objective_step(&obj, &f.batch, f.seg, NULL, 0, 1, 0.5, &loss, &err) == 0, "%s",
+                err.msg);
+  ck_assert_msg(fabs(loss - want_loss) <= 1e-12 * fabs(want_loss), "loss %.17g, grad_diff %.17g",
+                loss, want_loss);
+  double worst = 0.0, scale = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double expect = 0.25f * (float)(i % 7) + 0.5 * want[i];
+    worst = fmax(worst, fabs(f.policy.grads_memory[i] - expect));
+    scale = fmax(scale, fabs(0.5 * want[i]));
+  }
+  ck_assert_msg(scale > 0 && worst <= 1e-5 * scale, "parts' sum differs by %g (largest %g)", worst,
+                scale);
+  objective_free(&obj);
+  method_instance_destroy(&inst);
+  free(params);
+  free(want);
+  method_plugin_close(&gd);
+  method_plugin_close(&gru);
+  fixture_free(&f);
+}
+END_TEST
+
 typedef struct id_log {
   int n;
   double id[64];
@@ -274,6 +334,7 @@ int main(void) {
   tcase_add_test(tc, test_needs_from_parameters);
   tcase_add_test(tc, test_example_ids_reach_the_plugin);
   tcase_add_loop_test(tc, test_no_retain_rows_same_forget_gradient, 0, 3);
+  tcase_add_loop_test(tc, test_part_grads_sum_to_the_gradient, 0, 2);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
