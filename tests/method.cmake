@@ -7,7 +7,8 @@
 set(METHOD_BAD_DIR ${CMAKE_BINARY_DIR}/tests/plugins_bad)
 set(method_bad_targets)
 foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wrong_grad
-    undefined colour title old_size ids no_resolve resolve_extra stopgrad stopgrad_bare)
+    undefined colour title old_size ids no_resolve resolve_extra stopgrad stopgrad_bare
+    no_combine combine_nan)
   string(TOUPPER ${kind} KIND)
   add_library(bad_${kind} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins_bad/bad.c)
   set_target_properties(bad_${kind} PROPERTIES PREFIX "" OUTPUT_NAME lethe_bad_${kind}

@@ -104,6 +104,8 @@ START_TEST(test_refuse_bad_descriptor_fields) {
   expect_refused("param_range", "parameter 'scale' has default 5 outside its own range");
   expect_refused("null_callback", "callback 'loss_and_grad' is NULL");
   expect_refused("no_resolve", "asks for hidden states but has no resolve() to name the layer");
+  expect_refused("no_combine", "asks for the forget and retain gradients but has no combine() "
+                               "to use them");
 }
 END_TEST
 
@@ -230,15 +232,15 @@ START_TEST(test_scan) {
   refusals r = {0};
   int refused = method_set_scan(&set, &s, collect_refusal, &r);
   /* abi, nosym, caps, param_range, null_callback, undefined, colour, title,
-   * no_resolve, and dup ('ga' again) */
-  ck_assert_int_eq(refused, 10);
-  ck_assert_int_eq(r.n, 10);
+   * no_resolve, no_combine, and dup ('ga' again) */
+  ck_assert_int_eq(refused, 11);
+  ck_assert_int_eq(r.n, 11);
   int saw_dup = 0;
   for (int i = 0; i < r.n; i++) saw_dup |= strstr(r.msgs[i], "duplicate method name 'ga'") != NULL;
   ck_assert(saw_dup);
-  /* twelve real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
-   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare) */
-  ck_assert_int_eq(set.n, 20);
+  /* thirteen real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
+   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare, combine_nan) */
+  ck_assert_int_eq(set.n, 22);
   for (int i = 1; i < 9; i++) /* one directory's files come in name order */
     ck_assert_int_lt(strcmp(set.items[i - 1].path, set.items[i].path), 0);
   method_set_free(&set);

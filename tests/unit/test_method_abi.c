@@ -280,6 +280,33 @@ START_TEST(test_part_grads_sum_to_the_gradient) {
 }
 END_TEST
 
+/* combine()'s output is checked like every other gradient: a NaN stops the
+ * step, naming the method, the step, the tensor and the index. */
+START_TEST(test_combine_checked) {
+  lethe_err err = {0};
+  method_plugin p;
+  ck_assert_msg(method_plugin_open(&p, METHOD_BAD_DIR "/lethe_bad_combine_nan.so", &err) == 0, "%s",
+                err.msg);
+  void *params = method_params_new(p.desc);
+  method_instance mi;
+  ck_assert_msg(method_instance_create(&mi, &p, params, NULL, &err) == 0, "%s", err.msg);
+  float forget[6] = {1, 2, 3, 4, 5, 6}, retain[6] = {0}, out[6] = {0};
+  lethe_param_tensor t[2] = {{.name = "a.weight", .ndim = 1, .shape = {4, 1}, .numel = 4},
+                             {.name = "b.weight", .ndim = 1, .shape = {2, 1}, .numel = 2}};
+  const float *fv[2] = {forget, forget + 4}, *rv[2] = {retain, retain + 4};
+  float *ov[2] = {out, out + 4};
+  lethe_method_parts parts = {sizeof parts, 2, t, fv, rv, ov, 7, 10, NULL};
+  ck_assert_int_ne(method_instance_combine(&mi, &parts, &err), 0);
+  ck_assert_msg(strstr(err.msg, "method 'bad_combine_nan'") && strstr(err.msg, "step 7") &&
+                    strstr(err.msg, "combined gradient of a.weight[1] is nan"),
+                "%s", err.msg);
+  ck_assert(out[0] == 1 && out[5] == 6);
+  method_instance_destroy(&mi);
+  free(params);
+  method_plugin_close(&p);
+}
+END_TEST
+
 typedef struct id_log {
   int n;
   double id[64];
@@ -335,6 +362,7 @@ int main(void) {
   tcase_add_test(tc, test_example_ids_reach_the_plugin);
   tcase_add_loop_test(tc, test_no_retain_rows_same_forget_gradient, 0, 3);
   tcase_add_loop_test(tc, test_part_grads_sum_to_the_gradient, 0, 2);
+  tcase_add_test(tc, test_combine_checked);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
