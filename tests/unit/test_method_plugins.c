@@ -140,6 +140,8 @@ static const config_case cases[] = {
     {"undial", {NULL}},
     {"undial", {"method.beta=2", "method.retain_coeff=0.5", "method.forget_coeff=1.5"}},
     {"npo_l2", {"method.l2=0", "method.retain_coeff=0.5", NULL}}, /* its log-prob terms */
+    {"gru", {NULL}},
+    {"gru", {"method.npo=true", "method.beta=0.5", "method.retain_coeff=0.5"}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
