@@ -56,7 +56,8 @@ static int gru_loss_and_grad(void *state, const lethe_method_batch *b, lethe_met
                                err))
     return -1;
   if (!p->npo) forget = -forget;
-  if (has_retain(b) && lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, 1.0, out->dlogp, &retain_nll, err))
+  if (has_retain(b) &&
+      lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, 1.0, out->dlogp, &retain_nll, err))
     return -1;
   out->loss = p->forget_coeff * forget + p->retain_coeff * retain_nll;
   lt_batch_metric(b, p->npo ? "forget_npo" : "forget_nll", p->npo ? forget : -forget);
@@ -111,7 +112,8 @@ static int gru_combine(void *state, const lethe_method_parts *parts, lethe_metho
     for (int64_t k = 0; k < parts->params[i].numel; k++)
       parts->out[i][k] = (float)(parts->forget_grad[i][k] + rc * parts->retain_grad[i][k]);
   if (parts->host && parts->host->metric) {
-    parts->host->metric(parts->host->ctx, "gru_cosine", ff > 0 && rr > 0 ? dot / sqrt(ff * rr) : 0.0);
+    double cosine = ff > 0 && rr > 0 ? dot / sqrt(ff * rr) : 0.0;
+    parts->host->metric(parts->host->ctx, "gru_cosine", cosine);
     parts->host->metric(parts->host->ctx, "gru_projected", shift > 0.0 ? 1.0 : 0.0);
   }
   return 0;

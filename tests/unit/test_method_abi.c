@@ -5,7 +5,9 @@
  * rows at coefficient 0, RMU's layer and trainable pattern, a layer the
  * model lacks refused);
  * example ids reach the plugin row by row; at retain_coeff = 0 the
- * shipped methods take no retain rows and keep the forget gradient of ABI 1.1. Gradients against PyTorch are
+ * shipped methods take no retain rows and keep the forget gradient of ABI
+ * 1.1; ABI 1.3's forget and retain parts, backpropagated apart, sum to the
+ * one-pass gradient, and combine() is checked. Gradients against PyTorch are
  * test_objective_golden's. */
 #include <check.h>
 #include <math.h>
