@@ -64,16 +64,22 @@ static int micro(void *ctx, long step, int m, double grad_scale, double *loss, d
   return objective_step(&r->obj, &r->f->batch, r->f->seg, NULL, step, 4, grad_scale, loss, err);
 }
 
+/* Only layer 1's MLP of the policy trains. */
+static void train_layer1_mlp(fixture *f) {
+  lethe_err err = {0};
+  const char *pattern = "model\\.layers\\.1\\.mlp\\..*";
+  uint8_t *mask = malloc((size_t)LLAMA_N_PARAM_TENSORS * f->policy.cfg.num_hidden_layers);
+  ck_assert_msg(llama_trainable_mask(&f->policy.cfg, &pattern, 1, mask, "test", &err) == 0, "%s",
+                err.msg);
+  ck_assert_msg(llama_set_trainable(&f->policy, mask, &err) == 0, "%s", err.msg);
+  free(mask);
+}
+
 START_TEST(test_rmu_trains_only_its_layer) {
   fixture f;
   fixture_load(&f);
   lethe_err err = {0};
-  const char *pattern = "model\\.layers\\.1\\.mlp\\..*";
-  uint8_t *mask = malloc((size_t)LLAMA_N_PARAM_TENSORS * f.policy.cfg.num_hidden_layers);
-  ck_assert_msg(llama_trainable_mask(&f.policy.cfg, &pattern, 1, mask, "test", &err) == 0, "%s",
-                err.msg);
-  ck_assert_msg(llama_set_trainable(&f.policy, mask, &err) == 0, "%s", err.msg);
-  free(mask);
+  train_layer1_mlp(&f);
   float *before = malloc(f.policy.n_params * sizeof(float));
   memcpy(before, f.policy.params_memory, f.policy.n_params * sizeof(float));
 
@@ -231,14 +237,7 @@ START_TEST(test_part_grads_sum_to_the_gradient) {
   fixture f;
   fixture_load(&f);
   lethe_err err = {0};
-  if (_i == 1) {
-    const char *pattern = "model\\.layers\\.1\\.mlp\\..*";
-    uint8_t *mask = malloc((size_t)LLAMA_N_PARAM_TENSORS * f.policy.cfg.num_hidden_layers);
-    ck_assert_msg(llama_trainable_mask(&f.policy.cfg, &pattern, 1, mask, "test", &err) == 0, "%s",
-                  err.msg);
-    ck_assert_msg(llama_set_trainable(&f.policy, mask, &err) == 0, "%s", err.msg);
-    free(mask);
-  }
+  if (_i == 1) train_layer1_mlp(&f);
   method_plugin gd, gru;
   ck_assert_msg(method_plugin_open(&gd, METHOD_PLUGIN_DIR "/lethe_grad_diff.so", &err) == 0, "%s",
                 err.msg);
