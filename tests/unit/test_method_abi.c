@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/lora.h"
 #include "train/objective.h"
 #include "train/trainer.h"
 
@@ -308,6 +309,36 @@ START_TEST(test_combine_checked) {
 }
 END_TEST
 
+/* With an adapter the adapter trains: a method that combines the model's
+ * parameter gradients is refused, naming what to do instead. */
+START_TEST(test_part_grads_refused_with_an_adapter) {
+  fixture f;
+  fixture_load(&f);
+  lethe_err err = {0};
+  lora_config lc = {.rank = 2, .alpha = 4, .targets = 1u << LORA_Q, .seed = 1};
+  lora_adapter lora;
+  ck_assert_msg(lora_create(&lora, &f.policy.cfg, &lc, &err) == 0, "%s", err.msg);
+  llama_attach_lora(&f.policy, &lora);
+  method_plugin p;
+  ck_assert_msg(method_plugin_open(&p, METHOD_PLUGIN_DIR "/lethe_gru.so", &err) == 0, "%s",
+                err.msg);
+  void *params = method_params_new(p.desc);
+  method_instance inst;
+  objective obj;
+  ck_assert_msg(method_instance_create(&inst, &p, params, NULL, &err) == 0, "%s", err.msg);
+  ck_assert_int_ne(objective_init(&obj, &f.policy, &f.ref, &inst, &err), 0);
+  ck_assert_msg(strstr(err.msg, "method gru combines the forget and retain gradients of the "
+                                "trainable parameters") && strstr(err.msg, "unlearn.params"),
+                "%s", err.msg);
+  method_instance_destroy(&inst);
+  free(params);
+  method_plugin_close(&p);
+  llama_attach_lora(&f.policy, NULL);
+  lora_free(&lora);
+  fixture_free(&f);
+}
+END_TEST
+
 typedef struct id_log {
   int n;
   double id[64];
@@ -364,6 +395,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_no_retain_rows_same_forget_gradient, 0, 3);
   tcase_add_loop_test(tc, test_part_grads_sum_to_the_gradient, 0, 2);
   tcase_add_test(tc, test_combine_checked);
+  tcase_add_test(tc, test_part_grads_refused_with_an_adapter);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);
