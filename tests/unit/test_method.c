@@ -60,8 +60,9 @@ START_TEST(test_search_path) {
 END_TEST
 
 START_TEST(test_find_every_plugin) {
-  static const char *const names[] = {"ga", "grad_diff", "kl", "dpo", "npo",
-                                      "npo_rt", "npo_kl", "idk", "simnpo"};
+  static const char *const names[] = {"ga",     "grad_diff", "kl",     "dpo",    "npo",
+                                      "npo_rt", "npo_kl",    "idk",    "simnpo", "undial",
+                                      "npo_l2", "rmu",       "gru"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     method_plugin p;
     open_real(&p, names[i]);
@@ -499,8 +500,9 @@ END_TEST
 
 START_TEST(test_default_configs_match_tables) {
   /* configs/methods/NAME.cfg load cleanly and restate each plugin's defaults */
-  static const char *const names[] = {"ga", "grad_diff", "kl", "dpo", "npo",
-                                      "npo_rt", "npo_kl", "idk", "simnpo"};
+  static const char *const names[] = {"ga",     "grad_diff", "kl",     "dpo",    "npo",
+                                      "npo_rt", "npo_kl",    "idk",    "simnpo", "undial",
+                                      "npo_l2", "rmu",       "gru"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char path[512];
     snprintf(path, sizeof path, "%s/configs/methods/%s.cfg", LETHE_SOURCE_DIR, names[i]);
