@@ -285,7 +285,7 @@ static int segment_backward(objective *o, const token_batch *batch, lethe_segmen
   if (objective_target_logp(o->policy, &rows, pp->logp, err) != 0) return -1;
   size_t V = (size_t)o->policy->cfg.vocab_size, C = (size_t)o->policy->cfg.hidden_size;
   backward_rows(o, &rows, o->dlogp + at, o->dlogits ? o->dlogits + at * V : NULL,
-                          o->dhidden ? o->dhidden + at * C : NULL);
+                o->dhidden ? o->dhidden + at * C : NULL);
   return 0;
 }
 
