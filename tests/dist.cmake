@@ -15,7 +15,7 @@ if(MPI_C_FOUND AND MPIEXEC_EXECUTABLE)
   target_compile_definitions(test_dist_runs PRIVATE
     LETHE_MPIRUN="${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root")
   add_dependencies(test_dist_runs lethe plugin_npo plugin_npo_kl plugin_ga plugin_npo_l2
-    plugin_rmu)
+    plugin_rmu plugin_gru)
   add_test(NAME suite_mpi COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/suite_mpi_test.sh
            $<TARGET_FILE:lethe> ${MPIEXEC_EXECUTABLE})
   set_tests_properties(suite_mpi PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")

@@ -7,7 +7,8 @@
 set(METHOD_BAD_DIR ${CMAKE_BINARY_DIR}/tests/plugins_bad)
 set(method_bad_targets)
 foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wrong_grad
-    undefined colour title old_size ids no_resolve resolve_extra stopgrad stopgrad_bare)
+    undefined colour title old_size ids no_resolve resolve_extra stopgrad stopgrad_bare
+    no_combine combine_nan)
   string(TOUPPER ${kind} KIND)
   add_library(bad_${kind} MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins_bad/bad.c)
   set_target_properties(bad_${kind} PROPERTIES PREFIX "" OUTPUT_NAME lethe_bad_${kind}
@@ -21,13 +22,18 @@ foreach(kind abi nosym caps dup param_range null_callback nan_loss nan_grad wron
   list(APPEND method_bad_targets bad_${kind})
 endforeach()
 
-# The nine plugins of ABI 1.1 built from their sources against that release's
-# lethe/method.h (tests/abi/v1_1, a copy kept unchanged): the ABI
-# compatibility test loads them in today's host.
+# The nine plugins of ABI 1.1 built from their 1.1 sources against that
+# release's lethe/method.h (tests/abi/v1_1, a copy kept unchanged): the ABI
+# compatibility test loads them in today's host. A plugin whose source has
+# changed since (resolve() added) builds from its frozen 1.1 copy in
+# tests/abi/v1_1/plugins, the others from plugins/.
 set(METHOD_ABI_V1_1_DIR ${CMAKE_BINARY_DIR}/tests/plugins_abi_v1_1)
 foreach(name ga grad_diff kl npo npo_rt npo_kl dpo idk simnpo)
-  add_library(abi_v1_1_${name} MODULE ${CMAKE_SOURCE_DIR}/plugins/${name}/${name}.c
-    ${CMAKE_SOURCE_DIR}/plugins/common/loss_terms.c)
+  set(src ${CMAKE_CURRENT_SOURCE_DIR}/abi/v1_1/plugins/${name}.c)
+  if(NOT EXISTS ${src})
+    set(src ${CMAKE_SOURCE_DIR}/plugins/${name}/${name}.c)
+  endif()
+  add_library(abi_v1_1_${name} MODULE ${src} ${CMAKE_SOURCE_DIR}/plugins/common/loss_terms.c)
   set_target_properties(abi_v1_1_${name} PROPERTIES PREFIX "" OUTPUT_NAME lethe_${name}
     LIBRARY_OUTPUT_DIRECTORY ${METHOD_ABI_V1_1_DIR} C_VISIBILITY_PRESET hidden)
   target_include_directories(abi_v1_1_${name} BEFORE PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/abi/v1_1
@@ -53,7 +59,8 @@ endforeach()
 # ABI 1.2 through the host on a model: RMU trains only its layer's MLP, needs
 # resolved from parameters, example ids.
 lethe_test(test_method_abi unit/test_method_abi.c lethe_train lethe_method lethe_model)
-target_compile_definitions(test_method_abi PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}")
+target_compile_definitions(test_method_abi PRIVATE METHOD_BAD_DIR="${METHOD_BAD_DIR}"
+  METHOD_PLUGIN_DIR="${LETHE_PLUGIN_BUILD_DIR}" METHOD_ABI_V1_1_DIR="${METHOD_ABI_V1_1_DIR}")
 add_dependencies(test_method_abi ${method_plugin_targets} ${method_bad_targets})
 
 # `lethe grad` refuses rows a method does not take with its parameters, and

@@ -1,11 +1,13 @@
 #!/bin/sh
 # method_grad_cli — `lethe grad` with needs resolved from the parameters
-# (method ABI 1.2): rows a method does not take are refused, not ignored;
+# (method ABI 1.2): rows a method does not take are refused, not ignored
+# (grad_diff, npo_kl and kl at retain_coeff = 0 take none);
 # with its coefficient set the same method takes them and gives the float64
 # reference's loss; a hidden layer the model lacks is refused; RMU writes
 # its gradients. And `lethe check-method`: exit status 1 on a wrong gradient
 # (every check still reported), 0 on a stop-gradient method that declares its
-# objective, 1 on the same without; parameters given with -s.
+# objective, 1 on the same without; parameters given with -s; combine()
+# (ABI 1.3) checked: 0 on gru, 1 on one that writes a NaN.
 # usage: method_grad_cli.sh LETHE DATA_DIR TEST_PLUGIN_DIR
 set -eu
 lethe=$1 d=$2/llama-tiny bad=$3
@@ -23,6 +25,12 @@ refused() { # refused MESSAGE ARGS...: grad fails with MESSAGE in its error
 refused "method undial takes no retain rows with these parameters (its coefficient is 0): drop --retain" \
   --method undial --retain "$d/retain.jsonl"
 refused "method ga takes no idk rows: drop --idk" --method ga --idk "$d/idk.jsonl"
+refused "method grad_diff takes no retain rows with these parameters (its coefficient is 0): drop --retain" \
+  --method grad_diff --retain "$d/retain.jsonl" -s method.retain_coeff=0
+refused "method npo_kl takes no retain rows with these parameters" \
+  --method npo_kl --retain "$d/retain.jsonl" -s method.retain_coeff=0
+grad --method kl -s method.retain_coeff=0 >/dev/null || fail "kl at retain_coeff = 0 needs retain rows"
+refused "method grad_diff needs --retain" --method grad_diff
 refused "method undial needs --retain" --method undial -s method.retain_coeff=0.5
 refused "reads the hidden states after layer 2, but the model has 2 layers (0..1)" \
   --method rmu --retain "$d/retain.jsonl" -s method.layer=2
@@ -48,6 +56,11 @@ grep -q "^1 of 3 checks failed" "$tmp/check.txt" || fail "check-method did not c
 check 0 "$bad/lethe_bad_stopgrad.so"
 check 1 "$bad/lethe_bad_stopgrad_bare.so"
 check 0 "$(dirname "$lethe")/../plugins/lethe_rmu.so" -s layer=0 -s method.alpha=0.5
+check 0 "$(dirname "$lethe")/../plugins/lethe_gru.so" -s npo=true -s retain_coeff=0.5
+grep -q "^ok    combine() finite and deterministic" "$tmp/check.txt" || fail "gru: combine() not checked"
+check 1 "$bad/lethe_bad_combine_nan.so"
+grep -q "^FAIL  combine().*combined gradient of .*\[1\] is nan" "$tmp/check.txt" ||
+  fail "check-method passed a NaN from combine(): $(cat "$tmp/check.txt")"
 check 1 "$bad/lethe_bad_stopgrad.so" -s nope=1
 grep -q "has no parameter 'nope'" "$tmp/check.txt" || fail "check-method -s nope: $(cat "$tmp/check.txt")"
 echo "method_grad_cli: ok"

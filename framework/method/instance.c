@@ -183,3 +183,24 @@ int method_instance_step(method_instance *mi, const lethe_method_batch *b, lethe
   }
   return check_v12_outputs(mi, b, out, err);
 }
+
+int method_instance_combine(method_instance *mi, const lethe_method_parts *parts, lethe_err *err) {
+  const lethe_method_desc *d = mi->plugin->desc;
+  lethe_method_error perr = {0, ""};
+  lethe_method_parts view = *parts;
+  view.struct_size = sizeof view;
+  view.host = mi->host;
+  if (d->combine(mi->state, &view, &perr))
+    return lethe_errf(err, LETHE_E_PLUGIN, "method '%s' (%s): step %lld: combine: %s", d->name,
+                      mi->plugin->path, (long long)parts->step,
+                      perr.msg[0] ? perr.msg : "failed, no message");
+  for (int32_t i = 0; i < parts->n_params; i++) {
+    long at = first_non_finite(parts->out[i], (size_t)parts->params[i].numel);
+    if (at >= 0)
+      return lethe_errf(err, LETHE_E_NUMERIC,
+                        "method '%s' (%s): step %lld: combined gradient of %s[%ld] is %g", d->name,
+                        mi->plugin->path, (long long)parts->step, parts->params[i].name, at,
+                        parts->out[i][at]);
+  }
+  return 0;
+}

@@ -91,7 +91,8 @@ void method_search_free(method_search *s) {
 /* ---- descriptor validation ----------------------------------------------------- */
 static const char *const cap_names[] = {"retain", "idk", "reference log-probs", "logits",
                                         "reference logits", "example ids", "parameters",
-                                        "hidden states", "reference hidden states"};
+                                        "hidden states", "reference hidden states",
+                                        "forget and retain gradients"};
 
 const char *method_caps_string(uint32_t caps, char *buf, size_t n) {
   size_t used = 0;
@@ -270,6 +271,10 @@ static int check_desc(const lethe_method_desc *d, const char *path, lethe_err *e
     return lethe_errf(err, LETHE_E_PLUGIN,
                       "plugin %s (method '%s'): asks for hidden states but has no resolve() "
                       "to name the layer", path, d->name);
+  if ((d->caps & LETHE_CAP_PART_GRADS) && !(DESC_HAS(d, combine) && d->combine))
+    return lethe_errf(err, LETHE_E_PLUGIN,
+                      "plugin %s (method '%s'): asks for the forget and retain gradients but has "
+                      "no combine() to use them", path, d->name);
   return check_style(d, path, err);
 }
 

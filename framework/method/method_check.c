@@ -232,6 +232,43 @@ static void check_zero_mask(checker *c, method_instance *mi) {
   free(y);
 }
 
+/* combine() (ABI 1.3) of the check batch's two parameter tensors with
+ * random forget and retain gradients into out (CHECK_P floats). */
+static int combine_random(method_instance *mi, uint64_t seed, float *out, lethe_err *err) {
+  method_check_batch *cb = method_check_batch_new(seed);
+  float forget[CHECK_P], retain[CHECK_P];
+  lethe_rng rng;
+  lethe_rng_seed(&rng, seed + 7);
+  for (int i = 0; i < CHECK_P; i++) {
+    forget[i] = (float)lethe_rng_normal(&rng);
+    retain[i] = (float)lethe_rng_normal(&rng);
+  }
+  memset(out, 0, CHECK_P * sizeof *out);
+  const float *fv[2] = {forget, forget + CHECK_P0}, *rv[2] = {retain, retain + CHECK_P0};
+  float *ov[2] = {out, out + CHECK_P0};
+  lethe_method_parts parts = {sizeof parts, 2, cb->params, fv, rv, ov, 0, 1, NULL};
+  int rc = method_instance_combine(mi, &parts, err);
+  free(cb);
+  return rc;
+}
+
+/* combine() runs, its output is finite, and the same gradients give the
+ * same bits (twice, and a second instance). */
+static void check_combine(checker *c, method_instance *mi) {
+  float x[CHECK_P], y[CHECK_P], z[CHECK_P];
+  method_instance twin;
+  lethe_err err = {0};
+  int rc = combine_random(mi, c->seed + 4, x, &err);
+  if (rc == 0) rc = combine_random(mi, c->seed + 4, y, &err);
+  if (rc == 0 && (rc = method_instance_create(&twin, c->p, c->params, NULL, &err)) == 0) {
+    rc = combine_random(&twin, c->seed + 4, z, &err);
+    method_instance_destroy(&twin);
+  }
+  int same = rc == 0 && !memcmp(x, y, sizeof x) && !memcmp(x, z, sizeof x);
+  verdict(c, "combine() finite and deterministic (twice, and a second instance)", same,
+          rc ? err.msg : same ? "" : "the combined gradients differ");
+}
+
 int method_check_all(const method_plugin *p, const void *params, uint64_t seed, int logits_masked,
                      FILE *out, lethe_err *err) {
   method_instance mi;
@@ -257,6 +294,7 @@ int method_check_all(const method_plugin *p, const void *params, uint64_t seed, 
 #undef AT
   check_determinism(&c, &mi);
   check_zero_mask(&c, &mi);
+  if (caps & LETHE_CAP_PART_GRADS) check_combine(&c, &mi);
   method_instance_destroy(&mi);
   fprintf(out, "%d of %d checks failed\n", c.failed, c.run);
   return c.failed;

@@ -1,7 +1,8 @@
 /* method_check — a plugin checked without a model (`lethe check-method`, the
  * plugin tests): its analytic gradients against central finite differences
  * of the scalar it declares (desc->objective, so stop-gradient methods pass;
- * else its loss), determinism, and mask-0 log-probs that change nothing.
+ * else its loss), determinism, and mask-0 log-probs that change nothing;
+ * with LETHE_CAP_PART_GRADS, a finite and deterministic combine().
  * Each check is reported; a failure does not stop the others.
  * Not here: any model (`lethe grad` checks a method on one), loss math. */
 #ifndef LETHE_METHOD_CHECK_H

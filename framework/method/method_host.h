@@ -161,6 +161,10 @@ int method_instance_create(method_instance *mi, const method_plugin *p, const vo
  * and the step. out's buffers must be zeroed by the caller. */
 int method_instance_step(method_instance *mi, const lethe_method_batch *batch,
                          lethe_method_grad *out, lethe_err *err);
+/* Calls the plugin's combine() (LETHE_CAP_PART_GRADS; parts->out zeroed by
+ * the caller) and checks that every combined value is finite; errors name
+ * the method, the step and the tensor. */
+int method_instance_combine(method_instance *mi, const lethe_method_parts *parts, lethe_err *err);
 void method_instance_destroy(method_instance *mi);
 
 #endif

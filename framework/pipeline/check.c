@@ -145,16 +145,20 @@ static int check_data_dir(const char *dir, const char *split, const char *retain
 static int trained_config(const experiment *e, int unlearning, llama_config *cfg, lethe_err *err);
 
 /* What the method's needs ask of the model it will unlearn (method ABI
- * 1.2): a hidden layer it has, its own trainable tensors, no adapter for
- * a method that regularises the model's parameters. */
+ * 1.2, 1.3): a hidden layer it has, its own trainable tensors, no adapter
+ * for a method that regularises the model's parameters or combines their
+ * forget and retain gradients. */
 static int check_needs(const experiment *e, const method_spec *ms, lethe_err *err) {
   const lethe_method_needs *n = &ms->needs;
   const char *name = ms->plugin.desc->name;
-  if ((n->caps & LETHE_CAP_PARAMS) && lcfg_int(&e->cfg, "unlearn.lora.rank") > 0)
+  if ((n->caps & (LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS)) &&
+      lcfg_int(&e->cfg, "unlearn.lora.rank") > 0)
     return lethe_errf(err, LETHE_E_CONFIG,
-                      "method %s reads and regularises the trainable parameters; with an adapter "
+                      "method %s %s the trainable parameters; with an adapter "
                       "(unlearn.lora.rank > 0) the adapter trains: set unlearn.params instead",
-                      name);
+                      name,
+                      (n->caps & LETHE_CAP_PARAMS) ? "reads and regularises"
+                                                   : "combines the forget and retain gradients of");
   llama_config cfg;
   if (trained_config(e, 1, &cfg, err) != 0) return -1;
   if ((n->caps & (LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN)) && n->hidden_layer >= cfg.num_hidden_layers)

@@ -161,7 +161,8 @@ static int load_run_config(const char *path, const char *const *overrides, int n
   if (lcfg_load(c, synth_schema, synth_open_groups, path, rest, n_rest, err) == 0) {
     rc = synth_settings_read(c, s, err);
     if (rc == 0) rc = method_spec_from_config(ms, lcfg_setting(c, "method"), method_over, n_method, err);
-    uint32_t model_caps = LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_PARAMS;
+    uint32_t model_caps =
+        LETHE_CAP_HIDDEN | LETHE_CAP_REF_HIDDEN | LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS;
     if (rc == 0 && (ms->needs.caps & model_caps)) {
       char caps[128];
       rc = lethe_errf(err, LETHE_E_CONFIG,

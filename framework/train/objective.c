@@ -6,6 +6,9 @@
 
 #include "core/dist.h"
 
+static void parts_init(objective *o); /* LETHE_CAP_PART_GRADS, below */
+static void parts_free(objective *o);
+
 /* Whole logits for the models whose logits the method reads. Set at every
  * step: an evaluation in between may have switched a model. */
 static void pick_logits(const objective *o) {
@@ -19,8 +22,10 @@ static void pick_logits(const objective *o) {
     llama_set_skip_padding(o->ref, !(o->caps & (LETHE_CAP_REF_LOGITS | LETHE_CAP_REF_HIDDEN)));
 }
 
-/* The trainable tensors' views and the reference's values (objective_params). */
-static void params_init(objective_params *op, const llama_model *policy, const llama_model *ref) {
+/* The trainable tensors' views and, with_ref, the reference's values and
+ * the plugin's dL/dθ (objective_params). */
+static void params_init(objective_params *op, const llama_model *policy, const llama_model *ref,
+                        int with_ref) {
   int cap = llama_trainable_tensors(policy), n_all = 0;
   op->refs = lethe_calloc((size_t)cap + 1, sizeof *op->refs);
   op->n = llama_named_tensors(policy, LLAMA_OF_GRADS, op->refs, cap);
@@ -29,8 +34,8 @@ static void params_init(objective_params *op, const llama_model *policy, const l
                               LLAMA_N_PARAM_TENSORS * (policy->cfg.num_hidden_layers + 1));
   op->views = lethe_calloc((size_t)op->n + 1, sizeof *op->views);
   op->dparams = lethe_calloc((size_t)op->n + 1, sizeof *op->dparams);
-  op->ref_values = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
-  op->grads = lethe_alloc_aligned(policy->n_trainable * sizeof(float));
+  op->ref_values = with_ref ? lethe_alloc_aligned(policy->n_trainable * sizeof(float)) : NULL;
+  op->grads = with_ref ? lethe_alloc_aligned(policy->n_trainable * sizeof(float)) : NULL;
   for (int i = 0; i < op->n; i++) {
     const llama_tensor_ref *r = &op->refs[i];
     size_t at = (size_t)(r->data - policy->grads_memory);
@@ -42,6 +47,7 @@ static void params_init(objective_params *op, const llama_model *policy, const l
     v->numel = v->shape[0] * v->shape[1];
     for (int k = 0; k < n_all; k++)
       if (all[k].role == r->role && all[k].layer == r->layer) v->value = all[k].data;
+    if (!with_ref) continue;
     llama_read_slice(ref ? ref : policy, r->role, r->layer, op->ref_values + at);
     v->ref_value = op->ref_values + at;
     op->dparams[i] = op->grads + at;
@@ -76,11 +82,13 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
                       "method %s reads the hidden states after layer %d, but the model has %d "
                       "layers (0..%d)", name, o->hidden_layer, policy->cfg.num_hidden_layers,
                       policy->cfg.num_hidden_layers - 1);
-  if ((o->caps & LETHE_CAP_PARAMS) && policy->lora)
+  if ((o->caps & (LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS)) && policy->lora)
     return lethe_errf(err, LETHE_E_USAGE,
-                      "method %s reads and regularises the trainable parameters; with an adapter "
+                      "method %s %s the trainable parameters; with an adapter "
                       "(unlearn.lora) the adapter trains: train the model's own tensors "
-                      "(unlearn.params) instead", name);
+                      "(unlearn.params) instead", name,
+                      (o->caps & LETHE_CAP_PARAMS) ? "reads and regularises"
+                                                   : "combines the forget and retain gradients of");
   if (ref && ref->cfg.vocab_size != policy->cfg.vocab_size)
     return lethe_errf(err, LETHE_E_USAGE,
                       "reference model vocabulary (%d) differs from the policy's (%d)",
@@ -92,7 +100,9 @@ int objective_init(objective *o, llama_model *policy, llama_model *ref, method_i
                       force);
   llama_alloc_grads(policy);
   pick_logits(o);
-  if (o->caps & LETHE_CAP_PARAMS) params_init(&o->params, policy, ref);
+  if (o->caps & (LETHE_CAP_PARAMS | LETHE_CAP_PART_GRADS))
+    params_init(&o->params, policy, ref, (o->caps & LETHE_CAP_PARAMS) != 0);
+  if (o->caps & LETHE_CAP_PART_GRADS) parts_init(o);
   return 0;
 }
 
@@ -119,6 +129,7 @@ static void free_buffers(objective *o) {
 
 void objective_free(objective *o) {
   free_buffers(o);
+  parts_free(o);
   params_free(&o->params);
   memset(o, 0, sizeof *o);
 }
@@ -194,24 +205,121 @@ static const float *batch_hidden(const objective *o, const llama_model *m, float
   return batch_rows(llama_hidden(m, o->hidden_layer), all, B, (size_t)T * m->cfg.hidden_size);
 }
 
-/* This rank's backward: dL/dlogp and dL/dlogits from the head, dL/dhidden
- * at the method's layer; without a gradient on the logits, from that layer. */
-static void backward_rows(objective *o, const token_batch *batch) {
-  if (!o->dhidden) {
-    objective_backward(o->policy, batch, o->dlogp, o->dlogits);
+/* This rank's backward of batch (after its forward) from the whole batch's
+ * dL/dlogp (B,T), dL/dlogits (B,T,V or NULL) and dL/dhidden at the method's
+ * layer (B,T,C or NULL); without a gradient on the logits, from that layer. */
+static void backward_rows(objective *o, const token_batch *batch, const float *dlogp,
+                          const float *dlogits, const float *dhidden) {
+  if (!dhidden) {
+    objective_backward(o->policy, batch, dlogp, dlogits);
     return;
   }
   long first, count;
   dist_share(batch->B, 0, &first, &count);
   if (count == 0) return;
   size_t at = (size_t)first * batch->T, n = (size_t)count * batch->T;
-  int head = o->dlogits != NULL;
-  for (size_t i = 0; !head && i < n; i++) head = o->dlogp[at + i] != 0.0f;
+  int head = dlogits != NULL;
+  for (size_t i = 0; !head && i < n; i++) head = dlogp[at + i] != 0.0f;
   llama_model *m = o->policy;
   if (head)
-    llama_dlogits_from_dlogp(m, batch->targets + at, o->dlogp + at,
-                             o->dlogits ? o->dlogits + at * (size_t)m->cfg.vocab_size : NULL);
-  llama_backward_hidden(m, o->hidden_layer, o->dhidden + at * (size_t)m->cfg.hidden_size, head);
+    llama_dlogits_from_dlogp(m, batch->targets + at, dlogp + at,
+                             dlogits ? dlogits + at * (size_t)m->cfg.vocab_size : NULL);
+  llama_backward_hidden(m, o->hidden_layer, dhidden + at * (size_t)m->cfg.hidden_size, head);
+}
+
+/* ---- the forget and retain parts' gradients (method ABI 1.3) ----------------
+ * LETHE_CAP_PART_GRADS: after the plugin's call on the whole batch, each
+ * non-empty segment's rows run forward and backward on their own, from the
+ * plugin's dL/dlogp (dL/dlogits, dL/dhidden) of those rows: the forget and
+ * idk segments give the forget part, the retain segment the retain part. A
+ * backward consumes its forward's activations (the head turns the logits
+ * into their gradient), so each part needs a forward of its own; by
+ * segment, that is one forward over the batch more than a plain step, and
+ * no activation memory more. Memory: three buffers of the trainable floats
+ * (the accumulated gradients, the forget part, the combined update); the
+ * retain part stays in the model's gradients. */
+static void parts_init(objective *o) {
+  objective_parts *pp = &o->parts;
+  size_t bytes = o->policy->n_trainable * sizeof(float), k = (size_t)o->params.n + 1;
+  pp->saved = lethe_alloc_aligned(bytes);
+  pp->forget = lethe_alloc_aligned(bytes);
+  pp->combined = lethe_alloc_aligned(bytes);
+  pp->forget_view = lethe_calloc(k, sizeof *pp->forget_view);
+  pp->retain_view = lethe_calloc(k, sizeof *pp->retain_view);
+  pp->combined_view = lethe_calloc(k, sizeof *pp->combined_view);
+  for (int i = 0; i < o->params.n; i++) {
+    size_t at = (size_t)(o->params.refs[i].data - o->policy->grads_memory);
+    pp->forget_view[i] = pp->forget + at;
+    pp->retain_view[i] = o->policy->grads_memory + at;
+    pp->combined_view[i] = pp->combined + at;
+  }
+}
+
+static void parts_free(objective *o) {
+  objective_parts *pp = &o->parts;
+  free(pp->saved);
+  free(pp->forget);
+  free(pp->combined);
+  free(pp->forget_view);
+  free(pp->retain_view);
+  free(pp->combined_view);
+  free(pp->logp);
+  memset(pp, 0, sizeof *pp);
+}
+
+/* Rows [row0, row0 + nrows) of b as a batch of their own (a view into b). */
+static token_batch rows_view(const token_batch *b, int row0, int nrows) {
+  size_t at = (size_t)row0 * b->T;
+  token_batch v = {nrows, b->T, b->input_ids + at, b->attn_mask + at, b->labels + at,
+                   b->targets + at, b->row_len ? b->row_len + row0 : NULL};
+  return v;
+}
+
+/* Adds the gradient of segment s's rows, run forward and backward alone, to
+ * the policy's gradients (this rank's share of the rows). */
+static int segment_backward(objective *o, const token_batch *batch, lethe_segment s,
+                            lethe_err *err) {
+  if (s.nrows <= 0) return 0;
+  objective_parts *pp = &o->parts;
+  token_batch rows = rows_view(batch, s.row0, s.nrows);
+  size_t at = (size_t)s.row0 * batch->T, n = (size_t)s.nrows * batch->T;
+  if (n > pp->logp_cap) {
+    free(pp->logp);
+    pp->logp = lethe_malloc(n * sizeof(float));
+    pp->logp_cap = n;
+  }
+  if (objective_target_logp(o->policy, &rows, pp->logp, err) != 0) return -1;
+  size_t V = (size_t)o->policy->cfg.vocab_size, C = (size_t)o->policy->cfg.hidden_size;
+  backward_rows(o, &rows, o->dlogp + at, o->dlogits ? o->dlogits + at * V : NULL,
+                o->dhidden ? o->dhidden + at * C : NULL);
+  return 0;
+}
+
+static int part_grads(objective *o, const token_batch *batch, const lethe_segment *seg,
+                      int64_t step, int64_t total_steps, double grad_scale, lethe_err *err) {
+  objective_parts *pp = &o->parts;
+  float *grads = o->policy->grads_memory;
+  size_t n = o->policy->n_trainable, bytes = n * sizeof(float);
+  memcpy(pp->saved, grads, bytes);
+  memset(grads, 0, bytes);
+  if (segment_backward(o, batch, seg[LETHE_SEG_FORGET], err) != 0 ||
+      segment_backward(o, batch, seg[LETHE_SEG_IDK], err) != 0)
+    return -1;
+  memcpy(pp->forget, grads, bytes);
+  memset(grads, 0, bytes);
+  if (segment_backward(o, batch, seg[LETHE_SEG_RETAIN], err) != 0) return -1;
+  dist_allreduce_sum_f32(pp->forget, n); /* the whole batch's parts, on every rank */
+  dist_allreduce_sum_f32(grads, n);
+  memset(pp->combined, 0, bytes);
+  lethe_method_parts parts = {sizeof parts, o->params.n, o->params.views,
+                              (const float *const *)pp->forget_view,
+                              (const float *const *)pp->retain_view, pp->combined_view,
+                              step, total_steps, NULL};
+  if (method_instance_combine(o->method, &parts, err) != 0) return -1;
+  memcpy(grads, pp->saved, bytes);
+  if (dist_is_root()) /* the ranks' gradients are summed: add it once */
+    for (size_t i = 0; i < n; i++) grads[i] += (float)grad_scale * pp->combined[i];
+  return 0;
 }
 
 /* Scales this rank's rows of a (B,T,width) buffer. */
@@ -249,7 +357,7 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   if (o->dlogits) memset(o->dlogits, 0, n * V * sizeof(float));
   size_t C = (size_t)o->policy->cfg.hidden_size;
   if (o->dhidden) memset(o->dhidden, 0, n * C * sizeof(float));
-  if (o->params.n) memset(o->params.grads, 0, o->policy->n_trainable * sizeof(float));
+  if (o->params.grads) memset(o->params.grads, 0, o->policy->n_trainable * sizeof(float));
 
   /* every rank calls the plugin on the whole batch (its math is O(B·T)) */
   lethe_method_batch view = {0};
@@ -270,22 +378,27 @@ int objective_step(objective *o, const token_batch *batch, const lethe_segment *
   view.hidden_layer = o->hidden_layer;
   if (o->dhidden) view.hidden = batch_hidden(o, o->policy, o->hidden_all, B, T);
   view.ref_hidden = ref_hidden;
-  view.params = o->params.views;
-  view.n_params = o->params.n;
-  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits, o->dhidden, o->params.dparams};
+  int with_params = (o->caps & LETHE_CAP_PARAMS) != 0;
+  view.params = with_params ? o->params.views : NULL;
+  view.n_params = with_params ? o->params.n : 0;
+  lethe_method_grad out = {sizeof out, 0.0, o->dlogp, o->dlogits, o->dhidden,
+                           with_params ? o->params.dparams : NULL};
   if (method_instance_step(o->method, &view, &out, err) != 0) return -1;
   o->last_loss = out.loss;
   if (loss) *loss = out.loss;
 
-  if (grad_scale != 1.0) { /* this rank's rows are the only ones it backpropagates */
+  if (o->caps & LETHE_CAP_PART_GRADS) { /* each part on its own, combined by the plugin */
+    if (part_grads(o, batch, seg, step, total_steps, grad_scale, err) != 0) return -1;
+  } else if (grad_scale != 1.0) { /* this rank's rows are the only ones it backpropagates */
     float s = (float)grad_scale;
     scale_rows(o->dlogp, B, T, 1, s);
     if (o->dlogits) scale_rows(o->dlogits, B, T, V, s);
     if (o->dhidden) scale_rows(o->dhidden, B, T, C, s);
   }
-  if (o->params.n && dist_is_root()) /* the ranks' gradients are summed: add it once */
+  if (o->params.grads && dist_is_root()) /* the ranks' gradients are summed: add it once */
     for (size_t i = 0; i < o->policy->n_trainable; i++)
       o->policy->grads_memory[i] += (float)grad_scale * o->params.grads[i];
-  backward_rows(o, batch);
+  if (!(o->caps & LETHE_CAP_PART_GRADS))
+    backward_rows(o, batch, o->dlogp, o->dlogits, o->dhidden);
   return 0;
 }

@@ -37,16 +37,30 @@
 #include "model/llama.h"
 #include "model/token_batch.h"
 
-/* The trainable tensors a method reads (LETHE_CAP_PARAMS): views of the
- * policy's values, a float32 copy of the reference's taken at
- * objective_init, and the plugin's dL/dθ, both laid out as grads_memory. */
+/* The trainable tensors a method reads (LETHE_CAP_PARAMS) or gets the
+ * parts' gradients of (LETHE_CAP_PART_GRADS): views of the policy's values,
+ * and with LETHE_CAP_PARAMS a float32 copy of the reference's taken at
+ * objective_init and the plugin's dL/dθ, both laid out as grads_memory. */
 typedef struct objective_params {
   int n;
   lethe_param_tensor *views; /* (n) names point into refs */
   llama_tensor_ref *refs;    /* (n) the gradient tensors (llama_named_tensors) */
-  float *ref_values, *grads; /* policy->n_trainable floats each */
+  float *ref_values, *grads; /* policy->n_trainable floats each (CAP_PARAMS) */
   float **dparams;           /* (n) into grads */
 } objective_params;
+
+/* The forget and retain parts' gradients (LETHE_CAP_PART_GRADS, see
+ * objective_step): three parameter-sized buffers (the trainable floats
+ * only) and per-tensor views of them; scratch log-probs of one segment. */
+typedef struct objective_parts {
+  float *saved;    /* the gradients accumulated before this micro-batch */
+  float *forget;   /* ∂(forget part)/∂θ (the retain part stays in grads_memory) */
+  float *combined; /* what combine() writes */
+  const float **forget_view, **retain_view;
+  float **combined_view;
+  float *logp;     /* (B,T) scratch */
+  size_t logp_cap;
+} objective_parts;
 
 typedef struct objective {
   llama_model *policy;  /* borrowed; grads allocated by objective_init */
@@ -65,11 +79,13 @@ typedef struct objective {
    * the caller before objective_step; NULL = unknown (-1) */
   const int64_t *example_id;
   objective_params params;
+  objective_parts parts;
 } objective;
 
 /* Checks that a reference model is given when the method needs reference
  * logits or hidden states, that a hidden layer exists in the policy and
- * that a method reading parameters trains the model's own (no adapter);
+ * that a method reading parameters or the parts' gradients trains the
+ * model's own (no adapter);
  * allocates the policy's gradients (and, for LETHE_CAP_PARAMS, copies the
  * reference's values of the trainable tensors: ref's when given, else the
  * policy's as they are now — set what trains before). */
@@ -84,7 +100,12 @@ void objective_use_logits(llama_model *m, int whole);
  * (forget, retain, idk). The method's dL/dhidden (LETHE_CAP_HIDDEN) enters
  * the backward at its layer (which starts there when dL/dlogp and dL/dlogits
  * are zero); its dL/dθ (LETHE_CAP_PARAMS), times grad_scale, is added to the
- * policy's gradients by rank 0 alone. ref_logp_cache (B,T) supplies reference log-probs
+ * policy's gradients by rank 0 alone. With LETHE_CAP_PART_GRADS the rows
+ * of the forget and idk segments, then of the retain segment, are each run
+ * forward and backward on their own (one segment at a time: one more
+ * forward over the batch than a plain step), the two parameter gradients
+ * (summed over ranks) go to the plugin's combine(), and its result, times
+ * grad_scale, is what is added (by rank 0). ref_logp_cache (B,T) supplies reference log-probs
  * (NULL = compute them with o->ref when the method needs them). The plugin's
  * gradient is multiplied by grad_scale (1/accumulation steps) and ADDED to
  * the policy's gradients (this rank's rows' part). *loss gets the plugin's

@@ -46,8 +46,10 @@ int unlearn_plan(const experiment *e, const char *method, const lethe_method_nee
     for (size_t i = 0; i < fd->n_forget; i++)
       cache += (size_t)(fd->forget[i].len + (retain ? T : 0) + (idk ? T : 0)) * sizeof(float);
   size_t B = (size_t)rows * (1 + retain + idk), hidden = (size_t)cfg.hidden_size * B * T;
-  size_t own = ((caps & LETHE_CAP_PARAMS) && rc == 0 ? 2 * llama_trainable_floats(&cfg, mask) : 0) +
-                  ((caps & LETHE_CAP_HIDDEN) ? hidden : 0); /* dhidden */
+  size_t trainable = rc == 0 ? llama_trainable_floats(&cfg, mask) : 0;
+  size_t own = ((caps & LETHE_CAP_PARAMS) ? 2 * trainable : 0) + /* reference values, dL/dθ */
+               ((caps & LETHE_CAP_PART_GRADS) ? 3 * trainable : 0) + /* objective_parts */
+               ((caps & LETHE_CAP_HIDDEN) ? hidden : 0); /* dhidden */
   if (dist_size() > 1) /* the gathered batch's hidden states */
     own += hidden * (!!(caps & LETHE_CAP_HIDDEN) + !!(caps & LETHE_CAP_REF_HIDDEN));
   memplan_training t = {.shell = &shell, .B = (int)B, .T = T, .method_bytes = own * sizeof(float),

@@ -25,7 +25,8 @@
  * writer knew it. Anything incompatible bumps the major version. Minor
  * versions only append: 1.1 the descriptor's title and colour; 1.2 resolve()
  * (needs that depend on the parameters), example ids, parameter tensors and
- * hidden states. A plugin built against an older 1.x header keeps loading.
+ * hidden states; 1.3 the forget and retain parts' gradients, separately
+ * (combine()). A plugin built against an older 1.x header keeps loading.
  *
  * ---- Ownership and lifetimes ------------------------------------------------
  * - The descriptor, its strings and its parameter table belong to the plugin
@@ -40,7 +41,9 @@
  *   copy of its filled parameter struct as its state, valid until the
  *   instance ends; the host frees it.
  * - resolve() and objective() (ABI 1.2) are pure: they read their inputs and
- *   write only their outputs.
+ *   write only their outputs. So is combine() (ABI 1.3), which may also
+ *   report metrics; its gradient arrays are host owned, valid only during
+ *   the call.
  * - loss_and_grad() receives a read-only batch view and an output struct,
  *   both host owned and valid only during the call (so are the parameter
  *   tensors, hidden states and their gradient buffers of ABI 1.2). The output buffers are
@@ -67,7 +70,7 @@ extern "C" {
 /* Bumped on any incompatible change to this header. */
 #define LETHE_METHOD_ABI_MAJOR 1u
 /* Bumped when fields are appended (informational: the host reads struct_size). */
-#define LETHE_METHOD_ABI_MINOR 2u
+#define LETHE_METHOD_ABI_MINOR 3u
 
 /* 1 when *p, a struct of `type` that carries struct_size, was built with
  * `field`: read or write an appended field only then (a host or plugin built
@@ -102,8 +105,13 @@ enum {
   LETHE_CAP_HIDDEN = 1u << 7,      /* hidden (B,T,C) after needs.hidden_layer; the
                                     * plugin adds dL/dhidden into dhidden             */
   LETHE_CAP_REF_HIDDEN = 1u << 8,  /* ref_hidden (B,T,C): the same under the reference */
+  /* ABI 1.3 */
+  LETHE_CAP_PART_GRADS = 1u << 9,  /* the host backpropagates the forget part (forget and
+                                    * idk rows) and the retain part (retain rows) of
+                                    * the plugin's gradient separately and calls
+                                    * combine() with both parameter gradients */
 };
-#define LETHE_CAP_ALL_V1 0x1ffu /* every bit ABI 1.x defines */
+#define LETHE_CAP_ALL_V1 0x3ffu /* every bit ABI 1.x defines */
 
 /* ---- the batch view --------------------------------------------------------
  * One step's rows, packed as B rows × T positions in segments, in this order:
@@ -254,6 +262,28 @@ typedef struct lethe_method_needs {
   char trainable[256];
 } lethe_method_needs;
 
+/* ---- the forget and retain parts' gradients (ABI 1.3, CAP_PART_GRADS) --------
+ * After loss_and_grad the host backpropagates the plugin's dL/dlogp (and
+ * dL/dlogits, dL/dhidden) twice: the rows of the forget and idk segments
+ * alone give forget_grad, the rows of the retain segment alone retain_grad:
+ * the parameter gradients of the loss's forget part and retain part (for a
+ * loss that is a sum of a forget-rows term and a retain-rows term, the
+ * gradients of those terms). combine() writes the update direction into out
+ * (zeroed); the host uses it, times the accumulation scale, in place of
+ * forget_grad + retain_grad (plus dparams when CAP_PARAMS). Arrays are per
+ * trainable tensor, params[i].numel floats each (params[i].ref_value is NULL
+ * unless CAP_PARAMS); every rank gets the whole batch's parts. */
+typedef struct lethe_method_parts {
+  uint32_t struct_size;              /* sizeof(lethe_method_parts) in the host's build */
+  int32_t n_params;                  /* trainable tensors */
+  const lethe_param_tensor *params;  /* (n_params) names, shapes, current values */
+  const float *const *forget_grad;   /* [i]: ∂(forget part)/∂θ_i */
+  const float *const *retain_grad;   /* [i]: ∂(retain part)/∂θ_i */
+  float *const *out;                 /* [i]: the combined gradient (plugin writes) */
+  int64_t step, total_steps;
+  const struct lethe_host_api *host; /* the instance's services */
+} lethe_method_parts;
+
 /* ---- the descriptor ---------------------------------------------------------- */
 typedef struct lethe_method_desc {
   uint32_t abi_major;   /* == LETHE_METHOD_ABI_MAJOR, checked first */
@@ -301,6 +331,11 @@ typedef struct lethe_method_desc {
    * Pure: reads state, writes *value only. */
   int (*objective)(const void *state, const lethe_method_batch *at, const lethe_method_batch *base,
                    double *value, lethe_method_error *err);
+  /* ABI 1.3 (required with CAP_PART_GRADS, else ignored): the update from the
+   * forget and retain parts' parameter gradients (lethe_method_parts), e.g.
+   * a projection. Deterministic; no allocation, no I/O; state as
+   * loss_and_grad's. */
+  int (*combine)(void *state, const lethe_method_parts *parts, lethe_method_error *err);
 } lethe_method_desc;
 
 /* The one exported symbol (define it in the plugin with LETHE_METHOD_EXPORT). */

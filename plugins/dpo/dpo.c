@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct dpo_params {
   double beta;
@@ -26,6 +27,13 @@ static const lethe_param dpo_param_table[] = {
 static int dpo_create(const void *params, const lethe_host_api *host, void **state,
                       lethe_method_error *err) {
   return lt_create(params, sizeof(dpo_params), host, state, err);
+}
+
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int dpo_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const dpo_params *)params)->retain_coeff, 0, needs);
+  return 0;
 }
 
 static int dpo_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
@@ -81,6 +89,7 @@ static const lethe_method_desc dpo_desc = {
     .destroy = lt_destroy,
     .title = "DPO",
     .colour = "#0072b2",
+    .resolve = dpo_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &dpo_desc; }

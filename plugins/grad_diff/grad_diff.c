@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct grad_diff_params {
   double forget_coeff;
@@ -23,17 +24,26 @@ static int grad_diff_create(const void *params, const lethe_host_api *host, void
   return lt_create(params, sizeof(grad_diff_params), host, state, err);
 }
 
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int grad_diff_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const grad_diff_params *)params)->retain_coeff, 0, needs);
+  return 0;
+}
+
 static int grad_diff_loss_and_grad(void *state, const lethe_method_batch *b,
                                    lethe_method_grad *out, lethe_method_error *err) {
   const lt_instance *inst = state;
   const grad_diff_params *p = inst->params;
-  double forget_nll, retain_nll;
+  double forget_nll, retain_nll = 0.0;
+  int retain = p->retain_coeff > 0; /* else no retain rows (resolve) */
   if (lt_add_nll_mean(b, 1u << LETHE_SEG_FORGET, -p->forget_coeff, out->dlogp, &forget_nll, err) ||
-      lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, p->retain_coeff, out->dlogp, &retain_nll, err))
+      (retain &&
+       lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, p->retain_coeff, out->dlogp, &retain_nll, err)))
     return -1;
   out->loss = -p->forget_coeff * forget_nll + p->retain_coeff * retain_nll;
   lt_metric(inst, "forget_nll", forget_nll);
-  lt_metric(inst, "retain_nll", retain_nll);
+  if (retain) lt_metric(inst, "retain_nll", retain_nll);
   return 0;
 }
 
@@ -52,6 +62,7 @@ static const lethe_method_desc grad_diff_desc = {
     .destroy = lt_destroy,
     .title = "GA+RT",
     .colour = "#e69f00",
+    .resolve = grad_diff_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &grad_diff_desc; }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct kl_params {
   double forget_coeff;
@@ -27,17 +28,27 @@ static int kl_create(const void *params, const lethe_host_api *host, void **stat
   return lt_create(params, sizeof(kl_params), host, state, err);
 }
 
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int kl_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const kl_params *)params)->retain_coeff, LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS,
+                  needs);
+  return 0;
+}
+
 static int kl_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                             lethe_method_error *err) {
   const lt_instance *inst = state;
   const kl_params *p = inst->params;
-  double forget_nll, retain_kl;
+  double forget_nll, retain_kl = 0.0;
+  int retain = p->retain_coeff > 0; /* else no retain rows, no logits (resolve) */
   if (lt_add_nll_mean(b, 1u << LETHE_SEG_FORGET, -p->forget_coeff, out->dlogp, &forget_nll, err) ||
-      lt_add_kl_retain(b, p->kl_answer_only, p->retain_coeff, out->dlogits, &retain_kl, err))
+      (retain &&
+       lt_add_kl_retain(b, p->kl_answer_only, p->retain_coeff, out->dlogits, &retain_kl, err)))
     return -1;
   out->loss = -p->forget_coeff * forget_nll + p->retain_coeff * retain_kl;
   lt_metric(inst, "forget_nll", forget_nll);
-  lt_metric(inst, "retain_kl", retain_kl);
+  if (retain) lt_metric(inst, "retain_kl", retain_kl);
   return 0;
 }
 
@@ -56,6 +67,7 @@ static const lethe_method_desc kl_desc = {
     .destroy = lt_destroy,
     .title = "GA+KL",
     .colour = "#cc79a7",
+    .resolve = kl_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &kl_desc; }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct npo_kl_params {
   double beta;
@@ -30,18 +31,28 @@ static int npo_kl_create(const void *params, const lethe_host_api *host, void **
   return lt_create(params, sizeof(npo_kl_params), host, state, err);
 }
 
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int npo_kl_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const npo_kl_params *)params)->retain_coeff, LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS,
+                  needs);
+  return 0;
+}
+
 static int npo_kl_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                                 lethe_method_error *err) {
   const lt_instance *inst = state;
   const npo_kl_params *p = inst->params;
-  double npo, mean_w, retain_kl;
+  double npo, mean_w, retain_kl = 0.0;
+  int retain = p->retain_coeff > 0; /* else no retain rows, no logits (resolve) */
   if (lt_add_npo(b, p->beta, p->forget_coeff, out->dlogp, &npo, &mean_w, err) ||
-      lt_add_kl_retain(b, p->kl_answer_only, p->retain_coeff, out->dlogits, &retain_kl, err))
+      (retain &&
+       lt_add_kl_retain(b, p->kl_answer_only, p->retain_coeff, out->dlogits, &retain_kl, err)))
     return -1;
   out->loss = p->forget_coeff * npo + p->retain_coeff * retain_kl;
   lt_metric(inst, "npo_weight_mean", mean_w);
   lt_metric(inst, "forget_npo", npo);
-  lt_metric(inst, "retain_kl", retain_kl);
+  if (retain) lt_metric(inst, "retain_kl", retain_kl);
   return 0;
 }
 
@@ -60,6 +71,7 @@ static const lethe_method_desc npo_kl_desc = {
     .destroy = lt_destroy,
     .title = "NPO+KL",
     .colour = "#999933",
+    .resolve = npo_kl_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_kl_desc; }

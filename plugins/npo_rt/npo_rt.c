@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct npo_rt_params {
   double beta;
@@ -26,18 +27,27 @@ static int npo_rt_create(const void *params, const lethe_host_api *host, void **
   return lt_create(params, sizeof(npo_rt_params), host, state, err);
 }
 
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int npo_rt_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const npo_rt_params *)params)->retain_coeff, 0, needs);
+  return 0;
+}
+
 static int npo_rt_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
                                 lethe_method_error *err) {
   const lt_instance *inst = state;
   const npo_rt_params *p = inst->params;
-  double npo, mean_w, retain_nll;
+  double npo, mean_w, retain_nll = 0.0;
+  int retain = p->retain_coeff > 0; /* else no retain rows (resolve) */
   if (lt_add_npo(b, p->beta, p->forget_coeff, out->dlogp, &npo, &mean_w, err) ||
-      lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, p->retain_coeff, out->dlogp, &retain_nll, err))
+      (retain &&
+       lt_add_nll_mean(b, 1u << LETHE_SEG_RETAIN, p->retain_coeff, out->dlogp, &retain_nll, err)))
     return -1;
   out->loss = p->forget_coeff * npo + p->retain_coeff * retain_nll;
   lt_metric(inst, "npo_weight_mean", mean_w);
   lt_metric(inst, "forget_npo", npo);
-  lt_metric(inst, "retain_nll", retain_nll);
+  if (retain) lt_metric(inst, "retain_nll", retain_nll);
   return 0;
 }
 
@@ -56,6 +66,7 @@ static const lethe_method_desc npo_rt_desc = {
     .destroy = lt_destroy,
     .title = "NPO+RT",
     .colour = "#117733",
+    .resolve = npo_rt_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &npo_rt_desc; }

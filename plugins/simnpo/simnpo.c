@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "loss_terms.h"
+#include "needs.h"
 
 typedef struct simnpo_params {
   double beta;
@@ -29,6 +30,13 @@ static const lethe_param simnpo_param_table[] = {
 static int simnpo_create(const void *params, const lethe_host_api *host, void **state,
                          lethe_method_error *err) {
   return lt_create(params, sizeof(simnpo_params), host, state, err);
+}
+
+/* No retain rows at retain_coeff = 0 (see needs.h). */
+static int simnpo_resolve(const void *params, lethe_method_needs *needs, lethe_method_error *err) {
+  (void)err;
+  lt_needs_retain(((const simnpo_params *)params)->retain_coeff, 0, needs);
+  return 0;
 }
 
 static int simnpo_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
@@ -76,6 +84,7 @@ static const lethe_method_desc simnpo_desc = {
     .destroy = lt_destroy,
     .title = "SimNPO",
     .colour = "#882255",
+    .resolve = simnpo_resolve,
 };
 
 LETHE_METHOD_EXPORT const lethe_method_desc *lethe_method_entry(void) { return &simnpo_desc; }

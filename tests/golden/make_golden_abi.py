@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make_golden_abi.py - reference losses and parameter gradients of the
 methods that use method ABI 1.2 (UNDIAL on logits, NPO+L2 on parameters,
-RMU on hidden states), from make_golden.py's independent float64 Llama.
+RMU on hidden states) and 1.3 (GRU on the forget and retain gradients),
+from make_golden.py's independent float64 Llama.
 
   make_golden_abi.py CASE_DIR [CASE_DIR ...]
 
@@ -20,6 +21,10 @@ plugin's README.md:
   rmu     mean over forget rows of the answer-position mean of (1/C)‖h − c·u‖²
           + α·(the same on retain rows against the reference's h), h the output
           of decoder block `layer`, u = r/‖r‖ with r_j = splitmix64(seed, j) in [0, 1)
+  gru     loss forget_coeff·L_f + retain_coeff·NLL_mean(retain), L_f = NPO (npo = 1)
+          or −NLL_mean(forget); its "gradient" is the update
+          g_f − min(0, <g_f, g_r>)/‖g_r‖²·g_r + retain_coeff·g_r, g_f = ∇(forget_coeff·L_f),
+          g_r = ∇NLL_mean(retain), inner products over all parameters as one vector
 """
 import json
 import os
@@ -68,14 +73,18 @@ def undial(s, P, R, batches, beta, forget_coeff, retain_coeff):
     return loss + retain_coeff * nll_mean(s, P, batches["retain"])
 
 
-def npo_l2(s, P, R, batches, beta, forget_coeff, l2, retain_coeff):
+def npo_loss(s, P, R, batches, beta):
     def seq_nll(W, batch):
         ids, mask, labels = tensors(batch)
         return -token_logprobs(forward(s, W, ids, mask), labels)[0].sum(dim=1)
     with torch.no_grad():
         ref_nll = seq_nll(R, batches["forget"])
     margin = beta * (ref_nll - seq_nll(P, batches["forget"]))
-    npo = (2.0 / beta) * torch.nn.functional.softplus(margin).mean()
+    return (2.0 / beta) * torch.nn.functional.softplus(margin).mean()
+
+
+def npo_l2(s, P, R, batches, beta, forget_coeff, l2, retain_coeff):
+    npo = npo_loss(s, P, R, batches, beta)
     pull = sum(((P[n] - R[n]) ** 2).sum() for n in P)
     return forget_coeff * npo + 0.5 * l2 * pull + retain_coeff * nll_mean(s, P, batches["retain"])
 
@@ -107,12 +116,31 @@ def rmu(s, P, R, batches, layer, steering_coeff, alpha, seed):
     return loss + alpha * masked_mse(hr, href, counted_r)
 
 
+def gru(s, P, R, batches, npo, beta, forget_coeff, retain_coeff, project):
+    """(loss, {name: update}): each part's gradient by its own autograd pass."""
+    names = list(P)
+    forget = npo_loss(s, P, R, batches, beta) if npo else -nll_mean(s, P, batches["forget"])
+    retain = nll_mean(s, P, batches["retain"])
+
+    def grad(x):
+        gs = torch.autograd.grad(x, [P[n] for n in names], allow_unused=True)
+        return [torch.zeros_like(P[n]) if g is None else g for n, g in zip(names, gs)]
+    gf, gr = grad(forget_coeff * forget), grad(retain)
+    dot = sum((a * b).sum() for a, b in zip(gf, gr))
+    rr = sum((b * b).sum() for b in gr)
+    shift = -dot / rr if project and dot < 0 and rr > 0 else 0.0
+    print("  gru: <g_f, g_r> = %.6g, |g_r|^2 = %.6g, projected: %s" % (dot, rr, shift != 0.0))
+    update = {n: a + (retain_coeff + shift) * b for n, a, b in zip(names, gf, gr)}
+    return forget_coeff * forget + retain_coeff * retain, update
+
+
 def cases_for(s):
     """Each method's parameters on this model (RMU at its next-to-last block)."""
     return {
         "undial": dict(beta=3.0, forget_coeff=1.0, retain_coeff=0.5),
         "npo_l2": dict(beta=BETA, forget_coeff=1.0, l2=0.7, retain_coeff=0.5),
         "rmu": dict(layer=s.layers - 2, steering_coeff=3.0, alpha=1.5, seed=7),
+        "gru": dict(npo=1, beta=BETA, forget_coeff=1.0, retain_coeff=0.5, project=1),
     }
 
 
@@ -125,6 +153,12 @@ def make(case_dir):
     losses, golden, params = {}, {}, cases_for(s)
     fns = {"undial": undial, "npo_l2": npo_l2, "rmu": rmu}
     for method, kw in params.items():
+        if method == "gru":  # an update, not the gradient of its loss
+            loss, update = gru(s, P, R, batches, **kw)
+            for n in names:
+                golden["grad.%s.%s" % (method, n)] = update[n]
+            losses[method] = float(loss)
+            continue
         loss = fns[method](s, P, R, batches, **kw)
         grads = torch.autograd.grad(loss, [P[n] for n in names], allow_unused=True)
         for n, g in zip(names, grads):

@@ -9,7 +9,8 @@
  * BAD_RESOLVE_EXTRA resolves to a capability it does not declare;
  * BAD_STOPGRAD is a valid stop-gradient method that declares its objective,
  * BAD_STOPGRAD_BARE the same without: the checker must pass the first and
- * fail the second). */
+ * fail the second; BAD_NO_COMBINE asks for the forget and retain gradients
+ * without a combine(), BAD_COMBINE_NAN has one that writes a NaN). */
 #include <math.h>
 #include <stddef.h>
 
@@ -90,6 +91,18 @@ static int bad_objective(const void *state, const lethe_method_batch *at,
 }
 #endif
 
+#ifdef BAD_COMBINE_NAN
+/* The forget gradient, with a NaN at the second float of the first tensor. */
+static int bad_combine(void *state, const lethe_method_parts *parts, lethe_method_error *err) {
+  (void)state;
+  (void)err;
+  for (int32_t i = 0; i < parts->n_params; i++)
+    for (int64_t k = 0; k < parts->params[i].numel; k++)
+      parts->out[i][k] = i == 0 && k == 1 ? NAN : parts->forget_grad[i][k];
+  return 0;
+}
+#endif
+
 /* −token-mean of forget logp (GA); BAD_WRONG_GRAD reports 1.5× its gradient. */
 __attribute__((unused)) /* unused in the BAD_NULL_CALLBACK variant */
 static int bad_loss_and_grad(void *state, const lethe_method_batch *b, lethe_method_grad *out,
@@ -148,6 +161,8 @@ static const lethe_method_desc bad_desc = {
     .summary = "a deliberately broken plugin (tests only)",
 #ifdef BAD_CAPS
     .caps = LETHE_CAP_RETAIN | (1u << 12),
+#elif defined(BAD_NO_COMBINE) || defined(BAD_COMBINE_NAN)
+    .caps = LETHE_CAP_PART_GRADS,
 #elif defined(BAD_IDS)
     .caps = LETHE_CAP_EXAMPLE_IDS,
 #elif defined(BAD_NO_RESOLVE)
@@ -178,6 +193,9 @@ static const lethe_method_desc bad_desc = {
 #endif
 #ifdef BAD_STOPGRAD
     .objective = bad_objective,
+#endif
+#ifdef BAD_COMBINE_NAN
+    .combine = bad_combine,
 #endif
 };
 

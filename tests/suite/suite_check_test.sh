@@ -71,7 +71,7 @@ expect_refusal "synthetic alpha out of range" "run name=ga" "synthetic.alpha" --
 "$lethe" suite validate "$src/configs/suites/synthetic.cfg" | grep -q "90 runs of kind synthetic" ||
   fail "configs/suites/synthetic.cfg not valid"
 # groups that choose a method and set its own parameters (npo_l2's l2, rmu's layer)
-"$lethe" suite validate "$src/configs/suites/paper-extended.cfg" | grep -q "30 runs of kind tofu" ||
+"$lethe" suite validate "$src/configs/suites/paper-extended.cfg" | grep -q "33 runs of kind tofu" ||
   fail "configs/suites/paper-extended.cfg not valid"
 
 # ---- markers the suite cannot write -----------------------------------------

@@ -5,7 +5,8 @@
  *   one process within 1e-5 relative, every weight tensor within 1e-5 in
  *   norm and each weight within 1e-3 of the tensor's largest, and the
  *   evaluation before the first step is identical (NPO+KL trains a subset
- *   of the tensors, unlearn.params). A shard's gradient is a
+ *   of the tensors, unlearn.params; NPO+L2, RMU and GRU the ABI 1.2/1.3
+ *   paths: parameters, hidden states, the forget and retain gradients). A shard's gradient is a
  *   sum in another order, and AdamW turns rounding in a near-zero gradient
  *   into a fraction of a whole step (up to lr) of that one weight: measured
  *   with lethe's AVX2 GEMM, one embedding weight of a rare token differs by
@@ -132,13 +133,15 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", work);
 }
 
-static const char *const methods[] = {"npo", "npo_kl", "npo_l2", "rmu"};
+static const char *const methods[] = {"npo", "npo_kl", "npo_l2", "rmu", "gru"};
 /* npo_kl trains a subset: only its gradients are summed over ranks; npo_l2
  * adds dL/dθ once (rank 0); rmu's hidden states are gathered and its
- * backward starts at layer 0, whose MLP alone trains (the plugin's pattern) */
+ * backward starts at layer 0, whose MLP alone trains (the plugin's pattern);
+ * gru's forget and retain parts are each summed over ranks before its
+ * projection, whose result rank 0 alone adds */
 static const char *const subsets[] = {"",
     "-s 'unlearn.params=[\"model\\\\.layers\\\\.1\\\\..*\", \"lm_head\\\\.weight\"]'", "",
-    "-s method.layer=0"};
+    "-s method.layer=0", "-s method.npo=true"};
 
 START_TEST(test_unlearning_matches_one_process) {
   const char *m = methods[_i];
@@ -268,7 +271,7 @@ int main(void) {
   TCase *tc = tcase_create("one_vs_two_ranks");
   tcase_set_timeout(tc, 600);
   tcase_add_unchecked_fixture(tc, setup, teardown);
-  tcase_add_loop_test(tc, test_unlearning_matches_one_process, 0, 4);
+  tcase_add_loop_test(tc, test_unlearning_matches_one_process, 0, 5);
   tcase_add_test(tc, test_evaluation_identical_over_ranks);
   tcase_add_test(tc, test_stages_match_one_process);
   suite_add_tcase(s, tc);

@@ -60,8 +60,9 @@ START_TEST(test_search_path) {
 END_TEST
 
 START_TEST(test_find_every_plugin) {
-  static const char *const names[] = {"ga", "grad_diff", "kl", "dpo", "npo",
-                                      "npo_rt", "npo_kl", "idk", "simnpo"};
+  static const char *const names[] = {"ga",     "grad_diff", "kl",     "dpo",    "npo",
+                                      "npo_rt", "npo_kl",    "idk",    "simnpo", "undial",
+                                      "npo_l2", "rmu",       "gru"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     method_plugin p;
     open_real(&p, names[i]);
@@ -93,9 +94,10 @@ START_TEST(test_refuse_missing_symbol) {
 END_TEST
 
 START_TEST(test_refuse_unknown_caps) {
-  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x1ff (retain, idk, "
+  expect_refused("caps", "unknown capability bits 0x1000; this host knows 0x3ff (retain, idk, "
                          "reference log-probs, logits, reference logits, example ids, "
-                         "parameters, hidden states, reference hidden states)");
+                         "parameters, hidden states, reference hidden states, forget and "
+                         "retain gradients)");
 }
 END_TEST
 
@@ -103,6 +105,8 @@ START_TEST(test_refuse_bad_descriptor_fields) {
   expect_refused("param_range", "parameter 'scale' has default 5 outside its own range");
   expect_refused("null_callback", "callback 'loss_and_grad' is NULL");
   expect_refused("no_resolve", "asks for hidden states but has no resolve() to name the layer");
+  expect_refused("no_combine", "asks for the forget and retain gradients but has no combine() "
+                               "to use them");
 }
 END_TEST
 
@@ -229,15 +233,15 @@ START_TEST(test_scan) {
   refusals r = {0};
   int refused = method_set_scan(&set, &s, collect_refusal, &r);
   /* abi, nosym, caps, param_range, null_callback, undefined, colour, title,
-   * no_resolve, and dup ('ga' again) */
-  ck_assert_int_eq(refused, 10);
-  ck_assert_int_eq(r.n, 10);
+   * no_resolve, no_combine, and dup ('ga' again) */
+  ck_assert_int_eq(refused, 11);
+  ck_assert_int_eq(r.n, 11);
   int saw_dup = 0;
   for (int i = 0; i < r.n; i++) saw_dup |= strstr(r.msgs[i], "duplicate method name 'ga'") != NULL;
   ck_assert(saw_dup);
-  /* twelve real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
-   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare) */
-  ck_assert_int_eq(set.n, 20);
+  /* thirteen real plugins plus the loadable test ones (nan_loss, nan_grad, wrong_grad,
+   * old_size, ids, resolve_extra, stopgrad, stopgrad_bare, combine_nan) */
+  ck_assert_int_eq(set.n, 22);
   for (int i = 1; i < 9; i++) /* one directory's files come in name order */
     ck_assert_int_lt(strcmp(set.items[i - 1].path, set.items[i].path), 0);
   method_set_free(&set);
@@ -250,7 +254,9 @@ START_TEST(test_caps_string) {
   ck_assert_str_eq(method_caps_string(0, buf, sizeof buf), "none");
   ck_assert_str_eq(method_caps_string(LETHE_CAP_IDK | LETHE_CAP_REF_LOGP, buf, sizeof buf),
                    "idk, reference log-probs");
-  ck_assert_str_eq(method_caps_string(1u << 9, buf, sizeof buf), "bit 9");
+  ck_assert_str_eq(method_caps_string(LETHE_CAP_PART_GRADS, buf, sizeof buf),
+                   "forget and retain gradients");
+  ck_assert_str_eq(method_caps_string(1u << 10, buf, sizeof buf), "bit 10");
 }
 END_TEST
 
@@ -494,8 +500,9 @@ END_TEST
 
 START_TEST(test_default_configs_match_tables) {
   /* configs/methods/NAME.cfg load cleanly and restate each plugin's defaults */
-  static const char *const names[] = {"ga", "grad_diff", "kl", "dpo", "npo",
-                                      "npo_rt", "npo_kl", "idk", "simnpo"};
+  static const char *const names[] = {"ga",     "grad_diff", "kl",     "dpo",    "npo",
+                                      "npo_rt", "npo_kl",    "idk",    "simnpo", "undial",
+                                      "npo_l2", "rmu",       "gru"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char path[512];
     snprintf(path, sizeof path, "%s/configs/methods/%s.cfg", LETHE_SOURCE_DIR, names[i]);

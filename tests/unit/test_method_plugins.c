@@ -63,12 +63,16 @@ static runner *runner_new(const char *name, const char *const *overrides, int n_
   return r;
 }
 
-static runner *runner_from_path(const char *path) {
+static runner *runner_from_path(const char *path, const char *const *overrides, int n_overrides) {
   runner *r = calloc(1, sizeof *r);
   lethe_err err = {0};
   int rc = method_plugin_open(&r->spec.plugin, path, &err);
   ck_assert_msg(rc == 0, "%s", err.msg);
   r->spec.params = method_params_new(r->spec.plugin.desc);
+  for (int i = 0; i < n_overrides; i++) {
+    rc = method_params_override(r->spec.plugin.desc, r->spec.params, overrides[i], &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+  }
   lethe_host_api host = {.ctx = &r->log, .metric = record_metric};
   rc = method_instance_create(&r->inst, &r->spec.plugin, r->spec.params, &host, &err);
   ck_assert_msg(rc == 0, "%s", err.msg);
@@ -136,6 +140,8 @@ static const config_case cases[] = {
     {"undial", {NULL}},
     {"undial", {"method.beta=2", "method.retain_coeff=0.5", "method.forget_coeff=1.5"}},
     {"npo_l2", {"method.l2=0", "method.retain_coeff=0.5", NULL}}, /* its log-prob terms */
+    {"gru", {NULL}},
+    {"gru", {"method.npo=true", "method.beta=0.5", "method.retain_coeff=0.5"}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -171,7 +177,7 @@ static runner *test_plugin(const char *kind) {
   char file[64];
   snprintf(file, sizeof file, "lethe_bad_%s.so", kind);
   char *path = lethe_path_join(METHOD_BAD_DIR, file);
-  runner *r = runner_from_path(path);
+  runner *r = runner_from_path(path, NULL, 0);
   free(path);
   return r;
 }
@@ -396,18 +402,49 @@ START_TEST(test_undial_definition) {
 END_TEST
 
 /* ---- ABI compatibility ------------------------------------------------------------ */
-/* The nine plugins of ABI 1.1, built from their sources against that
+/* The nine plugins of ABI 1.1, built from their 1.1 sources against that
  * release's header (tests/abi/v1_1): they load in this host (descriptor
- * shorter by the 1.2 fields, none of them read) and give the bits the same
- * sources built against today's header give. */
-static const char *const abi_v1_1_plugins[] = {"ga", "grad_diff", "kl", "npo", "npo_rt",
-                                               "npo_kl", "dpo", "idk", "simnpo"};
+ * shorter by the 1.2 fields, none of them read) and give the bits today's
+ * sources give, at the defaults and at a retain coefficient > 0. At
+ * retain_coeff = 0 today's plugins resolve() to no retain rows (and, for the
+ * KL terms, no logits); given the same rows they give the same loss and
+ * gradient values (the old ones wrote 0·x, which may be −0). */
+typedef struct abi_case {
+  const char *name;
+  const char *retain; /* NULL: defaults only */
+  uint32_t dropped;   /* caps today's plugin drops at retain_coeff = 0 */
+} abi_case;
 
+static const abi_case abi_v1_1_plugins[] = {
+    {"ga", NULL, 0},
+    {"grad_diff", "method.retain_coeff", LETHE_CAP_RETAIN},
+    {"kl", "method.retain_coeff", LETHE_CAP_RETAIN | LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS},
+    {"npo", NULL, 0},
+    {"npo_rt", "method.retain_coeff", LETHE_CAP_RETAIN},
+    {"npo_kl", "method.retain_coeff", LETHE_CAP_RETAIN | LETHE_CAP_LOGITS | LETHE_CAP_REF_LOGITS},
+    {"dpo", "method.retain_coeff", LETHE_CAP_RETAIN},
+    {"idk", NULL, 0},
+    {"simnpo", "method.retain_coeff", LETHE_CAP_RETAIN},
+};
+enum { N_ABI_CASES = sizeof abi_v1_1_plugins / sizeof abi_v1_1_plugins[0] };
+
+/* Values equal element by element (0 == −0). */
+static void check_same_values(const char *what, const float *a, const float *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    ck_assert_msg(a[i] == b[i], "%s[%zu]: %.9g (1.1) vs %.9g", what, i, a[i], b[i]);
+}
+
+/* _i: plugin (_i / 3) at the defaults (0), retain_coeff = 0.7 (1) or 0 (2). */
 START_TEST(test_abi_v1_1_plugins_unchanged) {
-  const char *name = abi_v1_1_plugins[_i];
-  char path[1024];
-  snprintf(path, sizeof path, "%s/lethe_%s.so", METHOD_ABI_V1_1_DIR, name);
-  runner *old = runner_from_path(path), *now = runner_new(name, NULL, 0);
+  const abi_case *c = &abi_v1_1_plugins[_i / 3];
+  int setting = _i % 3;
+  if (setting && !c->retain) return; /* no retain coefficient to set */
+  char path[1024], over[64];
+  snprintf(path, sizeof path, "%s/lethe_%s.so", METHOD_ABI_V1_1_DIR, c->name);
+  snprintf(over, sizeof over, "%s=%s", c->retain ? c->retain : "", setting == 2 ? "0" : "0.7");
+  const char *ov[] = {over};
+  int n_ov = setting ? 1 : 0;
+  runner *old = runner_from_path(path, ov, n_ov), *now = runner_new(c->name, ov, n_ov);
   const lethe_method_desc *od = old->spec.plugin.desc, *nd = now->spec.plugin.desc;
   ck_assert_uint_eq(od->struct_size, offsetof(lethe_method_desc, resolve));
   ck_assert_uint_gt(nd->struct_size, od->struct_size);
@@ -418,9 +455,18 @@ START_TEST(test_abi_v1_1_plugins_unchanged) {
   ck_assert_str_eq(method_desc_title(od), method_desc_title(nd));
   rnd_batch *a = rnd_batch_new(91), *b = rnd_batch_new(91);
   double la = step(old, a), lb = step(now, b);
-  ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "%s: loss %.17g (1.1) vs %.17g", name, la, lb);
-  ck_assert_msg(memcmp(a->dlogp, b->dlogp, sizeof a->dlogp) == 0, "%s: dlogp differs", name);
-  ck_assert_msg(memcmp(a->dlogits, b->dlogits, sizeof a->dlogits) == 0, "%s: dlogits differs", name);
+  ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "%s: loss %.17g (1.1) vs %.17g", c->name, la, lb);
+  int dropped = setting == 2 || (setting == 0 && (now->inst.needs.caps & LETHE_CAP_RETAIN) == 0);
+  if (!dropped) {
+    ck_assert_uint_eq(now->inst.needs.caps, nd->caps);
+    ck_assert_msg(memcmp(a->dlogp, b->dlogp, sizeof a->dlogp) == 0, "%s: dlogp differs", c->name);
+    ck_assert_msg(memcmp(a->dlogits, b->dlogits, sizeof a->dlogits) == 0, "%s: dlogits differs",
+                  c->name);
+  } else {
+    ck_assert_uint_eq(now->inst.needs.caps, nd->caps & ~c->dropped);
+    check_same_values("dlogp", a->dlogp, b->dlogp, B * T);
+    check_same_values("dlogits", a->dlogits, b->dlogits, B * T * V);
+  }
   free(a);
   free(b);
   runner_free(old);
@@ -430,7 +476,7 @@ END_TEST
 
 /* ---- an external plugin (LETHE_METHOD_EXTERNAL) ---------------------------------- */
 START_TEST(test_external_plugin) {
-  runner *r = runner_from_path(getenv("LETHE_METHOD_EXTERNAL"));
+  runner *r = runner_from_path(getenv("LETHE_METHOD_EXTERNAL"), NULL, 0);
   check_passes(r, 77, !(caps(r) & LETHE_CAP_LOGITS));
   runner_free(r);
 }
@@ -454,8 +500,7 @@ static Suite *plugins_suite(void) {
   tcase_add_test(closed, test_undial_definition);
   suite_add_tcase(s, closed);
   TCase *abi = tcase_create("abi");
-  tcase_add_loop_test(abi, test_abi_v1_1_plugins_unchanged, 0,
-                      sizeof abi_v1_1_plugins / sizeof abi_v1_1_plugins[0]);
+  tcase_add_loop_test(abi, test_abi_v1_1_plugins_unchanged, 0, 3 * N_ABI_CASES);
   suite_add_tcase(s, abi);
   if (getenv("LETHE_METHOD_EXTERNAL")) {
     TCase *ext = tcase_create("external");

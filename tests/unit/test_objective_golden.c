@@ -5,8 +5,11 @@
  * reference), within 1e-4 (abs or rel). The nine ABI 1.1 methods read β, δ
  * and coefficients from each case's summary.json and golden.safetensors;
  * the ABI 1.2 ones (UNDIAL on logits, NPO+L2 on parameters, RMU on hidden
- * states) their parameters from summary_abi.json and golden_abi.safetensors
- * (tests/golden/make_golden_abi.py). */
+ * states) and the ABI 1.3 one (GRU: the forget and retain gradients
+ * backpropagated apart and combined; its "gradient" is the update, and on
+ * llama-tiny the forget gradient conflicts with the retain one, so it is
+ * projected, on llama-mha-tied not) their parameters from summary_abi.json
+ * and golden_abi.safetensors (tests/golden/make_golden_abi.py). */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -18,9 +21,9 @@
 
 static const char *const cases[] = {"llama-tiny", "llama-mha-tied"};
 static const char *const methods[] = {"ga", "grad_diff", "kl", "npo", "npo_rt", "npo_kl", "dpo",
-                                      "idk", "simnpo", "undial", "npo_l2", "rmu"};
+                                      "idk", "simnpo", "undial", "npo_l2", "rmu", "gru"};
 #define N_CASES 2
-#define N_METHODS 12
+#define N_METHODS 13
 #define FIRST_ABI_1_2 9 /* methods[9..]: golden_abi.safetensors */
 
 static void check_close(const char *what, const float *got, const float *want, size_t n) {
