@@ -17,6 +17,7 @@
 
 #include "model/llama.h"
 #include "unit/bf16_skip.h"
+#include "unit/llama_batch.h"
 
 enum { HEAD_TIED, HEAD_UNTIED, HEAD_PHI };
 
@@ -48,11 +49,6 @@ static void make_model(llama_model *m, int head, int vocab, int T) {
   llama_alloc_grads(m);
 }
 
-typedef struct batch {
-  int B, T;
-  int32_t *tok, *mask, *tgt;
-  float *g; /* dL/dlogp */
-} batch;
 
 /* Random tokens; row 1 (if any) ends in padding; about a fifth of the
  * targets are −1, and so is all of the last row (no target at all). */
@@ -76,26 +72,6 @@ static void make_batch(batch *b, int B, int T, int vocab) {
   }
 }
 
-static void free_batch(batch *b) { free(b->tok), free(b->mask), free(b->tgt), free(b->g); }
-
-/* Forward, log-probs into logp, backward of Σ g·logp into fresh gradients. */
-static void step(llama_model *m, const batch *b, float *logp) {
-  lethe_err err = {0};
-  ck_assert_msg(llama_forward(m, b->tok, b->mask, b->B, b->T, &err) == 0, "%s", err.msg);
-  llama_target_logp(m, b->tgt, logp);
-  llama_zero_grads(m);
-  llama_dlogits_from_dlogp(m, b->tgt, b->g, NULL);
-  llama_backward(m);
-}
-
-static double rel_l2(const float *a, const float *b, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    den += (double)a[i] * a[i];
-  }
-  return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
 /* Whole against chunked (rows per chunk) on one model and batch. */
 static void compare(int head, int compute, int B, int T, int vocab, int rows, double tol_logp,
