@@ -49,7 +49,10 @@ void *lethe_alloc_aligned(size_t n);
 /* Whole pages mapped for n bytes, reading as zero and costing no memory
  * until written (resident set grows with the pages touched): for buffers
  * of which parts may never be used, or given back (lethe_pages_drop).
- * Free with lethe_pages_free(p, n). */
+ * Blocks of 8 MiB and more start on a 2 MiB boundary and ask for
+ * transparent huge pages (MADV_HUGEPAGE): they then grow 2 MiB at a time,
+ * with one page fault and one TLB entry per 2 MiB. Free with
+ * lethe_pages_free(p, n). */
 void *lethe_pages_alloc(size_t n);
 void lethe_pages_free(void *p, size_t n);
 /* Gives back the whole pages inside [p, p+n) (their contents are lost)
