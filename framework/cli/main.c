@@ -39,7 +39,7 @@ static const cli_command commands[] = {
     {"world", "write the embedded TOFU-like world (data, tokenizer) to a directory", cmd_world,
      help_world, 0},
     {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data, 0},
-    {"muse", "MUSE's metrics on the embedded MUSE-like corpus (target and retain models)",
+    {"muse", "a MUSE experiment: corpus, target and retain models, the method unlearning, MUSE's metrics",
      cmd_muse, help_muse, 0},
     {"synthetic", "one run of the paper's synthetic experiment (random-feature model)",
      cmd_synthetic, help_synthetic, 0},

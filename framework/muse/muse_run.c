@@ -5,11 +5,13 @@
  * muse_run.h). */
 #include "muse/muse_run.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/dist.h"
 #include "core/json_file.h"
@@ -53,7 +55,14 @@ static int check_method_fits(const experiment *e, lethe_err *err) {
 }
 
 /* muse.dir: the directory and the files muse_load requires. */
-static int check_corpus_dir(const char *dir, lethe_err *err) {
+static int check_corpus_dir(const experiment *e, const char *dir, lethe_err *err) {
+  char where[600];
+  lcfg_where(lcfg_setting(&e->cfg, "muse.dir"), where, sizeof where);
+  struct stat st;
+  errno = 0;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return lethe_errf(err, LETHE_E_IO, "%s: muse.dir: %s is not a directory%s%s", where, dir,
+                      errno ? ": " : "", errno ? strerror(errno) : "");
   static const char *const required[] = {
       "raw/forget.json",      "raw/retain1.json",     "raw/holdout.json",
       "verbmem/forget.json",  "knowmem/forget_qa.json", "knowmem/retain_qa.json",
@@ -63,8 +72,8 @@ static int check_corpus_dir(const char *dir, lethe_err *err) {
     int have = lethe_file_exists(path);
     free(path);
     if (!have)
-      return lethe_errf(err, LETHE_E_IO, "muse.dir: %s has no %s (MUSE's layout: "
-                        "docs/file-formats.md, \"MUSE\")", dir, required[i]);
+      return lethe_errf(err, LETHE_E_IO, "%s: muse.dir: %s has no %s (MUSE's layout: "
+                        "docs/file-formats.md, \"MUSE\")", where, dir, required[i]);
   }
   return 0;
 }
@@ -81,7 +90,7 @@ int muse_check(const experiment *e, lethe_err *err) {
   muse_settings ms;
   world_settings ws;
   if (experiment_muse(e, &ms, err) || experiment_world(e, &ws, err)) return -1;
-  if (*ms.dir && check_corpus_dir(ms.dir, err)) return -1;
+  if (*ms.dir && check_corpus_dir(e, ms.dir, err)) return -1;
   muse_eval_options opt;
   muse_options(e, &opt);
   if (opt.batch_size < 1 || opt.verbmem_max_new_tokens < 1 || opt.knowmem_max_new_tokens < 1)
