@@ -1,8 +1,10 @@
 /* report_format — the numbers of a point by field, and as the report prints
- * them in its tables, tooltips and headlines (see report.h). Not here: where
- * they appear. */
+ * them in its tables, tooltips, headlines and CSV cells (see report.h). Not
+ * here: where they appear. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "report/report.h"
 
@@ -67,3 +69,33 @@ double report_field(const report_point *p, int field) {
 }
 
 int report_field_is_log(int field) { return field == REPORT_F_FQ; }
+
+/* ---- CSV cells ---------------------------------------------------------------- */
+
+void report_csv_text(FILE *out, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, out);
+    return;
+  }
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', out);
+    fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+void report_csv_number(FILE *out, double v) {
+  if (!isfinite(v)) return;
+  if (v == floor(v) && fabs(v) < 1e15) {
+    fprintf(out, "%.0f", v);
+    return;
+  }
+  /* the shortest text that reads back as the same double */
+  char buf[40];
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  fputs(buf, out);
+}

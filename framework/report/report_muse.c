@@ -119,11 +119,38 @@ static void write_table(FILE *out, const report *r, int split) {
 /* KnowMem retain against field_x: each group's path through its evaluations
  * (means over seeds), its final point filled; the target (star) and the
  * retain model (diamond). */
+/* Widens [*lo, *hi] to v (NaN ignored). */
+static void widen(double *lo, double *hi, double v) {
+  if (!isfinite(v)) return;
+  if (!(*lo <= v)) *lo = v;
+  if (!(*hi >= v)) *hi = v;
+}
+
+/* An axis from 0 over the values of `field` the panel shows: every
+ * evaluation of the split's runs and the two reference models. */
+static void fit_axis(const report *r, int split, int field, const char *label, svg_axis *a) {
+  double lo = 0, hi = NAN;
+  for (int i = 0; i < r->n_runs; i++) {
+    if (r->groups[r->runs[i].group].split != split) continue;
+    for (size_t k = 0; k < r->runs[i].n_history; k++)
+      widen(&lo, &hi, report_field(&r->runs[i].history[k], field));
+    widen(&lo, &hi, report_field(&r->runs[i].sel[REPORT_SEL_FINAL], field));
+  }
+  for (int retain = 0; retain < 2; retain++) {
+    const report_point *ref = report_split_ref(r, split, retain);
+    if (ref) widen(&lo, &hi, report_field(ref, field));
+  }
+  svg_axis_fit(a, lo, isfinite(hi) && hi > lo ? hi : 1.0, 0, 1, 1.0);
+  a->label = label;
+}
+
 static void tradeoff_panel(FILE *out, const report *r, int split, int field_x) {
   const char *x_title = field_x == REPORT_F_VERBMEM_FORGET ? "VerbMem forget" : "KnowMem forget";
   char title[160];
-  snprintf(title, sizeof title, "%s: KnowMem retain vs %s", r->splits[split], x_title);
-  svg_axis x = {0, 1, 0, x_title}, y = {0, 1, 0, "KnowMem retain"};
+  snprintf(title, sizeof title, "%s: utility vs %s", r->splits[split], x_title);
+  svg_axis x, y;
+  fit_axis(r, split, field_x, x_title, &x);
+  fit_axis(r, split, REPORT_F_KNOWMEM_RETAIN, "KnowMem retain (utility)", &y);
   svg_plot p;
   svg_open(&p, out, PANEL_W, PANEL_H, title, &x, &y);
   for (int g = 0; g < r->n_groups; g++) {

@@ -35,11 +35,6 @@ static const char *const field_short[REPORT_N_FIELDS] = {
     [REPORT_F_KNOWMEM_FORGET] = "KnowMem forget",
     [REPORT_F_KNOWMEM_RETAIN] = "KnowMem retain",
 };
-/* A ROUGE-like score in [0, 1] (model utility's axis). */
-static int field_is_score(int field) {
-  return field == REPORT_F_VERBMEM_FORGET || field == REPORT_F_KNOWMEM_FORGET ||
-         field == REPORT_F_KNOWMEM_RETAIN;
-}
 static const int sel_shape[REPORT_N_SEL] = {SVG_CIRCLE, SVG_CIRCLE, SVG_SQUARE};
 static const int sel_filled[REPORT_N_SEL] = {1, 0, 1};
 static const char *const sel_dash[REPORT_N_SEL] = {NULL, "6 4", "2 3"};
@@ -234,7 +229,7 @@ void report_plot_trajectory(FILE *out, const report *r, int split, int field) {
   /* steps: from 0 to the last one, not rounded up */
   svg_axis x = {0, isfinite(xr.hi) && xr.hi > 0 ? xr.hi : 1, 0, "unlearning step"}, y;
   fit(&y, &yr, log_scale, field_axis[field]);
-  if (field == REPORT_F_MU || field_is_score(field)) y.lo = 0, y.hi = 1;
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
   char title[160];
   snprintf(title, sizeof title, "%s: %s", r->splits[split], field_short[field]);
   svg_plot p;
@@ -352,7 +347,7 @@ static void grid_panel(FILE *out, const report *r, int key, int split, const gri
   svg_axis_fit(&x, xr.lo, xr.hi, x_log, 0, 0);
   x.label = r->keys[key];
   fit(&y, &yr, log_scale, field_axis[field]);
-  if (field == REPORT_F_MU || field_is_score(field)) y.lo = 0, y.hi = 1;
+  if (field == REPORT_F_MU) y.lo = 0, y.hi = 1;
   const char *last = strrchr(r->keys[key], '.');
   char title[200];
   snprintf(title, sizeof title, "%s: %s vs %s", r->splits[split], field_short[field],

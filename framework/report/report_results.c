@@ -80,34 +80,6 @@ static double column_value(const report_point *p, int col) {
 
 /* ---- CSV ------------------------------------------------------------------ */
 
-void report_csv_text(FILE *out, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, out);
-    return;
-  }
-  fputc('"', out);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', out);
-    fputc(*s, out);
-  }
-  fputc('"', out);
-}
-
-void report_csv_number(FILE *out, double v) {
-  if (!isfinite(v)) return;
-  if (v == floor(v) && fabs(v) < 1e15) {
-    fprintf(out, "%.0f", v);
-    return;
-  }
-  /* the shortest text that reads back as the same double */
-  char buf[40];
-  for (int digits = 6; digits <= 17; digits++) {
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  fputs(buf, out);
-}
-
 int report_write_csv(const report *r, const char *path, lethe_err *err) {
   lethe_atomic_file af;
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
