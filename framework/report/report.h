@@ -298,6 +298,10 @@ void report_stat_cell(FILE *out, report_stat s, int field, int spread, int top);
  * reads back as it (integers without a fraction), empty when unknown. */
 void report_csv_text(FILE *out, const char *s);
 void report_csv_number(FILE *out, double v);
+/* A results.csv row's first cells: the header's "name", the varying
+ * settings, "method,split"; and a run's values of them. */
+void report_csv_lead_head(FILE *out, const report *r);
+void report_csv_lead(FILE *out, const report *r, const report_run *run);
 
 int report_write_html(const report *r, const char *path, lethe_err *err);
 int report_write_csv(const report *r, const char *path, lethe_err *err);

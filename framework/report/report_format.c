@@ -99,3 +99,24 @@ void report_csv_number(FILE *out, double v) {
   }
   fputs(buf, out);
 }
+
+void report_csv_lead_head(FILE *out, const report *r) {
+  fprintf(out, "name");
+  for (int k = 0; k < r->n_keys; k++) {
+    fputc(',', out);
+    report_csv_text(out, r->keys[k]);
+  }
+  fprintf(out, ",method,split");
+}
+
+void report_csv_lead(FILE *out, const report *r, const report_run *run) {
+  report_csv_text(out, run->name);
+  for (int k = 0; k < r->n_keys; k++) {
+    fputc(',', out);
+    report_csv_text(out, run->values[k]);
+  }
+  fputc(',', out);
+  report_csv_text(out, run->method);
+  fputc(',', out);
+  report_csv_text(out, run->split);
+}

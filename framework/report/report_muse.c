@@ -255,26 +255,14 @@ int report_write_muse_csv(const report *r, const char *path, lethe_err *err) {
   lethe_atomic_file af;
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
   FILE *out = af.fp;
-  fprintf(out, "name");
-  for (int k = 0; k < r->n_keys; k++) {
-    fputc(',', out);
-    report_csv_text(out, r->keys[k]);
-  }
-  fprintf(out, ",method,split,seed,steps,seconds,final_step");
+  report_csv_lead_head(out, r);
+  fprintf(out, ",seed,steps,seconds,final_step");
   for (int w = 0; w < 3; w++)
     for (int m = 0; m < N_METRICS; m++) fprintf(out, ",%s_%s", point_names[w], metrics[m].key);
   fputc('\n', out);
   for (int i = 0; i < r->n_runs; i++) {
     const report_run *run = &r->runs[i];
-    report_csv_text(out, run->name);
-    for (int k = 0; k < r->n_keys; k++) {
-      fputc(',', out);
-      report_csv_text(out, run->values[k]);
-    }
-    fputc(',', out);
-    report_csv_text(out, run->method);
-    fputc(',', out);
-    report_csv_text(out, run->split);
+    report_csv_lead(out, r, run);
     double fixed[] = {run->seed >= 0 ? (double)run->seed : NAN, run->steps >= 0 ? (double)run->steps : NAN,
                       run->seconds, report_field(&run->sel[REPORT_SEL_FINAL], REPORT_F_STEP)};
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++) {

@@ -85,12 +85,8 @@ int report_write_csv(const report *r, const char *path, lethe_err *err) {
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
   FILE *out = af.fp;
   char name[64];
-  fprintf(out, "name");
-  for (int k = 0; k < r->n_keys; k++) {
-    fputc(',', out);
-    report_csv_text(out, r->keys[k]);
-  }
-  fprintf(out, ",method,split,seed,steps,steps_per_epoch,seconds,mu_fraction");
+  report_csv_lead_head(out, r);
+  fprintf(out, ",seed,steps,steps_per_epoch,seconds,mu_fraction");
   for (int sel = 0; sel < REPORT_N_SEL; sel++)
     for (int c = 0; c < POINT_COLUMNS; c++) {
       column_name(c, name, sizeof name);
@@ -99,15 +95,7 @@ int report_write_csv(const report *r, const char *path, lethe_err *err) {
   fprintf(out, ",target_forget_quality,target_model_utility,retain_model_utility\n");
   for (int i = 0; i < r->n_runs; i++) {
     const report_run *run = &r->runs[i];
-    report_csv_text(out, run->name);
-    for (int k = 0; k < r->n_keys; k++) {
-      fputc(',', out);
-      report_csv_text(out, run->values[k]);
-    }
-    fputc(',', out);
-    report_csv_text(out, run->method);
-    fputc(',', out);
-    report_csv_text(out, run->split);
+    report_csv_lead(out, r, run);
     double fixed[] = {run->seed >= 0 ? (double)run->seed : NAN, (double)run->steps,
                       (double)run->steps_per_epoch, run->seconds, run->mu_fraction};
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++) {
