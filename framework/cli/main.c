@@ -40,7 +40,7 @@ static const cli_command commands[] = {
      help_world, 0},
     {"data", "statistics of a TOFU-format data directory (data stats DIR)", cmd_data, help_data, 0},
     {"muse", "a MUSE experiment: corpus, target and retain models, the method unlearning, MUSE's metrics",
-     cmd_muse, help_muse, 0},
+     cmd_muse, help_muse, 1},
     {"synthetic", "one run of the paper's synthetic experiment (random-feature model)",
      cmd_synthetic, help_synthetic, 0},
     {"synthetic-report", "figures 3, 4 and 9 of a directory of synthetic runs (HTML, CSV)",

@@ -16,6 +16,7 @@
 #include "core/dist.h"
 #include "core/json_file.h"
 #include "core/kind.h"
+#include "core/progress.h"
 #include "evaluate/eval_muse.h"
 #include "method/method_host.h"
 #include "pipeline/stages.h"
@@ -153,7 +154,8 @@ static char **join_texts(const muse_texts *const *lists, int n_lists, size_t *n)
 
 /* The MUSE evaluation of the model in stage s, cached in the stage's
  * directory under a key of the evaluation's settings, the corpus and
- * (for PrivLeak) the retain model; *out_dir = where it is (malloc'd). */
+ * (for PrivLeak) the retain model; *out_dir = where it is (malloc'd).
+ * Every rank evaluates; rank 0 decides and writes (as prepare.c's). */
 static int evaluate_stage(const experiment *e, const stage_out *s, const muse_corpus *c,
                           uint64_t salt, double retain_auc, const char *what, char **out_dir,
                           lethe_err *err) {
@@ -165,34 +167,34 @@ static int evaluate_stage(const experiment *e, const stage_out *s, const muse_co
   snprintf(name, sizeof name, "muse-eval-%016llx", (unsigned long long)key);
   *out_dir = lethe_path_join(s->work ? s->work : s->dir, name);
   char *summary = lethe_path_join(*out_dir, "summary.json");
-  int lock = stage_lock(*out_dir, what, err);
-  int rc = lock < 0 ? -1 : 0;
-  if (rc == 0 && !lethe_file_exists(summary)) {
-    llama_model m = {0};
-    tok_tokenizer *tok = NULL;
-    tofu_format fmt;
-    experiment_format(e, &fmt);
-    muse_eval_options opt;
-    muse_options(e, &opt);
-    muse_report r = {0};
-    rc = stage_tokenizer(s->dir, &tok, err) || llama_load(&m, s->dir, err) ? -1 : 0;
-    if (rc == 0) {
-      experiment_set_compute(e, &m);
-      llama_freeze(&m);
-      rc = muse_evaluate(&m, tok, &fmt, c, &opt, retain_auc, &r, err);
-    }
-    if (rc == 0 && dist_is_root())
-      rc = lethe_mkdir_p(*out_dir, err) || muse_report_write(&r, *out_dir, err) ? -1 : 0;
-    if (rc == 0 && !e->quiet)
-      lethe_log(LETHE_LOG_INFO, "%s: VerbMem %.3f, KnowMem forget %.3f retain %.3f, PrivLeak %.1f",
-                what, r.score_verbmem_forget, r.score_knowmem_forget, r.score_knowmem_retain,
-                r.privleak);
-    muse_report_free(&r);
-    llama_free(&m);
-    if (tok) tok_free(tok);
-  }
-  if (lock >= 0) stage_unlock(lock);
+  int have = lethe_file_exists(summary);
   free(summary);
+  dist_bcast(&have, sizeof have, 0);
+  if (have) return 0;
+  progress_phase(what);
+  llama_model m = {0};
+  tok_tokenizer *tok = NULL;
+  tofu_format fmt;
+  experiment_format(e, &fmt);
+  muse_eval_options opt;
+  muse_options(e, &opt);
+  muse_report r = {0};
+  int rc = stage_tokenizer(s->dir, &tok, err) || llama_load(&m, s->dir, err) ? -1 : 0;
+  if (rc == 0) {
+    experiment_set_compute(e, &m);
+    llama_freeze(&m);
+    rc = muse_evaluate(&m, tok, &fmt, c, &opt, retain_auc, &r, err);
+  }
+  if (rc == 0 && dist_is_root())
+    rc = lethe_mkdir_p(*out_dir, err) || muse_report_write(&r, *out_dir, err) ? -1 : 0;
+  rc = dist_status(rc, err); /* after rank 0's writes: every rank reads them next */
+  if (rc == 0 && !e->quiet)
+    lethe_log(LETHE_LOG_INFO, "%s: VerbMem %.3f, KnowMem forget %.3f retain %.3f, PrivLeak %.1f",
+              what, r.score_verbmem_forget, r.score_knowmem_forget, r.score_knowmem_retain,
+              r.privleak);
+  muse_report_free(&r);
+  llama_free(&m);
+  if (tok) tok_free(tok);
   return rc ? lethe_err_prefix(err, "%s", what) : 0;
 }
 
@@ -300,7 +302,7 @@ int run_muse(const experiment *e, const char *run_dir, lethe_err *err) {
   }
   double retain_auc = NAN;
   if (rc == 0)
-    rc = evaluate_stage(e, &retain, &c, 0, NAN, "the retain model's MUSE evaluation",
+    rc = evaluate_stage(e, &retain, &c, 0, NAN, "evaluating the retain model (MUSE)",
                          &retain_eval, err) ||
                  take_reference(retain_eval, run_dir, "retain", summary, err)
              ? -1
@@ -312,7 +314,7 @@ int run_muse(const experiment *e, const char *run_dir, lethe_err *err) {
   }
   if (rc == 0)
     rc = evaluate_stage(e, &target, &c, retain.key, retain_auc,
-                        "the target model's MUSE evaluation", &target_eval, err) ||
+                        "evaluating the target model (MUSE)", &target_eval, err) ||
                  take_reference(target_eval, run_dir, "target", summary, err)
              ? -1
              : 0;

@@ -26,7 +26,12 @@ target's cached evaluation), that GA lowered VerbMem forget, that
 results.json and results.csv hold each run's numbers, and that a run
 reading the same corpus from muse.dir reuses every stage.
 
-Usage: muse_check.py dump MUSE_EVAL_DUMP WORKDIR | suite LETHE SUITE WORKDIR.
+`muse_check.py mpi LETHE MPIEXEC CONFIG WORKDIR`: the run of CONFIG with one
+process, then with 2 ranks on the same cache, each checked as above: the
+same references, the final loss within 1e-5.
+
+Usage: muse_check.py dump MUSE_EVAL_DUMP WORKDIR | suite LETHE SUITE WORKDIR |
+       mpi LETHE MPIEXEC CONFIG WORKDIR.
 Exit 77 (skip) without python3-sklearn.
 """
 import json
@@ -247,12 +252,36 @@ def check_suite(lethe, suite_cfg, work):
           + f"; target VerbMem {target['verbmem_forget']:.4f} PrivLeak {target['privleak']:.2f}")
 
 
+def check_mpi(lethe, mpiexec, config, work):
+    """`lethe muse` under mpirun with 2 ranks after one process on the same
+    stage cache: it finishes (ranks agree on every collective), reuses the
+    references, and unlearns as one process does up to rounding."""
+    runs = {}
+    for name, launcher in (("one", []), ("two", [mpiexec, "--oversubscribe", "--allow-run-as-root",
+                                                 "-np", "2"])):
+        run = os.path.join(work, name)
+        out = subprocess.run(launcher + [lethe, "muse", config, "--out", run, "--quiet",
+                                         "-s", f"cache_dir={os.path.join(work, 'cache')}"],
+                             capture_output=True, text=True, timeout=240)
+        if out.returncode != 0:
+            sys.exit(f"lethe muse ({name}) failed:\n{out.stderr}")
+        runs[name] = json.load(open(os.path.join(run, "summary.json")))
+        check_unlearned(run, runs[name]["target"], runs[name]["retain"])
+    one, two = runs["one"], runs["two"]
+    if one["target"] != two["target"] or one["retain"] != two["retain"]:
+        sys.exit("2 ranks evaluated the cached references differently")
+    close(two["final"]["loss"], one["final"]["loss"], 1e-5 * abs(one["final"]["loss"]), "final loss")
+    print(f"ok: final loss {one['final']['loss']:.7f} (1 process) vs {two['final']['loss']:.7f} (2 ranks)")
+
+
 def main():
     mode, work = sys.argv[1], sys.argv[-1]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     if mode == "dump":
         check_dump(sys.argv[2], work)
+    elif mode == "mpi":
+        check_mpi(sys.argv[2], sys.argv[3], sys.argv[4], work)
     else:
         check_suite(sys.argv[2], sys.argv[3], work)
 
