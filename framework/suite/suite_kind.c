@@ -3,7 +3,6 @@
  * one line and what the suite reports at the end (see suite.h). The kinds'
  * names come from core/kind.h; this file compares none itself. */
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 
 #include "pipeline/check.h"
@@ -27,12 +26,14 @@ static int tofu_check(const char *base, const char *const *overrides, int n_over
 static void tofu_run_line(const char *summary_path, char *buf, size_t n) {
   json_t *j = json_load_file(summary_path, 0, NULL);
   json_t *fin = json_object_get(j, "final"), *best = json_object_get(j, "best");
-  json_t *privleak = json_object_get(fin, "privleak_loss");
+  json_t *privleak = json_object_get(fin, "privleak_loss"); /* absent with eval.mia = false */
+  char leak[48] = "";
+  if (json_is_number(privleak))
+    snprintf(leak, sizeof leak, " PrivLeak %.1f", json_number_value(privleak));
   if (json_object_get(fin, "forget_quality"))
-    snprintf(buf, n, "final FQ %.3g MU %.3f PrivLeak %.1f, best FQ %.3g (%.0f s)",
+    snprintf(buf, n, "final FQ %.3g MU %.3f%s, best FQ %.3g (%.0f s)",
              json_number_value(json_object_get(fin, "forget_quality")),
-             json_number_value(json_object_get(fin, "model_utility")),
-             json_is_number(privleak) ? json_number_value(privleak) : NAN,
+             json_number_value(json_object_get(fin, "model_utility")), leak,
              json_number_value(json_object_get(best, "forget_quality")),
              json_number_value(json_object_get(j, "seconds")));
   else

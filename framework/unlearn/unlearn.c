@@ -94,10 +94,10 @@ static int tofu_point(run_ctx *c, long step, double loss, lethe_err *err) {
     c->final = json_deep_copy(point);
   }
   if (!c->e->quiet) {
-    char msg[256];
-    snprintf(msg, sizeof msg,
-             "eval step %ld: model utility %.3f, forget quality %.3g, PrivLeak %.1f, forget KL %.3g",
-             step, r.model_utility, r.forget_quality, r.privleak[MIA_LOSS], r.forget_kl);
+    char msg[256], leak[48] = ""; /* PrivLeak of the LOSS attack, when measured (eval.mia) */
+    if (isfinite(r.privleak[MIA_LOSS])) snprintf(leak, sizeof leak, ", PrivLeak %.1f", r.privleak[MIA_LOSS]);
+    snprintf(msg, sizeof msg, "eval step %ld: model utility %.3f, forget quality %.3g%s, forget KL %.3g",
+             step, r.model_utility, r.forget_quality, leak, r.forget_kl);
     lethe_log(LETHE_LOG_INFO, "%s", msg);
   }
   json_decref(point);
