@@ -39,9 +39,10 @@ target_link_libraries(muse_eval_dump PRIVATE lethe_evaluate lethe_data PkgConfig
 if(EXISTS /usr/bin/python3)
   add_test(NAME muse_eval COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/muse/muse_check.py
     dump $<TARGET_FILE:muse_eval_dump> ${CMAKE_BINARY_DIR}/test-muse-eval)
-  # kind "muse" end to end: `lethe muse` on tests/muse/tiny.cfg, the same checks
+  # kind "muse" end to end: a suite of `lethe muse` runs (GA, NPO) on tests/muse/tiny.cfg,
+  # the same checks on every model, the report's rows, muse.dir
   add_test(NAME muse_run COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/muse/muse_check.py
-    run $<TARGET_FILE:lethe> ${CMAKE_CURRENT_SOURCE_DIR}/muse/tiny.cfg ${CMAKE_BINARY_DIR}/test-muse-run)
+    suite $<TARGET_FILE:lethe> ${CMAKE_CURRENT_SOURCE_DIR}/muse/tiny_suite.cfg ${CMAKE_BINARY_DIR}/test-muse-run)
 else()
   add_test(NAME muse_eval COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")
   add_test(NAME muse_run COMMAND sh -c "echo 'SKIP: /usr/bin/python3 is missing'; exit 77")

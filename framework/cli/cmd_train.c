@@ -41,15 +41,19 @@ void help_unlearn(void) {
 
 void help_muse(void) {
   printf(
-      "usage: lethe muse [CONFIG] --out DIR [-s path=value ...] [--quiet]\n\n"
+      "usage: lethe muse [CONFIG] --out DIR [-s path=value ...] [--resume] [--quiet]\n\n"
       "An experiment of kind \"muse\" (e.g. configs/experiments/muse.cfg): the\n"
-      "embedded MUSE-like corpus cut from the world (muse.{doc_sentences, items, icl};\n"
-      "forget authors from data.forget_split), the base model, the target (fine-tuned\n"
-      "on the raw forget and retain documents) and the retain model (retain\n"
-      "documents only), each evaluated with MUSE's VerbMem, KnowMem (forget, retain)\n"
-      "and the target's PrivLeak against the retain model (docs/metrics.md, MUSE).\n"
-      "DIR gets config.cfg, corpus/, target/ and retain/ (eval.json, summary.json),\n"
-      "summary.json and DONE.\n");
+      "MUSE-like corpus cut from the world (muse.{doc_sentences, items, icl}; forget\n"
+      "authors from data.forget_split) or muse.dir's corpus in MUSE's layout, the\n"
+      "base model, the target (fine-tuned on the raw forget and retain documents)\n"
+      "and the retain model (retain documents only), each evaluated once with MUSE's\n"
+      "VerbMem, KnowMem (forget, retain) and PrivLeak (docs/metrics.md, MUSE) — all\n"
+      "cached. Then the method (method.name) unlearns the target on the forget\n"
+      "documents, retain1's documents as retain rows, evaluated with the same\n"
+      "metrics at eval.at_start, every eval.every steps and at the end. DIR gets\n"
+      "config.cfg, corpus/, target/ and retain/ (eval.json, summary.json),\n"
+      "steps.jsonl, history.jsonl, eval.json, summary.json and DONE. --resume\n"
+      "continues a killed run from its last checkpoint (unlearn.checkpoint_every).\n");
 }
 
 void help_plan(void) {
@@ -130,7 +134,7 @@ int cmd_muse(int argc, char **argv) {
   int rc = load("muse", argc, argv, 1, &e, &out, NULL);
   if (rc) return rc;
   lethe_err err = {0};
-  rc = muse_check(&e, &err) || experiment_check(&e, out, EXPERIMENT_CHECK_TRAIN, &err) ||
+  rc = muse_check(&e, &err) || experiment_check(&e, out, EXPERIMENT_CHECK_UNLEARN, &err) ||
        run_muse(&e, out, &err);
   if (rc != 0) fprintf(stderr, "lethe muse: %s\n", err.msg);
   else if (!e.quiet) printf("results in %s\n", out);

@@ -228,6 +228,13 @@ void tofu_pair(uint64_t seed, size_t i, size_t n_retain, size_t n_idk, int *reta
 int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tofu_set *retain,
                           const tofu_idk *idk, const tok_tokenizer *tok, const tofu_format *fmt,
                           uint64_t seed, lethe_err *err);
+/* The same for raw documents (MUSE): forget and retain rows BOS + text,
+ * every token a target (tofu_encode_text); retain partners paired as
+ * above; no idk rows (every idk example empty: a method that needs them
+ * cannot run on documents). */
+int tofu_forget_data_texts(tofu_forget_data *d, char *const *forget, size_t n_forget,
+                           char *const *retain, size_t n_retain, const tok_tokenizer *tok,
+                           const tofu_format *fmt, uint64_t seed, lethe_err *err);
 void tofu_forget_data_free(tofu_forget_data *d);
 /* For forget rows idx[0..B): forget row k = forget example idx[k], idk row k =
  * its idk example, retain row k = its retain partner. Any batch may be NULL. */

@@ -83,11 +83,13 @@ void muse_corpus_free(muse_corpus *c);
  * examples are the world's general-knowledge QA (real authors for forget,
  * world facts for retain), which the base model learns. privleak: the first
  * forget, holdout and retain1 documents, as many of each as forget has.
- * Every list is cut to `items` entries (MUSE has 100). */
+ * Every list is cut to `items` entries (MUSE has 100). `dir` is not the
+ * generator's: a run reads the corpus there instead (muse_load). */
 typedef struct muse_settings {
   int doc_sentences; /* 4 */
   int items;         /* 100 */
   int icl;           /* 10 */
+  char dir[DATA_SETTING_STRLEN]; /* "": generate; else read this corpus (muse_load) */
 } muse_settings;
 extern const data_setting muse_settings_table[];
 extern const size_t muse_n_settings;

@@ -15,6 +15,8 @@ const data_setting muse_settings_table[] = {
     INT_SETTING(items, 100, 1, 100000, "verbmem, knowmem and privleak items at most"),
     INT_SETTING(icl, 10, 0, 120, "in-context QA examples of the knowmem prompt"),
 #undef INT_SETTING
+    {"dir", DATA_SETTING_STRING, offsetof(muse_settings, dir), 0, 0, 0, "",
+     "a corpus in MUSE's layout to read instead of generating one (\"\": the embedded corpus)"},
 };
 const size_t muse_n_settings = sizeof muse_settings_table / sizeof muse_settings_table[0];
 

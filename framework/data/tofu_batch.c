@@ -72,6 +72,21 @@ void tofu_pair(uint64_t seed, size_t i, size_t n_retain, size_t n_idk, int *reta
   *idk_answer = (int)lethe_rng_below(&r, n_idk);
 }
 
+/* d's pairs for n_forget forget and n_retain retain examples (n_idk
+ * answers; with none, idk_answer is drawn from one so that the retain
+ * partners are those of a TOFU run) and its empty idk examples. */
+static void forget_data_alloc(tofu_forget_data *d, size_t n_forget, size_t n_retain, size_t n_idk,
+                              uint64_t seed) {
+  memset(d, 0, sizeof *d);
+  d->n_forget = n_forget;
+  d->n_retain = n_retain;
+  d->retain_partner = lethe_malloc(n_forget * sizeof *d->retain_partner);
+  d->idk_answer = lethe_malloc(n_forget * sizeof *d->idk_answer);
+  d->idk = lethe_calloc(n_forget, sizeof *d->idk);
+  for (size_t i = 0; i < n_forget; i++)
+    tofu_pair(seed, i, n_retain, n_idk ? n_idk : 1, &d->retain_partner[i], &d->idk_answer[i]);
+}
+
 int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tofu_set *retain,
                           const tofu_idk *idk, const tok_tokenizer *tok, const tofu_format *fmt,
                           uint64_t seed, lethe_err *err) {
@@ -81,11 +96,7 @@ int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tof
                       "forget, retain and idk sets must be non-empty "
                       "(have %zu, %zu, %zu)",
                       forget->n, retain->n, idk->n);
-  d->n_forget = forget->n;
-  d->n_retain = retain->n;
-  d->retain_partner = lethe_malloc(forget->n * sizeof *d->retain_partner);
-  d->idk_answer = lethe_malloc(forget->n * sizeof *d->idk_answer);
-  d->idk = lethe_calloc(forget->n, sizeof *d->idk);
+  forget_data_alloc(d, forget->n, retain->n, idk->n, seed);
   if (tofu_encode_set(tok, fmt, forget, &d->forget, err)) {
     tofu_forget_data_free(d);
     return lethe_err_prefix(err, "forget set");
@@ -94,12 +105,32 @@ int tofu_forget_data_init(tofu_forget_data *d, const tofu_set *forget, const tof
     tofu_forget_data_free(d);
     return lethe_err_prefix(err, "retain set");
   }
-  for (size_t i = 0; i < forget->n; i++) {
-    tofu_pair(seed, i, retain->n, idk->n, &d->retain_partner[i], &d->idk_answer[i]);
+  for (size_t i = 0; i < forget->n; i++)
     if (tofu_encode(tok, fmt, forget->rows[i].question, idk->answers[d->idk_answer[i]], &d->idk[i],
                     err)) {
       tofu_forget_data_free(d);
       return lethe_err_prefix(err, "idk answer %d", d->idk_answer[i] + 1);
+    }
+  return 0;
+}
+
+int tofu_forget_data_texts(tofu_forget_data *d, char *const *forget, size_t n_forget,
+                           char *const *retain, size_t n_retain, const tok_tokenizer *tok,
+                           const tofu_format *fmt, uint64_t seed, lethe_err *err) {
+  memset(d, 0, sizeof *d);
+  if (!n_forget || !n_retain)
+    return lethe_errf(err, LETHE_E_USAGE, "forget and retain documents must be non-empty "
+                      "(have %zu, %zu)", n_forget, n_retain);
+  forget_data_alloc(d, n_forget, n_retain, 0, seed);
+  d->forget = lethe_calloc(n_forget, sizeof *d->forget);
+  d->retain = lethe_calloc(n_retain, sizeof *d->retain);
+  for (size_t i = 0; i < n_forget + n_retain; i++) {
+    int is_forget = i < n_forget;
+    size_t k = is_forget ? i : i - n_forget;
+    if (tofu_encode_text(tok, fmt, is_forget ? forget[k] : retain[k],
+                         is_forget ? &d->forget[k] : &d->retain[k], err)) {
+      tofu_forget_data_free(d);
+      return lethe_err_prefix(err, "%s document %zu", is_forget ? "forget" : "retain", k + 1);
     }
   }
   return 0;

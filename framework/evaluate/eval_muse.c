@@ -270,6 +270,13 @@ static int write_json(const char *dir, const char *name, json_t *root, lethe_err
   return rc;
 }
 
+json_t *muse_summary_json(const muse_report *r) {
+  return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "kind", "muse", "verbmem_forget",
+                   num(r->score_verbmem_forget), "knowmem_forget", num(r->score_knowmem_forget),
+                   "knowmem_retain", num(r->score_knowmem_retain), "privleak", num(r->privleak),
+                   "mia_min_k_auc", num(r->privleak_auc));
+}
+
 int muse_report_write(const muse_report *r, const char *dir, lethe_err *err) {
   json_t *eval = json_pack(
       "{s:s, s:o, s:o, s:o, s:{s:o, s:o}}", "kind", "muse", "verbmem_forget",
@@ -278,11 +285,7 @@ int muse_report_write(const muse_report *r, const char *dir, lethe_err *err) {
       items_json(r->knowmem_retain, r->n_knowmem_retain), "mia_min_k", "forget",
       scores_json(r->min_k_forget, r->n_min_k_forget), "holdout",
       scores_json(r->min_k_holdout, r->n_min_k_holdout));
-  json_t *summary = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "kind", "muse", "verbmem_forget",
-                              num(r->score_verbmem_forget), "knowmem_forget",
-                              num(r->score_knowmem_forget), "knowmem_retain",
-                              num(r->score_knowmem_retain), "privleak",
-                              num(r->privleak), "mia_min_k_auc", num(r->privleak_auc));
+  json_t *summary = muse_summary_json(r);
   if (write_json(dir, "eval.json", eval, err)) {
     json_decref(summary);
     return -1;

@@ -72,6 +72,11 @@ size_t muse_knowmem_cut(const char *output);
 int muse_rouge_f1(rouge_scorer *s, const char *reference, const char *prediction, double *f1,
                   lethe_err *err);
 
+/* The summary's numbers as a new JSON object: kind "muse", verbmem_forget,
+ * knowmem_forget, knowmem_retain, privleak, mia_min_k_auc (null when not
+ * finite). */
+struct json_t;
+struct json_t *muse_summary_json(const muse_report *r);
 /* eval.json (every item, every Min-K% score) and summary.json
  * (verbmem_forget, knowmem_forget, knowmem_retain, privleak,
  * mia_min_k_auc) into dir, atomically. */

@@ -195,11 +195,17 @@ static int open_group(const experiment *e, const char *group, const data_setting
     config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
     const char *name = config_setting_name(s);
     if (!strcmp(name, "seed")) continue;
-    char where[600], value[64];
+    char where[600], number[64];
     lcfg_where(s, where, sizeof where);
-    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-      return lethe_errf(err, LETHE_E_CONFIG, "%s: %s.%s must be an integer", where, group, name);
-    snprintf(value, sizeof value, "%lld", (long long)config_setting_get_int64(s));
+    int is_string = 0; /* what the table says the setting is (unknown names: an integer) */
+    for (size_t k = 0; k < n; k++)
+      if (!strcmp(table[k].name, name)) is_string = table[k].type == DATA_SETTING_STRING;
+    int type = config_setting_type(s);
+    if (is_string ? type != CONFIG_TYPE_STRING : type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+      return lethe_errf(err, LETHE_E_CONFIG, "%s: %s.%s must be %s", where, group, name,
+                        is_string ? "a string" : "an integer");
+    snprintf(number, sizeof number, "%lld", is_string ? 0LL : (long long)config_setting_get_int64(s));
+    const char *value = is_string ? config_setting_get_string(s) : number;
     if (data_settings_set(table, n, obj, group, name, value, err) != 0)
       return lethe_err_prefix(err, "%s", where);
   }

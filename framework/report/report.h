@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "core/core.h"
+#include "core/kind.h"
 #include "metrics/mia.h"
 #include "metrics/tofu_metrics.h"
 
@@ -64,6 +65,9 @@ typedef struct report_point {
   /* membership inference per attack (metrics/mia.h): AUC forget vs holdout,
    * PrivLeak against the retain model; NaN when unknown (older runs) */
   double mia_auc[MIA_N_ATTACKS], privleak[MIA_N_ATTACKS];
+  /* MUSE runs (kind "muse"): VerbMem and KnowMem, ROUGE-L F1 in [0, 1]; their
+   * PrivLeak and AUC are Min-K%'s above. NaN in TOFU runs. */
+  double verbmem_forget, knowmem_forget, knowmem_retain;
 } report_point;
 
 /* The three ways of choosing one evaluation of a run. */
@@ -87,6 +91,10 @@ enum {
   REPORT_F_FORGET_ES,
   REPORT_F_FORGET_EM,
   REPORT_F_STEP,
+  REPORT_F_PRIVLEAK_LOSS, /* PrivLeak of the LOSS attack */
+  REPORT_F_VERBMEM_FORGET,
+  REPORT_F_KNOWMEM_FORGET,
+  REPORT_F_KNOWMEM_RETAIN,
   REPORT_N_FIELDS
 };
 /* Field value of a point (NaN when unknown or the point is absent). */
@@ -147,6 +155,7 @@ typedef struct report_unfinished {
 
 typedef struct report {
   char *dir, *name;
+  lethe_kind kind;  /* suite.json's kind: LETHE_KIND_TOFU or LETHE_KIND_MUSE */
   char **keys;      /* settings that vary across runs, grid order first */
   int *key_numeric; /* per key: 1 if every run's value is a number */
   int *key_seed;    /* per key: 1 if it is a seed (replicates, not a setting) */
@@ -206,6 +215,9 @@ int report_plot_privleak(FILE *out, const report *r);
 /* Whether any run has a PrivLeak at any selection (older runs have none). */
 int report_has_privleak(const report *r);
 int report_plot_trajectories(FILE *out, const report *r, int split);
+/* One panel of them: `field`'s mean over each group's seeds against the
+ * step, with the target's and the retain model's values as lines. */
+void report_plot_trajectory(FILE *out, const report *r, int split, int field);
 int report_plot_grid(FILE *out, const report *r, int key, int split);
 /* Whether report_plot_grid has anything to draw for this key and split. */
 int report_grid_applies(const report *r, int key, int split);
@@ -276,8 +288,30 @@ typedef struct report_claim {
 int report_claims(const report *r, report_claim **out);
 void report_write_claims_html(FILE *out, const report *r);
 
+/* The page's head (title, style) and footer, shared by both kinds' pages. */
+void report_html_begin(FILE *out, const report *r);
+void report_html_end(FILE *out, const report *r);
+/* A table cell with a group's mean and, over several seeds and when
+ * `spread`, its spread (FQ as a ×÷ factor); `top` highlights it. */
+void report_stat_cell(FILE *out, report_stat s, int field, int spread, int top);
+/* CSV cells: text quoted where needed; a number as the shortest text that
+ * reads back as it (integers without a fraction), empty when unknown. */
+void report_csv_text(FILE *out, const char *s);
+void report_csv_number(FILE *out, double v);
+/* A results.csv row's first cells: the header's "name", the varying
+ * settings, "method,split"; and a run's values of them. */
+void report_csv_lead_head(FILE *out, const report *r);
+void report_csv_lead(FILE *out, const report *r, const report_run *run);
+
 int report_write_html(const report *r, const char *path, lethe_err *err);
 int report_write_csv(const report *r, const char *path, lethe_err *err);
 int report_write_json(const report *r, const char *path, lethe_err *err);
+/* The same three for a MUSE suite (report_muse.c; report_write picks them
+ * by suite.json's kind): per method VerbMem forget, KnowMem forget and
+ * retain, PrivLeak at the final evaluation, the target and retain models,
+ * the KnowMem-retain trade-offs and trajectories. */
+int report_write_muse_html(const report *r, const char *path, lethe_err *err);
+int report_write_muse_csv(const report *r, const char *path, lethe_err *err);
+int report_write_muse_json(const report *r, const char *path, lethe_err *err);
 
 #endif

@@ -48,9 +48,7 @@ static const char page_css[] =
 
 static void esc(FILE *out, const char *s) { svg_escape(out, s); }
 
-/* A table cell with a group's mean and, over several seeds and when
- * `spread`, its spread. */
-static void stat_cell(FILE *out, report_stat s, int field, int spread, int top) {
+void report_stat_cell(FILE *out, report_stat s, int field, int spread, int top) {
   char a[32];
   fprintf(out, "<td%s>%s", top ? " class=\"top\"" : "", report_fmt(a, sizeof a, s.mean, field));
   /* the spread over seeds, unless it is too small to print */
@@ -200,11 +198,16 @@ static void write_headlines(FILE *out, const report *r) {
     if (best_c >= 0) {
       report_stat mu =
           report_group_stat(r, &r->groups[best_c], REPORT_SEL_CONSTRAINED, REPORT_F_MU);
+      report_stat leak = report_group_stat(r, &r->groups[best_c], REPORT_SEL_CONSTRAINED,
+                                           REPORT_F_PRIVLEAK_LOSS);
       fprintf(out, "highest utility-constrained FQ (MU ≥ %s): <b>",
               report_fmt(c, sizeof c, bar, REPORT_F_MU));
       esc(out, r->series[r->groups[best_c].series].label);
-      fprintf(out, "</b>, FQ %s at MU %s (%s). ", report_fmt(a, sizeof a, best_c_fq, REPORT_F_FQ),
-              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU), seeds_text(c, mu.n));
+      fprintf(out, "</b>, FQ %s at MU %s", report_fmt(a, sizeof a, best_c_fq, REPORT_F_FQ),
+              report_fmt(b, sizeof b, mu.mean, REPORT_F_MU));
+      if (leak.n)
+        fprintf(out, ", PrivLeak (LOSS) %s", report_fmt(a, sizeof a, leak.mean, REPORT_F_PRIVLEAK_LOSS));
+      fprintf(out, " (%s). ", seeds_text(c, mu.n));
     } else {
       fprintf(out, "no run has an evaluation that meets the utility bar. ");
     }
@@ -311,7 +314,7 @@ static void table_head(FILE *out, const report *r, int per_run) {
   int lead = 1 + n_keys + (per_run ? 2 : 1);
   fprintf(out,
           "<div class=\"scroll\"><table class=\"%s\">\n<thead><tr><th colspan=\"%d\"></th>"
-          "<th colspan=\"3\">highest FQ</th><th colspan=\"2\">final</th>"
+          "<th colspan=\"3\">highest FQ</th><th colspan=\"3\">final</th>"
           "<th colspan=\"3\">utility-constrained</th><th colspan=\"2\">final forget</th>"
           "<th colspan=\"2\">final retain</th><th colspan=\"4\">final forget: privacy</th>"
           "<th colspan=\"2\"></th></tr>\n<tr>",
@@ -326,7 +329,9 @@ static void table_head(FILE *out, const report *r, int per_run) {
   }
   free(keys);
   fprintf(out,
-          "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th><th>FQ</th>"
+          "<th>%s</th><th>FQ</th><th>MU</th><th>step</th><th>FQ</th><th>MU</th>"
+          "<th title=\"PrivLeak of the LOSS attack against the retain model, percent\">"
+          "PrivLeak</th><th>FQ</th>"
           "<th>MU</th><th>step</th><th>ROUGE</th><th>truth</th><th>ROUGE</th><th>truth</th>"
           "<th title=\"Min-K%% (k = 0.4) membership-inference AUC, forget vs holdout\">AUC</th>"
           "<th title=\"PrivLeak of Min-K%% against the retain model, percent\">PrivLeak</th>"
@@ -345,6 +350,8 @@ static void ref_row(FILE *out, const report *r, int split, int retain, int per_r
           2 + n_keys + (per_run ? 1 : 0), retain ? "retain" : "target");
   fprintf(out, "<td></td><td></td><td></td><td>%s</td><td>%s</td>",
           report_fmt(a, sizeof a, p->fq, REPORT_F_FQ), report_fmt(b, sizeof b, p->mu, REPORT_F_MU));
+  fprintf(out, "<td>%s</td>", report_fmt(a, sizeof a, report_field(p, REPORT_F_PRIVLEAK_LOSS),
+                                         REPORT_F_PRIVLEAK_LOSS));
   fprintf(out, "<td></td><td></td><td></td>");
   static const int fields[] = {REPORT_F_FORGET_ROUGE, REPORT_F_FORGET_TRUTH, REPORT_F_RETAIN_ROUGE,
                                REPORT_F_RETAIN_TRUTH, REPORT_F_MIA_AUC,      REPORT_F_PRIVLEAK,
@@ -388,6 +395,7 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
       {REPORT_SEL_BEST, REPORT_F_STEP},
       {REPORT_SEL_FINAL, REPORT_F_FQ},
       {REPORT_SEL_FINAL, REPORT_F_MU},
+      {REPORT_SEL_FINAL, REPORT_F_PRIVLEAK_LOSS},
       {REPORT_SEL_CONSTRAINED, REPORT_F_FQ},
       {REPORT_SEL_CONSTRAINED, REPORT_F_MU},
       {REPORT_SEL_CONSTRAINED, REPORT_F_STEP},
@@ -403,8 +411,9 @@ static void group_row(FILE *out, const report *r, const report_group *g, int per
   };
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
     int f = cols[i].field;
-    stat_cell(out, report_group_stat(r, g, cols[i].sel, f), f,
-              f == REPORT_F_FQ || f == REPORT_F_MU || f == REPORT_F_KL || f == REPORT_F_PRIVLEAK,
+    report_stat_cell(out, report_group_stat(r, g, cols[i].sel, f), f,
+              f == REPORT_F_FQ || f == REPORT_F_MU || f == REPORT_F_KL || f == REPORT_F_PRIVLEAK ||
+                  f == REPORT_F_PRIVLEAK_LOSS,
               top && cols[i].sel == REPORT_SEL_CONSTRAINED && f == REPORT_F_FQ);
   }
   double secs = 0;
@@ -427,7 +436,7 @@ static void split_row(FILE *out, const report *r, int split, int per_run) {
   for (int i = 0; i < r->n_runs; i++)
     if (r->groups[r->runs[i].group].split == split && r->runs[i].steps > steps)
       steps = r->runs[i].steps;
-  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 20 + n_keys + (per_run ? 1 : 0));
+  fprintf(out, "<tr class=\"split\"><td colspan=\"%d\">", 21 + n_keys + (per_run ? 1 : 0));
   esc(out, r->splits[split]);
   if (steps >= 0) fprintf(out, " <small>· %ld unlearning steps</small>", steps);
   fprintf(out, "</td></tr>\n");
@@ -555,16 +564,28 @@ static void write_samples(FILE *out, const report *r) {
   free((void *)groups);
 }
 
-int report_write_html(const report *r, const char *path, lethe_err *err) {
-  lethe_atomic_file af;
-  if (lethe_atomic_open(&af, path, err) != 0) return -1;
-  FILE *out = af.fp;
+void report_html_begin(FILE *out, const report *r) {
   fprintf(out,
           "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<title>lethe report: ");
   esc(out, r->name);
   fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_css);
+}
+
+void report_html_end(FILE *out, const report *r) {
+  fprintf(out, "<footer>Written by lethe %s from <code>", LETHE_VERSION_STRING);
+  esc(out, r->dir);
+  fprintf(out,
+          "</code>; the numbers are in <code>results.csv</code> and "
+          "<code>results.json</code> next to this file.</footer>\n</body>\n</html>\n");
+}
+
+int report_write_html(const report *r, const char *path, lethe_err *err) {
+  lethe_atomic_file af;
+  if (lethe_atomic_open(&af, path, err) != 0) return -1;
+  FILE *out = af.fp;
+  report_html_begin(out, r);
   write_intro(out, r);
   report_write_gate_html(out, r);
   write_headlines(out, r);
@@ -576,11 +597,7 @@ int report_write_html(const report *r, const char *path, lethe_err *err) {
   } else {
     fprintf(out, "<p>No run has finished yet.</p>\n");
   }
-  fprintf(out, "<footer>Written by lethe %s from <code>", LETHE_VERSION_STRING);
-  esc(out, r->dir);
-  fprintf(out,
-          "</code>; the numbers are in <code>results.csv</code> and "
-          "<code>results.json</code> next to this file.</footer>\n</body>\n</html>\n");
+  report_html_end(out, r);
   if (ferror(out)) {
     lethe_atomic_abort(&af);
     return lethe_errf(err, LETHE_E_IO, "%s: write error", path);

@@ -115,47 +115,12 @@ static void parse_point(const json_t *o, report_point *p) {
     snprintf(key, sizeof key, "privleak_%s", mia_attack_keys[a]);
     p->privleak[a] = jnum(o, key);
   }
+  p->verbmem_forget = jnum(o, "verbmem_forget");
+  p->knowmem_forget = jnum(o, "knowmem_forget");
+  p->knowmem_retain = jnum(o, "knowmem_retain");
+  if (json_object_get(o, "verbmem_forget")) /* a MUSE point: its PrivLeak is Min-K%'s */
+    p->privleak[MIA_PRIVLEAK_ATTACK] = jnum(o, "privleak");
 }
-
-double report_field(const report_point *p, int field) {
-  if (!p->present) return NAN;
-  switch (field) {
-    case REPORT_F_FQ:
-      return p->fq;
-    case REPORT_F_MU:
-      return p->mu;
-    case REPORT_F_KL:
-      return p->forget_kl;
-    case REPORT_F_TR_MEDIAN:
-      return p->tr_median;
-    case REPORT_F_FORGET_ROUGE:
-      return p->set[TOFU_SET_FORGET].rouge;
-    case REPORT_F_RETAIN_ROUGE:
-      return p->set[TOFU_SET_RETAIN].rouge;
-    case REPORT_F_FORGET_TRUTH:
-      return p->set[TOFU_SET_FORGET].truth;
-    case REPORT_F_RETAIN_TRUTH:
-      return p->set[TOFU_SET_RETAIN].truth;
-    case REPORT_F_FORGET_PROB:
-      return p->set[TOFU_SET_FORGET].prob;
-    case REPORT_F_RETAIN_PROB:
-      return p->set[TOFU_SET_RETAIN].prob;
-    case REPORT_F_MIA_AUC:
-      return p->mia_auc[MIA_PRIVLEAK_ATTACK];
-    case REPORT_F_PRIVLEAK:
-      return p->privleak[MIA_PRIVLEAK_ATTACK];
-    case REPORT_F_FORGET_ES:
-      return p->set[TOFU_SET_FORGET].es;
-    case REPORT_F_FORGET_EM:
-      return p->set[TOFU_SET_FORGET].em;
-    case REPORT_F_STEP:
-      return p->step >= 0 ? (double)p->step : NAN;
-    default:
-      return NAN;
-  }
-}
-
-int report_field_is_log(int field) { return field == REPORT_F_FQ; }
 
 /* ---- one run's files ------------------------------------------------------ */
 
@@ -492,7 +457,8 @@ static int load_suite(report *r, const json_t *suite, const char *path, const re
   if (!json_is_object(suite) || !json_is_array(runs))
     return lethe_errf(err, LETHE_E_FORMAT, "%s: expected an object with a \"runs\" array", path);
   const char *kind = json_string_value(json_object_get(suite, "kind"));
-  if (kind && lethe_kind_parse(kind) != LETHE_KIND_TOFU)
+  r->kind = kind ? lethe_kind_parse(kind) : LETHE_KIND_TOFU;
+  if (r->kind != LETHE_KIND_TOFU && r->kind != LETHE_KIND_MUSE)
     return lethe_errf(err, LETHE_E_USAGE,
                       "%s: a \"%s\" suite, not a TOFU one; its report is `lethe %s-report %s`",
                       path, kind, kind, r->dir);

@@ -22,12 +22,18 @@ static const char *const field_axis[REPORT_N_FIELDS] = {
     [REPORT_F_MU] = "model utility",
     [REPORT_F_KL] = "forget KL to the target",
     [REPORT_F_PRIVLEAK] = "PrivLeak, Min-K% (%)",
+    [REPORT_F_VERBMEM_FORGET] = "VerbMem forget (ROUGE-L F1)",
+    [REPORT_F_KNOWMEM_FORGET] = "KnowMem forget (ROUGE-L F1)",
+    [REPORT_F_KNOWMEM_RETAIN] = "KnowMem retain (ROUGE-L F1)",
 };
 static const char *const field_short[REPORT_N_FIELDS] = {
     [REPORT_F_FQ] = "forget quality",
     [REPORT_F_PRIVLEAK] = "PrivLeak",
     [REPORT_F_MU] = "model utility",
     [REPORT_F_KL] = "forget KL",
+    [REPORT_F_VERBMEM_FORGET] = "VerbMem forget",
+    [REPORT_F_KNOWMEM_FORGET] = "KnowMem forget",
+    [REPORT_F_KNOWMEM_RETAIN] = "KnowMem retain",
 };
 static const int sel_shape[REPORT_N_SEL] = {SVG_CIRCLE, SVG_CIRCLE, SVG_SQUARE};
 static const int sel_filled[REPORT_N_SEL] = {1, 0, 1};
@@ -199,7 +205,7 @@ static void trajectory_free(trajectory *t) {
   free(t->hi);
 }
 
-static void trajectory_panel(FILE *out, const report *r, int split, int field) {
+void report_plot_trajectory(FILE *out, const report *r, int split, int field) {
   const report_group **groups;
   int n = split_groups(r, split, &groups);
   int log_scale = report_field_is_log(field);
@@ -256,7 +262,7 @@ static void trajectory_panel(FILE *out, const report *r, int split, int field) {
 int report_plot_trajectories(FILE *out, const report *r, int split) {
   static const int fields[] = {REPORT_F_FQ, REPORT_F_MU, REPORT_F_KL};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-    trajectory_panel(out, r, split, fields[i]);
+    report_plot_trajectory(out, r, split, fields[i]);
   return (int)(sizeof fields / sizeof fields[0]);
 }
 

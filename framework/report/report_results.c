@@ -80,46 +80,13 @@ static double column_value(const report_point *p, int col) {
 
 /* ---- CSV ------------------------------------------------------------------ */
 
-static void csv_text(FILE *out, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, out);
-    return;
-  }
-  fputc('"', out);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', out);
-    fputc(*s, out);
-  }
-  fputc('"', out);
-}
-
-/* An empty cell for an unknown number; integers without a fraction. */
-static void csv_number(FILE *out, double v) {
-  if (!isfinite(v)) return;
-  if (v == floor(v) && fabs(v) < 1e15) {
-    fprintf(out, "%.0f", v);
-    return;
-  }
-  /* the shortest text that reads back as the same double */
-  char buf[40];
-  for (int digits = 6; digits <= 17; digits++) {
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  fputs(buf, out);
-}
-
 int report_write_csv(const report *r, const char *path, lethe_err *err) {
   lethe_atomic_file af;
   if (lethe_atomic_open(&af, path, err) != 0) return -1;
   FILE *out = af.fp;
   char name[64];
-  fprintf(out, "name");
-  for (int k = 0; k < r->n_keys; k++) {
-    fputc(',', out);
-    csv_text(out, r->keys[k]);
-  }
-  fprintf(out, ",method,split,seed,steps,steps_per_epoch,seconds,mu_fraction");
+  report_csv_lead_head(out, r);
+  fprintf(out, ",seed,steps,steps_per_epoch,seconds,mu_fraction");
   for (int sel = 0; sel < REPORT_N_SEL; sel++)
     for (int c = 0; c < POINT_COLUMNS; c++) {
       column_name(c, name, sizeof name);
@@ -128,32 +95,24 @@ int report_write_csv(const report *r, const char *path, lethe_err *err) {
   fprintf(out, ",target_forget_quality,target_model_utility,retain_model_utility\n");
   for (int i = 0; i < r->n_runs; i++) {
     const report_run *run = &r->runs[i];
-    csv_text(out, run->name);
-    for (int k = 0; k < r->n_keys; k++) {
-      fputc(',', out);
-      csv_text(out, run->values[k]);
-    }
-    fputc(',', out);
-    csv_text(out, run->method);
-    fputc(',', out);
-    csv_text(out, run->split);
+    report_csv_lead(out, r, run);
     double fixed[] = {run->seed >= 0 ? (double)run->seed : NAN, (double)run->steps,
                       (double)run->steps_per_epoch, run->seconds, run->mu_fraction};
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++) {
       fputc(',', out);
-      csv_number(out, fixed[k] < 0 ? NAN : fixed[k]);
+      report_csv_number(out, fixed[k] < 0 ? NAN : fixed[k]);
     }
     for (int sel = 0; sel < REPORT_N_SEL; sel++)
       for (int c = 0; c < POINT_COLUMNS; c++) {
         fputc(',', out);
-        csv_number(out, column_value(&run->sel[sel], c));
+        report_csv_number(out, column_value(&run->sel[sel], c));
       }
     double refs[] = {report_field(&run->target, REPORT_F_FQ),
                      report_field(&run->target, REPORT_F_MU),
                      report_field(&run->retain, REPORT_F_MU)};
     for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
       fputc(',', out);
-      csv_number(out, refs[k]);
+      report_csv_number(out, refs[k]);
     }
     fputc('\n', out);
   }
@@ -310,12 +269,14 @@ int report_write(const char *dir, const report_options *opt, lethe_err *err) {
   report r;
   if (report_load(&r, dir, opt, err) != 0) return -1;
   static const char *const files[] = {"report.html", "results.csv", "results.json"};
-  int (*const writers[])(const report *, const char *, lethe_err *) = {
-      report_write_html, report_write_csv, report_write_json};
+  int (*const writers[][3])(const report *, const char *, lethe_err *) = {
+      {report_write_html, report_write_csv, report_write_json},
+      {report_write_muse_html, report_write_muse_csv, report_write_muse_json}};
+  int kind = r.kind == LETHE_KIND_MUSE;
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
     char *path = lethe_path_join(r.dir, files[i]);
-    rc = writers[i](&r, path, err);
+    rc = writers[kind][i](&r, path, err);
     free(path);
   }
   report_free(&r);

@@ -26,10 +26,14 @@ static int tofu_check(const char *base, const char *const *overrides, int n_over
 static void tofu_run_line(const char *summary_path, char *buf, size_t n) {
   json_t *j = json_load_file(summary_path, 0, NULL);
   json_t *fin = json_object_get(j, "final"), *best = json_object_get(j, "best");
+  json_t *privleak = json_object_get(fin, "privleak_loss"); /* absent with eval.mia = false */
+  char leak[48] = "";
+  if (json_is_number(privleak))
+    snprintf(leak, sizeof leak, " PrivLeak %.1f", json_number_value(privleak));
   if (json_object_get(fin, "forget_quality"))
-    snprintf(buf, n, "final FQ %.3g MU %.3f, best FQ %.3g (%.0f s)",
+    snprintf(buf, n, "final FQ %.3g MU %.3f%s, best FQ %.3g (%.0f s)",
              json_number_value(json_object_get(fin, "forget_quality")),
-             json_number_value(json_object_get(fin, "model_utility")),
+             json_number_value(json_object_get(fin, "model_utility")), leak,
              json_number_value(json_object_get(best, "forget_quality")),
              json_number_value(json_object_get(j, "seconds")));
   else
@@ -37,7 +41,8 @@ static void tofu_run_line(const char *summary_path, char *buf, size_t n) {
   json_decref(j);
 }
 
-static int tofu_suite_report(const char *out_dir, char *line, size_t n, lethe_err *err) {
+/* `lethe report`'s page and tables (it reads the suite's kind). */
+static int page_report(const char *out_dir, char *line, size_t n, lethe_err *err) {
   report_options ro = {0};
   if (report_write(out_dir, &ro, err) != 0) return -1;
   snprintf(line, n, "report: %s/report.html", out_dir);
@@ -71,40 +76,36 @@ static int muse_validate(const char *base, const char *const *overrides, int n_o
                          lethe_err *err) {
   experiment e;
   if (experiment_load(&e, base, overrides, n_overrides, err) != 0) return -1;
-  int rc = muse_check(&e, err) || experiment_check(&e, NULL, EXPERIMENT_CHECK_TRAIN, err);
+  int rc = muse_check(&e, err) || experiment_check(&e, NULL, EXPERIMENT_CHECK_UNLEARN, err);
   experiment_free(&e);
   return rc ? -1 : 0;
 }
 
 static void muse_run_line(const char *summary_path, char *buf, size_t n) {
   json_t *j = json_load_file(summary_path, 0, NULL);
-  json_t *t = json_object_get(j, "target"), *r = json_object_get(j, "retain");
-  if (json_object_get(t, "verbmem_forget"))
-    snprintf(buf, n, "target VerbMem %.3f PrivLeak %.1f, retain VerbMem %.3f",
-             json_number_value(json_object_get(t, "verbmem_forget")),
-             json_number_value(json_object_get(t, "privleak")),
-             json_number_value(json_object_get(r, "verbmem_forget")));
+  json_t *fin = json_object_get(j, "final");
+  if (json_object_get(fin, "verbmem_forget"))
+    snprintf(buf, n, "final VerbMem %.3f KnowMem forget %.3f retain %.3f PrivLeak %.1f (%.0f s)",
+             json_number_value(json_object_get(fin, "verbmem_forget")),
+             json_number_value(json_object_get(fin, "knowmem_forget")),
+             json_number_value(json_object_get(fin, "knowmem_retain")),
+             json_number_value(json_object_get(fin, "privleak")),
+             json_number_value(json_object_get(j, "seconds")));
   else
     snprintf(buf, n, "done");
   json_decref(j);
-}
-
-static int muse_suite_report(const char *out_dir, char *line, size_t n, lethe_err *err) {
-  (void)err;
-  snprintf(line, n, "suite done: %s (each run's summary.json)", out_dir);
-  return 0;
 }
 
 /* ---- the table -------------------------------------------------------------------- */
 static const suite_kind kinds[LETHE_N_KINDS] = {
     [LETHE_KIND_TOFU] = {LETHE_KIND_TOFU, tofu_check, "unlearn", "--resume", 1,
                          "unlearn.seed", "finetune.seed",
-                         tofu_run_line, tofu_suite_report},
+                         tofu_run_line, page_report},
     [LETHE_KIND_SYNTHETIC] = {LETHE_KIND_SYNTHETIC, synth_check, "synthetic", NULL, 0,
                               "synthetic.seed", NULL,
                               synthetic_run_line, synthetic_suite_report},
-    [LETHE_KIND_MUSE] = {LETHE_KIND_MUSE, muse_validate, "muse", NULL, 0, "finetune.seed", NULL,
-                         muse_run_line, muse_suite_report},
+    [LETHE_KIND_MUSE] = {LETHE_KIND_MUSE, muse_validate, "muse", "--resume", 0, "unlearn.seed",
+                         "finetune.seed", muse_run_line, page_report},
 };
 
 const suite_kind *suite_kind_find(const char *name) {

@@ -34,9 +34,8 @@ static int append_line(const char *run_dir, const char *file, json_t *obj, lethe
   return rc;
 }
 
-/* One evaluation point as a JSON object (the history line). */
-static json_t *eval_point(run_ctx *c, long step, double loss, eval_report *r) {
-  json_t *o = eval_summary_json(r);
+/* An evaluation's numbers o made a history point: where the run is. */
+static json_t *at_step(const run_ctx *c, json_t *o, long step, double loss) {
   json_object_set_new(o, "step", json_integer(step));
   json_object_set_new(o, "epoch", json_real((double)step / (double)c->steps_per_epoch));
   json_object_set_new(o, "loss", step ? json_real(loss) : json_null());
@@ -68,6 +67,63 @@ static int should_eval(const run_ctx *c, long step) {
   return step % c->eval_every == 0 || step == c->total_steps;
 }
 
+/* The TOFU evaluation of the policy at `step`: the history line, best/
+ * and (at the last step) the run's eval.json. */
+static int tofu_point(run_ctx *c, long step, double loss, lethe_err *err) {
+  eval_report r;
+  double t0 = lethe_now();
+  if (evaluate_model(&c->policy, &c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain.forget_tr,
+                     c->retain.n_forget, c->ews, &r, err) != 0)
+    return lethe_err_prefix(err, "evaluation at step %ld", step);
+  if (eval_report_against_retain(&r, &c->retain, err) != 0) {
+    eval_report_free(&r);
+    return lethe_err_prefix(err, "evaluation at step %ld: against the retain model", step);
+  }
+  c->eval_seconds += lethe_now() - t0;
+  json_t *point = at_step(c, eval_summary_json(&r), step, loss);
+  int rc = append_line(c->run_dir, "history.jsonl", point, err);
+  consider(c, point);
+  if (rc == 0 && c->best && jnum(c->best, "step") == step && dist_is_root()) {
+    char *dir = lethe_path_join(c->run_dir, "best");
+    rc = eval_report_write(&r, &c->ed, dir, err);
+    free(dir);
+  }
+  if (rc == 0 && step == c->total_steps) {
+    if (dist_is_root()) rc = eval_report_write(&r, &c->ed, c->run_dir, err);
+    json_decref(c->final);
+    c->final = json_deep_copy(point);
+  }
+  if (!c->e->quiet) {
+    char msg[256], leak[48] = ""; /* PrivLeak of the LOSS attack, when measured (eval.mia) */
+    if (isfinite(r.privleak[MIA_LOSS])) snprintf(leak, sizeof leak, ", PrivLeak %.1f", r.privleak[MIA_LOSS]);
+    snprintf(msg, sizeof msg, "eval step %ld: model utility %.3f, forget quality %.3g%s, forget KL %.3g",
+             step, r.model_utility, r.forget_quality, leak, r.forget_kl);
+    lethe_log(LETHE_LOG_INFO, "%s", msg);
+  }
+  json_decref(point);
+  eval_report_free(&r);
+  return rc;
+}
+
+/* The caller's evaluation of the policy at `step` (run_unlearn_source):
+ * the history line and, at the last step, its files in the run directory. */
+static int source_point(run_ctx *c, long step, double loss, lethe_err *err) {
+  json_t *point = NULL;
+  double t0 = lethe_now();
+  if (c->source->evaluate(c->source->ctx, &c->policy, step, &point, err) != 0)
+    return lethe_err_prefix(err, "evaluation at step %ld", step);
+  c->eval_seconds += lethe_now() - t0;
+  at_step(c, point, step, loss);
+  int rc = append_line(c->run_dir, "history.jsonl", point, err);
+  if (rc == 0 && step == c->total_steps) {
+    if (dist_is_root()) rc = c->source->write(c->source->ctx, c->run_dir, err);
+    json_decref(c->final);
+    c->final = json_deep_copy(point);
+  }
+  json_decref(point);
+  return rc;
+}
+
 static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   run_ctx *c = vctx;
   int rc = 0;
@@ -85,38 +141,7 @@ static int ul_after(void *vctx, long step, double loss, lethe_err *err) {
   }
   if (!should_eval(c, step)) return rc;
   if (dist_status(rc, err) != 0) return -1; /* rank 0 appends alone; all evaluate, or none */
-  eval_report r;
-  double t0 = lethe_now();
-  if (evaluate_model(&c->policy, &c->ref, c->tok, &c->fmt, &c->ed, &c->eopt, c->retain.forget_tr,
-                     c->retain.n_forget, c->ews, &r, err) != 0)
-    return lethe_err_prefix(err, "evaluation at step %ld", step);
-  if (eval_report_against_retain(&r, &c->retain, err) != 0) {
-    eval_report_free(&r);
-    return lethe_err_prefix(err, "evaluation at step %ld: against the retain model", step);
-  }
-  c->eval_seconds += lethe_now() - t0;
-  json_t *point = eval_point(c, step, loss, &r);
-  rc = append_line(c->run_dir, "history.jsonl", point, err);
-  consider(c, point);
-  if (rc == 0 && c->best && jnum(c->best, "step") == step && dist_is_root()) {
-    char *dir = lethe_path_join(c->run_dir, "best");
-    rc = eval_report_write(&r, &c->ed, dir, err);
-    free(dir);
-  }
-  if (rc == 0 && step == c->total_steps) {
-    if (dist_is_root()) rc = eval_report_write(&r, &c->ed, c->run_dir, err);
-    json_decref(c->final);
-    c->final = json_deep_copy(point);
-  }
-  if (!c->e->quiet) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "eval step %ld: model utility %.3f, forget quality %.3g, forget KL %.3g",
-             step, r.model_utility, r.forget_quality, r.forget_kl);
-    lethe_log(LETHE_LOG_INFO, "%s", msg);
-  }
-  json_decref(point);
-  eval_report_free(&r);
-  return rc;
+  return c->source ? source_point(c, step, loss, err) : tofu_point(c, step, loss, err);
 }
 
 int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, json_t *kept,
@@ -183,15 +208,15 @@ static long checkpoint_step(const char *path) {
   return step;
 }
 
-static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_err *err) {
-  json_t *o = json_object();
+/* What every run's summary.json holds: the method, the steps, the times,
+ * what trained and computed, the final point. */
+static void run_fields(const run_ctx *c, json_t *o, double seconds) {
   json_object_set_new(o, "method", json_string(c->inst.plugin->desc->name));
-  json_object_set_new(o, "forget_split", json_string(c->ed.forget_split));
+  json_object_set_new(o, "forget_split", json_string(lcfg_string(&c->e->cfg, "data.forget_split")));
   json_object_set_new(o, "steps", json_integer(c->total_steps));
   json_object_set_new(o, "steps_per_epoch", json_integer(c->steps_per_epoch));
   json_object_set_new(o, "seconds", json_real(seconds));
   json_object_set_new(o, "eval_seconds", json_real(c->eval_seconds));
-  json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
   int adapter = c->lora.n_params > 0; /* what trained: the adapter (maybe merged by now) */
   json_object_set_new(o, "trainable_parameters",
                       json_integer((json_int_t)(adapter ? c->lora.n_params : c->policy.n_trainable)));
@@ -204,6 +229,13 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
   json_object_set_new(o, "compute", json_string(lcfg_string(&c->e->cfg, "compute")));
   json_object_set_new(o, "machine", json_string(machine));
   json_object_set(o, "final", c->final ? c->final : json_null());
+}
+
+/* A TOFU run's summary.json: run_fields, the best points and the references. */
+static json_t *tofu_summary(const run_ctx *c, const prepared *p, double seconds) {
+  json_t *o = json_object();
+  run_fields(c, o, seconds);
+  json_object_set_new(o, "mu_fraction", json_real(c->mu_fraction));
   json_object_set(o, "best", c->best ? c->best : json_null());
   json_object_set(o, "best_constrained", c->best_constrained ? c->best_constrained : json_null());
   /* the references; the second retain model only where calibration ran */
@@ -216,12 +248,7 @@ static int write_summary(run_ctx *c, const prepared *p, double seconds, lethe_er
     json_object_set_new(o, refs[i][0], s ? s : json_null());
     free(path);
   }
-  char *path = lethe_path_join(c->run_dir, "summary.json");
-  int rc = lethe_json_write_atomic(path, o, JSON_INDENT(1) | JSON_ENSURE_ASCII,
-                                   LETHE_JSON_NO_NEWLINE, err);
-  free(path);
-  json_decref(o);
-  return rc;
+  return o;
 }
 
 /* The evaluation's data and references: the eval sets, the retain model's
@@ -243,9 +270,9 @@ static int load_eval_refs(run_ctx *c, const prepared *p, const char *split, leth
 /* With unlearn.lora: RUN/adapter (PEFT's adapter directory, on the target
  * model), and, with lora.save_merged, the merged weights in the policy for
  * RUN/model (the adapter is detached: it is in the weights now). */
-static int save_adapter(run_ctx *c, const prepared *p, int *merged, lethe_err *err) {
+static int save_adapter(run_ctx *c, const char *target_dir, int *merged, lethe_err *err) {
   char *dir = lethe_path_join(c->run_dir, "adapter");
-  int rc = lora_save(&c->lora, &c->policy.cfg, dir, p->target.dir, err);
+  int rc = lora_save(&c->lora, &c->policy.cfg, dir, target_dir, err);
   free(dir);
   *merged = rc == 0 && lcfg_bool(&c->e->cfg, "unlearn.lora.save_merged");
   if (*merged) {
@@ -255,21 +282,26 @@ static int save_adapter(run_ctx *c, const prepared *p, int *merged, lethe_err *e
   return rc;
 }
 
-/* Rank 0 after training: the model (if asked), summary.json, then DONE in
- * place of the checkpoint. */
-static int finish_run(run_ctx *c, const prepared *p, const char *ckpt, double seconds,
+/* Rank 0 after training: the model (if asked), summary.json (the summary
+ * object, taken), then DONE in place of the checkpoint. */
+static int finish_run(run_ctx *c, const char *target_dir, json_t *summary, const char *ckpt,
                       lethe_err *err) {
   int rc = 0;
   if (lcfg_bool(&c->e->cfg, "unlearn.save_model")) {
     llama_release_frozen(&c->policy); /* merging and saving read float32 */
     int whole = !c->policy.lora;
-    if (c->policy.lora) rc = save_adapter(c, p, &whole, err);
+    if (c->policy.lora) rc = save_adapter(c, target_dir, &whole, err);
     char *dir = lethe_path_join(c->run_dir, "model");
     if (rc == 0 && whole) rc = llama_save(&c->policy, dir, err);
-    if (rc == 0 && whole) rc = stage_copy_tokenizer(p->target.dir, dir, err); /* transformers loads it whole */
+    if (rc == 0 && whole) rc = stage_copy_tokenizer(target_dir, dir, err); /* transformers loads it whole */
     free(dir);
   }
-  if (rc == 0) rc = write_summary(c, p, seconds, err);
+  char *path = lethe_path_join(c->run_dir, "summary.json");
+  if (rc == 0)
+    rc = lethe_json_write_atomic(path, summary, JSON_INDENT(1) | JSON_ENSURE_ASCII,
+                                 LETHE_JSON_NO_NEWLINE, err);
+  free(path);
+  json_decref(summary);
   if (rc == 0) {
     unlink(ckpt);
     char *done_path = lethe_path_join(c->run_dir, "DONE");
@@ -292,36 +324,74 @@ int run_plan(const experiment *e, FILE *out, lethe_err *err) {
   return rc;
 }
 
+/* The run's start shared by run_unlearn and run_unlearn_source: run_dir
+ * and its config.cfg with the method resolved (e's settings take it). */
+static int start_run(run_ctx *c, experiment *e, const char *run_dir, lethe_err *err) {
+  if (lethe_mkdir_p(run_dir, err) != 0 || lcfg_record_method(&e->cfg, experiment_schema, &c->ms, err) != 0)
+    return -1;
+  char *config_path = lethe_path_join(run_dir, "config.cfg");
+  int rc = dist_is_root() ? lcfg_write(&e->cfg, config_path, err) : 0;
+  free(config_path);
+  return rc;
+}
+
+/* The steps, from the checkpoint when resuming, with their evaluations. */
+static int train_run(run_ctx *c, const char *on, const char *ckpt, lethe_err *err) {
+  train_config tc;
+  char label[96];
+  snprintf(label, sizeof label, "unlearn %s on %s", c->ms.plugin.desc->name, on);
+  unlearn_fill_train_config(c, label, ckpt, &tc);
+  c->tc = &tc;
+  long resumed = c->e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
+  train_result res;
+  int rc = resume_history(c, resumed, err) != 0 ||
+                   trainer_run(&c->policy, &tc, unlearn_micro, ul_after, c, &res, err) != 0
+               ? -1
+               : 0;
+  c->tc = NULL;
+  return rc;
+}
+
 int run_unlearn(const experiment *ce, const char *run_dir, lethe_err *err) {
   experiment *e = (experiment *)ce; /* the resolved method is recorded in e->cfg */
   double t0 = lethe_now();
   prepared p = {0};
   run_ctx c = {.e = e, .run_dir = run_dir};
   char *ckpt = lethe_path_join(run_dir, "checkpoint.safetensors");
-  int rc = -1;
+  const char *split = lcfg_string(&e->cfg, "data.forget_split");
   /* the method before the stages: a wrong name or parameter costs no stage */
-  if (unlearn_ctx_init(&c, e, err) != 0 || prepare_stages(e, STAGES_ALL, &p, err) != 0 || lethe_mkdir_p(run_dir, err) != 0 ||
-      lcfg_record_method(&e->cfg, experiment_schema, &c.ms, err) != 0)
-    goto done;
-  char *config_path = lethe_path_join(run_dir, "config.cfg");
-  rc = dist_is_root() ? lcfg_write(&e->cfg, config_path, err) : 0;
-  free(config_path);
-  if (rc != 0 || (rc = unlearn_open(&c, p.data.dir, p.target.dir, err)) != 0 ||
-      (rc = load_eval_refs(&c, &p, lcfg_string(&e->cfg, "data.forget_split"), err)) != 0)
-    goto done;
-  train_config tc;
-  char label[96];
-  snprintf(label, sizeof label, "unlearn %s on %s", c.ms.plugin.desc->name, c.ed.forget_split);
-  unlearn_fill_train_config(&c, label, ckpt, &tc);
-  c.tc = &tc;
-  long resumed = e->resume && lethe_file_exists(ckpt) ? checkpoint_step(ckpt) : -1;
-  if ((rc = resume_history(&c, resumed, err)) != 0) goto done;
-  train_result res;
-  rc = trainer_run(&c.policy, &tc, unlearn_micro, ul_after, &c, &res, err);
-  if (rc == 0 && dist_is_root()) rc = finish_run(&c, &p, ckpt, lethe_now() - t0, err);
-done:
+  int rc = unlearn_ctx_init(&c, e, err) != 0 || prepare_stages(e, STAGES_ALL, &p, err) != 0 ||
+                   start_run(&c, e, run_dir, err) != 0 ||
+                   unlearn_open(&c, p.data.dir, p.target.dir, err) != 0 ||
+                   load_eval_refs(&c, &p, split, err) != 0 || train_run(&c, split, ckpt, err) != 0
+               ? -1
+               : 0;
+  if (rc == 0 && dist_is_root())
+    rc = finish_run(&c, p.target.dir, tofu_summary(&c, &p, lethe_now() - t0), ckpt, err);
   free(ckpt);
   unlearn_ctx_free(&c);
   prepared_free(&p);
+  return rc;
+}
+
+/* ---- a run on the caller's rows (unlearn.h) ------------------------------------- */
+int run_unlearn_source(const experiment *ce, const char *run_dir, const char *model_dir,
+                       const unlearn_source *src, json_t *summary, lethe_err *err) {
+  experiment *e = (experiment *)ce;
+  double t0 = lethe_now();
+  run_ctx c = {.e = e, .run_dir = run_dir, .source = src};
+  char *ckpt = lethe_path_join(run_dir, "checkpoint.safetensors");
+  int rc = unlearn_ctx_init(&c, e, err) != 0 || start_run(&c, e, run_dir, err) != 0 ||
+                   unlearn_open(&c, NULL, model_dir, err) != 0 ||
+                   train_run(&c, src->name, ckpt, err) != 0
+               ? -1
+               : 0;
+  if (rc == 0 && dist_is_root()) {
+    json_t *o = json_deep_copy(summary);
+    run_fields(&c, o, lethe_now() - t0);
+    rc = finish_run(&c, model_dir, o, ckpt, err);
+  }
+  free(ckpt);
+  unlearn_ctx_free(&c);
   return rc;
 }

@@ -19,6 +19,8 @@
 #include "pipeline/prepare.h"
 #include "train/trainer.h"
 
+struct json_t;
+
 /* The unlearning run into run_dir.
  * Under MPI (core/dist.h) every rank calls these together: stages and the
  * unlearning steps are data parallel, evaluations split over the ranks, and
@@ -35,9 +37,36 @@ int run_plan(const experiment *e, FILE *out, lethe_err *err);
  * is a write torn by the kill, and is dropped; any other line that is not a
  * JSON object is an error naming the file and the line. A missing file has
  * no lines. */
-struct json_t;
 int unlearn_truncate_jsonl(const char *run_dir, const char *file, long step, struct json_t *kept,
                            lethe_err *err);
+
+/* ---- a run on rows the caller brings (kind "muse") -----------------------------
+ * run_unlearn's loop (method, batches, cached reference log-probs, trainer,
+ * checkpoints and resume, steps.jsonl, history.jsonl, evaluations at
+ * eval.at_start and every eval.every steps) on forget and retain rows the
+ * caller makes, the policy starting from — and the reference being — the
+ * model in model_dir, evaluated by the caller. No idk rows: a method that
+ * needs them must be refused before (LETHE_CAP_IDK). */
+typedef struct unlearn_source {
+  const char *name; /* what the rows are, for the progress line ("MUSE forget10") */
+  void *ctx;
+  /* The forget and retain rows into d, encoded with tok (model_dir's) and
+   * fmt (the experiment's); seed (unlearn.seed) pairs them. */
+  int (*rows)(void *ctx, const tok_tokenizer *tok, const tofu_format *fmt, uint64_t seed,
+              tofu_forget_data *d, lethe_err *err);
+  /* Evaluates the policy at `step` (every rank): *point = its numbers, a new
+   * JSON object, to which the run adds step, epoch and loss. */
+  int (*evaluate)(void *ctx, llama_model *policy, long step, struct json_t **point, lethe_err *err);
+  /* Writes the files of the last evaluation (eval.json, ...) into dir (rank 0). */
+  int (*write)(void *ctx, const char *dir, lethe_err *err);
+} unlearn_source;
+/* The run into run_dir: config.cfg, steps.jsonl, history.jsonl, the last
+ * evaluation's files, model/ with unlearn.save_model, summary.json (a copy
+ * of `summary` with method, forget_split, steps, steps_per_epoch, seconds,
+ * eval_seconds, trainable_parameters, trainable_tensors, compute, machine
+ * and final added), then DONE. Resumes from the checkpoint with e->resume. */
+int run_unlearn_source(const experiment *e, const char *run_dir, const char *model_dir,
+                       const unlearn_source *src, struct json_t *summary, lethe_err *err);
 
 /* ---- a session: a run's training alone ----------------------------------------
  * The method, its batches, the cached reference log-probs and the trainer of

@@ -33,6 +33,7 @@ typedef struct run_ctx run_ctx;
 struct run_ctx {
   const experiment *e;
   const char *run_dir; /* NULL in a session: no files */
+  const unlearn_source *source; /* run_unlearn_source's rows and evaluation; NULL: TOFU's */
   method_spec ms;
   llama_model policy; /* trained (its adapter only, with unlearn.lora) */
   lora_adapter lora;  /* unlearn.lora: attached to policy when lora.rank > 0 */

@@ -218,7 +218,10 @@ int unlearn_open_data(run_ctx *c, const char *data_dir, const char *model_dir, l
   tofu_ids ids;
   if (tofu_format_ids(c->tok, &c->fmt, &ids, err) != 0) return -1;
   c->pad = ids.pad, c->end = ids.end;
-  return load_forget_data(c, data_dir, split, retain_split, err);
+  if (!c->source) return load_forget_data(c, data_dir, split, retain_split, err);
+  int rc = c->source->rows(c->source->ctx, c->tok, &c->fmt, c->seed, &c->fd, err);
+  c->n_forget = (int)c->fd.n_forget;
+  return rc;
 }
 
 /* The memory a run may use on this machine: what memplan_available finds,

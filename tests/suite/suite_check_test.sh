@@ -3,7 +3,8 @@
 # kind: a run naming method "npx" stops `lethe suite run` at once, naming the
 # run and the method, with no stage built and no output written; the same for
 # a synthetic suite and for a -s override. `lethe suite validate` checks a
-# synthetic suite's settings for real. A marker the suite cannot write
+# synthetic suite's settings for real; a MUSE suite refuses a method that
+# needs idk rows and a muse.dir that is not a corpus. A marker the suite cannot write
 # (RUNNING, FAILED) stops the suite with an error naming it, after the
 # started runs finish. Suite files with an unknown kind or run names too long
 # for a directory are refused.
@@ -73,6 +74,24 @@ expect_refusal "synthetic alpha out of range" "run name=ga" "synthetic.alpha" --
 # groups that choose a method and set its own parameters (npo_l2's l2, rmu's layer)
 "$lethe" suite validate "$src/configs/suites/paper-extended.cfg" | grep -q "33 runs of kind tofu" ||
   fail "configs/suites/paper-extended.cfg not valid"
+
+# ---- muse: the method must fit documents; muse.dir must be a corpus ----------
+"$lethe" suite validate "$src/configs/suites/muse.cfg" | grep -q "7 runs of kind muse" ||
+  fail "configs/suites/muse.cfg not valid"
+cat > "$work/muse_idk.cfg" <<CFG
+base = "$src/configs/experiments/muse.cfg";
+grid = { method = { name = ["npo", "idk"]; }; };
+CFG
+expect_refusal "muse run with method idk" "run name=idk" "method idk" "documents, not questions" -- \
+  "$lethe" suite run "$work/muse_idk.cfg" --out "$work/out_muse_idk"
+[ ! -e "$work/out_muse_idk" ] || fail "the refused MUSE suite wrote its output"
+expect_refusal "muse.dir missing" "muse.dir: $work/none is not a directory" -- \
+  "$lethe" suite validate "$src/configs/suites/muse.cfg" -s "muse.dir=\"$work/none\""
+mkdir -p "$work/empty_corpus/raw"
+expect_refusal "muse.dir without files" "has no raw/forget.json" -- \
+  "$lethe" suite validate "$src/configs/suites/muse.cfg" -s "muse.dir=\"$work/empty_corpus\""
+expect_refusal "muse.dir not a string" "muse.dir must be a string" -- \
+  "$lethe" suite validate "$src/configs/suites/muse.cfg" -s muse.dir=3
 
 # ---- markers the suite cannot write -----------------------------------------
 synth_suite "$work/synth.cfg" '"ga", "npo"'

@@ -3,7 +3,8 @@
  * corpus: written in MUSE's layout and read back the same, the same bytes
  * for the same world, documents built from the right authors only, verbmem
  * items that are their document cut in two, knowmem answers that the
- * forget documents state, and privleak sets of equal size. */
+ * forget documents state, and privleak sets of equal size; the documents as
+ * the rows of a MUSE unlearning run (tofu_forget_data_texts). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,81 @@ START_TEST(test_corpus_contents) {
 }
 END_TEST
 
+/* s without its spaces, in place. */
+static char *squeeze(char *s) {
+  char *o = s;
+  for (const char *p = s; *p; p++)
+    if (*p != ' ') *o++ = *p;
+  *o = '\0';
+  return s;
+}
+
+/* Documents as unlearning rows (tofu_forget_data_texts): one row per
+ * document whose tokens decode back to it, BOS the only token without a
+ * label (every other token its own label, then the end token: the loss of
+ * whole-sequence language modelling), each forget row paired with a retain
+ * row in range, the same pairs for the same seed, no idk rows; empty lists
+ * refused. */
+START_TEST(test_forget_rows) {
+  world w;
+  tiny_world(&w, 3);
+  muse_settings s;
+  muse_settings_default(&s);
+  muse_corpus c;
+  lethe_err err = {0};
+  ck_assert_msg(muse_generate(&w, 20, &s, &c, &err) == 0, "%s", err.msg);
+  tok_tokenizer *tok = world_tokenizer(&w);
+  tofu_format fmt;
+  tofu_format_default(&fmt);
+  ck_assert_msg(tofu_format_resolve(&fmt, &err) == 0, "%s", err.msg);
+  fmt.max_length = 512;
+  tofu_ids ids;
+  ck_assert_int_eq(tofu_format_ids(tok, &fmt, &ids, &err), 0);
+  tofu_forget_data d, again;
+  ck_assert_msg(tofu_forget_data_texts(&d, c.forget.text, c.forget.n, c.retain1.text, c.retain1.n,
+                                       tok, &fmt, 7, &err) == 0, "%s", err.msg);
+  ck_assert_int_eq(tofu_forget_data_texts(&again, c.forget.text, c.forget.n, c.retain1.text,
+                                          c.retain1.n, tok, &fmt, 7, &err), 0);
+  ck_assert_uint_eq(d.n_forget, c.forget.n);
+  ck_assert_uint_eq(d.n_retain, c.retain1.n);
+  int *idx = malloc(sizeof(int) * d.n_forget);
+  for (size_t i = 0; i < d.n_forget; i++) {
+    idx[i] = (int)i;
+    ck_assert(d.retain_partner[i] >= 0 && (size_t)d.retain_partner[i] < d.n_retain);
+    ck_assert_int_eq(d.retain_partner[i], again.retain_partner[i]);
+    ck_assert_int_eq(d.idk[i].len, 0);
+  }
+  tofu_batch fb = {0}, rb = {0};
+  tofu_forget_batch(&d, &fmt, idx, (int)d.n_forget, ids.pad, ids.end, &fb, &rb, NULL);
+  for (int b = 0; b < fb.B; b++) {
+    const tofu_batch *batches[2] = {&fb, &rb};
+    const char *docs[2] = {c.forget.text[b], c.retain1.text[d.retain_partner[b]]};
+    for (int k = 0; k < 2; k++) {
+      const int32_t *in = batches[k]->input_ids + (size_t)b * batches[k]->T;
+      const int32_t *lab = batches[k]->labels + (size_t)b * batches[k]->T;
+      int len = 0;
+      while (len < batches[k]->T && batches[k]->attention_mask[(size_t)b * batches[k]->T + len]) len++;
+      char *text = tok_decode(tok, in, len, 1), *want = strdup(docs[k]);
+      ck_assert_str_eq(squeeze(text), squeeze(want)); /* words joined by spaces: compare without */
+      free(text), free(want);
+      ck_assert_int_eq(lab[0], TOFU_IGNORE);
+      for (int t = 1; t < len; t++) ck_assert_int_eq(lab[t], in[t]);
+      ck_assert_int_eq(lab[len], ids.end);
+    }
+  }
+  tofu_batch_free(&fb), tofu_batch_free(&rb);
+  free(idx);
+  tofu_forget_data_free(&again);
+  tofu_forget_data_free(&d);
+  ck_assert_int_ne(tofu_forget_data_texts(&d, c.forget.text, 0, c.retain1.text, c.retain1.n, tok,
+                                          &fmt, 7, &err), 0);
+  ck_assert_msg(strstr(err.msg, "non-empty"), "%s", err.msg);
+  tok_free(tok);
+  muse_corpus_free(&c);
+  world_free(&w);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("muse_data");
   TCase *tc = tcase_create("core");
@@ -248,6 +324,7 @@ int main(void) {
   tcase_add_test(tc, test_reader_reads);
   tcase_add_test(tc, test_corpus_round_trip);
   tcase_add_test(tc, test_corpus_contents);
+  tcase_add_test(tc, test_forget_rows);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -188,6 +188,7 @@ START_TEST(test_privacy_columns) {
     ck_assert_double_eq(report_field(f, REPORT_F_MIA_AUC), 0.75 + 0.125 * i);
     ck_assert_double_eq(report_field(f, REPORT_F_PRIVLEAK), -25.0 * (i + 1));
     ck_assert_double_eq(f->privleak[MIA_LOSS], -25.0 * (i + 1) - 1);
+    ck_assert_double_eq(report_field(f, REPORT_F_PRIVLEAK_LOSS), -25.0 * (i + 1) - 1);
     ck_assert_double_eq(report_field(f, REPORT_F_FORGET_EM), 0.25 * (i + 1));
     ck_assert_double_eq(f->set[TOFU_SET_RETAIN].es, 0.75);
     ck_assert(isnan(f->set[TOFU_SET_RETAIN].em));
@@ -199,6 +200,10 @@ START_TEST(test_privacy_columns) {
   ck_assert_ptr_nonnull(strstr(html, "forget05: PrivLeak vs model utility"));
   ck_assert_ptr_nonnull(strstr(html, "<td>-50.0</td>")); /* npo_rt's PrivLeak in the table */
   ck_assert_ptr_nonnull(strstr(html, "<td>0.875</td>")); /* its AUC */
+  /* the LOSS attack's PrivLeak next to the final FQ and MU, and in the headlines */
+  ck_assert_ptr_nonnull(strstr(html, "<td>-51.0</td>"));
+  ck_assert_ptr_nonnull(strstr(html, "<td>-26.0</td>"));
+  ck_assert_ptr_nonnull(strstr(html, "PrivLeak (LOSS) -"));
   ck_assert_ptr_nonnull(strstr(csv, ",final_forget_es,final_forget_em,final_retain_es,"
                                     "final_retain_em,final_mia_loss_auc,final_privleak_loss,"));
   ck_assert_ptr_nonnull(strstr(csv, ",0.5,0.5,0.75,,0.9375,-51,"));
