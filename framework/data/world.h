@@ -73,9 +73,10 @@ extern const int world_forget_percents[WORLD_N_FORGET_SPLITS];
  * retain_perturbed never meets forget50 (world_write.c proves it). */
 #define WORLD_MIN_AUTHORS 4
 /* The directory's format: 2 added forget20/50, retain80/50 and their
- * _perturbed files. The data stage's cache key includes it, so a cached
+ * _perturbed files; 3 added the holdout authors' words to tokenizer.json
+ * (after every trained word's id). The data stage's cache key includes it, so a cached
  * world of another format is never reused. */
-#define WORLD_FORMAT_VERSION 2
+#define WORLD_FORMAT_VERSION 3
 
 /* Authors in the forget split of `percent` (one of world_forget_percents):
  * the last max(1, round(authors * percent / 100)) authors. retain_perturbed

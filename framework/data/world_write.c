@@ -66,6 +66,13 @@ tok_tokenizer *world_tokenizer(const world *w) {
   for (size_t i = 0; i < w->n_world_facts; i++) add_qa(b, &w->world_facts[i]);
   for (size_t i = 0; i < w->n_pretrain; i++) add_qa(b, &w->pretrain[i]);
   for (size_t i = 0; i < w->n_idk; i++) tok_builder_add(b, w->idk[i], NULL);
+  /* The holdout authors' words (names, cities, titles no trained author
+   * has) come after every trained word: a real tokenizer has no unknown
+   * words, and an <unk> in a non-member's text only, which no model ever
+   * predicts, would make membership inference tell apart vocabularies, not
+   * members. A later tier leaves the trained words' ids as they were. */
+  tok_builder_next_tier(b);
+  for (size_t i = 0; i < w->n_holdout_qa; i++) add_qa(b, &w->holdout_qa[i].qa);
   tok_tokenizer *t = tok_builder_finish(b);
   tok_builder_free(b);
   return t;

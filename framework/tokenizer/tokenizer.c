@@ -39,6 +39,8 @@ int tok_pretokenize(const char *text, tok_piece_fn fn, void *user) {
 struct tok_builder {
   char **words;
   long *counts;
+  int *tiers; /* the tier each piece was first seen in */
+  int tier;
   size_t n, cap;
   int32_t *slots;
   uint32_t n_slots;
@@ -66,19 +68,21 @@ static int builder_count_piece(const char *piece, size_t len, void *user) {
   tok_builder *b = user;
   uint32_t s = tok_find_slot(b->slots, b->n_slots, b->words, piece, len);
   if (b->slots[s] >= 0) {
-    b->counts[b->slots[s]]++;
+    if (b->tiers[b->slots[s]] == b->tier) b->counts[b->slots[s]]++;
     return 0;
   }
   if (b->n == b->cap) {
     b->cap = b->cap ? 2 * b->cap : 256;
     b->words = lethe_realloc(b->words, b->cap * sizeof *b->words);
     b->counts = lethe_realloc(b->counts, b->cap * sizeof *b->counts);
+    b->tiers = lethe_realloc(b->tiers, b->cap * sizeof *b->tiers);
   }
   char *w = lethe_malloc(len + 1);
   memcpy(w, piece, len);
   w[len] = '\0';
   b->words[b->n] = w;
   b->counts[b->n] = 1;
+  b->tiers[b->n] = b->tier;
   b->slots[s] = (int32_t)b->n++;
   if (2 * b->n > b->n_slots) builder_grow(b);
   return 0;
@@ -94,13 +98,17 @@ int tok_builder_add(tok_builder *b, const char *text, lethe_err *err) {
 
 size_t tok_builder_distinct(const tok_builder *b) { return b->n; }
 
+void tok_builder_next_tier(tok_builder *b) { b->tier++; }
+
 typedef struct counted_word {
+  int tier;
   long count;
   const char *word;
 } counted_word;
 
-static int by_count_then_bytes(const void *pa, const void *pb) {
+static int by_tier_count_bytes(const void *pa, const void *pb) {
   const counted_word *a = pa, *b = pb;
+  if (a->tier != b->tier) return a->tier < b->tier ? -1 : 1;
   if (a->count != b->count) return a->count > b->count ? -1 : 1;
   return strcmp(a->word, b->word);
 }
@@ -108,8 +116,8 @@ static int by_count_then_bytes(const void *pa, const void *pb) {
 tok_tokenizer *tok_builder_finish(const tok_builder *b) {
   static const char *const specials[TOK_N_SPECIAL] = {TOK_PAD, TOK_BOS, TOK_EOS, TOK_UNK};
   counted_word *order = lethe_malloc((b->n ? b->n : 1) * sizeof *order);
-  for (size_t i = 0; i < b->n; i++) order[i] = (counted_word){b->counts[i], b->words[i]};
-  qsort(order, b->n, sizeof *order, by_count_then_bytes);
+  for (size_t i = 0; i < b->n; i++) order[i] = (counted_word){b->tiers[i], b->counts[i], b->words[i]};
+  qsort(order, b->n, sizeof *order, by_tier_count_bytes);
   const char **words = lethe_malloc((b->n + TOK_N_SPECIAL) * sizeof *words);
   int n = 0;
   for (int i = 0; i < TOK_N_SPECIAL; i++) words[n++] = specials[i];
@@ -136,6 +144,7 @@ void tok_builder_free(tok_builder *b) {
   for (size_t i = 0; i < b->n; i++) free(b->words[i]);
   free(b->words);
   free(b->counts);
+  free(b->tiers);
   free(b->slots);
   free(b);
 }

@@ -74,8 +74,13 @@ tok_builder *tok_builder_new(void);
 /* Counts the pieces of text; refuses invalid UTF-8. */
 int tok_builder_add(tok_builder *b, const char *text, lethe_err *err);
 size_t tok_builder_distinct(const tok_builder *b); /* distinct pieces so far */
-/* Makes a tokenizer: ids 0..3 are <pad> <s> </s> <unk>, then every piece, most
- * frequent first, ties in byte order (deterministic). Pieces that equal a
+/* Starts a later tier: pieces first seen after this call get ids after every
+ * piece seen before it, and texts added from now on leave the counts (so the
+ * ids) of earlier pieces alone. A vocabulary can so grow by new text without
+ * renumbering what a model was trained on. */
+void tok_builder_next_tier(tok_builder *b);
+/* Makes a tokenizer: ids 0..3 are <pad> <s> </s> <unk>, then every piece, by
+ * tier, most frequent first within a tier, ties in byte order (deterministic). Pieces that equal a
  * special token's text are not added twice. The builder is left untouched;
  * the caller frees both. */
 tok_tokenizer *tok_builder_finish(const tok_builder *b);

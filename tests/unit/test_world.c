@@ -43,6 +43,8 @@ static char *slurp(const char *dir, const char *file, size_t *len) {
 }
 
 static const char *const extra_files[] = {"idontknow.jsonl", "tokenizer.json", "world.json", NULL};
+/* the files of extra_files a model trains on or is evaluated with */
+static const char *const trained_extra_files[] = {"idontknow.jsonl", NULL};
 
 START_TEST(test_determinism) {
   char *a = tmpdir(), *b = tmpdir(), *c = tmpdir();
@@ -139,7 +141,7 @@ START_TEST(test_split_relations) {
   for (size_t i = 0; i < retain_pert.n; i++) ck_assert_str_eq(retain_pert.v[i], full.v[i]);
   size_t len;
   char *meta = slurp(dir, "world.json", &len);
-  ck_assert_msg(strstr(meta, "\"format_version\": 2,") && strstr(meta, "\"forget20\": 2,") &&
+  ck_assert_msg(strstr(meta, "\"format_version\": 3,") && strstr(meta, "\"forget20\": 2,") &&
                     strstr(meta, "\"forget50\": 5\n"),
                 "%s", meta);
   free(meta);
@@ -152,7 +154,9 @@ END_TEST
 
 /* FNV-1a of the trained files of a world of 10 authors (seed 0, the other
  * settings default), pinned from the generator before the holdout authors
- * existed: adding them changed none of these bytes. */
+ * existed: adding them changed none of these bytes. (tokenizer.json and
+ * world.json were in the pin too until format 3 added the holdout words to
+ * the vocabulary; test_holdout_vocab checks what that changed.) */
 START_TEST(test_holdout_leaves_old_files) {
   world_settings s;
   world_settings_default(&s);
@@ -165,16 +169,16 @@ START_TEST(test_holdout_leaves_old_files) {
   world_free(&w);
   uint64_t h = 0xcbf29ce484222325u;
   for (int list = 0; list < 2; list++)
-    for (int i = 0; (list ? extra_files : world_split_names)[i]; i++) {
+    for (int i = 0; (list ? trained_extra_files : world_split_names)[i]; i++) {
       char file[64];
       snprintf(file, sizeof file, list ? "%s" : "%s.json",
-               (list ? extra_files : world_split_names)[i]);
+               (list ? trained_extra_files : world_split_names)[i]);
       size_t len;
       char *bytes = slurp(dir, file, &len);
       for (size_t k = 0; k < len; k++) h = (h ^ (unsigned char)bytes[k]) * 0x100000001b3u;
       free(bytes);
     }
-  ck_assert_msg(h == 0x38d7721137aa834cu, "the trained files changed: FNV-1a %016llx",
+  ck_assert_msg(h == 0x6aaecf77530ecaebu, "the trained files changed: FNV-1a %016llx",
                 (unsigned long long)h);
   free(dir);
 }
@@ -365,22 +369,24 @@ START_TEST(test_vocab_covers_every_split) {
   ck_assert_msg(tok_load(path, &t, &err) == 0, "%s", err.msg);
   free(path);
   size_t texts = 0;
-  for (int i = 0; world_split_names[i]; i++) {
-    tofu_set s;
-    ck_assert_int_eq(tofu_load_split(dir, world_split_names[i], 0, &s, &err), 0);
-    for (size_t r = 0; r < s.n; r++) {
-      const tofu_qa *qa = &s.rows[r];
-      const char *fields[4] = {qa->question, qa->answer, qa->paraphrased_question,
-                               qa->paraphrased_answer};
-      for (int f = 0; f < 4; f++)
-        if (fields[f]) check_covered(t, fields[f], world_split_names[i]), texts++;
-      for (int p = 0; p < qa->n_perturbed; p++)
-        check_covered(t, qa->perturbed[p], "perturbed"), texts++;
-      for (int o = 0; o < TOFU_N_OPTIONS; o++)
-        if (qa->options[o]) check_covered(t, qa->options[o], "options"), texts++;
+  for (int list = 0; list < 2; list++)
+    for (int i = 0; (list ? world_holdout_names : world_split_names)[i]; i++) {
+      const char *name = (list ? world_holdout_names : world_split_names)[i];
+      tofu_set s;
+      ck_assert_int_eq(tofu_load_split(dir, name, 0, &s, &err), 0);
+      for (size_t r = 0; r < s.n; r++) {
+        const tofu_qa *qa = &s.rows[r];
+        const char *fields[4] = {qa->question, qa->answer, qa->paraphrased_question,
+                                 qa->paraphrased_answer};
+        for (int f = 0; f < 4; f++)
+          if (fields[f]) check_covered(t, fields[f], name), texts++;
+        for (int p = 0; p < qa->n_perturbed; p++)
+          check_covered(t, qa->perturbed[p], "perturbed"), texts++;
+        for (int o = 0; o < TOFU_N_OPTIONS; o++)
+          if (qa->options[o]) check_covered(t, qa->options[o], "options"), texts++;
+      }
+      tofu_set_free(&s);
     }
-    tofu_set_free(&s);
-  }
   tofu_idk idk;
   path = lethe_path_join(dir, "idontknow.jsonl");
   ck_assert_int_eq(tofu_idk_load(path, &idk, &err), 0);
@@ -396,6 +402,40 @@ START_TEST(test_vocab_covers_every_split) {
   ck_assert_uint_gt(texts, 1000);
   tok_free(t);
   free(dir);
+}
+END_TEST
+
+/* The holdout authors' words come after every trained word: the world's
+ * tokenizer gives every trained word the id a world without holdout authors
+ * gives it, and holdout-only words the ids after them — so a model's trained
+ * rows are the same, and no holdout text (a membership attack's non-members)
+ * has an <unk> no member has. */
+START_TEST(test_holdout_vocab) {
+  world_settings s;
+  tiny_settings(&s);
+  world w;
+  lethe_err err = {0};
+  ck_assert_int_eq(world_generate(&w, &s, 7, &err), 0);
+  tok_tokenizer *with = world_tokenizer(&w);
+  size_t n_holdout = w.n_holdout_qa;
+  w.n_holdout_qa = 0;
+  tok_tokenizer *without = world_tokenizer(&w);
+  w.n_holdout_qa = n_holdout;
+  int n_with = tok_vocab_size(with), n_without = tok_vocab_size(without);
+  ck_assert_int_gt(n_with, n_without); /* the holdout authors bring new names */
+  for (int id = 0; id < n_with; id++) {
+    const char *piece = tok_word(with, id);
+    ck_assert_ptr_nonnull(piece);
+    int32_t other = tok_id(without, piece, strlen(piece));
+    if (id < n_without)
+      ck_assert_msg(other == id, "'%s' is %d with the holdout words, %d without", piece, id, other);
+    else
+      ck_assert_msg(other < 0, "'%s' (%d) is a trained word but comes after them", piece, id);
+  }
+  for (size_t i = 0; i < w.n_holdout_qa; i++) check_covered(with, w.holdout_qa[i].qa.answer, "holdout");
+  tok_free(with);
+  tok_free(without);
+  world_free(&w);
 }
 END_TEST
 
@@ -448,6 +488,7 @@ int main(void) {
   tcase_add_test(tc, test_default_world);
   tcase_add_test(tc, test_general_sets);
   tcase_add_test(tc, test_vocab_covers_every_split);
+  tcase_add_test(tc, test_holdout_vocab);
   tcase_add_test(tc, test_world_settings);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
