@@ -13,8 +13,10 @@
  * as torch.argmax) with the target. ZLib's text is the targets
  * decoded with special tokens skipped. Min-K%++ standardises each token by
  * the moments of the model's whole next-token distribution at its
- * position, so this pass keeps whole logits (llama_set_logits), in batches
- * small enough that they stay under MIA_LOGITS_BYTES.
+ * position: the LM head runs on the target positions only, a chunk of
+ * logits at a time (llama_target_logp_each), and each chunk leaves its
+ * positions' argmax and moments behind — no (B, T, V) logits, and none for
+ * the prompt.
  * Not here: the formulas (metrics/mia.c), the files (eval_io.c). */
 #include <math.h>
 #include <stdlib.h>
@@ -28,9 +30,6 @@
 
 const char *const *const eval_mia_keys = mia_attack_keys;
 
-/* Whole logits of one batch are kept below this many bytes (one row at least). */
-#define MIA_LOGITS_BYTES ((size_t)256 << 20)
-
 /* The first index of the largest of n values (torch.argmax's choice). */
 static int32_t argmax(const float *row, int n) {
   int32_t best = 0;
@@ -39,59 +38,65 @@ static int32_t argmax(const float *row, int n) {
   return best;
 }
 
-/* EM and ES of the first k targets ids[] at positions pos[] of row r (T
- * positions) of the last forward: e->em NAN when k == 0 (OU's None). */
-static void row_memorization(const llama_model *m, int r, int T, const int32_t *ids,
-                             const int *pos, int k, eval_example *e) {
-  int V = m->cfg.vocab_size;
-  int32_t *pred = lethe_malloc(sizeof(int32_t) * ((size_t)k + 1));
-  for (int j = 0; j < k; j++)
-    pred[j] = argmax(m->acts.logits + ((size_t)r * T + (size_t)pos[j]) * V, V);
-  lethe_err ignore = {0};
-  if (memorization_exact(pred, ids, (size_t)k, &e->em, &ignore) != 0) e->em = NAN;
-  e->es = memorization_extraction_strength(pred, ids, (size_t)k);
-  free(pred);
+/* What the pass keeps of each position with a target (flat b·T + t) from
+ * its whole next-token distribution: the argmax (EM, ES) and the moments of
+ * the log-probs (Min-K%++). */
+typedef struct position_values {
+  int32_t *pred;
+  double *mu, *var;
+} position_values;
+
+/* llama_logits_fn: one chunk of logits into the positions' values. Each
+ * position is its own sums in a fixed order: any thread. */
+static void keep_position_values(void *user, const float *logits, const int32_t *pos, int64_t n,
+                                 int V) {
+  position_values *pv = user;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; j++) {
+    const float *row = logits + j * (int64_t)V;
+    pv->pred[pos[j]] = argmax(row, V);
+    mia_next_token_moments(row, (size_t)V, &pv->mu[pos[j]], &pv->var[pos[j]]);
+  }
 }
 
-/* The scores of row r of the last forward: its n targets ids[], their
- * log-probs lp[], their positions pos[] in the row (T positions) and their
- * text (ZLib's). A
- * score the attack refuses (no target, a NaN log-prob) is NaN; Min-K% and
- * Min-K%++ are 0 when only one target is left to drop (OU's values). */
-static void row_scores(const llama_model *m, const char *text, int r, int T, const int32_t *ids,
+/* The scores of one row: its n targets ids[], their log-probs lp[], the
+ * values at their positions pos[] (flat) and their text (ZLib's). A score
+ * the attack refuses (no target, a NaN log-prob) is NaN; Min-K% and
+ * Min-K%++ are 0 when only one target is left to drop (OU's values); EM is
+ * NaN when no target is left (OU's None). */
+static void row_scores(const position_values *pv, const char *text, const int32_t *ids,
                        const float *lp, const int *pos, int n, eval_example *e) {
   lethe_err ignore = {0};
-  int V = m->cfg.vocab_size;
   double *mia = e->mia;
   for (int a = 0; a < EVAL_N_MIA; a++) mia[a] = NAN;
   if (mia_loss_score(lp, (size_t)n, &mia[EVAL_MIA_LOSS], &ignore) != 0) mia[EVAL_MIA_LOSS] = NAN;
   if (mia_zlib_score(lp, (size_t)n, text, strlen(text), &mia[EVAL_MIA_ZLIB], &ignore) != 0)
     mia[EVAL_MIA_ZLIB] = NAN;
   int k = n > 0 ? n - 1 : 0; /* OU: Min-K%, Min-K%++, EM and ES without the last target */
-  row_memorization(m, r, T, ids, pos, k, e);
+  int32_t *pred = lethe_malloc(sizeof(int32_t) * ((size_t)k + 1));
+  double *mu = lethe_malloc(sizeof(double) * ((size_t)k + 1));
+  double *var = lethe_malloc(sizeof(double) * ((size_t)k + 1));
+  for (int j = 0; j < k; j++)
+    pred[j] = pv->pred[pos[j]], mu[j] = pv->mu[pos[j]], var[j] = pv->var[pos[j]];
+  if (memorization_exact(pred, ids, (size_t)k, &e->em, &ignore) != 0) e->em = NAN;
+  e->es = memorization_extraction_strength(pred, ids, (size_t)k);
   if (k < 1) {
     mia[EVAL_MIA_MIN_K] = mia[EVAL_MIA_MIN_K_PLUS_PLUS] = 0.0;
-    return;
+  } else {
+    if (mia_min_k_score(lp, (size_t)k, EVAL_MIA_K, &mia[EVAL_MIA_MIN_K], &ignore) != 0)
+      mia[EVAL_MIA_MIN_K] = NAN;
+    if (mia_min_k_plus_plus_score(lp, mu, var, (size_t)k, EVAL_MIA_K,
+                                  &mia[EVAL_MIA_MIN_K_PLUS_PLUS], &ignore) != 0)
+      mia[EVAL_MIA_MIN_K_PLUS_PLUS] = NAN;
   }
-  if (mia_min_k_score(lp, (size_t)k, EVAL_MIA_K, &mia[EVAL_MIA_MIN_K], &ignore) != 0)
-    mia[EVAL_MIA_MIN_K] = NAN;
-  double *mu = lethe_malloc(sizeof(double) * (size_t)k);
-  double *var = lethe_malloc(sizeof(double) * (size_t)k);
-  for (int j = 0; j < k; j++)
-    mia_next_token_moments(m->acts.logits + ((size_t)r * T + (size_t)pos[j]) * V, (size_t)V,
-                           &mu[j], &var[j]);
-  if (mia_min_k_plus_plus_score(lp, mu, var, (size_t)k, EVAL_MIA_K,
-                                &mia[EVAL_MIA_MIN_K_PLUS_PLUS], &ignore) != 0)
-    mia[EVAL_MIA_MIN_K_PLUS_PLUS] = NAN;
-  free(mu);
-  free(var);
+  free(pred), free(mu), free(var);
 }
 
 /* What the pass gathers per row: the attack scores, ES, EM. */
 #define ROW_VALUES (EVAL_N_MIA + 2)
 
-/* One batch: ex[idx[0..B)] forwarded with whole logits, their values to
- * res[b * ROW_VALUES ..]. */
+/* One batch: ex[idx[0..B)] forwarded, the LM head on the answer positions
+ * only, a chunk at a time; their values to res[b * ROW_VALUES ..]. */
 static int score_batch(const eval_set_job *job, const tofu_example *ex, const int *idx, int B,
                        tofu_batch *b, double *res, lethe_err *err) {
   llama_model *m = job->m;
@@ -105,13 +110,16 @@ static int score_batch(const eval_set_job *job, const tofu_example *ex, const in
   int32_t *ids = lethe_malloc(sizeof(int32_t) * BT);
   int *pos = lethe_malloc(sizeof(int) * BT), *n = lethe_calloc((size_t)B, sizeof(int));
   char **text = lethe_calloc((size_t)B, sizeof(char *));
+  position_values pv = {lethe_malloc(sizeof(int32_t) * BT), lethe_malloc(sizeof(double) * BT),
+                        lethe_malloc(sizeof(double) * BT)};
   int rc = llama_forward(m, tb.input_ids, tb.attn_mask, B, T, err);
-  if (rc == 0) llama_target_logp(m, tb.targets, logp);
+  if (rc == 0) llama_target_logp_each(m, tb.targets, logp, keep_position_values, &pv);
   for (int r = 0; rc == 0 && r < B; r++) { /* row r's targets at [r·T, r·T + n[r]) */
     size_t at = (size_t)r * T;
     for (int t = 0; t < T; t++)
       if (tb.targets[at + t] >= 0)
-        ids[at + n[r]] = tb.targets[at + t], lp[at + n[r]] = logp[at + t], pos[at + n[r]++] = t;
+        ids[at + n[r]] = tb.targets[at + t], lp[at + n[r]] = logp[at + t],
+                    pos[at + n[r]++] = (int)(at + (size_t)t);
     text[r] = tok_decode(job->tok, ids + at, n[r], 1); /* one thread: decoders share state */
   }
   /* rows are independent (each its own sums, in a fixed order): any thread */
@@ -119,7 +127,7 @@ static int score_batch(const eval_set_job *job, const tofu_example *ex, const in
   for (int r = 0; r < B; r++) {
     size_t at = (size_t)r * T;
     eval_example e;
-    row_scores(m, text[r], r, T, ids + at, lp + at, pos + at, n[r], &e);
+    row_scores(&pv, text[r], ids + at, lp + at, pos + at, n[r], &e);
     double *row = res + (size_t)r * ROW_VALUES;
     memcpy(row, e.mia, sizeof e.mia);
     row[EVAL_N_MIA] = e.es, row[EVAL_N_MIA + 1] = e.em;
@@ -127,6 +135,7 @@ static int score_batch(const eval_set_job *job, const tofu_example *ex, const in
   for (int r = 0; r < B; r++) free(text[r]);
   token_batch_free(&tb);
   free(logp), free(lp), free(ids), free(pos), free(n), free(text);
+  free(pv.pred), free(pv.mu), free(pv.var);
   return rc;
 }
 
@@ -143,15 +152,13 @@ int eval_mia_set(const eval_set_job *job, long *turn, eval_example *out, lethe_e
   }
   if (rc != 0) encoded--, lethe_err_prefix(err, "row %zu", encoded + 1);
   /* the batch count depends on the data only: every rank cuts the same batches */
-  size_t row_bytes = sizeof(float) * (size_t)longest * (size_t)job->m->cfg.vocab_size;
-  long bs = (long)(MIA_LOGITS_BYTES / row_bytes);
-  bs = bs < 1 ? 1 : bs > job->opt->batch_size ? job->opt->batch_size : bs;
+  long bs = job->opt->batch_size < 1 ? 1 : job->opt->batch_size;
   long n_batches = (long)((n + (size_t)bs - 1) / (size_t)bs), first, count;
   dist_share(n_batches, *turn, &first, &count);
   double *res = lethe_calloc((size_t)n_batches * (size_t)bs * ROW_VALUES + 1, sizeof(double));
   int *idx = lethe_malloc(sizeof(int) * (size_t)bs);
   tofu_batch b = {0};
-  llama_set_logits(job->m, LLAMA_LOGITS_WHOLE, 0);
+  llama_set_logits(job->m, LLAMA_LOGITS_CHUNKED, 0); /* the answer positions only */
   llama_set_skip_padding(job->m, 1); /* targets only where the mask is 1 */
   llama_reserve(job->m, (int)bs, longest); /* one layout for every batch, not one per longer batch */
   for (long k = first; rc == 0 && k < first + count; k++) {

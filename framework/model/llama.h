@@ -512,6 +512,16 @@ int llama_forward(llama_model *m, const int32_t *tokens, const int32_t *attn_mas
  * for targets >= 0, else 0. Double accumulation for the log-sum-exp. In
  * chunked mode this runs the LM head, chunk by chunk. */
 void llama_target_logp(llama_model *m, const int32_t *targets, float *out);
+/* What llama_target_logp_each hands over, chunk by chunk: the logits (n, V)
+ * of n positions with a target, pos[j] the flat index (b·T + t) of row j. */
+typedef void (*llama_logits_fn)(void *user, const float *logits, const int32_t *pos, int64_t n,
+                                int V);
+/* llama_target_logp in chunked mode (required) that also gives each chunk's
+ * logits to fn before the next chunk overwrites them: the whole next-token
+ * distribution of every position with a target, and of no other position,
+ * without ever holding (B, T, V). */
+void llama_target_logp_each(llama_model *m, const int32_t *targets, float *out,
+                            llama_logits_fn fn, void *user);
 /* Turns dL/dlogp (B,T) into dL/dlogits in place of m->acts.logits:
  * dlogits = g·(onehot(target) − softmax(logits)); adds extra_dlogits (B,T,V)
  * when non-NULL (plugins that asked for logits; whole mode only). Chunked

@@ -84,12 +84,18 @@ static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
 }
 
 void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
-  int64_t BT = (int64_t)m->B * m->T;
-  int V = m->cfg.vocab_size;
   if (m->logits_mode == LLAMA_LOGITS_WHOLE) {
-    logits_target_logp(out, m->acts.logits, targets, BT, V);
+    logits_target_logp(out, m->acts.logits, targets, (int64_t)m->B * m->T, m->cfg.vocab_size);
     return;
   }
+  llama_target_logp_each(m, targets, out, NULL, NULL);
+}
+
+void llama_target_logp_each(llama_model *m, const int32_t *targets, float *out,
+                            llama_logits_fn fn, void *user) {
+  assert(m->logits_mode != LLAMA_LOGITS_WHOLE);
+  int64_t BT = (int64_t)m->B * m->T;
+  int V = m->cfg.vocab_size;
   double t = m->profile ? lethe_now() : 0.0;
   memset(out, 0, sizeof(float) * BT); /* positions without a target */
   int64_t count = head_positions(m, targets);
@@ -98,6 +104,7 @@ void llama_target_logp(llama_model *m, const int32_t *targets, float *out) {
     const int32_t *rows = m->head_rows + c0;
     head_logits(m, m->acts.logits_chunk, head_gather(m, m->head_src + c0, n), n); /* (n, V) */
     logits_target_logp_rows(out, m->acts.logits_chunk, targets, rows, n, V);
+    if (fn) fn(user, m->acts.logits_chunk, rows, n, V);
     m->logits_chunk_row0 = c0;
   }
   m->head_targets = targets;

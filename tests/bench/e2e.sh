@@ -83,6 +83,8 @@ for exe in "$bench" "$peak"; do
   [ -x "$exe" ] || { echo "e2e.sh: $exe not found; build it first" >&2; exit 1; }
 done
 "$python" -c "import torch" 2>/dev/null || { echo "e2e.sh: $python cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+. "$here/torch_blas.sh"
+require_real_blas "$python" "$threads" e2e.sh
 case "$compute" in auto | f32 | bf16) ;; *) echo "e2e.sh: --compute auto, f32 or bf16" >&2; exit 2 ;; esac
 case "$stage" in finetune | base) ;; *) echo "e2e.sh: --stage finetune or base" >&2; exit 2 ;; esac
 

@@ -63,21 +63,8 @@ export LETHE_PLUGIN_PATH="$build/plugins"
 torch_threads=${TORCH_THREADS:-$threads}
 subset='model\.layers\.[4-7]\..*'
 
-# PyTorch's matmuls must run on a real BLAS: with only the reference libblas3
-# behind Debian's torch they run at ~3-6 GFLOP/s and every ratio below would
-# be meaningless (docs/performance.md, "Reproduce").
-blas_gflops=$("$python" -c "
-import time, torch
-torch.set_num_threads($threads)
-a, w = torch.randn(1024, 576), torch.randn(1536, 576)
-for _ in range(3): a @ w.t()
-t = time.perf_counter()
-for _ in range(10): a @ w.t()
-print(int(2 * 1024 * 576 * 1536 * 10 / (time.perf_counter() - t) / 1e9))")
-if [ "${blas_gflops:-0}" -lt 15 ]; then
-  echo "realsize.sh: PyTorch multiplies at ${blas_gflops:-?} GFLOP/s: the reference BLAS; install libopenblas0-pthread" >&2
-  exit 2
-fi
+. "$here/torch_blas.sh"
+require_real_blas "$python" "$threads" realsize.sh
 
 # The shapes' config.json: Llama-3.2-1B's and SmolLM-135M's published configs
 # (hidden, layers, heads, KV heads, intermediate, vocabulary, tied, rope).

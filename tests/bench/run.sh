@@ -61,6 +61,8 @@ method=$build/tests/bench/bench_method
 python=/usr/bin/python3
 [ -x "$bench" ] || { echo "run.sh: $bench not found; build it first (cmake --build $build --target bench_llama)" >&2; exit 1; }
 "$python" -c "import torch" 2>/dev/null || { echo "run.sh: $python cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+. "$here/torch_blas.sh"
+require_real_blas "$python" "$threads" run.sh
 out=${out:-$build/bench-results.jsonl}
 : > "$out"
 
