@@ -7,7 +7,7 @@
 #   1. the whole ctest suite built with AddressSanitizer + UndefinedBehavior-
 #      Sanitizer, leak detection on (build-asan/);
 #   2. every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (default
-#      45), built with clang (build-fuzz/); any crash, leak or report fails.
+#      30), built with clang (build-fuzz/); any crash, leak or report fails.
 # Installs clang and its sanitizer runtimes first when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +31,10 @@ cmake --build build-asan -j"$jobs" >/dev/null
 # (real tokenizers), test_pipeline and the fuzzers do not already cover
 (cd build-asan && ctest --output-on-failure -j2 -E 'tokenizer_oracle|own_model')
 t1=$(date +%s)
-echo "== fuzzing: ${FUZZ_SECONDS:-45} s per harness, one per core"
+echo "== fuzzing: ${FUZZ_SECONDS:-30} s per harness, one per core"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLETHE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   >/dev/null
 cmake --build build-fuzz --target fuzzers -j"$jobs" >/dev/null
-FUZZ_SECONDS=${FUZZ_SECONDS:-45} tests/fuzz/run_all.sh build-fuzz
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} tests/fuzz/run_all.sh build-fuzz
 t2=$(date +%s)
 echo "ci-extra: AVX2 and baseline paths $((ta - t0)) s, sanitizers $((t1 - ta)) s, fuzzing $((t2 - t1)) s"

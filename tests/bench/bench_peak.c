@@ -1,6 +1,6 @@
 /* bench_peak — the CPU's arithmetic peak, the ceiling every GFLOP/s of the
  * benchmark is read against (see bench_util.h). The timed loops exist once per
- * ISA level (SSE baseline, AVX2+FMA, AVX-512, AVX512_BF16), each compiled for
+ * ISA level (SSE baseline, AVX2+FMA, AVX-512, AVX512_BF16, AMX-BF16), each compiled for
  * its level by a function target attribute so the rest of the build keeps its
  * flags; the CPU is asked at run time which it has, capped by LETHE_ISA. Not a
  * model of any lethe kernel: no memory traffic, registers only. */
@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "core/core.h"
@@ -67,6 +70,54 @@ CHAINS_KERNEL(muladd128_chains, "sse2", __m128, CHAINS_NARROW, _mm_set1_ps, MULA
 CHAINS_KERNEL(dpbf16_chains, "avx512f,avx512bf16", __m512, CHAINS_WIDE, _mm512_set1_ps, DPBF16,
               _mm512_add_ps, _mm512_cvtss_f32)
 
+/* AMX (Sapphire Rapids and later; oneDNN's bf16 matmuls use it where the
+ * CPU has it): one step is one tdpbf16ps on full tiles, C (16×16 fp32) +=
+ * A (16×32 bf16) · B (32×16 bf16) = 8192 multiply-adds, 16384 FLOP. Four
+ * accumulator tiles from two A and two B tiles, as a matmul's inner loop
+ * keeps them; every value 1/1024, so the sums stay finite. Linux hands out
+ * the tile registers only to a process that asked (ARCH_REQ_XCOMP_PERM). */
+#define AMX_CHAINS 4
+#define AMX_FLOP (16 * 16 * 32 * 2)
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+typedef struct __attribute__((packed)) amx_tile_config {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} amx_tile_config;
+
+__attribute__((target("amx-tile,amx-bf16"), noinline)) static float amx_chains(long iters) {
+  amx_tile_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.palette = 1;
+  for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _Alignas(64) uint16_t ab[16 * 32];
+  _Alignas(64) float c[4][16 * 16];
+  for (int i = 0; i < 16 * 32; i++) ab[i] = 0x3A80; /* bf16 of 1/1024 */
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, ab, 64);
+  _tile_loadd(5, ab, 64);
+  _tile_loadd(6, ab, 64);
+  _tile_loadd(7, ab, 64);
+  for (long n = 0; n < iters; n++) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c[0], 64);
+  _tile_stored(1, c[1], 64);
+  _tile_stored(2, c[2], 64);
+  _tile_stored(3, c[3], 64);
+  _tile_release();
+  return c[0][0] + c[1][0] + c[2][0] + c[3][0];
+}
+
 typedef float (*peak_kernel)(long iters);
 
 /* ISA levels, narrowest first; the names are LETHE_ISA's values. */
@@ -77,6 +128,7 @@ typedef struct peak_variant {
   const char *compute;  /* "f32" or "bf16" (the JSON's "compute") */
   isa_level isa;        /* the level it is built for */
   int needs_bf16;       /* also needs AVX512_BF16 */
+  int needs_amx;        /* also needs AMX-BF16, the OS's permission, and oneDNN allowed it */
   const char *features; /* what the CPU must have, for messages */
   const char *step;     /* what one step is, for the output */
   peak_kernel kernel;
@@ -86,11 +138,13 @@ typedef struct peak_variant {
 /* Widest first: of each compute, the first one the CPU and the cap allow is
  * measured. */
 static const peak_variant variants[] = {
-    {"f32", ISA_AVX512, 0, "AVX512F", "512-bit FMA", fma512_chains, CHAINS_WIDE, 32},
-    {"f32", ISA_AVX2, 0, "AVX2 and FMA", "256-bit FMA", fma256_chains, CHAINS_NARROW, 16},
-    {"f32", ISA_BASELINE, 0, "SSE2", "128-bit mul+add", muladd128_chains, CHAINS_NARROW, 8},
-    {"bf16", ISA_AVX512, 1, "AVX512_BF16", "512-bit bf16 dot product", dpbf16_chains, CHAINS_WIDE,
-     64},
+    {"f32", ISA_AVX512, 0, 0, "AVX512F", "512-bit FMA", fma512_chains, CHAINS_WIDE, 32},
+    {"f32", ISA_AVX2, 0, 0, "AVX2 and FMA", "256-bit FMA", fma256_chains, CHAINS_NARROW, 16},
+    {"f32", ISA_BASELINE, 0, 0, "SSE2", "128-bit mul+add", muladd128_chains, CHAINS_NARROW, 8},
+    {"bf16", ISA_AVX512, 1, 1, "AMX-BF16", "AMX tdpbf16ps (16x16x32)", amx_chains, AMX_CHAINS,
+     AMX_FLOP},
+    {"bf16", ISA_AVX512, 1, 0, "AVX512_BF16", "512-bit bf16 dot product", dpbf16_chains,
+     CHAINS_WIDE, 64},
 };
 #define N_VARIANTS (int)(sizeof variants / sizeof variants[0])
 /* The computes measured: the JSON's key and the name people read. */
@@ -102,6 +156,8 @@ static const struct {
 typedef struct peak_isa {
   isa_level cpu, cap;  /* cap = ISA_AVX512 when LETHE_ISA is unset */
   int bf16;            /* the CPU has AVX512_BF16 */
+  int amx;             /* the CPU has AMX-BF16 and the OS lets this process use it */
+  const char *amx_off; /* NULL, or why AMX is not measured though the CPU has it */
   const char *cap_env; /* LETHE_ISA's value; NULL when unset or empty */
 } peak_isa;
 
@@ -116,6 +172,15 @@ static void cpu_isa(peak_isa *p) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) p->cpu = ISA_AVX2;
   if (__builtin_cpu_supports("avx512f")) p->cpu = ISA_AVX512;
   p->bf16 = p->cpu == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+  p->amx = p->bf16 && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+  p->amx_off = NULL;
+  if (p->amx && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
+    p->amx = 0, p->amx_off = "the kernel refused the AMX tile state (ARCH_REQ_XCOMP_PERM)";
+  /* a cap below AMX keeps oneDNN's bf16 matmuls off it: the peak follows */
+  const char *dnnl = getenv("ONEDNN_MAX_CPU_ISA");
+  if (p->amx && dnnl && *dnnl && strcasecmp(dnnl, "ALL") && !strstr(dnnl, "AMX") &&
+      !strstr(dnnl, "amx"))
+    p->amx = 0, p->amx_off = "ONEDNN_MAX_CPU_ISA keeps oneDNN off AMX";
 }
 
 /* Reads LETHE_ISA (unset or empty: no cap); an unknown value is an error. */
@@ -137,7 +202,9 @@ static int isa_cap(peak_isa *p, lethe_err *err) {
 
 /* NULL if v can run here; otherwise why not, in buf. */
 static const char *unavailable(const peak_variant *v, const peak_isa *p, char *buf, size_t n) {
-  if (v->isa > p->cpu || (v->needs_bf16 && !p->bf16))
+  if (v->needs_amx && !p->amx && p->amx_off)
+    snprintf(buf, n, "%s", p->amx_off);
+  else if (v->isa > p->cpu || (v->needs_bf16 && !p->bf16) || (v->needs_amx && !p->amx))
     snprintf(buf, n, "this CPU lacks %s", v->features);
   else if (v->isa > p->cap)
     snprintf(buf, n, "%s=%s caps the ISA below %s", ISA_ENV, p->cap_env, isa_names[v->isa]);
