@@ -40,7 +40,7 @@
 
 /* Per-thread scratch, 64-byte aligned, grown once and kept for the thread's
  * life: packed B (KC×NC_MAX), the partial sums of one task
- * (ROWS_MAX×NC_MAX) and a copied sliver of A (MR×KC). */
+ * (ROWS_MAX×NC_MAX) and a packed block of A (MC×KC, as slivers). */
 typedef struct scratch {
   float *b, *c, *a;
 } scratch;
@@ -57,7 +57,7 @@ static scratch *scratch_get(void) {
   if (!tls.b) {
     tls.b = aligned_floats((size_t)KC * NC_MAX);
     tls.c = aligned_floats((size_t)ROWS_MAX * NC_MAX);
-    tls.a = aligned_floats((size_t)MR * KC);
+    tls.a = aligned_floats((size_t)MC * KC);
   }
   return &tls;
 }
@@ -121,13 +121,23 @@ static void pack_b(float *bp, const float *b, int64_t sk, int64_t sn, int kc, in
   }
 }
 
-/* A sliver of A whose strides are both other than 1, copied k-major (rows
- * past `rows` zero), so the micro-kernel reads it with strides (1, MR). */
-static const float *sliver_copy(float *dst, const float *a, int64_t sm, int64_t sk, int rows,
-                                int kc) {
-  for (int k = 0; k < kc; k++)
-    for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? a[r * sm + k * sk] : 0.0f;
-  return dst;
+/* Rows [0, rows) of A (strides sm, sk) over kc steps, packed as slivers of
+ * MR rows, each k-major (kc × MR; rows past `rows` zero): sliver q at
+ * dst + q·kc·MR, read by the micro-kernel with strides (1, MR). For an A
+ * whose columns are contiguous (sm = 1: a transposed operand, as dY in a
+ * weight gradient) the micro-kernel would otherwise touch a new cache line
+ * at every k, once for each panel of B; packed once per block, it reads one
+ * contiguous stream. */
+static void pack_a(float *dst, const float *a, int64_t sm, int64_t sk, int rows, int kc) {
+  for (int q = 0; q * MR < rows; q++) {
+    float *d = dst + (size_t)q * kc * MR;
+    int r0 = q * MR, n = rows - r0 < MR ? rows - r0 : MR;
+    for (int k = 0; k < kc; k++) {
+      const float *src = a + r0 * sm + k * sk;
+      for (int r = 0; r < n; r++) d[k * MR + r] = src[r * sm];
+      for (int r = n; r < MR; r++) d[k * MR + r] = 0.0f;
+    }
+  }
 }
 
 /* ---- micro-kernel -------------------------------------------------------------- */
@@ -327,6 +337,10 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
   int np = (n + NR - 1) / NR * NR, n_full = n / NR * NR;
   int direct_b = g->sbn == 1 && m <= DIRECT_B_ROWS;
   int direct_c = g->k > 0 && g->alpha == 1.0f && g->scn == 1;
+  /* A is packed unless its rows are contiguous in k (read in place, six
+   * streams); with columns contiguous only when more than one panel of B
+   * reads each block (else every line is read once anyway) */
+  int packed_a = g->sak != 1 && (g->sam != 1 || np > NR);
   if (g->k == 0) memset(s->c, 0, sizeof(float) * (size_t)m * NC_MAX);
   for (int64_t p0 = 0; p0 < g->k; p0 += KC) {
     int kc = g->k - p0 < KC ? (int)(g->k - p0) : KC, last = p0 + kc == g->k;
@@ -335,6 +349,7 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
     else if (n_full < n) pack_b(s->b + (size_t)n_full * kc, bk + n_full, g->sbk, 1, kc, n - n_full);
     for (int i1 = 0; i1 < m; i1 += MC) {
       int mb = m - i1 < MC ? m - i1 : MC;
+      if (packed_a) pack_a(s->a, a + i1 * g->sam + p0 * g->sak, g->sam, g->sak, mb, kc);
       for (int j0 = 0; j0 < np; j0 += NR) {
         int in_place = direct_b && j0 < n_full;
         const float *bp = in_place ? bk + j0 : s->b + (size_t)j0 * kc;
@@ -343,10 +358,7 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
           const float *ar = a + i0 * g->sam + p0 * g->sak;
           int64_t sm = g->sam, sk = g->sak;
           int rows = m - i0 < MR ? m - i0 : MR;
-          if (sm != 1 && sk != 1) { /* neither stride 1: copied */
-            sliver_copy(s->a, ar, sm, sk, rows, kc);
-            ar = s->a, sm = 1, sk = MR;
-          }
+          if (packed_a) ar = s->a + (size_t)(i0 - i1) * kc, sm = 1, sk = MR;
           float *partial = s->c + (size_t)i0 * NC_MAX + j0;
           const float *from = p0 ? partial : NULL;
           if (last && direct_c && j0 < n_full)
