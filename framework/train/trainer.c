@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,9 +105,24 @@ static int run_micro(llama_model *m, const train_config *tc, train_micro_fn micr
   return 0;
 }
 
+/* 1 when none of x[0..n) is an infinity or a NaN: an exponent of all ones,
+ * tested on the bits (an integer OR, which vectorises and splits across
+ * threads; isfinite() in a loop stays scalar, ~3 % of a fine-tuning epoch). */
+static int all_finite(const float *x, size_t n) {
+  unsigned bad = 0;
+#pragma omp parallel for simd reduction(| : bad) schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, x + i, sizeof u);
+    bad |= (u & 0x7f800000u) == 0x7f800000u;
+  }
+  return !bad;
+}
+
 /* Fails when a summed gradient is not finite, naming its tensor. */
 static int check_grads(const llama_model *m, const train_params *set, const train_config *tc,
                        long step, lethe_err *err) {
+  if (all_finite(set->grads, set->n)) return 0;
   for (size_t i = 0; i < set->n; i++)
     if (!isfinite(set->grads[i])) {
       char name[96];

@@ -43,7 +43,16 @@ static void make_model(llama_model *m) {
     }
 }
 
-typedef struct ctx { llama_model *m; long kill_at; int nan_at; } ctx;
+/* nan_at: the loss of that step is NaN; bad_grad_at: after that step's
+ * backward, gradient element bad_index of (bad_role, bad_layer) becomes
+ * bad_value */
+typedef struct ctx {
+  llama_model *m;
+  long kill_at;
+  int nan_at, bad_grad_at, bad_role, bad_layer;
+  size_t bad_index;
+  float bad_value;
+} ctx;
 
 static int micro(void *vc, long step, int k, double scale, double *loss, double *toks, lethe_err *err) {
   ctx *c = vc;
@@ -60,6 +69,7 @@ static int micro(void *vc, long step, int k, double scale, double *loss, double 
   *toks = B * T;
   llama_dlogits_from_dlogp(c->m, targets[which], g, NULL);
   llama_backward(c->m);
+  if (c->bad_grad_at == step) llama_grad(c->m, c->bad_role, c->bad_layer)[c->bad_index] = c->bad_value;
   return 0;
 }
 
@@ -96,7 +106,7 @@ START_TEST(test_resume_after_sigkill_is_identical) {
   if (pid == 0) { /* the run that gets killed after step 7 (last checkpoint: 6) */
     llama_model m;
     make_model(&m);
-    ctx k = {&m, 7, -1};
+    ctx k = {&m, 7, -1, -1, 0, 0, 0, 0.0f};
     train_config t2 = config(ckpt);
     trainer_run(&m, &t2, micro, after, &k, &res, &err);
     _exit(0);
@@ -107,12 +117,12 @@ START_TEST(test_resume_after_sigkill_is_identical) {
   ck_assert(lethe_file_exists(ckpt));
   llama_model ref;
   make_model(&ref);
-  ctx c = {&ref, -1, -1};
+  ctx c = {&ref, -1, -1, -1, 0, 0, 0, 0.0f};
   train_config tc = config(NULL);
   ck_assert_msg(trainer_run(&ref, &tc, micro, after, &c, &res, &err) == 0, "%s", err.msg);
   llama_model m;
   make_model(&m);
-  ctx k = {&m, -1, -1};
+  ctx k = {&m, -1, -1, -1, 0, 0, 0, 0.0f};
   train_config t3 = config(ckpt);
   ck_assert_msg(trainer_run(&m, &t3, micro, after, &k, &res, &err) == 0, "%s", err.msg);
   ck_assert_int_eq(res.resumed_from, 6);
@@ -147,7 +157,7 @@ START_TEST(test_lora_trains_adapter_only_and_resumes) {
     lora_adapter lo;
     make_model(&m);
     make_lora(&lo, &m);
-    ctx k = {&m, 7, -1};
+    ctx k = {&m, 7, -1, -1, 0, 0, 0, 0.0f};
     train_config t2 = config(ckpt);
     trainer_run(&m, &t2, micro, after, &k, &res, &err);
     _exit(0);
@@ -160,7 +170,7 @@ START_TEST(test_lora_trains_adapter_only_and_resumes) {
   make_model(&base);
   make_model(&ref);
   make_lora(&ref_lo, &ref);
-  ctx c = {&ref, -1, -1};
+  ctx c = {&ref, -1, -1, -1, 0, 0, 0, 0.0f};
   train_config tc = config(NULL);
   ck_assert_msg(trainer_run(&ref, &tc, micro, after, &c, &res, &err) == 0, "%s", err.msg);
   ck_assert_msg(!memcmp(ref.params_memory, base.params_memory, base.n_params * sizeof(float)),
@@ -171,7 +181,7 @@ START_TEST(test_lora_trains_adapter_only_and_resumes) {
   llama_model m;
   make_model(&m);
   make_lora(&lo, &m);
-  ctx k = {&m, -1, -1};
+  ctx k = {&m, -1, -1, -1, 0, 0, 0, 0.0f};
   train_config t3 = config(ckpt);
   ck_assert_msg(trainer_run(&m, &t3, micro, after, &k, &res, &err) == 0, "%s", err.msg);
   ck_assert_int_eq(res.resumed_from, 6);
@@ -191,7 +201,7 @@ END_TEST
 START_TEST(test_nan_loss_stops_with_step) {
   llama_model m;
   make_model(&m);
-  ctx c = {&m, -1, 4};
+  ctx c = {&m, -1, 4, -1, 0, 0, 0, 0.0f};
   train_config tc = config(NULL);
   train_result res;
   lethe_err err = {0};
@@ -204,6 +214,34 @@ START_TEST(test_nan_loss_stops_with_step) {
   ck_assert_int_eq(rc, -1);
   ck_assert_msg(strstr(err.msg, "step 1"), "%s", err.msg);
   llama_free(&m);
+}
+END_TEST
+
+/* A finite loss with a non-finite gradient stops the run at that step,
+ * naming the tensor: a NaN inside a layer's tensor, and an infinity in the
+ * last element of the whole gradient (the end of the checked range). */
+START_TEST(test_nonfinite_gradient_names_tensor) {
+  static const struct {
+    int role, layer, last;
+    float value;
+    const char *tensor, *shown;
+  } cases[] = {{LLAMA_PARAM_WO, 1, 0, NAN, "layers.1.self_attn.o_proj", "nan"},
+               {LLAMA_PARAM_LM_HEAD, 0, 1, -INFINITY, "lm_head", "inf"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    llama_model m;
+    make_model(&m);
+    size_t index = cases[i].last ? (size_t)m.cfg.vocab_size * m.cfg.hidden_size - 1 : 5;
+    ctx c = {&m, -1, -1, 2, cases[i].role, cases[i].layer, index, cases[i].value};
+    train_config tc = config(NULL);
+    train_result res;
+    lethe_err err = {0};
+    ck_assert_int_eq(trainer_run(&m, &tc, micro, after, &c, &res, &err), -1);
+    ck_assert_int_eq(err.code, LETHE_E_NUMERIC);
+    ck_assert_msg(strstr(err.msg, "a gradient is") && strstr(err.msg, cases[i].shown) &&
+                      strstr(err.msg, "step 3") && strstr(err.msg, cases[i].tensor),
+                  "%s", err.msg);
+    llama_free(&m);
+  }
 }
 END_TEST
 
@@ -297,6 +335,7 @@ int main(void) {
   tcase_add_test(tc, test_resume_after_sigkill_is_identical);
   tcase_add_test(tc, test_lora_trains_adapter_only_and_resumes);
   tcase_add_test(tc, test_nan_loss_stops_with_step);
+  tcase_add_test(tc, test_nonfinite_gradient_names_tensor);
   tcase_add_test(tc, test_checkpoint_into_readonly_dir_keeps_old);
   tcase_add_test(tc, test_checkpoint_into_full_disk_keeps_old);
   suite_add_tcase(s, tc);
