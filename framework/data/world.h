@@ -101,8 +101,8 @@ tok_tokenizer *world_tokenizer(const world *w);
 int world_write(const world *w, const char *dir, lethe_err *err);
 
 /* Writes only the holdout splits into dir (which must exist): completes a
- * directory written before holdout authors existed (its other files are
- * those world_write writes today). Atomic per file, same bytes as world_write. */
+ * world directory of this format whose holdout files are missing (stage_data
+ * restores them). Atomic per file, same bytes as world_write. */
 int world_write_holdout(const world *w, const char *dir, lethe_err *err);
 
 /* The split files world_write creates, NULL-terminated (without ".json"):

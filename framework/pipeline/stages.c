@@ -164,7 +164,7 @@ int stage_data(const experiment *e, stage_out *out, lethe_err *err) {
                             0x77 ^ ((uint64_t)WORLD_FORMAT_VERSION << 8));
   out->dir = stage_dir(e, "world", out->key);
   int lock, build = stage_claim(out->dir, "the world", &lock, err);
-  if (build == 0) { /* a world cached before holdout authors: add their files */
+  if (build == 0) { /* holdout files missing (removed by hand): written again */
     out->reused = 1;
     return dist_status(dist_is_root() ? complete_world(e, out->dir, err) : 0, err);
   }

@@ -151,7 +151,7 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   /* the stage cache: asking again reuses every stage */
   stage_out again;
   ck_assert(stage_finetune(&e, &data, &base, "full", 0, &again, &err) == 0 && again.reused);
-  /* a world cached before holdout authors existed: stage_data adds their files */
+  /* a cached world whose holdout files were removed: stage_data writes them again */
   char *holdout = lethe_path_join(data.dir, "holdout10.json"), *before, *after;
   size_t n_before, n_after;
   ck_assert(lethe_read_file(holdout, 1 << 24, &before, &n_before, &err) == 0);

@@ -236,7 +236,7 @@ static void micro(int rows, int kc, const float *a, int64_t sm, int64_t sk, cons
   switch (rows) {
   case MR:
     if (sk == 1) micro_rows(kc, a, sm, bp, ldb, from, ldf, to, ldt, add);
-    else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() copies others) */
+    else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() packs others) */
     break;
   case 1: micro_r(1, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
   case 2: micro_r(2, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
