@@ -89,6 +89,11 @@ static const product products[] = {
     {1, 1, 64, 300, 520, 1, 0, 1.0f, 1},  {2, 3, 9, 24, 16, 0, 1, 0.25f, 0},
     {2, 3, 30, 8, 33, 1, 1, 1.0f, 1},     {1, 5, 6, 16, 257, 1, 0, 1.0f, 0},
     {1, 1, 2048, 24, 8, 1, 0, 1.0f, 1},
+    /* the AVX-512 tile (12 rows, 32 columns, k blocks of 128): a row past
+     * two tiles, a half panel, k one past a block; transposed A (packed by
+     * k-rows) in whole and partial slivers over several blocks */
+    {1, 1, 25, 48, 129, 0, 1, 1.0f, 0},   {1, 1, 12, 32, 128, 1, 0, 1.0f, 0},
+    {1, 1, 200, 70, 300, 1, 0, 1.0f, 1},  {1, 1, 37, 300, 256, 1, 1, 0.5f, 0},
 };
 
 /* Runs variant v on product p with `threads` threads and the operands

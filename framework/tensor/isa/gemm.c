@@ -25,15 +25,44 @@
 
 #include "tensor/tensor_isa.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+/* The register tile: MR rows × NR = 2 vectors of columns. AVX-512 has 32
+ * vector registers: 12 rows × 2 zmm = 24 accumulators, 2 of B and 1
+ * broadcast; AVX2 has 16: 6 × 2 ymm. KC keeps a packed B panel (KC × NR)
+ * at 16 KiB (AVX-512) or 16 KiB (AVX2), in L1 with room for A's streams. */
+#if defined(__AVX512F__)
 #include <immintrin.h>
+typedef __m512 vf;
+#define VW 16
+#define MR 12
+#define KC 128
+#define vload _mm512_loadu_ps
+#define vstore _mm512_storeu_ps
+#define vzero _mm512_setzero_ps
+#define vfma _mm512_fmadd_ps
+#define vadd _mm512_add_ps
+#define vbroadcast _mm512_set1_ps
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 vf;
+#define VW 8
 #define MR 6
-#define NR 16
+#define KC 256
+#define vload _mm256_loadu_ps
+#define vstore _mm256_storeu_ps
+#define vzero _mm256_setzero_ps
+#define vfma _mm256_fmadd_ps
+#define vadd _mm256_add_ps
+#define vbroadcast _mm256_set1_ps
 #else
 #define MR 4
+#define KC 256
+#endif
+#ifdef VW
+#define NR (2 * VW)
+#define FUSED 1
+#else
 #define NR 8
 #endif
-#define KC 256       /* k per block: a B panel (KC×NR) stays in L1 */
 #define MC (16 * MR) /* rows per pass over a packed B block */
 #define NC_MAX 256   /* columns of B packed at once (L2) */
 #define ROWS_MAX (4 * MC)
@@ -72,7 +101,7 @@ static void pack_panel_any(float *dst, const float *b, int64_t sk, int64_t sn, i
   }
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef FUSED
 /* Columns contiguous in k (sk = 1: B is a transposed row-major matrix, as
  * Wᵀ in X·Wᵀ): 8×8 blocks transposed in registers. */
 static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
@@ -129,7 +158,11 @@ static void pack_b(float *bp, const float *b, int64_t sk, int64_t sn, int kc, in
  * at every k, once for each panel of B; packed once per block, it reads one
  * contiguous stream. */
 static void pack_a(float *dst, const float *a, int64_t sm, int64_t sk, int rows, int kc) {
-  for (int q = 0; q * MR < rows; q++) {
+  int full = sm == 1 ? rows / MR : 0; /* slivers copied k-row by k-row */
+  for (int k = 0; k < kc; k++) /* each k-row of A read once, front to back */
+    for (int q = 0; q < full; q++)
+      memcpy(dst + (size_t)q * kc * MR + k * MR, a + q * MR + k * sk, sizeof(float) * MR);
+  for (int q = full; q * MR < rows; q++) {
     float *d = dst + (size_t)q * kc * MR;
     int r0 = q * MR, n = rows - r0 < MR ? rows - r0 : MR;
     for (int k = 0; k < kc; k++) {
@@ -145,92 +178,99 @@ static void pack_a(float *dst, const float *a, int64_t sm, int64_t sk, int rows,
  * element (r, k) is at a[r·sm + k·sk] and B's row k (NR values) at
  * bp + k·ldb; then to = acc, or to = to + acc with add (row strides ldf,
  * ldt). from and to are partial sums, or to is C itself after the last k. */
-#if defined(__AVX2__) && defined(__FMA__)
-/* Written out: twelve accumulators in registers (an array indexed in a loop
+#ifdef FUSED
+/* Written out: the accumulators in registers (an array indexed in a loop
  * would be kept in memory at -O2). Two addressings, so that the loop needs no
- * stride from memory: rows of A contiguous in k (sk = 1: six row pointers and
- * the index k) or sliver columns contiguous (sm = 1: one pointer, + sk). */
-#define ROW_LOAD(r)                                                                 \
-  __m256 c##r##0 = from ? _mm256_loadu_ps(from + r * ldf) : _mm256_setzero_ps();   \
-  __m256 c##r##1 = from ? _mm256_loadu_ps(from + r * ldf + 8) : _mm256_setzero_ps()
-#define ROW_FMA(r, where)                       \
-  x = _mm256_broadcast_ss(where);               \
-  c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);    \
-  c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1)
-#define ROW_STORE(r)                                                                   \
-  if (add) {                                                                           \
-    c##r##0 = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt), c##r##0);                   \
-    c##r##1 = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt + 8), c##r##1);               \
-  }                                                                                    \
-  _mm256_storeu_ps(to + r * ldt, c##r##0);                                             \
-  _mm256_storeu_ps(to + r * ldt + 8, c##r##1)
-#define MICRO_BODY(step, at0, at1, at2, at3, at4, at5)                                \
-  ROW_LOAD(0);                                                                        \
-  ROW_LOAD(1);                                                                        \
-  ROW_LOAD(2);                                                                        \
-  ROW_LOAD(3);                                                                        \
-  ROW_LOAD(4);                                                                        \
-  ROW_LOAD(5);                                                                        \
-  for (int k = 0; k < kc; k++, bp += ldb, step) {                                     \
-    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), x;                 \
-    ROW_FMA(0, at0);                                                                  \
-    ROW_FMA(1, at1);                                                                  \
-    ROW_FMA(2, at2);                                                                  \
-    ROW_FMA(3, at3);                                                                  \
-    ROW_FMA(4, at4);                                                                  \
-    ROW_FMA(5, at5);                                                                  \
-  }                                                                                   \
-  ROW_STORE(0);                                                                       \
-  ROW_STORE(1);                                                                       \
-  ROW_STORE(2);                                                                       \
-  ROW_STORE(3);                                                                       \
-  ROW_STORE(4);                                                                       \
-  ROW_STORE(5)
+ * stride from memory: rows of A contiguous in k (sk = 1: a pointer per row
+ * and the index k) or sliver columns contiguous (sm = 1: one pointer, + sk). */
+#define ROW_LOAD(r)                                       \
+  vf c##r##0 = from ? vload(from + r * ldf) : vzero();   \
+  vf c##r##1 = from ? vload(from + r * ldf + VW) : vzero()
+#define ROW_FMA(r, where)         \
+  x = vbroadcast(*(where));       \
+  c##r##0 = vfma(x, b0, c##r##0); \
+  c##r##1 = vfma(x, b1, c##r##1)
+#define ROW_STORE(r)                                   \
+  if (add) {                                           \
+    c##r##0 = vadd(vload(to + r * ldt), c##r##0);      \
+    c##r##1 = vadd(vload(to + r * ldt + VW), c##r##1); \
+  }                                                    \
+  vstore(to + r * ldt, c##r##0);                       \
+  vstore(to + r * ldt + VW, c##r##1)
+#if MR == 12
+#define MORE_LOADS ROW_LOAD(6); ROW_LOAD(7); ROW_LOAD(8); ROW_LOAD(9); ROW_LOAD(10); ROW_LOAD(11);
+#define MORE_FMAS(AT)                                       \
+  ROW_FMA(6, AT(6)); ROW_FMA(7, AT(7)); ROW_FMA(8, AT(8));  \
+  ROW_FMA(9, AT(9)); ROW_FMA(10, AT(10)); ROW_FMA(11, AT(11));
+#define MORE_STORES                                                                  \
+  ROW_STORE(6); ROW_STORE(7); ROW_STORE(8); ROW_STORE(9); ROW_STORE(10); ROW_STORE(11)
+#else
+#define MORE_LOADS
+#define MORE_FMAS(AT)
+#define MORE_STORES
+#endif
+#define MICRO_BODY(step, AT)                                                         \
+  ROW_LOAD(0); ROW_LOAD(1); ROW_LOAD(2); ROW_LOAD(3); ROW_LOAD(4); ROW_LOAD(5);       \
+  MORE_LOADS                                                                         \
+  for (int k = 0; k < kc; k++, bp += ldb, step) {                                    \
+    vf b0 = vload(bp), b1 = vload(bp + VW), x;                                       \
+    ROW_FMA(0, AT(0)); ROW_FMA(1, AT(1)); ROW_FMA(2, AT(2));                         \
+    ROW_FMA(3, AT(3)); ROW_FMA(4, AT(4)); ROW_FMA(5, AT(5));                         \
+    MORE_FMAS(AT)                                                                    \
+  }                                                                                  \
+  ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5); \
+  MORE_STORES
 
+/* Rows of A in place: row r at a + r·sm + k (with twelve rows, rows 6-11
+ * from a second base a + 6·sm, so the offsets stay those of six rows). */
+#define AT_ROWS(r) ((r) < 6 ? a + (r)*sm + k : a6 + ((r)-6) * sm + k)
 static void micro_rows(int kc, const float *a, int64_t sm, const float *bp, int64_t ldb,
                        const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
-  const float *a0 = a, *a1 = a + sm, *a2 = a + 2 * sm, *a3 = a + 3 * sm, *a4 = a + 4 * sm,
-              *a5 = a + 5 * sm;
-  MICRO_BODY((void)0, a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
+  const float *a6 = a + 6 * sm;
+  (void)a6;
+  MICRO_BODY((void)0, AT_ROWS);
 }
 
+#define AT_COLS(r) (a + (r))
 static void micro_cols(int kc, const float *a, int64_t sk, const float *bp, int64_t ldb,
                        const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
-  MICRO_BODY(a += sk, a, a + 1, a + 2, a + 3, a + 4, a + 5);
+  MICRO_BODY(a += sk, AT_COLS);
 }
 
 /* Fewer than MR rows (R, a constant once inlined): no padded rows to compute
- * (a single query row of attention would waste five sixths). */
+ * (a single query row of attention would waste the rest). */
 static inline __attribute__((always_inline)) void micro_r(const int R, int kc, const float *a,
                                                           int64_t sm, int64_t sk, const float *bp,
                                                           int64_t ldb, const float *from, int64_t ldf,
                                                           float *to, int64_t ldt, int add) {
-  __m256 c0[MR], c1[MR];
-#pragma GCC unroll 6
+  vf c0[MR], c1[MR];
+#pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
-    c0[r] = from ? _mm256_loadu_ps(from + r * ldf) : _mm256_setzero_ps();
-    c1[r] = from ? _mm256_loadu_ps(from + r * ldf + 8) : _mm256_setzero_ps();
+    c0[r] = from ? vload(from + r * ldf) : vzero();
+    c1[r] = from ? vload(from + r * ldf + VW) : vzero();
   }
   for (int64_t k = 0; k < kc; k++, bp += ldb) {
-    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-#pragma GCC unroll 6
+    vf b0 = vload(bp), b1 = vload(bp + VW);
+#pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-      __m256 x = _mm256_broadcast_ss(a + r * sm + k * sk);
-      c0[r] = _mm256_fmadd_ps(x, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(x, b1, c1[r]);
+      vf x = vbroadcast(a[r * sm + k * sk]);
+      c0[r] = vfma(x, b0, c0[r]);
+      c1[r] = vfma(x, b1, c1[r]);
     }
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     if (add) {
-      c0[r] = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt), c0[r]);
-      c1[r] = _mm256_add_ps(_mm256_loadu_ps(to + r * ldt + 8), c1[r]);
+      c0[r] = vadd(vload(to + r * ldt), c0[r]);
+      c1[r] = vadd(vload(to + r * ldt + VW), c1[r]);
     }
-    _mm256_storeu_ps(to + r * ldt, c0[r]);
-    _mm256_storeu_ps(to + r * ldt + 8, c1[r]);
+    vstore(to + r * ldt, c0[r]);
+    vstore(to + r * ldt + VW, c1[r]);
   }
 }
 
+#define MICRO_R(R) \
+  case R: micro_r(R, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break
 static void micro(int rows, int kc, const float *a, int64_t sm, int64_t sk, const float *bp,
                   int64_t ldb, const float *from, int64_t ldf, float *to, int64_t ldt, int add) {
   switch (rows) {
@@ -238,11 +278,11 @@ static void micro(int rows, int kc, const float *a, int64_t sm, int64_t sk, cons
     if (sk == 1) micro_rows(kc, a, sm, bp, ldb, from, ldf, to, ldt, add);
     else micro_cols(kc, a, sk, bp, ldb, from, ldf, to, ldt, add); /* sm == 1 (task() packs others) */
     break;
-  case 1: micro_r(1, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
-  case 2: micro_r(2, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
-  case 3: micro_r(3, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
-  case 4: micro_r(4, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
-  default: micro_r(5, kc, a, sm, sk, bp, ldb, from, ldf, to, ldt, add); break;
+    MICRO_R(1); MICRO_R(2); MICRO_R(3); MICRO_R(4); MICRO_R(5);
+#if MR == 12
+    MICRO_R(6); MICRO_R(7); MICRO_R(8); MICRO_R(9); MICRO_R(10); MICRO_R(11);
+#endif
+  default: break;
   }
 }
 #else
