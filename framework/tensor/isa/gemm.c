@@ -103,17 +103,21 @@ static void pack_panel_any(float *dst, const float *b, int64_t sk, int64_t sn, i
 
 #ifdef FUSED
 /* Columns contiguous in k (sk = 1: B is a transposed row-major matrix, as
- * Wᵀ in X·Wᵀ): 8×8 blocks transposed in registers. */
+ * Wᵀ in X·Wᵀ): 8×8 blocks transposed in registers (the loops unrolled:
+ * left as loops, GCC kept r and t on the stack). */
 static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
-  int k = 0;
-  for (; k + 8 <= kc; k += 8)
-    for (int j0 = 0; j0 < NR; j0 += 8) {
+  int k8 = kc / 8 * 8;
+  for (int j0 = 0; j0 < NR; j0 += 8) /* eight rows of B at a time, along k */
+    for (int k = 0; k < k8; k += 8) {
       __m256 r[8], t[8];
+#pragma GCC unroll 8
       for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(b + (j0 + j) * sn + k);
+#pragma GCC unroll 4
       for (int j = 0; j < 8; j += 2) {
         t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
         t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
       }
+#pragma GCC unroll 2
       for (int j = 0; j < 8; j += 4) {
         r[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
         r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xee);
@@ -122,12 +126,13 @@ static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
       }
       /* r[0..3]: k rows {0,4}, {1,5}, {2,6}, {3,7} of columns 0-3 (lanes) and
        * r[4..7] of columns 4-7; permute the 128-bit halves into rows */
+#pragma GCC unroll 4
       for (int q = 0; q < 4; q++) {
         _mm256_store_ps(dst + (k + q) * NR + j0, _mm256_permute2f128_ps(r[q], r[q + 4], 0x20));
         _mm256_store_ps(dst + (k + q + 4) * NR + j0, _mm256_permute2f128_ps(r[q], r[q + 4], 0x31));
       }
     }
-  if (k < kc) pack_panel_any(dst + k * NR, b + k, 1, sn, kc - k, NR);
+  if (k8 < kc) pack_panel_any(dst + k8 * NR, b + k8, 1, sn, kc - k8, NR);
 }
 #else
 static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
@@ -382,8 +387,11 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
    * reads each block (else every line is read once anyway) */
   int packed_a = g->sak != 1 && (g->sam != 1 || np > NR);
   if (g->k == 0) memset(s->c, 0, sizeof(float) * (size_t)m * NC_MAX);
-  for (int64_t p0 = 0; p0 < g->k; p0 += KC) {
-    int kc = g->k - p0 < KC ? (int)(g->k - p0) : KC, last = p0 + kc == g->k;
+  /* k in equal blocks of at most KC (516 = 4 × 129, not 4 × 128 + 4: a
+   * block of a few k would load and store the tile for almost nothing) */
+  int64_t blocks = (g->k + KC - 1) / KC, step = blocks ? (g->k + blocks - 1) / blocks : KC;
+  for (int64_t p0 = 0; p0 < g->k; p0 += step) {
+    int kc = g->k - p0 < step ? (int)(g->k - p0) : (int)step, last = p0 + kc == g->k;
     const float *bk = b + p0 * g->sbk;
     if (!direct_b) pack_b(s->b, bk, g->sbk, g->sbn, kc, n);
     else if (n_full < n) pack_b(s->b + (size_t)n_full * kc, bk + n_full, g->sbk, 1, kc, n - n_full);
