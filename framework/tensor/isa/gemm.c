@@ -143,12 +143,17 @@ static void pack_panel_kmajor(float *dst, const float *b, int64_t sn, int kc) {
 /* bp gets k-rows [0, kc) × columns [0, n) of B (strides sk, sn) as panels of
  * NR columns, k-major inside a panel; columns past n are zero. */
 static void pack_b(float *bp, const float *b, int64_t sk, int64_t sn, int kc, int n) {
-  for (int j0 = 0; j0 < n; j0 += NR) {
+  int full = n / NR * NR, j0 = 0;
+  if (sn == 1) { /* rows of B contiguous: each k-row read once, front to back */
+    for (int k = 0; k < kc; k++)
+      for (int j = 0; j < full; j += NR)
+        memcpy(bp + (size_t)j * kc + k * NR, b + k * sk + j, sizeof(float) * NR);
+    j0 = full;
+  }
+  for (; j0 < n; j0 += NR) {
     int cols = n - j0 < NR ? n - j0 : NR;
     float *dst = bp + (size_t)j0 * kc;
-    if (sn == 1 && cols == NR)
-      for (int k = 0; k < kc; k++) memcpy(dst + k * NR, b + k * sk + j0, sizeof(float) * NR);
-    else if (sk == 1 && cols == NR)
+    if (sk == 1 && cols == NR)
       pack_panel_kmajor(dst, b + j0 * sn, sn, kc);
     else
       pack_panel_any(dst, b + j0 * sn, sk, sn, kc, cols);
