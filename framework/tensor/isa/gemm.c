@@ -2,10 +2,11 @@
  * tensor_isa.h; the file is built with -march for the level and
  * -ffp-contract=off, its functions named with LETHE_ISA_SUFFIX).
  *
- * Every element of C is one chain of fused (AVX2) or separate (baseline)
- * multiply-adds over k = 0, 1, ..., K-1 in order, started from zero; then
- * C = alpha·acc, or C = C + alpha·acc when accumulating. The chain is cut
- * into blocks of KC (the partial sums go through memory in float32, exactly)
+ * Every element of C is one chain of fused (AVX2, AVX-512) or separate
+ * (baseline) multiply-adds over k = 0, 1, ..., K-1 in order, started from
+ * zero; then C = alpha·acc, or C = C + alpha·acc when accumulating. So the
+ * AVX2 and AVX-512 variants give the same bits. The chain is cut into
+ * blocks of at most KC (the partial sums go through memory in float32, exactly)
  * and the work is split over threads by output tiles only, never over k. So
  * an element's value depends on its row of A, its column of B and K alone:
  * not on M, N, the batch it is in, the thread count or pointer alignment.
@@ -14,8 +15,9 @@
  *
  * The usual structure (as BLIS describes it): per KC block a panel of B (NR
  * columns, k-major) is packed into a per-thread buffer, and a register-tiled
- * micro-kernel multiplies up to MR rows of A, read where they are (copied
- * only when neither stride is 1), into a tile of partial sums.
+ * micro-kernel multiplies up to MR rows of A, read where they are (packed
+ * when neither stride is 1, or when the columns are contiguous and several
+ * panels of B read them), into a tile of partial sums.
  * Not here: bf16 inputs (oneDNN on CPUs that have them), choosing this or
  * oneDNN (tensor.c). */
 #include <omp.h>
@@ -28,7 +30,7 @@
 /* The register tile: MR rows × NR = 2 vectors of columns. AVX-512 has 32
  * vector registers: 12 rows × 2 zmm = 24 accumulators, 2 of B and 1
  * broadcast; AVX2 has 16: 6 × 2 ymm. KC keeps a packed B panel (KC × NR)
- * at 16 KiB (AVX-512) or 16 KiB (AVX2), in L1 with room for A's streams. */
+ * at 16 KiB, in L1 (32-48 KiB on the CPUs seen) with room for A's streams. */
 #if defined(__AVX512F__)
 #include <immintrin.h>
 typedef __m512 vf;
