@@ -23,6 +23,9 @@ set_tests_properties(suite_resume PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_P
 # on a terminal (util-linux script), nothing with --quiet (suite/progress_test.sh)
 add_test(NAME suite_progress COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/progress_test.sh $<TARGET_FILE:lethe>)
 set_tests_properties(suite_progress PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+# a run starts once its own stages are done, beside another split's stage task
+add_test(NAME suite_overlap COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/suite/overlap_test.sh $<TARGET_FILE:lethe>)
+set_tests_properties(suite_overlap PROPERTIES TIMEOUT 900 ENVIRONMENT "OMP_WAIT_POLICY=passive")
 # the rooms' dependency order, file and function sizes, no cycles between files
 add_test(NAME architecture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/arch/check_architecture.py
   ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})

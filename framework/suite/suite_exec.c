@@ -1,7 +1,9 @@
 /* suite_exec — executing a suite (suite_execute): suite.json and the runs
  * left to do, the shared stages first (for kinds that have them: one
  * `lethe train` per distinct set of stage settings, or every rank together
- * under MPI), then the runs in a process pool, round-robin over the ranks.
+ * under MPI), and the runs in a process pool (without MPI the same pool, each
+ * run once its stages are done; under MPI after them, round-robin over the
+ * ranks).
  * Not here: the children themselves (suite_pool.c). */
 #include <sched.h>
 #include <stdio.h>
@@ -77,33 +79,54 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
   return 0;
 }
 
-/* Without MPI: the stages of the runs in prep[0..n) in `lethe train`
- * children. The world and the base model first, alone with every thread;
- * then in parallel one task per target model (runs that differ only in the
- * forget split share it) and one per stage setting (its retain model and
+/* Without MPI: the stages and the runs in `lethe` children, on one watch.
+ * The world and the base model first, alone with every thread; then one
+ * pool of: a task per target model (runs that differ only in the forget
+ * split share it), a task per stage setting (its retain model and
  * evaluation, then the target's evaluation, which waits for the target task
- * through the stage lock). One status line shows them all. */
-static int prepare_in_children(const suite *s, const char *out_dir, const suite_options *opt,
-                               const int *prep, int n_prep, int jobs, int per_run, int total_threads,
-                               int *failed, lethe_err *err) {
-  const char *base_only[] = {"base"};
-  int *task = lethe_malloc(sizeof(int) * (size_t)(2 * n_prep + 1)), n_task = 0, rc = 0, unused = 0;
-  const char **task_stages = lethe_malloc(sizeof(char *) * (size_t)(2 * n_prep + 1));
+ * through the stage lock), and the runs, each as soon as the task of its
+ * stage settings is done. So the runs of one forget split start while the
+ * last retain models still train (before, a core idled through the last
+ * stage task). pending[0..n_pending) are the runs, longest first. */
+static int stages_and_runs(const suite *s, const char *out_dir, const suite_options *opt,
+                           const int *pending, int n_pending, int jobs, int per_run,
+                           int total_threads, int *n_done, int *failed, lethe_err *err) {
+  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0;
+  int *setting = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)); /* run i's index in prep */
+  for (int i = 0; i < n_pending; i++) {
+    int k = 0;
+    while (k < n_prep && !same_stages(&s->runs[prep[k]], &s->runs[pending[i]])) k++;
+    if (k == n_prep) prep[n_prep++] = pending[i];
+    setting[i] = k;
+  }
+  suite_task *t = lethe_calloc((size_t)(2 * n_prep + n_pending + 1), sizeof(suite_task));
+  int n_t = 0;
   for (int i = 0; i < n_prep; i++) {
     int dup = 0;
     for (int k = 0; k < i && !dup; k++) dup = same_target(&s->runs[prep[k]], &s->runs[prep[i]]);
-    if (!dup) task[n_task] = prep[i], task_stages[n_task++] = "target";
+    if (!dup) t[n_t++] = (suite_task){prep[i], "target", -1};
   }
-  for (int i = 0; i < n_prep; i++) task[n_task] = prep[i], task_stages[n_task++] = "all";
+  int first_setting = n_t;
+  for (int i = 0; i < n_prep; i++) t[n_t++] = (suite_task){prep[i], "all", -1};
+  int n_stage_tasks = n_t;
+  for (int i = 0; i < n_pending; i++) t[n_t++] = (suite_task){pending[i], NULL, first_setting + setting[i]};
+  int stages_failed = 0, rc = 0;
   suite_watch w;
-  suite_watch_start(&w, "stages", 0, n_prep ? 1 + n_task : 0, jobs, 0, !opt->quiet);
-  suite_pool p = {s, out_dir, opt, 1, 1, total_threads, &w, &unused, failed};
-  if (n_prep) rc = suite_pool_run(&p, prep, base_only, 1, err);
+  suite_watch_start(&w, "runs", *n_done, s->n_runs, jobs, 1, !opt->quiet);
+  suite_watch_stages(&w, n_prep ? 1 + n_stage_tasks : 0);
+  suite_pool p = {s, out_dir, opt, 1, total_threads, &w, n_done, failed, &stages_failed};
+  suite_task base = {n_prep ? prep[0] : 0, "base", -1};
+  if (n_prep) rc = suite_pool_run_tasks(&p, &base, 1, err);
   p.jobs = jobs, p.threads = per_run;
-  if (rc == 0 && !*failed) rc = suite_pool_run(&p, task, task_stages, n_task, err);
+  if (rc == 0 && !stages_failed) rc = suite_pool_run_tasks(&p, t, n_t, err);
   suite_watch_finish(&w);
-  free(task);
-  free(task_stages);
+  free(t);
+  free(setting);
+  free(prep);
+  if (rc == 0 && stages_failed)
+    rc = lethe_errf(err, LETHE_E_IO,
+                    "preparing the shared stages failed (see the runs' log.txt); the runs that "
+                    "needed them did not start");
   return rc;
 }
 
@@ -140,24 +163,18 @@ static int plan(const suite *s, const char *out_dir, int *pending, int *n_pendin
   return rc;
 }
 
-/* The shared stages of the pending runs, when their kind has any: one set
- * per distinct stage settings, in children or (under MPI) here. */
-static int build_shared_stages(const suite *s, const char *out_dir, const suite_options *opt,
-                               const int *pending, int n_pending, int jobs, int per_run,
-                               int total_threads, lethe_err *err) {
-  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0, failed = 0, rc;
+/* Under MPI: the shared stages of the pending runs (one set per distinct
+ * stage settings), built here by every rank together. */
+static int build_shared_stages(const suite *s, const suite_options *opt, const int *pending,
+                               int n_pending, lethe_err *err) {
+  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0;
   for (int i = 0; s->kind->shared_stages && i < n_pending; i++) {
     int dup = 0;
     for (int k = 0; k < n_prep && !dup; k++) dup = same_stages(&s->runs[prep[k]], &s->runs[pending[i]]);
     if (!dup) prep[n_prep++] = pending[i];
   }
-  if (dist_size() > 1) /* every rank trains every stage together */
-    rc = prepare_together(s, opt, prep, n_prep, err);
-  else
-    rc = prepare_in_children(s, out_dir, opt, prep, n_prep, jobs, per_run, total_threads, &failed, err);
+  int rc = prepare_together(s, opt, prep, n_prep, err);
   free(prep);
-  if (rc == 0 && failed)
-    rc = lethe_errf(err, LETHE_E_IO, "preparing the shared stages failed (see the runs' log.txt)");
   return rc;
 }
 
@@ -180,16 +197,22 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
     fprintf(stderr, "suite %s: %d runs, %d done, %d to run (%d at a time%s, %d threads each) -> %s\n",
             s->name, s->n_runs, n_done, n_pending, jobs * ranks, ranks > 1 ? " over the ranks" : "",
             per_run, out_dir);
-  rc = build_shared_stages(s, out_dir, opt, pending, n_pending, jobs, per_run, total_threads, err);
-  /* the runs, round-robin over the ranks: each exactly once */
-  int n_mine = 0, failed = 0;
-  for (int i = 0; i < n_pending; i++)
-    if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
-  suite_watch w; /* under MPI: the [k/n] lines alone, every rank seeing only its own runs */
-  suite_watch_start(&w, "runs", n_done, s->n_runs, jobs, 1, !opt->quiet && ranks == 1);
-  suite_pool p = {s, out_dir, opt, 0, jobs, per_run, &w, &n_done, &failed};
-  if (rc == 0) rc = suite_pool_run(&p, pending, NULL, n_mine, err);
-  suite_watch_finish(&w);
+  int failed = 0;
+  if (ranks == 1 && s->kind->shared_stages) {
+    rc = stages_and_runs(s, out_dir, opt, pending, n_pending, jobs, per_run, total_threads, &n_done,
+                         &failed, err);
+  } else {
+    if (s->kind->shared_stages) rc = build_shared_stages(s, opt, pending, n_pending, err);
+    /* the runs, round-robin over the ranks: each exactly once */
+    int n_mine = 0, stages_failed = 0;
+    for (int i = 0; i < n_pending; i++)
+      if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
+    suite_watch w; /* under MPI: the [k/n] lines alone, every rank seeing only its own runs */
+    suite_watch_start(&w, "runs", n_done, s->n_runs, jobs, 1, !opt->quiet && ranks == 1);
+    suite_pool p = {s, out_dir, opt, jobs, per_run, &w, &n_done, &failed, &stages_failed};
+    if (rc == 0) rc = suite_pool_run(&p, pending, NULL, n_mine, err);
+    suite_watch_finish(&w);
+  }
   free(pending);
   if (rc != 0) return -1;
   dist_barrier(); /* ranks that are done sleep until the last run ends */

@@ -81,20 +81,32 @@ typedef struct suite_pool {
   const suite *s;
   const char *out_dir;
   const suite_options *opt;
-  int prepare;       /* 1: `lethe train --stages` of shared stages (no markers);
-                        0: the runs themselves (the kind's command) */
   int jobs;          /* processes at once */
   int threads;       /* threads of each */
   suite_watch *w;    /* shows them; its slots are the pool's */
-  int *n_done, *failed; /* counters, updated as children end */
+  int *n_done, *failed; /* runs done and failed, updated as children end */
+  int *stages_failed;   /* tasks preparing stages that failed */
 } suite_pool;
 
-/* Runs a `lethe` child for each of the runs idx[0..n) (preparing: with
- * `--stages stages[i]`), up to p->jobs at once. A finished run is marked
- * DONE (by the run) or FAILED (here) and reported. At the first error (a
- * child that cannot start, a directory or marker that cannot be written) the
- * pool starts no more children, lets the started ones finish (marking and
- * reporting them) and returns -1 with that error. */
+/* One child: run `run` itself (the kind's command; stages NULL) or
+ * `lethe train --stages stages` of its shared stages; it starts only after
+ * task `after` (-1: none) ended well, and is given up (counted failed) when
+ * that one failed. */
+typedef struct suite_task {
+  int run;
+  const char *stages;
+  int after;
+} suite_task;
+
+/* Runs the tasks t[0..n), up to p->jobs at once, each as soon as a slot is
+ * free and its prerequisite is done, the first such in the list's order. A
+ * finished run is marked DONE (by the run) or FAILED (here) and reported.
+ * At the first error (a child that cannot start, a directory or marker that
+ * cannot be written) the pool starts no more children, lets the started
+ * ones finish (marking and reporting them) and returns -1 with that error. */
+int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_err *err);
+/* The same for runs idx[0..n) (preparing: with `--stages stages[i]`),
+ * with no prerequisites. */
 int suite_pool_run(const suite_pool *p, const int *idx, const char *const *stages, int n,
                    lethe_err *err);
 

@@ -18,9 +18,10 @@
 
 extern char **environ;
 
-/* `lethe CMD BASE [--out RUN_DIR] [FLAG] [--stages STAGES] --quiet` and the
- * run's and the suite's -s overrides (NULL-terminated, malloc'd; the strings
- * are borrowed). */
+/* `lethe train BASE --stages STAGES --quiet` (preparing shared stages) or
+ * `lethe CMD BASE --out RUN_DIR [FLAG] --quiet` (the run), with the run's
+ * and the suite's -s overrides (NULL-terminated, malloc'd; the strings are
+ * borrowed). */
 static const char **child_argv(const suite_pool *p, const suite_run *r, const char *run_dir,
                                const char *stages) {
   enum { FIXED_ARGS = 10 }; /* lethe cmd base --out dir flag --stages s --quiet NULL */
@@ -29,9 +30,9 @@ static const char **child_argv(const suite_pool *p, const suite_run *r, const ch
                                    sizeof *argv);
   int a = 0;
   argv[a++] = opt->lethe;
-  argv[a++] = p->prepare ? "train" : p->s->kind->command;
+  argv[a++] = stages ? "train" : p->s->kind->command;
   argv[a++] = p->s->base;
-  if (!p->prepare) {
+  if (!stages) {
     argv[a++] = "--out";
     argv[a++] = run_dir;
     if (p->s->kind->flag) argv[a++] = p->s->kind->flag;
@@ -90,21 +91,22 @@ static pid_t spawn(const suite_pool *p, const suite_run *r, const char *stages, 
   return rc != 0 ? -1 : pid;
 }
 
-/* Per slot: the child's pid (0 = idle) and its run. */
+/* Per slot: the child's pid (0 = idle) and its task. */
 typedef struct slots {
   pid_t *pid;
-  int *run;
+  int *task;
   int running;
 } slots;
 
-/* Starts run idx (preparing: its stages `stages`) in free slot j. */
-static int start(const suite_pool *p, slots *sl, int j, int idx, const char *stages, lethe_err *err) {
-  const suite_run *r = &p->s->runs[idx];
+/* Starts task i (a run, or preparing stages of one) in free slot j. */
+static int start(const suite_pool *p, const suite_task *t, slots *sl, int j, int i, lethe_err *err) {
+  const suite_run *r = &p->s->runs[t[i].run];
+  const char *stages = t[i].stages;
   char *dir = suite_run_path(p->out_dir, r, NULL);
   int rc = lethe_mkdir_p(dir, err);
   free(dir);
   if (rc != 0) return lethe_err_prefix(err, "run %s", r->name);
-  if (!p->prepare) {
+  if (!stages) {
     char *failed_marker = suite_run_path(p->out_dir, r, "FAILED");
     unlink(failed_marker);
     free(failed_marker);
@@ -114,29 +116,32 @@ static int start(const suite_pool *p, slots *sl, int j, int idx, const char *sta
   free(record_name);
   pid_t pid = spawn(p, r, stages, record, err);
   if (pid < 0) {
-    suite_watch_end(p->w, j);
+    suite_watch_end(p->w, j, stages != NULL);
     return -1;
   }
   sl->pid[j] = pid;
-  sl->run[j] = idx;
+  sl->task[j] = i;
   sl->running++;
-  if (p->prepare) return 0;
+  if (stages) return 0;
   char text[32];
   snprintf(text, sizeof text, "%ld\n", (long)pid);
   return suite_marker_write(p->out_dir, r, "RUNNING", text, err);
 }
 
-/* The child in slot j ended with status: counts, markers and its line. */
-static int finish(const suite_pool *p, slots *sl, int j, int status, lethe_err *err) {
-  const suite_run *r = &p->s->runs[sl->run[j]];
+/* The child in slot j ended with status: counts, markers and its line;
+ * *ok says whether it succeeded. */
+static int finish(const suite_pool *p, const suite_task *t, slots *sl, int j, int status, int *ok,
+                  lethe_err *err) {
+  const suite_run *r = &p->s->runs[t[sl->task[j]].run];
   sl->pid[j] = 0;
   sl->running--;
-  suite_watch_end(p->w, j);
+  suite_watch_end(p->w, j, t[sl->task[j]].stages != NULL);
   int exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0, rc = 0;
+  *ok = exited_ok;
   char line[SUITE_MAX_NAME + 64], report[2 * SUITE_MAX_NAME + sizeof line + 64];
-  if (p->prepare) {
+  if (t[sl->task[j]].stages) {
     if (!exited_ok) {
-      (*p->failed)++;
+      (*p->stages_failed)++;
       snprintf(report, sizeof report, "preparing the stages of run %s failed: see runs/%s/log.txt",
                r->name, r->name);
       suite_watch_note(p->w, report);
@@ -146,7 +151,8 @@ static int finish(const suite_pool *p, slots *sl, int j, int status, lethe_err *
   char *marker = suite_run_path(p->out_dir, r, "RUNNING"), *summary;
   unlink(marker);
   free(marker);
-  if (exited_ok && suite_run_has(p->out_dir, r, "DONE")) {
+  *ok = exited_ok && suite_run_has(p->out_dir, r, "DONE");
+  if (*ok) {
     (*p->n_done)++;
     summary = suite_run_path(p->out_dir, r, "summary.json");
     p->s->kind->summarize(summary, line, sizeof line);
@@ -176,18 +182,33 @@ static void pool_error(const suite_pool *p, const slots *sl, int *rc, lethe_err 
   *rc = -1;
 }
 
-int suite_pool_run(const suite_pool *p, const int *idx, const char *const *stages, int n,
-                   lethe_err *err) {
+/* Task i may start: it has not, and what it waits for ended well. A task
+ * whose prerequisite failed is given up (state 3) and counted failed. */
+enum { WAITING, STARTED, ENDED_OK, GIVEN_UP };
+
+int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_err *err) {
   slots sl = {lethe_calloc((size_t)p->jobs, sizeof(pid_t)), lethe_calloc((size_t)p->jobs, sizeof(int)), 0};
-  int rc = 0, next = 0;
+  int *state = lethe_calloc((size_t)n + 1, sizeof(int)), rc = 0, left = n;
   lethe_err e = {0};
-  while (sl.running > 0 || (rc == 0 && next < n)) {
-    for (int j = 0; j < p->jobs && next < n && rc == 0; j++) {
+  while (sl.running > 0 || (rc == 0 && left > 0)) {
+    for (int i = 0; i < n; i++) /* prerequisites that failed: nothing to wait for */
+      if (state[i] == WAITING && t[i].after >= 0 && t[i].after < n &&
+          (state[t[i].after] == GIVEN_UP || state[t[i].after] < 0)) {
+        state[i] = GIVEN_UP, left--;
+        (*(t[i].stages ? p->stages_failed : p->failed))++;
+      }
+    for (int j = 0; j < p->jobs && rc == 0; j++) {
       if (sl.pid[j] > 0) continue;
-      int i = next++;
-      if (start(p, &sl, j, idx[i], stages ? stages[i] : NULL, &e) != 0) pool_error(p, &sl, &rc, err, &e);
+      int i = 0; /* the first task that may start, in the list's order */
+      while (i < n && !(state[i] == WAITING && (t[i].after < 0 || state[t[i].after] == ENDED_OK))) i++;
+      if (i == n) break;
+      state[i] = STARTED, left--;
+      if (start(p, t, &sl, j, i, &e) != 0) {
+        state[i] = -1;
+        pool_error(p, &sl, &rc, err, &e);
+      }
     }
-    if (sl.running == 0) break;
+    if (sl.running == 0) break; /* nothing runs and nothing may start */
     int status;
     pid_t pid = suite_watch_wait(p->w, &status);
     if (pid < 0) {
@@ -195,9 +216,23 @@ int suite_pool_run(const suite_pool *p, const int *idx, const char *const *stage
       break;
     }
     for (int j = 0; j < p->jobs; j++)
-      if (sl.pid[j] == pid && finish(p, &sl, j, status, &e) != 0) pool_error(p, &sl, &rc, err, &e);
+      if (sl.pid[j] == pid) {
+        int i = sl.task[j], ok = 0;
+        if (finish(p, t, &sl, j, status, &ok, &e) != 0) pool_error(p, &sl, &rc, err, &e);
+        state[i] = ok ? ENDED_OK : -1;
+      }
   }
+  free(state);
   free(sl.pid);
-  free(sl.run);
+  free(sl.task);
+  return rc;
+}
+
+int suite_pool_run(const suite_pool *p, const int *idx, const char *const *stages, int n,
+                   lethe_err *err) {
+  suite_task *t = lethe_calloc((size_t)n + 1, sizeof(suite_task));
+  for (int i = 0; i < n; i++) t[i].run = idx[i], t[i].stages = stages ? stages[i] : NULL, t[i].after = -1;
+  int rc = suite_pool_run_tasks(p, t, n, err);
+  free(t);
   return rc;
 }

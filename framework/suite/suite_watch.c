@@ -58,15 +58,23 @@ static double phase_eta(const suite_watch *w) {
   return work / w->slots > longest ? work / w->slots : longest;
 }
 
-/* "stages 2/7" or "runs 5/21 ETA 03:10" (an ETA once a task finished here). */
+void suite_watch_stages(suite_watch *w, int total) { w->stages_total = total; }
+
+/* "stages 2/7" or "runs 5/21 ETA 03:10" (an ETA once a task finished here),
+ * after "stages 2/4, " while shared stages are still prepared. */
 static void header(const suite_watch *w, char *buf, size_t n) {
   char eta[32];
+  size_t at = 0;
+  if (w->stages_done < w->stages_total) {
+    snprintf(buf, n, "stages %d/%d, ", w->stages_done, w->stages_total);
+    at = strlen(buf);
+  }
   if (!w->with_eta || w->done == w->done_before || w->done >= w->total) {
-    snprintf(buf, n, "%s %d/%d", w->phase, w->done, w->total);
+    snprintf(buf + at, n - at, "%s %d/%d", w->phase, w->done, w->total);
     return;
   }
   progress_time(eta, sizeof eta, phase_eta(w));
-  snprintf(buf, n, "%s %d/%d ETA %s", w->phase, w->done, w->total, eta);
+  snprintf(buf + at, n - at, "%s %d/%d ETA %s", w->phase, w->done, w->total, eta);
 }
 
 /* Reads the records and shows the line; key: the children's labels. */
@@ -85,10 +93,14 @@ static void show_line(suite_watch *w) {
     progress_line_show(&w->line, text, key);
 }
 
-void suite_watch_end(suite_watch *w, int slot) {
+void suite_watch_end(suite_watch *w, int slot, int stage) {
   if (w->records[slot]) show_line(w); /* the child's last stage, however short */
-  w->done++;
-  w->seconds_finished += lethe_now() - w->t_begin[slot];
+  if (stage && w->stages_total > 0) {
+    w->stages_done++;
+  } else {
+    w->done++;
+    w->seconds_finished += lethe_now() - w->t_begin[slot];
+  }
   w->t_begin[slot] = 0;
   if (!w->records[slot]) return;
   unlink(w->records[slot]);
@@ -114,10 +126,13 @@ pid_t suite_watch_wait(suite_watch *w, int *status) {
 void suite_watch_note(suite_watch *w, const char *msg) { progress_line_note(&w->line, msg); }
 
 void suite_watch_finish(suite_watch *w) {
-  if (w->done > w->done_before) {
-    char text[128], took[32];
+  if (w->done > w->done_before || w->stages_done > 0) {
+    char text[160], took[32], stages[48] = "";
     progress_time(took, sizeof took, lethe_now() - w->t_start);
-    snprintf(text, sizeof text, "%s %d/%d finished in %s", w->phase, w->done, w->total, took);
+    if (w->stages_total > 0)
+      snprintf(stages, sizeof stages, "stages %d/%d and ", w->stages_done, w->stages_total);
+    snprintf(text, sizeof text, "%s%s %d/%d finished in %s", stages, w->phase, w->done, w->total,
+             took);
     progress_line_finish(&w->line, text);
   }
   for (int j = 0; j < w->slots; j++) {

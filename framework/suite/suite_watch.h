@@ -26,6 +26,7 @@ typedef struct suite_watch {
   int show;
   const char *phase;      /* "stages" or "runs" */
   int done, total;        /* tasks of the phase (failed ones count as done) */
+  int stages_done, stages_total; /* runs phase only: shared stages prepared alongside */
   int done_before;        /* done when the watch started: no time known for them */
   int with_eta;           /* 1: the phase's ETA from the tasks finished meanwhile */
   double t_start, t_read;
@@ -42,16 +43,22 @@ void suite_watch_start(suite_watch *w, const char *phase, int done, int total, i
  * over; a stale file is removed). Returns the path to give the child as
  * $LETHE_PROGRESS_FILE, or NULL when the watch does not show. */
 const char *suite_watch_begin(suite_watch *w, int slot, char *record);
-/* The child in `slot` ended: the line shows its record a last time (so a
+/* The runs phase also prepares `total` tasks of shared stages: the header
+ * counts them apart ("stages 2/4, runs 3/21") until they are done, and the
+ * ETA counts runs only. */
+void suite_watch_stages(suite_watch *w, int total);
+/* The child in `slot` ended (stage: one preparing stages, counted apart
+ * after suite_watch_stages): the line shows its record a last time (so a
  * stage shorter than a read interval is seen too), then one more task is
  * done and the record is removed. */
-void suite_watch_end(suite_watch *w, int slot);
+void suite_watch_end(suite_watch *w, int slot, int stage);
 /* Waits for any child like waitpid(-1, status, 0); meanwhile reads the
  * records and shows the line (twice a second). */
 pid_t suite_watch_wait(suite_watch *w, int *status);
 /* Prints msg on a line of its own (quiet or not: the caller decides). */
 void suite_watch_note(suite_watch *w, const char *msg);
-/* Ends the phase: "stages 7/7 finished in 02:13" when anything ran; removes
+/* Ends the phase: "stages 7/7 finished in 02:13" (or "stages 4/4 and runs
+ * 21/21 finished in ...") when anything ran; removes
  * the records left (children stopped by an error) and frees. */
 void suite_watch_finish(suite_watch *w);
 
