@@ -90,8 +90,8 @@ typedef struct suite_pool {
 
 /* One child: run `run` itself (the kind's command; stages NULL) or
  * `lethe train --stages stages` of its shared stages; it starts only after
- * task `after` (-1: none) ended well, and is given up (counted failed) when
- * that one failed. */
+ * task `after` (-1: none) ended well, and never when that one failed (the
+ * caller says so: the failed stage task is counted in stages_failed). */
 typedef struct suite_task {
   int run;
   const char *stages;

@@ -182,8 +182,9 @@ static void pool_error(const suite_pool *p, const slots *sl, int *rc, lethe_err 
   *rc = -1;
 }
 
-/* Task i may start: it has not, and what it waits for ended well. A task
- * whose prerequisite failed is given up (state 3) and counted failed. */
+/* A task's state: a task may start when it is WAITING and what it waits
+ * for ENDED_OK; one whose prerequisite failed (or was given up) is
+ * GIVEN_UP and never starts; a task that failed is -1. */
 enum { WAITING, STARTED, ENDED_OK, GIVEN_UP };
 
 int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_err *err) {
@@ -193,10 +194,8 @@ int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_
   while (sl.running > 0 || (rc == 0 && left > 0)) {
     for (int i = 0; i < n; i++) /* prerequisites that failed: nothing to wait for */
       if (state[i] == WAITING && t[i].after >= 0 && t[i].after < n &&
-          (state[t[i].after] == GIVEN_UP || state[t[i].after] < 0)) {
-        state[i] = GIVEN_UP, left--;
-        (*(t[i].stages ? p->stages_failed : p->failed))++;
-      }
+          (state[t[i].after] == GIVEN_UP || state[t[i].after] < 0))
+        state[i] = GIVEN_UP, left--; /* not started: the caller reports why */
     for (int j = 0; j < p->jobs && rc == 0; j++) {
       if (sl.pid[j] > 0) continue;
       int i = 0; /* the first task that may start, in the list's order */
