@@ -79,6 +79,21 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
   return 0;
 }
 
+/* The distinct stage settings of the runs pending[0..n_pending): one run
+ * of each in prep (returns how many) and, when setting is not NULL, pending
+ * run i's index in prep in setting[i]. */
+static int distinct_settings(const suite *s, const int *pending, int n_pending, int *prep,
+                             int *setting) {
+  int n_prep = 0;
+  for (int i = 0; i < n_pending; i++) {
+    int k = 0;
+    while (k < n_prep && !same_stages(&s->runs[prep[k]], &s->runs[pending[i]])) k++;
+    if (k == n_prep) prep[n_prep++] = pending[i];
+    if (setting) setting[i] = k;
+  }
+  return n_prep;
+}
+
 /* Without MPI: the stages and the runs in `lethe` children, on one watch.
  * The world and the base model first, alone with every thread; then one
  * pool of: a task per target model (runs that differ only in the forget
@@ -91,14 +106,9 @@ static int prepare_together(const suite *s, const suite_options *opt, const int 
 static int stages_and_runs(const suite *s, const char *out_dir, const suite_options *opt,
                            const int *pending, int n_pending, int jobs, int per_run,
                            int total_threads, int *n_done, int *failed, lethe_err *err) {
-  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0;
-  int *setting = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)); /* run i's index in prep */
-  for (int i = 0; i < n_pending; i++) {
-    int k = 0;
-    while (k < n_prep && !same_stages(&s->runs[prep[k]], &s->runs[pending[i]])) k++;
-    if (k == n_prep) prep[n_prep++] = pending[i];
-    setting[i] = k;
-  }
+  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1));
+  int *setting = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1));
+  int n_prep = distinct_settings(s, pending, n_pending, prep, setting);
   suite_task *t = lethe_calloc((size_t)(2 * n_prep + n_pending + 1), sizeof(suite_task));
   int n_t = 0;
   for (int i = 0; i < n_prep; i++) {
@@ -167,13 +177,8 @@ static int plan(const suite *s, const char *out_dir, int *pending, int *n_pendin
  * stage settings), built here by every rank together. */
 static int build_shared_stages(const suite *s, const suite_options *opt, const int *pending,
                                int n_pending, lethe_err *err) {
-  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1)), n_prep = 0;
-  for (int i = 0; s->kind->shared_stages && i < n_pending; i++) {
-    int dup = 0;
-    for (int k = 0; k < n_prep && !dup; k++) dup = same_stages(&s->runs[prep[k]], &s->runs[pending[i]]);
-    if (!dup) prep[n_prep++] = pending[i];
-  }
-  int rc = prepare_together(s, opt, prep, n_prep, err);
+  int *prep = lethe_malloc(sizeof(int) * (size_t)(n_pending + 1));
+  int rc = prepare_together(s, opt, prep, distinct_settings(s, pending, n_pending, prep, NULL), err);
   free(prep);
   return rc;
 }
