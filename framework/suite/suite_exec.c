@@ -122,7 +122,7 @@ static int stages_and_runs(const suite *s, const char *out_dir, const suite_opti
   for (int i = 0; i < n_pending; i++) t[n_t++] = (suite_task){pending[i], NULL, first_setting + setting[i]};
   int stages_failed = 0, rc = 0;
   suite_watch w;
-  suite_watch_start(&w, "runs", *n_done, s->n_runs, jobs, 1, !opt->quiet);
+  suite_watch_start(&w, *n_done, s->n_runs, jobs, !opt->quiet);
   suite_watch_stages(&w, n_prep ? 1 + n_stage_tasks : 0);
   suite_pool p = {s, out_dir, opt, 1, total_threads, &w, n_done, failed, &stages_failed};
   suite_task base = {n_prep ? prep[0] : 0, "base", -1};
@@ -213,7 +213,7 @@ int suite_execute(const suite *s, const char *out_dir, const suite_options *opt,
     for (int i = 0; i < n_pending; i++)
       if (i % ranks == dist_rank()) pending[n_mine++] = pending[i];
     suite_watch w; /* under MPI: the [k/n] lines alone, every rank seeing only its own runs */
-    suite_watch_start(&w, "runs", n_done, s->n_runs, jobs, 1, !opt->quiet && ranks == 1);
+    suite_watch_start(&w, n_done, s->n_runs, jobs, !opt->quiet && ranks == 1);
     suite_pool p = {s, out_dir, opt, jobs, per_run, &w, &n_done, &failed, &stages_failed};
     if (rc == 0) rc = suite_pool_run(&p, pending, NULL, n_mine, err);
     suite_watch_finish(&w);

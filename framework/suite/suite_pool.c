@@ -183,9 +183,9 @@ static void pool_error(const suite_pool *p, const slots *sl, int *rc, lethe_err 
 }
 
 /* A task's state: a task may start when it is WAITING and what it waits
- * for ENDED_OK; one whose prerequisite failed (or was given up) is
- * GIVEN_UP and never starts; a task that failed is -1. */
-enum { WAITING, STARTED, ENDED_OK, GIVEN_UP };
+ * for ENDED_OK; one whose prerequisite FAILED (or was GIVEN_UP) is GIVEN_UP
+ * and never starts. */
+enum { WAITING, STARTED, ENDED_OK, FAILED, GIVEN_UP };
 
 int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_err *err) {
   slots sl = {lethe_calloc((size_t)p->jobs, sizeof(pid_t)), lethe_calloc((size_t)p->jobs, sizeof(int)), 0};
@@ -194,7 +194,7 @@ int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_
   while (sl.running > 0 || (rc == 0 && left > 0)) {
     for (int i = 0; i < n; i++) /* prerequisites that failed: nothing to wait for */
       if (state[i] == WAITING && t[i].after >= 0 && t[i].after < n &&
-          (state[t[i].after] == GIVEN_UP || state[t[i].after] < 0))
+          (state[t[i].after] == FAILED || state[t[i].after] == GIVEN_UP))
         state[i] = GIVEN_UP, left--; /* not started: the caller reports why */
     for (int j = 0; j < p->jobs && rc == 0; j++) {
       if (sl.pid[j] > 0) continue;
@@ -203,7 +203,7 @@ int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_
       if (i == n) break;
       state[i] = STARTED, left--;
       if (start(p, t, &sl, j, i, &e) != 0) {
-        state[i] = -1;
+        state[i] = FAILED;
         pool_error(p, &sl, &rc, err, &e);
       }
     }
@@ -218,7 +218,7 @@ int suite_pool_run_tasks(const suite_pool *p, const suite_task *t, int n, lethe_
       if (sl.pid[j] == pid) {
         int i = sl.task[j], ok = 0;
         if (finish(p, t, &sl, j, status, &ok, &e) != 0) pool_error(p, &sl, &rc, err, &e);
-        state[i] = ok ? ENDED_OK : -1;
+        state[i] = ok ? ENDED_OK : FAILED;
       }
   }
   free(state);

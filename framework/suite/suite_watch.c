@@ -11,15 +11,12 @@
 #define WATCH_PLAIN_EVERY 20.0 /* seconds between plain lines that say the same */
 #define WATCH_READ_EVERY 0.5   /* seconds between reads of the records */
 
-void suite_watch_start(suite_watch *w, const char *phase, int done, int total, int slots,
-                       int with_eta, int show) {
+void suite_watch_start(suite_watch *w, int done, int total, int slots, int show) {
   memset(w, 0, sizeof *w);
   progress_line_start(&w->line, !show, WATCH_PLAIN_EVERY);
   w->show = show;
-  w->phase = phase;
   w->done = w->done_before = done;
   w->total = total;
-  w->with_eta = with_eta;
   w->t_start = lethe_now();
   w->t_read = -1e30;
   w->slots = slots;
@@ -39,10 +36,10 @@ const char *suite_watch_begin(suite_watch *w, int slot, char *record) {
   return record;
 }
 
-/* Seconds until the phase ends if every task takes the average of those
+/* Seconds until the runs end if every task takes the average of those
  * finished meanwhile (at least one): the longest of the running ones' rest,
  * or all the work left spread over the slots, whichever is longer. */
-static double phase_eta(const suite_watch *w) {
+static double runs_eta(const suite_watch *w) {
   double per_task = w->seconds_finished / (w->done - w->done_before), now = lethe_now();
   double longest = 0, work = 0;
   int waiting = w->total - w->done;
@@ -60,8 +57,8 @@ static double phase_eta(const suite_watch *w) {
 
 void suite_watch_stages(suite_watch *w, int total) { w->stages_total = total; }
 
-/* "stages 2/7" or "runs 5/21 ETA 03:10" (an ETA once a task finished here),
- * after "stages 2/4, " while shared stages are still prepared. */
+/* "runs 5/21 ETA 03:10" (an ETA once a run finished here), after
+ * "stages 2/4, " while shared stages are still prepared. */
 static void header(const suite_watch *w, char *buf, size_t n) {
   char eta[32];
   size_t at = 0;
@@ -69,12 +66,12 @@ static void header(const suite_watch *w, char *buf, size_t n) {
     snprintf(buf, n, "stages %d/%d, ", w->stages_done, w->stages_total);
     at = strlen(buf);
   }
-  if (!w->with_eta || w->done == w->done_before || w->done >= w->total) {
-    snprintf(buf + at, n - at, "%s %d/%d", w->phase, w->done, w->total);
+  if (w->done == w->done_before || w->done >= w->total) {
+    snprintf(buf + at, n - at, "runs %d/%d", w->done, w->total);
     return;
   }
-  progress_time(eta, sizeof eta, phase_eta(w));
-  snprintf(buf + at, n - at, "%s %d/%d ETA %s", w->phase, w->done, w->total, eta);
+  progress_time(eta, sizeof eta, runs_eta(w));
+  snprintf(buf + at, n - at, "runs %d/%d ETA %s", w->done, w->total, eta);
 }
 
 /* Reads the records and shows the line; key: the children's labels. */
@@ -95,7 +92,7 @@ static void show_line(suite_watch *w) {
 
 void suite_watch_end(suite_watch *w, int slot, int stage) {
   if (w->records[slot]) show_line(w); /* the child's last stage, however short */
-  if (stage && w->stages_total > 0) {
+  if (stage) {
     w->stages_done++;
   } else {
     w->done++;
@@ -131,8 +128,7 @@ void suite_watch_finish(suite_watch *w) {
     progress_time(took, sizeof took, lethe_now() - w->t_start);
     if (w->stages_total > 0)
       snprintf(stages, sizeof stages, "stages %d/%d and ", w->stages_done, w->stages_total);
-    snprintf(text, sizeof text, "%s%s %d/%d finished in %s", stages, w->phase, w->done, w->total,
-             took);
+    snprintf(text, sizeof text, "%sruns %d/%d finished in %s", stages, w->done, w->total, took);
     progress_line_finish(&w->line, text);
   }
   for (int j = 0; j < w->slots; j++) {

@@ -389,7 +389,7 @@ static void task(const tensor_gemm_args *g, float *c, const float *a, const floa
   int np = (n + NR - 1) / NR * NR, n_full = n / NR * NR;
   int direct_b = g->sbn == 1 && m <= DIRECT_B_ROWS;
   int direct_c = g->k > 0 && g->alpha == 1.0f && g->scn == 1;
-  /* A is packed unless its rows are contiguous in k (read in place, six
+  /* A is packed unless its rows are contiguous in k (read in place, MR
    * streams); with columns contiguous only when more than one panel of B
    * reads each block (else every line is read once anyway) */
   int packed_a = g->sak != 1 && (g->sam != 1 || np > NR);
