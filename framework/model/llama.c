@@ -352,6 +352,15 @@ void llama_set_skip_padding(llama_model *m, int on) {
   m->B_max = m->T_max = 0; /* the next forward reallocates the activations */
 }
 
+void llama_set_row_quantum(llama_model *m, int q) { m->row_quantum = q > 0 ? q : 0; }
+
+int llama_row_quantum(const llama_model *m) {
+  if (m->row_quantum > 0) return m->row_quantum;
+  const char *env = getenv("LETHE_ROW_QUANTUM"); /* for benchmarks: another default */
+  if (env && atoi(env) > 0) return atoi(env);
+  return m->compute == LLAMA_COMPUTE_BF16 || tensor_backend_get()->f32_onednn ? 16 : 1;
+}
+
 void llama_set_logits(llama_model *m, int mode, int rows) {
   if (mode == LLAMA_LOGITS_CHUNKED && rows <= 0) {
     size_t fit = LLAMA_LOGITS_CHUNK_BYTES / (sizeof(float) * (size_t)m->cfg.vocab_size) / 16 * 16;

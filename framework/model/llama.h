@@ -202,8 +202,11 @@ typedef struct llama_model {
    * forward computed. rows = B·T without skipping or without padding;
    * otherwise the unmasked positions, in order, and everything but the
    * attention (q, k, v and the probabilities keep their (B,T) layout) holds
-   * one row per computed position. */
+   * one row per computed position. With a row quantum above 1, some padded
+   * positions are computed too (fillers: computed rows whose attn_mask is
+   * 0) so that rows is a multiple of it (llama_set_row_quantum). */
   int skip_pad;             /* the setting */
+  int row_quantum;          /* llama_set_row_quantum; 0 = chosen by the matmul backend */
   int64_t rows;             /* rows of the last forward */
   int32_t *row_pos;         /* (B·T capacity) position b·T+t of computed row n */
   int32_t *row_of;          /* (B·T capacity) computed row of a position; -1 = skipped */
@@ -480,6 +483,27 @@ const char *llama_compute_name(int mode); /* "f32" or "bf16" */
  * every call turn it off (to compare). Activation buffers are reallocated
  * at the next forward when the setting changes. */
 void llama_set_skip_padding(llama_model *m, int on);
+
+/* Row counts in steps of q (0, the default: 16 where the matmuls run on
+ * oneDNN — bf16 compute, or float32 on a CPU where oneDNN's brgemm does it —
+ * else 1). oneDNN creates a primitive (JIT kernels and their memory) for
+ * every matmul shape; skipped padding would make the row count — the M of
+ * every linear layer, the K of its weight gradient — a new number almost
+ * every batch, and creating the primitives took a quarter of a bf16
+ * fine-tuning epoch (docs/performance.md). With skipping on, a forward
+ * computes up to q - 1 padded positions besides the real ones (never all
+ * of them) so that m->rows is a multiple of q, and the chunked head works
+ * on a multiple of q rows, the extra ones zero. The extra positions are
+ * padded queries computed as without skipping; they have no target, their
+ * whole logits are 0 and no gradient comes from them, so every real
+ * position gets the same values, up to float summation order in the weight
+ * gradients under oneDNN (sums over rows gain terms that are exactly zero;
+ * lethe's GEMM sums in a fixed order, so there nothing changes at all).
+ * LETHE_ROW_QUANTUM=q in the environment replaces the default (for
+ * benchmarks). */
+void llama_set_row_quantum(llama_model *m, int q);
+/* The row quantum in force (llama_set_row_quantum). */
+int llama_row_quantum(const llama_model *m);
 
 /* Selects how llama_forward .. llama_backward meet the vocabulary (the
  * default is LLAMA_LOGITS_WHOLE).

@@ -55,7 +55,7 @@ static int64_t head_positions(llama_model *m, const int32_t *targets) {
   int packed = llama_rows_packed(m);
   for (int64_t i = 0; i < BT; i++) {
     int32_t src = packed ? m->row_of[i] : (int32_t)i;
-    if (targets[i] < 0 || src < 0) continue;
+    if (targets[i] < 0 || src < 0 || (packed && !m->attn_mask[i])) continue; /* or a filler */
     m->head_rows[n] = (int32_t)i;
     m->head_src[n++] = src;
   }
@@ -67,12 +67,23 @@ static int64_t chunk_rows(const llama_model *m, int64_t c0, int64_t count) {
   return count - c0 < m->logits_rows ? count - c0 : m->logits_rows;
 }
 
+/* Rows the head's matmuls run on for a chunk of n: n rounded up to the
+ * row quantum (llama_set_row_quantum) within the rows the chunk buffers
+ * hold (chunk_rows() <= that), the extra ones zero. */
+static int64_t chunk_mm_rows(const llama_model *m, int64_t n) {
+  int64_t q = llama_row_quantum(m), up = (n + q - 1) / q * q;
+  int64_t cap = (int64_t)m->B_max * m->T_max;
+  if (cap > m->logits_rows) cap = m->logits_rows;
+  return up < cap ? up : cap;
+}
+
 /* The final_xn rows rows[0..n) (their bf16 copy in bf16 compute) gathered
- * into head_xn (n, C): one chunk's input. */
-static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
+ * into head_xn (n, C), then zero rows up to mm: one chunk's input. */
+static operand head_gather(llama_model *m, const int32_t *rows, int64_t n, int64_t mm) {
   int C = m->cfg.hidden_size;
   if (!bf16(m)) {
     embedding_forward(m->acts.head_xn, m->acts.final_xn, rows, n, C);
+    memset(m->acts.head_xn + n * C, 0, sizeof(float) * (size_t)(mm - n) * C);
     return in2(m->acts.head_xn, NULL);
   }
   uint16_t *dst = m->acts_bf16.head_xn;
@@ -80,6 +91,7 @@ static operand head_gather(llama_model *m, const int32_t *rows, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < n; j++)
     memcpy(dst + j * C, src + (int64_t)rows[j] * C, sizeof(uint16_t) * C);
+  memset(dst + n * C, 0, sizeof(uint16_t) * (size_t)(mm - n) * C);
   return in2(NULL, dst);
 }
 
@@ -100,9 +112,9 @@ void llama_target_logp_each(llama_model *m, const int32_t *targets, float *out,
   memset(out, 0, sizeof(float) * BT); /* positions without a target */
   int64_t count = head_positions(m, targets);
   for (int64_t c0 = 0; c0 < count; c0 += m->logits_rows) {
-    int64_t n = chunk_rows(m, c0, count);
+    int64_t n = chunk_rows(m, c0, count), mm = chunk_mm_rows(m, n);
     const int32_t *rows = m->head_rows + c0;
-    head_logits(m, m->acts.logits_chunk, head_gather(m, m->head_src + c0, n), n); /* (n, V) */
+    head_logits(m, m->acts.logits_chunk, head_gather(m, m->head_src + c0, n, mm), mm); /* (mm, V) */
     logits_target_logp_rows(out, m->acts.logits_chunk, targets, rows, n, V);
     if (fn) fn(user, m->acts.logits_chunk, rows, n, V);
     m->logits_chunk_row0 = c0;
@@ -154,14 +166,14 @@ static void head_backward_chunked(llama_model *m, int need_xn, double *t) {
   int64_t count = head_positions(m, m->head_targets);
   for (int64_t c0 = (count - 1) / m->logits_rows * m->logits_rows; c0 >= 0 && count > 0;
        c0 -= m->logits_rows) {
-    int64_t n = chunk_rows(m, c0, count);
+    int64_t n = chunk_rows(m, c0, count), mm = chunk_mm_rows(m, n), V = m->cfg.vocab_size;
     const int32_t *rows = m->head_rows + c0, *src = m->head_src + c0;
-    operand xn = head_gather(m, src, n);
-    if (c0 != m->logits_chunk_row0) head_logits(m, m->acts.logits_chunk, xn, n);
+    operand xn = head_gather(m, src, n, mm);
+    if (c0 != m->logits_chunk_row0) head_logits(m, m->acts.logits_chunk, xn, mm);
     m->logits_chunk_row0 = -1; /* the buffer turns into dlogits */
-    logits_to_dlogits_rows(m->acts.logits_chunk, m->head_targets, m->head_dlogp, rows, n,
-                           m->cfg.vocab_size);
-    head_matmuls_backward(m, need_xn ? s->d_head_xn : NULL, m->acts.logits_chunk, xn, n, t);
+    logits_to_dlogits_rows(m->acts.logits_chunk, m->head_targets, m->head_dlogp, rows, n, (int)V);
+    memset(m->acts.logits_chunk + n * V, 0, sizeof(float) * (size_t)(mm - n) * V);
+    head_matmuls_backward(m, need_xn ? s->d_head_xn : NULL, m->acts.logits_chunk, xn, mm, t);
     if (!need_xn) continue;
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < n; j++)

@@ -94,7 +94,8 @@ static inline void lin_dw(const llama_model *m, float *dw, operand dy, operand x
 }
 
 /* ---- skipping padding (llama_rows.c; llama_set_skip_padding) ----
- * m->rows < B·T means the last forward packed its computed positions. */
+ * m->rows < B·T means the last forward packed its computed positions: the
+ * unmasked ones and the fillers (llama_set_row_quantum), which are masked. */
 static inline int llama_rows_packed(const llama_model *m) {
   return m->rows < (int64_t)m->B * m->T;
 }
@@ -106,9 +107,11 @@ void llama_rows_scatter(const llama_model *m, float *dst, const float *src, int6
 /* dst (rows, width) = the computed positions' rows of src (B·T, width). */
 void llama_rows_gather(const llama_model *m, float *dst, const float *src, int64_t width);
 /* In place on a (B·T, width) buffer whose first rows hold the packed rows:
- * each moves to its position, the skipped positions become 0. */
+ * each moves to its position, the masked positions (skipped or fillers)
+ * become 0. */
 void llama_rows_expand(const llama_model *m, float *buf, int64_t width);
-/* In place, the reverse: the computed positions' rows to the front. */
+/* In place, the reverse: the computed positions' rows to the front, those
+ * of the fillers 0. */
 void llama_rows_pack(const llama_model *m, float *buf, int64_t width);
 
 /* Final norm and, with whole logits, the LM head into acts.logits

@@ -6,11 +6,17 @@
 #include "model/llama_ops.h"
 
 void llama_rows_plan(llama_model *m, const int32_t *tokens, const int32_t *attn_mask) {
-  int64_t BT = (int64_t)m->B * m->T, n = 0;
+  int64_t BT = (int64_t)m->B * m->T, n = 0, real = 0;
   m->rows = BT;
   if (!m->skip_pad || !attn_mask) return;
+  for (int64_t i = 0; i < BT; i++) real += attn_mask[i] != 0;
+  if (real == 0 || real == BT) return; /* padding alone, or none: computed whole */
+  /* fillers: the first padded positions, up to a multiple of the quantum,
+   * and never all of them (the rows stay packed) */
+  int64_t q = llama_row_quantum(m), want = (real + q - 1) / q * q;
+  int64_t fillers = (want < BT ? want : BT - 1) - real;
   for (int64_t i = 0; i < BT; i++) {
-    if (!attn_mask[i]) {
+    if (!attn_mask[i] && fillers-- <= 0) {
       m->row_of[i] = -1;
       continue;
     }
@@ -18,7 +24,7 @@ void llama_rows_plan(llama_model *m, const int32_t *tokens, const int32_t *attn_
     m->row_pos[n] = (int32_t)i;
     m->row_tokens[n++] = tokens[i];
   }
-  if (n > 0) m->rows = n; /* a batch of padding alone: computed whole */
+  m->rows = n;
 }
 
 void llama_rows_scatter(const llama_model *m, float *dst, const float *src, int64_t width) {
@@ -46,12 +52,15 @@ void llama_rows_expand(const llama_model *m, float *buf, int64_t width) {
                                     sizeof(float) * width);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < BT; i++)
-    if (m->row_of[i] < 0) memset(buf + i * width, 0, sizeof(float) * width);
+    if (!m->attn_mask[i]) memset(buf + i * width, 0, sizeof(float) * width);
 }
 
-/* The reverse: from the first row up, each row moves down to r <= row_pos[r]. */
+/* The reverse: from the first row up, each row moves down to r <= row_pos[r];
+ * the fillers' rows become 0. */
 void llama_rows_pack(const llama_model *m, float *buf, int64_t width) {
-  for (int64_t r = 0; r < m->rows; r++)
-    if (m->row_pos[r] != r) memmove(buf + r * width, buf + (int64_t)m->row_pos[r] * width,
-                                    sizeof(float) * width);
+  for (int64_t r = 0; r < m->rows; r++) {
+    int64_t at = m->row_pos[r];
+    if (!m->attn_mask[at]) memset(buf + r * width, 0, sizeof(float) * width);
+    else if (at != r) memmove(buf + r * width, buf + at * width, sizeof(float) * width);
+  }
 }

@@ -6,7 +6,10 @@
  *    log-probs of every target equal those of the run without skipping
  *    (float32 1e-6 relative; bf16 1e-5) and every gradient tensor agrees
  *    (float32 2e-6 relative L2; bf16 1e-4 — the same roundings, another
- *    summation order); whole logits at the skipped positions are 0;
+ *    summation order); whole logits at the skipped positions are 0; with
+ *    row quanta 1, 6, 16 and 64 (padded positions computed as fillers),
+ *    and with targets at every padded position, which must count for
+ *    nothing;
  *  - the same with activation checkpointing, and with the lower layers
  *    frozen (the forward keeps the upper layers only);
  *  - a right-padded batch under skipping equals, row by row, the model run
@@ -95,15 +98,20 @@ static double worst_logp(const batch *b, const float *want, const float *got, co
 
 enum { PLAIN, CHECKPOINT, UPPER_ONLY };
 
-/* Skipping against not skipping on one model and batch. */
-static void compare(int family, int compute, int logits, int variant, double tol_logp,
+/* Skipping against not skipping on one model and batch, with row quantum
+ * q (llama_set_row_quantum): 40 real positions of 65 computed as
+ * round_up(40, q) rows, never all 65. In the skipping run every padded
+ * position has a target and a nonzero dL/dlogp: that must change nothing
+ * (skipped positions and fillers have no log-prob and give no gradient). */
+static void compare(int family, int compute, int logits, int variant, int q, double tol_logp,
                     double tol_grad) {
   static const int len[] = {13, 5, 9, 1, 12};
-  int B = 5, T = 13;
+  int B = 5, T = 13, real = 13 + 5 + 9 + 1 + 12;
   llama_model m;
   make_model(&m, family, T);
   llama_set_compute(&m, compute);
   llama_set_logits(&m, logits, 7);
+  llama_set_row_quantum(&m, q);
   if (variant == CHECKPOINT) llama_set_checkpointing(&m, 1);
   if (variant == UPPER_ONLY) { /* layers 1 and 2 train; layer 0 and the embedding do not */
     const char *pat[] = {"model\\.layers\\.[12]\\..*"};
@@ -120,37 +128,57 @@ static void compare(int family, int compute, int logits, int variant, double tol
   float *want_grad = malloc(sizeof(float) * m.n_trainable);
   step(&m, &b, want_logp);
   memcpy(want_grad, m.grads_memory, sizeof(float) * m.n_trainable);
+  batch padded = b; /* targets and dL/dlogp at the padded positions too */
+  padded.tgt = malloc(n * 4), padded.g = malloc(n * 4);
+  for (size_t i = 0; i < n; i++) {
+    padded.tgt[i] = b.mask[i] ? b.tgt[i] : (int32_t)(i % 41);
+    padded.g[i] = b.mask[i] ? b.g[i] : 0.5f;
+  }
   llama_set_skip_padding(&m, 1);
-  step(&m, &b, got_logp);
-  ck_assert_int_eq((int)m.rows, 13 + 5 + 9 + 1 + 12);
+  step(&m, &padded, got_logp);
+  int rows = (real + q - 1) / q * q;
+  ck_assert_int_eq((int)m.rows, rows < B * T ? rows : B * T - 1);
   char what[160];
-  snprintf(what, sizeof what, "family %d %s %s variant %d", family, llama_compute_name(compute),
-           logits == LLAMA_LOGITS_WHOLE ? "whole" : "chunked", variant);
-  if (logits == LLAMA_LOGITS_WHOLE) { /* logits of skipped positions: 0 after the backward too */
+  snprintf(what, sizeof what, "family %d %s %s variant %d quantum %d", family,
+           llama_compute_name(compute), logits == LLAMA_LOGITS_WHOLE ? "whole" : "chunked", variant,
+           q);
+  for (size_t i = 0; i < n; i++) /* no log-prob at a padded position */
+    if (!b.mask[i])
+      ck_assert_msg(logits == LLAMA_LOGITS_WHOLE
+                        ? fabsf(got_logp[i] + logf((float)m.cfg.vocab_size)) < 1e-5f
+                        : got_logp[i] == 0.0f,
+                    "%s: log-prob %g at padded position %zu", what, got_logp[i], i);
+  if (logits == LLAMA_LOGITS_WHOLE) { /* logits of padded positions: 0 after the backward too */
     lethe_err err = {0};
     ck_assert_msg(llama_forward(&m, b.tok, b.mask, B, T, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < n; i++)
       if (!b.mask[i])
         for (int v = 0; v < m.cfg.vocab_size; v++)
           ck_assert_msg(m.acts.logits[i * m.cfg.vocab_size + v] == 0.0f, "%s: logit at %zu", what, i);
-    step(&m, &b, got_logp);
+    step(&m, &padded, got_logp);
   }
   double el = worst_logp(&b, want_logp, got_logp, what, tol_logp);
   double eg = worst_grad(&m, want_grad, what, tol_grad);
   fprintf(stderr, "%s: log-probs %.1e, gradients %.1e\n", what, el, eg);
+  free(padded.tgt), free(padded.g);
   free(want_logp), free(got_logp), free(want_grad);
   free_batch(&b);
   llama_free(&m);
 }
 
+/* Quanta: 1 (40 rows), 16 (48: 8 fillers), 6 (42; the chunked head's last
+ * chunk of 7-row chunks rounded up to 6, a full one capped at 7) and 64
+ * (64: every padded position but one). */
 static void compare_all(int compute, double tol_logp, double tol_grad) {
+  static const int quanta[] = {1, 16, 6, 64};
   for (int family = 0; family < N_FAMILIES; family++)
     for (int logits = LLAMA_LOGITS_WHOLE; logits <= LLAMA_LOGITS_CHUNKED; logits++)
-      compare(family, compute, logits, PLAIN, tol_logp, tol_grad);
-  compare(4, compute, LLAMA_LOGITS_CHUNKED, CHECKPOINT, tol_logp, tol_grad);
-  compare(0, compute, LLAMA_LOGITS_WHOLE, CHECKPOINT, tol_logp, tol_grad);
-  compare(0, compute, LLAMA_LOGITS_CHUNKED, UPPER_ONLY, tol_logp, tol_grad);
-  compare(5, compute, LLAMA_LOGITS_WHOLE, UPPER_ONLY, tol_logp, tol_grad);
+      for (int k = 0; k < 4; k++)
+        compare(family, compute, logits, PLAIN, quanta[k], tol_logp, tol_grad);
+  compare(4, compute, LLAMA_LOGITS_CHUNKED, CHECKPOINT, 16, tol_logp, tol_grad);
+  compare(0, compute, LLAMA_LOGITS_WHOLE, CHECKPOINT, 16, tol_logp, tol_grad);
+  compare(0, compute, LLAMA_LOGITS_CHUNKED, UPPER_ONLY, 16, tol_logp, tol_grad);
+  compare(5, compute, LLAMA_LOGITS_WHOLE, UPPER_ONLY, 16, tol_logp, tol_grad);
 }
 
 START_TEST(test_skip_equals_full_f32) { compare_all(LLAMA_COMPUTE_F32, 1e-6, 2e-6); }
