@@ -289,6 +289,10 @@ static size_t chunked_rows(const llama_model *m, size_t bt) {
   return m->logits_mode == LLAMA_LOGITS_WHOLE ? 0 : logits_rows(m, bt);
 }
 
+int64_t llama_chunk_capacity(const llama_model *m) {
+  return (int64_t)chunked_rows(m, (size_t)m->B_max * m->T_max);
+}
+
 /* bf16 copies of the matmul inputs for (B, T) (see llama_acts_bf16). */
 static void reserve_bf16(llama_model *m, int B, int T, int dry) {
   dims d = dims_of(&m->cfg);

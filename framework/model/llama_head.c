@@ -71,9 +71,7 @@ static int64_t chunk_rows(const llama_model *m, int64_t c0, int64_t count) {
  * row quantum (llama_set_row_quantum) within the rows the chunk buffers
  * hold (chunk_rows() <= that), the extra ones zero. */
 static int64_t chunk_mm_rows(const llama_model *m, int64_t n) {
-  int64_t q = llama_row_quantum(m), up = (n + q - 1) / q * q;
-  int64_t cap = (int64_t)m->B_max * m->T_max;
-  if (cap > m->logits_rows) cap = m->logits_rows;
+  int64_t up = llama_rows_rounded(m, n), cap = llama_chunk_capacity(m);
   return up < cap ? up : cap;
 }
 

@@ -93,6 +93,16 @@ static inline void lin_dw(const llama_model *m, float *dw, operand dy, operand x
     tensor_linear_backward_weights(dw, dy.f, x.f, M, K, N);
 }
 
+/* Rows the chunked head's buffers hold (llama.c: as laid out for the
+ * largest (B, T) reserved). */
+int64_t llama_chunk_capacity(const llama_model *m);
+
+/* n rounded up to a multiple of the row quantum (llama_set_row_quantum). */
+static inline int64_t llama_rows_rounded(const llama_model *m, int64_t n) {
+  int64_t q = llama_row_quantum(m);
+  return (n + q - 1) / q * q;
+}
+
 /* ---- skipping padding (llama_rows.c; llama_set_skip_padding) ----
  * m->rows < B·T means the last forward packed its computed positions: the
  * unmasked ones and the fillers (llama_set_row_quantum), which are masked. */

@@ -13,7 +13,7 @@ void llama_rows_plan(llama_model *m, const int32_t *tokens, const int32_t *attn_
   if (real == 0 || real == BT) return; /* padding alone, or none: computed whole */
   /* fillers: the first padded positions, up to a multiple of the quantum,
    * and never all of them (the rows stay packed) */
-  int64_t q = llama_row_quantum(m), want = (real + q - 1) / q * q;
+  int64_t want = llama_rows_rounded(m, real);
   int64_t fillers = (want < BT ? want : BT - 1) - real;
   for (int64_t i = 0; i < BT; i++) {
     if (!attn_mask[i] && fillers-- <= 0) {
