@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <omp.h>
 #include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "core/progress.h"
 #include "model/llama.h"
 #include "model/token_batch.h"
+#include "tensor/tensor.h"
 #include "train/objective.h"
 #include "train/trainer.h"
 
@@ -402,6 +405,45 @@ int stage_train_config(const experiment *e, const char *group, int n, train_conf
   return bs;
 }
 
+/* What a trained stage's train.json holds (see stage_train). */
+typedef struct stage_record {
+  const char *group, *label;
+  int examples, batch_size;
+  double epochs;
+  long steps, resumed_from;
+  double seconds;
+} stage_record;
+
+/* partial/train.json: how the stage was trained and how long it took (the
+ * steps this process ran: all of them, or those after resumed_from), with
+ * the compute, the CPU class and the threads it ran on. Timings are for
+ * people and benchmarks (tests/bench/e2e.sh --part suite); nothing reads
+ * them back into a run. */
+static int write_train_record(const experiment *e, const stage_record *r, const char *partial,
+                              lethe_err *err) {
+  char machine[512];
+  tensor_backend_describe(machine, sizeof machine);
+  json_t *o = json_object();
+  json_object_set_new(o, "group", json_string(r->group));
+  json_object_set_new(o, "stage", json_string(r->label));
+  json_object_set_new(o, "examples", json_integer(r->examples));
+  json_object_set_new(o, "batch_size", json_integer(r->batch_size));
+  json_object_set_new(o, "epochs", json_real(r->epochs));
+  json_object_set_new(o, "steps", json_integer(r->steps));
+  json_object_set_new(o, "resumed_from", json_integer(r->resumed_from));
+  json_object_set_new(o, "seconds", json_real(r->seconds));
+  json_object_set_new(o, "compute", json_string(lcfg_string(&e->cfg, "compute")));
+  json_object_set_new(o, "machine", json_string(machine));
+  json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
+  char *text = json_dumps(o, JSON_INDENT(1));
+  json_decref(o);
+  char *path = lethe_path_join(partial, "train.json");
+  int rc = lethe_write_file_atomic(path, text, strlen(text), err);
+  free(path);
+  free(text);
+  return rc;
+}
+
 int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int n,
                 const char *group, const char *label, const char *partial, uint64_t seed,
                 const tofu_format *fmt, int32_t pad, int32_t eos, lethe_err *err) {
@@ -418,11 +460,17 @@ int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int
   objective_use_logits(m, 0); /* NLL needs only target log-probs */
   llama_set_skip_padding(m, 1); /* and no padded position */
   train_result res;
+  double t0 = lethe_now();
   int rc = trainer_run(m, &tc, ft_micro, NULL, &c, &res, err);
+  double seconds = lethe_now() - t0;
   stage_batch_free(&c.sb);
   free(c.dlogp);
   if (rc == 0 && ckpt && dist_is_root()) unlink(ckpt);
   free(ckpt);
+  if (rc == 0 && partial && dist_is_root()) {
+    stage_record r = {group, label, n, bs, tc.epochs, res.steps, res.resumed_from, seconds};
+    rc = write_train_record(e, &r, partial, err);
+  }
   return rc;
 }
 

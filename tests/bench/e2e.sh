@@ -28,9 +28,27 @@
 # evaluation, the last step's loss, the mean forget truth ratio on both sides
 # (they must agree closely) and how many greedy answers are equal.
 #
-# usage: tests/bench/e2e.sh [--build DIR] [--part stage|unlearn] [--isa native|avx2]
+# Part c (--part suite): the whole suite (--suite, default the paper suite)
+# run by `lethe suite run -j JOBS` from an empty cache, its wall time next to
+# the sum of the twin's per-part times. The suite's own records count its
+# parts: each trained stage's train.json (steps of the base model and of the
+# fine-tuning stages), the stages' evaluations (eval-SPLIT-* in the cache),
+# each run's summary.json (unlearning steps) and history.jsonl (evaluations).
+# Each kind of part is then timed on both sides, --rounds times (medians), on
+# the suite's own world: one epoch of the base and of the fine-tuning stage
+# (as part a), and per forget split one NPO+RT epoch and one evaluation of the
+# suite's target model (as part b, --model). Twin sum = Σ count × the twin's
+# seconds per part; lethe's bench seconds per part give the same sum for
+# lethe, next to its suite's wall time (which also pays process starts,
+# loading, the world and the pool's idle slots). Approximations, printed
+# with the table: every method's unlearning step is timed as NPO+RT's, and
+# every evaluation as that of the target model (a run's later models answer
+# at other lengths).
+#
+# usage: tests/bench/e2e.sh [--build DIR] [--part stage|unlearn|suite] [--isa native|avx2]
 #                           [--compute auto|f32|bf16] [--stage finetune|base]
 #                           [--threads N] [--rounds N] [--config FILE] [--out FILE]
+#                           [--suite FILE] [--jobs N]
 #                           [-s key=value]...   (part b: overrides for bench_unlearn_epoch)
 #   --isa avx2   what an AVX2-only CPU (Zen 2) runs: lethe's kernels and GEMM
 #                (LETHE_ISA=avx2), oneDNN (ONEDNN_MAX_CPU_ISA=AVX2), and PyTorch's
@@ -38,6 +56,10 @@
 #                ATEN_CPU_CAPABILITY=avx2) all capped
 #   --compute    lethe's compute (default f32; auto = the config's: bf16 where the CPU
 #                has AVX512_BF16). PyTorch runs float32.
+#   --suite      part c's suite (default configs/suites/paper.cfg); --config must be its
+#                base experiment (default configs/experiments/paper.cfg)
+#   --jobs       part c: runs at a time (lethe suite run -j; default: the threads, so
+#                one thread each)
 #   --threads    threads for both sides (default: all cores): OpenBLAS gets N, PyTorch
 #                one intra-op thread (its best setting here, as in run.sh; TORCH_THREADS
 #                overrides). An automatic pick (torch_llama.py --threads auto) was tried
@@ -56,6 +78,8 @@ overrides=()
 threads=$(getconf _NPROCESSORS_ONLN)
 rounds=3
 config=$root/configs/experiments/paper.cfg
+suite=$root/configs/suites/paper.cfg
+jobs=""
 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,6 +93,8 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --suite) suite=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
     *) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d' >&2; exit 2 ;;
   esac
 done
@@ -76,10 +102,15 @@ python=/usr/bin/python3
 case "$part" in
   stage) bench=$build/tests/bench/bench_stage ;;
   unlearn) bench=$build/tests/bench/bench_unlearn_epoch ;;
-  *) echo "e2e.sh: --part stage or unlearn" >&2; exit 2 ;;
+  suite) bench=$build/tests/bench/bench_stage ;;
+  *) echo "e2e.sh: --part stage, unlearn or suite" >&2; exit 2 ;;
 esac
 peak=$build/tests/bench/bench_llama
-for exe in "$bench" "$peak"; do
+lethe=$build/framework/lethe
+unlearn_bench=$build/tests/bench/bench_unlearn_epoch
+needed=("$bench" "$peak")
+[ "$part" = suite ] && needed+=("$lethe" "$unlearn_bench")
+for exe in "${needed[@]}"; do
   [ -x "$exe" ] || { echo "e2e.sh: $exe not found; build it first" >&2; exit 1; }
 done
 "$python" -c "import torch" 2>/dev/null || { echo "e2e.sh: $python cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
@@ -106,6 +137,44 @@ set_compute=()
 [ "$compute" = auto ] || set_compute=(-s "compute=\"$compute\"")
 echo "e2e: peak, $threads threads, isa $isa" >&2
 "$peak" peak --reps 3 2>/dev/null | tee -a "$out" | cut -c1-160 >&2
+if [ "$part" = suite ]; then
+  [ -f "$suite" ] || { echo "e2e.sh: no suite file $suite" >&2; exit 2; }
+  jobs=${jobs:-$threads}
+  # the suite's children get threads/jobs threads each (suite_pool); the
+  # parts below run on all $threads
+  export LETHE_CACHE_DIR=$work/cache
+  echo "e2e: the suite $(basename "$suite"), $jobs at a time, compute $compute, empty cache" >&2
+  t0=$(date +%s.%N)
+  if ! "$lethe" suite run "$suite" --out "$work/suite" -j "$jobs" --threads "$threads" \
+      "${set_compute[@]}" > "$work/suite.log" 2>&1; then
+    tail -20 "$work/suite.log" >&2
+    echo "e2e.sh: the suite failed (its log above)" >&2
+    exit 1
+  fi
+  t1=$(date +%s.%N)
+  "$python" -c 'import json, sys; print(json.dumps({"impl": "lethe", "mode": "suite", "suite": sys.argv[1],
+    "jobs": int(sys.argv[2]), "threads": int(sys.argv[3]), "compute": sys.argv[4],
+    "seconds": float(sys.argv[6]) - float(sys.argv[5])}))' \
+    "$suite" "$jobs" "$threads" "$compute" "$t0" "$t1" | tee -a "$out" >&2
+  # the parts: "stage base", "stage finetune", then "unlearn SPLIT TARGET_DIR" per split
+  "$python" "$here/e2e_table.py" parts "$work" > "$work/parts.txt"
+  tag() { sed "s/^{/{\"part\": \"$1\", /"; }
+  for r in $(seq "$rounds"); do
+    while read -r kind what target; do
+      echo "e2e: round $r/$rounds: $kind $what, lethe then PyTorch" >&2
+      if [ "$kind" = stage ]; then
+        "$bench" --config "$config" --stage "$what" --out "$work" "${set_compute[@]}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+        "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads "${TORCH_THREADS:-1}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+      else
+        "$unlearn_bench" --config "$config" --out "$work" --model "$target" -s "data.forget_split=\"$what\"" \
+          "${set_compute[@]}" "${overrides[@]}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+        "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads "${TORCH_THREADS:-1}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+      fi
+    done < "$work/parts.txt"
+  done
+  "$python" "$here/e2e_table.py" suite "$out" "$isa" "$work"
+  exit 0
+fi
 if [ "$part" = unlearn ]; then
   for r in $(seq "$rounds"); do
     echo "e2e: round $r/$rounds: lethe (unlearning epoch + evaluation, compute $compute)" >&2

@@ -89,6 +89,35 @@ static void stages_to_target(experiment *e, stage_out *data, stage_out *base, st
   ck_assert_msg(stage_finetune(e, data, base, "full", 0, target, &err) == 0, "%s", err.msg);
 }
 
+/* A stage's train.json: its group and label (NULL: not checked), at least
+ * the rows of its split in the world data_dir (fine-tuning adds replayed
+ * text), the steps its epochs over them make in batches, a positive time. */
+static void check_train_record(const char *dir, const char *data_dir, const char *group,
+                               const char *label, const char *split) {
+  json_t *r = load_json(dir, "train.json");
+  ck_assert_str_eq(json_string_value(json_object_get(r, "group")), group);
+  if (label) ck_assert_str_eq(json_string_value(json_object_get(r, "stage")), label);
+  lethe_err err = {0};
+  tofu_set set;
+  ck_assert_msg(tofu_load_split(data_dir, split, 0, &set, &err) == 0, "%s", err.msg);
+  long examples = (long)json_integer_value(json_object_get(r, "examples"));
+  long bs = (long)json_integer_value(json_object_get(r, "batch_size"));
+  double epochs = json_number_value(json_object_get(r, "epochs"));
+  long steps = (long)json_integer_value(json_object_get(r, "steps"));
+  ck_assert_msg(examples >= (long)set.n, "%s: %ld examples, %zu rows in %s", dir, examples, set.n,
+                split);
+  long eff = bs < examples ? bs : examples;
+  ck_assert_int_eq(steps, (long)ceil(epochs * (double)examples / (double)eff));
+  ck_assert_int_eq(json_integer_value(json_object_get(r, "resumed_from")), 0);
+  ck_assert(json_number_value(json_object_get(r, "seconds")) > 0);
+  ck_assert(json_integer_value(json_object_get(r, "threads")) >= 1);
+  const char *compute = json_string_value(json_object_get(r, "compute"));
+  ck_assert_msg(compute && (!strcmp(compute, "f32") || !strcmp(compute, "bf16")),
+                "compute \"%s\": \"auto\" is recorded resolved", compute ? compute : "(none)");
+  tofu_set_free(&set);
+  json_decref(r);
+}
+
 START_TEST(test_stages_memorise_and_forget_quality_separates) {
   experiment e;
   load_tiny(&e, NULL);
@@ -148,6 +177,10 @@ START_TEST(test_stages_memorise_and_forget_quality_separates) {
   eval_retain_free(&ret);
   eval_data_free(&d_rows);
   ck_assert_uint_eq(rt.n_holdout, rt.n[TOFU_SET_FORGET]);
+  /* each trained stage records how it trained (train.json) */
+  check_train_record(base.dir, data.dir, "base", "base model", "pretrain");
+  check_train_record(target.dir, data.dir, "finetune", "fine-tune on full", "full");
+  check_train_record(retain2.dir, data.dir, "finetune", NULL, "retain90");
   /* the stage cache: asking again reuses every stage */
   stage_out again;
   ck_assert(stage_finetune(&e, &data, &base, "full", 0, &again, &err) == 0 && again.reused);
