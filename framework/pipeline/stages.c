@@ -416,7 +416,7 @@ typedef struct stage_record {
 
 /* partial/train.json: how the stage was trained and how long it took (the
  * steps this process ran: all of them, or those after resumed_from), with
- * the compute, the CPU class and the threads it ran on. Timings are for
+ * the compute, the CPU class, the threads and ranks it ran on. Timings are for
  * people and benchmarks (tests/bench/e2e.sh --part suite); nothing reads
  * them back into a run. */
 static int write_train_record(const experiment *e, const stage_record *r, const char *partial,
@@ -434,7 +434,8 @@ static int write_train_record(const experiment *e, const stage_record *r, const 
   json_object_set_new(o, "seconds", json_real(r->seconds));
   json_object_set_new(o, "compute", json_string(lcfg_string(&e->cfg, "compute")));
   json_object_set_new(o, "machine", json_string(machine));
-  json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
+  json_object_set_new(o, "threads", json_integer(omp_get_max_threads())); /* per rank */
+  json_object_set_new(o, "ranks", json_integer(dist_size()));
   char *text = json_dumps(o, JSON_INDENT(1));
   json_decref(o);
   char *path = lethe_path_join(partial, "train.json");

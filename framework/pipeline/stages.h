@@ -127,7 +127,9 @@ int stage_train_config(const experiment *e, const char *group, int n, train_conf
 /* Trains m on ex[0..n) with whole-batch mean NLL of the labelled tokens, as
  * group's settings say (stage_train_config), the batches of stage_batch. With
  * `partial` set, checkpoints into it every tenth of the run and resumes from
- * one found there (removed at the end); NULL trains without checkpoints. */
+ * one found there (removed at the end), and writes partial/train.json (the
+ * steps, the seconds, what computed them; docs/configuration.md); NULL
+ * trains without checkpoints or record. */
 int stage_train(const experiment *e, llama_model *m, const tofu_example *ex, int n,
                 const char *group, const char *label, const char *partial, uint64_t seed,
                 const tofu_format *fmt, int32_t pad, int32_t eos, lethe_err *err);

@@ -156,7 +156,9 @@ if [ "$part" = suite ]; then
     "jobs": int(sys.argv[2]), "threads": int(sys.argv[3]), "compute": sys.argv[4],
     "seconds": float(sys.argv[6]) - float(sys.argv[5])}))' \
     "$suite" "$jobs" "$threads" "$compute" "$t0" "$t1" | tee -a "$out" >&2
-  # the parts: "stage base", "stage finetune", then "unlearn SPLIT TARGET_DIR" per split
+  # what the suite did (its count of each part), then the parts to time: "stage
+  # base", "stage finetune", and "unlearn SPLIT TARGET_DIR" per forget split
+  "$python" "$here/e2e_table.py" counts "$work" >> "$out"
   "$python" "$here/e2e_table.py" parts "$work" > "$work/parts.txt"
   tag() { sed "s/^{/{\"part\": \"$1\", /"; }
   for r in $(seq "$rounds"); do
@@ -172,7 +174,7 @@ if [ "$part" = suite ]; then
       fi
     done < "$work/parts.txt"
   done
-  "$python" "$here/e2e_table.py" suite "$out" "$isa" "$work"
+  "$python" "$here/e2e_table.py" suite "$out" "$isa"
   exit 0
 fi
 if [ "$part" = unlearn ]; then

@@ -2,7 +2,8 @@
 """e2e_table — the tables of tests/bench/e2e.sh from its JSON lines.
 
   e2e_table.py stage|unlearn RESULTS.jsonl ISA
-  e2e_table.py suite RESULTS.jsonl ISA WORK
+  e2e_table.py suite RESULTS.jsonl ISA
+  e2e_table.py counts WORK
   e2e_table.py parts WORK
 
 stage:   part a, one epoch of a pipeline stage (bench_stage against
@@ -10,9 +11,10 @@ stage:   part a, one epoch of a pipeline stage (bench_stage against
 unlearn: part b, one NPO+RT epoch and one evaluation (bench_unlearn_epoch
          against torch_llama.py --mode unlearn_epoch)
 suite:   part c, the suite's wall time next to the twin's per-part seconds
-         times the suite's count of each part (read from WORK: the cache's
+         times the suite's count of each part (the results' suite_counts line)
+counts:  that line (JSON), read from the suite run in WORK: the cache's
          train.json and eval-SPLIT-* directories, the runs' summary.json and
-         history.jsonl)
+         history.jsonl
 parts:   the kinds of part of the suite run in WORK, one per line, for
          e2e.sh to time: "stage base", "stage finetune", and per forget split
          "unlearn SPLIT TARGET_DIR" (the split's target model, from a run's
@@ -125,8 +127,11 @@ def parts_list(work):
         print("unlearn", split, c["targets"][split])
 
 
-def suite_table(rows, peaks, isa, work):
-    c = suite_counts(work)
+def suite_table(rows, peaks, isa):
+    counts = [r for r in rows if r.get("mode") == "suite_counts"]
+    if not counts:
+        sys.exit("e2e: no suite_counts line")
+    c = counts[-1]
     wall = [r for r in rows if r.get("impl") == "lethe" and r.get("mode") == "suite"]
     if not wall:
         sys.exit("e2e: no suite time")
@@ -184,11 +189,14 @@ def main():
     if sys.argv[1] == "parts":
         parts_list(sys.argv[2])
         return
+    if sys.argv[1] == "counts":
+        print(json.dumps(dict(suite_counts(sys.argv[2]), mode="suite_counts")))
+        return
     part, path, isa = sys.argv[1:4]
     rows = [json.loads(l) for l in open(path) if l.strip()]
     peaks = {r["compute"]: r for r in rows if r.get("mode") == "peak" and r.get("supported")}
     if part == "suite":
-        suite_table(rows, peaks, isa, sys.argv[4])
+        suite_table(rows, peaks, isa)
         return
     mode = {"stage": "stage", "unlearn": "unlearn_epoch"}[part]
     le = [r for r in rows if r.get("impl") == "lethe" and r.get("mode") == mode]
