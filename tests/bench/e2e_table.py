@@ -100,6 +100,9 @@ def suite_counts(work):
     for path in sorted(glob.glob(os.path.join(work, "suite", "runs", "*", "summary.json"))):
         r = json.load(open(path))
         run = os.path.dirname(path)
+        kind = re.search(r'^kind = "([^"]*)"', open(os.path.join(run, "config.cfg")).read(), re.M)
+        if not kind or kind.group(1) != "tofu":
+            sys.exit("e2e: part c times TOFU suites; %s is of kind %s" % (run, kind.group(1) if kind else "?"))
         sp = c["splits"].setdefault(r["forget_split"], {"steps": 0, "evals": 0, "stage_evals": 0,
                                                          "train_s": 0.0, "eval_s": 0.0, "runs": 0})
         sp["runs"] += 1
