@@ -423,19 +423,14 @@ static int write_train_record(const experiment *e, const stage_record *r, const 
                               lethe_err *err) {
   char machine[512];
   tensor_backend_describe(machine, sizeof machine);
-  json_t *o = json_object();
-  json_object_set_new(o, "group", json_string(r->group));
-  json_object_set_new(o, "stage", json_string(r->label));
-  json_object_set_new(o, "examples", json_integer(r->examples));
-  json_object_set_new(o, "batch_size", json_integer(r->batch_size));
-  json_object_set_new(o, "epochs", json_real(r->epochs));
-  json_object_set_new(o, "steps", json_integer(r->steps));
-  json_object_set_new(o, "resumed_from", json_integer(r->resumed_from));
-  json_object_set_new(o, "seconds", json_real(r->seconds));
-  json_object_set_new(o, "compute", json_string(lcfg_string(&e->cfg, "compute")));
-  json_object_set_new(o, "machine", json_string(machine));
-  json_object_set_new(o, "threads", json_integer(omp_get_max_threads())); /* per rank */
-  json_object_set_new(o, "ranks", json_integer(dist_size()));
+  json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:f, s:s, s:s, s:i, s:i}",
+                        "group", r->group, "stage", r->label, "examples", r->examples,
+                        "batch_size", r->batch_size, "epochs", r->epochs,
+                        "steps", (json_int_t)r->steps, "resumed_from", (json_int_t)r->resumed_from,
+                        "seconds", r->seconds, "compute", lcfg_string(&e->cfg, "compute"),
+                        "machine", machine, "threads", omp_get_max_threads(), /* per rank */
+                        "ranks", dist_size());
+  if (!o) return lethe_errf(err, LETHE_E_IO, "%s: cannot record the stage's training", partial);
   char *text = json_dumps(o, JSON_INDENT(1));
   json_decref(o);
   char *path = lethe_path_join(partial, "train.json");
