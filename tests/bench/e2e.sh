@@ -99,17 +99,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 python=/usr/bin/python3
-case "$part" in
-  stage) bench=$build/tests/bench/bench_stage ;;
-  unlearn) bench=$build/tests/bench/bench_unlearn_epoch ;;
-  suite) bench=$build/tests/bench/bench_stage ;;
-  *) echo "e2e.sh: --part stage, unlearn or suite" >&2; exit 2 ;;
-esac
+stage_bench=$build/tests/bench/bench_stage
+unlearn_bench=$build/tests/bench/bench_unlearn_epoch
 peak=$build/tests/bench/bench_llama
 lethe=$build/framework/lethe
-unlearn_bench=$build/tests/bench/bench_unlearn_epoch
-needed=("$bench" "$peak")
-[ "$part" = suite ] && needed+=("$lethe" "$unlearn_bench")
+case "$part" in
+  stage) needed=("$stage_bench" "$peak") ;;
+  unlearn) needed=("$unlearn_bench" "$peak") ;;
+  suite) needed=("$stage_bench" "$unlearn_bench" "$peak" "$lethe") ;;
+  *) echo "e2e.sh: --part stage, unlearn or suite" >&2; exit 2 ;;
+esac
 for exe in "${needed[@]}"; do
   [ -x "$exe" ] || { echo "e2e.sh: $exe not found; build it first" >&2; exit 1; }
 done
@@ -131,7 +130,11 @@ work=$(mktemp -d /tmp/lethe-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 out=${out:-$build/e2e-results.jsonl}
 : > "$out"
-record() { "$@" | tee -a "$out" | cut -c1-200 >&2; }
+# record CMD...: CMD's JSON lines into the results, shortened on stderr;
+# record_part PART CMD...: the same, each line tagged "part": PART (part c)
+show() { tee -a "$out" | cut -c1-200 >&2; }
+record() { "$@" | show; }
+record_part() { local p=$1; shift; "$@" | sed "s/^{/{\"part\": \"$p\", /" | show; }
 
 set_compute=()
 [ "$compute" = auto ] || set_compute=(-s "compute=\"$compute\"")
@@ -159,18 +162,17 @@ if [ "$part" = suite ]; then
   # what the suite did (its count of each part), then the parts to time: "stage
   # base", "stage finetune", and "unlearn SPLIT TARGET_DIR" per forget split
   "$python" "$here/e2e_table.py" counts "$work" >> "$out"
-  "$python" "$here/e2e_table.py" parts "$work" > "$work/parts.txt"
-  tag() { sed "s/^{/{\"part\": \"$1\", /"; }
+  "$python" "$here/e2e_table.py" parts "$out" > "$work/parts.txt"
   for r in $(seq "$rounds"); do
     while read -r kind what target; do
       echo "e2e: round $r/$rounds: $kind $what, lethe then PyTorch" >&2
       if [ "$kind" = stage ]; then
-        "$bench" --config "$config" --stage "$what" --out "$work" "${set_compute[@]}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
-        "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads "${TORCH_THREADS:-1}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+        record_part "$what" "$stage_bench" --config "$config" --stage "$what" --out "$work" "${set_compute[@]}"
+        record_part "$what" "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads "${TORCH_THREADS:-1}"
       else
-        "$unlearn_bench" --config "$config" --out "$work" --model "$target" -s "data.forget_split=\"$what\"" \
-          "${set_compute[@]}" "${overrides[@]}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
-        "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads "${TORCH_THREADS:-1}" | tag "$what" | tee -a "$out" | cut -c1-160 >&2
+        record_part "$what" "$unlearn_bench" --config "$config" --out "$work" --model "$target" \
+          -s "data.forget_split=\"$what\"" "${set_compute[@]}" "${overrides[@]}"
+        record_part "$what" "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads "${TORCH_THREADS:-1}"
       fi
     done < "$work/parts.txt"
   done
@@ -180,7 +182,7 @@ fi
 if [ "$part" = unlearn ]; then
   for r in $(seq "$rounds"); do
     echo "e2e: round $r/$rounds: lethe (unlearning epoch + evaluation, compute $compute)" >&2
-    record "$bench" --config "$config" --out "$work" "${set_compute[@]}" "${overrides[@]}"
+    record "$unlearn_bench" --config "$config" --out "$work" "${set_compute[@]}" "${overrides[@]}"
     echo "e2e: round $r/$rounds: PyTorch twin" >&2
     record "$python" "$here/torch_llama.py" "$work/twin" --mode unlearn_epoch --threads "${TORCH_THREADS:-1}"
   done
@@ -189,7 +191,7 @@ if [ "$part" = unlearn ]; then
 fi
 for r in $(seq "$rounds"); do
   echo "e2e: round $r/$rounds: lethe (stage $stage, compute $compute)" >&2
-  record "$bench" --config "$config" --stage "$stage" --out "$work" "${set_compute[@]}"
+  record "$stage_bench" --config "$config" --stage "$stage" --out "$work" "${set_compute[@]}"
   echo "e2e: round $r/$rounds: PyTorch twin" >&2
   record "$python" "$here/torch_llama.py" "$work/twin" --mode stage --threads "${TORCH_THREADS:-1}"
 done

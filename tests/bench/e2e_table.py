@@ -4,7 +4,7 @@
   e2e_table.py stage|unlearn RESULTS.jsonl ISA
   e2e_table.py suite RESULTS.jsonl ISA
   e2e_table.py counts WORK
-  e2e_table.py parts WORK
+  e2e_table.py parts RESULTS.jsonl
 
 stage:   part a, one epoch of a pipeline stage (bench_stage against
          torch_llama.py --mode stage)
@@ -15,8 +15,8 @@ suite:   part c, the suite's wall time next to the twin's per-part seconds
 counts:  that line (JSON), read from the suite run in WORK: the cache's
          train.json and eval-SPLIT-* directories, the runs' summary.json and
          history.jsonl
-parts:   the kinds of part of the suite run in WORK, one per line, for
-         e2e.sh to time: "stage base", "stage finetune", and per forget split
+parts:   the kinds of part of the counted suite, one per line, for e2e.sh
+         to time: "stage base", "stage finetune", and per forget split
          "unlearn SPLIT TARGET_DIR" (the split's target model, from a run's
          log)
 Medians over the rounds; the ratio is PyTorch's seconds over lethe's.
@@ -86,6 +86,10 @@ def suite_counts(work):
     group, and per forget split the runs' unlearning steps, the runs'
     evaluations, the stages' evaluations, and lethe's own seconds."""
     c = {"steps": {}, "stage_seconds": {}, "splits": {}, "targets": {}}
+
+    def split_of(name):
+        return c["splits"].setdefault(name, {"steps": 0, "evals": 0, "stage_evals": 0,
+                                             "train_s": 0.0, "eval_s": 0.0, "runs": 0})
     for path in sorted(glob.glob(os.path.join(work, "cache", "*", "train.json"))):
         r = json.load(open(path))
         g = r["group"]
@@ -94,17 +98,14 @@ def suite_counts(work):
     for path in glob.glob(os.path.join(work, "cache", "*", "eval-*")):
         m = re.match(r"eval-(.+)-[0-9a-f]{16}$", os.path.basename(path))
         if m and os.path.isdir(path):
-            sp = c["splits"].setdefault(m.group(1), {"steps": 0, "evals": 0, "stage_evals": 0,
-                                                     "train_s": 0.0, "eval_s": 0.0, "runs": 0})
-            sp["stage_evals"] += 1
+            split_of(m.group(1))["stage_evals"] += 1
     for path in sorted(glob.glob(os.path.join(work, "suite", "runs", "*", "summary.json"))):
         r = json.load(open(path))
         run = os.path.dirname(path)
         kind = re.search(r'^kind = "([^"]*)"', open(os.path.join(run, "config.cfg")).read(), re.M)
         if not kind or kind.group(1) != "tofu":
             sys.exit("e2e: part c times TOFU suites; %s is of kind %s" % (run, kind.group(1) if kind else "?"))
-        sp = c["splits"].setdefault(r["forget_split"], {"steps": 0, "evals": 0, "stage_evals": 0,
-                                                         "train_s": 0.0, "eval_s": 0.0, "runs": 0})
+        sp = split_of(r["forget_split"])
         sp["runs"] += 1
         sp["steps"] += r["steps"]
         sp["evals"] += sum(1 for l in open(os.path.join(run, "history.jsonl")) if l.strip())
@@ -117,10 +118,17 @@ def suite_counts(work):
     return c
 
 
-def parts_list(work):
-    c = suite_counts(work)
+def counts_of(rows):
+    counts = [r for r in rows if r.get("mode") == "suite_counts"]
+    if not counts:
+        sys.exit("e2e: no suite_counts line")
+    return counts[-1]
+
+
+def parts_list(rows):
+    c = counts_of(rows)
     if not c["splits"]:
-        sys.exit("e2e: %s holds no suite runs" % work)
+        sys.exit("e2e: the counted suite has no runs")
     for g in ("base", "finetune"):
         if c["steps"].get(g):
             print("stage", g)
@@ -130,25 +138,19 @@ def parts_list(work):
         print("unlearn", split, c["targets"][split])
 
 
-def suite_table(rows, peaks, isa):
-    counts = [r for r in rows if r.get("mode") == "suite_counts"]
-    if not counts:
-        sys.exit("e2e: no suite_counts line")
-    c = counts[-1]
+def suite_table(rows, isa):
+    c = counts_of(rows)
     wall = [r for r in rows if r.get("impl") == "lethe" and r.get("mode") == "suite"]
     if not wall:
         sys.exit("e2e: no suite time")
     wall = wall[-1]
 
-    def per(impl, part, mode, key, per_key):
+    def per(impl, part, mode, key, per_key=None):
+        """Median over the rounds of key (divided by per_key: seconds per step)."""
         rs = [r for r in rows if r.get("impl") == impl and r.get("mode") == mode and r.get("part") == part]
         if not rs:
             sys.exit("e2e: no %s %s result for %s" % (impl, mode, part))
-        return statistics.median(r[key] / r[per_key] for r in rs)
-
-    def per_eval(impl, part):
-        rs = [r for r in rows if r.get("impl") == impl and r.get("mode") == "unlearn_epoch" and r.get("part") == part]
-        return statistics.median(r["eval_seconds"] for r in rs)
+        return statistics.median(r[key] / (r[per_key] if per_key else 1) for r in rs)
 
     lines, lsum, psum = [], 0.0, 0.0
     for g, name in (("base", "base model: training steps"), ("finetune", "fine-tuning stages: training steps")):
@@ -163,7 +165,8 @@ def suite_table(rows, peaks, isa):
         pt = per("torch", split, "unlearn_epoch", "train_seconds", "steps")
         lines.append(("%s: unlearning steps (%d runs)" % (split, sp["runs"]), str(sp["steps"]), le, pt,
                       sp["steps"] * le, sp["steps"] * pt, "%.0f s" % sp["train_s"]))
-        le, pt = per_eval("lethe", split), per_eval("torch", split)
+        le = per("lethe", split, "unlearn_epoch", "eval_seconds")
+        pt = per("torch", split, "unlearn_epoch", "eval_seconds")
         n = sp["evals"] + sp["stage_evals"]
         lines.append(("%s: evaluations (runs + stage models)" % split, "%d + %d" % (sp["evals"], sp["stage_evals"]),
                       le, pt, n * le, n * pt, "%.0f s (runs only)" % sp["eval_s"]))
@@ -189,17 +192,18 @@ def suite_table(rows, peaks, isa):
 
 
 def main():
-    if sys.argv[1] == "parts":
-        parts_list(sys.argv[2])
-        return
     if sys.argv[1] == "counts":
         print(json.dumps(dict(suite_counts(sys.argv[2]), mode="suite_counts")))
         return
-    part, path, isa = sys.argv[1:4]
+    part, path = sys.argv[1:3]
     rows = [json.loads(l) for l in open(path) if l.strip()]
+    if part == "parts":
+        parts_list(rows)
+        return
+    isa = sys.argv[3]
     peaks = {r["compute"]: r for r in rows if r.get("mode") == "peak" and r.get("supported")}
     if part == "suite":
-        suite_table(rows, peaks, isa)
+        suite_table(rows, isa)
         return
     mode = {"stage": "stage", "unlearn": "unlearn_epoch"}[part]
     le = [r for r in rows if r.get("impl") == "lethe" and r.get("mode") == mode]
